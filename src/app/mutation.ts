@@ -10,6 +10,7 @@ import {
 import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import type { CallContext } from "./context.js";
+import type { Principal } from "../domain/principal.js";
 import type { Database } from "./database.js";
 import { AuditEvent } from "../persistence/entities/index.js";
 
@@ -28,18 +29,26 @@ export async function mutate<R>(db: Database, ctx: CallContext, change: (em: Ent
   }
 }
 
+/** A call as the audit trail sees it: the caller may be unknown when authentication failed. */
+export type AuditedCall = Omit<CallContext, "principal"> & { readonly principal: Principal | undefined };
+
 /** Records a refused or failed mutation, after its transaction rolled back (or before it began). */
-export async function recordFailedMutation(db: Database, ctx: CallContext, result: string, error: DomainError | undefined, message: string): Promise<void> {
-  await db.em().insert(AuditEvent, auditRow(ctx, result, error?.reason ?? "", message));
+export async function recordFailedMutation(db: Database, call: AuditedCall, result: string, reason: string, message: string): Promise<void> {
+  await db.em().insert(AuditEvent, auditRow(call, result, reason, message));
 }
 
-function auditRow(ctx: CallContext, result: string, reason = "", message = "") {
+/** The success record, for the rare mutation that finished without going through `mutate`. */
+export async function recordMutation(db: Database, call: AuditedCall): Promise<void> {
+  await db.em().insert(AuditEvent, auditRow(call, "OK"));
+}
+
+function auditRow(ctx: AuditedCall, result: string, reason = "", message = "") {
   return {
     id: newId(),
     time: new Date(),
-    principal: ctx.principal.name,
-    role: ctx.principal.role,
-    tenantId: ctx.principal.tenantId ?? null,
+    principal: ctx.principal?.name ?? "anonymous",
+    role: ctx.principal?.role ?? "",
+    tenantId: ctx.principal?.tenantId ?? null,
     method: ctx.method,
     resourceType: ctx.audit.resourceType,
     resourceId: ctx.audit.resourceId,

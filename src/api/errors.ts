@@ -1,0 +1,53 @@
+// The one boundary where errors become wire errors (API-5): every failure reaches clients as a
+// ConnectError carrying a google.rpc.ErrorInfo with a stable reason and, for bad input, a
+// google.rpc.BadRequest listing the offending fields. gRPC, gRPC-Web and Connect JSON all carry the
+// same details.
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { DomainError, InvalidArgumentError } from "../domain/errors.js";
+
+export const errorDomain = "rackplane.dev";
+
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof DomainError) return fromDomainError(error);
+  if (error instanceof ConnectError) {
+    if (error.details.length > 0) return error;
+    return withInfo(error.rawMessage, error.code, codeName(error.code), {}, error);
+  }
+  return withInfo("internal error; the server logged the details under this request's id", Code.Internal, "INTERNAL", {}, error);
+}
+
+/** Code.InvalidArgument → "INVALID_ARGUMENT", the gRPC spelling used in logs, metrics and audit. */
+export function codeName(code: Code | undefined): string {
+  return code === undefined ? "OK" : Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+function fromDomainError(error: DomainError): ConnectError {
+  const code = Code[codeNames[error.code]];
+  const connectError = withInfo(error.message, code, error.reason, error.metadata, error);
+  if (error instanceof InvalidArgumentError && error.violations.length > 0) {
+    connectError.details.push({
+      desc: BadRequestSchema,
+      value: create(BadRequestSchema, {
+        fieldViolations: error.violations.map((violation) => ({ field: violation.field, description: violation.description })),
+      }),
+    });
+  }
+  return connectError;
+}
+
+function withInfo(message: string, code: Code, reason: string, metadata: Readonly<Record<string, string>>, cause: unknown): ConnectError {
+  return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: { ...metadata } }) }], cause);
+}
+
+const codeNames = {
+  INVALID_ARGUMENT: "InvalidArgument",
+  NOT_FOUND: "NotFound",
+  ALREADY_EXISTS: "AlreadyExists",
+  FAILED_PRECONDITION: "FailedPrecondition",
+  ABORTED: "Aborted",
+  PERMISSION_DENIED: "PermissionDenied",
+  UNAUTHENTICATED: "Unauthenticated",
+  RESOURCE_EXHAUSTED: "ResourceExhausted",
+} as const satisfies Record<DomainError["code"], keyof typeof Code>;

@@ -1,0 +1,68 @@
+// `npm start`: the rackplane server. Without DATABASE_URL it runs an embedded PostgreSQL whose data
+// lives in the data directory and survives restarts.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { bootstrapAdminToken } from "./app/identity.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
+import { errorFields, log } from "./server/log.js";
+import { startServer } from "./server/server.js";
+
+const { values } = parseArgs({
+  options: {
+    listen: { type: "string" },
+    "data-dir": { type: "string" },
+  },
+});
+
+const listenAddress = values.listen ?? process.env.RACKPLANE_LISTEN ?? "127.0.0.1:8080";
+const dataDir = resolve(values["data-dir"] ?? process.env.RACKPLANE_DATA_DIR ?? ".rackplane");
+const { host, port } = parseListen(listenAddress);
+
+mkdirSync(dataDir, { recursive: true });
+let embedded: EmbeddedDatabase | undefined;
+let databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  log("info", "starting embedded PostgreSQL", { dir: join(dataDir, "postgres") });
+  embedded = await startEmbeddedPostgres({ dir: join(dataDir, "postgres"), durable: true });
+  databaseUrl = embedded.url;
+}
+
+const server = await startServer({ databaseUrl, host, port });
+const adminSecret = await bootstrapAdminToken(server.db);
+if (adminSecret) {
+  const tokenFile = join(dataDir, "admin.token");
+  writeFileSync(tokenFile, `${adminSecret}\n`, { mode: 0o600 });
+  chmodSync(tokenFile, 0o600);
+  log("info", "created the first platform-admin token", { file: tokenFile });
+}
+log("info", "rackplane is ready", { url: server.url });
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "shutting down", { signal });
+    void (async () => {
+      try {
+        await server.close();
+        await embedded?.stop();
+        log("info", "stopped");
+        process.exit(0);
+      } catch (error) {
+        log("error", "shutdown failed", errorFields(error));
+        process.exit(1);
+      }
+    })();
+  });
+}
+
+function parseListen(address: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (!match) {
+    log("error", "bad listen address; want host:port", { listen: address });
+    process.exit(2);
+  }
+  return { host: match[1] || "127.0.0.1", port: Number(match[2]) };
+}

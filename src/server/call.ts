@@ -1,0 +1,20 @@
+// The request-scoped values every handler and interceptor shares, declared in one place.
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { AuditTarget } from "../app/context.js";
+import type { Principal } from "../domain/principal.js";
+
+export interface CallState {
+  readonly requestId: string;
+  /** "rackplane.v1.InventoryService/CreateRack". */
+  readonly method: string;
+  principal: Principal | undefined;
+  readonly audit: AuditTarget;
+}
+
+export const callKey = createContextKey<CallState | undefined>(undefined, { description: "rackplane call state" });
+
+export function callState(ctx: HandlerContext): CallState {
+  const state = ctx.values.get(callKey);
+  if (!state) throw new Error("call state missing: the call interceptor did not run");
+  return state;
+}

@@ -1,0 +1,78 @@
+// Assembles a running rackplane server from a database URL: ORM (with migrations), use-case
+// dependencies, routes, interceptors, the one port, and an orderly shutdown.
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { Database } from "../app/database.js";
+import { Authenticator } from "../app/identity.js";
+import { openDatabase } from "../persistence/orm.js";
+import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { HealthStatus } from "./health.js";
+import { callInterceptor } from "./interceptor.js";
+import { listen } from "./listen.js";
+import { log } from "./log.js";
+import { RpcMetrics } from "./metrics.js";
+import { routes, serviceNames } from "./routes.js";
+
+export interface ServerOptions {
+  readonly databaseUrl: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** How long in-flight requests may take to finish on shutdown. */
+  readonly shutdownGraceMs?: number;
+  readonly poolSize?: number;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly db: Database;
+  readonly health: HealthStatus;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
+  const db = new Database(orm);
+  const authenticator = new Authenticator(db);
+  const metrics = new RpcMetrics();
+  const health = new HealthStatus();
+  const shutdown = new AbortController();
+
+  const handler = connectNodeAdapter({
+    routes: routes({ db, authenticator, health }),
+    interceptors: [callInterceptor({ db, authenticator, metrics })],
+    shutdownSignal: shutdown.signal,
+    fallback(req, res) {
+      if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        res.end(metrics.render());
+        return;
+      }
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+    },
+  });
+  const listener = await listen(options.host, options.port, handler);
+  health.set("", ServingStatus.SERVING);
+  for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
+  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
+  log("info", "listening", { url });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: listener.port,
+    db,
+    health,
+    close() {
+      closing ??= (async () => {
+        health.shutdown();
+        shutdown.abort();
+        await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
+        await orm.close();
+      })();
+      return closing;
+    },
+  };
+}
