@@ -15,7 +15,13 @@ export function toConnectError(error: unknown): ConnectError {
     if (error.details.length > 0) return error;
     return withInfo(error.rawMessage, error.code, codeName(error.code), {}, error);
   }
+  if (clientWentAway(error)) return withInfo("the client closed the call", Code.Canceled, "CANCELED", {}, error);
   return withInfo("internal error; the server logged the details under this request's id", Code.Internal, "INTERNAL", {}, error);
+}
+
+function clientWentAway(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR" || (error instanceof Error && error.name === "AbortError");
 }
 
 /** Code.InvalidArgument → "INVALID_ARGUMENT", the gRPC spelling used in logs, metrics and audit. */

