@@ -1,0 +1,107 @@
+// Shared benchmark plumbing: a throwaway PostgreSQL, the server in its own process (so load
+// generation does not steal its event loop), and a closed-loop load runner.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "../src/persistence/embedded-postgres.js";
+
+export interface BenchServer {
+  readonly url: string;
+  readonly databaseUrl: string;
+  readonly adminToken: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchServer(): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), "rackplane-bench-"));
+  const database: EmbeddedDatabase = await startEmbeddedPostgres({ dir: join(dir, "postgres"), durable: false });
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
+    env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let tries = 0; ; tries++) {
+    try {
+      const res = await fetch(`${url}/metrics`);
+      if (res.ok) break;
+    } catch {
+      if (tries > 300) throw new Error("server did not start");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const adminToken = readFileSync(join(dir, "admin.token"), "utf8").trim();
+  return {
+    url,
+    databaseUrl: database.url,
+    adminToken,
+    pid: child.pid!,
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+      await database.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface LoadResult {
+  readonly name: string;
+  readonly requests: number;
+  readonly errors: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up. */
+export async function runLoad(name: string, concurrency: number, seconds: number, call: (worker: number, i: number) => Promise<unknown>): Promise<LoadResult> {
+  const warmUntil = performance.now() + 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; performance.now() < warmUntil; i++) await call(worker, i).catch(() => {});
+    }),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const t0 = performance.now();
+        try {
+          await call(worker, i);
+          latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { name, requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+export function printResults(results: readonly LoadResult[]): void {
+  console.log("\n| benchmark | requests/s | p50 ms | p99 ms | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const r of results) console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,10 @@
+// `npm run bench`: figures and ratios, never pass/fail. Each benchmark file prints its own table.
+const only = process.argv[2];
+const suites: Record<string, () => Promise<unknown>> = {
+  inventory: () => import("./inventory.js"),
+};
+for (const [name, load] of Object.entries(suites)) {
+  if (only && only !== name) continue;
+  console.log(`\n## ${name}`);
+  await load();
+}
