@@ -19,7 +19,9 @@ export async function startBenchServer(): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), "rackplane-bench-"));
   const database: EmbeddedDatabase = await startEmbeddedPostgres({ dir: join(dir, "postgres"), durable: false });
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
+  // BENCH_PROFILE=dir writes a CPU profile of the server there, for finding where time goes.
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, "--import", "tsx", "src/main.ts", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
     env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
   });

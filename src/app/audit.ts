@@ -1,9 +1,10 @@
 // Reading the audit trail (API-4). Writing happens in app/mutation.ts, with every change.
 import type { FilterSchema } from "../domain/filter.js";
-import { requireRole } from "../domain/principal.js";
+import { requireRole, roles } from "../domain/principal.js";
 import { AuditEvent as AuditEventEntity } from "../persistence/entities/index.js";
 import type { CallContext } from "./context.js";
 import type { Database } from "./database.js";
+import { enumValues } from "./inventory/filters.js";
 import { listPage, type ListRequest, type Page } from "./list.js";
 
 export interface AuditEvent {
@@ -24,7 +25,9 @@ export interface AuditEvent {
 const string = { kind: "string" } as const;
 const auditFilter: FilterSchema = {
   principal: { type: string, property: "principal" },
-  role: { type: string, property: "role" },
+  // The API shows the role as a Role enum (ROLE_TENANT_ADMIN), the table stores "TENANT_ADMIN", and
+  // "" for an unauthenticated caller (ROLE_UNSPECIFIED).
+  role: { type: { kind: "enum", values: { ...enumValues("ROLE_", roles), ROLE_UNSPECIFIED: "", UNSPECIFIED: "" } }, property: "role" },
   tenant_id: { type: string, property: "tenantId" },
   method: { type: string, property: "method" },
   resource_type: { type: string, property: "resourceType" },

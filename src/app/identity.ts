@@ -146,7 +146,9 @@ export async function listTokens(db: Database, ctx: CallContext, request: ListRe
       ? undefined
       : principal.role === "TENANT_ADMIN"
         ? { tenantId: principal.tenantId ?? "" }
-        : { principal: principal.name };
+        : // A principal name is only unique within its tenant (a tenant admin picks the names of
+          // its tenant's tokens): "alice" of tenant A is not the platform's "alice".
+          { principal: principal.name, tenantId: principal.tenantId ?? null };
   const page = await listPage(db.em(), ApiTokenEntity, request, tokenFilter, { newestFirst: true, ...(scope ? { scope } : {}) });
   return page as Page<ApiToken>;
 }
@@ -167,7 +169,7 @@ export async function revokeToken(db: Database, ctx: CallContext, authenticator:
 function mayManage(principal: Principal, token: { principal: string; tenantId?: string | null }): boolean {
   if (principal.role === "PLATFORM_ADMIN") return true;
   if (principal.role === "TENANT_ADMIN" && token.tenantId === principal.tenantId) return true;
-  return token.principal === principal.name;
+  return token.principal === principal.name && (token.tenantId ?? undefined) === principal.tenantId;
 }
 
 /** On first start with an empty token table, the platform-admin token an operator begins with. */

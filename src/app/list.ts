@@ -39,10 +39,15 @@ export async function listPage<T extends { id: string }>(
   if (parsed) conditions.push(toFilterQuery(parsed) as FilterQuery<T>);
   if (after) conditions.push({ id: options.newestFirst ? { $lt: after } : { $gt: after } } as unknown as FilterQuery<T>);
   const where = (conditions.length === 0 ? {} : conditions.length === 1 ? conditions[0] : { $and: conditions }) as FilterQuery<T>;
-  const rows = await em.find(entity, where, {
-    orderBy: { id: options.newestFirst ? "desc" : "asc" } as never,
-    limit: pageSize + 1,
-  });
+  // Plain rows, not managed entities: a page is read-only, and hydrating 50 entities into an
+  // identity map costs more than the query.
+  const rows = (await em
+    .createQueryBuilder(entity)
+    .select("*")
+    .where(where as never)
+    .orderBy({ id: options.newestFirst ? "desc" : "asc" } as never)
+    .limit(pageSize + 1)
+    .execute("all", true)) as unknown as T[];
   const items = rows.slice(0, pageSize);
   const last = items.at(-1);
   return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(last.id, request.filter) : "" };

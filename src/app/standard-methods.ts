@@ -7,10 +7,18 @@ import { requireEtag } from "../domain/etag.js";
 import { newId } from "../domain/ids.js";
 import type { CallContext } from "./context.js";
 
+/** A managed entity, for use inside a mutation. */
 export async function findById<T extends object>(em: EntityManager, entity: EntityName<T>, resourceType: string, id: string): Promise<T> {
   const found = await em.findOne(entity, { id } as never);
   if (!found) throw new NotFoundError(resourceType, id);
   return found as T;
+}
+
+/** A plain row, for reads: no identity map, no change tracking. */
+export async function readById<T extends object>(em: EntityManager, entity: EntityName<T>, resourceType: string, id: string): Promise<T> {
+  const found = await em.createQueryBuilder(entity).select("*").where({ id } as never).execute("get", true);
+  if (!found) throw new NotFoundError(resourceType, id);
+  return found as unknown as T;
 }
 
 /** Loads for a change (locking the row until the transaction ends, so the etag checked is the one

@@ -2,6 +2,11 @@ import { Migrator } from "@mikro-orm/migrations";
 import { defineConfig, MikroORM, type Options } from "@mikro-orm/postgresql";
 import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
+import pg from "pg";
+
+// Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
+// numbers keeps plain-row reads and entity reads alike.
+pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
 export const migrationsFolder = new URL("./migrations/", import.meta.url);
 

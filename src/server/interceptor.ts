@@ -4,7 +4,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { createValidator } from "@bufbuild/protovalidate";
+import { createValidator, type Violation } from "@bufbuild/protovalidate";
 import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { codeName, toConnectError } from "../api/errors.js";
 import type { Authenticator } from "../app/identity.js";
@@ -31,10 +31,11 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     const result = validator.validate(schema, message);
     if (result.kind === "valid") return;
     if (result.kind === "invalid") {
+      const violations = result.error.violations.map((violation) => ({ field: violationField(schema, violation), description: violation.message }));
       throw new InvalidArgumentError(
         "VALIDATION_FAILED",
-        result.error.violations.map((violation) => `${pathToString(violation.field)}: ${violation.message}`).join("; "),
-        result.error.violations.map((violation) => ({ field: pathToString(violation.field), description: violation.message })),
+        violations.map((violation) => `${violation.field}: ${violation.description}`).join("; "),
+        violations,
       );
     }
     throw result.error;
@@ -50,6 +51,8 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
       principal: undefined,
       audit: { resourceType: "", resourceId: "", written: false },
     };
+    const target = req.stream ? undefined : requestTarget(req.method.name, req.message);
+    if (target) Object.assign(state.audit, { resourceType: target.type, resourceId: target.id });
     req.contextValues.set(callKey, state);
     const isPublic = publicServices.has(req.service.typeName);
     const mutating = !isPublic && req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
@@ -75,6 +78,8 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
 
     const audit = async (call: CallState, code: string, error: ReturnType<typeof toConnectError> | undefined): Promise<void> => {
       try {
+        // A refused Create made nothing: the id its use case picked for the new resource names none.
+        if (error && target?.creates) call.audit.resourceId = "";
         if (error) await recordFailedMutation(db, call, code, reasonOf(error), error.rawMessage);
         else if (!call.audit.written) {
           log("warn", "mutation finished without an audit record in its transaction; recording it now", { method });
@@ -113,6 +118,53 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     };
   };
 }
+
+/**
+ * The path of the offending field. A custom (CEL) rule set on a message field, or on the request
+ * itself, is reported by protovalidate at that message ("rack", or ""), though it checks one of its
+ * fields; the contract's rule ids name that field first ("name.required", "tenant_id.matches_role"),
+ * so the path is completed with it when the message has such a field.
+ */
+function violationField(schema: DescMessage, violation: Violation): string {
+  const path = pathToString(violation.field);
+  const first = violation.rule[0];
+  const celRule = (first?.kind === "field" && first.name === "cel") || (violation.field.length === 0 && violation.rule.length === 0);
+  const named = /^([a-z][a-z0-9_]*)\.[a-z0-9_]+$/.exec(violation.ruleId)?.[1];
+  if (!celRule || named === undefined) return path;
+  const last = violation.field.at(-1);
+  const message = last === undefined ? schema : last.kind === "field" && last.fieldKind === "message" ? last.message : undefined;
+  if (!message?.fields.some((field) => field.name === named)) return path;
+  return path === "" ? named : `${path}.${named}`;
+}
+
+/** The resource a mutation acts on, as its request names it: the type, the id (for a resource that
+ * exists) and whether the call creates it. Filled in before authentication and validation, so that
+ * a call refused before its use case names the target (bad input, no token, a role that may not)
+ * is still audited against it; use cases overwrite it with what they learn. */
+function requestTarget(methodName: string, message: object): { type: string; id: string; creates: boolean } | undefined {
+  const fields = message as Record<string, unknown>;
+  const uuid = (value: unknown): string => (typeof value === "string" && uuidPattern.test(value) ? value : "");
+  const idOf = (value: unknown): string => uuid((value as { id?: unknown } | undefined)?.id);
+  switch (methodName) {
+    case "UpdateRackUnit":
+      return { type: "rack", id: uuid((fields.unit as { rackId?: unknown } | undefined)?.rackId), creates: false };
+    case "SetRackUnitsFaulty":
+      return { type: "rack", id: uuid(fields.rackId), creates: false };
+    case "ReserveRackUnits":
+      return { type: "rack_reservation", id: "", creates: true };
+    case "ReleaseRackUnits":
+      return { type: "rack_reservation", id: uuid(fields.reservationId), creates: false };
+  }
+  const match = /^(Create|Update|Delete|Revoke)([A-Z]\w*)$/.exec(methodName);
+  if (!match) return undefined;
+  const [, verb, noun] = match as unknown as [string, string, string];
+  const type = noun === "Token" ? "api_token" : noun.replace(/(?<=[a-z0-9])([A-Z])/g, "_$1").toLowerCase();
+  if (verb === "Create") return { type, id: "", creates: true };
+  const resource = fields[noun.charAt(0).toLowerCase() + noun.slice(1)];
+  return { type, id: verb === "Update" ? idOf(resource) : uuid(fields.id), creates: false };
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function reasonOf(error: ReturnType<typeof toConnectError>): string {
   for (const detail of error.details) if ("value" in detail && "reason" in detail.value) return String(detail.value.reason);

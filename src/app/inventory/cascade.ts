@@ -12,7 +12,7 @@ export async function deleteRacks(em: EntityManager, selection: RackSelection): 
   if (racks.length === 0) return 0;
   const ids = racks.map((rack) => rack.id);
   const occupied = await em.execute<{ rack_id: string; position: number }[]>(
-    `select rack_id, position from rack_unit where rack_id = any(?::uuid[]) and status = 'OCCUPIED' order by rack_id, position limit 20`,
+    `select rack_id, position from rack_unit where rack_id = any(array[?]::uuid[]) and status = 'OCCUPIED' order by rack_id, position limit 20`,
     [ids],
   );
   if (occupied.length > 0) {
@@ -22,9 +22,9 @@ export async function deleteRacks(em: EntityManager, selection: RackSelection): 
       { racks: [...new Set(occupied.map((unit) => unit.rack_id))].join(",") },
     );
   }
-  await em.execute(`delete from rack_unit where rack_id = any(?::uuid[])`, [ids]);
-  await em.execute(`delete from rack_reservation where rack_id = any(?::uuid[])`, [ids]);
-  await em.execute(`delete from rack where id = any(?::uuid[])`, [ids]);
+  await em.execute(`delete from rack_unit where rack_id = any(array[?]::uuid[])`, [ids]);
+  await em.execute(`delete from rack_reservation where rack_id = any(array[?]::uuid[])`, [ids]);
+  await em.execute(`delete from rack where id = any(array[?]::uuid[])`, [ids]);
   return ids.length;
 }
 

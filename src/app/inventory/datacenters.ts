@@ -5,7 +5,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { deleteRoomTree } from "./cascade.js";
 import { datacenterFilter } from "./filters.js";
@@ -34,7 +34,7 @@ export async function createDatacenter(
 
 export async function getDatacenter(db: Database, ctx: CallContext, id: string): Promise<Datacenter> {
   requireInventoryRead(ctx.principal);
-  return findById(db.em(), DatacenterEntity, "datacenter", id);
+  return readById(db.em(), DatacenterEntity, "datacenter", id);
 }
 
 export async function listDatacenters(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Datacenter>> {

@@ -17,7 +17,7 @@ import { Rack, RackReservation as ReservationEntity, RackUnit as RackUnitEntity,
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById } from "../standard-methods.js";
+import { createOnce, findById, readById } from "../standard-methods.js";
 import { requireInventoryWrite } from "./access.js";
 import { requireEtag } from "../../domain/etag.js";
 import { LockMode } from "@mikro-orm/postgresql";
@@ -75,7 +75,7 @@ export async function reserveRackUnits(db: Database, ctx: CallContext, request: 
       await transitionUnits(em, rack.id, request.range, "FREE", { status: "RESERVED", reservation_id: id, fault_reason: "" });
     });
   });
-  return findById(db.em(), ReservationEntity, "rack_reservation", id);
+  return readById(db.em(), ReservationEntity, "rack_reservation", id);
 }
 
 export async function releaseRackUnits(db: Database, ctx: CallContext, reservationId: string): Promise<void> {
@@ -134,7 +134,7 @@ async function transitionUnits(
   if (changed.length === range.count) return;
   const done = new Set(changed.map((unit) => unit.position));
   const blocking = await em.execute<{ position: number; status: string }[]>(
-    `select position, status from rack_unit where rack_id = ? and position = any(?::smallint[]) order by position`,
+    `select position, status from rack_unit where rack_id = ? and position = any(array[?]::smallint[]) order by position`,
     [rackId, positionsOf(range).filter((position) => !done.has(position))],
   );
   throw unitsUnavailable(rackId, blocking);

@@ -6,7 +6,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { mayViewRack, requireInventoryRead, requireInventoryWrite, visibleRacks } from "./access.js";
 import { deleteRacks } from "./cascade.js";
 import { rackFilter } from "./filters.js";
@@ -37,7 +37,7 @@ export async function createRack(db: Database, ctx: CallContext, fields: RackFie
 /** Tenants that may not see a rack get NOT_FOUND, exactly as for a rack that does not exist. */
 export async function getRack(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<Rack> {
   requireInventoryRead(ctx.principal);
-  const rack = await findById(em, RackEntity, "rack", id);
+  const rack = await readById(em, RackEntity, "rack", id);
   if (!mayViewRack(ctx.principal, rack)) throw new NotFoundError("rack", id);
   return rack;
 }

@@ -5,7 +5,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { deleteDatacenterTree } from "./cascade.js";
 import { regionFilter } from "./filters.js";
@@ -27,7 +27,7 @@ export async function createRegion(db: Database, ctx: CallContext, fields: Regio
 
 export async function getRegion(db: Database, ctx: CallContext, id: string): Promise<Region> {
   requireInventoryRead(ctx.principal);
-  return findById(db.em(), RegionEntity, "region", id);
+  return readById(db.em(), RegionEntity, "region", id);
 }
 
 export async function listRegions(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Region>> {

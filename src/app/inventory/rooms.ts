@@ -5,7 +5,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { deleteRacks } from "./cascade.js";
 import { roomFilter } from "./filters.js";
@@ -28,7 +28,7 @@ export async function createRoom(db: Database, ctx: CallContext, datacenterId: s
 
 export async function getRoom(db: Database, ctx: CallContext, id: string): Promise<Room> {
   requireInventoryRead(ctx.principal);
-  return findById(db.em(), RoomEntity, "room", id);
+  return readById(db.em(), RoomEntity, "room", id);
 }
 
 export async function listRooms(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Room>> {

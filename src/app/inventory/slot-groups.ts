@@ -5,7 +5,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange } from "../standard-methods.js";
+import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { slotGroupFilter } from "./filters.js";
 
@@ -26,7 +26,7 @@ export async function createSlotGroup(db: Database, ctx: CallContext, fields: Sl
 
 export async function getSlotGroup(db: Database, ctx: CallContext, id: string): Promise<SlotGroup> {
   requireInventoryRead(ctx.principal);
-  return findById(db.em(), SlotGroupEntity, "slot_group", id);
+  return readById(db.em(), SlotGroupEntity, "slot_group", id);
 }
 
 export async function listSlotGroups(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<SlotGroup>> {

@@ -1,0 +1,285 @@
+// The same small InventoryService flow through every kind of client the server promises to serve:
+// connect-node over gRPC, a stock @grpc/grpc-js client built from the ts-proto stubs, and plain
+// fetch speaking Connect JSON; plus a Connect GET and a gRPC-Web call.
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { toJson } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { InventoryService, RackSchema, RackStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { ErrorInfo } from "../../gen/grpc-js/google/rpc/error_details.js";
+import * as stubs from "../../gen/grpc-js/rackplane/v1/inventory.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(() => t?.close());
+
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${++counter}`;
+
+describe("connect-node gRPC client", () => {
+  it("creates the tree, gets and lists the rack, and reads a NOT_FOUND's ErrorInfo", async () => {
+    const { inventory } = t.clients();
+    const { region } = await inventory.createRegion({ region: { name: unique("grpc-region") } });
+    const { datacenter } = await inventory.createDatacenter({ datacenter: { name: unique("grpc-dc"), regionId: region!.id } });
+    const { room } = await inventory.createRoom({ room: { name: unique("grpc-room"), datacenterId: datacenter!.id } });
+    const { rack } = await inventory.createRack({
+      rack: { name: "r01", roomId: room!.id, heightUnits: 42, status: RackStatus.MAINTENANCE, asn: 65001 },
+    });
+    expect(rack).toMatchObject({ roomId: room!.id, datacenterId: datacenter!.id, regionId: region!.id, etag: '"1"' });
+
+    expect((await inventory.getRack({ id: rack!.id })).rack).toEqual(rack);
+    const listed = await inventory.listRacks({ filter: `room_id = "${room!.id}" AND status = RACK_STATUS_MAINTENANCE AND asn >= 65000` });
+    expect(listed.racks.map((r) => r.id)).toEqual([rack!.id]);
+    expect(listed.nextPageToken).toBe("");
+
+    const missing = randomUUID();
+    const error = await inventory.getRack({ id: missing }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(error?.code).toBe(Code.NotFound);
+    expect(error?.findDetails(ErrorInfoSchema)[0]).toMatchObject({
+      reason: "RESOURCE_NOT_FOUND",
+      domain: "rackplane.dev",
+      metadata: { resource_type: "rack", resource_id: missing },
+    });
+  });
+});
+
+describe("stock @grpc/grpc-js client from the ts-proto stubs", () => {
+  let client: stubs.InventoryServiceClient;
+  let metadata: grpc.Metadata;
+  beforeAll(() => {
+    client = new stubs.InventoryServiceClient(new URL(t.url).host, grpc.credentials.createInsecure());
+    metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${t.adminToken}`);
+  });
+  afterAll(() => client?.close());
+
+  /** Calls a unary method of the callback-style client as a promise. */
+  function call<Req, Res>(method: (req: Req, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
+    return promisify<Req, grpc.Metadata, Res>(method.bind(client) as never)(req, metadata);
+  }
+
+  it("creates the tree, gets and lists the rack, and reads a NOT_FOUND's status details", async () => {
+    const { region } = await call(client.createRegion, stubs.CreateRegionRequest.fromPartial({ region: { name: unique("grpcjs-region") } }));
+    const { datacenter } = await call(
+      client.createDatacenter,
+      stubs.CreateDatacenterRequest.fromPartial({ datacenter: { name: unique("grpcjs-dc"), regionId: region!.id, location: { city: "Paris", countryCode: "FR" } } }),
+    );
+    const { room } = await call(client.createRoom, stubs.CreateRoomRequest.fromPartial({ room: { name: unique("grpcjs-room"), datacenterId: datacenter!.id } }));
+    const { rack } = await call(
+      client.createRack,
+      stubs.CreateRackRequest.fromPartial({
+        rack: { name: "r01", roomId: room!.id, heightUnits: 42, status: stubs.RackStatus.RACK_STATUS_MAINTENANCE, asn: 65001, network: { torSwitches: ["tor1"] } },
+      }),
+    );
+    expect(datacenter!.location).toMatchObject({ city: "Paris", countryCode: "FR" });
+    expect(room!.regionId).toBe(region!.id);
+    expect(rack).toMatchObject({
+      name: "r01",
+      roomId: room!.id,
+      datacenterId: datacenter!.id,
+      regionId: region!.id,
+      status: stubs.RackStatus.RACK_STATUS_MAINTENANCE,
+      heightUnits: 42,
+      asn: 65001,
+      network: { torSwitches: ["tor1"], subnets: [], managementVlan: 0 },
+      etag: '"1"',
+    });
+    expect(rack!.createTime).toBeInstanceOf(Date);
+
+    const got = await call(client.getRack, stubs.GetRackRequest.fromPartial({ id: rack!.id }));
+    expect(got.rack).toEqual(rack);
+    const listed = await call(
+      client.listRacks,
+      stubs.ListRacksRequest.fromPartial({ filter: `room_id = "${room!.id}" AND status = RACK_STATUS_MAINTENANCE AND asn >= 65000`, pageSize: 10 }),
+    );
+    expect(listed.racks.map((r) => r.id)).toEqual([rack!.id]);
+
+    // What the stock client got is what a connect client reads.
+    const viaConnect = (await t.clients().inventory.getRack({ id: rack!.id })).rack!;
+    const { id, name, roomId, datacenterId, regionId, heightUnits, asn, etag, description, allowedTenantIds } = rack!;
+    expect(viaConnect).toMatchObject({ id, name, roomId, datacenterId, regionId, heightUnits, asn, etag, description, allowedTenantIds });
+    expect(viaConnect.status).toBe(RackStatus.MAINTENANCE);
+    expect(viaConnect.network?.torSwitches).toEqual(["tor1"]);
+
+    const missing = randomUUID();
+    const error = await call(client.getRack, stubs.GetRackRequest.fromPartial({ id: missing })).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    expect(error?.code).toBe(grpc.status.NOT_FOUND);
+    const [detailsBin] = error!.metadata.get("grpc-status-details-bin") as Buffer[];
+    expect(detailsBin?.length).toBeGreaterThan(0);
+    const status = decodeStatus(detailsBin!);
+    expect(status.code).toBe(grpc.status.NOT_FOUND);
+    expect(status.message).toContain(missing);
+    const info = status.details.find((detail) => detail.typeUrl === "type.googleapis.com/google.rpc.ErrorInfo");
+    expect(info).toBeDefined();
+    expect(ErrorInfo.decode(info!.value)).toMatchObject({
+      reason: "RESOURCE_NOT_FOUND",
+      domain: "rackplane.dev",
+      metadata: { resource_type: "rack", resource_id: missing },
+    });
+  });
+
+  it("is refused without a token", async () => {
+    const error = await promisify<stubs.GetRackRequest, stubs.GetRackResponse>(client.getRack.bind(client) as never)(
+      stubs.GetRackRequest.fromPartial({ id: randomUUID() }),
+    ).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe("Connect JSON over fetch", () => {
+  it("creates the tree, gets and lists the rack, and reads a NOT_FOUND's JSON error", async () => {
+    const region = await t.json("InventoryService/CreateRegion", { region: { name: unique("json-region") } });
+    expect(region.status).toBe(200);
+    const datacenter = await t.json("InventoryService/CreateDatacenter", { datacenter: { name: unique("json-dc"), regionId: region.body.region.id } });
+    const room = await t.json("InventoryService/CreateRoom", { room: { name: unique("json-room"), datacenterId: datacenter.body.datacenter.id } });
+    const created = await t.json("InventoryService/CreateRack", {
+      rack: { name: "r01", roomId: room.body.room.id, heightUnits: 42, status: "RACK_STATUS_MAINTENANCE", asn: 65001 },
+    });
+    expect(created.status).toBe(200);
+    const rack = created.body.rack;
+    expect(rack).toMatchObject({
+      name: "r01",
+      roomId: room.body.room.id,
+      datacenterId: datacenter.body.datacenter.id,
+      regionId: region.body.region.id,
+      status: "RACK_STATUS_MAINTENANCE",
+      heightUnits: 42,
+      asn: 65001,
+      etag: '"1"',
+    });
+    expect(typeof rack.createTime).toBe("string");
+
+    const got = await t.json("InventoryService/GetRack", { id: rack.id });
+    expect(got).toEqual({ status: 200, body: { rack } });
+    // The JSON is the canonical proto3 JSON of what a gRPC client reads.
+    const viaGrpc = (await t.clients().inventory.getRack({ id: rack.id })).rack!;
+    expect(rack).toEqual(toJson(RackSchema, viaGrpc));
+
+    const listed = await t.json("InventoryService/ListRacks", {
+      filter: `room_id = "${room.body.room.id}" AND status = RACK_STATUS_MAINTENANCE AND asn >= 65000`,
+      pageSize: 10,
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body.racks.map((r: { id: string }) => r.id)).toEqual([rack.id]);
+
+    const missing = randomUUID();
+    const notFound = await t.json("InventoryService/GetRack", { id: missing });
+    expect(notFound.status).toBe(404);
+    expect(notFound.body).toMatchObject({
+      code: "not_found",
+      details: [{ type: "google.rpc.ErrorInfo", debug: { reason: "RESOURCE_NOT_FOUND", domain: "rackplane.dev", metadata: { resource_type: "rack", resource_id: missing } } }],
+    });
+    expect(notFound.body.message).toContain(missing);
+  });
+
+  it("answers a bad request and a missing token with Connect JSON errors", async () => {
+    const invalid = await t.json("InventoryService/GetRack", { id: "not-a-uuid" });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({ code: "invalid_argument", details: expect.arrayContaining([expect.objectContaining({ debug: expect.objectContaining({ reason: "VALIDATION_FAILED" }) })]) });
+
+    const anonymous = await t.json("InventoryService/GetRack", { id: randomUUID() }, null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body).toMatchObject({ code: "unauthenticated", details: [{ type: "google.rpc.ErrorInfo", debug: { reason: "TOKEN_MISSING" } }] });
+  });
+});
+
+describe("Connect GET and gRPC-Web", () => {
+  let rackId: string;
+  beforeAll(async () => {
+    const { inventory } = t.clients();
+    const { region } = await inventory.createRegion({ region: { name: unique("get-region") } });
+    const { datacenter } = await inventory.createDatacenter({ datacenter: { name: unique("get-dc"), regionId: region!.id } });
+    const { room } = await inventory.createRoom({ room: { name: unique("get-room"), datacenterId: datacenter!.id } });
+    rackId = (await inventory.createRack({ rack: { name: "r01", roomId: room!.id, heightUnits: 4 } })).rack!.id;
+  });
+
+  const getUrl = (message: unknown) =>
+    `${t.url}/rackplane.v1.InventoryService/GetRack?encoding=json&message=${encodeURIComponent(JSON.stringify(message))}`;
+
+  it("serves a NO_SIDE_EFFECTS method over Connect GET, curl style", async () => {
+    const response = await fetch(getUrl({ id: rackId }), { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("application/json");
+    const body = await response.json();
+    expect(body.rack).toMatchObject({ id: rackId, name: "r01", heightUnits: 4 });
+
+    const missing = await fetch(getUrl({ id: randomUUID() }), { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: "not_found", details: [{ debug: { reason: "RESOURCE_NOT_FOUND" } }] });
+
+    const anonymous = await fetch(getUrl({ id: rackId }));
+    expect(anonymous.status).toBe(401);
+  });
+
+  it("refuses Connect GET for a method with side effects", async () => {
+    const url = `${t.url}/rackplane.v1.InventoryService/DeleteRack?encoding=json&message=${encodeURIComponent(JSON.stringify({ id: rackId }))}`;
+    const response = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(response.status).not.toBe(200);
+    expect((await t.clients().inventory.getRack({ id: rackId })).rack!.id).toBe(rackId);
+  });
+
+  it("serves gRPC-Web over HTTP/1.1", async () => {
+    const transport = createGrpcWebTransport({
+      baseUrl: t.url,
+      httpVersion: "1.1",
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${t.adminToken}`);
+          return next(req);
+        },
+      ],
+    });
+    const inventory = createClient(InventoryService, transport);
+    const { rack } = await inventory.getRack({ id: rackId });
+    expect(rack).toMatchObject({ id: rackId, name: "r01", heightUnits: 4 });
+
+    const missing = randomUUID();
+    const error = await inventory.getRack({ id: missing }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(error?.code).toBe(Code.NotFound);
+    expect(error?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("RESOURCE_NOT_FOUND");
+  });
+});
+
+/** google.rpc.Status from grpc-status-details-bin: code = 1, message = 2, details = 3 (google.protobuf.Any:
+ * type_url = 1, value = 2). gen/grpc-js has no Status, so the few fields are read by hand. */
+function decodeStatus(bytes: Uint8Array): { code: number; message: string; details: { typeUrl: string; value: Uint8Array }[] } {
+  const status = { code: 0, message: "", details: [] as { typeUrl: string; value: Uint8Array }[] };
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1) status.code = reader.int32();
+    else if (field === 2) status.message = reader.string();
+    else if (field === 3) {
+      const any = new BinaryReader(reader.bytes());
+      const detail = { typeUrl: "", value: new Uint8Array() };
+      while (any.pos < any.len) {
+        const [anyField, anyWireType] = any.tag();
+        if (anyField === 1) detail.typeUrl = any.string();
+        else if (anyField === 2) detail.value = any.bytes();
+        else any.skip(anyWireType);
+      }
+      status.details.push(detail);
+    } else reader.skip(wireType);
+  }
+  return status;
+}
