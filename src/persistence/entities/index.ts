@@ -1,9 +1,15 @@
 import { AuditEvent, IdempotencyKey } from "./audit.js";
+import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { ApiToken } from "./identity.js";
+import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
+import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
 export * from "./audit.js";
+export * from "./hosts.js";
 export * from "./identity.js";
+export * from "./maintainer.js";
+export * from "./tenant.js";
 export * from "./inventory.js";
 
 /** Every entity, for the ORM configuration. */
@@ -18,4 +24,12 @@ export const entities = [
   ApiToken,
   AuditEvent,
   IdempotencyKey,
+  Tenant,
+  Maintainer,
+  MaintainerGroup,
+  MaintainerToMaintainerGroup,
+  ResourceMaintainer,
+  BaremetalGroup,
+  Baremetal,
+  CustomFieldDefinition,
 ];

@@ -110,6 +110,9 @@ export const RackUnit = defineEntity({
     slotGroupId: () => p.manyToOne(SlotGroup).mapToPk().fieldName("slot_group_id").nullable().index(),
     allowedTenantIds: p.array().default([]),
     reservationId: () => p.manyToOne(RackReservation).mapToPk().fieldName("reservation_id").nullable().index(),
+    /** The host mounted here, when OCCUPIED. A plain id (not a relation) because hosts reference
+     * racks; the host's own placement is the source, kept in step in the same transactions. */
+    baremetalId: p.uuid().nullable().index(),
     faultReason: p.string().length(512).default(""),
   },
 });

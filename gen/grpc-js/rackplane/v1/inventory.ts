@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { FieldMask } from "../../google/protobuf/field_mask.js";
+import { Struct } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -134,6 +135,177 @@ export function rackUnitStatusToJSON(object: RackUnitStatus): string {
     case RackUnitStatus.RACK_UNIT_STATUS_FAULTY:
       return "RACK_UNIT_STATUS_FAULTY";
     case RackUnitStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Lifecycle status of a bare-metal host. */
+export enum BaremetalStatus {
+  /** BAREMETAL_STATUS_UNSPECIFIED - Not set; Create treats it as BAREMETAL_STATUS_ACTIVE. */
+  BAREMETAL_STATUS_UNSPECIFIED = 0,
+  /** BAREMETAL_STATUS_ACTIVE - In service: may receive workloads. */
+  BAREMETAL_STATUS_ACTIVE = 1,
+  /** BAREMETAL_STATUS_MAINTENANCE - Under maintenance: keeps its workloads, receives no new ones. */
+  BAREMETAL_STATUS_MAINTENANCE = 2,
+  /** BAREMETAL_STATUS_OFFLINE - Unreachable or powered off. */
+  BAREMETAL_STATUS_OFFLINE = 3,
+  /** BAREMETAL_STATUS_DECOMMISSIONED - Retired; kept for the record. */
+  BAREMETAL_STATUS_DECOMMISSIONED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function baremetalStatusFromJSON(object: any): BaremetalStatus {
+  switch (object) {
+    case 0:
+    case "BAREMETAL_STATUS_UNSPECIFIED":
+      return BaremetalStatus.BAREMETAL_STATUS_UNSPECIFIED;
+    case 1:
+    case "BAREMETAL_STATUS_ACTIVE":
+      return BaremetalStatus.BAREMETAL_STATUS_ACTIVE;
+    case 2:
+    case "BAREMETAL_STATUS_MAINTENANCE":
+      return BaremetalStatus.BAREMETAL_STATUS_MAINTENANCE;
+    case 3:
+    case "BAREMETAL_STATUS_OFFLINE":
+      return BaremetalStatus.BAREMETAL_STATUS_OFFLINE;
+    case 4:
+    case "BAREMETAL_STATUS_DECOMMISSIONED":
+      return BaremetalStatus.BAREMETAL_STATUS_DECOMMISSIONED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BaremetalStatus.UNRECOGNIZED;
+  }
+}
+
+export function baremetalStatusToJSON(object: BaremetalStatus): string {
+  switch (object) {
+    case BaremetalStatus.BAREMETAL_STATUS_UNSPECIFIED:
+      return "BAREMETAL_STATUS_UNSPECIFIED";
+    case BaremetalStatus.BAREMETAL_STATUS_ACTIVE:
+      return "BAREMETAL_STATUS_ACTIVE";
+    case BaremetalStatus.BAREMETAL_STATUS_MAINTENANCE:
+      return "BAREMETAL_STATUS_MAINTENANCE";
+    case BaremetalStatus.BAREMETAL_STATUS_OFFLINE:
+      return "BAREMETAL_STATUS_OFFLINE";
+    case BaremetalStatus.BAREMETAL_STATUS_DECOMMISSIONED:
+      return "BAREMETAL_STATUS_DECOMMISSIONED";
+    case BaremetalStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The dimension a host group groups by. */
+export enum BaremetalGroupDimension {
+  /** BAREMETAL_GROUP_DIMENSION_UNSPECIFIED - Not set; Create treats it as BAREMETAL_GROUP_DIMENSION_PURPOSE. */
+  BAREMETAL_GROUP_DIMENSION_UNSPECIFIED = 0,
+  /** BAREMETAL_GROUP_DIMENSION_REGION - By geography. */
+  BAREMETAL_GROUP_DIMENSION_REGION = 1,
+  /** BAREMETAL_GROUP_DIMENSION_DEPARTMENT - By owning department. */
+  BAREMETAL_GROUP_DIMENSION_DEPARTMENT = 2,
+  /** BAREMETAL_GROUP_DIMENSION_PURPOSE - By purpose (general compute, GPU, storage ...). */
+  BAREMETAL_GROUP_DIMENSION_PURPOSE = 3,
+  /** BAREMETAL_GROUP_DIMENSION_LOAD - By load profile. */
+  BAREMETAL_GROUP_DIMENSION_LOAD = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function baremetalGroupDimensionFromJSON(object: any): BaremetalGroupDimension {
+  switch (object) {
+    case 0:
+    case "BAREMETAL_GROUP_DIMENSION_UNSPECIFIED":
+      return BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_UNSPECIFIED;
+    case 1:
+    case "BAREMETAL_GROUP_DIMENSION_REGION":
+      return BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_REGION;
+    case 2:
+    case "BAREMETAL_GROUP_DIMENSION_DEPARTMENT":
+      return BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_DEPARTMENT;
+    case 3:
+    case "BAREMETAL_GROUP_DIMENSION_PURPOSE":
+      return BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_PURPOSE;
+    case 4:
+    case "BAREMETAL_GROUP_DIMENSION_LOAD":
+      return BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_LOAD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BaremetalGroupDimension.UNRECOGNIZED;
+  }
+}
+
+export function baremetalGroupDimensionToJSON(object: BaremetalGroupDimension): string {
+  switch (object) {
+    case BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_UNSPECIFIED:
+      return "BAREMETAL_GROUP_DIMENSION_UNSPECIFIED";
+    case BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_REGION:
+      return "BAREMETAL_GROUP_DIMENSION_REGION";
+    case BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_DEPARTMENT:
+      return "BAREMETAL_GROUP_DIMENSION_DEPARTMENT";
+    case BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_PURPOSE:
+      return "BAREMETAL_GROUP_DIMENSION_PURPOSE";
+    case BaremetalGroupDimension.BAREMETAL_GROUP_DIMENSION_LOAD:
+      return "BAREMETAL_GROUP_DIMENSION_LOAD";
+    case BaremetalGroupDimension.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The type of a custom field's values. */
+export enum CustomFieldType {
+  /** CUSTOM_FIELD_TYPE_UNSPECIFIED - Not set; refused on input. */
+  CUSTOM_FIELD_TYPE_UNSPECIFIED = 0,
+  /** CUSTOM_FIELD_TYPE_STRING - Text. */
+  CUSTOM_FIELD_TYPE_STRING = 1,
+  /** CUSTOM_FIELD_TYPE_INTEGER - Whole number. */
+  CUSTOM_FIELD_TYPE_INTEGER = 2,
+  /** CUSTOM_FIELD_TYPE_BOOLEAN - true or false. */
+  CUSTOM_FIELD_TYPE_BOOLEAN = 3,
+  /** CUSTOM_FIELD_TYPE_ENUM - One of enum_values. */
+  CUSTOM_FIELD_TYPE_ENUM = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function customFieldTypeFromJSON(object: any): CustomFieldType {
+  switch (object) {
+    case 0:
+    case "CUSTOM_FIELD_TYPE_UNSPECIFIED":
+      return CustomFieldType.CUSTOM_FIELD_TYPE_UNSPECIFIED;
+    case 1:
+    case "CUSTOM_FIELD_TYPE_STRING":
+      return CustomFieldType.CUSTOM_FIELD_TYPE_STRING;
+    case 2:
+    case "CUSTOM_FIELD_TYPE_INTEGER":
+      return CustomFieldType.CUSTOM_FIELD_TYPE_INTEGER;
+    case 3:
+    case "CUSTOM_FIELD_TYPE_BOOLEAN":
+      return CustomFieldType.CUSTOM_FIELD_TYPE_BOOLEAN;
+    case 4:
+    case "CUSTOM_FIELD_TYPE_ENUM":
+      return CustomFieldType.CUSTOM_FIELD_TYPE_ENUM;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CustomFieldType.UNRECOGNIZED;
+  }
+}
+
+export function customFieldTypeToJSON(object: CustomFieldType): string {
+  switch (object) {
+    case CustomFieldType.CUSTOM_FIELD_TYPE_UNSPECIFIED:
+      return "CUSTOM_FIELD_TYPE_UNSPECIFIED";
+    case CustomFieldType.CUSTOM_FIELD_TYPE_STRING:
+      return "CUSTOM_FIELD_TYPE_STRING";
+    case CustomFieldType.CUSTOM_FIELD_TYPE_INTEGER:
+      return "CUSTOM_FIELD_TYPE_INTEGER";
+    case CustomFieldType.CUSTOM_FIELD_TYPE_BOOLEAN:
+      return "CUSTOM_FIELD_TYPE_BOOLEAN";
+    case CustomFieldType.CUSTOM_FIELD_TYPE_ENUM:
+      return "CUSTOM_FIELD_TYPE_ENUM";
+    case CustomFieldType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -852,6 +1024,395 @@ export interface DeleteSlotGroupRequest {
 
 /** Response of InventoryService.DeleteSlotGroup. */
 export interface DeleteSlotGroupResponse {
+}
+
+/** CPU, memory and storage of a host. */
+export interface Resources {
+  /** CPU cores. */
+  cpuCores: number;
+  /** Memory, MiB. */
+  memoryMib: number;
+  /** Storage, GiB. */
+  storageGib: number;
+}
+
+/** Where a host is mounted: a rack and the units it occupies. */
+export interface BaremetalPlacement {
+  /** The rack. */
+  rackId: string;
+  /** The lowest unit the host occupies. */
+  firstPosition: number;
+  /** How many units tall the host is. */
+  heightUnits: number;
+  /** A reservation the host fulfils: its units may be taken even though they are reserved. */
+  reservationId: string;
+}
+
+/** Baremetal is a physical host (HOST-1). */
+export interface Baremetal {
+  /** Server-assigned identifier. */
+  id: string;
+  /** Host name, unique. */
+  name: string;
+  /** Manufacturer serial number, unique. */
+  serialNumber: string;
+  /** What the host has. */
+  capacity:
+    | Resources
+    | undefined;
+  /** What workloads hold of it (output only: changed by scheduling). */
+  allocated:
+    | Resources
+    | undefined;
+  /** capacity − allocated (output only). */
+  free:
+    | Resources
+    | undefined;
+  /** Lifecycle status (output only: changed by SetBaremetalStatus). */
+  status: BaremetalStatus;
+  /** Why the status last changed (output only). */
+  statusReason: string;
+  /** When the status last changed (output only). */
+  statusChangeTime:
+    | Date
+    | undefined;
+  /** The host group it belongs to, if any. */
+  groupId: string;
+  /** The rack and units it occupies. */
+  placement:
+    | BaremetalPlacement
+    | undefined;
+  /** The room of its rack (output only). */
+  roomId: string;
+  /** The datacenter of its rack (output only). */
+  datacenterId: string;
+  /** The region of its rack (output only). */
+  regionId: string;
+  /** Values of the custom fields defined for hosts, by field name. */
+  customFields:
+    | { [key: string]: any }
+    | undefined;
+  /** Free text. */
+  description: string;
+  /** Opaque version for optimistic concurrency; pass it back on Update and Delete. */
+  etag: string;
+  /** When the host was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** When the host last changed. */
+  updateTime: Date | undefined;
+}
+
+/** BaremetalGroup groups hosts; tenant quotas and placement name a group (HOST-2). */
+export interface BaremetalGroup {
+  /** Server-assigned identifier. */
+  id: string;
+  /** Human name, unique among host groups. */
+  name: string;
+  /** Free text. */
+  description: string;
+  /** What the group groups by. */
+  dimension: BaremetalGroupDimension;
+  /** Number of hosts (output only). */
+  hostCount: number;
+  /** Sum of its hosts' capacity (output only). */
+  capacity:
+    | Resources
+    | undefined;
+  /** Sum of its hosts' allocations (output only). */
+  allocated:
+    | Resources
+    | undefined;
+  /** Opaque version for optimistic concurrency; pass it back on Update and Delete. */
+  etag: string;
+  /** When the group was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** When the group last changed. */
+  updateTime: Date | undefined;
+}
+
+/**
+ * CustomFieldDefinition declares a field operators may set on resources of the listed types; its
+ * values are validated on write and filterable as `custom.<name>`.
+ */
+export interface CustomFieldDefinition {
+  /** Server-assigned identifier. */
+  id: string;
+  /** Field name, unique; lower snake case. */
+  name: string;
+  /** Value type. */
+  type: CustomFieldType;
+  /** Allowed values, for CUSTOM_FIELD_TYPE_ENUM. */
+  enumValues: string[];
+  /** Whether every resource of the listed types must have a value. */
+  required: boolean;
+  /** The resource types it applies to, e.g. "baremetal", "rack". */
+  resourceTypes: string[];
+  /** Free text. */
+  description: string;
+  /** When it was defined. */
+  createTime: Date | undefined;
+}
+
+/** Request of InventoryService.CreateBaremetal. */
+export interface CreateBaremetalRequest {
+  /** The host; name, serial_number, capacity and placement are required. */
+  baremetal:
+    | Baremetal
+    | undefined;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of InventoryService.CreateBaremetal. */
+export interface CreateBaremetalResponse {
+  /** The created host. */
+  baremetal: Baremetal | undefined;
+}
+
+/** Request of InventoryService.BatchCreateBaremetals. */
+export interface BatchCreateBaremetalsRequest {
+  /** The hosts to create, 1 to 1,000, each as in CreateBaremetal. */
+  requests: CreateBaremetalRequest[];
+}
+
+/** Response of InventoryService.BatchCreateBaremetals. */
+export interface BatchCreateBaremetalsResponse {
+  /** The created hosts, in request order. */
+  baremetals: Baremetal[];
+}
+
+/** Request of InventoryService.GetBaremetal. */
+export interface GetBaremetalRequest {
+  /** The host's id. */
+  id: string;
+}
+
+/** Response of InventoryService.GetBaremetal. */
+export interface GetBaremetalResponse {
+  /** The host. */
+  baremetal: Baremetal | undefined;
+}
+
+/** Request of InventoryService.ListBaremetals. */
+export interface ListBaremetalsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /**
+   * AIP-160 filter over name, serial_number, status, group_id, rack_id, room_id, datacenter_id,
+   * region_id, capacity_cpu, capacity_memory_mib, capacity_storage_gib, free_cpu, free_memory_mib,
+   * free_storage_gib, create_time, update_time and custom fields as `custom.<name>`, e.g.
+   * `group_id = "…" AND status = ACTIVE AND free_cpu >= 16 AND custom.team = "db"`.
+   */
+  filter: string;
+}
+
+/** Response of InventoryService.ListBaremetals. */
+export interface ListBaremetalsResponse {
+  /** The hosts of this page. */
+  baremetals: Baremetal[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of InventoryService.UpdateBaremetal. */
+export interface UpdateBaremetalRequest {
+  /** The host with its id, etag (optional) and the new values of the fields in update_mask. */
+  baremetal:
+    | Baremetal
+    | undefined;
+  /**
+   * The fields to change: name, serial_number, capacity, group_id, placement, custom_fields (or
+   * custom_fields.<name>), description.
+   */
+  updateMask: string[] | undefined;
+}
+
+/** Response of InventoryService.UpdateBaremetal. */
+export interface UpdateBaremetalResponse {
+  /** The updated host. */
+  baremetal: Baremetal | undefined;
+}
+
+/** Request of InventoryService.DeleteBaremetal. */
+export interface DeleteBaremetalRequest {
+  /** The host's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of InventoryService.DeleteBaremetal. */
+export interface DeleteBaremetalResponse {
+}
+
+/** Request of InventoryService.SetBaremetalStatus. */
+export interface SetBaremetalStatusRequest {
+  /** The host's id. */
+  id: string;
+  /** The new status. */
+  status: BaremetalStatus;
+  /** Why. */
+  reason: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of InventoryService.SetBaremetalStatus. */
+export interface SetBaremetalStatusResponse {
+  /** The host after the change. */
+  baremetal: Baremetal | undefined;
+}
+
+/** Request of InventoryService.LocateBaremetal. */
+export interface LocateBaremetalRequest {
+  /** The host's id. */
+  id: string;
+}
+
+/** Response of InventoryService.LocateBaremetal. */
+export interface LocateBaremetalResponse {
+  /** The host. */
+  baremetal:
+    | Baremetal
+    | undefined;
+  /** Its region. */
+  region:
+    | Region
+    | undefined;
+  /** Its datacenter. */
+  datacenter:
+    | Datacenter
+    | undefined;
+  /** Its room. */
+  room:
+    | Room
+    | undefined;
+  /** Its rack. */
+  rack:
+    | Rack
+    | undefined;
+  /** The units it occupies, top to bottom, with their network settings (switch port, VLAN). */
+  units: RackUnit[];
+}
+
+/** Request of InventoryService.CreateBaremetalGroup. */
+export interface CreateBaremetalGroupRequest {
+  /** The group; name is required. */
+  group:
+    | BaremetalGroup
+    | undefined;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of InventoryService.CreateBaremetalGroup. */
+export interface CreateBaremetalGroupResponse {
+  /** The created group. */
+  group: BaremetalGroup | undefined;
+}
+
+/** Request of InventoryService.GetBaremetalGroup. */
+export interface GetBaremetalGroupRequest {
+  /** The group's id. */
+  id: string;
+}
+
+/** Response of InventoryService.GetBaremetalGroup. */
+export interface GetBaremetalGroupResponse {
+  /** The group. */
+  group: BaremetalGroup | undefined;
+}
+
+/** Request of InventoryService.ListBaremetalGroups. */
+export interface ListBaremetalGroupsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /** AIP-160 filter over name, dimension, description, create_time, update_time. */
+  filter: string;
+}
+
+/** Response of InventoryService.ListBaremetalGroups. */
+export interface ListBaremetalGroupsResponse {
+  /** The groups of this page. */
+  groups: BaremetalGroup[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of InventoryService.UpdateBaremetalGroup. */
+export interface UpdateBaremetalGroupRequest {
+  /** The group with its id, etag (optional) and the new values of the fields in update_mask. */
+  group:
+    | BaremetalGroup
+    | undefined;
+  /** The fields to change: name, description, dimension. */
+  updateMask: string[] | undefined;
+}
+
+/** Response of InventoryService.UpdateBaremetalGroup. */
+export interface UpdateBaremetalGroupResponse {
+  /** The updated group. */
+  group: BaremetalGroup | undefined;
+}
+
+/** Request of InventoryService.DeleteBaremetalGroup. */
+export interface DeleteBaremetalGroupRequest {
+  /** The group's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+  /** Also take its hosts out of the group. */
+  force: boolean;
+}
+
+/** Response of InventoryService.DeleteBaremetalGroup. */
+export interface DeleteBaremetalGroupResponse {
+}
+
+/** Request of InventoryService.CreateCustomFieldDefinition. */
+export interface CreateCustomFieldDefinitionRequest {
+  /** The definition. */
+  definition: CustomFieldDefinition | undefined;
+}
+
+/** Response of InventoryService.CreateCustomFieldDefinition. */
+export interface CreateCustomFieldDefinitionResponse {
+  /** The created definition. */
+  definition: CustomFieldDefinition | undefined;
+}
+
+/** Request of InventoryService.ListCustomFieldDefinitions. */
+export interface ListCustomFieldDefinitionsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+}
+
+/** Response of InventoryService.ListCustomFieldDefinitions. */
+export interface ListCustomFieldDefinitionsResponse {
+  /** The definitions of this page. */
+  definitions: CustomFieldDefinition[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of InventoryService.DeleteCustomFieldDefinition. */
+export interface DeleteCustomFieldDefinitionRequest {
+  /** The definition's id. */
+  id: string;
+}
+
+/** Response of InventoryService.DeleteCustomFieldDefinition. */
+export interface DeleteCustomFieldDefinitionResponse {
 }
 
 function createBaseRegion(): Region {
@@ -8094,6 +8655,3741 @@ export const DeleteSlotGroupResponse: MessageFns<DeleteSlotGroupResponse> = {
   },
 };
 
+function createBaseResources(): Resources {
+  return { cpuCores: 0, memoryMib: 0, storageGib: 0 };
+}
+
+export const Resources: MessageFns<Resources> = {
+  encode(message: Resources, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpuCores !== 0) {
+      writer.uint32(8).uint32(message.cpuCores);
+    }
+    if (message.memoryMib !== 0) {
+      writer.uint32(16).uint64(message.memoryMib);
+    }
+    if (message.storageGib !== 0) {
+      writer.uint32(24).uint64(message.storageGib);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Resources {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResources();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cpuCores = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memoryMib = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.storageGib = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Resources {
+    return {
+      cpuCores: isSet(object.cpuCores)
+        ? globalThis.Number(object.cpuCores)
+        : isSet(object.cpu_cores)
+        ? globalThis.Number(object.cpu_cores)
+        : 0,
+      memoryMib: isSet(object.memoryMib)
+        ? globalThis.Number(object.memoryMib)
+        : isSet(object.memory_mib)
+        ? globalThis.Number(object.memory_mib)
+        : 0,
+      storageGib: isSet(object.storageGib)
+        ? globalThis.Number(object.storageGib)
+        : isSet(object.storage_gib)
+        ? globalThis.Number(object.storage_gib)
+        : 0,
+    };
+  },
+
+  toJSON(message: Resources): unknown {
+    const obj: any = {};
+    if (message.cpuCores !== 0) {
+      obj.cpuCores = Math.round(message.cpuCores);
+    }
+    if (message.memoryMib !== 0) {
+      obj.memoryMib = Math.round(message.memoryMib);
+    }
+    if (message.storageGib !== 0) {
+      obj.storageGib = Math.round(message.storageGib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Resources>, I>>(base?: I): Resources {
+    return Resources.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Resources>, I>>(object: I): Resources {
+    const message = createBaseResources();
+    message.cpuCores = object.cpuCores ?? 0;
+    message.memoryMib = object.memoryMib ?? 0;
+    message.storageGib = object.storageGib ?? 0;
+    return message;
+  },
+};
+
+function createBaseBaremetalPlacement(): BaremetalPlacement {
+  return { rackId: "", firstPosition: 0, heightUnits: 0, reservationId: "" };
+}
+
+export const BaremetalPlacement: MessageFns<BaremetalPlacement> = {
+  encode(message: BaremetalPlacement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rackId !== "") {
+      writer.uint32(10).string(message.rackId);
+    }
+    if (message.firstPosition !== 0) {
+      writer.uint32(16).uint32(message.firstPosition);
+    }
+    if (message.heightUnits !== 0) {
+      writer.uint32(24).uint32(message.heightUnits);
+    }
+    if (message.reservationId !== "") {
+      writer.uint32(34).string(message.reservationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BaremetalPlacement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBaremetalPlacement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rackId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstPosition = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.heightUnits = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BaremetalPlacement {
+    return {
+      rackId: isSet(object.rackId)
+        ? globalThis.String(object.rackId)
+        : isSet(object.rack_id)
+        ? globalThis.String(object.rack_id)
+        : "",
+      firstPosition: isSet(object.firstPosition)
+        ? globalThis.Number(object.firstPosition)
+        : isSet(object.first_position)
+        ? globalThis.Number(object.first_position)
+        : 0,
+      heightUnits: isSet(object.heightUnits)
+        ? globalThis.Number(object.heightUnits)
+        : isSet(object.height_units)
+        ? globalThis.Number(object.height_units)
+        : 0,
+      reservationId: isSet(object.reservationId)
+        ? globalThis.String(object.reservationId)
+        : isSet(object.reservation_id)
+        ? globalThis.String(object.reservation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: BaremetalPlacement): unknown {
+    const obj: any = {};
+    if (message.rackId !== "") {
+      obj.rackId = message.rackId;
+    }
+    if (message.firstPosition !== 0) {
+      obj.firstPosition = Math.round(message.firstPosition);
+    }
+    if (message.heightUnits !== 0) {
+      obj.heightUnits = Math.round(message.heightUnits);
+    }
+    if (message.reservationId !== "") {
+      obj.reservationId = message.reservationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BaremetalPlacement>, I>>(base?: I): BaremetalPlacement {
+    return BaremetalPlacement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BaremetalPlacement>, I>>(object: I): BaremetalPlacement {
+    const message = createBaseBaremetalPlacement();
+    message.rackId = object.rackId ?? "";
+    message.firstPosition = object.firstPosition ?? 0;
+    message.heightUnits = object.heightUnits ?? 0;
+    message.reservationId = object.reservationId ?? "";
+    return message;
+  },
+};
+
+function createBaseBaremetal(): Baremetal {
+  return {
+    id: "",
+    name: "",
+    serialNumber: "",
+    capacity: undefined,
+    allocated: undefined,
+    free: undefined,
+    status: 0,
+    statusReason: "",
+    statusChangeTime: undefined,
+    groupId: "",
+    placement: undefined,
+    roomId: "",
+    datacenterId: "",
+    regionId: "",
+    customFields: undefined,
+    description: "",
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const Baremetal: MessageFns<Baremetal> = {
+  encode(message: Baremetal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(26).string(message.serialNumber);
+    }
+    if (message.capacity !== undefined) {
+      Resources.encode(message.capacity, writer.uint32(34).fork()).join();
+    }
+    if (message.allocated !== undefined) {
+      Resources.encode(message.allocated, writer.uint32(42).fork()).join();
+    }
+    if (message.free !== undefined) {
+      Resources.encode(message.free, writer.uint32(50).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(56).int32(message.status);
+    }
+    if (message.statusReason !== "") {
+      writer.uint32(66).string(message.statusReason);
+    }
+    if (message.statusChangeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.statusChangeTime), writer.uint32(74).fork()).join();
+    }
+    if (message.groupId !== "") {
+      writer.uint32(82).string(message.groupId);
+    }
+    if (message.placement !== undefined) {
+      BaremetalPlacement.encode(message.placement, writer.uint32(90).fork()).join();
+    }
+    if (message.roomId !== "") {
+      writer.uint32(98).string(message.roomId);
+    }
+    if (message.datacenterId !== "") {
+      writer.uint32(106).string(message.datacenterId);
+    }
+    if (message.regionId !== "") {
+      writer.uint32(114).string(message.regionId);
+    }
+    if (message.customFields !== undefined) {
+      Struct.encode(Struct.wrap(message.customFields), writer.uint32(122).fork()).join();
+    }
+    if (message.description !== "") {
+      writer.uint32(130).string(message.description);
+    }
+    if (message.etag !== "") {
+      writer.uint32(138).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(146).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(154).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Baremetal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBaremetal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.capacity = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.allocated = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.free = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.statusReason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.statusChangeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.groupId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.placement = BaremetalPlacement.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.datacenterId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.regionId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.customFields = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Baremetal {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      serialNumber: isSet(object.serialNumber)
+        ? globalThis.String(object.serialNumber)
+        : isSet(object.serial_number)
+        ? globalThis.String(object.serial_number)
+        : "",
+      capacity: isSet(object.capacity) ? Resources.fromJSON(object.capacity) : undefined,
+      allocated: isSet(object.allocated) ? Resources.fromJSON(object.allocated) : undefined,
+      free: isSet(object.free) ? Resources.fromJSON(object.free) : undefined,
+      status: isSet(object.status) ? baremetalStatusFromJSON(object.status) : 0,
+      statusReason: isSet(object.statusReason)
+        ? globalThis.String(object.statusReason)
+        : isSet(object.status_reason)
+        ? globalThis.String(object.status_reason)
+        : "",
+      statusChangeTime: isSet(object.statusChangeTime)
+        ? fromJsonTimestamp(object.statusChangeTime)
+        : isSet(object.status_change_time)
+        ? fromJsonTimestamp(object.status_change_time)
+        : undefined,
+      groupId: isSet(object.groupId)
+        ? globalThis.String(object.groupId)
+        : isSet(object.group_id)
+        ? globalThis.String(object.group_id)
+        : "",
+      placement: isSet(object.placement) ? BaremetalPlacement.fromJSON(object.placement) : undefined,
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      datacenterId: isSet(object.datacenterId)
+        ? globalThis.String(object.datacenterId)
+        : isSet(object.datacenter_id)
+        ? globalThis.String(object.datacenter_id)
+        : "",
+      regionId: isSet(object.regionId)
+        ? globalThis.String(object.regionId)
+        : isSet(object.region_id)
+        ? globalThis.String(object.region_id)
+        : "",
+      customFields: isObject(object.customFields)
+        ? object.customFields
+        : isObject(object.custom_fields)
+        ? object.custom_fields
+        : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Baremetal): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.serialNumber !== "") {
+      obj.serialNumber = message.serialNumber;
+    }
+    if (message.capacity !== undefined) {
+      obj.capacity = Resources.toJSON(message.capacity);
+    }
+    if (message.allocated !== undefined) {
+      obj.allocated = Resources.toJSON(message.allocated);
+    }
+    if (message.free !== undefined) {
+      obj.free = Resources.toJSON(message.free);
+    }
+    if (message.status !== 0) {
+      obj.status = baremetalStatusToJSON(message.status);
+    }
+    if (message.statusReason !== "") {
+      obj.statusReason = message.statusReason;
+    }
+    if (message.statusChangeTime !== undefined) {
+      obj.statusChangeTime = message.statusChangeTime.toISOString();
+    }
+    if (message.groupId !== "") {
+      obj.groupId = message.groupId;
+    }
+    if (message.placement !== undefined) {
+      obj.placement = BaremetalPlacement.toJSON(message.placement);
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.datacenterId !== "") {
+      obj.datacenterId = message.datacenterId;
+    }
+    if (message.regionId !== "") {
+      obj.regionId = message.regionId;
+    }
+    if (message.customFields !== undefined) {
+      obj.customFields = message.customFields;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Baremetal>, I>>(base?: I): Baremetal {
+    return Baremetal.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Baremetal>, I>>(object: I): Baremetal {
+    const message = createBaseBaremetal();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.serialNumber = object.serialNumber ?? "";
+    message.capacity = (object.capacity !== undefined && object.capacity !== null)
+      ? Resources.fromPartial(object.capacity)
+      : undefined;
+    message.allocated = (object.allocated !== undefined && object.allocated !== null)
+      ? Resources.fromPartial(object.allocated)
+      : undefined;
+    message.free = (object.free !== undefined && object.free !== null) ? Resources.fromPartial(object.free) : undefined;
+    message.status = object.status ?? 0;
+    message.statusReason = object.statusReason ?? "";
+    message.statusChangeTime = object.statusChangeTime ?? undefined;
+    message.groupId = object.groupId ?? "";
+    message.placement = (object.placement !== undefined && object.placement !== null)
+      ? BaremetalPlacement.fromPartial(object.placement)
+      : undefined;
+    message.roomId = object.roomId ?? "";
+    message.datacenterId = object.datacenterId ?? "";
+    message.regionId = object.regionId ?? "";
+    message.customFields = object.customFields ?? undefined;
+    message.description = object.description ?? "";
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBaremetalGroup(): BaremetalGroup {
+  return {
+    id: "",
+    name: "",
+    description: "",
+    dimension: 0,
+    hostCount: 0,
+    capacity: undefined,
+    allocated: undefined,
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const BaremetalGroup: MessageFns<BaremetalGroup> = {
+  encode(message: BaremetalGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.dimension !== 0) {
+      writer.uint32(32).int32(message.dimension);
+    }
+    if (message.hostCount !== 0) {
+      writer.uint32(40).uint32(message.hostCount);
+    }
+    if (message.capacity !== undefined) {
+      Resources.encode(message.capacity, writer.uint32(50).fork()).join();
+    }
+    if (message.allocated !== undefined) {
+      Resources.encode(message.allocated, writer.uint32(58).fork()).join();
+    }
+    if (message.etag !== "") {
+      writer.uint32(66).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(74).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BaremetalGroup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBaremetalGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dimension = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hostCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.capacity = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.allocated = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BaremetalGroup {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      dimension: isSet(object.dimension) ? baremetalGroupDimensionFromJSON(object.dimension) : 0,
+      hostCount: isSet(object.hostCount)
+        ? globalThis.Number(object.hostCount)
+        : isSet(object.host_count)
+        ? globalThis.Number(object.host_count)
+        : 0,
+      capacity: isSet(object.capacity) ? Resources.fromJSON(object.capacity) : undefined,
+      allocated: isSet(object.allocated) ? Resources.fromJSON(object.allocated) : undefined,
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BaremetalGroup): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.dimension !== 0) {
+      obj.dimension = baremetalGroupDimensionToJSON(message.dimension);
+    }
+    if (message.hostCount !== 0) {
+      obj.hostCount = Math.round(message.hostCount);
+    }
+    if (message.capacity !== undefined) {
+      obj.capacity = Resources.toJSON(message.capacity);
+    }
+    if (message.allocated !== undefined) {
+      obj.allocated = Resources.toJSON(message.allocated);
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BaremetalGroup>, I>>(base?: I): BaremetalGroup {
+    return BaremetalGroup.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BaremetalGroup>, I>>(object: I): BaremetalGroup {
+    const message = createBaseBaremetalGroup();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.dimension = object.dimension ?? 0;
+    message.hostCount = object.hostCount ?? 0;
+    message.capacity = (object.capacity !== undefined && object.capacity !== null)
+      ? Resources.fromPartial(object.capacity)
+      : undefined;
+    message.allocated = (object.allocated !== undefined && object.allocated !== null)
+      ? Resources.fromPartial(object.allocated)
+      : undefined;
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCustomFieldDefinition(): CustomFieldDefinition {
+  return {
+    id: "",
+    name: "",
+    type: 0,
+    enumValues: [],
+    required: false,
+    resourceTypes: [],
+    description: "",
+    createTime: undefined,
+  };
+}
+
+export const CustomFieldDefinition: MessageFns<CustomFieldDefinition> = {
+  encode(message: CustomFieldDefinition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.type !== 0) {
+      writer.uint32(24).int32(message.type);
+    }
+    for (const v of message.enumValues) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.required !== false) {
+      writer.uint32(40).bool(message.required);
+    }
+    for (const v of message.resourceTypes) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomFieldDefinition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomFieldDefinition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.enumValues.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.required = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.resourceTypes.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomFieldDefinition {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? customFieldTypeFromJSON(object.type) : 0,
+      enumValues: globalThis.Array.isArray(object?.enumValues)
+        ? object.enumValues.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.enum_values)
+        ? object.enum_values.map((e: any) => globalThis.String(e))
+        : [],
+      required: isSet(object.required) ? globalThis.Boolean(object.required) : false,
+      resourceTypes: globalThis.Array.isArray(object?.resourceTypes)
+        ? object.resourceTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.resource_types)
+        ? object.resource_types.map((e: any) => globalThis.String(e))
+        : [],
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CustomFieldDefinition): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== 0) {
+      obj.type = customFieldTypeToJSON(message.type);
+    }
+    if (message.enumValues?.length) {
+      obj.enumValues = message.enumValues;
+    }
+    if (message.required !== false) {
+      obj.required = message.required;
+    }
+    if (message.resourceTypes?.length) {
+      obj.resourceTypes = message.resourceTypes;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomFieldDefinition>, I>>(base?: I): CustomFieldDefinition {
+    return CustomFieldDefinition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomFieldDefinition>, I>>(object: I): CustomFieldDefinition {
+    const message = createBaseCustomFieldDefinition();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.type = object.type ?? 0;
+    message.enumValues = object.enumValues?.map((e) => e) || [];
+    message.required = object.required ?? false;
+    message.resourceTypes = object.resourceTypes?.map((e) => e) || [];
+    message.description = object.description ?? "";
+    message.createTime = object.createTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalRequest(): CreateBaremetalRequest {
+  return { baremetal: undefined, requestId: "" };
+}
+
+export const CreateBaremetalRequest: MessageFns<CreateBaremetalRequest> = {
+  encode(message: CreateBaremetalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalRequest {
+    return {
+      baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateBaremetalRequest): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalRequest>, I>>(base?: I): CreateBaremetalRequest {
+    return CreateBaremetalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalRequest>, I>>(object: I): CreateBaremetalRequest {
+    const message = createBaseCreateBaremetalRequest();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalResponse(): CreateBaremetalResponse {
+  return { baremetal: undefined };
+}
+
+export const CreateBaremetalResponse: MessageFns<CreateBaremetalResponse> = {
+  encode(message: CreateBaremetalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalResponse {
+    return { baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined };
+  },
+
+  toJSON(message: CreateBaremetalResponse): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalResponse>, I>>(base?: I): CreateBaremetalResponse {
+    return CreateBaremetalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalResponse>, I>>(object: I): CreateBaremetalResponse {
+    const message = createBaseCreateBaremetalResponse();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBatchCreateBaremetalsRequest(): BatchCreateBaremetalsRequest {
+  return { requests: [] };
+}
+
+export const BatchCreateBaremetalsRequest: MessageFns<BatchCreateBaremetalsRequest> = {
+  encode(message: BatchCreateBaremetalsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      CreateBaremetalRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCreateBaremetalsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCreateBaremetalsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(CreateBaremetalRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCreateBaremetalsRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => CreateBaremetalRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchCreateBaremetalsRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => CreateBaremetalRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchCreateBaremetalsRequest>, I>>(base?: I): BatchCreateBaremetalsRequest {
+    return BatchCreateBaremetalsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchCreateBaremetalsRequest>, I>>(object: I): BatchCreateBaremetalsRequest {
+    const message = createBaseBatchCreateBaremetalsRequest();
+    message.requests = object.requests?.map((e) => CreateBaremetalRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchCreateBaremetalsResponse(): BatchCreateBaremetalsResponse {
+  return { baremetals: [] };
+}
+
+export const BatchCreateBaremetalsResponse: MessageFns<BatchCreateBaremetalsResponse> = {
+  encode(message: BatchCreateBaremetalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.baremetals) {
+      Baremetal.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCreateBaremetalsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCreateBaremetalsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetals.push(Baremetal.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCreateBaremetalsResponse {
+    return {
+      baremetals: globalThis.Array.isArray(object?.baremetals)
+        ? object.baremetals.map((e: any) => Baremetal.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchCreateBaremetalsResponse): unknown {
+    const obj: any = {};
+    if (message.baremetals?.length) {
+      obj.baremetals = message.baremetals.map((e) => Baremetal.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchCreateBaremetalsResponse>, I>>(base?: I): BatchCreateBaremetalsResponse {
+    return BatchCreateBaremetalsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchCreateBaremetalsResponse>, I>>(
+    object: I,
+  ): BatchCreateBaremetalsResponse {
+    const message = createBaseBatchCreateBaremetalsResponse();
+    message.baremetals = object.baremetals?.map((e) => Baremetal.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetBaremetalRequest(): GetBaremetalRequest {
+  return { id: "" };
+}
+
+export const GetBaremetalRequest: MessageFns<GetBaremetalRequest> = {
+  encode(message: GetBaremetalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetBaremetalRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalRequest>, I>>(base?: I): GetBaremetalRequest {
+    return GetBaremetalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalRequest>, I>>(object: I): GetBaremetalRequest {
+    const message = createBaseGetBaremetalRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBaremetalResponse(): GetBaremetalResponse {
+  return { baremetal: undefined };
+}
+
+export const GetBaremetalResponse: MessageFns<GetBaremetalResponse> = {
+  encode(message: GetBaremetalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalResponse {
+    return { baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined };
+  },
+
+  toJSON(message: GetBaremetalResponse): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalResponse>, I>>(base?: I): GetBaremetalResponse {
+    return GetBaremetalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalResponse>, I>>(object: I): GetBaremetalResponse {
+    const message = createBaseGetBaremetalResponse();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBaremetalsRequest(): ListBaremetalsRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
+  encode(message: ListBaremetalsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalsRequest>, I>>(base?: I): ListBaremetalsRequest {
+    return ListBaremetalsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalsRequest>, I>>(object: I): ListBaremetalsRequest {
+    const message = createBaseListBaremetalsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListBaremetalsResponse(): ListBaremetalsResponse {
+  return { baremetals: [], nextPageToken: "" };
+}
+
+export const ListBaremetalsResponse: MessageFns<ListBaremetalsResponse> = {
+  encode(message: ListBaremetalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.baremetals) {
+      Baremetal.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetals.push(Baremetal.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalsResponse {
+    return {
+      baremetals: globalThis.Array.isArray(object?.baremetals)
+        ? object.baremetals.map((e: any) => Baremetal.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalsResponse): unknown {
+    const obj: any = {};
+    if (message.baremetals?.length) {
+      obj.baremetals = message.baremetals.map((e) => Baremetal.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalsResponse>, I>>(base?: I): ListBaremetalsResponse {
+    return ListBaremetalsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalsResponse>, I>>(object: I): ListBaremetalsResponse {
+    const message = createBaseListBaremetalsResponse();
+    message.baremetals = object.baremetals?.map((e) => Baremetal.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalRequest(): UpdateBaremetalRequest {
+  return { baremetal: undefined, updateMask: undefined };
+}
+
+export const UpdateBaremetalRequest: MessageFns<UpdateBaremetalRequest> = {
+  encode(message: UpdateBaremetalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalRequest {
+    return {
+      baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateBaremetalRequest): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalRequest>, I>>(base?: I): UpdateBaremetalRequest {
+    return UpdateBaremetalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalRequest>, I>>(object: I): UpdateBaremetalRequest {
+    const message = createBaseUpdateBaremetalRequest();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalResponse(): UpdateBaremetalResponse {
+  return { baremetal: undefined };
+}
+
+export const UpdateBaremetalResponse: MessageFns<UpdateBaremetalResponse> = {
+  encode(message: UpdateBaremetalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalResponse {
+    return { baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined };
+  },
+
+  toJSON(message: UpdateBaremetalResponse): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalResponse>, I>>(base?: I): UpdateBaremetalResponse {
+    return UpdateBaremetalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalResponse>, I>>(object: I): UpdateBaremetalResponse {
+    const message = createBaseUpdateBaremetalResponse();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalRequest(): DeleteBaremetalRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteBaremetalRequest: MessageFns<DeleteBaremetalRequest> = {
+  encode(message: DeleteBaremetalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBaremetalRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteBaremetalRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalRequest>, I>>(base?: I): DeleteBaremetalRequest {
+    return DeleteBaremetalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalRequest>, I>>(object: I): DeleteBaremetalRequest {
+    const message = createBaseDeleteBaremetalRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalResponse(): DeleteBaremetalResponse {
+  return {};
+}
+
+export const DeleteBaremetalResponse: MessageFns<DeleteBaremetalResponse> = {
+  encode(_: DeleteBaremetalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteBaremetalResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteBaremetalResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalResponse>, I>>(base?: I): DeleteBaremetalResponse {
+    return DeleteBaremetalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalResponse>, I>>(_: I): DeleteBaremetalResponse {
+    const message = createBaseDeleteBaremetalResponse();
+    return message;
+  },
+};
+
+function createBaseSetBaremetalStatusRequest(): SetBaremetalStatusRequest {
+  return { id: "", status: 0, reason: "", etag: "" };
+}
+
+export const SetBaremetalStatusRequest: MessageFns<SetBaremetalStatusRequest> = {
+  encode(message: SetBaremetalStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.etag !== "") {
+      writer.uint32(34).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBaremetalStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBaremetalStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBaremetalStatusRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      status: isSet(object.status) ? baremetalStatusFromJSON(object.status) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: SetBaremetalStatusRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.status !== 0) {
+      obj.status = baremetalStatusToJSON(message.status);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBaremetalStatusRequest>, I>>(base?: I): SetBaremetalStatusRequest {
+    return SetBaremetalStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBaremetalStatusRequest>, I>>(object: I): SetBaremetalStatusRequest {
+    const message = createBaseSetBaremetalStatusRequest();
+    message.id = object.id ?? "";
+    message.status = object.status ?? 0;
+    message.reason = object.reason ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseSetBaremetalStatusResponse(): SetBaremetalStatusResponse {
+  return { baremetal: undefined };
+}
+
+export const SetBaremetalStatusResponse: MessageFns<SetBaremetalStatusResponse> = {
+  encode(message: SetBaremetalStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBaremetalStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBaremetalStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBaremetalStatusResponse {
+    return { baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined };
+  },
+
+  toJSON(message: SetBaremetalStatusResponse): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBaremetalStatusResponse>, I>>(base?: I): SetBaremetalStatusResponse {
+    return SetBaremetalStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBaremetalStatusResponse>, I>>(object: I): SetBaremetalStatusResponse {
+    const message = createBaseSetBaremetalStatusResponse();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLocateBaremetalRequest(): LocateBaremetalRequest {
+  return { id: "" };
+}
+
+export const LocateBaremetalRequest: MessageFns<LocateBaremetalRequest> = {
+  encode(message: LocateBaremetalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocateBaremetalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocateBaremetalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocateBaremetalRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: LocateBaremetalRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LocateBaremetalRequest>, I>>(base?: I): LocateBaremetalRequest {
+    return LocateBaremetalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LocateBaremetalRequest>, I>>(object: I): LocateBaremetalRequest {
+    const message = createBaseLocateBaremetalRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseLocateBaremetalResponse(): LocateBaremetalResponse {
+  return {
+    baremetal: undefined,
+    region: undefined,
+    datacenter: undefined,
+    room: undefined,
+    rack: undefined,
+    units: [],
+  };
+}
+
+export const LocateBaremetalResponse: MessageFns<LocateBaremetalResponse> = {
+  encode(message: LocateBaremetalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetal !== undefined) {
+      Baremetal.encode(message.baremetal, writer.uint32(10).fork()).join();
+    }
+    if (message.region !== undefined) {
+      Region.encode(message.region, writer.uint32(18).fork()).join();
+    }
+    if (message.datacenter !== undefined) {
+      Datacenter.encode(message.datacenter, writer.uint32(26).fork()).join();
+    }
+    if (message.room !== undefined) {
+      Room.encode(message.room, writer.uint32(34).fork()).join();
+    }
+    if (message.rack !== undefined) {
+      Rack.encode(message.rack, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.units) {
+      RackUnit.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocateBaremetalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocateBaremetalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetal = Baremetal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = Region.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.datacenter = Datacenter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.room = Room.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rack = Rack.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.units.push(RackUnit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocateBaremetalResponse {
+    return {
+      baremetal: isSet(object.baremetal) ? Baremetal.fromJSON(object.baremetal) : undefined,
+      region: isSet(object.region) ? Region.fromJSON(object.region) : undefined,
+      datacenter: isSet(object.datacenter) ? Datacenter.fromJSON(object.datacenter) : undefined,
+      room: isSet(object.room) ? Room.fromJSON(object.room) : undefined,
+      rack: isSet(object.rack) ? Rack.fromJSON(object.rack) : undefined,
+      units: globalThis.Array.isArray(object?.units) ? object.units.map((e: any) => RackUnit.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LocateBaremetalResponse): unknown {
+    const obj: any = {};
+    if (message.baremetal !== undefined) {
+      obj.baremetal = Baremetal.toJSON(message.baremetal);
+    }
+    if (message.region !== undefined) {
+      obj.region = Region.toJSON(message.region);
+    }
+    if (message.datacenter !== undefined) {
+      obj.datacenter = Datacenter.toJSON(message.datacenter);
+    }
+    if (message.room !== undefined) {
+      obj.room = Room.toJSON(message.room);
+    }
+    if (message.rack !== undefined) {
+      obj.rack = Rack.toJSON(message.rack);
+    }
+    if (message.units?.length) {
+      obj.units = message.units.map((e) => RackUnit.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LocateBaremetalResponse>, I>>(base?: I): LocateBaremetalResponse {
+    return LocateBaremetalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LocateBaremetalResponse>, I>>(object: I): LocateBaremetalResponse {
+    const message = createBaseLocateBaremetalResponse();
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? Baremetal.fromPartial(object.baremetal)
+      : undefined;
+    message.region = (object.region !== undefined && object.region !== null)
+      ? Region.fromPartial(object.region)
+      : undefined;
+    message.datacenter = (object.datacenter !== undefined && object.datacenter !== null)
+      ? Datacenter.fromPartial(object.datacenter)
+      : undefined;
+    message.room = (object.room !== undefined && object.room !== null) ? Room.fromPartial(object.room) : undefined;
+    message.rack = (object.rack !== undefined && object.rack !== null) ? Rack.fromPartial(object.rack) : undefined;
+    message.units = object.units?.map((e) => RackUnit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalGroupRequest(): CreateBaremetalGroupRequest {
+  return { group: undefined, requestId: "" };
+}
+
+export const CreateBaremetalGroupRequest: MessageFns<CreateBaremetalGroupRequest> = {
+  encode(message: CreateBaremetalGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      BaremetalGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = BaremetalGroup.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalGroupRequest {
+    return {
+      group: isSet(object.group) ? BaremetalGroup.fromJSON(object.group) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateBaremetalGroupRequest): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = BaremetalGroup.toJSON(message.group);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalGroupRequest>, I>>(base?: I): CreateBaremetalGroupRequest {
+    return CreateBaremetalGroupRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalGroupRequest>, I>>(object: I): CreateBaremetalGroupRequest {
+    const message = createBaseCreateBaremetalGroupRequest();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? BaremetalGroup.fromPartial(object.group)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalGroupResponse(): CreateBaremetalGroupResponse {
+  return { group: undefined };
+}
+
+export const CreateBaremetalGroupResponse: MessageFns<CreateBaremetalGroupResponse> = {
+  encode(message: CreateBaremetalGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      BaremetalGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = BaremetalGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalGroupResponse {
+    return { group: isSet(object.group) ? BaremetalGroup.fromJSON(object.group) : undefined };
+  },
+
+  toJSON(message: CreateBaremetalGroupResponse): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = BaremetalGroup.toJSON(message.group);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalGroupResponse>, I>>(base?: I): CreateBaremetalGroupResponse {
+    return CreateBaremetalGroupResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalGroupResponse>, I>>(object: I): CreateBaremetalGroupResponse {
+    const message = createBaseCreateBaremetalGroupResponse();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? BaremetalGroup.fromPartial(object.group)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetBaremetalGroupRequest(): GetBaremetalGroupRequest {
+  return { id: "" };
+}
+
+export const GetBaremetalGroupRequest: MessageFns<GetBaremetalGroupRequest> = {
+  encode(message: GetBaremetalGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalGroupRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetBaremetalGroupRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalGroupRequest>, I>>(base?: I): GetBaremetalGroupRequest {
+    return GetBaremetalGroupRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalGroupRequest>, I>>(object: I): GetBaremetalGroupRequest {
+    const message = createBaseGetBaremetalGroupRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBaremetalGroupResponse(): GetBaremetalGroupResponse {
+  return { group: undefined };
+}
+
+export const GetBaremetalGroupResponse: MessageFns<GetBaremetalGroupResponse> = {
+  encode(message: GetBaremetalGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      BaremetalGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = BaremetalGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalGroupResponse {
+    return { group: isSet(object.group) ? BaremetalGroup.fromJSON(object.group) : undefined };
+  },
+
+  toJSON(message: GetBaremetalGroupResponse): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = BaremetalGroup.toJSON(message.group);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalGroupResponse>, I>>(base?: I): GetBaremetalGroupResponse {
+    return GetBaremetalGroupResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalGroupResponse>, I>>(object: I): GetBaremetalGroupResponse {
+    const message = createBaseGetBaremetalGroupResponse();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? BaremetalGroup.fromPartial(object.group)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBaremetalGroupsRequest(): ListBaremetalGroupsRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListBaremetalGroupsRequest: MessageFns<ListBaremetalGroupsRequest> = {
+  encode(message: ListBaremetalGroupsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalGroupsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalGroupsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalGroupsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalGroupsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalGroupsRequest>, I>>(base?: I): ListBaremetalGroupsRequest {
+    return ListBaremetalGroupsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalGroupsRequest>, I>>(object: I): ListBaremetalGroupsRequest {
+    const message = createBaseListBaremetalGroupsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListBaremetalGroupsResponse(): ListBaremetalGroupsResponse {
+  return { groups: [], nextPageToken: "" };
+}
+
+export const ListBaremetalGroupsResponse: MessageFns<ListBaremetalGroupsResponse> = {
+  encode(message: ListBaremetalGroupsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.groups) {
+      BaremetalGroup.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalGroupsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalGroupsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.groups.push(BaremetalGroup.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalGroupsResponse {
+    return {
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => BaremetalGroup.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalGroupsResponse): unknown {
+    const obj: any = {};
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => BaremetalGroup.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalGroupsResponse>, I>>(base?: I): ListBaremetalGroupsResponse {
+    return ListBaremetalGroupsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalGroupsResponse>, I>>(object: I): ListBaremetalGroupsResponse {
+    const message = createBaseListBaremetalGroupsResponse();
+    message.groups = object.groups?.map((e) => BaremetalGroup.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalGroupRequest(): UpdateBaremetalGroupRequest {
+  return { group: undefined, updateMask: undefined };
+}
+
+export const UpdateBaremetalGroupRequest: MessageFns<UpdateBaremetalGroupRequest> = {
+  encode(message: UpdateBaremetalGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      BaremetalGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = BaremetalGroup.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalGroupRequest {
+    return {
+      group: isSet(object.group) ? BaremetalGroup.fromJSON(object.group) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateBaremetalGroupRequest): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = BaremetalGroup.toJSON(message.group);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalGroupRequest>, I>>(base?: I): UpdateBaremetalGroupRequest {
+    return UpdateBaremetalGroupRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalGroupRequest>, I>>(object: I): UpdateBaremetalGroupRequest {
+    const message = createBaseUpdateBaremetalGroupRequest();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? BaremetalGroup.fromPartial(object.group)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalGroupResponse(): UpdateBaremetalGroupResponse {
+  return { group: undefined };
+}
+
+export const UpdateBaremetalGroupResponse: MessageFns<UpdateBaremetalGroupResponse> = {
+  encode(message: UpdateBaremetalGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      BaremetalGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = BaremetalGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalGroupResponse {
+    return { group: isSet(object.group) ? BaremetalGroup.fromJSON(object.group) : undefined };
+  },
+
+  toJSON(message: UpdateBaremetalGroupResponse): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = BaremetalGroup.toJSON(message.group);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalGroupResponse>, I>>(base?: I): UpdateBaremetalGroupResponse {
+    return UpdateBaremetalGroupResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalGroupResponse>, I>>(object: I): UpdateBaremetalGroupResponse {
+    const message = createBaseUpdateBaremetalGroupResponse();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? BaremetalGroup.fromPartial(object.group)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalGroupRequest(): DeleteBaremetalGroupRequest {
+  return { id: "", etag: "", force: false };
+}
+
+export const DeleteBaremetalGroupRequest: MessageFns<DeleteBaremetalGroupRequest> = {
+  encode(message: DeleteBaremetalGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBaremetalGroupRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DeleteBaremetalGroupRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalGroupRequest>, I>>(base?: I): DeleteBaremetalGroupRequest {
+    return DeleteBaremetalGroupRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalGroupRequest>, I>>(object: I): DeleteBaremetalGroupRequest {
+    const message = createBaseDeleteBaremetalGroupRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalGroupResponse(): DeleteBaremetalGroupResponse {
+  return {};
+}
+
+export const DeleteBaremetalGroupResponse: MessageFns<DeleteBaremetalGroupResponse> = {
+  encode(_: DeleteBaremetalGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteBaremetalGroupResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteBaremetalGroupResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalGroupResponse>, I>>(base?: I): DeleteBaremetalGroupResponse {
+    return DeleteBaremetalGroupResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalGroupResponse>, I>>(_: I): DeleteBaremetalGroupResponse {
+    const message = createBaseDeleteBaremetalGroupResponse();
+    return message;
+  },
+};
+
+function createBaseCreateCustomFieldDefinitionRequest(): CreateCustomFieldDefinitionRequest {
+  return { definition: undefined };
+}
+
+export const CreateCustomFieldDefinitionRequest: MessageFns<CreateCustomFieldDefinitionRequest> = {
+  encode(message: CreateCustomFieldDefinitionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.definition !== undefined) {
+      CustomFieldDefinition.encode(message.definition, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCustomFieldDefinitionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCustomFieldDefinitionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.definition = CustomFieldDefinition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCustomFieldDefinitionRequest {
+    return { definition: isSet(object.definition) ? CustomFieldDefinition.fromJSON(object.definition) : undefined };
+  },
+
+  toJSON(message: CreateCustomFieldDefinitionRequest): unknown {
+    const obj: any = {};
+    if (message.definition !== undefined) {
+      obj.definition = CustomFieldDefinition.toJSON(message.definition);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCustomFieldDefinitionRequest>, I>>(
+    base?: I,
+  ): CreateCustomFieldDefinitionRequest {
+    return CreateCustomFieldDefinitionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCustomFieldDefinitionRequest>, I>>(
+    object: I,
+  ): CreateCustomFieldDefinitionRequest {
+    const message = createBaseCreateCustomFieldDefinitionRequest();
+    message.definition = (object.definition !== undefined && object.definition !== null)
+      ? CustomFieldDefinition.fromPartial(object.definition)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCustomFieldDefinitionResponse(): CreateCustomFieldDefinitionResponse {
+  return { definition: undefined };
+}
+
+export const CreateCustomFieldDefinitionResponse: MessageFns<CreateCustomFieldDefinitionResponse> = {
+  encode(message: CreateCustomFieldDefinitionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.definition !== undefined) {
+      CustomFieldDefinition.encode(message.definition, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCustomFieldDefinitionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCustomFieldDefinitionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.definition = CustomFieldDefinition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCustomFieldDefinitionResponse {
+    return { definition: isSet(object.definition) ? CustomFieldDefinition.fromJSON(object.definition) : undefined };
+  },
+
+  toJSON(message: CreateCustomFieldDefinitionResponse): unknown {
+    const obj: any = {};
+    if (message.definition !== undefined) {
+      obj.definition = CustomFieldDefinition.toJSON(message.definition);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCustomFieldDefinitionResponse>, I>>(
+    base?: I,
+  ): CreateCustomFieldDefinitionResponse {
+    return CreateCustomFieldDefinitionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCustomFieldDefinitionResponse>, I>>(
+    object: I,
+  ): CreateCustomFieldDefinitionResponse {
+    const message = createBaseCreateCustomFieldDefinitionResponse();
+    message.definition = (object.definition !== undefined && object.definition !== null)
+      ? CustomFieldDefinition.fromPartial(object.definition)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCustomFieldDefinitionsRequest(): ListCustomFieldDefinitionsRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListCustomFieldDefinitionsRequest: MessageFns<ListCustomFieldDefinitionsRequest> = {
+  encode(message: ListCustomFieldDefinitionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCustomFieldDefinitionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCustomFieldDefinitionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCustomFieldDefinitionsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCustomFieldDefinitionsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCustomFieldDefinitionsRequest>, I>>(
+    base?: I,
+  ): ListCustomFieldDefinitionsRequest {
+    return ListCustomFieldDefinitionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCustomFieldDefinitionsRequest>, I>>(
+    object: I,
+  ): ListCustomFieldDefinitionsRequest {
+    const message = createBaseListCustomFieldDefinitionsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListCustomFieldDefinitionsResponse(): ListCustomFieldDefinitionsResponse {
+  return { definitions: [], nextPageToken: "" };
+}
+
+export const ListCustomFieldDefinitionsResponse: MessageFns<ListCustomFieldDefinitionsResponse> = {
+  encode(message: ListCustomFieldDefinitionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.definitions) {
+      CustomFieldDefinition.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCustomFieldDefinitionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCustomFieldDefinitionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.definitions.push(CustomFieldDefinition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCustomFieldDefinitionsResponse {
+    return {
+      definitions: globalThis.Array.isArray(object?.definitions)
+        ? object.definitions.map((e: any) => CustomFieldDefinition.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCustomFieldDefinitionsResponse): unknown {
+    const obj: any = {};
+    if (message.definitions?.length) {
+      obj.definitions = message.definitions.map((e) => CustomFieldDefinition.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCustomFieldDefinitionsResponse>, I>>(
+    base?: I,
+  ): ListCustomFieldDefinitionsResponse {
+    return ListCustomFieldDefinitionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCustomFieldDefinitionsResponse>, I>>(
+    object: I,
+  ): ListCustomFieldDefinitionsResponse {
+    const message = createBaseListCustomFieldDefinitionsResponse();
+    message.definitions = object.definitions?.map((e) => CustomFieldDefinition.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteCustomFieldDefinitionRequest(): DeleteCustomFieldDefinitionRequest {
+  return { id: "" };
+}
+
+export const DeleteCustomFieldDefinitionRequest: MessageFns<DeleteCustomFieldDefinitionRequest> = {
+  encode(message: DeleteCustomFieldDefinitionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCustomFieldDefinitionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCustomFieldDefinitionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteCustomFieldDefinitionRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DeleteCustomFieldDefinitionRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteCustomFieldDefinitionRequest>, I>>(
+    base?: I,
+  ): DeleteCustomFieldDefinitionRequest {
+    return DeleteCustomFieldDefinitionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteCustomFieldDefinitionRequest>, I>>(
+    object: I,
+  ): DeleteCustomFieldDefinitionRequest {
+    const message = createBaseDeleteCustomFieldDefinitionRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteCustomFieldDefinitionResponse(): DeleteCustomFieldDefinitionResponse {
+  return {};
+}
+
+export const DeleteCustomFieldDefinitionResponse: MessageFns<DeleteCustomFieldDefinitionResponse> = {
+  encode(_: DeleteCustomFieldDefinitionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCustomFieldDefinitionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCustomFieldDefinitionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteCustomFieldDefinitionResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteCustomFieldDefinitionResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteCustomFieldDefinitionResponse>, I>>(
+    base?: I,
+  ): DeleteCustomFieldDefinitionResponse {
+    return DeleteCustomFieldDefinitionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteCustomFieldDefinitionResponse>, I>>(
+    _: I,
+  ): DeleteCustomFieldDefinitionResponse {
+    const message = createBaseDeleteCustomFieldDefinitionResponse();
+    return message;
+  },
+};
+
 /**
  * InventoryService is the data-center inventory: regions, datacenters, rooms, racks and the unit
  * slots of each rack (INV-1..4). Everyone authenticated may read it (tenant principals see only
@@ -8435,6 +12731,212 @@ export const InventoryServiceService = {
       Buffer.from(DeleteSlotGroupResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSlotGroupResponse => DeleteSlotGroupResponse.decode(value),
   },
+  /** Creates a bare-metal host, mounting it on free units of a rack (HOST-1). */
+  createBaremetal: {
+    path: "/rackplane.v1.InventoryService/CreateBaremetal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBaremetalRequest): Buffer =>
+      Buffer.from(CreateBaremetalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBaremetalRequest => CreateBaremetalRequest.decode(value),
+    responseSerialize: (value: CreateBaremetalResponse): Buffer =>
+      Buffer.from(CreateBaremetalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBaremetalResponse => CreateBaremetalResponse.decode(value),
+  },
+  /**
+   * Creates up to 1,000 hosts in one call, all or nothing; every rejected item is reported with its
+   * index and reason.
+   */
+  batchCreateBaremetals: {
+    path: "/rackplane.v1.InventoryService/BatchCreateBaremetals" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BatchCreateBaremetalsRequest): Buffer =>
+      Buffer.from(BatchCreateBaremetalsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchCreateBaremetalsRequest => BatchCreateBaremetalsRequest.decode(value),
+    responseSerialize: (value: BatchCreateBaremetalsResponse): Buffer =>
+      Buffer.from(BatchCreateBaremetalsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchCreateBaremetalsResponse => BatchCreateBaremetalsResponse.decode(value),
+  },
+  /** Gets one host. */
+  getBaremetal: {
+    path: "/rackplane.v1.InventoryService/GetBaremetal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBaremetalRequest): Buffer => Buffer.from(GetBaremetalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBaremetalRequest => GetBaremetalRequest.decode(value),
+    responseSerialize: (value: GetBaremetalResponse): Buffer =>
+      Buffer.from(GetBaremetalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBaremetalResponse => GetBaremetalResponse.decode(value),
+  },
+  /** Searches hosts by status, group, place, free capacity and custom fields (HOST-3). */
+  listBaremetals: {
+    path: "/rackplane.v1.InventoryService/ListBaremetals" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBaremetalsRequest): Buffer =>
+      Buffer.from(ListBaremetalsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBaremetalsRequest => ListBaremetalsRequest.decode(value),
+    responseSerialize: (value: ListBaremetalsResponse): Buffer =>
+      Buffer.from(ListBaremetalsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBaremetalsResponse => ListBaremetalsResponse.decode(value),
+  },
+  /**
+   * Updates the fields of a host named in update_mask; changing placement moves it, freeing its old
+   * units in the same transaction.
+   */
+  updateBaremetal: {
+    path: "/rackplane.v1.InventoryService/UpdateBaremetal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateBaremetalRequest): Buffer =>
+      Buffer.from(UpdateBaremetalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateBaremetalRequest => UpdateBaremetalRequest.decode(value),
+    responseSerialize: (value: UpdateBaremetalResponse): Buffer =>
+      Buffer.from(UpdateBaremetalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateBaremetalResponse => UpdateBaremetalResponse.decode(value),
+  },
+  /** Deletes a host, freeing its units; refused while it carries allocations. */
+  deleteBaremetal: {
+    path: "/rackplane.v1.InventoryService/DeleteBaremetal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteBaremetalRequest): Buffer =>
+      Buffer.from(DeleteBaremetalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteBaremetalRequest => DeleteBaremetalRequest.decode(value),
+    responseSerialize: (value: DeleteBaremetalResponse): Buffer =>
+      Buffer.from(DeleteBaremetalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteBaremetalResponse => DeleteBaremetalResponse.decode(value),
+  },
+  /** Changes a host's status (active, maintenance, offline, decommissioned), with a reason. */
+  setBaremetalStatus: {
+    path: "/rackplane.v1.InventoryService/SetBaremetalStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBaremetalStatusRequest): Buffer =>
+      Buffer.from(SetBaremetalStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBaremetalStatusRequest => SetBaremetalStatusRequest.decode(value),
+    responseSerialize: (value: SetBaremetalStatusResponse): Buffer =>
+      Buffer.from(SetBaremetalStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBaremetalStatusResponse => SetBaremetalStatusResponse.decode(value),
+  },
+  /** Where a host is: region → datacenter → room → rack → units (HOST-4). */
+  locateBaremetal: {
+    path: "/rackplane.v1.InventoryService/LocateBaremetal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LocateBaremetalRequest): Buffer =>
+      Buffer.from(LocateBaremetalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LocateBaremetalRequest => LocateBaremetalRequest.decode(value),
+    responseSerialize: (value: LocateBaremetalResponse): Buffer =>
+      Buffer.from(LocateBaremetalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LocateBaremetalResponse => LocateBaremetalResponse.decode(value),
+  },
+  /** Creates a host group (HOST-2). */
+  createBaremetalGroup: {
+    path: "/rackplane.v1.InventoryService/CreateBaremetalGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBaremetalGroupRequest): Buffer =>
+      Buffer.from(CreateBaremetalGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBaremetalGroupRequest => CreateBaremetalGroupRequest.decode(value),
+    responseSerialize: (value: CreateBaremetalGroupResponse): Buffer =>
+      Buffer.from(CreateBaremetalGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBaremetalGroupResponse => CreateBaremetalGroupResponse.decode(value),
+  },
+  /** Gets one host group with its capacity. */
+  getBaremetalGroup: {
+    path: "/rackplane.v1.InventoryService/GetBaremetalGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBaremetalGroupRequest): Buffer =>
+      Buffer.from(GetBaremetalGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBaremetalGroupRequest => GetBaremetalGroupRequest.decode(value),
+    responseSerialize: (value: GetBaremetalGroupResponse): Buffer =>
+      Buffer.from(GetBaremetalGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBaremetalGroupResponse => GetBaremetalGroupResponse.decode(value),
+  },
+  /** Lists host groups in order of creation, with their capacity. */
+  listBaremetalGroups: {
+    path: "/rackplane.v1.InventoryService/ListBaremetalGroups" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBaremetalGroupsRequest): Buffer =>
+      Buffer.from(ListBaremetalGroupsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBaremetalGroupsRequest => ListBaremetalGroupsRequest.decode(value),
+    responseSerialize: (value: ListBaremetalGroupsResponse): Buffer =>
+      Buffer.from(ListBaremetalGroupsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBaremetalGroupsResponse => ListBaremetalGroupsResponse.decode(value),
+  },
+  /** Updates the fields of a host group named in update_mask. */
+  updateBaremetalGroup: {
+    path: "/rackplane.v1.InventoryService/UpdateBaremetalGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateBaremetalGroupRequest): Buffer =>
+      Buffer.from(UpdateBaremetalGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateBaremetalGroupRequest => UpdateBaremetalGroupRequest.decode(value),
+    responseSerialize: (value: UpdateBaremetalGroupResponse): Buffer =>
+      Buffer.from(UpdateBaremetalGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateBaremetalGroupResponse => UpdateBaremetalGroupResponse.decode(value),
+  },
+  /** Deletes a host group; with hosts in it fails unless force takes them out of it. */
+  deleteBaremetalGroup: {
+    path: "/rackplane.v1.InventoryService/DeleteBaremetalGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteBaremetalGroupRequest): Buffer =>
+      Buffer.from(DeleteBaremetalGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteBaremetalGroupRequest => DeleteBaremetalGroupRequest.decode(value),
+    responseSerialize: (value: DeleteBaremetalGroupResponse): Buffer =>
+      Buffer.from(DeleteBaremetalGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteBaremetalGroupResponse => DeleteBaremetalGroupResponse.decode(value),
+  },
+  /** Defines a custom field for one or more resource types (platform admins only). */
+  createCustomFieldDefinition: {
+    path: "/rackplane.v1.InventoryService/CreateCustomFieldDefinition" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCustomFieldDefinitionRequest): Buffer =>
+      Buffer.from(CreateCustomFieldDefinitionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCustomFieldDefinitionRequest =>
+      CreateCustomFieldDefinitionRequest.decode(value),
+    responseSerialize: (value: CreateCustomFieldDefinitionResponse): Buffer =>
+      Buffer.from(CreateCustomFieldDefinitionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCustomFieldDefinitionResponse =>
+      CreateCustomFieldDefinitionResponse.decode(value),
+  },
+  /** Lists custom field definitions. */
+  listCustomFieldDefinitions: {
+    path: "/rackplane.v1.InventoryService/ListCustomFieldDefinitions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCustomFieldDefinitionsRequest): Buffer =>
+      Buffer.from(ListCustomFieldDefinitionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCustomFieldDefinitionsRequest =>
+      ListCustomFieldDefinitionsRequest.decode(value),
+    responseSerialize: (value: ListCustomFieldDefinitionsResponse): Buffer =>
+      Buffer.from(ListCustomFieldDefinitionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCustomFieldDefinitionsResponse =>
+      ListCustomFieldDefinitionsResponse.decode(value),
+  },
+  /**
+   * Deletes a custom field definition; values already stored stay but are no longer validated or
+   * filterable.
+   */
+  deleteCustomFieldDefinition: {
+    path: "/rackplane.v1.InventoryService/DeleteCustomFieldDefinition" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteCustomFieldDefinitionRequest): Buffer =>
+      Buffer.from(DeleteCustomFieldDefinitionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteCustomFieldDefinitionRequest =>
+      DeleteCustomFieldDefinitionRequest.decode(value),
+    responseSerialize: (value: DeleteCustomFieldDefinitionResponse): Buffer =>
+      Buffer.from(DeleteCustomFieldDefinitionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteCustomFieldDefinitionResponse =>
+      DeleteCustomFieldDefinitionResponse.decode(value),
+  },
 } as const;
 
 export interface InventoryServiceServer extends UntypedServiceImplementation {
@@ -8501,6 +13003,47 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   updateSlotGroup: handleUnaryCall<UpdateSlotGroupRequest, UpdateSlotGroupResponse>;
   /** Deletes a slot group; units in it fail the delete unless force removes them from it. */
   deleteSlotGroup: handleUnaryCall<DeleteSlotGroupRequest, DeleteSlotGroupResponse>;
+  /** Creates a bare-metal host, mounting it on free units of a rack (HOST-1). */
+  createBaremetal: handleUnaryCall<CreateBaremetalRequest, CreateBaremetalResponse>;
+  /**
+   * Creates up to 1,000 hosts in one call, all or nothing; every rejected item is reported with its
+   * index and reason.
+   */
+  batchCreateBaremetals: handleUnaryCall<BatchCreateBaremetalsRequest, BatchCreateBaremetalsResponse>;
+  /** Gets one host. */
+  getBaremetal: handleUnaryCall<GetBaremetalRequest, GetBaremetalResponse>;
+  /** Searches hosts by status, group, place, free capacity and custom fields (HOST-3). */
+  listBaremetals: handleUnaryCall<ListBaremetalsRequest, ListBaremetalsResponse>;
+  /**
+   * Updates the fields of a host named in update_mask; changing placement moves it, freeing its old
+   * units in the same transaction.
+   */
+  updateBaremetal: handleUnaryCall<UpdateBaremetalRequest, UpdateBaremetalResponse>;
+  /** Deletes a host, freeing its units; refused while it carries allocations. */
+  deleteBaremetal: handleUnaryCall<DeleteBaremetalRequest, DeleteBaremetalResponse>;
+  /** Changes a host's status (active, maintenance, offline, decommissioned), with a reason. */
+  setBaremetalStatus: handleUnaryCall<SetBaremetalStatusRequest, SetBaremetalStatusResponse>;
+  /** Where a host is: region → datacenter → room → rack → units (HOST-4). */
+  locateBaremetal: handleUnaryCall<LocateBaremetalRequest, LocateBaremetalResponse>;
+  /** Creates a host group (HOST-2). */
+  createBaremetalGroup: handleUnaryCall<CreateBaremetalGroupRequest, CreateBaremetalGroupResponse>;
+  /** Gets one host group with its capacity. */
+  getBaremetalGroup: handleUnaryCall<GetBaremetalGroupRequest, GetBaremetalGroupResponse>;
+  /** Lists host groups in order of creation, with their capacity. */
+  listBaremetalGroups: handleUnaryCall<ListBaremetalGroupsRequest, ListBaremetalGroupsResponse>;
+  /** Updates the fields of a host group named in update_mask. */
+  updateBaremetalGroup: handleUnaryCall<UpdateBaremetalGroupRequest, UpdateBaremetalGroupResponse>;
+  /** Deletes a host group; with hosts in it fails unless force takes them out of it. */
+  deleteBaremetalGroup: handleUnaryCall<DeleteBaremetalGroupRequest, DeleteBaremetalGroupResponse>;
+  /** Defines a custom field for one or more resource types (platform admins only). */
+  createCustomFieldDefinition: handleUnaryCall<CreateCustomFieldDefinitionRequest, CreateCustomFieldDefinitionResponse>;
+  /** Lists custom field definitions. */
+  listCustomFieldDefinitions: handleUnaryCall<ListCustomFieldDefinitionsRequest, ListCustomFieldDefinitionsResponse>;
+  /**
+   * Deletes a custom field definition; values already stored stay but are no longer validated or
+   * filterable.
+   */
+  deleteCustomFieldDefinition: handleUnaryCall<DeleteCustomFieldDefinitionRequest, DeleteCustomFieldDefinitionResponse>;
 }
 
 export interface InventoryServiceClient extends Client {
@@ -8987,6 +13530,271 @@ export interface InventoryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSlotGroupResponse) => void,
   ): ClientUnaryCall;
+  /** Creates a bare-metal host, mounting it on free units of a rack (HOST-1). */
+  createBaremetal(
+    request: CreateBaremetalRequest,
+    callback: (error: ServiceError | null, response: CreateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetal(
+    request: CreateBaremetalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetal(
+    request: CreateBaremetalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates up to 1,000 hosts in one call, all or nothing; every rejected item is reported with its
+   * index and reason.
+   */
+  batchCreateBaremetals(
+    request: BatchCreateBaremetalsRequest,
+    callback: (error: ServiceError | null, response: BatchCreateBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  batchCreateBaremetals(
+    request: BatchCreateBaremetalsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchCreateBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  batchCreateBaremetals(
+    request: BatchCreateBaremetalsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchCreateBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets one host. */
+  getBaremetal(
+    request: GetBaremetalRequest,
+    callback: (error: ServiceError | null, response: GetBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetal(
+    request: GetBaremetalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetal(
+    request: GetBaremetalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  /** Searches hosts by status, group, place, free capacity and custom fields (HOST-3). */
+  listBaremetals(
+    request: ListBaremetalsRequest,
+    callback: (error: ServiceError | null, response: ListBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetals(
+    request: ListBaremetalsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetals(
+    request: ListBaremetalsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBaremetalsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Updates the fields of a host named in update_mask; changing placement moves it, freeing its old
+   * units in the same transaction.
+   */
+  updateBaremetal(
+    request: UpdateBaremetalRequest,
+    callback: (error: ServiceError | null, response: UpdateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetal(
+    request: UpdateBaremetalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetal(
+    request: UpdateBaremetalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes a host, freeing its units; refused while it carries allocations. */
+  deleteBaremetal(
+    request: DeleteBaremetalRequest,
+    callback: (error: ServiceError | null, response: DeleteBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetal(
+    request: DeleteBaremetalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetal(
+    request: DeleteBaremetalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  /** Changes a host's status (active, maintenance, offline, decommissioned), with a reason. */
+  setBaremetalStatus(
+    request: SetBaremetalStatusRequest,
+    callback: (error: ServiceError | null, response: SetBaremetalStatusResponse) => void,
+  ): ClientUnaryCall;
+  setBaremetalStatus(
+    request: SetBaremetalStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBaremetalStatusResponse) => void,
+  ): ClientUnaryCall;
+  setBaremetalStatus(
+    request: SetBaremetalStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBaremetalStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Where a host is: region → datacenter → room → rack → units (HOST-4). */
+  locateBaremetal(
+    request: LocateBaremetalRequest,
+    callback: (error: ServiceError | null, response: LocateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  locateBaremetal(
+    request: LocateBaremetalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LocateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  locateBaremetal(
+    request: LocateBaremetalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LocateBaremetalResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates a host group (HOST-2). */
+  createBaremetalGroup(
+    request: CreateBaremetalGroupRequest,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetalGroup(
+    request: CreateBaremetalGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetalGroup(
+    request: CreateBaremetalGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets one host group with its capacity. */
+  getBaremetalGroup(
+    request: GetBaremetalGroupRequest,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetalGroup(
+    request: GetBaremetalGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetalGroup(
+    request: GetBaremetalGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists host groups in order of creation, with their capacity. */
+  listBaremetalGroups(
+    request: ListBaremetalGroupsRequest,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetalGroups(
+    request: ListBaremetalGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetalGroups(
+    request: ListBaremetalGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupsResponse) => void,
+  ): ClientUnaryCall;
+  /** Updates the fields of a host group named in update_mask. */
+  updateBaremetalGroup(
+    request: UpdateBaremetalGroupRequest,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetalGroup(
+    request: UpdateBaremetalGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetalGroup(
+    request: UpdateBaremetalGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes a host group; with hosts in it fails unless force takes them out of it. */
+  deleteBaremetalGroup(
+    request: DeleteBaremetalGroupRequest,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetalGroup(
+    request: DeleteBaremetalGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetalGroup(
+    request: DeleteBaremetalGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupResponse) => void,
+  ): ClientUnaryCall;
+  /** Defines a custom field for one or more resource types (platform admins only). */
+  createCustomFieldDefinition(
+    request: CreateCustomFieldDefinitionRequest,
+    callback: (error: ServiceError | null, response: CreateCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
+  createCustomFieldDefinition(
+    request: CreateCustomFieldDefinitionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
+  createCustomFieldDefinition(
+    request: CreateCustomFieldDefinitionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists custom field definitions. */
+  listCustomFieldDefinitions(
+    request: ListCustomFieldDefinitionsRequest,
+    callback: (error: ServiceError | null, response: ListCustomFieldDefinitionsResponse) => void,
+  ): ClientUnaryCall;
+  listCustomFieldDefinitions(
+    request: ListCustomFieldDefinitionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCustomFieldDefinitionsResponse) => void,
+  ): ClientUnaryCall;
+  listCustomFieldDefinitions(
+    request: ListCustomFieldDefinitionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCustomFieldDefinitionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a custom field definition; values already stored stay but are no longer validated or
+   * filterable.
+   */
+  deleteCustomFieldDefinition(
+    request: DeleteCustomFieldDefinitionRequest,
+    callback: (error: ServiceError | null, response: DeleteCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
+  deleteCustomFieldDefinition(
+    request: DeleteCustomFieldDefinitionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
+  deleteCustomFieldDefinition(
+    request: DeleteCustomFieldDefinitionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteCustomFieldDefinitionResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const InventoryServiceClient = makeGenericClientConstructor(
@@ -9045,6 +13853,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,74 @@
+// Bare-metal hosts, host groups and custom field definitions (HOST-1..4).
+import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
+import type { BaremetalGroupDimension, BaremetalStatus, CustomFieldType } from "../../domain/hosts.js";
+import { resourceProperties } from "./common.js";
+import { Rack } from "./inventory.js";
+
+export const BaremetalGroup = defineEntity({
+  name: "BaremetalGroup",
+  properties: {
+    ...resourceProperties(),
+    name: p.string().length(63).unique(),
+    description: p.text().default(""),
+    dimension: p.string().length(16).$type<BaremetalGroupDimension>(),
+  },
+});
+export type BaremetalGroup = InferEntity<typeof BaremetalGroup>;
+
+/**
+ * A host. Free capacity is a stored generated column per resource, so "at least 16 free cores" is
+ * an indexable comparison. Location above the rack is copied down (like racks do) so every
+ * location filter is a single-column condition.
+ */
+export const Baremetal = defineEntity({
+  name: "Baremetal",
+  indexes: [
+    { name: "baremetal_group_status_id_index", properties: ["groupId", "status", "id"] },
+    { name: "baremetal_status_id_index", properties: ["status", "id"] },
+    { name: "baremetal_free_cpu_index", properties: ["freeCpuCores"] },
+    { name: "baremetal_free_memory_index", properties: ["freeMemoryMib"] },
+    { name: "baremetal_custom_fields_index", expression: "create index baremetal_custom_fields_index on baremetal using gin (custom_fields jsonb_path_ops)" },
+  ],
+  properties: {
+    ...resourceProperties(),
+    name: p.string().length(63).unique(),
+    serialNumber: p.string().length(64).unique(),
+    cpuCores: p.integer(),
+    memoryMib: p.bigint("number"),
+    storageGib: p.bigint("number"),
+    cpuCoresAllocated: p.integer().default(0),
+    memoryMibAllocated: p.bigint("number").default(0),
+    storageGibAllocated: p.bigint("number").default(0),
+    freeCpuCores: p.integer().generated("(cpu_cores - cpu_cores_allocated) stored"),
+    freeMemoryMib: p.bigint("number").generated("(memory_mib - memory_mib_allocated) stored"),
+    freeStorageGib: p.bigint("number").generated("(storage_gib - storage_gib_allocated) stored"),
+    status: p.string().length(16).$type<BaremetalStatus>(),
+    statusReason: p.string().length(512).default(""),
+    statusChangeTime: p.datetime(),
+    groupId: () => p.manyToOne(BaremetalGroup).mapToPk().fieldName("group_id").nullable(),
+    rackId: () => p.manyToOne(Rack).mapToPk().fieldName("rack_id").index(),
+    firstPosition: p.smallint(),
+    heightUnits: p.smallint(),
+    roomId: p.uuid().index(),
+    datacenterId: p.uuid().index(),
+    regionId: p.uuid().index(),
+    customFields: p.json<Record<string, string | number | boolean>>().default("{}"),
+    description: p.text().default(""),
+  },
+});
+export type Baremetal = InferEntity<typeof Baremetal>;
+
+export const CustomFieldDefinition = defineEntity({
+  name: "CustomFieldDefinition",
+  properties: {
+    id: resourceProperties().id,
+    name: p.string().length(63).unique(),
+    type: p.string().length(16).$type<CustomFieldType>(),
+    enumValues: p.array().default([]),
+    required: p.boolean().default(false),
+    resourceTypes: p.array().default([]),
+    description: p.text().default(""),
+    createTime: resourceProperties().createTime,
+  },
+});
+export type CustomFieldDefinition = InferEntity<typeof CustomFieldDefinition>;
