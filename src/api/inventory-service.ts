@@ -26,7 +26,7 @@ import {
   slotGroupMessage,
 } from "./inventory-mapping.js";
 
-export function inventoryService(db: Database): ServiceImpl<typeof InventoryService> {
+export function inventoryService(db: Database): Partial<ServiceImpl<typeof InventoryService>> {
   return {
     async createRegion(req, ctx) {
       const region = req.region!;

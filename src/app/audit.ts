@@ -28,7 +28,7 @@ const auditFilter: FilterSchema = {
   // The API shows the role as a Role enum (ROLE_TENANT_ADMIN), the table stores "TENANT_ADMIN", and
   // "" for an unauthenticated caller (ROLE_UNSPECIFIED).
   role: { type: { kind: "enum", values: { ...enumValues("ROLE_", roles), ROLE_UNSPECIFIED: "", UNSPECIFIED: "" } }, property: "role" },
-  tenant_id: { type: string, property: "tenantId" },
+  tenant_id: { type: { kind: "uuid" }, property: "tenantId" },
   method: { type: string, property: "method" },
   resource_type: { type: string, property: "resourceType" },
   resource_id: { type: string, property: "resourceId" },

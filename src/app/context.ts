@@ -7,6 +7,8 @@ import type { Principal } from "../domain/principal.js";
 export interface AuditTarget {
   resourceType: string;
   resourceId: string;
+  /** Why the change was made, when the caller said (a disable reason): kept as the record's message. */
+  detail?: string;
   /** Set once the success record is written inside the mutation's transaction. */
   written: boolean;
 }

@@ -38,7 +38,7 @@ export interface TokenRequest {
 const tokenFilter: FilterSchema = {
   principal: { type: { kind: "string" }, property: "principal" },
   role: { type: { kind: "enum", values: enumValues("ROLE_", roles) }, property: "role" },
-  tenant_id: { type: { kind: "string" }, property: "tenantId" },
+  tenant_id: { type: { kind: "uuid" }, property: "tenantId" },
   create_time: { type: { kind: "timestamp" }, property: "createTime" },
   expire_time: { type: { kind: "timestamp" }, property: "expireTime" },
   revoke_time: { type: { kind: "timestamp" }, property: "revokeTime" },

@@ -13,13 +13,16 @@ import type { CallContext } from "./context.js";
 import type { Principal } from "../domain/principal.js";
 import type { Database } from "./database.js";
 import { AuditEvent } from "../persistence/entities/index.js";
+import { requireTenantEnabled } from "./tenants/guard.js";
 
 export async function mutate<R>(db: Database, ctx: CallContext, change: (em: EntityManager) => Promise<R>): Promise<R> {
   try {
     return await db.em().transactional(async (em) => {
+      // Whatever a tenant's own principals change, their tenant must be enabled (TEN-2).
+      if (ctx.principal.tenantId) await requireTenantEnabled(em, ctx.principal.tenantId);
       const result = await change(em);
       await em.flush();
-      await em.insert(AuditEvent, auditRow(ctx, "OK"));
+      await em.insert(AuditEvent, auditRow(ctx, "OK", "", ctx.audit.detail ?? ""));
       ctx.audit.written = true;
       return result;
     });

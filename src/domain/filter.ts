@@ -7,6 +7,8 @@ import { InvalidArgumentError } from "./errors.js";
 export type FieldType =
   /** `=`/`!=` accept a leading and/or trailing `*` wildcard; `:` is a case-insensitive substring match. */
   | { kind: "string" }
+  /** An id: a UUID compared whole (`=` / `!=`), since ids have no meaningful order or parts. */
+  | { kind: "uuid" }
   /** Safe integers only, so values survive the trip through a JS number. */
   | { kind: "integer" }
   | { kind: "number" }
@@ -475,6 +477,7 @@ function allowedOperators(type: FieldType): readonly Comparator[] {
       return ORDERED;
     case "boolean":
     case "enum":
+    case "uuid":
       return EQUALITY;
     case "string_list":
       return [":"];
@@ -485,6 +488,8 @@ function typeName(type: FieldType): string {
   switch (type.kind) {
     case "string":
       return "a string";
+    case "uuid":
+      return "an id";
     case "integer":
       return "an integer";
     case "number":
@@ -527,6 +532,9 @@ function typedValue(
   switch (type.kind) {
     case "string":
       return stringValue(op, token);
+    case "uuid":
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) wrongType("an id (a UUID) in quotes");
+      return { value: text.toLowerCase() };
     case "string_list":
       if (token.leadingStar || token.trailingStar) {
         fail(

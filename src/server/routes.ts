@@ -6,6 +6,7 @@ import { file_rackplane_v1_identity, IdentityService } from "../../gen/es/rackpl
 import { file_rackplane_v1_inventory, InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { auditService } from "../api/audit-service.js";
 import { identityService } from "../api/identity-service.js";
+import { hostService } from "../api/host-service.js";
 import { inventoryService } from "../api/inventory-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
@@ -21,12 +22,19 @@ export interface RouteDependencies {
   readonly health: HealthStatus;
 }
 
-export function routes({ db, authenticator, health }: RouteDependencies) {
+/** Each service's implementation; a service may be implemented by several api/ modules. */
+export function implementations({ db, authenticator }: RouteDependencies) {
+  return [
+    [InventoryService, { ...inventoryService(db), ...hostService(db) }],
+    [IdentityService, identityService(db, authenticator)],
+    [AuditService, auditService(db)],
+  ] as const;
+}
+
+export function routes(dependencies: RouteDependencies) {
   return (router: ConnectRouter): void => {
-    router.service(InventoryService, inventoryService(db));
-    router.service(IdentityService, identityService(db, authenticator));
-    router.service(AuditService, auditService(db));
-    registerHealth(router, health);
+    for (const [service, implementation] of implementations(dependencies)) router.service(service, implementation as never);
+    registerHealth(router, dependencies.health);
     registerReflection(router, contractFiles);
   };
 }

@@ -14,9 +14,10 @@ describe("ids", () => {
     expect(earlier).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(earlier < later).toBe(true);
   });
-  it("do not repeat", () => {
-    const ids = new Set(Array.from({ length: 5000 }, () => newId(1)));
-    expect(ids.size).toBe(5000);
+  it("do not repeat, and keep creation order within one millisecond", () => {
+    const ids = Array.from({ length: 5000 }, () => newId(1_800_000_000_000));
+    expect(new Set(ids).size).toBe(5000);
+    expect([...ids].sort()).toEqual(ids);
   });
 });
 
@@ -91,7 +92,10 @@ describe("roles", () => {
 });
 
 describe("update masks", () => {
-  const updatable = { name: () => ({ name: "n" }), description: () => ({ description: "d" }) };
+  const updatable: Record<string, () => Partial<{ name: string; description: string }>> = {
+    name: () => ({ name: "n" }),
+    description: () => ({ description: "d" }),
+  };
   it("take only the named fields", () => {
     expect(maskedPatch({ paths: ["name"] } as never, updatable)).toEqual({ name: "n" });
     expect(maskedPatch({ paths: ["*"] } as never, updatable)).toEqual({ name: "n", description: "d" });

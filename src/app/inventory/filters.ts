@@ -5,7 +5,7 @@ import { rackStatuses } from "../../domain/inventory.js";
 const string = { kind: "string" } as const;
 const integer = { kind: "integer" } as const;
 const timestamp = { kind: "timestamp" } as const;
-const id = string;
+const id = { kind: "uuid" } as const;
 
 const times: FilterSchema = {
   create_time: { type: timestamp, property: "createTime" },
