@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import { DomainError, InvalidArgumentError } from "../domain/errors.js";
+import { BatchRejectedError, DomainError, InvalidArgumentError } from "../domain/errors.js";
 
 export const errorDomain = "rackplane.dev";
 
@@ -32,7 +32,7 @@ export function codeName(code: Code | undefined): string {
 function fromDomainError(error: DomainError): ConnectError {
   const code = Code[codeNames[error.code]];
   const connectError = withInfo(error.message, code, error.reason, error.metadata, error);
-  if (error instanceof InvalidArgumentError && error.violations.length > 0) {
+  if ((error instanceof InvalidArgumentError || error instanceof BatchRejectedError) && error.violations.length > 0) {
     connectError.details.push({
       desc: BadRequestSchema,
       value: create(BadRequestSchema, {

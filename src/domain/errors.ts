@@ -65,6 +65,17 @@ export class FailedPreconditionError extends DomainError {
   readonly code = "FAILED_PRECONDITION";
 }
 
+/** A batch refused whole: each rejected item is named by its index in `violations`
+ * (`requests[3]`), with its own reason. */
+export class BatchRejectedError extends FailedPreconditionError {
+  constructor(
+    message: string,
+    readonly violations: readonly FieldViolation[],
+  ) {
+    super("BATCH_REJECTED", message, { rejected_items: String(violations.length) });
+  }
+}
+
 export class AbortedError extends DomainError {
   readonly code = "ABORTED";
 }

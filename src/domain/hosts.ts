@@ -17,3 +17,65 @@ export interface Resources {
   readonly memoryMib: number;
   readonly storageGib: number;
 }
+
+export function freeOf(capacity: Resources, allocated: Resources): Resources {
+  return {
+    cpuCores: capacity.cpuCores - allocated.cpuCores,
+    memoryMib: capacity.memoryMib - allocated.memoryMib,
+    storageGib: capacity.storageGib - allocated.storageGib,
+  };
+}
+
+export interface CustomFieldDefinition {
+  readonly id: string;
+  readonly name: string;
+  readonly type: CustomFieldType;
+  readonly enumValues: string[];
+  readonly required: boolean;
+  readonly resourceTypes: string[];
+  readonly description: string;
+  readonly createTime: Date;
+}
+
+/**
+ * Checks custom field values against the definitions that apply to a resource type: every key must
+ * be defined for the type, every value of the defined type, and — when `complete` — every required
+ * field present. Returns one message per problem, keyed by field name.
+ */
+export function customFieldProblems(
+  definitions: readonly CustomFieldDefinition[],
+  resourceType: string,
+  values: Readonly<Record<string, unknown>>,
+  complete: boolean,
+): { field: string; problem: string }[] {
+  const applicable = new Map(definitions.filter((d) => d.resourceTypes.includes(resourceType)).map((d) => [d.name, d]));
+  const problems: { field: string; problem: string }[] = [];
+  for (const [name, value] of Object.entries(values)) {
+    const definition = applicable.get(name);
+    if (!definition) {
+      problems.push({ field: name, problem: `no custom field "${name}" is defined for ${resourceType}` });
+      continue;
+    }
+    const wrong = valueProblem(definition, value);
+    if (wrong) problems.push({ field: name, problem: wrong });
+  }
+  if (complete) {
+    for (const definition of applicable.values()) {
+      if (definition.required && !(definition.name in values)) problems.push({ field: definition.name, problem: "is required" });
+    }
+  }
+  return problems;
+}
+
+function valueProblem(definition: CustomFieldDefinition, value: unknown): string | undefined {
+  switch (definition.type) {
+    case "STRING":
+      return typeof value === "string" && value.length <= 1024 ? undefined : "wants a string of at most 1024 characters";
+    case "INTEGER":
+      return typeof value === "number" && Number.isSafeInteger(value) ? undefined : "wants an integer";
+    case "BOOLEAN":
+      return typeof value === "boolean" ? undefined : "wants true or false";
+    case "ENUM":
+      return typeof value === "string" && definition.enumValues.includes(value) ? undefined : `wants one of ${definition.enumValues.join(", ")}`;
+  }
+}

@@ -81,6 +81,7 @@ export interface RackUnit extends RackUnitNetwork {
   readonly slotGroupId?: string | null;
   readonly allowedTenantIds: string[];
   readonly reservationId?: string | null;
+  readonly baremetalId?: string | null;
   readonly faultReason: string;
 }
 

@@ -1,11 +1,21 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
-import { summariseUnits, type Rack, type RackElevation, type RackNetwork, type RackStatus } from "../../domain/inventory.js";
+import {
+  summariseUnits,
+  type Rack,
+  type RackElevation,
+  type RackNetwork,
+  type RackReservation as RackReservationView,
+  type RackStatus,
+  type RackUnit as RackUnitView,
+  type RackUnitOccupant,
+} from "../../domain/inventory.js";
 import { Rack as RackEntity, RackReservation, RackUnit, Room } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
+import { requireTenantsExist } from "../tenants/references.js";
 import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { mayViewRack, requireInventoryRead, requireInventoryWrite, visibleRacks } from "./access.js";
 import { deleteRacks } from "./cascade.js";
@@ -26,6 +36,7 @@ export async function createRack(db: Database, ctx: CallContext, fields: RackFie
   const id = await mutate(db, ctx, async (em) => {
     const room = await findById(em, Room, "room", fields.roomId);
     return createOnce(em, ctx, "rack", requestId, fields, async (id) => {
+      await requireTenantsExist(em, fields.allowedTenantIds);
       em.create(RackEntity, { id, ...fields, datacenterId: room.datacenterId, regionId: room.regionId });
       await em.flush();
       await addUnits(em, id, 1, fields.heightUnits);
@@ -52,6 +63,7 @@ export async function updateRack(db: Database, ctx: CallContext, id: string, eta
   requireInventoryWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
     const rack = await findForChange(em, ctx, RackEntity, "rack", id, etag);
+    if (patch.allowedTenantIds !== undefined) await requireTenantsExist(em, patch.allowedTenantIds);
     if (patch.roomId !== undefined && patch.roomId !== rack.roomId) {
       const room = await findById(em, Room, "room", patch.roomId);
       em.assign(rack, { datacenterId: room.datacenterId, regionId: room.regionId });
@@ -83,31 +95,47 @@ export async function deleteRack(db: Database, ctx: CallContext, id: string, eta
 export async function getRackElevation(db: Database, ctx: CallContext, rackId: string): Promise<RackElevation> {
   const em = db.em();
   const rack = await getRack(db, ctx, rackId, em);
-  const [units, reservations] = await Promise.all([
-    em.find(RackUnit, { rackId }, { orderBy: { position: "desc" } }),
-    em.find(RackReservation, { rackId }, { orderBy: { firstPosition: "asc" } }),
+  const [units, reservations, hosts] = await Promise.all([
+    em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).execute("all", true) as unknown as Promise<RackUnitView[]>,
+    em.createQueryBuilder(RackReservation).select("*").where({ rackId }).orderBy({ firstPosition: "asc" }).execute("all", true) as unknown as Promise<RackReservationView[]>,
+    em.execute<{ id: string; name: string; status: string; cpu_cores: number; memory_mib: number; storage_gib: number; cpu_cores_allocated: number; memory_mib_allocated: number; storage_gib_allocated: number }[]>(
+      `select id, name, status, cpu_cores, memory_mib, storage_gib, cpu_cores_allocated, memory_mib_allocated, storage_gib_allocated
+         from baremetal where rack_id = ?`,
+      [rackId],
+    ),
   ]);
   const purposes = new Map(reservations.map((reservation) => [reservation.id, reservation.purpose]));
+  const hostById = new Map(hosts.map((host) => [host.id, host]));
+  const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + pick(host), 0);
   return {
     rack,
-    units: units.map((unit) => ({
-      ...unit,
-      occupant: unit.reservationId
-        ? { kind: "reservation", id: unit.reservationId, label: purposes.get(unit.reservationId) ?? "" }
-        : undefined,
-    })),
+    units: units.map((unit) => ({ ...unit, occupant: occupantOf(unit, purposes, hostById) })),
     reservations,
     load: {
       ...summariseUnits(units),
-      hostCount: 0,
-      cpuCoresCapacity: 0,
-      cpuCoresAllocated: 0,
-      memoryMibCapacity: 0,
-      memoryMibAllocated: 0,
-      storageGibCapacity: 0,
-      storageGibAllocated: 0,
+      hostCount: hosts.length,
+      cpuCoresCapacity: sum((host) => host.cpu_cores),
+      cpuCoresAllocated: sum((host) => host.cpu_cores_allocated),
+      memoryMibCapacity: sum((host) => host.memory_mib),
+      memoryMibAllocated: sum((host) => host.memory_mib_allocated),
+      storageGibCapacity: sum((host) => host.storage_gib),
+      storageGibAllocated: sum((host) => host.storage_gib_allocated),
     },
   };
+}
+
+/** A host shows with its name and status; a reservation with its purpose. */
+function occupantOf(
+  unit: RackUnitView,
+  purposes: ReadonlyMap<string, string>,
+  hosts: ReadonlyMap<string, { name: string; status: string }>,
+): RackUnitOccupant | undefined {
+  if (unit.baremetalId) {
+    const host = hosts.get(unit.baremetalId);
+    return { kind: "baremetal", id: unit.baremetalId, label: host ? `${host.name} (${host.status})` : "" };
+  }
+  if (unit.reservationId) return { kind: "reservation", id: unit.reservationId, label: purposes.get(unit.reservationId) ?? "" };
+  return undefined;
 }
 
 async function addUnits(em: EntityManager, rackId: string, from: number, to: number): Promise<void> {

@@ -1,0 +1,398 @@
+// Bare-metal hosts (HOST-1, HOST-3, HOST-4). Create is a batch of one: the batch path does every
+// check for all items with a fixed number of queries, so a 1,000-host import costs about what one
+// host does, times the rows.
+import type { EntityManager, FilterQuery } from "@mikro-orm/postgresql";
+import {
+  AlreadyExistsError,
+  BatchRejectedError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  type FieldViolation,
+} from "../../domain/errors.js";
+import type { FilterSchema } from "../../domain/filter.js";
+import { baremetalStatuses, customFieldProblems, type BaremetalStatus, type CustomFields, type Resources } from "../../domain/hosts.js";
+import { newId } from "../../domain/ids.js";
+import {
+  unitsUnavailable,
+  type Datacenter as DatacenterView,
+  type Rack as RackView,
+  type RackUnit as RackUnitView,
+  type Region as RegionView,
+  type Room as RoomView,
+} from "../../domain/inventory.js";
+import { isTenantRole } from "../../domain/principal.js";
+import { Baremetal as BaremetalEntity, BaremetalGroup, Datacenter, Rack, RackUnit, Region, Room } from "../../persistence/entities/index.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { enumValues } from "../inventory/filters.js";
+import { mayViewRack, requireInventoryRead, requireInventoryWrite } from "../inventory/access.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { mutate } from "../mutation.js";
+import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { customFieldDefinitions, customFieldFilters, requireValidCustomFields } from "./custom-fields.js";
+import { mount, mountingConflicts, unmount, type Mounting } from "./mounting.js";
+
+/** A host as use cases return it. */
+export interface Baremetal {
+  readonly id: string;
+  readonly version: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly name: string;
+  readonly serialNumber: string;
+  readonly cpuCores: number;
+  readonly memoryMib: number;
+  readonly storageGib: number;
+  readonly cpuCoresAllocated: number;
+  readonly memoryMibAllocated: number;
+  readonly storageGibAllocated: number;
+  readonly status: BaremetalStatus;
+  readonly statusReason: string;
+  readonly statusChangeTime: Date;
+  readonly groupId?: string | null;
+  readonly rackId: string;
+  readonly firstPosition: number;
+  readonly heightUnits: number;
+  readonly roomId: string;
+  readonly datacenterId: string;
+  readonly regionId: string;
+  readonly customFields: CustomFields;
+  readonly description: string;
+}
+
+export interface Placement {
+  readonly rackId: string;
+  readonly firstPosition: number;
+  readonly heightUnits: number;
+  readonly reservationId: string | null;
+}
+
+export interface BaremetalFields {
+  readonly name: string;
+  readonly serialNumber: string;
+  readonly capacity: Resources;
+  readonly groupId: string | null;
+  readonly placement: Placement;
+  readonly customFields: CustomFields;
+  readonly description: string;
+}
+
+const uuid = { kind: "uuid" } as const;
+const integer = { kind: "integer" } as const;
+const string = { kind: "string" } as const;
+const baremetalFilter: FilterSchema = {
+  id: { type: uuid, property: "id" },
+  name: { type: string, property: "name" },
+  serial_number: { type: string, property: "serialNumber" },
+  status: { type: { kind: "enum", values: enumValues("BAREMETAL_STATUS_", baremetalStatuses) }, property: "status" },
+  group_id: { type: uuid, property: "groupId" },
+  rack_id: { type: uuid, property: "rackId" },
+  room_id: { type: uuid, property: "roomId" },
+  datacenter_id: { type: uuid, property: "datacenterId" },
+  region_id: { type: uuid, property: "regionId" },
+  capacity_cpu: { type: integer, property: "cpuCores" },
+  capacity_memory_mib: { type: integer, property: "memoryMib" },
+  capacity_storage_gib: { type: integer, property: "storageGib" },
+  free_cpu: { type: integer, property: "freeCpuCores" },
+  free_memory_mib: { type: integer, property: "freeMemoryMib" },
+  free_storage_gib: { type: integer, property: "freeStorageGib" },
+  description: { type: string, property: "description" },
+  create_time: { type: { kind: "timestamp" }, property: "createTime" },
+  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+};
+
+export async function createBaremetal(db: Database, ctx: CallContext, fields: BaremetalFields, requestId: string): Promise<Baremetal> {
+  requireInventoryWrite(ctx.principal);
+  const id = await mutate(db, ctx, (em) =>
+    createOnce(em, ctx, "baremetal", requestId, fields, async (id) => {
+      await insertBaremetals(em, [{ id, fields }], (index) => (index === 0 ? "baremetal" : `requests[${index}]`), true);
+    }),
+  );
+  return getBaremetal(db, ctx, id);
+}
+
+/** All or nothing: every item is checked, and if any fails the error lists each failure by index. */
+export async function batchCreateBaremetals(db: Database, ctx: CallContext, items: readonly BaremetalFields[]): Promise<Baremetal[]> {
+  requireInventoryWrite(ctx.principal);
+  const ids = await mutate(db, ctx, async (em) => {
+    const rows = items.map((fields) => ({ id: newId(), fields }));
+    ctx.audit.resourceType = "baremetal";
+    ctx.audit.detail = `created ${rows.length} hosts`;
+    await insertBaremetals(em, rows, (index) => `requests[${index}].baremetal`, false);
+    return rows.map((row) => row.id);
+  });
+  const hosts = (await db.em().createQueryBuilder(BaremetalEntity).select("*").where({ id: { $in: ids } }).execute("all", true)) as unknown as Baremetal[];
+  const byId = new Map(hosts.map((host) => [host.id, host]));
+  return ids.map((id) => byId.get(id)!);
+}
+
+/**
+ * Checks and inserts hosts with a fixed number of queries whatever their count: existing names
+ * and serials, racks, groups and units are each read once for the whole batch; the rows go in one
+ * INSERT and their units are occupied by one UPDATE.
+ */
+async function insertBaremetals(
+  em: EntityManager,
+  rows: readonly { id: string; fields: BaremetalFields }[],
+  path: (index: number) => string,
+  single: boolean,
+): Promise<void> {
+  const problems: FieldViolation[][] = rows.map(() => []);
+  const reject = (index: number, field: string, description: string) => problems[index]!.push({ field: `${path(index)}${field ? `.${field}` : ""}`, description });
+
+  const definitions = await customFieldDefinitions(em);
+  rows.forEach(({ fields }, index) => {
+    for (const problem of customFieldProblems(definitions, "baremetal", fields.customFields, true)) {
+      reject(index, `custom_fields.${problem.field}`, `INVALID_CUSTOM_FIELD: ${problem.problem}`);
+    }
+  });
+
+  const names = rows.map((row) => row.fields.name);
+  const serials = rows.map((row) => row.fields.serialNumber);
+  const seenNames = new Map<string, number>();
+  const seenSerials = new Map<string, number>();
+  rows.forEach(({ fields }, index) => {
+    if (seenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: also used by item ${seenNames.get(fields.name)} of this batch`);
+    else seenNames.set(fields.name, index);
+    if (seenSerials.has(fields.serialNumber)) reject(index, "serial_number", `ALREADY_EXISTS: also used by item ${seenSerials.get(fields.serialNumber)} of this batch`);
+    else seenSerials.set(fields.serialNumber, index);
+  });
+
+  const rackIds = [...new Set(rows.map((row) => row.fields.placement.rackId))];
+  const groupIds = [...new Set(rows.flatMap((row) => (row.fields.groupId ? [row.fields.groupId] : [])))];
+  const [existing, racks, groups, units] = await Promise.all([
+    em.execute<{ name: string; serial_number: string }[]>(
+      "select name, serial_number from baremetal where name = any(array[?]::text[]) or serial_number = any(array[?]::text[])",
+      [names, serials],
+    ),
+    em.find(Rack, { id: { $in: rackIds } }, { fields: ["id", "heightUnits", "status", "roomId", "datacenterId", "regionId"] }),
+    groupIds.length > 0 ? em.find(BaremetalGroup, { id: { $in: groupIds } }, { fields: ["id"] }) : Promise.resolve([]),
+    em.execute<{ rack_id: string; position: number; status: string; reservation_id: string | null }[]>(
+      "select rack_id, position, status, reservation_id from rack_unit where rack_id = any(array[?]::uuid[])",
+      [rackIds],
+    ),
+  ]);
+  const takenNames = new Set(existing.map((row) => row.name));
+  const takenSerials = new Set(existing.map((row) => row.serial_number));
+  const rackById = new Map(racks.map((rack) => [rack.id, rack]));
+  const knownGroups = new Set(groups.map((group) => group.id));
+  const unitsByRack = new Map<string, Map<number, { status: string; reservationId: string | null }>>();
+  for (const unit of units) {
+    let rackUnits = unitsByRack.get(unit.rack_id);
+    if (!rackUnits) unitsByRack.set(unit.rack_id, (rackUnits = new Map()));
+    rackUnits.set(unit.position, { status: unit.status, reservationId: unit.reservation_id });
+  }
+
+  const mountings: Mounting[] = [];
+  rows.forEach(({ id, fields }, index) => {
+    if (takenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: a host named ${fields.name} exists`);
+    if (takenSerials.has(fields.serialNumber)) reject(index, "serial_number", `ALREADY_EXISTS: a host with serial ${fields.serialNumber} exists`);
+    if (fields.groupId && !knownGroups.has(fields.groupId)) reject(index, "group_id", `RESOURCE_NOT_FOUND: baremetal_group ${fields.groupId} not found`);
+    const rack = rackById.get(fields.placement.rackId);
+    if (!rack) {
+      reject(index, "placement.rack_id", `RESOURCE_NOT_FOUND: rack ${fields.placement.rackId} not found`);
+      return;
+    }
+    if (rack.status === "DECOMMISSIONED") reject(index, "placement.rack_id", `RACK_DECOMMISSIONED: rack ${rack.id} is decommissioned`);
+    const mounting = { baremetalId: id, ...fields.placement };
+    const conflicts = mountingConflicts(mounting, rack.heightUnits, unitsByRack.get(rack.id) ?? new Map());
+    // Units taken by an earlier item of the same batch count as occupied.
+    for (const other of mountings) {
+      if (other.rackId !== mounting.rackId) continue;
+      for (let p = mounting.firstPosition; p < mounting.firstPosition + mounting.heightUnits; p++) {
+        if (p >= other.firstPosition && p < other.firstPosition + other.heightUnits) conflicts.push({ position: p, status: "OCCUPIED by an earlier item of this batch" });
+      }
+    }
+    if (conflicts.length > 0) {
+      const error = unitsUnavailable(rack.id, conflicts);
+      reject(index, "placement", `${error.reason}: ${error.message}`);
+    }
+    mountings.push(mounting);
+  });
+
+  const failures = problems.flat();
+  if (failures.length > 0) {
+    if (single) throw singleFailure(failures[0]!, rows[0]!.fields);
+    const rejected = problems.filter((list) => list.length > 0).length;
+    throw new BatchRejectedError(`${rejected} of ${rows.length} hosts rejected; nothing was created: ${failures.slice(0, 5).map((f) => `${f.field}: ${f.description}`).join("; ")}`, failures);
+  }
+
+  const now = new Date();
+  await em.insertMany(
+    BaremetalEntity,
+    rows.map(({ id, fields }) => {
+      const rack = rackById.get(fields.placement.rackId)!;
+      return {
+        id,
+        version: 1,
+        createTime: now,
+        updateTime: now,
+        name: fields.name,
+        serialNumber: fields.serialNumber,
+        cpuCores: fields.capacity.cpuCores,
+        memoryMib: fields.capacity.memoryMib,
+        storageGib: fields.capacity.storageGib,
+        cpuCoresAllocated: 0,
+        memoryMibAllocated: 0,
+        storageGibAllocated: 0,
+        status: "ACTIVE" as const,
+        statusReason: "",
+        statusChangeTime: now,
+        groupId: fields.groupId,
+        rackId: rack.id,
+        firstPosition: fields.placement.firstPosition,
+        heightUnits: fields.placement.heightUnits,
+        roomId: rack.roomId,
+        datacenterId: rack.datacenterId,
+        regionId: rack.regionId,
+        customFields: fields.customFields,
+        description: fields.description,
+      };
+    }) as never,
+  );
+  await mount(em, mountings);
+}
+
+/** A single create reports its first problem with its own code and reason, not as a batch. */
+function singleFailure(failure: FieldViolation, fields: BaremetalFields): Error {
+  const [reason = "", ...rest] = failure.description.split(": ");
+  const message = rest.join(": ");
+  switch (reason) {
+    case "RESOURCE_NOT_FOUND": {
+      const [type = "", id = ""] = message.split(" ");
+      return new NotFoundError(type, id);
+    }
+    case "INVALID_CUSTOM_FIELD":
+      return new InvalidArgumentError(reason, `${failure.field} ${message}`, [{ field: failure.field, description: message }]);
+    case "ALREADY_EXISTS":
+      return new AlreadyExistsError(reason, message, { name: fields.name, serial_number: fields.serialNumber });
+    default:
+      return new FailedPreconditionError(reason, message, { rack_id: fields.placement.rackId });
+  }
+}
+
+export async function getBaremetal(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<Baremetal> {
+  requireInventoryRead(ctx.principal);
+  const host = await readById<Baremetal>(em, BaremetalEntity as never, "baremetal", id);
+  if (isTenantRole(ctx.principal.role)) {
+    const rack = await readById(em, Rack, "rack", host.rackId);
+    if (!mayViewRack(ctx.principal, rack)) throw new NotFoundError("baremetal", id);
+  }
+  return host;
+}
+
+export async function listBaremetals(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Baremetal>> {
+  requireInventoryRead(ctx.principal);
+  const em = db.em();
+  const schema = { ...baremetalFilter, ...(await customFieldFilters(em, "baremetal")) };
+  let scope: FilterQuery<Baremetal> | undefined;
+  if (isTenantRole(ctx.principal.role)) {
+    const racks = await em.execute<{ id: string }[]>("select id from rack where allowed_tenant_ids @> array[?]::text[]", [ctx.principal.tenantId ?? ""]);
+    scope = { rackId: { $in: racks.map((rack) => rack.id) } } as never;
+  }
+  const page = await listPage(em, BaremetalEntity, request, schema, scope ? { scope: scope as never } : {});
+  return page as unknown as Page<Baremetal>;
+}
+
+export interface BaremetalPatch {
+  readonly name?: string;
+  readonly serialNumber?: string;
+  readonly capacity?: Resources;
+  readonly groupId?: string | null;
+  readonly placement?: Placement;
+  /** Replaces every value. */
+  readonly customFields?: CustomFields;
+  /** Sets (or, with null, removes) single values. */
+  readonly customFieldValues?: Readonly<Record<string, CustomFields[string] | null>>;
+  readonly description?: string;
+}
+
+export async function updateBaremetal(db: Database, ctx: CallContext, id: string, etag: string, patch: BaremetalPatch): Promise<Baremetal> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
+    if (patch.capacity) {
+      const { cpuCores, memoryMib, storageGib } = patch.capacity;
+      if (cpuCores < host.cpuCoresAllocated || memoryMib < host.memoryMibAllocated || storageGib < host.storageGibAllocated) {
+        throw new FailedPreconditionError("CAPACITY_BELOW_ALLOCATION", `capacity cannot go below what is allocated on ${host.name}`, {
+          cpu_cores_allocated: String(host.cpuCoresAllocated),
+          memory_mib_allocated: String(host.memoryMibAllocated),
+          storage_gib_allocated: String(host.storageGibAllocated),
+        });
+      }
+      em.assign(host, { cpuCores, memoryMib, storageGib });
+    }
+    if (patch.groupId) await readById(em, BaremetalGroup, "baremetal_group", patch.groupId);
+    if (patch.customFields || patch.customFieldValues) {
+      const merged: Record<string, CustomFields[string]> = { ...(patch.customFields ?? host.customFields) };
+      for (const [name, value] of Object.entries(patch.customFieldValues ?? {})) {
+        if (value === null) delete merged[name];
+        else merged[name] = value;
+      }
+      await requireValidCustomFields(em, "baremetal", merged, true);
+      host.customFields = merged;
+    }
+    if (patch.placement) {
+      const rack = await readById(em, Rack, "rack", patch.placement.rackId);
+      if (rack.status === "DECOMMISSIONED") throw new FailedPreconditionError("RACK_DECOMMISSIONED", `rack ${rack.id} is decommissioned`, { rack_id: rack.id });
+      await unmount(em, host.id);
+      await mount(em, [{ baremetalId: host.id, ...patch.placement }]);
+      em.assign(host, {
+        rackId: rack.id,
+        firstPosition: patch.placement.firstPosition,
+        heightUnits: patch.placement.heightUnits,
+        roomId: rack.roomId,
+        datacenterId: rack.datacenterId,
+        regionId: rack.regionId,
+      });
+    }
+    const { name, serialNumber, groupId, description } = patch;
+    em.assign(host, Object.fromEntries(Object.entries({ name, serialNumber, groupId, description }).filter(([, v]) => v !== undefined)));
+  });
+  return getBaremetal(db, ctx, id);
+}
+
+export async function deleteBaremetal(db: Database, ctx: CallContext, id: string, etag: string): Promise<void> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
+    if (host.cpuCoresAllocated > 0 || host.memoryMibAllocated > 0 || host.storageGibAllocated > 0) {
+      throw new FailedPreconditionError("BAREMETAL_HAS_ALLOCATIONS", `host ${host.name} still carries workloads; move them first`, { baremetal_id: id });
+    }
+    await unmount(em, id);
+    em.remove(host);
+  });
+}
+
+export async function setBaremetalStatus(db: Database, ctx: CallContext, id: string, etag: string, status: BaremetalStatus, reason: string): Promise<Baremetal> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
+    ctx.audit.detail = `${host.status} → ${status}: ${reason}`;
+    em.assign(host, { status, statusReason: reason, statusChangeTime: new Date() });
+  });
+  return getBaremetal(db, ctx, id);
+}
+
+export interface BaremetalLocation {
+  readonly baremetal: Baremetal;
+  readonly region: RegionView;
+  readonly datacenter: DatacenterView;
+  readonly room: RoomView;
+  readonly rack: RackView;
+  readonly units: RackUnitView[];
+}
+
+export async function locateBaremetal(db: Database, ctx: CallContext, id: string): Promise<BaremetalLocation> {
+  const em = db.em();
+  const baremetal = await getBaremetal(db, ctx, id, em);
+  const [region, datacenter, room, rack, units] = await Promise.all([
+    readById(em, Region, "region", baremetal.regionId),
+    readById(em, Datacenter, "datacenter", baremetal.datacenterId),
+    readById(em, Room, "room", baremetal.roomId),
+    readById(em, Rack, "rack", baremetal.rackId),
+    em.createQueryBuilder(RackUnit).select("*").where({ baremetalId: id }).orderBy({ position: "desc" }).execute("all", true),
+  ]);
+  return { baremetal, region, datacenter, room, rack, units: units as unknown as RackUnitView[] };
+}

@@ -1,0 +1,114 @@
+// Host groups (HOST-2). A group's capacity is the sum over its hosts, computed when read (one
+// aggregate query per page), so it can never drift from the hosts.
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { FailedPreconditionError } from "../../domain/errors.js";
+import type { FilterSchema } from "../../domain/filter.js";
+import { baremetalGroupDimensions, type BaremetalGroupDimension, type Resources } from "../../domain/hosts.js";
+import { BaremetalGroup as GroupEntity } from "../../persistence/entities/index.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { enumValues } from "../inventory/filters.js";
+import { requireInventoryRead, requireInventoryWrite } from "../inventory/access.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { mutate } from "../mutation.js";
+import { createOnce, findForChange, readById } from "../standard-methods.js";
+
+export interface BaremetalGroupFields {
+  readonly name: string;
+  readonly description: string;
+  readonly dimension: BaremetalGroupDimension;
+}
+
+export interface BaremetalGroup extends BaremetalGroupFields {
+  readonly id: string;
+  readonly version: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly hostCount: number;
+  readonly capacity: Resources;
+  readonly allocated: Resources;
+}
+
+const groupFilter: FilterSchema = {
+  id: { type: { kind: "uuid" }, property: "id" },
+  name: { type: { kind: "string" }, property: "name" },
+  dimension: { type: { kind: "enum", values: enumValues("BAREMETAL_GROUP_DIMENSION_", baremetalGroupDimensions) }, property: "dimension" },
+  description: { type: { kind: "string" }, property: "description" },
+  create_time: { type: { kind: "timestamp" }, property: "createTime" },
+  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+};
+
+type GroupRow = Omit<BaremetalGroup, "hostCount" | "capacity" | "allocated">;
+
+export async function createBaremetalGroup(db: Database, ctx: CallContext, fields: BaremetalGroupFields, requestId: string): Promise<BaremetalGroup> {
+  requireInventoryWrite(ctx.principal);
+  const id = await mutate(db, ctx, (em) =>
+    createOnce(em, ctx, "baremetal_group", requestId, fields, async (id) => {
+      em.create(GroupEntity, { id, ...fields });
+    }),
+  );
+  return getBaremetalGroup(db, ctx, id);
+}
+
+export async function getBaremetalGroup(db: Database, ctx: CallContext, id: string): Promise<BaremetalGroup> {
+  requireInventoryRead(ctx.principal);
+  const em = db.em();
+  const [group] = await withCapacity(em, [await readById<GroupRow>(em, GroupEntity as never, "baremetal_group", id)]);
+  return group!;
+}
+
+export async function listBaremetalGroups(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<BaremetalGroup>> {
+  requireInventoryRead(ctx.principal);
+  const em = db.em();
+  const page = await listPage(em, GroupEntity, request, groupFilter);
+  return { items: await withCapacity(em, page.items as GroupRow[]), nextPageToken: page.nextPageToken };
+}
+
+export async function updateBaremetalGroup(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<BaremetalGroupFields>): Promise<BaremetalGroup> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const group = await findForChange(em, ctx, GroupEntity, "baremetal_group", id, etag);
+    em.assign(group, patch);
+  });
+  return getBaremetalGroup(db, ctx, id);
+}
+
+export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: string, etag: string, force: boolean): Promise<void> {
+  requireInventoryWrite(ctx.principal);
+  await mutate(db, ctx, async (em) => {
+    const group = await findForChange(em, ctx, GroupEntity, "baremetal_group", id, etag);
+    const [{ count = 0 } = {}] = await em.execute<{ count: number }[]>("select count(*)::int as count from baremetal where group_id = ?", [id]);
+    if (count > 0 && !force) {
+      throw new FailedPreconditionError("HAS_DEPENDENTS", `host group ${group.name} still has ${count} host(s); move them out first or pass force`, {
+        resource_type: "baremetal_group",
+        resource_id: id,
+        baremetals: String(count),
+      });
+    }
+    await em.execute("update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ?", [id]);
+    em.remove(group);
+  });
+}
+
+async function withCapacity(em: EntityManager, groups: readonly GroupRow[]): Promise<BaremetalGroup[]> {
+  if (groups.length === 0) return [];
+  const sums = await em.execute<
+    { group_id: string; hosts: number; cpu: number; memory: number; storage: number; cpu_allocated: number; memory_allocated: number; storage_allocated: number }[]
+  >(
+    `select group_id, count(*)::int as hosts, sum(cpu_cores)::bigint as cpu, sum(memory_mib)::bigint as memory, sum(storage_gib)::bigint as storage,
+            sum(cpu_cores_allocated)::bigint as cpu_allocated, sum(memory_mib_allocated)::bigint as memory_allocated,
+            sum(storage_gib_allocated)::bigint as storage_allocated
+       from baremetal where group_id = any(array[?]::uuid[]) group by group_id`,
+    [groups.map((group) => group.id)],
+  );
+  const byGroup = new Map(sums.map((sum) => [sum.group_id, sum]));
+  return groups.map((group) => {
+    const sum = byGroup.get(group.id);
+    return {
+      ...group,
+      hostCount: sum?.hosts ?? 0,
+      capacity: { cpuCores: sum?.cpu ?? 0, memoryMib: sum?.memory ?? 0, storageGib: sum?.storage ?? 0 },
+      allocated: { cpuCores: sum?.cpu_allocated ?? 0, memoryMib: sum?.memory_allocated ?? 0, storageGib: sum?.storage_allocated ?? 0 },
+    };
+  });
+}
