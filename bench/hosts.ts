@@ -1,0 +1,80 @@
+// Issue 3's targets: BatchCreateBaremetals of 100,000 hosts (target ≤ 60 s), and a filtered
+// ListBaremetals (50 per page; group + status + free CPU) at 100,000 hosts: p99 ≤ 20 ms with one
+// client, and the throughput with 32.
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { InventoryService } from "../gen/es/rackplane/v1/inventory_pb.js";
+import { printResults, runLoad, startBenchServer, type LoadResult } from "./harness.js";
+
+const hostCount = Number(process.env.BENCH_HOSTS ?? 100_000);
+const batchSize = 1000;
+const hostsPerRack = 21; // 2U hosts in 42U racks
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+
+const server = await startBenchServer();
+try {
+  const headers = { authorization: `Bearer ${server.adminToken}` };
+  const inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: server.url }));
+  const rackIds = await seedRacks(server.databaseUrl, Math.ceil(hostCount / hostsPerRack));
+  const groupIds: string[] = [];
+  for (let g = 0; g < 10; g++) groupIds.push((await inventory.createBaremetalGroup({ group: { name: `group-${g}` } }, { headers })).group!.id);
+
+  const started = performance.now();
+  for (let first = 0; first < hostCount; first += batchSize) {
+    const requests = [];
+    for (let n = first; n < Math.min(first + batchSize, hostCount); n++) {
+      requests.push({
+        baremetal: {
+          name: `host-${n}`,
+          serialNumber: `SN${n.toString().padStart(8, "0")}`,
+          capacity: { cpuCores: 32 + (n % 4) * 32, memoryMib: 262144n, storageGib: 4000n },
+          groupId: groupIds[n % groupIds.length]!,
+          placement: { rackId: rackIds[Math.floor(n / hostsPerRack)]!, firstPosition: 1 + (n % hostsPerRack) * 2, heightUnits: 2 },
+        },
+      });
+    }
+    await inventory.batchCreateBaremetals({ requests }, { headers });
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  console.log(`\nBatchCreateBaremetals: ${hostCount} hosts in ${elapsed.toFixed(1)} s (${(hostCount / elapsed).toFixed(0)} hosts/s; target ≤ 60 s)`);
+
+  // Give the hosts some load so "free CPU" separates them, and fresh planner statistics.
+  const client = new pg.Client({ connectionString: server.databaseUrl });
+  await client.connect();
+  await client.query("update baremetal set cpu_cores_allocated = (hashtext(id::text) & 127) % (cpu_cores + 1), status = case when hashtext(name) % 10 = 0 then 'MAINTENANCE' else 'ACTIVE' end");
+  await client.query("vacuum analyze baremetal");
+  await client.end();
+
+  const filter = (i: number) => `group_id = "${groupIds[i % groupIds.length]}" AND status = ACTIVE AND free_cpu >= ${16 + (i % 4) * 16}`;
+  const results: LoadResult[] = [];
+  results.push(await runLoad("ListBaremetals filtered, 1 client", 1, seconds, (_, i) => inventory.listBaremetals({ pageSize: 50, filter: filter(i) }, { headers })));
+  results.push(await runLoad("ListBaremetals filtered, 32 clients", 32, seconds, (w, i) => inventory.listBaremetals({ pageSize: 50, filter: filter(w + i) }, { headers })));
+  printResults(results);
+  console.log(`\nfiltered ListBaremetals p99 with one client: ${results[0]!.p99Ms.toFixed(2)} ms (target ≤ 20 ms)`);
+} finally {
+  await server.stop();
+}
+
+async function seedRacks(databaseUrl: string, count: number): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`
+      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
+      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
+      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
+      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
+        select (lpad(to_hex(n), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'rack-' || n,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42
+        from generate_series(16, ${count + 15}) n;
+      insert into rack_unit (id, version, update_time, rack_id, position, status)
+        select gen_random_uuid(), 1, now(), r.id, p, 'FREE' from rack r cross join lateral generate_series(1, r.height_units) p;
+      analyze;
+    `);
+    const { rows } = await client.query<{ id: string }>("select id from rack order by id");
+    return rows.map((row) => row.id);
+  } finally {
+    await client.end();
+  }
+}
