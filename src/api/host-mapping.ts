@@ -11,6 +11,8 @@ import {
   ResourcesSchema,
   type Baremetal as BaremetalMessage,
   type BaremetalPlacement,
+  PlacementPolicy,
+  type SchedulingPolicy as SchedulingPolicyMessage,
   type Resources as ResourcesMessage,
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import type { Baremetal, BaremetalFields, Placement } from "../app/hosts/baremetals.js";
@@ -18,6 +20,7 @@ import type { BaremetalGroup } from "../app/hosts/groups.js";
 import { etagOf } from "../domain/etag.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { freeOf, type CustomFieldDefinition, type CustomFields, type Resources } from "../domain/hosts.js";
+import type { SchedulingPolicy } from "../domain/placement.js";
 import { timestamp } from "./convert.js";
 
 export function resourcesMessage(resources: Resources) {
@@ -35,13 +38,15 @@ export function resources(message: ResourcesMessage | undefined): Resources {
 export function baremetalMessage(host: Baremetal) {
   const capacity = { cpuCores: host.cpuCores, memoryMib: host.memoryMib, storageGib: host.storageGib };
   const allocated = { cpuCores: host.cpuCoresAllocated, memoryMib: host.memoryMibAllocated, storageGib: host.storageGibAllocated };
+  const effective = { cpuCores: host.effectiveCpuCores, memoryMib: host.effectiveMemoryMib, storageGib: host.effectiveStorageGib };
   return create(BaremetalSchema, {
     id: host.id,
     name: host.name,
     serialNumber: host.serialNumber,
     capacity: resourcesMessage(capacity),
     allocated: resourcesMessage(allocated),
-    free: resourcesMessage(freeOf(capacity, allocated)),
+    effective: resourcesMessage(effective),
+    free: resourcesMessage(freeOf(effective, allocated)),
     status: BaremetalStatus[host.status],
     statusReason: host.statusReason,
     statusChangeTime: timestamp(host.statusChangeTime),
@@ -102,10 +107,30 @@ export function baremetalGroupMessage(group: BaremetalGroup) {
     hostCount: group.hostCount,
     capacity: resourcesMessage(group.capacity),
     allocated: resourcesMessage(group.allocated),
+    effectiveCapacity: resourcesMessage(group.effectiveCapacity),
+    scheduling: {
+      cpuAllocationRatio: group.scheduling.cpuAllocationRatio,
+      memoryAllocationRatio: group.scheduling.memoryAllocationRatio,
+      storageAllocationRatio: group.scheduling.storageAllocationRatio,
+      reservedPerHost: resourcesMessage(group.scheduling.reservedPerHost),
+      placementPolicy: PlacementPolicy[group.scheduling.placementPolicy],
+    },
     etag: etagOf(group.version),
     createTime: timestamp(group.createTime),
     updateTime: timestamp(group.updateTime),
   });
+}
+
+/** Ratios of 0 mean 1.0; an unset placement policy means SPREAD. */
+export function schedulingPolicy(message: SchedulingPolicyMessage | undefined): SchedulingPolicy {
+  const ratio = (value: number | undefined) => (value ? value : 1);
+  return {
+    cpuAllocationRatio: ratio(message?.cpuAllocationRatio),
+    memoryAllocationRatio: ratio(message?.memoryAllocationRatio),
+    storageAllocationRatio: ratio(message?.storageAllocationRatio),
+    reservedPerHost: resources(message?.reservedPerHost),
+    placementPolicy: message?.placementPolicy === PlacementPolicy.PACK ? "PACK" : "SPREAD",
+  };
 }
 
 export function dimension(value: BaremetalGroupDimension): BaremetalGroup["dimension"] {

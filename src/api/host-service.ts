@@ -16,6 +16,7 @@ import {
   dimension,
   placement,
   resources,
+  schedulingPolicy,
 } from "./host-mapping.js";
 import { datacenterMessage, rackMessage, rackUnitMessage, regionMessage, roomMessage } from "./inventory-mapping.js";
 
@@ -81,7 +82,7 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
       const created = await groups.createBaremetalGroup(
         db,
         callContext(ctx),
-        { name: group.name, description: group.description, dimension: dimension(group.dimension) },
+        { name: group.name, description: group.description, dimension: dimension(group.dimension), scheduling: schedulingPolicy(group.scheduling) },
         req.requestId,
       );
       return { group: baremetalGroupMessage(created) };
@@ -99,6 +100,7 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
         name: () => ({ name: required("group.name", group.name) }),
         description: () => ({ description: group.description }),
         dimension: () => ({ dimension: dimension(group.dimension) }),
+        scheduling: () => ({ scheduling: schedulingPolicy(group.scheduling) }),
       });
       return { group: baremetalGroupMessage(await groups.updateBaremetalGroup(db, callContext(ctx), group.id, group.etag, patch)) };
     },

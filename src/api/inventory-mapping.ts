@@ -111,9 +111,14 @@ export function rackFields(message: RackMessage): RackFields {
     heightUnits: message.heightUnits,
     asn: message.asn === 0 ? null : message.asn,
     ...rackNetwork(message),
-    allowedTenantIds: message.allowedTenantIds,
+    allowedTenantIds: ids(message.allowedTenantIds),
     description: message.description,
   };
+}
+
+/** UUIDs are compared as text in tenant lists: store them in one spelling. */
+export function ids(values: readonly string[]): string[] {
+  return values.map((value) => value.toLowerCase());
 }
 
 export function rackNetwork(message: RackMessage): inventory.RackNetwork {
@@ -148,7 +153,7 @@ export function rackUnitNetwork(message: RackUnitMessage): inventory.RackUnitNet
 }
 
 export function rackUnitFields(message: RackUnitMessage): RackUnitFields {
-  return { ...rackUnitNetwork(message), slotGroupId: message.slotGroupId || null, allowedTenantIds: message.allowedTenantIds };
+  return { ...rackUnitNetwork(message), slotGroupId: message.slotGroupId || null, allowedTenantIds: ids(message.allowedTenantIds) };
 }
 
 export function reservationMessage(reservation: inventory.RackReservation) {

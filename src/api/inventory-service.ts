@@ -12,6 +12,7 @@ import { callContext, listRequest, maskedPatch, required } from "./convert.js";
 import {
   datacenterFields,
   datacenterMessage,
+  ids,
   loadMessage,
   locationFields,
   rackFields,
@@ -132,7 +133,7 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
         "network.tor_switches": () => ({ torSwitches: network.torSwitches }),
         "network.subnets": () => ({ subnets: network.subnets }),
         "network.management_vlan": () => ({ managementVlan: network.managementVlan }),
-        allowed_tenant_ids: () => ({ allowedTenantIds: rack.allowedTenantIds }),
+        allowed_tenant_ids: () => ({ allowedTenantIds: ids(rack.allowedTenantIds) }),
         description: () => ({ description: rack.description }),
       });
       return { rack: rackMessage(await racks.updateRack(db, callContext(ctx), rack.id, rack.etag, patch)) };
@@ -160,7 +161,7 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
         "network.vlan": () => ({ vlan: network.vlan }),
         "network.addresses": () => ({ addresses: network.addresses }),
         slot_group_id: () => ({ slotGroupId: unit.slotGroupId || null }),
-        allowed_tenant_ids: () => ({ allowedTenantIds: unit.allowedTenantIds }),
+        allowed_tenant_ids: () => ({ allowedTenantIds: ids(unit.allowedTenantIds) }),
       });
       const updated = await rackUnits.updateRackUnit(db, callContext(ctx), unit.rackId, unit.position, unit.etag, patch);
       return { unit: rackUnitMessage(updated) };
@@ -169,7 +170,7 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
       const reservation = await rackUnits.reserveRackUnits(
         db,
         callContext(ctx),
-        { rackId: req.rackId, range: { first: req.firstPosition, count: req.unitCount }, purpose: req.purpose, tenantId: req.tenantId || null },
+        { rackId: req.rackId, range: { first: req.firstPosition, count: req.unitCount }, purpose: req.purpose, tenantId: req.tenantId.toLowerCase() || null },
         req.requestId,
       );
       return { reservation: reservationMessage(reservation) };

@@ -11,6 +11,7 @@ import type { Database } from "./database.js";
 import { enumValues } from "./inventory/filters.js";
 import { listPage, type ListRequest, type Page } from "./list.js";
 import { mutate } from "./mutation.js";
+import { requireTenantsExist } from "./tenants/references.js";
 import { LockMode } from "@mikro-orm/postgresql";
 
 export interface ApiToken {
@@ -110,7 +111,12 @@ export async function createToken(db: Database, ctx: CallContext, request: Token
     ]);
   }
   const secret = newSecret();
-  const token = await mutate(db, ctx, async (em) => issue(em, ctx.principal.name, request, secret, ctx));
+  const token = await mutate(db, ctx, async (em) => {
+    // A tenant role's tenant must exist (read FOR SHARE, so a concurrent DeleteTenant cannot slip
+    // between the check and the new token).
+    if (request.tenantId !== null) await requireTenantsExist(em, [request.tenantId]);
+    return issue(em, ctx.principal.name, request, secret, ctx);
+  });
   return { token, secret };
 }
 

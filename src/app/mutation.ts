@@ -2,7 +2,9 @@
 // (API-4). Database conflicts are turned into domain errors here, so callers see a stable reason
 // whichever constraint caught a race.
 import {
+  DeadlockException,
   ForeignKeyConstraintViolationException,
+  LockWaitTimeoutException,
   OptimisticLockError,
   UniqueConstraintViolationException,
   type EntityManager,
@@ -66,6 +68,9 @@ export function asDomainError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
   if (error instanceof OptimisticLockError) {
     return new AbortedError("ETAG_MISMATCH", "the resource changed concurrently; read it again and retry", {}, { cause: error });
+  }
+  if (error instanceof DeadlockException || error instanceof LockWaitTimeoutException || (error as { code?: string }).code === "40001") {
+    return new AbortedError("CONCURRENT_CHANGE", "the change collided with a concurrent one and was rolled back; retry it", {}, { cause: error });
   }
   if (error instanceof UniqueConstraintViolationException) {
     return new AlreadyExistsError("ALREADY_EXISTS", describeUnique(error), { constraint: constraintName(error) }, { cause: error });

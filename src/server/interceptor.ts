@@ -1,18 +1,22 @@
-// Everything every RPC goes through, in one interceptor so the order is plain to read:
-// request id → authentication → validation → handler, with errors mapped at one boundary, refused
-// or failed mutations audited after the fact, and one log line and metrics sample per call.
+// Everything every RPC goes through, in one place so the order is plain to read: the request gate
+// opens the call (request id, metrics) before the body is read; the interceptor authenticates,
+// validates and calls the handler, maps errors at one boundary, audits refused or failed mutations
+// after the fact, and writes one log line and metrics sample per call. A call that fails before the
+// interceptor runs — a body that does not decode — is finished by the gate's abort listener.
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createValidator, type Violation } from "@bufbuild/protovalidate";
-import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
-import { codeName, toConnectError } from "../api/errors.js";
+import { ConnectError, type HandlerContext, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { codeName, errorDomain, toConnectError } from "../api/errors.js";
+import { create } from "@bufbuild/protobuf";
+import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import type { Authenticator } from "../app/identity.js";
 import type { Database } from "../app/database.js";
 import { recordFailedMutation, recordMutation } from "../app/mutation.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { callKey, type CallState } from "./call.js";
+import { callKey, callState, type CallState } from "./call.js";
 import { errorFields, log } from "./log.js";
 import type { RpcMetrics } from "./metrics.js";
 
@@ -23,6 +27,53 @@ export interface CallDependencies {
   readonly db: Database;
   readonly authenticator: Authenticator;
   readonly metrics: RpcMetrics;
+}
+
+/**
+ * Opens every call before its body is read: request id, start time, metrics. If the call ends with
+ * an error the interceptor never saw (a body that does not decode), the abort that ends the call
+ * carries that error: it gets its ErrorInfo and request id here, in place, before it is written
+ * out, and the call is logged, counted and — for a mutation — audited.
+ */
+export function callGate({ db, metrics }: CallDependencies): (ctx: HandlerContext) => void {
+  return (ctx) => {
+    const method = `${ctx.service.typeName}/${ctx.method.name}`;
+    const state: CallState = {
+      requestId: requestIdFrom(ctx.requestHeader.get("x-request-id")),
+      method,
+      started: performance.now(),
+      finished: false,
+      principal: undefined,
+      audit: { resourceType: "", resourceId: "", written: false },
+    };
+    ctx.values.set(callKey, state);
+    ctx.responseHeader.set("x-request-id", state.requestId);
+    metrics.started();
+    ctx.signal.addEventListener(
+      "abort",
+      () => {
+        if (state.finished) return;
+        state.finished = true;
+        const reason: unknown = ctx.signal.reason;
+        const error = reason instanceof ConnectError ? reason : toConnectError(reason);
+        if (reason instanceof ConnectError && error.details.length === 0) {
+          error.details.push({ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: error.code === 3 ? "MALFORMED_REQUEST" : codeName(error.code), domain: errorDomain }) });
+        }
+        error.metadata.set("x-request-id", state.requestId);
+        const code = codeName(error.code);
+        metrics.finished(method, code, (performance.now() - state.started) / 1000);
+        log("info", "rpc", { method, code, duration_ms: Math.round((performance.now() - state.started) * 100) / 100, principal: "", request_id: state.requestId, reason: error.rawMessage });
+        const mutating = !publicServices.has(ctx.service.typeName) && ctx.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+        if (mutating) {
+          Object.assign(state.audit, { resourceType: auditTypeOf(ctx.method.name) });
+          recordFailedMutation(db, state, code, reasonOf(error), error.rawMessage).catch((auditError: unknown) =>
+            log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }),
+          );
+        }
+      },
+      { once: true },
+    );
+  };
 }
 
 export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
@@ -42,22 +93,15 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
   };
 
   return (next) => async (req) => {
-    const started = performance.now();
-    metrics.started();
-    const method = `${req.service.typeName}/${req.method.name}`;
-    const state: CallState = {
-      requestId: requestIdFrom(req.header.get("x-request-id")),
-      method,
-      principal: undefined,
-      audit: { resourceType: "", resourceId: "", written: false },
-    };
+    const state = req.contextValues.get(callKey)!;
+    const { started, method } = state;
     const target = req.stream ? undefined : requestTarget(req.method.name, req.message);
     if (target) Object.assign(state.audit, { resourceType: target.type, resourceId: target.id });
-    req.contextValues.set(callKey, state);
     const isPublic = publicServices.has(req.service.typeName);
     const mutating = !isPublic && req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 
     const finish = async (error: unknown): Promise<unknown> => {
+      state.finished = true;
       const connectError = error === undefined ? undefined : toConnectError(error);
       const code = codeName(connectError?.code);
       if (mutating) await audit(state, code, connectError);
@@ -98,7 +142,6 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     } catch (error) {
       throw await finish(error);
     }
-    response.header.set("x-request-id", state.requestId);
     if (!response.stream) {
       await finish(undefined);
       return response;
@@ -120,21 +163,27 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
 }
 
 /**
- * The path of the offending field. A custom (CEL) rule set on a message field, or on the request
- * itself, is reported by protovalidate at that message ("rack", or ""), though it checks one of its
- * fields; the contract's rule ids name that field first ("name.required", "tenant_id.matches_role"),
- * so the path is completed with it when the message has such a field.
+ * The path of the offending field. A custom (CEL) rule set on a message-typed field, or on a message
+ * itself, is reported by protovalidate at that message ("rack", or "" for the request), though it
+ * checks one of its fields; the contract's rule ids name that field first ("name.required",
+ * "tenant_id.matches_role"), so the path is completed with it when the message has such a field.
  */
 function violationField(schema: DescMessage, violation: Violation): string {
   const path = pathToString(violation.field);
   const first = violation.rule[0];
-  const celRule = (first?.kind === "field" && first.name === "cel") || (violation.field.length === 0 && violation.rule.length === 0);
+  // A message's own CEL rules come with no rule path; a field's with `cel[i]`.
+  const celRule = (first?.kind === "field" && first.name === "cel") || violation.rule.length === 0;
   const named = /^([a-z][a-z0-9_]*)\.[a-z0-9_]+$/.exec(violation.ruleId)?.[1];
   if (!celRule || named === undefined) return path;
   const last = violation.field.at(-1);
   const message = last === undefined ? schema : last.kind === "field" && last.fieldKind === "message" ? last.message : undefined;
   if (!message?.fields.some((field) => field.name === named)) return path;
   return path === "" ? named : `${path}.${named}`;
+}
+
+/** The resource type a method acts on, when nothing of its request could be read. */
+function auditTypeOf(methodName: string): string {
+  return requestTarget(methodName, {})?.type ?? "";
 }
 
 /** The resource a mutation acts on, as its request names it: the type, the id (for a resource that
@@ -154,13 +203,25 @@ function requestTarget(methodName: string, message: object): { type: string; id:
       return { type: "rack_reservation", id: "", creates: true };
     case "ReleaseRackUnits":
       return { type: "rack_reservation", id: uuid(fields.reservationId), creates: false };
+    case "BatchCreateBaremetals":
+      return { type: "baremetal", id: "", creates: true };
+    case "SetBaremetalStatus":
+      return { type: "baremetal", id: uuid(fields.id), creates: false };
+    case "DisableTenant":
+    case "EnableTenant":
+      return { type: "tenant", id: uuid(fields.id), creates: false };
+    case "AddGroupMember":
+    case "RemoveGroupMember":
+      return { type: "maintainer_group", id: uuid(fields.groupId), creates: false };
   }
   const match = /^(Create|Update|Delete|Revoke)([A-Z]\w*)$/.exec(methodName);
   if (!match) return undefined;
   const [, verb, noun] = match as unknown as [string, string, string];
   const type = noun === "Token" ? "api_token" : noun.replace(/(?<=[a-z0-9])([A-Z])/g, "_$1").toLowerCase();
   if (verb === "Create") return { type, id: "", creates: true };
-  const resource = fields[noun.charAt(0).toLowerCase() + noun.slice(1)];
+  // An Update carries the resource as its message field, whatever that field is called (`group`,
+  // `specification`, `quota` …).
+  const resource = Object.values(fields).find((value) => typeof value === "object" && value !== null && "id" in value);
   return { type, id: verb === "Update" ? idOf(resource) : uuid(fields.id), creates: false };
 }
 

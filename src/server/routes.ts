@@ -4,17 +4,21 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { AuditService, file_rackplane_v1_audit } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { file_rackplane_v1_identity, IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { file_rackplane_v1_inventory, InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { file_rackplane_v1_maintainer, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { file_rackplane_v1_tenant, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { auditService } from "../api/audit-service.js";
 import { identityService } from "../api/identity-service.js";
 import { hostService } from "../api/host-service.js";
 import { inventoryService } from "../api/inventory-service.js";
+import { maintainerService } from "../api/maintainer-service.js";
+import { tenantService } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
 import { registerHealth, type HealthStatus } from "./health.js";
 import { registerReflection } from "./reflection.js";
 
 /** The contract files whose services this server implements, for reflection. */
-export const contractFiles: readonly DescFile[] = [file_rackplane_v1_inventory, file_rackplane_v1_identity, file_rackplane_v1_audit];
+export const contractFiles: readonly DescFile[] = [file_rackplane_v1_inventory, file_rackplane_v1_identity, file_rackplane_v1_audit, file_rackplane_v1_tenant, file_rackplane_v1_maintainer];
 
 export interface RouteDependencies {
   readonly db: Database;
@@ -28,6 +32,8 @@ export function implementations({ db, authenticator }: RouteDependencies) {
     [InventoryService, { ...inventoryService(db), ...hostService(db) }],
     [IdentityService, identityService(db, authenticator)],
     [AuditService, auditService(db)],
+    [MaintainerService, maintainerService(db)],
+    [TenantService, tenantService(db, authenticator)],
   ] as const;
 }
 
@@ -39,4 +45,4 @@ export function routes(dependencies: RouteDependencies) {
   };
 }
 
-export const serviceNames = [InventoryService.typeName, IdentityService.typeName, AuditService.typeName];
+export const serviceNames = [InventoryService.typeName, IdentityService.typeName, AuditService.typeName, TenantService.typeName, MaintainerService.typeName];

@@ -7,7 +7,7 @@ import { Authenticator } from "../app/identity.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { HealthStatus } from "./health.js";
-import { callInterceptor } from "./interceptor.js";
+import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
 import { log } from "./log.js";
 import { RpcMetrics } from "./metrics.js";
@@ -41,7 +41,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health }),
+    requestGate: callGate({ db, authenticator, metrics }),
     interceptors: [callInterceptor({ db, authenticator, metrics })],
+    // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
+    // ACTIVE rack when the caller asked for something else.
+    jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: shutdown.signal,
     // Clients and server share a data-center network: compressing costs more CPU than it saves.
     acceptCompression: [],

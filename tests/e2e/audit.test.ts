@@ -10,12 +10,14 @@ import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService, type AuditEvent } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { TenantKind, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
 
-const T1 = "3b0e6a52-7c4f-4e0e-9d8c-1a2b3c4d5e61";
-const T2 = "3b0e6a52-7c4f-4e0e-9d8c-1a2b3c4d5e62";
+/** Tenants for the tenant principals: what they change requires their tenant to exist (TEN-2). */
+let T1 = "";
+let T2 = "";
 const MISSING = "0f5b4a3e-58a1-4c4e-9b7e-1d2c3b4a5f60";
 const CREATE_REGION = "rackplane.v1.InventoryService/CreateRegion";
 
@@ -31,6 +33,8 @@ const s = {
 
 beforeAll(async () => {
   t = await startTestServer();
+  T1 = await t.tenant("audit-t1");
+  T2 = await t.tenant("audit-t2");
   const { inventory } = t.clients();
   s.regionA = (await inventory.createRegion({ region: { name: "audit-a" } })).region!.id;
   s.regionB = (await inventory.createRegion({ region: { name: "audit-b" } })).region!.id;
@@ -318,16 +322,20 @@ const refusedCases: Refused[] = [
   },
 ];
 
-const principals: Record<Caller, [string, Role, string]> = {
-  admin: ["admin", Role.PLATFORM_ADMIN, ""],
-  anonymous: ["anonymous", Role.UNSPECIFIED, ""],
-  garbage: ["anonymous", Role.UNSPECIFIED, ""],
-  mia: ["mia", Role.TENANT_MEMBER, T1],
-  mo: ["mo", Role.TENANT_MEMBER, T2],
-  tara: ["tara", Role.TENANT_ADMIN, T1],
-  svc: ["svc", Role.SERVICE, ""],
-  agent: ["agent", Role.AGENT, ""],
-};
+/** Who the audit record must say called: [principal, role, tenant]. */
+function principalOf(caller: Caller): [string, Role, string] {
+  const principals: Record<Caller, [string, Role, string]> = {
+    admin: ["admin", Role.PLATFORM_ADMIN, ""],
+    anonymous: ["anonymous", Role.UNSPECIFIED, ""],
+    garbage: ["anonymous", Role.UNSPECIFIED, ""],
+    mia: ["mia", Role.TENANT_MEMBER, T1],
+    mo: ["mo", Role.TENANT_MEMBER, T2],
+    tara: ["tara", Role.TENANT_ADMIN, T1],
+    svc: ["svc", Role.SERVICE, ""],
+    agent: ["agent", Role.AGENT, ""],
+  };
+  return principals[caller];
+}
 
 describe("a refused mutation writes one event with its result, and its change is not applied", () => {
   it.each(refusedCases)("$what", async ({ caller, call, result, reason, method, target, unchanged }) => {
@@ -339,7 +347,7 @@ describe("a refused mutation writes one event with its result, and its change is
 
     const found = await eventsOf(id);
     expect(found).toHaveLength(1);
-    const [principal, role, tenantId] = principals[caller];
+    const [principal, role, tenantId] = principalOf(caller);
     const [resourceType, resourceId] = target();
     expect(found[0]).toMatchObject({
       principal,
@@ -445,7 +453,7 @@ describe("ListAuditEvents", () => {
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_PAGE_TOKEN");
   });
 
-  it.each<[string, string, (e: AuditEvent) => boolean]>([
+  it.each<[string, string | (() => string), (e: AuditEvent) => boolean]>([
     ["principal", 'principal = "mia"', (e) => e.principal === "mia"],
     ["principal (anonymous callers)", 'principal = "anonymous"', (e) => e.principal === "anonymous" && e.role === Role.UNSPECIFIED],
     ["method", 'method = "rackplane.v1.InventoryService/DeleteRegion"', (e) => e.method === "rackplane.v1.InventoryService/DeleteRegion"],
@@ -454,10 +462,10 @@ describe("ListAuditEvents", () => {
     ["reason", 'reason = "ETAG_MISMATCH"', (e) => e.reason === "ETAG_MISMATCH"],
     ["role, by its enum name", "role = ROLE_TENANT_MEMBER", (e) => e.role === Role.TENANT_MEMBER],
     ["resource_type and result", 'resource_type = "region" AND result = "OK"', (e) => e.resourceType === "region" && e.result === "OK"],
-    ["tenant_id", `tenant_id = "${T1}"`, (e) => e.tenantId === T1],
+    ["tenant_id", () => `tenant_id = "${T1}"`, (e) => e.tenantId === T1],
   ])("filters by %s", async (_what, filter, matches) => {
     const all = await events("");
-    const filtered = await events(filter);
+    const filtered = await events(typeof filter === "string" ? filter : filter());
     expect(filtered.length).toBeGreaterThan(0);
     expect(filtered.map((e) => e.id)).toEqual(all.filter(matches).map((e) => e.id));
   });

@@ -179,7 +179,7 @@ describe("regions, datacenters, rooms and racks", () => {
 
   it("creates a rack with derived datacenter_id and region_id, and gets it back unchanged", async () => {
     const { region, datacenter, room } = await tree("rack");
-    const tenant = randomUUID();
+    const tenant = await t.tenant(unique("t"));
     const { rack } = await inventory.createRack({
       rack: {
         name: unique("r"),
@@ -660,7 +660,7 @@ describe("rack units", () => {
     const { room } = await tree("unit-upd");
     const rack = await newRack(room.id, { heightUnits: 4 });
     const { slotGroup } = await inventory.createSlotGroup({ slotGroup: { name: unique("sg") } });
-    const tenant = randomUUID();
+    const tenant = await t.tenant(unique("t"));
     const before = (await elevation(rack.id)).units.find((unit) => unit.position === 2)!;
 
     const { unit } = await inventory.updateRackUnit({
@@ -742,8 +742,8 @@ describe("rack units", () => {
 
   it("reserves for a tenant only units that allow it: the unit's own list, else the rack's", async () => {
     const { room } = await tree("tenant-res");
-    const allowed = randomUUID();
-    const stranger = randomUUID();
+    const allowed = await t.tenant(unique("allowed"));
+    const stranger = await t.tenant(unique("stranger"));
     const rack = await newRack(room.id, { heightUnits: 6, allowedTenantIds: [allowed] });
 
     expect(
@@ -859,11 +859,12 @@ describe("slot groups", () => {
 
 describe("who sees and changes the inventory", () => {
   it("shows a tenant member only the racks that allow its tenant, hides the others as NOT_FOUND, and refuses every write", async () => {
-    const tenant = randomUUID();
+    const tenant = await t.tenant(unique("vis"));
+    const other = await t.tenant(unique("other"));
     const { region, datacenter, room } = await tree("vis");
     const mine = await newRack(room.id, { heightUnits: 2, allowedTenantIds: [tenant] });
-    const shared = await newRack(room.id, { heightUnits: 2, allowedTenantIds: [randomUUID(), tenant] });
-    const theirs = await newRack(room.id, { heightUnits: 2, allowedTenantIds: [randomUUID()] });
+    const shared = await newRack(room.id, { heightUnits: 2, allowedTenantIds: [other, tenant] });
+    const theirs = await newRack(room.id, { heightUnits: 2, allowedTenantIds: [other] });
     const platform = await newRack(room.id, { heightUnits: 2 });
 
     const member = t.clients(await t.token(Role.TENANT_MEMBER, "bob", tenant)).inventory;

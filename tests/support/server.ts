@@ -6,6 +6,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { bootstrapAdminToken } from "../../src/app/identity.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { freshDatabaseUrl } from "./database.js";
@@ -19,9 +20,12 @@ export interface TestServer {
     inventory: Client<typeof InventoryService>;
     identity: Client<typeof IdentityService>;
     audit: Client<typeof AuditService>;
+    tenants: Client<typeof TenantService>;
   };
   /** Connect JSON over HTTP/1.1 with fetch: returns the HTTP status and the parsed body. */
   json(method: string, body: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  /** Creates a tenant (as the admin) and returns its id. */
+  tenant(name: string): Promise<string>;
   /** Issues a token with the given role (tenant roles need a tenant id). */
   token(role: Role, principal: string, tenantId?: string): Promise<string>;
   close(): Promise<void>;
@@ -42,6 +46,7 @@ export async function startTestServer(): Promise<TestServer> {
       inventory: createClient(InventoryService, authed),
       identity: createClient(IdentityService, authed),
       audit: createClient(AuditService, authed),
+      tenants: createClient(TenantService, authed),
     };
   };
   const testServer: TestServer = {
@@ -55,6 +60,10 @@ export async function startTestServer(): Promise<TestServer> {
       const response = await fetch(`${server.url}/rackplane.v1.${method}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async tenant(name) {
+      const { tenant } = await clients().tenants.createTenant({ tenant: { name } });
+      return tenant!.id;
     },
     async token(role, principal, tenantId = "") {
       const { secret } = await clients().identity.createToken({ principal, role, tenantId });

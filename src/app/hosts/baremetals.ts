@@ -31,6 +31,8 @@ import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { customFieldDefinitions, customFieldFilters, requireValidCustomFields } from "./custom-fields.js";
+import { removeAssignments } from "../maintainers/resources.js";
+import { refreshEffectiveCapacity } from "./effective-capacity.js";
 import { mount, mountingConflicts, unmount, type Mounting } from "./mounting.js";
 
 /** A host as use cases return it. */
@@ -44,6 +46,9 @@ export interface Baremetal {
   readonly cpuCores: number;
   readonly memoryMib: number;
   readonly storageGib: number;
+  readonly effectiveCpuCores: number;
+  readonly effectiveMemoryMib: number;
+  readonly effectiveStorageGib: number;
   readonly cpuCoresAllocated: number;
   readonly memoryMibAllocated: number;
   readonly storageGibAllocated: number;
@@ -251,6 +256,7 @@ async function insertBaremetals(
       };
     }) as never,
   );
+  await refreshEffectiveCapacity(em, { baremetalIds: rows.map((row) => row.id) });
   await mount(em, mountings);
 }
 
@@ -312,17 +318,9 @@ export async function updateBaremetal(db: Database, ctx: CallContext, id: string
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
-    if (patch.capacity) {
-      const { cpuCores, memoryMib, storageGib } = patch.capacity;
-      if (cpuCores < host.cpuCoresAllocated || memoryMib < host.memoryMibAllocated || storageGib < host.storageGibAllocated) {
-        throw new FailedPreconditionError("CAPACITY_BELOW_ALLOCATION", `capacity cannot go below what is allocated on ${host.name}`, {
-          cpu_cores_allocated: String(host.cpuCoresAllocated),
-          memory_mib_allocated: String(host.memoryMibAllocated),
-          storage_gib_allocated: String(host.storageGibAllocated),
-        });
-      }
-      em.assign(host, { cpuCores, memoryMib, storageGib });
-    }
+    // Capacity may drop below what is allocated (a failed DIMM): free goes negative and the host
+    // takes nothing new until it recovers; nothing running is evicted.
+    if (patch.capacity) em.assign(host, patch.capacity);
     if (patch.groupId) await readById(em, BaremetalGroup, "baremetal_group", patch.groupId);
     if (patch.customFields || patch.customFieldValues) {
       const merged: Record<string, CustomFields[string]> = { ...(patch.customFields ?? host.customFields) };
@@ -349,6 +347,10 @@ export async function updateBaremetal(db: Database, ctx: CallContext, id: string
     }
     const { name, serialNumber, groupId, description } = patch;
     em.assign(host, Object.fromEntries(Object.entries({ name, serialNumber, groupId, description }).filter(([, v]) => v !== undefined)));
+    if (patch.capacity || patch.groupId !== undefined) {
+      await em.flush();
+      await refreshEffectiveCapacity(em, { baremetalIds: [host.id] });
+    }
   });
   return getBaremetal(db, ctx, id);
 }
@@ -361,6 +363,7 @@ export async function deleteBaremetal(db: Database, ctx: CallContext, id: string
       throw new FailedPreconditionError("BAREMETAL_HAS_ALLOCATIONS", `host ${host.name} still carries workloads; move them first`, { baremetal_id: id });
     }
     await unmount(em, id);
+    await removeAssignments(em, "baremetal", [id]);
     em.remove(host);
   });
 }

@@ -4,6 +4,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
 import { baremetalGroupDimensions, type BaremetalGroupDimension, type Resources } from "../../domain/hosts.js";
+import type { SchedulingPolicy } from "../../domain/placement.js";
 import { BaremetalGroup as GroupEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -12,11 +13,14 @@ import { requireInventoryRead, requireInventoryWrite } from "../inventory/access
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { removeAssignments } from "../maintainers/resources.js";
+import { refreshEffectiveCapacity } from "./effective-capacity.js";
 
 export interface BaremetalGroupFields {
   readonly name: string;
   readonly description: string;
   readonly dimension: BaremetalGroupDimension;
+  readonly scheduling: SchedulingPolicy;
 }
 
 export interface BaremetalGroup extends BaremetalGroupFields {
@@ -26,6 +30,7 @@ export interface BaremetalGroup extends BaremetalGroupFields {
   readonly updateTime: Date;
   readonly hostCount: number;
   readonly capacity: Resources;
+  readonly effectiveCapacity: Resources;
   readonly allocated: Resources;
 }
 
@@ -38,13 +43,52 @@ const groupFilter: FilterSchema = {
   update_time: { type: { kind: "timestamp" }, property: "updateTime" },
 };
 
-type GroupRow = Omit<BaremetalGroup, "hostCount" | "capacity" | "allocated">;
+/** The row as stored: the policy in flat columns. */
+interface GroupRow {
+  readonly id: string;
+  readonly version: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly name: string;
+  readonly description: string;
+  readonly dimension: BaremetalGroupDimension;
+  readonly cpuAllocationRatio: number;
+  readonly memoryAllocationRatio: number;
+  readonly storageAllocationRatio: number;
+  readonly reservedCpuCores: number;
+  readonly reservedMemoryMib: number;
+  readonly reservedStorageGib: number;
+  readonly placementPolicy: SchedulingPolicy["placementPolicy"];
+}
+
+function policyColumns(policy: SchedulingPolicy) {
+  return {
+    cpuAllocationRatio: policy.cpuAllocationRatio,
+    memoryAllocationRatio: policy.memoryAllocationRatio,
+    storageAllocationRatio: policy.storageAllocationRatio,
+    reservedCpuCores: policy.reservedPerHost.cpuCores,
+    reservedMemoryMib: policy.reservedPerHost.memoryMib,
+    reservedStorageGib: policy.reservedPerHost.storageGib,
+    placementPolicy: policy.placementPolicy,
+  };
+}
+
+export function policyOf(row: GroupRow): SchedulingPolicy {
+  return {
+    cpuAllocationRatio: row.cpuAllocationRatio,
+    memoryAllocationRatio: row.memoryAllocationRatio,
+    storageAllocationRatio: row.storageAllocationRatio,
+    reservedPerHost: { cpuCores: row.reservedCpuCores, memoryMib: row.reservedMemoryMib, storageGib: row.reservedStorageGib },
+    placementPolicy: row.placementPolicy,
+  };
+}
 
 export async function createBaremetalGroup(db: Database, ctx: CallContext, fields: BaremetalGroupFields, requestId: string): Promise<BaremetalGroup> {
   requireInventoryWrite(ctx.principal);
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, "baremetal_group", requestId, fields, async (id) => {
-      em.create(GroupEntity, { id, ...fields });
+      const { scheduling, ...rest } = fields;
+      em.create(GroupEntity, { id, ...rest, ...policyColumns(scheduling) });
     }),
   );
   return getBaremetalGroup(db, ctx, id);
@@ -68,7 +112,14 @@ export async function updateBaremetalGroup(db: Database, ctx: CallContext, id: s
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const group = await findForChange(em, ctx, GroupEntity, "baremetal_group", id, etag);
-    em.assign(group, patch);
+    const { scheduling, ...rest } = patch;
+    em.assign(group, { ...rest, ...(scheduling ? policyColumns(scheduling) : {}) });
+    if (scheduling) {
+      // The new ratios and reserve apply to every host of the group at once; hosts whose
+      // allocation now exceeds their effective capacity take nothing new and lose nothing.
+      await em.flush();
+      await refreshEffectiveCapacity(em, { groupId: id });
+    }
   });
   return getBaremetalGroup(db, ctx, id);
 }
@@ -85,7 +136,9 @@ export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: s
         baremetals: String(count),
       });
     }
-    await em.execute("update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ?", [id]);
+    const members = await em.execute<{ id: string }[]>("update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ? returning id", [id]);
+    await refreshEffectiveCapacity(em, { baremetalIds: members.map((member) => member.id) });
+    await removeAssignments(em, "baremetal_group", [id]);
     em.remove(group);
   });
 }
@@ -93,9 +146,23 @@ export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: s
 async function withCapacity(em: EntityManager, groups: readonly GroupRow[]): Promise<BaremetalGroup[]> {
   if (groups.length === 0) return [];
   const sums = await em.execute<
-    { group_id: string; hosts: number; cpu: number; memory: number; storage: number; cpu_allocated: number; memory_allocated: number; storage_allocated: number }[]
+    {
+      group_id: string;
+      hosts: number;
+      cpu: number;
+      memory: number;
+      storage: number;
+      cpu_effective: number;
+      memory_effective: number;
+      storage_effective: number;
+      cpu_allocated: number;
+      memory_allocated: number;
+      storage_allocated: number;
+    }[]
   >(
     `select group_id, count(*)::int as hosts, sum(cpu_cores)::bigint as cpu, sum(memory_mib)::bigint as memory, sum(storage_gib)::bigint as storage,
+            sum(effective_cpu_cores)::bigint as cpu_effective, sum(effective_memory_mib)::bigint as memory_effective,
+            sum(effective_storage_gib)::bigint as storage_effective,
             sum(cpu_cores_allocated)::bigint as cpu_allocated, sum(memory_mib_allocated)::bigint as memory_allocated,
             sum(storage_gib_allocated)::bigint as storage_allocated
        from baremetal where group_id = any(array[?]::uuid[]) group by group_id`,
@@ -105,8 +172,16 @@ async function withCapacity(em: EntityManager, groups: readonly GroupRow[]): Pro
   return groups.map((group) => {
     const sum = byGroup.get(group.id);
     return {
-      ...group,
+      id: group.id,
+      version: group.version,
+      createTime: group.createTime,
+      updateTime: group.updateTime,
+      name: group.name,
+      description: group.description,
+      dimension: group.dimension,
+      scheduling: policyOf(group),
       hostCount: sum?.hosts ?? 0,
+      effectiveCapacity: { cpuCores: sum?.cpu_effective ?? 0, memoryMib: sum?.memory_effective ?? 0, storageGib: sum?.storage_effective ?? 0 },
       capacity: { cpuCores: sum?.cpu ?? 0, memoryMib: sum?.memory ?? 0, storageGib: sum?.storage ?? 0 },
       allocated: { cpuCores: sum?.cpu_allocated ?? 0, memoryMib: sum?.memory_allocated ?? 0, storageGib: sum?.storage_allocated ?? 0 },
     };

@@ -2,6 +2,7 @@
 // racks involved is occupied: mounted hardware must be moved or removed first, never orphaned.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError } from "../../domain/errors.js";
+import { removeAssignments } from "../maintainers/resources.js";
 
 type RackSelection = { readonly column: "id" | "room_id" | "datacenter_id"; readonly value: string };
 
@@ -25,16 +26,20 @@ export async function deleteRacks(em: EntityManager, selection: RackSelection): 
   await em.execute(`delete from rack_unit where rack_id = any(array[?]::uuid[])`, [ids]);
   await em.execute(`delete from rack_reservation where rack_id = any(array[?]::uuid[])`, [ids]);
   await em.execute(`delete from rack where id = any(array[?]::uuid[])`, [ids]);
+  await removeAssignments(em, "rack", ids);
   return ids.length;
 }
 
 export async function deleteRoomTree(em: EntityManager, roomId: string): Promise<void> {
   await deleteRacks(em, { column: "room_id", value: roomId });
   await em.execute(`delete from room where id = ?`, [roomId]);
+  await removeAssignments(em, "room", [roomId]);
 }
 
 export async function deleteDatacenterTree(em: EntityManager, datacenterId: string): Promise<void> {
   await deleteRacks(em, { column: "datacenter_id", value: datacenterId });
-  await em.execute(`delete from room where datacenter_id = ?`, [datacenterId]);
+  const rooms = await em.execute<{ id: string }[]>(`delete from room where datacenter_id = ? returning id`, [datacenterId]);
+  await removeAssignments(em, "room", rooms.map((room) => room.id));
   await em.execute(`delete from datacenter where id = ?`, [datacenterId]);
+  await removeAssignments(em, "datacenter", [datacenterId]);
 }

@@ -4,6 +4,7 @@ import { Datacenter as DatacenterEntity, Region, Room } from "../../persistence/
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
+import { removeAssignments } from "../maintainers/resources.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
@@ -73,5 +74,6 @@ export async function deleteDatacenter(db: Database, ctx: CallContext, id: strin
       for (const room of rooms) await deleteRoomTree(em, room.id);
     }
     em.remove(datacenter);
+    await removeAssignments(em, "datacenter", [id]);
   });
 }

@@ -17,6 +17,8 @@ import { Rack, RackReservation as ReservationEntity, RackUnit as RackUnitEntity,
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
+import { requireTenantEnabled } from "../tenants/guard.js";
+import { requireTenantsExist } from "../tenants/references.js";
 import { createOnce, findById, readById } from "../standard-methods.js";
 import { requireInventoryWrite } from "./access.js";
 import { requireEtag } from "../../domain/etag.js";
@@ -43,6 +45,7 @@ export async function updateRackUnit(
     if (!unit) throw new NotFoundError("rack_unit", `${rackId}/U${position}`);
     requireEtag(unit.version, etag, "rack_unit", `${rackId}/U${position}`);
     if (patch.slotGroupId) await findById(em, SlotGroup, "slot_group", patch.slotGroupId);
+    if (patch.allowedTenantIds !== undefined) await requireTenantsExist(em, patch.allowedTenantIds);
     em.assign(unit, patch);
     return unit;
   });
@@ -61,7 +64,12 @@ export async function reserveRackUnits(db: Database, ctx: CallContext, request: 
     const rack = await findById(em, Rack, "rack", request.rackId);
     requireRangeInRack(request.range, rack.heightUnits);
     return createOnce(em, ctx, "rack_reservation", requestId, request, async (id) => {
-      if (request.tenantId) await requireTenantAllowed(em, rack, request.range, request.tenantId);
+      if (request.tenantId) {
+        // Nothing is reserved for a tenant that does not exist or is disabled (TEN-2); the share
+        // lock also keeps a concurrent DeleteTenant from missing this reservation.
+        await requireTenantEnabled(em, request.tenantId);
+        await requireTenantAllowed(em, rack, request.range, request.tenantId);
+      }
       em.create(ReservationEntity, {
         id,
         rackId: rack.id,

@@ -4,6 +4,7 @@ import { Datacenter, Region as RegionEntity } from "../../persistence/entities/i
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
+import { removeAssignments } from "../maintainers/resources.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
@@ -60,5 +61,6 @@ export async function deleteRegion(db: Database, ctx: CallContext, id: string, e
       for (const datacenter of datacenters) await deleteDatacenterTree(em, datacenter.id);
     }
     em.remove(region);
+    await removeAssignments(em, "region", [id]);
   });
 }

@@ -4,6 +4,7 @@ import { Datacenter, Rack, Room as RoomEntity } from "../../persistence/entities
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
+import { removeAssignments } from "../maintainers/resources.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
@@ -61,5 +62,6 @@ export async function deleteRoom(db: Database, ctx: CallContext, id: string, eta
       await deleteRacks(em, { column: "room_id", value: id });
     }
     em.remove(room);
+    await removeAssignments(em, "room", [id]);
   });
 }

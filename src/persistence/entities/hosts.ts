@@ -1,6 +1,7 @@
 // Bare-metal hosts, host groups and custom field definitions (HOST-1..4).
 import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
 import type { BaremetalGroupDimension, BaremetalStatus, CustomFieldType } from "../../domain/hosts.js";
+import type { PlacementPolicy } from "../../domain/placement.js";
 import { resourceProperties } from "./common.js";
 import { Rack } from "./inventory.js";
 
@@ -11,14 +12,23 @@ export const BaremetalGroup = defineEntity({
     name: p.string().length(63).unique(),
     description: p.text().default(""),
     dimension: p.string().length(16).$type<BaremetalGroupDimension>(),
+    cpuAllocationRatio: p.double().runtimeType("number").$type<number>().default(1),
+    memoryAllocationRatio: p.double().runtimeType("number").$type<number>().default(1),
+    storageAllocationRatio: p.double().runtimeType("number").$type<number>().default(1),
+    reservedCpuCores: p.integer().default(0),
+    reservedMemoryMib: p.bigint("number").default(0),
+    reservedStorageGib: p.bigint("number").default(0),
+    placementPolicy: p.string().length(8).$type<PlacementPolicy>().default("SPREAD"),
   },
 });
 export type BaremetalGroup = InferEntity<typeof BaremetalGroup>;
 
 /**
- * A host. Free capacity is a stored generated column per resource, so "at least 16 free cores" is
- * an indexable comparison. Location above the rack is copied down (like racks do) so every
- * location filter is a single-column condition.
+ * A host. Effective capacity — what the scheduler may hand out, (capacity − the group's reserve) ×
+ * the group's ratio — is stored per host and rewritten whenever the host, its group or the group's
+ * policy changes; free capacity (effective − allocated) is a stored generated column, so "at least
+ * 16 free vCPUs" is an indexable comparison and the placement guard is a plain conditional UPDATE.
+ * Location above the rack is copied down (like racks do) so every location filter is one column.
  */
 export const Baremetal = defineEntity({
   name: "Baremetal",
@@ -36,12 +46,15 @@ export const Baremetal = defineEntity({
     cpuCores: p.integer(),
     memoryMib: p.bigint("number"),
     storageGib: p.bigint("number"),
+    effectiveCpuCores: p.integer().default(0),
+    effectiveMemoryMib: p.bigint("number").default(0),
+    effectiveStorageGib: p.bigint("number").default(0),
     cpuCoresAllocated: p.integer().default(0),
     memoryMibAllocated: p.bigint("number").default(0),
     storageGibAllocated: p.bigint("number").default(0),
-    freeCpuCores: p.integer().generated("(cpu_cores - cpu_cores_allocated) stored"),
-    freeMemoryMib: p.bigint("number").generated("(memory_mib - memory_mib_allocated) stored"),
-    freeStorageGib: p.bigint("number").generated("(storage_gib - storage_gib_allocated) stored"),
+    freeCpuCores: p.integer().generated("(effective_cpu_cores - cpu_cores_allocated) stored"),
+    freeMemoryMib: p.bigint("number").generated("(effective_memory_mib - memory_mib_allocated) stored"),
+    freeStorageGib: p.bigint("number").generated("(effective_storage_gib - storage_gib_allocated) stored"),
     status: p.string().length(16).$type<BaremetalStatus>(),
     statusReason: p.string().length(512).default(""),
     statusChangeTime: p.datetime(),

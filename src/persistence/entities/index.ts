@@ -1,12 +1,16 @@
 import { AuditEvent, IdempotencyKey } from "./audit.js";
+import { BaremetalGroupTenantQuota, Image, NameSequence, SchedulingRecord, VirtualMachine, VirtualMachineSpecification } from "./compute.js";
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
+import { Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
 export * from "./audit.js";
+export * from "./compute.js";
 export * from "./hosts.js";
+export * from "./jobs.js";
 export * from "./identity.js";
 export * from "./maintainer.js";
 export * from "./tenant.js";
@@ -32,4 +36,12 @@ export const entities = [
   BaremetalGroup,
   Baremetal,
   CustomFieldDefinition,
+  VirtualMachineSpecification,
+  Image,
+  BaremetalGroupTenantQuota,
+  NameSequence,
+  VirtualMachine,
+  SchedulingRecord,
+  Operation,
+  Job,
 ];

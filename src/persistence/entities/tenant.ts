@@ -15,6 +15,8 @@ export const Tenant = defineEntity({
     disabled: p.boolean().default(false),
     disabledReason: p.string().length(512).default(""),
     stateChangeTime: p.datetime().nullable(),
+    namingTemplate: p.string().length(128).default(""),
+    namingPattern: p.string().length(256).default(""),
   },
 });
 export type Tenant = InferEntity<typeof Tenant>;

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rackplane/v1/tenant.proto.
  */
 export const file_rackplane_v1_tenant: GenFile = /*@__PURE__*/
-  fileDesc("ChlyYWNrcGxhbmUvdjEvdGVuYW50LnByb3RvEgxyYWNrcGxhbmUudjEiWgoNVGVuYW50Q29udGFjdBIWCgRuYW1lGAEgASgJQgi6SAVyAxiAARIZCgVlbWFpbBgCIAEoCUIKukgH2AEBcgJgARIWCgVwaG9uZRgDIAEoCUIHukgEcgIYQCKtAwoGVGVuYW50EhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARI5CgRuYW1lGAIgASgJQiu6SCjYAQFyIxg/Mh9eW2EtejAtOV0oW2EtejAtOS1dKlthLXowLTldKT8kEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxiACBIwCgRraW5kGAQgASgOMhgucmFja3BsYW5lLnYxLlRlbmFudEtpbmRCCLpIBYIBAhABEiwKB2NvbnRhY3QYBSABKAsyGy5yYWNrcGxhbmUudjEuVGVuYW50Q29udGFjdBIQCghkaXNhYmxlZBgGIAEoCBIXCg9kaXNhYmxlZF9yZWFzb24YByABKAkSNQoRc3RhdGVfY2hhbmdlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKWAQoTQ3JlYXRlVGVuYW50UmVxdWVzdBJhCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50Qju6SDi6ATIKDW5hbWUucmVxdWlyZWQSEG5hbWUgaXMgcmVxdWlyZWQaD3RoaXMubmFtZSAhPSAnJ8gBARIcCgpyZXF1ZXN0X2lkGAIgASgJQgi6SAVyAxiAASI8ChRDcmVhdGVUZW5hbnRSZXNwb25zZRIkCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50IigKEEdldFRlbmFudFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjkKEUdldFRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnQiaAoSTGlzdFRlbmFudHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIlUKE0xpc3RUZW5hbnRzUmVzcG9uc2USJQoHdGVuYW50cxgBIAMoCzIULnJhY2twbGFuZS52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqsBChNVcGRhdGVUZW5hbnRSZXF1ZXN0ElsKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnRCNbpIMroBLAoLaWQucmVxdWlyZWQSDmlkIGlzIHJlcXVpcmVkGg10aGlzLmlkICE9ICcnyAEBEjcKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IGukgDyAEBIjwKFFVwZGF0ZVRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnQiQgoTRGVsZXRlVGVuYW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFQoEZXRhZxgCIAEoCUIHukgEcgIYQCIWChREZWxldGVUZW5hbnRSZXNwb25zZSJIChREaXNhYmxlVGVuYW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoGcmVhc29uGAIgASgJQgq6SAdyBRABGIAEIj0KFURpc2FibGVUZW5hbnRSZXNwb25zZRIkCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50IkUKE0VuYWJsZVRlbmFudFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiPAoURW5hYmxlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQucmFja3BsYW5lLnYxLlRlbmFudCqBAQoKVGVuYW50S2luZBIbChdURU5BTlRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlRFTkFOVF9LSU5EX0RFUEFSVE1FTlQQARIXChNURU5BTlRfS0lORF9QUk9KRUNUEAISIQodVEVOQU5UX0tJTkRfRVhURVJOQUxfQ1VTVE9NRVIQAzLxBAoNVGVuYW50U2VydmljZRJVCgxDcmVhdGVUZW5hbnQSIS5yYWNrcGxhbmUudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoiLnJhY2twbGFuZS52MS5DcmVhdGVUZW5hbnRSZXNwb25zZRJRCglHZXRUZW5hbnQSHi5yYWNrcGxhbmUudjEuR2V0VGVuYW50UmVxdWVzdBofLnJhY2twbGFuZS52MS5HZXRUZW5hbnRSZXNwb25zZSIDkAIBElcKC0xpc3RUZW5hbnRzEiAucmFja3BsYW5lLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBohLnJhY2twbGFuZS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIgOQAgESVQoMVXBkYXRlVGVuYW50EiEucmFja3BsYW5lLnYxLlVwZGF0ZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuVXBkYXRlVGVuYW50UmVzcG9uc2USVQoMRGVsZXRlVGVuYW50EiEucmFja3BsYW5lLnYxLkRlbGV0ZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuRGVsZXRlVGVuYW50UmVzcG9uc2USWAoNRGlzYWJsZVRlbmFudBIiLnJhY2twbGFuZS52MS5EaXNhYmxlVGVuYW50UmVxdWVzdBojLnJhY2twbGFuZS52MS5EaXNhYmxlVGVuYW50UmVzcG9uc2USVQoMRW5hYmxlVGVuYW50EiEucmFja3BsYW5lLnYxLkVuYWJsZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuRW5hYmxlVGVuYW50UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChlyYWNrcGxhbmUvdjEvdGVuYW50LnByb3RvEgxyYWNrcGxhbmUudjEiWgoNVGVuYW50Q29udGFjdBIWCgRuYW1lGAEgASgJQgi6SAVyAxiAARIZCgVlbWFpbBgCIAEoCUIKukgH2AEBcgJgARIWCgVwaG9uZRgDIAEoCUIHukgEcgIYQCLqAwoGVGVuYW50EhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARI5CgRuYW1lGAIgASgJQiu6SCjYAQFyIxg/Mh9eW2EtejAtOV0oW2EtejAtOS1dKlthLXowLTldKT8kEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxiACBIwCgRraW5kGAQgASgOMhgucmFja3BsYW5lLnYxLlRlbmFudEtpbmRCCLpIBYIBAhABEiwKB2NvbnRhY3QYBSABKAsyGy5yYWNrcGxhbmUudjEuVGVuYW50Q29udGFjdBIQCghkaXNhYmxlZBgGIAEoCBIXCg9kaXNhYmxlZF9yZWFzb24YByABKAkSNQoRc3RhdGVfY2hhbmdlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7CgtuYW1pbmdfcnVsZRgMIAEoCzImLnJhY2twbGFuZS52MS5WaXJ0dWFsTWFjaGluZU5hbWluZ1J1bGUiYgoYVmlydHVhbE1hY2hpbmVOYW1pbmdSdWxlEisKCHRlbXBsYXRlGAEgASgJQhm6SBZyFBiAATIPXlthLXowLTl7fTotXSokEhkKB3BhdHRlcm4YAiABKAlCCLpIBXIDGIACIlsKClF1b3RhTGltaXQSEgoIYWJzb2x1dGUYASABKARIABIqCgdwZXJjZW50GAIgASgBQhe6SBQSEhkAAAAAAABZQCkAAAAAAAAAAEgAQg0KBGtpbmQSBbpIAggBIu4CChlCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhEgoKAmlkGAEgASgJEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQESHQoIZ3JvdXBfaWQYAyABKAlCC7pICNgBAXIDsAEBEiUKA2NwdRgEIAEoCzIYLnJhY2twbGFuZS52MS5RdW90YUxpbWl0EiwKCm1lbW9yeV9taWIYBSABKAsyGC5yYWNrcGxhbmUudjEuUXVvdGFMaW1pdBItCgtzdG9yYWdlX2dpYhgGIAEoCzIYLnJhY2twbGFuZS52MS5RdW90YUxpbWl0EhIKCnVwZGF0ZWRfYnkYByABKAkSDAoEZXRhZxgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KDVJlc291cmNlVXNhZ2USDQoFbGltaXQYASABKAQSDAoEdXNlZBgCIAEoBBIRCglyZW1haW5pbmcYAyABKAMi0QEKCkdyb3VwVXNhZ2USEAoIZ3JvdXBfaWQYASABKAkSEgoKZ3JvdXBfbmFtZRgCIAEoCRIQCghxdW90YV9pZBgDIAEoCRIoCgNjcHUYBCABKAsyGy5yYWNrcGxhbmUudjEuUmVzb3VyY2VVc2FnZRIvCgptZW1vcnlfbWliGAUgASgLMhsucmFja3BsYW5lLnYxLlJlc291cmNlVXNhZ2USMAoLc3RvcmFnZV9naWIYBiABKAsyGy5yYWNrcGxhbmUudjEuUmVzb3VyY2VVc2FnZSKxAgomQ3JlYXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlcXVlc3QShgIKBXF1b3RhGAEgASgLMicucmFja3BsYW5lLnYxLkJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFCzQG6SMkBugHCAQoOcXVvdGEuY29tcGxldGUSQXRlbmFudF9pZCwgZ3JvdXBfaWQsIGNwdSwgbWVtb3J5X21pYiBhbmQgc3RvcmFnZV9naWIgYXJlIHJlcXVpcmVkGm10aGlzLnRlbmFudF9pZCAhPSAnJyAmJiB0aGlzLmdyb3VwX2lkICE9ICcnICYmIGhhcyh0aGlzLmNwdSkgJiYgaGFzKHRoaXMubWVtb3J5X21pYikgJiYgaGFzKHRoaXMuc3RvcmFnZV9naWIpyAEBImEKJ0NyZWF0ZUJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXNwb25zZRI2CgVxdW90YRgBIAEoCzInLnJhY2twbGFuZS52MS5CYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhIjsKI0dldEJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJeCiRHZXRCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhUmVzcG9uc2USNgoFcXVvdGEYASABKAsyJy5yYWNrcGxhbmUudjEuQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YSJ7CiVMaXN0QmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YXNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQInoKJkxpc3RCYXJlbWV0YWxHcm91cFRlbmFudFF1b3Rhc1Jlc3BvbnNlEjcKBnF1b3RhcxgBIAMoCzInLnJhY2twbGFuZS52MS5CYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLQAQomVXBkYXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlcXVlc3QSbQoFcXVvdGEYASABKAsyJy5yYWNrcGxhbmUudjEuQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YUI1ukgyugEsCgtpZC5yZXF1aXJlZBIOaWQgaXMgcmVxdWlyZWQaDXRoaXMuaWQgIT0gJyfIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiYQonVXBkYXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlc3BvbnNlEjYKBXF1b3RhGAEgASgLMicucmFja3BsYW5lLnYxLkJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGEiVQomRGVsZXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiKQonRGVsZXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlc3BvbnNlIjQKFUdldFRlbmFudFVzYWdlUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIvQBChZHZXRUZW5hbnRVc2FnZVJlc3BvbnNlEhEKCXRlbmFudF9pZBgBIAEoCRIoCgZncm91cHMYAiADKAsyGC5yYWNrcGxhbmUudjEuR3JvdXBVc2FnZRIuCgl0b3RhbF9jcHUYAyABKAsyGy5yYWNrcGxhbmUudjEuUmVzb3VyY2VVc2FnZRI1ChB0b3RhbF9tZW1vcnlfbWliGAQgASgLMhsucmFja3BsYW5lLnYxLlJlc291cmNlVXNhZ2USNgoRdG90YWxfc3RvcmFnZV9naWIYBSABKAsyGy5yYWNrcGxhbmUudjEuUmVzb3VyY2VVc2FnZSKWAQoTQ3JlYXRlVGVuYW50UmVxdWVzdBJhCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50Qju6SDi6ATIKDW5hbWUucmVxdWlyZWQSEG5hbWUgaXMgcmVxdWlyZWQaD3RoaXMubmFtZSAhPSAnJ8gBARIcCgpyZXF1ZXN0X2lkGAIgASgJQgi6SAVyAxiAASI8ChRDcmVhdGVUZW5hbnRSZXNwb25zZRIkCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50IigKEEdldFRlbmFudFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjkKEUdldFRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnQiaAoSTGlzdFRlbmFudHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIlUKE0xpc3RUZW5hbnRzUmVzcG9uc2USJQoHdGVuYW50cxgBIAMoCzIULnJhY2twbGFuZS52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqsBChNVcGRhdGVUZW5hbnRSZXF1ZXN0ElsKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnRCNbpIMroBLAoLaWQucmVxdWlyZWQSDmlkIGlzIHJlcXVpcmVkGg10aGlzLmlkICE9ICcnyAEBEjcKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IGukgDyAEBIjwKFFVwZGF0ZVRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULnJhY2twbGFuZS52MS5UZW5hbnQiQgoTRGVsZXRlVGVuYW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFQoEZXRhZxgCIAEoCUIHukgEcgIYQCIWChREZWxldGVUZW5hbnRSZXNwb25zZSJIChREaXNhYmxlVGVuYW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoGcmVhc29uGAIgASgJQgq6SAdyBRABGIAEIj0KFURpc2FibGVUZW5hbnRSZXNwb25zZRIkCgZ0ZW5hbnQYASABKAsyFC5yYWNrcGxhbmUudjEuVGVuYW50IkUKE0VuYWJsZVRlbmFudFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiPAoURW5hYmxlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQucmFja3BsYW5lLnYxLlRlbmFudCqBAQoKVGVuYW50S2luZBIbChdURU5BTlRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlRFTkFOVF9LSU5EX0RFUEFSVE1FTlQQARIXChNURU5BTlRfS0lORF9QUk9KRUNUEAISIQodVEVOQU5UX0tJTkRfRVhURVJOQUxfQ1VTVE9NRVIQAzKmCwoNVGVuYW50U2VydmljZRJVCgxDcmVhdGVUZW5hbnQSIS5yYWNrcGxhbmUudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoiLnJhY2twbGFuZS52MS5DcmVhdGVUZW5hbnRSZXNwb25zZRJRCglHZXRUZW5hbnQSHi5yYWNrcGxhbmUudjEuR2V0VGVuYW50UmVxdWVzdBofLnJhY2twbGFuZS52MS5HZXRUZW5hbnRSZXNwb25zZSIDkAIBElcKC0xpc3RUZW5hbnRzEiAucmFja3BsYW5lLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBohLnJhY2twbGFuZS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIgOQAgESVQoMVXBkYXRlVGVuYW50EiEucmFja3BsYW5lLnYxLlVwZGF0ZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuVXBkYXRlVGVuYW50UmVzcG9uc2USVQoMRGVsZXRlVGVuYW50EiEucmFja3BsYW5lLnYxLkRlbGV0ZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuRGVsZXRlVGVuYW50UmVzcG9uc2USWAoNRGlzYWJsZVRlbmFudBIiLnJhY2twbGFuZS52MS5EaXNhYmxlVGVuYW50UmVxdWVzdBojLnJhY2twbGFuZS52MS5EaXNhYmxlVGVuYW50UmVzcG9uc2USVQoMRW5hYmxlVGVuYW50EiEucmFja3BsYW5lLnYxLkVuYWJsZVRlbmFudFJlcXVlc3QaIi5yYWNrcGxhbmUudjEuRW5hYmxlVGVuYW50UmVzcG9uc2USjgEKH0NyZWF0ZUJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGESNC5yYWNrcGxhbmUudjEuQ3JlYXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlcXVlc3QaNS5yYWNrcGxhbmUudjEuQ3JlYXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YVJlc3BvbnNlEooBChxHZXRCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhEjEucmFja3BsYW5lLnYxLkdldEJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXF1ZXN0GjIucmFja3BsYW5lLnYxLkdldEJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXNwb25zZSIDkAIBEpABCh5MaXN0QmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YXMSMy5yYWNrcGxhbmUudjEuTGlzdEJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFzUmVxdWVzdBo0LnJhY2twbGFuZS52MS5MaXN0QmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YXNSZXNwb25zZSIDkAIBEo4BCh9VcGRhdGVCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhEjQucmFja3BsYW5lLnYxLlVwZGF0ZUJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXF1ZXN0GjUucmFja3BsYW5lLnYxLlVwZGF0ZUJhcmVtZXRhbEdyb3VwVGVuYW50UXVvdGFSZXNwb25zZRKOAQofRGVsZXRlQmFyZW1ldGFsR3JvdXBUZW5hbnRRdW90YRI0LnJhY2twbGFuZS52MS5EZWxldGVCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhUmVxdWVzdBo1LnJhY2twbGFuZS52MS5EZWxldGVCYXJlbWV0YWxHcm91cFRlbmFudFF1b3RhUmVzcG9uc2USYAoOR2V0VGVuYW50VXNhZ2USIy5yYWNrcGxhbmUudjEuR2V0VGVuYW50VXNhZ2VSZXF1ZXN0GiQucmFja3BsYW5lLnYxLkdldFRlbmFudFVzYWdlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Whom to reach about a tenant.
@@ -132,6 +132,13 @@ export type Tenant = Message<"rackplane.v1.Tenant"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 11;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * How its VMs are named (VM-6).
+   *
+   * @generated from field: rackplane.v1.VirtualMachineNamingRule naming_rule = 12;
+   */
+  namingRule?: VirtualMachineNamingRule | undefined;
 };
 
 /**
@@ -140,6 +147,558 @@ export type Tenant = Message<"rackplane.v1.Tenant"> & {
  */
 export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
   messageDesc(file_rackplane_v1_tenant, 1);
+
+/**
+ * How a tenant's VMs are named when a request gives no name (VM-6).
+ *
+ * @generated from message rackplane.v1.VirtualMachineNamingRule
+ */
+export type VirtualMachineNamingRule = Message<"rackplane.v1.VirtualMachineNamingRule"> & {
+  /**
+   * A template with the placeholders {tenant}, {role} and {seq} or {seq:0N} (zero-padded to N
+   * digits), e.g. "{tenant}-{role}-{seq:03}". Empty means "{tenant}-vm-{seq:04}". The sequence
+   * counts per rendered prefix and never reuses a number.
+   *
+   * @generated from field: string template = 1;
+   */
+  template: string;
+
+  /**
+   * A regular expression names given in requests must match; empty means any valid name.
+   *
+   * @generated from field: string pattern = 2;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message rackplane.v1.VirtualMachineNamingRule.
+ * Use `create(VirtualMachineNamingRuleSchema)` to create a new message.
+ */
+export const VirtualMachineNamingRuleSchema: GenMessage<VirtualMachineNamingRule> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 2);
+
+/**
+ * One resource limit: an absolute amount, or a percentage of the group's current effective
+ * capacity (which follows the group as hosts join or leave).
+ *
+ * @generated from message rackplane.v1.QuotaLimit
+ */
+export type QuotaLimit = Message<"rackplane.v1.QuotaLimit"> & {
+  /**
+   * The kind of limit.
+   *
+   * @generated from oneof rackplane.v1.QuotaLimit.kind
+   */
+  kind: {
+    /**
+     * An amount: vCPUs, MiB or GiB.
+     *
+     * @generated from field: uint64 absolute = 1;
+     */
+    value: bigint;
+    case: "absolute";
+  } | {
+    /**
+     * A percentage of the group's effective capacity, 0 to 100.
+     *
+     * @generated from field: double percent = 2;
+     */
+    value: number;
+    case: "percent";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rackplane.v1.QuotaLimit.
+ * Use `create(QuotaLimitSchema)` to create a new message.
+ */
+export const QuotaLimitSchema: GenMessage<QuotaLimit> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 3);
+
+/**
+ * BaremetalGroupTenantQuota is a tenant's limit in one host group (QUO-1).
+ *
+ * @generated from message rackplane.v1.BaremetalGroupTenantQuota
+ */
+export type BaremetalGroupTenantQuota = Message<"rackplane.v1.BaremetalGroupTenantQuota"> & {
+  /**
+   * Server-assigned identifier.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The tenant.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * The host group.
+   *
+   * @generated from field: string group_id = 3;
+   */
+  groupId: string;
+
+  /**
+   * vCPU limit.
+   *
+   * @generated from field: rackplane.v1.QuotaLimit cpu = 4;
+   */
+  cpu?: QuotaLimit | undefined;
+
+  /**
+   * Memory limit, MiB.
+   *
+   * @generated from field: rackplane.v1.QuotaLimit memory_mib = 5;
+   */
+  memoryMib?: QuotaLimit | undefined;
+
+  /**
+   * Storage limit, GiB.
+   *
+   * @generated from field: rackplane.v1.QuotaLimit storage_gib = 6;
+   */
+  storageGib?: QuotaLimit | undefined;
+
+  /**
+   * Who last changed it.
+   *
+   * @generated from field: string updated_by = 7;
+   */
+  updatedBy: string;
+
+  /**
+   * Opaque version for optimistic concurrency; pass it back on Update and Delete.
+   *
+   * @generated from field: string etag = 8;
+   */
+  etag: string;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 9;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 10;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.BaremetalGroupTenantQuota.
+ * Use `create(BaremetalGroupTenantQuotaSchema)` to create a new message.
+ */
+export const BaremetalGroupTenantQuotaSchema: GenMessage<BaremetalGroupTenantQuota> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 4);
+
+/**
+ * One resource's limit, use and what is left.
+ *
+ * @generated from message rackplane.v1.ResourceUsage
+ */
+export type ResourceUsage = Message<"rackplane.v1.ResourceUsage"> & {
+  /**
+   * The limit now (a percentage resolved against the group's current capacity).
+   *
+   * @generated from field: uint64 limit = 1;
+   */
+  limit: bigint;
+
+  /**
+   * What the tenant's VMs hold.
+   *
+   * @generated from field: uint64 used = 2;
+   */
+  used: bigint;
+
+  /**
+   * limit − used; negative when a limit was lowered below use.
+   *
+   * @generated from field: int64 remaining = 3;
+   */
+  remaining: bigint;
+};
+
+/**
+ * Describes the message rackplane.v1.ResourceUsage.
+ * Use `create(ResourceUsageSchema)` to create a new message.
+ */
+export const ResourceUsageSchema: GenMessage<ResourceUsage> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 5);
+
+/**
+ * A tenant's usage in one host group.
+ *
+ * @generated from message rackplane.v1.GroupUsage
+ */
+export type GroupUsage = Message<"rackplane.v1.GroupUsage"> & {
+  /**
+   * The host group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * Its name.
+   *
+   * @generated from field: string group_name = 2;
+   */
+  groupName: string;
+
+  /**
+   * The quota.
+   *
+   * @generated from field: string quota_id = 3;
+   */
+  quotaId: string;
+
+  /**
+   * vCPUs.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage cpu = 4;
+   */
+  cpu?: ResourceUsage | undefined;
+
+  /**
+   * Memory, MiB.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage memory_mib = 5;
+   */
+  memoryMib?: ResourceUsage | undefined;
+
+  /**
+   * Storage, GiB.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage storage_gib = 6;
+   */
+  storageGib?: ResourceUsage | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.GroupUsage.
+ * Use `create(GroupUsageSchema)` to create a new message.
+ */
+export const GroupUsageSchema: GenMessage<GroupUsage> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 6);
+
+/**
+ * Request of TenantService.CreateBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.CreateBaremetalGroupTenantQuotaRequest
+ */
+export type CreateBaremetalGroupTenantQuotaRequest = Message<"rackplane.v1.CreateBaremetalGroupTenantQuotaRequest"> & {
+  /**
+   * The quota; tenant_id, group_id and all three limits are required.
+   *
+   * @generated from field: rackplane.v1.BaremetalGroupTenantQuota quota = 1;
+   */
+  quota?: BaremetalGroupTenantQuota | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateBaremetalGroupTenantQuotaRequest.
+ * Use `create(CreateBaremetalGroupTenantQuotaRequestSchema)` to create a new message.
+ */
+export const CreateBaremetalGroupTenantQuotaRequestSchema: GenMessage<CreateBaremetalGroupTenantQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 7);
+
+/**
+ * Response of TenantService.CreateBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.CreateBaremetalGroupTenantQuotaResponse
+ */
+export type CreateBaremetalGroupTenantQuotaResponse = Message<"rackplane.v1.CreateBaremetalGroupTenantQuotaResponse"> & {
+  /**
+   * The created quota.
+   *
+   * @generated from field: rackplane.v1.BaremetalGroupTenantQuota quota = 1;
+   */
+  quota?: BaremetalGroupTenantQuota | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateBaremetalGroupTenantQuotaResponse.
+ * Use `create(CreateBaremetalGroupTenantQuotaResponseSchema)` to create a new message.
+ */
+export const CreateBaremetalGroupTenantQuotaResponseSchema: GenMessage<CreateBaremetalGroupTenantQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 8);
+
+/**
+ * Request of TenantService.GetBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.GetBaremetalGroupTenantQuotaRequest
+ */
+export type GetBaremetalGroupTenantQuotaRequest = Message<"rackplane.v1.GetBaremetalGroupTenantQuotaRequest"> & {
+  /**
+   * The quota's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message rackplane.v1.GetBaremetalGroupTenantQuotaRequest.
+ * Use `create(GetBaremetalGroupTenantQuotaRequestSchema)` to create a new message.
+ */
+export const GetBaremetalGroupTenantQuotaRequestSchema: GenMessage<GetBaremetalGroupTenantQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 9);
+
+/**
+ * Response of TenantService.GetBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.GetBaremetalGroupTenantQuotaResponse
+ */
+export type GetBaremetalGroupTenantQuotaResponse = Message<"rackplane.v1.GetBaremetalGroupTenantQuotaResponse"> & {
+  /**
+   * The quota.
+   *
+   * @generated from field: rackplane.v1.BaremetalGroupTenantQuota quota = 1;
+   */
+  quota?: BaremetalGroupTenantQuota | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.GetBaremetalGroupTenantQuotaResponse.
+ * Use `create(GetBaremetalGroupTenantQuotaResponseSchema)` to create a new message.
+ */
+export const GetBaremetalGroupTenantQuotaResponseSchema: GenMessage<GetBaremetalGroupTenantQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 10);
+
+/**
+ * Request of TenantService.ListBaremetalGroupTenantQuotas.
+ *
+ * @generated from message rackplane.v1.ListBaremetalGroupTenantQuotasRequest
+ */
+export type ListBaremetalGroupTenantQuotasRequest = Message<"rackplane.v1.ListBaremetalGroupTenantQuotasRequest"> & {
+  /**
+   * Maximum number of results; 0 means the default (50), more than 1000 is clamped.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call, to continue from there.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter over tenant_id and group_id.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListBaremetalGroupTenantQuotasRequest.
+ * Use `create(ListBaremetalGroupTenantQuotasRequestSchema)` to create a new message.
+ */
+export const ListBaremetalGroupTenantQuotasRequestSchema: GenMessage<ListBaremetalGroupTenantQuotasRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 11);
+
+/**
+ * Response of TenantService.ListBaremetalGroupTenantQuotas.
+ *
+ * @generated from message rackplane.v1.ListBaremetalGroupTenantQuotasResponse
+ */
+export type ListBaremetalGroupTenantQuotasResponse = Message<"rackplane.v1.ListBaremetalGroupTenantQuotasResponse"> & {
+  /**
+   * The quotas of this page.
+   *
+   * @generated from field: repeated rackplane.v1.BaremetalGroupTenantQuota quotas = 1;
+   */
+  quotas: BaremetalGroupTenantQuota[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListBaremetalGroupTenantQuotasResponse.
+ * Use `create(ListBaremetalGroupTenantQuotasResponseSchema)` to create a new message.
+ */
+export const ListBaremetalGroupTenantQuotasResponseSchema: GenMessage<ListBaremetalGroupTenantQuotasResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 12);
+
+/**
+ * Request of TenantService.UpdateBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.UpdateBaremetalGroupTenantQuotaRequest
+ */
+export type UpdateBaremetalGroupTenantQuotaRequest = Message<"rackplane.v1.UpdateBaremetalGroupTenantQuotaRequest"> & {
+  /**
+   * The quota with its id, etag (optional) and the new limits named in update_mask.
+   *
+   * @generated from field: rackplane.v1.BaremetalGroupTenantQuota quota = 1;
+   */
+  quota?: BaremetalGroupTenantQuota | undefined;
+
+  /**
+   * The fields to change: cpu, memory_mib, storage_gib.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.UpdateBaremetalGroupTenantQuotaRequest.
+ * Use `create(UpdateBaremetalGroupTenantQuotaRequestSchema)` to create a new message.
+ */
+export const UpdateBaremetalGroupTenantQuotaRequestSchema: GenMessage<UpdateBaremetalGroupTenantQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 13);
+
+/**
+ * Response of TenantService.UpdateBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.UpdateBaremetalGroupTenantQuotaResponse
+ */
+export type UpdateBaremetalGroupTenantQuotaResponse = Message<"rackplane.v1.UpdateBaremetalGroupTenantQuotaResponse"> & {
+  /**
+   * The updated quota.
+   *
+   * @generated from field: rackplane.v1.BaremetalGroupTenantQuota quota = 1;
+   */
+  quota?: BaremetalGroupTenantQuota | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.UpdateBaremetalGroupTenantQuotaResponse.
+ * Use `create(UpdateBaremetalGroupTenantQuotaResponseSchema)` to create a new message.
+ */
+export const UpdateBaremetalGroupTenantQuotaResponseSchema: GenMessage<UpdateBaremetalGroupTenantQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 14);
+
+/**
+ * Request of TenantService.DeleteBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.DeleteBaremetalGroupTenantQuotaRequest
+ */
+export type DeleteBaremetalGroupTenantQuotaRequest = Message<"rackplane.v1.DeleteBaremetalGroupTenantQuotaRequest"> & {
+  /**
+   * The quota's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When set, must match the current etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteBaremetalGroupTenantQuotaRequest.
+ * Use `create(DeleteBaremetalGroupTenantQuotaRequestSchema)` to create a new message.
+ */
+export const DeleteBaremetalGroupTenantQuotaRequestSchema: GenMessage<DeleteBaremetalGroupTenantQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 15);
+
+/**
+ * Response of TenantService.DeleteBaremetalGroupTenantQuota.
+ *
+ * @generated from message rackplane.v1.DeleteBaremetalGroupTenantQuotaResponse
+ */
+export type DeleteBaremetalGroupTenantQuotaResponse = Message<"rackplane.v1.DeleteBaremetalGroupTenantQuotaResponse"> & {
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteBaremetalGroupTenantQuotaResponse.
+ * Use `create(DeleteBaremetalGroupTenantQuotaResponseSchema)` to create a new message.
+ */
+export const DeleteBaremetalGroupTenantQuotaResponseSchema: GenMessage<DeleteBaremetalGroupTenantQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 16);
+
+/**
+ * Request of TenantService.GetTenantUsage.
+ *
+ * @generated from message rackplane.v1.GetTenantUsageRequest
+ */
+export type GetTenantUsageRequest = Message<"rackplane.v1.GetTenantUsageRequest"> & {
+  /**
+   * The tenant.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message rackplane.v1.GetTenantUsageRequest.
+ * Use `create(GetTenantUsageRequestSchema)` to create a new message.
+ */
+export const GetTenantUsageRequestSchema: GenMessage<GetTenantUsageRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 17);
+
+/**
+ * Response of TenantService.GetTenantUsage.
+ *
+ * @generated from message rackplane.v1.GetTenantUsageResponse
+ */
+export type GetTenantUsageResponse = Message<"rackplane.v1.GetTenantUsageResponse"> & {
+  /**
+   * The tenant.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Per host group where it holds a quota or uses resources.
+   *
+   * @generated from field: repeated rackplane.v1.GroupUsage groups = 2;
+   */
+  groups: GroupUsage[];
+
+  /**
+   * vCPUs over all groups.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage total_cpu = 3;
+   */
+  totalCpu?: ResourceUsage | undefined;
+
+  /**
+   * Memory over all groups, MiB.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage total_memory_mib = 4;
+   */
+  totalMemoryMib?: ResourceUsage | undefined;
+
+  /**
+   * Storage over all groups, GiB.
+   *
+   * @generated from field: rackplane.v1.ResourceUsage total_storage_gib = 5;
+   */
+  totalStorageGib?: ResourceUsage | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.GetTenantUsageResponse.
+ * Use `create(GetTenantUsageResponseSchema)` to create a new message.
+ */
+export const GetTenantUsageResponseSchema: GenMessage<GetTenantUsageResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_tenant, 18);
 
 /**
  * Request of TenantService.CreateTenant.
@@ -167,7 +726,7 @@ export type CreateTenantRequest = Message<"rackplane.v1.CreateTenantRequest"> & 
  * Use `create(CreateTenantRequestSchema)` to create a new message.
  */
 export const CreateTenantRequestSchema: GenMessage<CreateTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 2);
+  messageDesc(file_rackplane_v1_tenant, 19);
 
 /**
  * Response of TenantService.CreateTenant.
@@ -188,7 +747,7 @@ export type CreateTenantResponse = Message<"rackplane.v1.CreateTenantResponse"> 
  * Use `create(CreateTenantResponseSchema)` to create a new message.
  */
 export const CreateTenantResponseSchema: GenMessage<CreateTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 3);
+  messageDesc(file_rackplane_v1_tenant, 20);
 
 /**
  * Request of TenantService.GetTenant.
@@ -209,7 +768,7 @@ export type GetTenantRequest = Message<"rackplane.v1.GetTenantRequest"> & {
  * Use `create(GetTenantRequestSchema)` to create a new message.
  */
 export const GetTenantRequestSchema: GenMessage<GetTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 4);
+  messageDesc(file_rackplane_v1_tenant, 21);
 
 /**
  * Response of TenantService.GetTenant.
@@ -230,7 +789,7 @@ export type GetTenantResponse = Message<"rackplane.v1.GetTenantResponse"> & {
  * Use `create(GetTenantResponseSchema)` to create a new message.
  */
 export const GetTenantResponseSchema: GenMessage<GetTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 5);
+  messageDesc(file_rackplane_v1_tenant, 22);
 
 /**
  * Request of TenantService.ListTenants.
@@ -265,7 +824,7 @@ export type ListTenantsRequest = Message<"rackplane.v1.ListTenantsRequest"> & {
  * Use `create(ListTenantsRequestSchema)` to create a new message.
  */
 export const ListTenantsRequestSchema: GenMessage<ListTenantsRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 6);
+  messageDesc(file_rackplane_v1_tenant, 23);
 
 /**
  * Response of TenantService.ListTenants.
@@ -293,7 +852,7 @@ export type ListTenantsResponse = Message<"rackplane.v1.ListTenantsResponse"> & 
  * Use `create(ListTenantsResponseSchema)` to create a new message.
  */
 export const ListTenantsResponseSchema: GenMessage<ListTenantsResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 7);
+  messageDesc(file_rackplane_v1_tenant, 24);
 
 /**
  * Request of TenantService.UpdateTenant.
@@ -309,7 +868,7 @@ export type UpdateTenantRequest = Message<"rackplane.v1.UpdateTenantRequest"> & 
   tenant?: Tenant | undefined;
 
   /**
-   * The fields to change: name, description, kind, contact.
+   * The fields to change: name, description, kind, contact, naming_rule.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -321,7 +880,7 @@ export type UpdateTenantRequest = Message<"rackplane.v1.UpdateTenantRequest"> & 
  * Use `create(UpdateTenantRequestSchema)` to create a new message.
  */
 export const UpdateTenantRequestSchema: GenMessage<UpdateTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 8);
+  messageDesc(file_rackplane_v1_tenant, 25);
 
 /**
  * Response of TenantService.UpdateTenant.
@@ -342,7 +901,7 @@ export type UpdateTenantResponse = Message<"rackplane.v1.UpdateTenantResponse"> 
  * Use `create(UpdateTenantResponseSchema)` to create a new message.
  */
 export const UpdateTenantResponseSchema: GenMessage<UpdateTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 9);
+  messageDesc(file_rackplane_v1_tenant, 26);
 
 /**
  * Request of TenantService.DeleteTenant.
@@ -370,7 +929,7 @@ export type DeleteTenantRequest = Message<"rackplane.v1.DeleteTenantRequest"> & 
  * Use `create(DeleteTenantRequestSchema)` to create a new message.
  */
 export const DeleteTenantRequestSchema: GenMessage<DeleteTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 10);
+  messageDesc(file_rackplane_v1_tenant, 27);
 
 /**
  * Response of TenantService.DeleteTenant.
@@ -385,7 +944,7 @@ export type DeleteTenantResponse = Message<"rackplane.v1.DeleteTenantResponse"> 
  * Use `create(DeleteTenantResponseSchema)` to create a new message.
  */
 export const DeleteTenantResponseSchema: GenMessage<DeleteTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 11);
+  messageDesc(file_rackplane_v1_tenant, 28);
 
 /**
  * Request of TenantService.DisableTenant.
@@ -413,7 +972,7 @@ export type DisableTenantRequest = Message<"rackplane.v1.DisableTenantRequest"> 
  * Use `create(DisableTenantRequestSchema)` to create a new message.
  */
 export const DisableTenantRequestSchema: GenMessage<DisableTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 12);
+  messageDesc(file_rackplane_v1_tenant, 29);
 
 /**
  * Response of TenantService.DisableTenant.
@@ -434,7 +993,7 @@ export type DisableTenantResponse = Message<"rackplane.v1.DisableTenantResponse"
  * Use `create(DisableTenantResponseSchema)` to create a new message.
  */
 export const DisableTenantResponseSchema: GenMessage<DisableTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 13);
+  messageDesc(file_rackplane_v1_tenant, 30);
 
 /**
  * Request of TenantService.EnableTenant.
@@ -462,7 +1021,7 @@ export type EnableTenantRequest = Message<"rackplane.v1.EnableTenantRequest"> & 
  * Use `create(EnableTenantRequestSchema)` to create a new message.
  */
 export const EnableTenantRequestSchema: GenMessage<EnableTenantRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 14);
+  messageDesc(file_rackplane_v1_tenant, 31);
 
 /**
  * Response of TenantService.EnableTenant.
@@ -483,7 +1042,7 @@ export type EnableTenantResponse = Message<"rackplane.v1.EnableTenantResponse"> 
  * Use `create(EnableTenantResponseSchema)` to create a new message.
  */
 export const EnableTenantResponseSchema: GenMessage<EnableTenantResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_tenant, 15);
+  messageDesc(file_rackplane_v1_tenant, 32);
 
 /**
  * What a tenant is.
@@ -605,6 +1164,67 @@ export const TenantService: GenService<{
     methodKind: "unary";
     input: typeof EnableTenantRequestSchema;
     output: typeof EnableTenantResponseSchema;
+  },
+  /**
+   * Gives a tenant a quota in a host group (QUO-1). Without one, the tenant cannot place there.
+   *
+   * @generated from rpc rackplane.v1.TenantService.CreateBaremetalGroupTenantQuota
+   */
+  createBaremetalGroupTenantQuota: {
+    methodKind: "unary";
+    input: typeof CreateBaremetalGroupTenantQuotaRequestSchema;
+    output: typeof CreateBaremetalGroupTenantQuotaResponseSchema;
+  },
+  /**
+   * Gets one quota.
+   *
+   * @generated from rpc rackplane.v1.TenantService.GetBaremetalGroupTenantQuota
+   */
+  getBaremetalGroupTenantQuota: {
+    methodKind: "unary";
+    input: typeof GetBaremetalGroupTenantQuotaRequestSchema;
+    output: typeof GetBaremetalGroupTenantQuotaResponseSchema;
+  },
+  /**
+   * Lists quotas.
+   *
+   * @generated from rpc rackplane.v1.TenantService.ListBaremetalGroupTenantQuotas
+   */
+  listBaremetalGroupTenantQuotas: {
+    methodKind: "unary";
+    input: typeof ListBaremetalGroupTenantQuotasRequestSchema;
+    output: typeof ListBaremetalGroupTenantQuotasResponseSchema;
+  },
+  /**
+   * Changes a quota's limits, at once (QUO-5). Lowering a limit below current usage blocks new
+   * allocations and evicts nothing.
+   *
+   * @generated from rpc rackplane.v1.TenantService.UpdateBaremetalGroupTenantQuota
+   */
+  updateBaremetalGroupTenantQuota: {
+    methodKind: "unary";
+    input: typeof UpdateBaremetalGroupTenantQuotaRequestSchema;
+    output: typeof UpdateBaremetalGroupTenantQuotaResponseSchema;
+  },
+  /**
+   * Removes a quota; refused while the tenant uses resources in the group.
+   *
+   * @generated from rpc rackplane.v1.TenantService.DeleteBaremetalGroupTenantQuota
+   */
+  deleteBaremetalGroupTenantQuota: {
+    methodKind: "unary";
+    input: typeof DeleteBaremetalGroupTenantQuotaRequestSchema;
+    output: typeof DeleteBaremetalGroupTenantQuotaResponseSchema;
+  },
+  /**
+   * A tenant's usage per host group and resource: limit, used, remaining, and totals (QUO-3).
+   *
+   * @generated from rpc rackplane.v1.TenantService.GetTenantUsage
+   */
+  getTenantUsage: {
+    methodKind: "unary";
+    input: typeof GetTenantUsageRequestSchema;
+    output: typeof GetTenantUsageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rackplane_v1_tenant, 0);

@@ -254,6 +254,49 @@ export function baremetalGroupDimensionToJSON(object: BaremetalGroupDimension): 
   }
 }
 
+/** How hosts are filled when VMs are placed on them. */
+export enum PlacementPolicy {
+  /** PLACEMENT_POLICY_UNSPECIFIED - Not set; treated as PLACEMENT_POLICY_SPREAD. */
+  PLACEMENT_POLICY_UNSPECIFIED = 0,
+  /** PLACEMENT_POLICY_SPREAD - Prefer the host with the most free capacity: spreads load and failure impact. */
+  PLACEMENT_POLICY_SPREAD = 1,
+  /** PLACEMENT_POLICY_PACK - Prefer the fullest host that still fits: keeps whole hosts free. */
+  PLACEMENT_POLICY_PACK = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function placementPolicyFromJSON(object: any): PlacementPolicy {
+  switch (object) {
+    case 0:
+    case "PLACEMENT_POLICY_UNSPECIFIED":
+      return PlacementPolicy.PLACEMENT_POLICY_UNSPECIFIED;
+    case 1:
+    case "PLACEMENT_POLICY_SPREAD":
+      return PlacementPolicy.PLACEMENT_POLICY_SPREAD;
+    case 2:
+    case "PLACEMENT_POLICY_PACK":
+      return PlacementPolicy.PLACEMENT_POLICY_PACK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PlacementPolicy.UNRECOGNIZED;
+  }
+}
+
+export function placementPolicyToJSON(object: PlacementPolicy): string {
+  switch (object) {
+    case PlacementPolicy.PLACEMENT_POLICY_UNSPECIFIED:
+      return "PLACEMENT_POLICY_UNSPECIFIED";
+    case PlacementPolicy.PLACEMENT_POLICY_SPREAD:
+      return "PLACEMENT_POLICY_SPREAD";
+    case PlacementPolicy.PLACEMENT_POLICY_PACK:
+      return "PLACEMENT_POLICY_PACK";
+    case PlacementPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** The type of a custom field's values. */
 export enum CustomFieldType {
   /** CUSTOM_FIELD_TYPE_UNSPECIFIED - Not set; refused on input. */
@@ -1101,7 +1144,14 @@ export interface Baremetal {
     | Date
     | undefined;
   /** When the host last changed. */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /**
+   * What the scheduler may hand out: (capacity − the group's reserve per host) × the group's
+   * allocation ratio (output only). free is effective − allocated.
+   */
+  effective: Resources | undefined;
 }
 
 /** BaremetalGroup groups hosts; tenant quotas and placement name a group (HOST-2). */
@@ -1131,7 +1181,34 @@ export interface BaremetalGroup {
     | Date
     | undefined;
   /** When the group last changed. */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /** How the scheduler uses the group's hosts (QUO-2). */
+  scheduling:
+    | SchedulingPolicy
+    | undefined;
+  /** Sum of its hosts' effective capacity (output only): what tenant percentages are taken of. */
+  effectiveCapacity: Resources | undefined;
+}
+
+/**
+ * Platform-level scheduling settings of a host group (QUO-2). A host's effective capacity is
+ * (capacity − reserved_per_host) × ratio, per resource.
+ */
+export interface SchedulingPolicy {
+  /** vCPUs handed out per physical core; 0 means 1.0. */
+  cpuAllocationRatio: number;
+  /** Memory handed out per MiB; 0 means 1.0. */
+  memoryAllocationRatio: number;
+  /** Storage handed out per GiB; 0 means 1.0. */
+  storageAllocationRatio: number;
+  /** Capacity kept back on every host for the hypervisor. */
+  reservedPerHost:
+    | Resources
+    | undefined;
+  /** Spread or pack. */
+  placementPolicy: PlacementPolicy;
 }
 
 /**
@@ -1353,7 +1430,7 @@ export interface UpdateBaremetalGroupRequest {
   group:
     | BaremetalGroup
     | undefined;
-  /** The fields to change: name, description, dimension. */
+  /** The fields to change: name, description, dimension, scheduling (or scheduling.<field>). */
   updateMask: string[] | undefined;
 }
 
@@ -8922,6 +8999,7 @@ function createBaseBaremetal(): Baremetal {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    effective: undefined,
   };
 }
 
@@ -8983,6 +9061,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(154).fork()).join();
+    }
+    if (message.effective !== undefined) {
+      Resources.encode(message.effective, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -9152,6 +9233,14 @@ export const Baremetal: MessageFns<Baremetal> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.effective = Resources.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9225,6 +9314,7 @@ export const Baremetal: MessageFns<Baremetal> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      effective: isSet(object.effective) ? Resources.fromJSON(object.effective) : undefined,
     };
   },
 
@@ -9287,6 +9377,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.effective !== undefined) {
+      obj.effective = Resources.toJSON(message.effective);
+    }
     return obj;
   },
 
@@ -9320,6 +9413,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.effective = (object.effective !== undefined && object.effective !== null)
+      ? Resources.fromPartial(object.effective)
+      : undefined;
     return message;
   },
 };
@@ -9336,6 +9432,8 @@ function createBaseBaremetalGroup(): BaremetalGroup {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    scheduling: undefined,
+    effectiveCapacity: undefined,
   };
 }
 
@@ -9370,6 +9468,12 @@ export const BaremetalGroup: MessageFns<BaremetalGroup> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(82).fork()).join();
+    }
+    if (message.scheduling !== undefined) {
+      SchedulingPolicy.encode(message.scheduling, writer.uint32(90).fork()).join();
+    }
+    if (message.effectiveCapacity !== undefined) {
+      Resources.encode(message.effectiveCapacity, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -9467,6 +9571,22 @@ export const BaremetalGroup: MessageFns<BaremetalGroup> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.scheduling = SchedulingPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.effectiveCapacity = Resources.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9503,6 +9623,12 @@ export const BaremetalGroup: MessageFns<BaremetalGroup> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      scheduling: isSet(object.scheduling) ? SchedulingPolicy.fromJSON(object.scheduling) : undefined,
+      effectiveCapacity: isSet(object.effectiveCapacity)
+        ? Resources.fromJSON(object.effectiveCapacity)
+        : isSet(object.effective_capacity)
+        ? Resources.fromJSON(object.effective_capacity)
+        : undefined,
     };
   },
 
@@ -9538,6 +9664,12 @@ export const BaremetalGroup: MessageFns<BaremetalGroup> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.scheduling !== undefined) {
+      obj.scheduling = SchedulingPolicy.toJSON(message.scheduling);
+    }
+    if (message.effectiveCapacity !== undefined) {
+      obj.effectiveCapacity = Resources.toJSON(message.effectiveCapacity);
+    }
     return obj;
   },
 
@@ -9560,6 +9692,173 @@ export const BaremetalGroup: MessageFns<BaremetalGroup> = {
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.scheduling = (object.scheduling !== undefined && object.scheduling !== null)
+      ? SchedulingPolicy.fromPartial(object.scheduling)
+      : undefined;
+    message.effectiveCapacity = (object.effectiveCapacity !== undefined && object.effectiveCapacity !== null)
+      ? Resources.fromPartial(object.effectiveCapacity)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSchedulingPolicy(): SchedulingPolicy {
+  return {
+    cpuAllocationRatio: 0,
+    memoryAllocationRatio: 0,
+    storageAllocationRatio: 0,
+    reservedPerHost: undefined,
+    placementPolicy: 0,
+  };
+}
+
+export const SchedulingPolicy: MessageFns<SchedulingPolicy> = {
+  encode(message: SchedulingPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpuAllocationRatio !== 0) {
+      writer.uint32(9).double(message.cpuAllocationRatio);
+    }
+    if (message.memoryAllocationRatio !== 0) {
+      writer.uint32(17).double(message.memoryAllocationRatio);
+    }
+    if (message.storageAllocationRatio !== 0) {
+      writer.uint32(25).double(message.storageAllocationRatio);
+    }
+    if (message.reservedPerHost !== undefined) {
+      Resources.encode(message.reservedPerHost, writer.uint32(34).fork()).join();
+    }
+    if (message.placementPolicy !== 0) {
+      writer.uint32(40).int32(message.placementPolicy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SchedulingPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSchedulingPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.cpuAllocationRatio = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.memoryAllocationRatio = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.storageAllocationRatio = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reservedPerHost = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.placementPolicy = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SchedulingPolicy {
+    return {
+      cpuAllocationRatio: isSet(object.cpuAllocationRatio)
+        ? globalThis.Number(object.cpuAllocationRatio)
+        : isSet(object.cpu_allocation_ratio)
+        ? globalThis.Number(object.cpu_allocation_ratio)
+        : 0,
+      memoryAllocationRatio: isSet(object.memoryAllocationRatio)
+        ? globalThis.Number(object.memoryAllocationRatio)
+        : isSet(object.memory_allocation_ratio)
+        ? globalThis.Number(object.memory_allocation_ratio)
+        : 0,
+      storageAllocationRatio: isSet(object.storageAllocationRatio)
+        ? globalThis.Number(object.storageAllocationRatio)
+        : isSet(object.storage_allocation_ratio)
+        ? globalThis.Number(object.storage_allocation_ratio)
+        : 0,
+      reservedPerHost: isSet(object.reservedPerHost)
+        ? Resources.fromJSON(object.reservedPerHost)
+        : isSet(object.reserved_per_host)
+        ? Resources.fromJSON(object.reserved_per_host)
+        : undefined,
+      placementPolicy: isSet(object.placementPolicy)
+        ? placementPolicyFromJSON(object.placementPolicy)
+        : isSet(object.placement_policy)
+        ? placementPolicyFromJSON(object.placement_policy)
+        : 0,
+    };
+  },
+
+  toJSON(message: SchedulingPolicy): unknown {
+    const obj: any = {};
+    if (message.cpuAllocationRatio !== 0) {
+      obj.cpuAllocationRatio = floatToJson(message.cpuAllocationRatio);
+    }
+    if (message.memoryAllocationRatio !== 0) {
+      obj.memoryAllocationRatio = floatToJson(message.memoryAllocationRatio);
+    }
+    if (message.storageAllocationRatio !== 0) {
+      obj.storageAllocationRatio = floatToJson(message.storageAllocationRatio);
+    }
+    if (message.reservedPerHost !== undefined) {
+      obj.reservedPerHost = Resources.toJSON(message.reservedPerHost);
+    }
+    if (message.placementPolicy !== 0) {
+      obj.placementPolicy = placementPolicyToJSON(message.placementPolicy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SchedulingPolicy>, I>>(base?: I): SchedulingPolicy {
+    return SchedulingPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SchedulingPolicy>, I>>(object: I): SchedulingPolicy {
+    const message = createBaseSchedulingPolicy();
+    message.cpuAllocationRatio = object.cpuAllocationRatio ?? 0;
+    message.memoryAllocationRatio = object.memoryAllocationRatio ?? 0;
+    message.storageAllocationRatio = object.storageAllocationRatio ?? 0;
+    message.reservedPerHost = (object.reservedPerHost !== undefined && object.reservedPerHost !== null)
+      ? Resources.fromPartial(object.reservedPerHost)
+      : undefined;
+    message.placementPolicy = object.placementPolicy ?? 0;
     return message;
   },
 };

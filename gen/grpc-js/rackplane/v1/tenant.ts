@@ -114,7 +114,192 @@ export interface Tenant {
     | Date
     | undefined;
   /** When the tenant last changed. */
+  updateTime:
+    | Date
+    | undefined;
+  /** How its VMs are named (VM-6). */
+  namingRule: VirtualMachineNamingRule | undefined;
+}
+
+/** How a tenant's VMs are named when a request gives no name (VM-6). */
+export interface VirtualMachineNamingRule {
+  /**
+   * A template with the placeholders {tenant}, {role} and {seq} or {seq:0N} (zero-padded to N
+   * digits), e.g. "{tenant}-{role}-{seq:03}". Empty means "{tenant}-vm-{seq:04}". The sequence
+   * counts per rendered prefix and never reuses a number.
+   */
+  template: string;
+  /** A regular expression names given in requests must match; empty means any valid name. */
+  pattern: string;
+}
+
+/**
+ * One resource limit: an absolute amount, or a percentage of the group's current effective
+ * capacity (which follows the group as hosts join or leave).
+ */
+export interface QuotaLimit {
+  /** An amount: vCPUs, MiB or GiB. */
+  absolute?:
+    | number
+    | undefined;
+  /** A percentage of the group's effective capacity, 0 to 100. */
+  percent?: number | undefined;
+}
+
+/** BaremetalGroupTenantQuota is a tenant's limit in one host group (QUO-1). */
+export interface BaremetalGroupTenantQuota {
+  /** Server-assigned identifier. */
+  id: string;
+  /** The tenant. */
+  tenantId: string;
+  /** The host group. */
+  groupId: string;
+  /** vCPU limit. */
+  cpu:
+    | QuotaLimit
+    | undefined;
+  /** Memory limit, MiB. */
+  memoryMib:
+    | QuotaLimit
+    | undefined;
+  /** Storage limit, GiB. */
+  storageGib:
+    | QuotaLimit
+    | undefined;
+  /** Who last changed it. */
+  updatedBy: string;
+  /** Opaque version for optimistic concurrency; pass it back on Update and Delete. */
+  etag: string;
+  /** When it was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** When it last changed. */
   updateTime: Date | undefined;
+}
+
+/** One resource's limit, use and what is left. */
+export interface ResourceUsage {
+  /** The limit now (a percentage resolved against the group's current capacity). */
+  limit: number;
+  /** What the tenant's VMs hold. */
+  used: number;
+  /** limit − used; negative when a limit was lowered below use. */
+  remaining: number;
+}
+
+/** A tenant's usage in one host group. */
+export interface GroupUsage {
+  /** The host group. */
+  groupId: string;
+  /** Its name. */
+  groupName: string;
+  /** The quota. */
+  quotaId: string;
+  /** vCPUs. */
+  cpu:
+    | ResourceUsage
+    | undefined;
+  /** Memory, MiB. */
+  memoryMib:
+    | ResourceUsage
+    | undefined;
+  /** Storage, GiB. */
+  storageGib: ResourceUsage | undefined;
+}
+
+/** Request of TenantService.CreateBaremetalGroupTenantQuota. */
+export interface CreateBaremetalGroupTenantQuotaRequest {
+  /** The quota; tenant_id, group_id and all three limits are required. */
+  quota: BaremetalGroupTenantQuota | undefined;
+}
+
+/** Response of TenantService.CreateBaremetalGroupTenantQuota. */
+export interface CreateBaremetalGroupTenantQuotaResponse {
+  /** The created quota. */
+  quota: BaremetalGroupTenantQuota | undefined;
+}
+
+/** Request of TenantService.GetBaremetalGroupTenantQuota. */
+export interface GetBaremetalGroupTenantQuotaRequest {
+  /** The quota's id. */
+  id: string;
+}
+
+/** Response of TenantService.GetBaremetalGroupTenantQuota. */
+export interface GetBaremetalGroupTenantQuotaResponse {
+  /** The quota. */
+  quota: BaremetalGroupTenantQuota | undefined;
+}
+
+/** Request of TenantService.ListBaremetalGroupTenantQuotas. */
+export interface ListBaremetalGroupTenantQuotasRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /** AIP-160 filter over tenant_id and group_id. */
+  filter: string;
+}
+
+/** Response of TenantService.ListBaremetalGroupTenantQuotas. */
+export interface ListBaremetalGroupTenantQuotasResponse {
+  /** The quotas of this page. */
+  quotas: BaremetalGroupTenantQuota[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of TenantService.UpdateBaremetalGroupTenantQuota. */
+export interface UpdateBaremetalGroupTenantQuotaRequest {
+  /** The quota with its id, etag (optional) and the new limits named in update_mask. */
+  quota:
+    | BaremetalGroupTenantQuota
+    | undefined;
+  /** The fields to change: cpu, memory_mib, storage_gib. */
+  updateMask: string[] | undefined;
+}
+
+/** Response of TenantService.UpdateBaremetalGroupTenantQuota. */
+export interface UpdateBaremetalGroupTenantQuotaResponse {
+  /** The updated quota. */
+  quota: BaremetalGroupTenantQuota | undefined;
+}
+
+/** Request of TenantService.DeleteBaremetalGroupTenantQuota. */
+export interface DeleteBaremetalGroupTenantQuotaRequest {
+  /** The quota's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of TenantService.DeleteBaremetalGroupTenantQuota. */
+export interface DeleteBaremetalGroupTenantQuotaResponse {
+}
+
+/** Request of TenantService.GetTenantUsage. */
+export interface GetTenantUsageRequest {
+  /** The tenant. */
+  tenantId: string;
+}
+
+/** Response of TenantService.GetTenantUsage. */
+export interface GetTenantUsageResponse {
+  /** The tenant. */
+  tenantId: string;
+  /** Per host group where it holds a quota or uses resources. */
+  groups: GroupUsage[];
+  /** vCPUs over all groups. */
+  totalCpu:
+    | ResourceUsage
+    | undefined;
+  /** Memory over all groups, MiB. */
+  totalMemoryMib:
+    | ResourceUsage
+    | undefined;
+  /** Storage over all groups, GiB. */
+  totalStorageGib: ResourceUsage | undefined;
 }
 
 /** Request of TenantService.CreateTenant. */
@@ -169,7 +354,7 @@ export interface UpdateTenantRequest {
   tenant:
     | Tenant
     | undefined;
-  /** The fields to change: name, description, kind, contact. */
+  /** The fields to change: name, description, kind, contact, naming_rule. */
   updateMask: string[] | undefined;
 }
 
@@ -333,6 +518,7 @@ function createBaseTenant(): Tenant {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    namingRule: undefined,
   };
 }
 
@@ -370,6 +556,9 @@ export const Tenant: MessageFns<Tenant> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(90).fork()).join();
+    }
+    if (message.namingRule !== undefined) {
+      VirtualMachineNamingRule.encode(message.namingRule, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -475,6 +664,14 @@ export const Tenant: MessageFns<Tenant> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.namingRule = VirtualMachineNamingRule.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -516,6 +713,11 @@ export const Tenant: MessageFns<Tenant> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      namingRule: isSet(object.namingRule)
+        ? VirtualMachineNamingRule.fromJSON(object.namingRule)
+        : isSet(object.naming_rule)
+        ? VirtualMachineNamingRule.fromJSON(object.naming_rule)
+        : undefined,
     };
   },
 
@@ -554,6 +756,9 @@ export const Tenant: MessageFns<Tenant> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.namingRule !== undefined) {
+      obj.namingRule = VirtualMachineNamingRule.toJSON(message.namingRule);
+    }
     return obj;
   },
 
@@ -575,6 +780,1748 @@ export const Tenant: MessageFns<Tenant> = {
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.namingRule = (object.namingRule !== undefined && object.namingRule !== null)
+      ? VirtualMachineNamingRule.fromPartial(object.namingRule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVirtualMachineNamingRule(): VirtualMachineNamingRule {
+  return { template: "", pattern: "" };
+}
+
+export const VirtualMachineNamingRule: MessageFns<VirtualMachineNamingRule> = {
+  encode(message: VirtualMachineNamingRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.template !== "") {
+      writer.uint32(10).string(message.template);
+    }
+    if (message.pattern !== "") {
+      writer.uint32(18).string(message.pattern);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VirtualMachineNamingRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVirtualMachineNamingRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VirtualMachineNamingRule {
+    return {
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
+      pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
+    };
+  },
+
+  toJSON(message: VirtualMachineNamingRule): unknown {
+    const obj: any = {};
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
+    if (message.pattern !== "") {
+      obj.pattern = message.pattern;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VirtualMachineNamingRule>, I>>(base?: I): VirtualMachineNamingRule {
+    return VirtualMachineNamingRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VirtualMachineNamingRule>, I>>(object: I): VirtualMachineNamingRule {
+    const message = createBaseVirtualMachineNamingRule();
+    message.template = object.template ?? "";
+    message.pattern = object.pattern ?? "";
+    return message;
+  },
+};
+
+function createBaseQuotaLimit(): QuotaLimit {
+  return { absolute: undefined, percent: undefined };
+}
+
+export const QuotaLimit: MessageFns<QuotaLimit> = {
+  encode(message: QuotaLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.absolute !== undefined) {
+      writer.uint32(8).uint64(message.absolute);
+    }
+    if (message.percent !== undefined) {
+      writer.uint32(17).double(message.percent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuotaLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuotaLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.absolute = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.percent = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuotaLimit {
+    return {
+      absolute: isSet(object.absolute) ? globalThis.Number(object.absolute) : undefined,
+      percent: isSet(object.percent) ? globalThis.Number(object.percent) : undefined,
+    };
+  },
+
+  toJSON(message: QuotaLimit): unknown {
+    const obj: any = {};
+    if (message.absolute !== undefined) {
+      obj.absolute = Math.round(message.absolute);
+    }
+    if (message.percent !== undefined) {
+      obj.percent = floatToJson(message.percent);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuotaLimit>, I>>(base?: I): QuotaLimit {
+    return QuotaLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuotaLimit>, I>>(object: I): QuotaLimit {
+    const message = createBaseQuotaLimit();
+    message.absolute = object.absolute ?? undefined;
+    message.percent = object.percent ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBaremetalGroupTenantQuota(): BaremetalGroupTenantQuota {
+  return {
+    id: "",
+    tenantId: "",
+    groupId: "",
+    cpu: undefined,
+    memoryMib: undefined,
+    storageGib: undefined,
+    updatedBy: "",
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const BaremetalGroupTenantQuota: MessageFns<BaremetalGroupTenantQuota> = {
+  encode(message: BaremetalGroupTenantQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.groupId !== "") {
+      writer.uint32(26).string(message.groupId);
+    }
+    if (message.cpu !== undefined) {
+      QuotaLimit.encode(message.cpu, writer.uint32(34).fork()).join();
+    }
+    if (message.memoryMib !== undefined) {
+      QuotaLimit.encode(message.memoryMib, writer.uint32(42).fork()).join();
+    }
+    if (message.storageGib !== undefined) {
+      QuotaLimit.encode(message.storageGib, writer.uint32(50).fork()).join();
+    }
+    if (message.updatedBy !== "") {
+      writer.uint32(58).string(message.updatedBy);
+    }
+    if (message.etag !== "") {
+      writer.uint32(66).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(74).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BaremetalGroupTenantQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBaremetalGroupTenantQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.groupId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cpu = QuotaLimit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.memoryMib = QuotaLimit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.storageGib = QuotaLimit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedBy = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BaremetalGroupTenantQuota {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      groupId: isSet(object.groupId)
+        ? globalThis.String(object.groupId)
+        : isSet(object.group_id)
+        ? globalThis.String(object.group_id)
+        : "",
+      cpu: isSet(object.cpu) ? QuotaLimit.fromJSON(object.cpu) : undefined,
+      memoryMib: isSet(object.memoryMib)
+        ? QuotaLimit.fromJSON(object.memoryMib)
+        : isSet(object.memory_mib)
+        ? QuotaLimit.fromJSON(object.memory_mib)
+        : undefined,
+      storageGib: isSet(object.storageGib)
+        ? QuotaLimit.fromJSON(object.storageGib)
+        : isSet(object.storage_gib)
+        ? QuotaLimit.fromJSON(object.storage_gib)
+        : undefined,
+      updatedBy: isSet(object.updatedBy)
+        ? globalThis.String(object.updatedBy)
+        : isSet(object.updated_by)
+        ? globalThis.String(object.updated_by)
+        : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BaremetalGroupTenantQuota): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.groupId !== "") {
+      obj.groupId = message.groupId;
+    }
+    if (message.cpu !== undefined) {
+      obj.cpu = QuotaLimit.toJSON(message.cpu);
+    }
+    if (message.memoryMib !== undefined) {
+      obj.memoryMib = QuotaLimit.toJSON(message.memoryMib);
+    }
+    if (message.storageGib !== undefined) {
+      obj.storageGib = QuotaLimit.toJSON(message.storageGib);
+    }
+    if (message.updatedBy !== "") {
+      obj.updatedBy = message.updatedBy;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BaremetalGroupTenantQuota>, I>>(base?: I): BaremetalGroupTenantQuota {
+    return BaremetalGroupTenantQuota.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BaremetalGroupTenantQuota>, I>>(object: I): BaremetalGroupTenantQuota {
+    const message = createBaseBaremetalGroupTenantQuota();
+    message.id = object.id ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.groupId = object.groupId ?? "";
+    message.cpu = (object.cpu !== undefined && object.cpu !== null) ? QuotaLimit.fromPartial(object.cpu) : undefined;
+    message.memoryMib = (object.memoryMib !== undefined && object.memoryMib !== null)
+      ? QuotaLimit.fromPartial(object.memoryMib)
+      : undefined;
+    message.storageGib = (object.storageGib !== undefined && object.storageGib !== null)
+      ? QuotaLimit.fromPartial(object.storageGib)
+      : undefined;
+    message.updatedBy = object.updatedBy ?? "";
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseResourceUsage(): ResourceUsage {
+  return { limit: 0, used: 0, remaining: 0 };
+}
+
+export const ResourceUsage: MessageFns<ResourceUsage> = {
+  encode(message: ResourceUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint64(message.limit);
+    }
+    if (message.used !== 0) {
+      writer.uint32(16).uint64(message.used);
+    }
+    if (message.remaining !== 0) {
+      writer.uint32(24).int64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.used = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.remaining = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceUsage {
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      used: isSet(object.used) ? globalThis.Number(object.used) : 0,
+      remaining: isSet(object.remaining) ? globalThis.Number(object.remaining) : 0,
+    };
+  },
+
+  toJSON(message: ResourceUsage): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.used !== 0) {
+      obj.used = Math.round(message.used);
+    }
+    if (message.remaining !== 0) {
+      obj.remaining = Math.round(message.remaining);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResourceUsage>, I>>(base?: I): ResourceUsage {
+    return ResourceUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResourceUsage>, I>>(object: I): ResourceUsage {
+    const message = createBaseResourceUsage();
+    message.limit = object.limit ?? 0;
+    message.used = object.used ?? 0;
+    message.remaining = object.remaining ?? 0;
+    return message;
+  },
+};
+
+function createBaseGroupUsage(): GroupUsage {
+  return { groupId: "", groupName: "", quotaId: "", cpu: undefined, memoryMib: undefined, storageGib: undefined };
+}
+
+export const GroupUsage: MessageFns<GroupUsage> = {
+  encode(message: GroupUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.groupName !== "") {
+      writer.uint32(18).string(message.groupName);
+    }
+    if (message.quotaId !== "") {
+      writer.uint32(26).string(message.quotaId);
+    }
+    if (message.cpu !== undefined) {
+      ResourceUsage.encode(message.cpu, writer.uint32(34).fork()).join();
+    }
+    if (message.memoryMib !== undefined) {
+      ResourceUsage.encode(message.memoryMib, writer.uint32(42).fork()).join();
+    }
+    if (message.storageGib !== undefined) {
+      ResourceUsage.encode(message.storageGib, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.groupId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groupName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quotaId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cpu = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.memoryMib = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.storageGib = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupUsage {
+    return {
+      groupId: isSet(object.groupId)
+        ? globalThis.String(object.groupId)
+        : isSet(object.group_id)
+        ? globalThis.String(object.group_id)
+        : "",
+      groupName: isSet(object.groupName)
+        ? globalThis.String(object.groupName)
+        : isSet(object.group_name)
+        ? globalThis.String(object.group_name)
+        : "",
+      quotaId: isSet(object.quotaId)
+        ? globalThis.String(object.quotaId)
+        : isSet(object.quota_id)
+        ? globalThis.String(object.quota_id)
+        : "",
+      cpu: isSet(object.cpu) ? ResourceUsage.fromJSON(object.cpu) : undefined,
+      memoryMib: isSet(object.memoryMib)
+        ? ResourceUsage.fromJSON(object.memoryMib)
+        : isSet(object.memory_mib)
+        ? ResourceUsage.fromJSON(object.memory_mib)
+        : undefined,
+      storageGib: isSet(object.storageGib)
+        ? ResourceUsage.fromJSON(object.storageGib)
+        : isSet(object.storage_gib)
+        ? ResourceUsage.fromJSON(object.storage_gib)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupUsage): unknown {
+    const obj: any = {};
+    if (message.groupId !== "") {
+      obj.groupId = message.groupId;
+    }
+    if (message.groupName !== "") {
+      obj.groupName = message.groupName;
+    }
+    if (message.quotaId !== "") {
+      obj.quotaId = message.quotaId;
+    }
+    if (message.cpu !== undefined) {
+      obj.cpu = ResourceUsage.toJSON(message.cpu);
+    }
+    if (message.memoryMib !== undefined) {
+      obj.memoryMib = ResourceUsage.toJSON(message.memoryMib);
+    }
+    if (message.storageGib !== undefined) {
+      obj.storageGib = ResourceUsage.toJSON(message.storageGib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupUsage>, I>>(base?: I): GroupUsage {
+    return GroupUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupUsage>, I>>(object: I): GroupUsage {
+    const message = createBaseGroupUsage();
+    message.groupId = object.groupId ?? "";
+    message.groupName = object.groupName ?? "";
+    message.quotaId = object.quotaId ?? "";
+    message.cpu = (object.cpu !== undefined && object.cpu !== null) ? ResourceUsage.fromPartial(object.cpu) : undefined;
+    message.memoryMib = (object.memoryMib !== undefined && object.memoryMib !== null)
+      ? ResourceUsage.fromPartial(object.memoryMib)
+      : undefined;
+    message.storageGib = (object.storageGib !== undefined && object.storageGib !== null)
+      ? ResourceUsage.fromPartial(object.storageGib)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalGroupTenantQuotaRequest(): CreateBaremetalGroupTenantQuotaRequest {
+  return { quota: undefined };
+}
+
+export const CreateBaremetalGroupTenantQuotaRequest: MessageFns<CreateBaremetalGroupTenantQuotaRequest> = {
+  encode(message: CreateBaremetalGroupTenantQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      BaremetalGroupTenantQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalGroupTenantQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalGroupTenantQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = BaremetalGroupTenantQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalGroupTenantQuotaRequest {
+    return { quota: isSet(object.quota) ? BaremetalGroupTenantQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: CreateBaremetalGroupTenantQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = BaremetalGroupTenantQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalGroupTenantQuotaRequest>, I>>(
+    base?: I,
+  ): CreateBaremetalGroupTenantQuotaRequest {
+    return CreateBaremetalGroupTenantQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalGroupTenantQuotaRequest>, I>>(
+    object: I,
+  ): CreateBaremetalGroupTenantQuotaRequest {
+    const message = createBaseCreateBaremetalGroupTenantQuotaRequest();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? BaremetalGroupTenantQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateBaremetalGroupTenantQuotaResponse(): CreateBaremetalGroupTenantQuotaResponse {
+  return { quota: undefined };
+}
+
+export const CreateBaremetalGroupTenantQuotaResponse: MessageFns<CreateBaremetalGroupTenantQuotaResponse> = {
+  encode(message: CreateBaremetalGroupTenantQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      BaremetalGroupTenantQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBaremetalGroupTenantQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBaremetalGroupTenantQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = BaremetalGroupTenantQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBaremetalGroupTenantQuotaResponse {
+    return { quota: isSet(object.quota) ? BaremetalGroupTenantQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: CreateBaremetalGroupTenantQuotaResponse): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = BaremetalGroupTenantQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBaremetalGroupTenantQuotaResponse>, I>>(
+    base?: I,
+  ): CreateBaremetalGroupTenantQuotaResponse {
+    return CreateBaremetalGroupTenantQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBaremetalGroupTenantQuotaResponse>, I>>(
+    object: I,
+  ): CreateBaremetalGroupTenantQuotaResponse {
+    const message = createBaseCreateBaremetalGroupTenantQuotaResponse();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? BaremetalGroupTenantQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetBaremetalGroupTenantQuotaRequest(): GetBaremetalGroupTenantQuotaRequest {
+  return { id: "" };
+}
+
+export const GetBaremetalGroupTenantQuotaRequest: MessageFns<GetBaremetalGroupTenantQuotaRequest> = {
+  encode(message: GetBaremetalGroupTenantQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalGroupTenantQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalGroupTenantQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalGroupTenantQuotaRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetBaremetalGroupTenantQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalGroupTenantQuotaRequest>, I>>(
+    base?: I,
+  ): GetBaremetalGroupTenantQuotaRequest {
+    return GetBaremetalGroupTenantQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalGroupTenantQuotaRequest>, I>>(
+    object: I,
+  ): GetBaremetalGroupTenantQuotaRequest {
+    const message = createBaseGetBaremetalGroupTenantQuotaRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBaremetalGroupTenantQuotaResponse(): GetBaremetalGroupTenantQuotaResponse {
+  return { quota: undefined };
+}
+
+export const GetBaremetalGroupTenantQuotaResponse: MessageFns<GetBaremetalGroupTenantQuotaResponse> = {
+  encode(message: GetBaremetalGroupTenantQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      BaremetalGroupTenantQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBaremetalGroupTenantQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBaremetalGroupTenantQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = BaremetalGroupTenantQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBaremetalGroupTenantQuotaResponse {
+    return { quota: isSet(object.quota) ? BaremetalGroupTenantQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: GetBaremetalGroupTenantQuotaResponse): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = BaremetalGroupTenantQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBaremetalGroupTenantQuotaResponse>, I>>(
+    base?: I,
+  ): GetBaremetalGroupTenantQuotaResponse {
+    return GetBaremetalGroupTenantQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBaremetalGroupTenantQuotaResponse>, I>>(
+    object: I,
+  ): GetBaremetalGroupTenantQuotaResponse {
+    const message = createBaseGetBaremetalGroupTenantQuotaResponse();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? BaremetalGroupTenantQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBaremetalGroupTenantQuotasRequest(): ListBaremetalGroupTenantQuotasRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListBaremetalGroupTenantQuotasRequest: MessageFns<ListBaremetalGroupTenantQuotasRequest> = {
+  encode(message: ListBaremetalGroupTenantQuotasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalGroupTenantQuotasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalGroupTenantQuotasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalGroupTenantQuotasRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalGroupTenantQuotasRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalGroupTenantQuotasRequest>, I>>(
+    base?: I,
+  ): ListBaremetalGroupTenantQuotasRequest {
+    return ListBaremetalGroupTenantQuotasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalGroupTenantQuotasRequest>, I>>(
+    object: I,
+  ): ListBaremetalGroupTenantQuotasRequest {
+    const message = createBaseListBaremetalGroupTenantQuotasRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListBaremetalGroupTenantQuotasResponse(): ListBaremetalGroupTenantQuotasResponse {
+  return { quotas: [], nextPageToken: "" };
+}
+
+export const ListBaremetalGroupTenantQuotasResponse: MessageFns<ListBaremetalGroupTenantQuotasResponse> = {
+  encode(message: ListBaremetalGroupTenantQuotasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.quotas) {
+      BaremetalGroupTenantQuota.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBaremetalGroupTenantQuotasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBaremetalGroupTenantQuotasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quotas.push(BaremetalGroupTenantQuota.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBaremetalGroupTenantQuotasResponse {
+    return {
+      quotas: globalThis.Array.isArray(object?.quotas)
+        ? object.quotas.map((e: any) => BaremetalGroupTenantQuota.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBaremetalGroupTenantQuotasResponse): unknown {
+    const obj: any = {};
+    if (message.quotas?.length) {
+      obj.quotas = message.quotas.map((e) => BaremetalGroupTenantQuota.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBaremetalGroupTenantQuotasResponse>, I>>(
+    base?: I,
+  ): ListBaremetalGroupTenantQuotasResponse {
+    return ListBaremetalGroupTenantQuotasResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBaremetalGroupTenantQuotasResponse>, I>>(
+    object: I,
+  ): ListBaremetalGroupTenantQuotasResponse {
+    const message = createBaseListBaremetalGroupTenantQuotasResponse();
+    message.quotas = object.quotas?.map((e) => BaremetalGroupTenantQuota.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalGroupTenantQuotaRequest(): UpdateBaremetalGroupTenantQuotaRequest {
+  return { quota: undefined, updateMask: undefined };
+}
+
+export const UpdateBaremetalGroupTenantQuotaRequest: MessageFns<UpdateBaremetalGroupTenantQuotaRequest> = {
+  encode(message: UpdateBaremetalGroupTenantQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      BaremetalGroupTenantQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalGroupTenantQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalGroupTenantQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = BaremetalGroupTenantQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalGroupTenantQuotaRequest {
+    return {
+      quota: isSet(object.quota) ? BaremetalGroupTenantQuota.fromJSON(object.quota) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateBaremetalGroupTenantQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = BaremetalGroupTenantQuota.toJSON(message.quota);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalGroupTenantQuotaRequest>, I>>(
+    base?: I,
+  ): UpdateBaremetalGroupTenantQuotaRequest {
+    return UpdateBaremetalGroupTenantQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalGroupTenantQuotaRequest>, I>>(
+    object: I,
+  ): UpdateBaremetalGroupTenantQuotaRequest {
+    const message = createBaseUpdateBaremetalGroupTenantQuotaRequest();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? BaremetalGroupTenantQuota.fromPartial(object.quota)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateBaremetalGroupTenantQuotaResponse(): UpdateBaremetalGroupTenantQuotaResponse {
+  return { quota: undefined };
+}
+
+export const UpdateBaremetalGroupTenantQuotaResponse: MessageFns<UpdateBaremetalGroupTenantQuotaResponse> = {
+  encode(message: UpdateBaremetalGroupTenantQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      BaremetalGroupTenantQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateBaremetalGroupTenantQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateBaremetalGroupTenantQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = BaremetalGroupTenantQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateBaremetalGroupTenantQuotaResponse {
+    return { quota: isSet(object.quota) ? BaremetalGroupTenantQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: UpdateBaremetalGroupTenantQuotaResponse): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = BaremetalGroupTenantQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateBaremetalGroupTenantQuotaResponse>, I>>(
+    base?: I,
+  ): UpdateBaremetalGroupTenantQuotaResponse {
+    return UpdateBaremetalGroupTenantQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateBaremetalGroupTenantQuotaResponse>, I>>(
+    object: I,
+  ): UpdateBaremetalGroupTenantQuotaResponse {
+    const message = createBaseUpdateBaremetalGroupTenantQuotaResponse();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? BaremetalGroupTenantQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalGroupTenantQuotaRequest(): DeleteBaremetalGroupTenantQuotaRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteBaremetalGroupTenantQuotaRequest: MessageFns<DeleteBaremetalGroupTenantQuotaRequest> = {
+  encode(message: DeleteBaremetalGroupTenantQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalGroupTenantQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalGroupTenantQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBaremetalGroupTenantQuotaRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteBaremetalGroupTenantQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalGroupTenantQuotaRequest>, I>>(
+    base?: I,
+  ): DeleteBaremetalGroupTenantQuotaRequest {
+    return DeleteBaremetalGroupTenantQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalGroupTenantQuotaRequest>, I>>(
+    object: I,
+  ): DeleteBaremetalGroupTenantQuotaRequest {
+    const message = createBaseDeleteBaremetalGroupTenantQuotaRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteBaremetalGroupTenantQuotaResponse(): DeleteBaremetalGroupTenantQuotaResponse {
+  return {};
+}
+
+export const DeleteBaremetalGroupTenantQuotaResponse: MessageFns<DeleteBaremetalGroupTenantQuotaResponse> = {
+  encode(_: DeleteBaremetalGroupTenantQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBaremetalGroupTenantQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBaremetalGroupTenantQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteBaremetalGroupTenantQuotaResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteBaremetalGroupTenantQuotaResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBaremetalGroupTenantQuotaResponse>, I>>(
+    base?: I,
+  ): DeleteBaremetalGroupTenantQuotaResponse {
+    return DeleteBaremetalGroupTenantQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBaremetalGroupTenantQuotaResponse>, I>>(
+    _: I,
+  ): DeleteBaremetalGroupTenantQuotaResponse {
+    const message = createBaseDeleteBaremetalGroupTenantQuotaResponse();
+    return message;
+  },
+};
+
+function createBaseGetTenantUsageRequest(): GetTenantUsageRequest {
+  return { tenantId: "" };
+}
+
+export const GetTenantUsageRequest: MessageFns<GetTenantUsageRequest> = {
+  encode(message: GetTenantUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTenantUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTenantUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTenantUsageRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTenantUsageRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTenantUsageRequest>, I>>(base?: I): GetTenantUsageRequest {
+    return GetTenantUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTenantUsageRequest>, I>>(object: I): GetTenantUsageRequest {
+    const message = createBaseGetTenantUsageRequest();
+    message.tenantId = object.tenantId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTenantUsageResponse(): GetTenantUsageResponse {
+  return { tenantId: "", groups: [], totalCpu: undefined, totalMemoryMib: undefined, totalStorageGib: undefined };
+}
+
+export const GetTenantUsageResponse: MessageFns<GetTenantUsageResponse> = {
+  encode(message: GetTenantUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    for (const v of message.groups) {
+      GroupUsage.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.totalCpu !== undefined) {
+      ResourceUsage.encode(message.totalCpu, writer.uint32(26).fork()).join();
+    }
+    if (message.totalMemoryMib !== undefined) {
+      ResourceUsage.encode(message.totalMemoryMib, writer.uint32(34).fork()).join();
+    }
+    if (message.totalStorageGib !== undefined) {
+      ResourceUsage.encode(message.totalStorageGib, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTenantUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTenantUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groups.push(GroupUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.totalCpu = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.totalMemoryMib = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.totalStorageGib = ResourceUsage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTenantUsageResponse {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => GroupUsage.fromJSON(e)) : [],
+      totalCpu: isSet(object.totalCpu)
+        ? ResourceUsage.fromJSON(object.totalCpu)
+        : isSet(object.total_cpu)
+        ? ResourceUsage.fromJSON(object.total_cpu)
+        : undefined,
+      totalMemoryMib: isSet(object.totalMemoryMib)
+        ? ResourceUsage.fromJSON(object.totalMemoryMib)
+        : isSet(object.total_memory_mib)
+        ? ResourceUsage.fromJSON(object.total_memory_mib)
+        : undefined,
+      totalStorageGib: isSet(object.totalStorageGib)
+        ? ResourceUsage.fromJSON(object.totalStorageGib)
+        : isSet(object.total_storage_gib)
+        ? ResourceUsage.fromJSON(object.total_storage_gib)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetTenantUsageResponse): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => GroupUsage.toJSON(e));
+    }
+    if (message.totalCpu !== undefined) {
+      obj.totalCpu = ResourceUsage.toJSON(message.totalCpu);
+    }
+    if (message.totalMemoryMib !== undefined) {
+      obj.totalMemoryMib = ResourceUsage.toJSON(message.totalMemoryMib);
+    }
+    if (message.totalStorageGib !== undefined) {
+      obj.totalStorageGib = ResourceUsage.toJSON(message.totalStorageGib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTenantUsageResponse>, I>>(base?: I): GetTenantUsageResponse {
+    return GetTenantUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTenantUsageResponse>, I>>(object: I): GetTenantUsageResponse {
+    const message = createBaseGetTenantUsageResponse();
+    message.tenantId = object.tenantId ?? "";
+    message.groups = object.groups?.map((e) => GroupUsage.fromPartial(e)) || [];
+    message.totalCpu = (object.totalCpu !== undefined && object.totalCpu !== null)
+      ? ResourceUsage.fromPartial(object.totalCpu)
+      : undefined;
+    message.totalMemoryMib = (object.totalMemoryMib !== undefined && object.totalMemoryMib !== null)
+      ? ResourceUsage.fromPartial(object.totalMemoryMib)
+      : undefined;
+    message.totalStorageGib = (object.totalStorageGib !== undefined && object.totalStorageGib !== null)
+      ? ResourceUsage.fromPartial(object.totalStorageGib)
+      : undefined;
     return message;
   },
 };
@@ -1766,6 +3713,91 @@ export const TenantServiceService = {
       Buffer.from(EnableTenantResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EnableTenantResponse => EnableTenantResponse.decode(value),
   },
+  /** Gives a tenant a quota in a host group (QUO-1). Without one, the tenant cannot place there. */
+  createBaremetalGroupTenantQuota: {
+    path: "/rackplane.v1.TenantService/CreateBaremetalGroupTenantQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBaremetalGroupTenantQuotaRequest): Buffer =>
+      Buffer.from(CreateBaremetalGroupTenantQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBaremetalGroupTenantQuotaRequest =>
+      CreateBaremetalGroupTenantQuotaRequest.decode(value),
+    responseSerialize: (value: CreateBaremetalGroupTenantQuotaResponse): Buffer =>
+      Buffer.from(CreateBaremetalGroupTenantQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBaremetalGroupTenantQuotaResponse =>
+      CreateBaremetalGroupTenantQuotaResponse.decode(value),
+  },
+  /** Gets one quota. */
+  getBaremetalGroupTenantQuota: {
+    path: "/rackplane.v1.TenantService/GetBaremetalGroupTenantQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBaremetalGroupTenantQuotaRequest): Buffer =>
+      Buffer.from(GetBaremetalGroupTenantQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBaremetalGroupTenantQuotaRequest =>
+      GetBaremetalGroupTenantQuotaRequest.decode(value),
+    responseSerialize: (value: GetBaremetalGroupTenantQuotaResponse): Buffer =>
+      Buffer.from(GetBaremetalGroupTenantQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBaremetalGroupTenantQuotaResponse =>
+      GetBaremetalGroupTenantQuotaResponse.decode(value),
+  },
+  /** Lists quotas. */
+  listBaremetalGroupTenantQuotas: {
+    path: "/rackplane.v1.TenantService/ListBaremetalGroupTenantQuotas" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBaremetalGroupTenantQuotasRequest): Buffer =>
+      Buffer.from(ListBaremetalGroupTenantQuotasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBaremetalGroupTenantQuotasRequest =>
+      ListBaremetalGroupTenantQuotasRequest.decode(value),
+    responseSerialize: (value: ListBaremetalGroupTenantQuotasResponse): Buffer =>
+      Buffer.from(ListBaremetalGroupTenantQuotasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBaremetalGroupTenantQuotasResponse =>
+      ListBaremetalGroupTenantQuotasResponse.decode(value),
+  },
+  /**
+   * Changes a quota's limits, at once (QUO-5). Lowering a limit below current usage blocks new
+   * allocations and evicts nothing.
+   */
+  updateBaremetalGroupTenantQuota: {
+    path: "/rackplane.v1.TenantService/UpdateBaremetalGroupTenantQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateBaremetalGroupTenantQuotaRequest): Buffer =>
+      Buffer.from(UpdateBaremetalGroupTenantQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateBaremetalGroupTenantQuotaRequest =>
+      UpdateBaremetalGroupTenantQuotaRequest.decode(value),
+    responseSerialize: (value: UpdateBaremetalGroupTenantQuotaResponse): Buffer =>
+      Buffer.from(UpdateBaremetalGroupTenantQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateBaremetalGroupTenantQuotaResponse =>
+      UpdateBaremetalGroupTenantQuotaResponse.decode(value),
+  },
+  /** Removes a quota; refused while the tenant uses resources in the group. */
+  deleteBaremetalGroupTenantQuota: {
+    path: "/rackplane.v1.TenantService/DeleteBaremetalGroupTenantQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteBaremetalGroupTenantQuotaRequest): Buffer =>
+      Buffer.from(DeleteBaremetalGroupTenantQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteBaremetalGroupTenantQuotaRequest =>
+      DeleteBaremetalGroupTenantQuotaRequest.decode(value),
+    responseSerialize: (value: DeleteBaremetalGroupTenantQuotaResponse): Buffer =>
+      Buffer.from(DeleteBaremetalGroupTenantQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteBaremetalGroupTenantQuotaResponse =>
+      DeleteBaremetalGroupTenantQuotaResponse.decode(value),
+  },
+  /** A tenant's usage per host group and resource: limit, used, remaining, and totals (QUO-3). */
+  getTenantUsage: {
+    path: "/rackplane.v1.TenantService/GetTenantUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTenantUsageRequest): Buffer =>
+      Buffer.from(GetTenantUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTenantUsageRequest => GetTenantUsageRequest.decode(value),
+    responseSerialize: (value: GetTenantUsageResponse): Buffer =>
+      Buffer.from(GetTenantUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTenantUsageResponse => GetTenantUsageResponse.decode(value),
+  },
 } as const;
 
 export interface TenantServiceServer extends UntypedServiceImplementation {
@@ -1789,6 +3821,36 @@ export interface TenantServiceServer extends UntypedServiceImplementation {
   disableTenant: handleUnaryCall<DisableTenantRequest, DisableTenantResponse>;
   /** Enables a disabled tenant. */
   enableTenant: handleUnaryCall<EnableTenantRequest, EnableTenantResponse>;
+  /** Gives a tenant a quota in a host group (QUO-1). Without one, the tenant cannot place there. */
+  createBaremetalGroupTenantQuota: handleUnaryCall<
+    CreateBaremetalGroupTenantQuotaRequest,
+    CreateBaremetalGroupTenantQuotaResponse
+  >;
+  /** Gets one quota. */
+  getBaremetalGroupTenantQuota: handleUnaryCall<
+    GetBaremetalGroupTenantQuotaRequest,
+    GetBaremetalGroupTenantQuotaResponse
+  >;
+  /** Lists quotas. */
+  listBaremetalGroupTenantQuotas: handleUnaryCall<
+    ListBaremetalGroupTenantQuotasRequest,
+    ListBaremetalGroupTenantQuotasResponse
+  >;
+  /**
+   * Changes a quota's limits, at once (QUO-5). Lowering a limit below current usage blocks new
+   * allocations and evicts nothing.
+   */
+  updateBaremetalGroupTenantQuota: handleUnaryCall<
+    UpdateBaremetalGroupTenantQuotaRequest,
+    UpdateBaremetalGroupTenantQuotaResponse
+  >;
+  /** Removes a quota; refused while the tenant uses resources in the group. */
+  deleteBaremetalGroupTenantQuota: handleUnaryCall<
+    DeleteBaremetalGroupTenantQuotaRequest,
+    DeleteBaremetalGroupTenantQuotaResponse
+  >;
+  /** A tenant's usage per host group and resource: limit, used, remaining, and totals (QUO-3). */
+  getTenantUsage: handleUnaryCall<GetTenantUsageRequest, GetTenantUsageResponse>;
 }
 
 export interface TenantServiceClient extends Client {
@@ -1910,6 +3972,105 @@ export interface TenantServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EnableTenantResponse) => void,
   ): ClientUnaryCall;
+  /** Gives a tenant a quota in a host group (QUO-1). Without one, the tenant cannot place there. */
+  createBaremetalGroupTenantQuota(
+    request: CreateBaremetalGroupTenantQuotaRequest,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetalGroupTenantQuota(
+    request: CreateBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  createBaremetalGroupTenantQuota(
+    request: CreateBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets one quota. */
+  getBaremetalGroupTenantQuota(
+    request: GetBaremetalGroupTenantQuotaRequest,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetalGroupTenantQuota(
+    request: GetBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  getBaremetalGroupTenantQuota(
+    request: GetBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists quotas. */
+  listBaremetalGroupTenantQuotas(
+    request: ListBaremetalGroupTenantQuotasRequest,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupTenantQuotasResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetalGroupTenantQuotas(
+    request: ListBaremetalGroupTenantQuotasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupTenantQuotasResponse) => void,
+  ): ClientUnaryCall;
+  listBaremetalGroupTenantQuotas(
+    request: ListBaremetalGroupTenantQuotasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBaremetalGroupTenantQuotasResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes a quota's limits, at once (QUO-5). Lowering a limit below current usage blocks new
+   * allocations and evicts nothing.
+   */
+  updateBaremetalGroupTenantQuota(
+    request: UpdateBaremetalGroupTenantQuotaRequest,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetalGroupTenantQuota(
+    request: UpdateBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  updateBaremetalGroupTenantQuota(
+    request: UpdateBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes a quota; refused while the tenant uses resources in the group. */
+  deleteBaremetalGroupTenantQuota(
+    request: DeleteBaremetalGroupTenantQuotaRequest,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetalGroupTenantQuota(
+    request: DeleteBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  deleteBaremetalGroupTenantQuota(
+    request: DeleteBaremetalGroupTenantQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteBaremetalGroupTenantQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** A tenant's usage per host group and resource: limit, used, remaining, and totals (QUO-3). */
+  getTenantUsage(
+    request: GetTenantUsageRequest,
+    callback: (error: ServiceError | null, response: GetTenantUsageResponse) => void,
+  ): ClientUnaryCall;
+  getTenantUsage(
+    request: GetTenantUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTenantUsageResponse) => void,
+  ): ClientUnaryCall;
+  getTenantUsage(
+    request: GetTenantUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTenantUsageResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TenantServiceClient = makeGenericClientConstructor(
@@ -1920,6 +4081,10 @@ export const TenantServiceClient = makeGenericClientConstructor(
   service: typeof TenantServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -1953,6 +4118,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

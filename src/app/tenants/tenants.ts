@@ -1,0 +1,133 @@
+// Tenants (TEN-1..3): create, read, update, disable / enable, delete. Platform admins manage them;
+// services read them all; a tenant's own principals read only their own (see access.ts).
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Tenant, TenantKind } from "../../domain/tenant.js";
+import { Tenant as TenantEntity } from "../../persistence/entities/index.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { mutate } from "../mutation.js";
+import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { requireTenantRead, requireTenantVisible, requireTenantWrite, visibleTenants } from "./access.js";
+import { tenantFilter } from "./filters.js";
+import { countOwned, requireOwnsNothing } from "./owned.js";
+
+export interface TenantFields {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: TenantKind;
+  readonly contactName: string;
+  readonly contactEmail: string;
+  readonly contactPhone: string;
+}
+
+/** What DeleteTenant needs of the authenticator: to forget the revoked tokens at once. */
+export interface TokenCache {
+  forget(tokenId: string): void;
+}
+
+export async function createTenant(db: Database, ctx: CallContext, fields: TenantFields, requestId: string): Promise<Tenant> {
+  requireTenantWrite(ctx.principal, "create tenants");
+  const id = await mutate(db, ctx, (em) =>
+    createOnce(em, ctx, "tenant", requestId, fields, async (id) => {
+      em.create(TenantEntity, { id, ...fields, disabled: false, disabledReason: "", stateChangeTime: null });
+    }),
+  );
+  return getTenant(db, ctx, id);
+}
+
+/** A tenant principal asking for another tenant gets NOT_FOUND, as for one that does not exist. */
+export async function getTenant(db: Database, ctx: CallContext, id: string): Promise<Tenant> {
+  requireTenantRead(ctx.principal);
+  requireTenantVisible(ctx.principal, id);
+  return readById(db.em(), TenantEntity, "tenant", id);
+}
+
+export async function listTenants(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Tenant>> {
+  requireTenantRead(ctx.principal);
+  const scope = visibleTenants(ctx.principal);
+  return listPage(db.em(), TenantEntity, request, tenantFilter, scope ? { scope } : {});
+}
+
+export async function updateTenant(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<TenantFields>): Promise<Tenant> {
+  target(ctx, id);
+  requireTenantWrite(ctx.principal, "change tenants");
+  return mutate(db, ctx, async (em) => {
+    const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, etag);
+    em.assign(tenant, patch);
+    return tenant;
+  });
+}
+
+/** TEN-2: from now on every mutation by the tenant's tokens, and every one made for the tenant, is
+ * refused with TENANT_DISABLED (src/app/tenants/guard.ts). Disabling a disabled tenant replaces
+ * the reason and keeps the time it was disabled. */
+export async function disableTenant(db: Database, ctx: CallContext, id: string, reason: string): Promise<Tenant> {
+  target(ctx, id);
+  requireTenantWrite(ctx.principal, "disable tenants");
+  ctx.audit.detail = reason;
+  return mutate(db, ctx, async (em) => {
+    const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, "");
+    if (!tenant.disabled) em.assign(tenant, { disabled: true, disabledReason: reason, stateChangeTime: new Date() });
+    else if (tenant.disabledReason !== reason) em.assign(tenant, { disabledReason: reason });
+    return tenant;
+  });
+}
+
+/** Enabling an enabled tenant changes nothing (the call is still audited). */
+export async function enableTenant(db: Database, ctx: CallContext, id: string, reason: string): Promise<Tenant> {
+  target(ctx, id);
+  requireTenantWrite(ctx.principal, "enable tenants");
+  ctx.audit.detail = reason;
+  return mutate(db, ctx, async (em) => {
+    const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, "");
+    if (tenant.disabled) em.assign(tenant, { disabled: false, disabledReason: "", stateChangeTime: new Date() });
+    return tenant;
+  });
+}
+
+/**
+ * TEN-3: only a tenant that owns nothing (owned.ts) is deleted. In the same transaction its tokens
+ * are revoked and its id is taken out of every rack's and unit's allowed_tenant_ids; then this
+ * replica forgets the revoked tokens at once (the others within their cache time).
+ */
+export async function deleteTenant(db: Database, ctx: CallContext, tokens: TokenCache, id: string, etag: string): Promise<void> {
+  target(ctx, id);
+  requireTenantWrite(ctx.principal, "delete tenants");
+  const revoked = await mutate(db, ctx, async (em) => {
+    // Locked FOR UPDATE: a reservation, token or rack naming the tenant that is being written now
+    // holds a share lock on this row, so it commits first (and is counted or removed below) or
+    // waits and then finds the tenant gone.
+    const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, etag);
+    requireOwnsNothing(tenant, await countOwned(em, tenant.id));
+    const revokedTokens = await revokeTokens(em, tenant.id);
+    await forgetTenantInRacks(em, tenant.id);
+    em.remove(tenant);
+    return revokedTokens;
+  });
+  for (const tokenId of revoked) tokens.forget(tokenId);
+}
+
+async function revokeTokens(em: EntityManager, tenantId: string): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    "update api_token set revoke_time = now() where tenant_id = ? and revoke_time is null returning id",
+    [tenantId],
+  );
+  return rows.map((row) => row.id);
+}
+
+async function forgetTenantInRacks(em: EntityManager, tenantId: string): Promise<void> {
+  for (const table of ["rack", "rack_unit"]) {
+    await em.execute(
+      `update ${table} set allowed_tenant_ids = array_remove(allowed_tenant_ids, ?), version = version + 1, update_time = now()
+       where ? = any(allowed_tenant_ids)`,
+      [tenantId, tenantId],
+    );
+  }
+}
+
+/** Names the target before the role check, so a refused call's audit record names it too. */
+function target(ctx: CallContext, id: string): void {
+  ctx.audit.resourceType = "tenant";
+  ctx.audit.resourceId = id;
+}

@@ -1,0 +1,15 @@
+// Operations and jobs: plain types.
+export const operationStates = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const;
+export type OperationState = (typeof operationStates)[number];
+
+export const jobStates = ["QUEUED", "LEASED", "SUCCEEDED", "FAILED", "CANCELLED"] as const;
+export type JobState = (typeof jobStates)[number];
+
+export const jobKinds = [
+  "CREATE_VIRTUAL_MACHINE",
+  "START_VIRTUAL_MACHINE",
+  "STOP_VIRTUAL_MACHINE",
+  "REBOOT_VIRTUAL_MACHINE",
+  "DELETE_VIRTUAL_MACHINE",
+] as const;
+export type JobKind = (typeof jobKinds)[number];

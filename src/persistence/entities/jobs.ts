@@ -1,0 +1,69 @@
+// Operations (what a caller follows) and jobs (what an agent does). A mutation that needs an agent
+// writes both in its own transaction, so a decision never exists without its work, nor the reverse.
+import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
+import type { JobKind, JobState, OperationState } from "../../domain/operations.js";
+import { resourceProperties } from "./common.js";
+
+export const Operation = defineEntity({
+  name: "Operation",
+  indexes: [
+    { properties: ["resourceType", "resourceId", "id"] },
+    { properties: ["tenantId", "id"] },
+  ],
+  properties: {
+    id: resourceProperties().id,
+    kind: p.string().length(64).$type<JobKind>(),
+    resourceType: p.string().length(64),
+    resourceId: p.uuid(),
+    tenantId: p.uuid().nullable(),
+    state: p.string().length(16).$type<OperationState>(),
+    progressPercent: p.smallint().default(0),
+    message: p.text().default(""),
+    errorCode: p.string().length(32).default(""),
+    errorReason: p.string().length(64).default(""),
+    errorMessage: p.text().default(""),
+    errorMetadata: p.json<Record<string, string>>().default("{}"),
+    requestedBy: p.string().length(128),
+    /** The resource's state before the operation, to return to when it is cancelled. */
+    previousState: p.string().length(16).default(""),
+    createTime: resourceProperties().createTime,
+    updateTime: resourceProperties().updateTime,
+    doneTime: p.datetime().nullable(),
+  },
+});
+export type Operation = InferEntity<typeof Operation>;
+
+/**
+ * A unit of agent work. Agents claim QUEUED jobs in their scope (group, host, kinds) with
+ * `FOR UPDATE SKIP LOCKED`, hold them under a lease, and report with the lease token. Jobs of one
+ * resource run in id (= creation) order: a job is claimable only when no earlier job of its
+ * resource is unfinished.
+ */
+export const Job = defineEntity({
+  name: "Job",
+  indexes: [
+    { name: "job_queued_index", expression: "create index job_queued_index on job (id) where state = 'QUEUED'" },
+    { properties: ["resourceType", "resourceId", "id"] },
+    { name: "job_lease_index", expression: "create index job_lease_index on job (lease_expire_time) where state = 'LEASED'" },
+  ],
+  properties: {
+    id: resourceProperties().id,
+    operationId: () => p.manyToOne(Operation).mapToPk().fieldName("operation_id").index(),
+    kind: p.string().length(64).$type<JobKind>(),
+    resourceType: p.string().length(64),
+    resourceId: p.uuid(),
+    /** Scope an agent may serve: the host group and host the work happens on. */
+    groupId: p.uuid().nullable(),
+    baremetalId: p.uuid().nullable(),
+    payload: p.json<Record<string, unknown>>(),
+    state: p.string().length(16).$type<JobState>(),
+    attempt: p.integer().default(0),
+    maxAttempts: p.integer().default(3),
+    agentId: p.string().length(128).default(""),
+    leaseToken: p.string().length(64).default(""),
+    leaseExpireTime: p.datetime().nullable(),
+    createTime: resourceProperties().createTime,
+    updateTime: resourceProperties().updateTime,
+  },
+});
+export type Job = InferEntity<typeof Job>;
