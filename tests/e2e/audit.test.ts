@@ -10,7 +10,6 @@ import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService, type AuditEvent } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import { TenantKind, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;

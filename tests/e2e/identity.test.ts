@@ -6,14 +6,16 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
-import { IdentityService, Role, type ApiToken, type CreateTokenRequest } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { IdentityService, Role, type ApiToken } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
 
-const TA = "8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c41";
-const TB = "8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c42";
+/** The tenants of the tenant principals, created in beforeAll (a tenant token names a tenant that
+ * exists, TEN-2); "" is no tenant. */
+type TenantKey = "A" | "B" | "";
+let tenants: Record<TenantKey, string>;
 const MISSING = "0f5b4a3e-58a1-4c4e-9b7e-1d2c3b4a5f60";
 
 /** Callers, issued by the platform admin in beforeAll: name → [secret, token id]. */
@@ -26,10 +28,11 @@ async function issue(name: string, principal: string, role: Role, tenantId = "")
 
 beforeAll(async () => {
   t = await startTestServer();
-  await issue("alice", "alice", Role.TENANT_ADMIN, TA);
-  await issue("amy", "amy", Role.TENANT_MEMBER, TA);
-  await issue("bob", "bob", Role.TENANT_ADMIN, TB);
-  await issue("bert", "bert", Role.TENANT_MEMBER, TB);
+  tenants = { A: await t.tenant("identity-a"), B: await t.tenant("identity-b"), "": "" };
+  await issue("alice", "alice", Role.TENANT_ADMIN, tenants.A);
+  await issue("amy", "amy", Role.TENANT_MEMBER, tenants.A);
+  await issue("bob", "bob", Role.TENANT_ADMIN, tenants.B);
+  await issue("bert", "bert", Role.TENANT_MEMBER, tenants.B);
   await issue("svc", "svc", Role.SERVICE);
   await issue("agent", "agent", Role.AGENT);
   await issue("ops", "ops", Role.PLATFORM_ADMIN);
@@ -69,9 +72,9 @@ async function allTokens(filter = ""): Promise<ApiToken[]> {
 describe("CreateToken", () => {
   it("returns the secret once; it works as a bearer token and GetCallerIdentity names its holder", async () => {
     const before = Date.now();
-    const { token, secret } = await t.clients().identity.createToken({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: TA, description: "carol's laptop" });
+    const { token, secret } = await t.clients().identity.createToken({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, description: "carol's laptop" });
     expect(secret).toMatch(/^rpt_[A-Za-z0-9_-]{43}$/);
-    expect(token).toMatchObject({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: TA, description: "carol's laptop", createdBy: "admin" });
+    expect(token).toMatchObject({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, description: "carol's laptop", createdBy: "admin" });
     expect(token!.expireTime).toBeUndefined();
     expect(token!.revokeTime).toBeUndefined();
     expect(Math.abs(timestampDate(token!.createTime!).getTime() - before)).toBeLessThan(5_000);
@@ -80,7 +83,7 @@ describe("CreateToken", () => {
     expect(token!.secretPrefix.length).toBeLessThanOrEqual(12);
 
     const me = await as(secret).identity.getCallerIdentity({});
-    expect(me).toMatchObject({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: TA, tokenId: token!.id });
+    expect(me).toMatchObject({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, tokenId: token!.id });
     const admin = await t.clients().identity.getCallerIdentity({});
     expect(admin).toMatchObject({ principal: "admin", role: Role.PLATFORM_ADMIN, tenantId: "" });
   });
@@ -103,15 +106,15 @@ describe("CreateToken", () => {
     expect(row!.secret_prefix).toBe(token!.secretPrefix);
   });
 
-  it.each<[string, Partial<CreateTokenRequest>]>([
-    ["a tenant admin token without tenant_id", { role: Role.TENANT_ADMIN }],
-    ["a tenant member token without tenant_id", { role: Role.TENANT_MEMBER }],
-    ["a platform admin token with a tenant_id", { role: Role.PLATFORM_ADMIN, tenantId: TA }],
-    ["a service token with a tenant_id", { role: Role.SERVICE, tenantId: TA }],
-    ["an agent token with a tenant_id", { role: Role.AGENT, tenantId: TA }],
-  ])("refuses %s: INVALID_ARGUMENT on tenant_id", async (_what, request) => {
+  it.each<[string, Role, TenantKey]>([
+    ["a tenant admin token without tenant_id", Role.TENANT_ADMIN, ""],
+    ["a tenant member token without tenant_id", Role.TENANT_MEMBER, ""],
+    ["a platform admin token with a tenant_id", Role.PLATFORM_ADMIN, "A"],
+    ["a service token with a tenant_id", Role.SERVICE, "A"],
+    ["an agent token with a tenant_id", Role.AGENT, "A"],
+  ])("refuses %s: INVALID_ARGUMENT on tenant_id", async (_what, role, tenant) => {
     const count = (await allTokens()).length;
-    const error = await refusal(t.clients().identity.createToken({ principal: "erin", ...request }));
+    const error = await refusal(t.clients().identity.createToken({ principal: "erin", role, tenantId: tenants[tenant] }));
     expectRefusal(error, Code.InvalidArgument, "VALIDATION_FAILED");
     expect(error.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual(["tenant_id"]);
     expect((await allTokens()).length).toBe(count);
@@ -134,21 +137,22 @@ describe("CreateToken", () => {
 // ------------------------------------------------------------------------------------------------
 
 describe("who may issue which token", () => {
-  it.each<[string, Role, string, "OK" | "PERMISSION_DENIED"]>([
-    ["a tenant member of its own tenant", Role.TENANT_MEMBER, TA, "OK"],
-    ["a tenant admin of its own tenant", Role.TENANT_ADMIN, TA, "OK"],
-    ["a tenant member of another tenant", Role.TENANT_MEMBER, TB, "PERMISSION_DENIED"],
-    ["a tenant admin of another tenant", Role.TENANT_ADMIN, TB, "PERMISSION_DENIED"],
+  it.each<[string, Role, TenantKey, "OK" | "PERMISSION_DENIED"]>([
+    ["a tenant member of its own tenant", Role.TENANT_MEMBER, "A", "OK"],
+    ["a tenant admin of its own tenant", Role.TENANT_ADMIN, "A", "OK"],
+    ["a tenant member of another tenant", Role.TENANT_MEMBER, "B", "PERMISSION_DENIED"],
+    ["a tenant admin of another tenant", Role.TENANT_ADMIN, "B", "PERMISSION_DENIED"],
     ["a service token", Role.SERVICE, "", "PERMISSION_DENIED"],
     ["an agent token", Role.AGENT, "", "PERMISSION_DENIED"],
     ["a platform admin token", Role.PLATFORM_ADMIN, "", "PERMISSION_DENIED"],
-  ])("a tenant admin issuing %s → %s", async (_what, role, tenantId, outcome) => {
+  ])("a tenant admin issuing %s → %s", async (_what, role, tenant, outcome) => {
+    const tenantId = tenants[tenant];
     const count = (await allTokens()).length;
     const call = as("alice").identity.createToken({ principal: `by-alice-${count}`, role, tenantId });
     if (outcome === "OK") {
       const { token, secret } = await call;
-      expect(token).toMatchObject({ role, tenantId: TA, createdBy: "alice" });
-      expect((await as(secret).identity.getCallerIdentity({})).tenantId).toBe(TA);
+      expect(token).toMatchObject({ role, tenantId: tenants.A, createdBy: "alice" });
+      expect((await as(secret).identity.getCallerIdentity({})).tenantId).toBe(tenants.A);
       expect((await allTokens()).length).toBe(count + 1);
     } else {
       expectRefusal(await refusal(call), Code.PermissionDenied, "ROLE_NOT_ALLOWED");
@@ -156,16 +160,16 @@ describe("who may issue which token", () => {
     }
   });
 
-  it.each<[string, Role, string]>([
+  it.each<[string, Role, TenantKey]>([
     ["svc", Role.SERVICE, ""],
-    ["svc", Role.TENANT_MEMBER, TA],
+    ["svc", Role.TENANT_MEMBER, "A"],
     ["agent", Role.AGENT, ""],
-    ["agent", Role.TENANT_MEMBER, TA],
-    ["amy", Role.TENANT_MEMBER, TA],
-    ["amy", Role.TENANT_ADMIN, TA],
-  ])("%s may not issue tokens (role %s) → PERMISSION_DENIED", async (caller, role, tenantId) => {
+    ["agent", Role.TENANT_MEMBER, "A"],
+    ["amy", Role.TENANT_MEMBER, "A"],
+    ["amy", Role.TENANT_ADMIN, "A"],
+  ])("%s may not issue tokens (role %s) → PERMISSION_DENIED", async (caller, role, tenant) => {
     const count = (await allTokens()).length;
-    expectRefusal(await refusal(as(caller).identity.createToken({ principal: "minted", role, tenantId })), Code.PermissionDenied, "ROLE_NOT_ALLOWED");
+    expectRefusal(await refusal(as(caller).identity.createToken({ principal: "minted", role, tenantId: tenants[tenant] })), Code.PermissionDenied, "ROLE_NOT_ALLOWED");
     expect((await allTokens()).length).toBe(count);
   });
 });
@@ -201,7 +205,7 @@ describe("RevokeToken", () => {
   });
 
   it("a tenant admin may revoke its tenant's tokens", async () => {
-    const { token, secret } = await t.clients().identity.createToken({ principal: "temp", role: Role.TENANT_MEMBER, tenantId: TA });
+    const { token, secret } = await t.clients().identity.createToken({ principal: "temp", role: Role.TENANT_MEMBER, tenantId: tenants.A });
     await as("alice").identity.revokeToken({ id: token!.id });
     expectRefusal(await refusal(as(secret).identity.getCallerIdentity({})), Code.Unauthenticated, "TOKEN_INVALID");
   });
@@ -211,12 +215,12 @@ describe("RevokeToken", () => {
     ["a tenant admin, the platform's tokens", "alice", () => callers.svc!.id],
     ["a tenant member, another member's token", "amy", () => callers.alice!.id],
     ["a service, another principal's token", "svc", () => callers.agent!.id],
-    ["a tenant member named like a platform admin, that admin's token", "ops-in-TA", () => callers.ops!.id],
+    ["a tenant member named like a platform admin, that admin's token", "ops-of-tenant-a", () => callers.ops!.id],
     ["anyone, a token that does not exist", "alice", () => MISSING],
   ])("%s → NOT_FOUND, and the token keeps working", async (_what, caller, id) => {
-    if (caller === "ops-in-TA" && !callers[caller]) {
+    if (caller === "ops-of-tenant-a" && !callers[caller]) {
       // A tenant admin names its tenant's principals as it likes, "ops" included.
-      const { token, secret } = await as("alice").identity.createToken({ principal: "ops", role: Role.TENANT_MEMBER, tenantId: TA });
+      const { token, secret } = await as("alice").identity.createToken({ principal: "ops", role: Role.TENANT_MEMBER, tenantId: tenants.A });
       callers[caller] = { secret, id: token!.id };
     }
     expectRefusal(await refusal(as(caller).identity.revokeToken({ id: id() })), Code.NotFound, "RESOURCE_NOT_FOUND");
@@ -241,16 +245,17 @@ describe("ListTokens", () => {
   it("a tenant admin sees exactly its tenant's tokens", async () => {
     const seen = (await as("alice").identity.listTokens({ pageSize: 1000 })).tokens;
     expect(seen.length).toBeGreaterThan(2);
-    expect(ids(seen)).toEqual(ids((await allTokens()).filter((k) => k.tenantId === TA)));
+    expect(ids(seen)).toEqual(ids((await allTokens()).filter((k) => k.tenantId === tenants.A)));
     expect(ids(seen)).toContain(callers.amy!.id);
     expect(ids(seen)).not.toContain(callers.bert!.id);
   });
 
-  it.each<[string, string, string]>([
-    ["a tenant member", "amy", TA],
+  it.each<[string, string, TenantKey]>([
+    ["a tenant member", "amy", "A"],
     ["a service", "svc", ""],
     ["an agent", "agent", ""],
-  ])("%s sees only its own principal's tokens", async (_what, caller, tenantId) => {
+  ])("%s sees only its own principal's tokens", async (_what, caller, tenant) => {
+    const tenantId = tenants[tenant];
     await t.clients().identity.createToken({ principal: caller, role: tenantId ? Role.TENANT_MEMBER : Role.SERVICE, tenantId });
     const seen = (await as(caller).identity.listTokens({ pageSize: 1000 })).tokens;
     expect(seen.length).toBeGreaterThanOrEqual(2);
@@ -259,11 +264,11 @@ describe("ListTokens", () => {
   });
 
   it("a tenant member named like a platform principal does not see that principal's tokens", async () => {
-    const { secret, token } = await as("alice").identity.createToken({ principal: "ops", role: Role.TENANT_MEMBER, tenantId: TA });
+    const { secret, token } = await as("alice").identity.createToken({ principal: "ops", role: Role.TENANT_MEMBER, tenantId: tenants.A });
     const seen = (await as(secret).identity.listTokens({ pageSize: 1000 })).tokens;
     expect(ids(seen)).toContain(token!.id);
     expect(ids(seen)).not.toContain(callers.ops!.id);
-    expect(seen.every((k) => k.tenantId === TA)).toBe(true);
+    expect(seen.every((k) => k.tenantId === tenants.A)).toBe(true);
   });
 
   it("filters by role = ROLE_SERVICE", async () => {
@@ -275,7 +280,7 @@ describe("ListTokens", () => {
 
   it("filters by principal and role, tenant_id and revoke_time", async () => {
     expect(ids(await allTokens('principal = "alice" AND role = ROLE_TENANT_ADMIN'))).toEqual([callers.alice!.id]);
-    expect(ids(await allTokens(`tenant_id = "${TB}"`))).toEqual(ids((await allTokens()).filter((k) => k.tenantId === TB)));
+    expect(ids(await allTokens(`tenant_id = "${tenants.B}"`))).toEqual(ids((await allTokens()).filter((k) => k.tenantId === tenants.B)));
     const revoked = await allTokens('revoke_time > "2000-01-01T00:00:00Z"');
     expect(revoked.length).toBeGreaterThan(0);
     expect(ids(revoked)).toEqual(ids((await allTokens()).filter((k) => k.revokeTime)));
