@@ -61,7 +61,7 @@ export function customFieldProblems(
   }
   if (complete) {
     for (const definition of applicable.values()) {
-      if (definition.required && !(definition.name in values)) problems.push({ field: definition.name, problem: "is required" });
+      if (definition.required && !Object.hasOwn(values, definition.name)) problems.push({ field: definition.name, problem: "is required" });
     }
   }
   return problems;

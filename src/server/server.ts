@@ -9,7 +9,8 @@ import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
-import { log } from "./log.js";
+import { errorFields, log } from "./log.js";
+import { Notifications } from "../persistence/notifications.js";
 import { RpcMetrics } from "./metrics.js";
 import { routes, serviceNames } from "./routes.js";
 
@@ -38,9 +39,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new RpcMetrics();
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
+  const notifications = new Notifications(options.databaseUrl, (error) => log("warn", "notification listener lost its connection; reconnecting", errorFields(error)));
+  await notifications.start();
 
   const handler = connectNodeAdapter({
-    routes: routes({ db, authenticator, health }),
+    routes: routes({ db, authenticator, health, notifications }),
     requestGate: callGate({ db, authenticator, metrics }),
     interceptors: [callInterceptor({ db, authenticator, metrics })],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
@@ -76,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
+        await notifications.close();
         await orm.close();
       })();
       return closing;

@@ -39,6 +39,7 @@ const registry: Readonly<Record<string, ResourceKind>> = {
     tenantVisible: "exists (select 1 from rack r where r.id = t.rack_id and r.allowed_tenant_ids @> array[?]::text[])",
   },
   baremetal_group: { table: "baremetal_group", label: "name" },
+  virtual_machine: { table: "virtual_machine", label: "name", tenantVisible: "t.tenant_id = ?::uuid" },
 };
 
 /** The registered kinds, in registry order. */

@@ -1139,7 +1139,7 @@ export type GetVirtualMachineResponse = Message<"rackplane.v1.GetVirtualMachineR
   cluster?: RelatedResource | undefined;
 
   /**
-   * Who maintains it: directly, through groups, and through its host.
+   * Who maintains it: assigned directly or through a maintainer group.
    *
    * @generated from field: repeated rackplane.v1.ResponsibleMaintainer maintainers = 7;
    */

@@ -673,7 +673,7 @@ export interface GetVirtualMachineResponse {
   cluster:
     | RelatedResource
     | undefined;
-  /** Who maintains it: directly, through groups, and through its host. */
+  /** Who maintains it: assigned directly or through a maintainer group. */
   maintainers: ResponsibleMaintainer[];
 }
 

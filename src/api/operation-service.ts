@@ -1,0 +1,28 @@
+// rackplane.v1.OperationService.
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
+import type { Database } from "../app/database.js";
+import { cancelOperation, getOperation, listOperations, watchOperation } from "../app/operations/operations.js";
+import type { Notifications } from "../persistence/notifications.js";
+import { callContext, listRequest } from "./convert.js";
+import { operationMessage } from "./operation-mapping.js";
+
+export function operationService(db: Database, notifications: Notifications): ServiceImpl<typeof OperationService> {
+  return {
+    async getOperation(req, ctx) {
+      return { operation: operationMessage(await getOperation(db, callContext(ctx), req.id)) };
+    },
+    async listOperations(req, ctx) {
+      const page = await listOperations(db, callContext(ctx), listRequest(req));
+      return { operations: page.items.map(operationMessage), nextPageToken: page.nextPageToken };
+    },
+    async *watchOperation(req, ctx) {
+      for await (const operation of watchOperation(db, callContext(ctx), notifications, req.id, ctx.signal)) {
+        yield { operation: operationMessage(operation) };
+      }
+    },
+    async cancelOperation(req, ctx) {
+      return { operation: operationMessage(await cancelOperation(db, callContext(ctx), req.id)) };
+    },
+  };
+}

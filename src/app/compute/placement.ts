@@ -1,0 +1,223 @@
+// Placement (VM-3, VM-7, QUO-4): inside the transaction that inserts the VM, lock the tenant's quota
+// row and check the quota, choose a host among those that fit, take the resources from it with a
+// conditional UPDATE, and describe the decision for the scheduling record. Every guard is in the
+// database, so no number of concurrent requests or server replicas can overcommit a host or pass a
+// quota: the quota row is locked FOR UPDATE, candidate hosts are locked FOR UPDATE SKIP LOCKED (so
+// concurrent placements spread over different hosts instead of queueing on the best one), and the
+// UPDATE re-checks the host's free capacity.
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
+import type { Resources } from "../../domain/hosts.js";
+import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
+import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimit } from "../../domain/quota.js";
+
+export interface PlacementRequest {
+  readonly tenantId: string;
+  /** A host group, or one host (then its group is the group). */
+  readonly target: { readonly groupId: string } | { readonly baremetalId: string };
+  readonly resources: Resources;
+  /** Hosts (scope HOST) or racks (scope RACK) to stay away from. */
+  readonly avoid: { readonly scope: "HOST" | "RACK"; readonly ids: readonly string[] } | undefined;
+}
+
+export interface PlacementDecision {
+  readonly groupId: string;
+  readonly baremetalId: string;
+  readonly policy: PlacementPolicy;
+  readonly candidates: ReadonlyArray<{ baremetalId: string; free: Resources; score: number }>;
+  readonly reason: string;
+}
+
+/** How many hosts are looked at (and locked) per attempt. */
+const candidatesPerAttempt = 8;
+
+export async function place(em: EntityManager, request: PlacementRequest): Promise<PlacementDecision> {
+  const group = await targetGroup(em, request.target);
+  await reserveQuota(em, request.tenantId, group.id, request.resources);
+
+  // First the hosts nobody else is placing on; if all that fit are busy, wait for them.
+  for (const skipLocked of [true, false]) {
+    const rows = await candidateRows(em, group, request, skipLocked);
+    if (rows.length === 0) continue;
+    const ranked = rank(group.placement_policy, rows, request.resources);
+    for (const chosen of ranked) {
+      const taken = await em.execute<{ id: string }[]>(
+        `update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
+                storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
+          where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ?
+          returning id`,
+        [
+          request.resources.cpuCores,
+          request.resources.memoryMib,
+          request.resources.storageGib,
+          chosen.baremetalId,
+          request.resources.cpuCores,
+          request.resources.memoryMib,
+          request.resources.storageGib,
+        ],
+      );
+      if (taken.length === 0) continue;
+      return {
+        groupId: group.id,
+        baremetalId: chosen.baremetalId,
+        policy: group.placement_policy,
+        candidates: ranked.map((candidate) => ({ baremetalId: candidate.baremetalId, free: candidate.free, score: candidate.score })),
+        reason:
+          "baremetalId" in request.target
+            ? "the host the request named"
+            : `best ${group.placement_policy === "SPREAD" ? "spread (most free capacity left)" : "pack (least free capacity left)"} of ${ranked.length} fitting host(s)`,
+      };
+    }
+  }
+  throw await insufficientCapacity(em, group, request);
+}
+
+interface GroupRow {
+  id: string;
+  name: string;
+  placement_policy: PlacementPolicy;
+}
+
+async function targetGroup(em: EntityManager, target: PlacementRequest["target"]): Promise<GroupRow> {
+  if ("groupId" in target) {
+    const [group] = await em.execute<GroupRow[]>("select id, name, placement_policy from baremetal_group where id = ?", [target.groupId]);
+    if (!group) throw new NotFoundError("baremetal_group", target.groupId);
+    return group;
+  }
+  const [group] = await em.execute<GroupRow[]>(
+    "select g.id, g.name, g.placement_policy from baremetal b join baremetal_group g on g.id = b.group_id where b.id = ?",
+    [target.baremetalId],
+  );
+  if (!group) {
+    const [host] = await em.execute<{ id: string }[]>("select id from baremetal where id = ?", [target.baremetalId]);
+    if (!host) throw new NotFoundError("baremetal", target.baremetalId);
+    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${target.baremetalId} is in no host group, so no tenant has a quota on it`, {
+      baremetal_id: target.baremetalId,
+    });
+  }
+  return group;
+}
+
+interface QuotaRow {
+  id: string;
+  cpu_absolute: number | null;
+  cpu_percent: number | null;
+  memory_mib_absolute: number | null;
+  memory_mib_percent: number | null;
+  storage_gib_absolute: number | null;
+  storage_gib_percent: number | null;
+  cpu_used: number;
+  memory_mib_used: number;
+  storage_gib_used: number;
+}
+
+/** Locks the tenant's quota row in the group, checks the request fits, and counts it as used. */
+async function reserveQuota(em: EntityManager, tenantId: string, groupId: string, asked: Resources): Promise<void> {
+  const [quota] = await em.execute<QuotaRow[]>("select * from baremetal_group_tenant_quota where tenant_id = ? and group_id = ? for update", [tenantId, groupId]);
+  if (!quota) {
+    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`, {
+      tenant_id: tenantId,
+      group_id: groupId,
+      limit: "0",
+    });
+  }
+  const limit = (absolute: number | null, percent: number | null): QuotaLimit => (absolute !== null ? { absolute } : { percent: percent ?? 0 });
+  const limits = {
+    cpuCores: limit(quota.cpu_absolute, quota.cpu_percent),
+    memoryMib: limit(quota.memory_mib_absolute, quota.memory_mib_percent),
+    storageGib: limit(quota.storage_gib_absolute, quota.storage_gib_percent),
+  };
+  const usesPercent = quota.cpu_percent !== null || quota.memory_mib_percent !== null || quota.storage_gib_percent !== null;
+  const [capacity] = usesPercent
+    ? await em.execute<{ cpu: number; memory: number; storage: number }[]>(
+        `select coalesce(sum(effective_cpu_cores), 0)::bigint as cpu, coalesce(sum(effective_memory_mib), 0)::bigint as memory,
+                coalesce(sum(effective_storage_gib), 0)::bigint as storage from baremetal where group_id = ?`,
+        [groupId],
+      )
+    : [{ cpu: 0, memory: 0, storage: 0 }];
+  const resolved = resolveLimits(limits, { cpuCores: capacity!.cpu, memoryMib: capacity!.memory, storageGib: capacity!.storage });
+  const used = { cpuCores: quota.cpu_used, memoryMib: quota.memory_mib_used, storageGib: quota.storage_gib_used };
+  const shortfall = quotaShortfall(resolved, used, asked);
+  if (shortfall) {
+    const name = resourceLabels[shortfall.resource];
+    throw new ResourceExhaustedError(
+      "QUOTA_EXCEEDED",
+      `quota exceeded for ${name} in host group ${groupId}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
+      { tenant_id: tenantId, group_id: groupId, resource: name, limit: String(shortfall.limit), used: String(shortfall.used), asked: String(shortfall.asked) },
+    );
+  }
+  await em.execute(
+    "update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?, storage_gib_used = storage_gib_used + ? where id = ?",
+    [asked.cpuCores, asked.memoryMib, asked.storageGib, quota.id],
+  );
+}
+
+async function candidateRows(em: EntityManager, group: GroupRow, request: PlacementRequest, skipLocked: boolean): Promise<Candidate[]> {
+  const { cpuCores, memoryMib, storageGib } = request.resources;
+  const conditions = ["group_id = ?", "status = 'ACTIVE'", "free_cpu_cores >= ?", "free_memory_mib >= ?", "free_storage_gib >= ?"];
+  const parameters: unknown[] = [group.id, cpuCores, memoryMib, storageGib];
+  if ("baremetalId" in request.target) {
+    conditions.push("id = ?");
+    parameters.push(request.target.baremetalId);
+  }
+  if (request.avoid && request.avoid.ids.length > 0) {
+    conditions.push(request.avoid.scope === "HOST" ? "id <> all(array[?]::uuid[])" : "rack_id <> all(array[?]::uuid[])");
+    parameters.push(request.avoid.ids);
+  }
+  // The index on free CPU picks a handful of plausible hosts without sorting the group; they are
+  // then ranked on all three resources by the group's policy.
+  const order = group.placement_policy === "PACK" ? "asc" : "desc";
+  const rows = await em.execute<
+    { id: string; rack_id: string; effective_cpu_cores: number; effective_memory_mib: number; effective_storage_gib: number; free_cpu_cores: number; free_memory_mib: number; free_storage_gib: number }[]
+  >(
+    `select id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib
+       from baremetal where ${conditions.join(" and ")}
+      order by free_cpu_cores ${order}, id limit ${candidatesPerAttempt} for update${skipLocked ? " skip locked" : ""}`,
+    parameters,
+  );
+  return rows.map((row) => ({
+    baremetalId: row.id,
+    rackId: row.rack_id,
+    effective: { cpuCores: row.effective_cpu_cores, memoryMib: row.effective_memory_mib, storageGib: row.effective_storage_gib },
+    free: { cpuCores: row.free_cpu_cores, memoryMib: row.free_memory_mib, storageGib: row.free_storage_gib },
+  }));
+}
+
+/** Why nothing fits, summarised over the hosts considered. */
+async function insufficientCapacity(em: EntityManager, group: GroupRow, request: PlacementRequest): Promise<ResourceExhaustedError> {
+  const { cpuCores, memoryMib, storageGib } = request.resources;
+  const single = "baremetalId" in request.target;
+  const avoid = request.avoid && request.avoid.ids.length > 0 ? request.avoid : undefined;
+  const avoided = avoid ? (avoid.scope === "HOST" ? "id = any(array[?]::uuid[])" : "rack_id = any(array[?]::uuid[])") : "false";
+  const [counts] = await em.execute<{ considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]>(
+    `select count(*)::int as considered,
+            count(*) filter (where status <> 'ACTIVE')::int as not_active,
+            count(*) filter (where status = 'ACTIVE' and free_cpu_cores < ?)::int as cpu,
+            count(*) filter (where status = 'ACTIVE' and free_memory_mib < ?)::int as memory,
+            count(*) filter (where status = 'ACTIVE' and free_storage_gib < ?)::int as storage,
+            count(*) filter (where ${avoided})::int as anti_affinity
+       from baremetal where ${single ? "id = ?" : "group_id = ?"}`,
+    [cpuCores, memoryMib, storageGib, ...(avoid ? [avoid.ids] : []), single ? (request.target as { baremetalId: string }).baremetalId : group.id],
+  );
+  const c = counts!;
+  const reasons = [
+    c.not_active && `${c.not_active} not ACTIVE`,
+    c.cpu && `${c.cpu} short of CPU`,
+    c.memory && `${c.memory} short of memory`,
+    c.storage && `${c.storage} short of storage`,
+    c.anti_affinity && `${c.anti_affinity} excluded by anti-affinity`,
+  ].filter(Boolean);
+  return new ResourceExhaustedError(
+    "INSUFFICIENT_CAPACITY",
+    `no host in group ${group.name} can take ${cpuCores} vCPU, ${memoryMib} MiB, ${storageGib} GiB: ${c.considered} host(s) considered${reasons.length ? `: ${reasons.join(", ")}` : ""}`,
+    {
+      group_id: group.id,
+      hosts_considered: String(c.considered),
+      not_active: String(c.not_active),
+      short_of_cpu: String(c.cpu),
+      short_of_memory: String(c.memory),
+      short_of_storage: String(c.storage),
+      anti_affinity: String(c.anti_affinity),
+    },
+  );
+}

@@ -1,0 +1,134 @@
+// Reading VMs (VM-5) and placement records (VM-7).
+import type { FilterSchema } from "../../domain/filter.js";
+import { virtualMachineRoles, virtualMachineStates } from "../../domain/compute.js";
+import { isTenantRole, requireRole } from "../../domain/principal.js";
+import { SchedulingRecord as SchedulingRecordEntity, VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
+import type { SchedulingCandidateRecord, SchedulingEventRecord } from "../../persistence/entities/index.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { enumValues } from "../inventory/filters.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { listResourceMaintainers } from "../maintainers/assignments.js";
+import { getVirtualMachine, type VirtualMachine } from "./vms.js";
+
+const uuid = { kind: "uuid" } as const;
+const vmFilter: FilterSchema = {
+  id: { type: uuid, property: "id" },
+  name: { type: { kind: "string" }, property: "name" },
+  tenant_id: { type: uuid, property: "tenantId" },
+  state: { type: { kind: "enum", values: enumValues("VIRTUAL_MACHINE_STATE_", virtualMachineStates) }, property: "state" },
+  baremetal_id: { type: uuid, property: "baremetalId" },
+  group_id: { type: uuid, property: "groupId" },
+  cluster_id: { type: uuid, property: "clusterId" },
+  role: { type: { kind: "enum", values: enumValues("VIRTUAL_MACHINE_ROLE_", virtualMachineRoles) }, property: "role" },
+  specification_id: { type: uuid, property: "specificationId" },
+  image_id: { type: uuid, property: "imageId" },
+  create_time: { type: { kind: "timestamp" }, property: "createTime" },
+};
+
+const readers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
+
+export async function listVirtualMachines(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<VirtualMachine>> {
+  requireRole(ctx.principal, readers, "read virtual machines");
+  const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "" } : undefined;
+  const page = await listPage(db.em(), VirtualMachineEntity, request, vmFilter, scope ? { scope: scope as never } : {});
+  return page as unknown as Page<VirtualMachine>;
+}
+
+export interface Named {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface VirtualMachineDetail {
+  readonly virtualMachine: VirtualMachine;
+  readonly tenant: Named;
+  readonly specification: Named;
+  readonly image: Named;
+  readonly host: {
+    readonly baremetal: Named;
+    readonly group: Named;
+    readonly rack: Named;
+    readonly firstPosition: number;
+    readonly room: Named;
+    readonly datacenter: Named;
+    readonly region: Named;
+  };
+  readonly maintainers: Awaited<ReturnType<typeof listResourceMaintainers>>["items"];
+}
+
+/** The VM with everything around it: one joined query for the related names and the host's place,
+ * one for the maintainers. */
+export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id: string): Promise<VirtualMachineDetail> {
+  const em = db.em();
+  const virtualMachine = await getVirtualMachine(db, ctx, id, em);
+  const [[related], maintainers] = await Promise.all([
+    em.execute<Record<string, string | number>[]>(
+      `select t.name as tenant, s.name as specification, i.name as image, b.name as baremetal, g.name as "group",
+              r.id as rack_id, r.name as rack, b.first_position, ro.id as room_id, ro.name as room,
+              d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region
+         from virtual_machine vm
+         join tenant t on t.id = vm.tenant_id
+         join virtual_machine_specification s on s.id = vm.specification_id
+         join image i on i.id = vm.image_id
+         join baremetal b on b.id = vm.baremetal_id
+         join baremetal_group g on g.id = vm.group_id
+         join rack r on r.id = b.rack_id
+         join room ro on ro.id = b.room_id
+         join datacenter d on d.id = b.datacenter_id
+         join region re on re.id = b.region_id
+        where vm.id = ?`,
+      [id],
+    ),
+    listResourceMaintainers(db, ctx, { type: "virtual_machine", id }, { pageSize: 1000, pageToken: "", filter: "" }),
+  ]);
+  const r = related!;
+  const named = (idValue: unknown, name: unknown): Named => ({ id: String(idValue), name: String(name) });
+  return {
+    virtualMachine,
+    tenant: named(virtualMachine.tenantId, r.tenant),
+    specification: named(virtualMachine.specificationId, r.specification),
+    image: named(virtualMachine.imageId, r.image),
+    host: {
+      baremetal: named(virtualMachine.baremetalId, r.baremetal),
+      group: named(virtualMachine.groupId, r.group),
+      rack: named(r.rack_id, r.rack),
+      firstPosition: Number(r.first_position),
+      room: named(r.room_id, r.room),
+      datacenter: named(r.datacenter_id, r.datacenter),
+      region: named(r.region_id, r.region),
+    },
+    maintainers: maintainers.items,
+  };
+}
+
+export interface SchedulingRecord {
+  readonly id: string;
+  readonly virtualMachineId: string;
+  readonly tenantId: string;
+  readonly groupId: string;
+  readonly cpuCores: number;
+  readonly memoryMib: number;
+  readonly storageGib: number;
+  readonly candidates: SchedulingCandidateRecord[];
+  readonly baremetalId: string;
+  readonly reason: string;
+  readonly policy: string;
+  readonly events: SchedulingEventRecord[];
+  readonly createTime: Date;
+}
+
+const recordFilter: FilterSchema = {
+  virtual_machine_id: { type: uuid, property: "virtualMachineId" },
+  tenant_id: { type: uuid, property: "tenantId" },
+  group_id: { type: uuid, property: "groupId" },
+  chosen_baremetal_id: { type: uuid, property: "baremetalId" },
+  create_time: { type: { kind: "timestamp" }, property: "createTime" },
+};
+
+export async function listSchedulingRecords(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<SchedulingRecord>> {
+  requireRole(ctx.principal, readers, "read scheduling records");
+  const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "" } : undefined;
+  const page = await listPage(db.em(), SchedulingRecordEntity, request, recordFilter, { newestFirst: true, ...(scope ? { scope: scope as never } : {}) });
+  return page as unknown as Page<SchedulingRecord>;
+}

@@ -1,0 +1,172 @@
+// Long-running operations and their jobs. A mutation that needs an agent calls `startOperation` in
+// its own transaction: the operation (what callers follow) and the job (what an agent does) are
+// written with the decision that caused them, and a notice wakes whoever waits.
+import { LockMode, type EntityManager } from "@mikro-orm/postgresql";
+import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
+import type { FilterSchema } from "../../domain/filter.js";
+import { newId } from "../../domain/ids.js";
+import { jobKinds, operationStates, type JobKind, type OperationState } from "../../domain/operations.js";
+import { isTenantRole, requireRole } from "../../domain/principal.js";
+import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
+import { notify, type Notifications } from "../../persistence/notifications.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { enumValues } from "../inventory/filters.js";
+import { listPage, type ListRequest, type Page } from "../list.js";
+import { mutate } from "../mutation.js";
+import { readById } from "../standard-methods.js";
+import { undoQueued } from "./outcomes.js";
+
+export interface Operation {
+  readonly id: string;
+  readonly kind: JobKind;
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly tenantId?: string | null;
+  readonly state: OperationState;
+  readonly progressPercent: number;
+  readonly message: string;
+  readonly errorCode: string;
+  readonly errorReason: string;
+  readonly errorMessage: string;
+  readonly errorMetadata: Record<string, string>;
+  readonly requestedBy: string;
+  readonly previousState: string;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly doneTime?: Date | null;
+}
+
+export interface OperationRequest {
+  /** The operation's id, when the caller must know it before (to mark a resource busy with it). */
+  readonly id?: string;
+  readonly kind: JobKind;
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly tenantId: string | null;
+  /** The resource's state before, to return to if the operation is cancelled. */
+  readonly previousState: string;
+  /** Where the work happens, for agents' scopes. */
+  readonly groupId: string | null;
+  readonly baremetalId: string | null;
+  readonly payload: Record<string, unknown>;
+}
+
+export async function startOperation(em: EntityManager, ctx: CallContext, request: OperationRequest): Promise<Operation> {
+  const now = new Date();
+  const operation = em.create(OperationEntity, {
+    id: request.id ?? newId(),
+    kind: request.kind,
+    resourceType: request.resourceType,
+    resourceId: request.resourceId,
+    tenantId: request.tenantId,
+    state: "PENDING",
+    requestedBy: ctx.principal.name,
+    previousState: request.previousState,
+    createTime: now,
+    updateTime: now,
+  });
+  em.create(Job, {
+    id: newId(),
+    operationId: operation.id,
+    kind: request.kind,
+    resourceType: request.resourceType,
+    resourceId: request.resourceId,
+    groupId: request.groupId,
+    baremetalId: request.baremetalId,
+    payload: request.payload,
+    state: "QUEUED",
+    createTime: now,
+    updateTime: now,
+  });
+  await em.flush();
+  await notify(em, "rackplane_job", request.groupId ?? "");
+  await notify(em, "rackplane_operation", operation.id);
+  return operation as Operation;
+}
+
+const operationFilter: FilterSchema = {
+  kind: { type: { kind: "enum", values: enumValues("", jobKinds) }, property: "kind" },
+  resource_type: { type: { kind: "string" }, property: "resourceType" },
+  resource_id: { type: { kind: "uuid" }, property: "resourceId" },
+  tenant_id: { type: { kind: "uuid" }, property: "tenantId" },
+  state: { type: { kind: "enum", values: enumValues("OPERATION_STATE_", operationStates) }, property: "state" },
+  requested_by: { type: { kind: "string" }, property: "requestedBy" },
+  create_time: { type: { kind: "timestamp" }, property: "createTime" },
+};
+
+const readers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
+
+/** Tenant principals see their own tenant's operations only; another's answers NOT_FOUND. */
+export async function getOperation(db: Database, ctx: CallContext, id: string): Promise<Operation> {
+  requireRole(ctx.principal, readers, "read operations");
+  const operation = await readById<Operation>(db.em(), OperationEntity as never, "operation", id);
+  if (isTenantRole(ctx.principal.role) && operation.tenantId !== ctx.principal.tenantId) throw new NotFoundError("operation", id);
+  return operation;
+}
+
+export async function listOperations(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Operation>> {
+  requireRole(ctx.principal, readers, "read operations");
+  const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "" } : undefined;
+  const page = await listPage(db.em(), OperationEntity, request, operationFilter, { newestFirst: true, ...(scope ? { scope } : {}) });
+  return page as unknown as Page<Operation>;
+}
+
+const doneStates: readonly OperationState[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
+
+/** The operation now and after every change until it is done. Changes arrive by notification from
+ * any replica; a slow re-read every few seconds covers a notice lost to a reconnect. */
+export async function* watchOperation(db: Database, ctx: CallContext, notifications: Notifications, id: string, signal: AbortSignal): AsyncGenerator<Operation> {
+  let wake: (() => void) | undefined;
+  const unsubscribe = notifications.subscribe("rackplane_operation", (payload) => {
+    if (payload === id) wake?.();
+  });
+  try {
+    let last = "";
+    for (;;) {
+      const operation = await getOperation(db, ctx, id);
+      const version = `${operation.state}/${operation.progressPercent}/${operation.message}/${operation.updateTime.getTime()}`;
+      if (version !== last) {
+        last = version;
+        yield operation;
+      }
+      if (doneStates.includes(operation.state) || signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5_000);
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        wake = done;
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** Only while no agent has taken the job: afterwards the agent's report decides. */
+export async function cancelOperation(db: Database, ctx: CallContext, id: string): Promise<Operation> {
+  await mutate(db, ctx, async (em) => {
+    ctx.audit.resourceType = "operation";
+    ctx.audit.resourceId = id;
+    const operation = await em.findOne(OperationEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!operation || (isTenantRole(ctx.principal.role) && operation.tenantId !== ctx.principal.tenantId)) throw new NotFoundError("operation", id);
+    requireRole(ctx.principal, ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"], "cancel operations");
+    const job = await em.findOne(Job, { operationId: id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (operation.state !== "PENDING" || !job || job.state !== "QUEUED") {
+      throw new FailedPreconditionError("OPERATION_STARTED", `operation ${id} is ${operation.state}: only an operation no agent has taken can be cancelled`, {
+        operation_id: id,
+        state: operation.state,
+      });
+    }
+    em.assign(job, { state: "CANCELLED" });
+    em.assign(operation, { state: "CANCELLED", doneTime: new Date(), message: `cancelled by ${ctx.principal.name}` });
+    await em.flush();
+    await undoQueued(em, operation as Operation);
+    await notify(em, "rackplane_operation", id);
+  });
+  return getOperation(db, ctx, id);
+}

@@ -1,0 +1,64 @@
+// Cross-replica wake-ups over PostgreSQL LISTEN/NOTIFY. A change that others must react to (an
+// operation moved, a job became ready) is announced with pg_notify inside its own transaction, so the
+// notice is delivered exactly when the change is visible — on every replica. Each process keeps one
+// dedicated connection that listens and fans notices out to in-process subscribers.
+import type { EntityManager } from "@mikro-orm/postgresql";
+import pg from "pg";
+
+export type Channel = "rackplane_operation" | "rackplane_job";
+type Subscriber = (payload: string) => void;
+
+/** Announces `payload` on `channel` when the surrounding transaction commits. */
+export async function notify(em: EntityManager, channel: Channel, payload: string): Promise<void> {
+  await em.execute("select pg_notify(?, ?)", [channel, payload]);
+}
+
+export class Notifications {
+  private client: pg.Client | undefined;
+  private readonly subscribers = new Map<Channel, Set<Subscriber>>();
+  private closed = false;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on("notification", (message) => {
+      for (const subscriber of this.subscribers.get(message.channel as Channel) ?? []) subscriber(message.payload ?? "");
+    });
+    client.on("error", (error) => {
+      this.onError(error);
+      this.reconnect();
+    });
+    await client.connect();
+    for (const channel of ["rackplane_operation", "rackplane_job"] satisfies Channel[]) await client.query(`LISTEN ${channel}`);
+    this.client = client;
+  }
+
+  /** Calls `subscriber` with every payload on `channel` until the returned function is called. */
+  subscribe(channel: Channel, subscriber: Subscriber): () => void {
+    let set = this.subscribers.get(channel);
+    if (!set) this.subscribers.set(channel, (set = new Set()));
+    set.add(subscriber);
+    return () => set.delete(subscriber);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client?.end().catch(() => {});
+  }
+
+  /** A lost listening connection is re-established; subscribers then re-read what they follow (a
+   * notice sent while disconnected is lost, which is why every waiter also has a timeout). */
+  private reconnect(): void {
+    if (this.closed) return;
+    const old = this.client;
+    this.client = undefined;
+    void old?.end().catch(() => {});
+    setTimeout(() => {
+      if (!this.closed) this.start().catch((error: unknown) => (this.onError(error), this.reconnect()));
+    }, 1000);
+  }
+}
