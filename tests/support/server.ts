@@ -7,6 +7,8 @@ import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { bootstrapAdminToken } from "../../src/app/identity.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { freshDatabaseUrl } from "./database.js";
@@ -24,6 +26,9 @@ export interface TestServer {
   };
   /** Connect JSON over HTTP/1.1 with fetch: returns the HTTP status and the parsed body. */
   json(method: string, body: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  /** ComputeService and OperationService clients, as the given token (the admin by default). */
+  compute(token?: string): Client<typeof ComputeService>;
+  operations(token?: string): Client<typeof OperationService>;
   /** Creates a tenant (as the admin) and returns its id. */
   tenant(name: string): Promise<string>;
   /** Issues a token with the given role (tenant roles need a tenant id). */
@@ -34,14 +39,18 @@ export interface TestServer {
 export async function startTestServer(): Promise<TestServer> {
   const server = await startServer({ databaseUrl: await freshDatabaseUrl(), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
   const adminToken = (await bootstrapAdminToken(server.db))!;
-  const clients = (token = adminToken) => {
-    const authed = createGrpcTransport({
+  const authedTransport = (token: string) =>
+    createGrpcTransport({
       baseUrl: server.url,
-      interceptors: [(next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      }],
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
     });
+  const clients = (token = adminToken) => {
+    const authed = authedTransport(token);
     return {
       inventory: createClient(InventoryService, authed),
       identity: createClient(IdentityService, authed),
@@ -61,6 +70,8 @@ export async function startTestServer(): Promise<TestServer> {
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
+    compute: (token = adminToken) => createClient(ComputeService, authedTransport(token)),
+    operations: (token = adminToken) => createClient(OperationService, authedTransport(token)),
     async tenant(name) {
       const { tenant } = await clients().tenants.createTenant({ tenant: { name } });
       return tenant!.id;

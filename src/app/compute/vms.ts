@@ -172,7 +172,7 @@ async function vmName(em: EntityManager, tenant: { id: string; name: string; nam
   const [row] = await em.execute<{ last_value: number }[]>(
     `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
      on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
-    [tenant.id, `${rendered.prefix}\u0000${rendered.suffix}`],
+    [tenant.id, `${rendered.prefix}{seq}${rendered.suffix}`],
   );
   return nameFor(rendered, row!.last_value);
 }
