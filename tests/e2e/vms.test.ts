@@ -136,7 +136,7 @@ describe("the lifecycle", () => {
     const del = (await compute.deleteVirtualMachine({ id, keepDataDisk: true })).operation!;
     expect((await compute.getVirtualMachine({ id })).virtualMachine?.state).toBe(VirtualMachineState.DELETING);
     const [job] = await t.server.db.em().execute("select payload from job where operation_id = ?", [del.id]);
-    expect(job.payload).toMatchObject({ keepDataDisk: true });
+    expect(job?.payload).toMatchObject({ keepDataDisk: true });
     await finishOperation(t, del.id);
     vm = (await compute.getVirtualMachine({ id })).virtualMachine!;
     expect(vm.state).toBe(VirtualMachineState.DELETED);

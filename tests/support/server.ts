@@ -9,7 +9,8 @@ import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
-import { bootstrapAdminToken } from "../../src/app/identity.js";
+import { bootstrapAdminToken, issue } from "../../src/app/identity.js";
+import { newSecret } from "../../src/domain/token.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { freshDatabaseUrl } from "./database.js";
 
@@ -36,9 +37,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
-  const server = await startServer({ databaseUrl: await freshDatabaseUrl(), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
-  const adminToken = (await bootstrapAdminToken(server.db))!;
+/** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
+export async function startTestServer(databaseUrl?: string): Promise<TestServer> {
+  const server = await startServer({ databaseUrl: databaseUrl ?? (await freshDatabaseUrl()), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
+  const adminToken = (await bootstrapAdminToken(server.db)) ?? (await extraAdminToken(server));
   const authedTransport = (token: string) =>
     createGrpcTransport({
       baseUrl: server.url,
@@ -83,4 +85,13 @@ export async function startTestServer(): Promise<TestServer> {
     close: () => server.close(),
   };
   return testServer;
+}
+
+/** When another replica already made the first admin token, this server gets one of its own. */
+async function extraAdminToken(server: RunningServer): Promise<string> {
+  const secret = newSecret();
+  await server.db.em().transactional(async (em) => {
+    issue(em, "tests", { principal: "test-admin", role: "PLATFORM_ADMIN", tenantId: null, description: "test harness", ttlMillis: null }, secret);
+  });
+  return secret;
 }
