@@ -3,6 +3,7 @@ const only = process.argv[2];
 const suites: Record<string, () => Promise<unknown>> = {
   inventory: () => import("./inventory.js"),
   hosts: () => import("./hosts.js"),
+  placement: () => import("./placement.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;

@@ -32,8 +32,8 @@ export interface PlacementDecision {
 const candidatesPerAttempt = 8;
 
 export async function place(em: EntityManager, request: PlacementRequest): Promise<PlacementDecision> {
-  const group = await targetGroup(em, request.target);
-  await reserveQuota(em, request.tenantId, group.id, request.resources);
+  const groupId = "groupId" in request.target ? request.target.groupId : await groupOfHost(em, request.target.baremetalId);
+  const group = await reserveQuota(em, request.tenantId, groupId, request.resources);
 
   // First the hosts nobody else is placing on; if all that fit are busy, wait for them.
   for (const skipLocked of [true, false]) {
@@ -78,28 +78,22 @@ interface GroupRow {
   placement_policy: PlacementPolicy;
 }
 
-async function targetGroup(em: EntityManager, target: PlacementRequest["target"]): Promise<GroupRow> {
-  if ("groupId" in target) {
-    const [group] = await em.execute<GroupRow[]>("select id, name, placement_policy from baremetal_group where id = ?", [target.groupId]);
-    if (!group) throw new NotFoundError("baremetal_group", target.groupId);
-    return group;
+async function groupOfHost(em: EntityManager, baremetalId: string): Promise<string> {
+  const [host] = await em.execute<{ group_id: string | null }[]>("select group_id from baremetal where id = ?", [baremetalId]);
+  if (!host) throw new NotFoundError("baremetal", baremetalId);
+  if (!host.group_id) {
+    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${baremetalId} is in no host group, so no tenant has a quota on it`, { baremetal_id: baremetalId });
   }
-  const [group] = await em.execute<GroupRow[]>(
-    "select g.id, g.name, g.placement_policy from baremetal b join baremetal_group g on g.id = b.group_id where b.id = ?",
-    [target.baremetalId],
-  );
-  if (!group) {
-    const [host] = await em.execute<{ id: string }[]>("select id from baremetal where id = ?", [target.baremetalId]);
-    if (!host) throw new NotFoundError("baremetal", target.baremetalId);
-    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${target.baremetalId} is in no host group, so no tenant has a quota on it`, {
-      baremetal_id: target.baremetalId,
-    });
-  }
-  return group;
+  return host.group_id;
 }
 
 interface QuotaRow {
   id: string;
+  group_name: string;
+  placement_policy: PlacementPolicy;
+  effective_cpu_total: number;
+  effective_memory_mib_total: number;
+  effective_storage_gib_total: number;
   cpu_absolute: number | null;
   cpu_percent: number | null;
   memory_mib_absolute: number | null;
@@ -111,10 +105,18 @@ interface QuotaRow {
   storage_gib_used: number;
 }
 
-/** Locks the tenant's quota row in the group, checks the request fits, and counts it as used. */
-async function reserveQuota(em: EntityManager, tenantId: string, groupId: string, asked: Resources): Promise<void> {
-  const [quota] = await em.execute<QuotaRow[]>("select * from baremetal_group_tenant_quota where tenant_id = ? and group_id = ? for update", [tenantId, groupId]);
+/** Locks the tenant's quota row in the group (read with the group's policy and effective totals in
+ * the same statement), checks the request fits, and counts it as used. */
+async function reserveQuota(em: EntityManager, tenantId: string, groupId: string, asked: Resources): Promise<GroupRow> {
+  const [quota] = await em.execute<QuotaRow[]>(
+    `select q.*, g.name as group_name, g.placement_policy, g.effective_cpu_total, g.effective_memory_mib_total, g.effective_storage_gib_total
+       from baremetal_group_tenant_quota q join baremetal_group g on g.id = q.group_id
+      where q.tenant_id = ? and q.group_id = ? for update of q`,
+    [tenantId, groupId],
+  );
   if (!quota) {
+    const [group] = await em.execute<{ id: string }[]>("select id from baremetal_group where id = ?", [groupId]);
+    if (!group) throw new NotFoundError("baremetal_group", groupId);
     throw new ResourceExhaustedError("QUOTA_EXCEEDED", `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`, {
       tenant_id: tenantId,
       group_id: groupId,
@@ -127,22 +129,15 @@ async function reserveQuota(em: EntityManager, tenantId: string, groupId: string
     memoryMib: limit(quota.memory_mib_absolute, quota.memory_mib_percent),
     storageGib: limit(quota.storage_gib_absolute, quota.storage_gib_percent),
   };
-  const usesPercent = quota.cpu_percent !== null || quota.memory_mib_percent !== null || quota.storage_gib_percent !== null;
-  const [capacity] = usesPercent
-    ? await em.execute<{ cpu: number; memory: number; storage: number }[]>(
-        `select coalesce(sum(effective_cpu_cores), 0)::bigint as cpu, coalesce(sum(effective_memory_mib), 0)::bigint as memory,
-                coalesce(sum(effective_storage_gib), 0)::bigint as storage from baremetal where group_id = ?`,
-        [groupId],
-      )
-    : [{ cpu: 0, memory: 0, storage: 0 }];
-  const resolved = resolveLimits(limits, { cpuCores: capacity!.cpu, memoryMib: capacity!.memory, storageGib: capacity!.storage });
+  const capacity = { cpuCores: quota.effective_cpu_total, memoryMib: quota.effective_memory_mib_total, storageGib: quota.effective_storage_gib_total };
+  const resolved = resolveLimits(limits, capacity);
   const used = { cpuCores: quota.cpu_used, memoryMib: quota.memory_mib_used, storageGib: quota.storage_gib_used };
   const shortfall = quotaShortfall(resolved, used, asked);
   if (shortfall) {
     const name = resourceLabels[shortfall.resource];
     throw new ResourceExhaustedError(
       "QUOTA_EXCEEDED",
-      `quota exceeded for ${name} in host group ${groupId}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
+      `quota exceeded for ${name} in host group ${quota.group_name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
       { tenant_id: tenantId, group_id: groupId, resource: name, limit: String(shortfall.limit), used: String(shortfall.used), asked: String(shortfall.asked) },
     );
   }
@@ -150,6 +145,7 @@ async function reserveQuota(em: EntityManager, tenantId: string, groupId: string
     "update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?, storage_gib_used = storage_gib_used + ? where id = ?",
     [asked.cpuCores, asked.memoryMib, asked.storageGib, quota.id],
   );
+  return { id: groupId, name: quota.group_name, placement_policy: quota.placement_policy };
 }
 
 async function candidateRows(em: EntityManager, group: GroupRow, request: PlacementRequest, skipLocked: boolean): Promise<Candidate[]> {

@@ -16,6 +16,7 @@ import { mutate } from "../mutation.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
+import { tenantDisabled } from "../../domain/tenant.js";
 import { place } from "./placement.js";
 
 export interface VirtualMachine {
@@ -69,18 +70,21 @@ export async function createVirtualMachine(
 ): Promise<{ virtualMachine: VirtualMachine; operation: Operation }> {
   requireRole(ctx.principal, users, "create virtual machines");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
-  const id = await mutate(db, ctx, async (em) => {
-    await requireTenantEnabled(em, request.tenantId);
-    return createOnce(em, ctx, "virtual_machine", requestId, request, async (id) => {
-      const [tenant, specification, image] = await catalogue(em, request);
+  let created: { virtualMachine: VirtualMachine; operation: Operation } | undefined;
+  const id = await mutate(db, ctx, async (em) =>
+    createOnce(em, ctx, "virtual_machine", requestId, request, async (id) => {
+      const { tenant, specification, image } = await catalogue(em, request);
       const resources = { cpuCores: specification.vcpu, memoryMib: specification.memory_mib, storageGib: specification.storage_gib };
       const name = await vmName(em, tenant, request);
       const avoid = request.antiAffinity && (await avoidance(em, request.tenantId, request.antiAffinity));
       const decision = await place(em, { tenantId: request.tenantId, target: request.target, resources, avoid });
       const now = new Date();
       const operationId = newId();
-      em.create(VirtualMachineEntity, {
+      const virtualMachine: VirtualMachine = {
         id,
+        version: 1,
+        createTime: now,
+        updateTime: now,
         name,
         tenantId: request.tenantId,
         specificationId: specification.id,
@@ -93,8 +97,13 @@ export async function createVirtualMachine(
         state: "PENDING",
         stateChangeTime: now,
         activeOperationId: operationId,
-      });
-      em.create(SchedulingRecord, {
+        hypervisorId: "",
+        ipAddresses: [],
+      };
+      // Plain inserts: the rows are final as written; no unit of work is needed to track them.
+      await em.insert(VirtualMachineEntity, { ...virtualMachine, reserved: true });
+      await em.insert(SchedulingRecord, {
+        id: newId(),
         virtualMachineId: id,
         tenantId: request.tenantId,
         groupId: decision.groupId,
@@ -104,9 +113,9 @@ export async function createVirtualMachine(
         reason: decision.reason,
         policy: decision.policy,
         events: [{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }],
+        createTime: now,
       });
-      await em.flush();
-      await startOperation(em, ctx, {
+      const operation = await startOperation(em, ctx, {
         id: operationId,
         kind: "CREATE_VIRTUAL_MACHINE",
         resourceType: "virtual_machine",
@@ -125,40 +134,67 @@ export async function createVirtualMachine(
           clusterId: request.clusterId,
         },
       });
-    });
-  });
+      created = { virtualMachine, operation };
+    }),
+  );
+  if (created) return created;
+  // A retry (same request_id) answers the first creation as it is now.
   const em = db.em();
   const virtualMachine = await getVirtualMachine(db, ctx, id, em);
-  // A retry (same request_id) answers the first creation's operation too.
   const [operation] = await em.execute<{ id: string }[]>("select id from operation where resource_id = ? and kind = 'CREATE_VIRTUAL_MACHINE'", [id]);
   return { virtualMachine, operation: await getOperation(db, ctx, operation!.id) };
 }
 
+/** Tenant, specification and image in one statement; the tenant row is share-locked so a
+ * DisableTenant cannot slip in before this creation commits (TEN-2). */
 async function catalogue(em: EntityManager, request: CreateVirtualMachine) {
-  const [[tenant], [specification], [image]] = await Promise.all([
-    em.execute<{ id: string; name: string; naming_template: string; naming_pattern: string }[]>(
-      "select id, name, naming_template, naming_pattern from tenant where id = ?",
-      [request.tenantId],
-    ),
-    em.execute<{ id: string; vcpu: number; memory_mib: number; storage_gib: number; deprecated: boolean; name: string }[]>(
-      "select id, name, vcpu, memory_mib, storage_gib, deprecated from virtual_machine_specification where id = ?",
-      [request.specificationId],
-    ),
-    em.execute<{ id: string; name: string; status: string; os_family: string; os_version: string; architecture: string }[]>(
-      "select id, name, status, os_family, os_version, architecture from image where id = ?",
-      [request.imageId],
-    ),
-  ]);
-  if (!tenant) throw new NotFoundError("tenant", request.tenantId);
-  if (!specification) throw new NotFoundError("virtual_machine_specification", request.specificationId);
-  if (!image) throw new NotFoundError("image", request.imageId);
-  if (specification.deprecated) {
-    throw new FailedPreconditionError("SPECIFICATION_DEPRECATED", `specification ${specification.name} is deprecated: choose another for new VMs`, {
-      specification_id: specification.id,
+  const [row] = await em.execute<
+    {
+      tenant_id: string | null;
+      tenant_name: string;
+      disabled: boolean;
+      disabled_reason: string;
+      naming_template: string;
+      naming_pattern: string;
+      specification_id: string | null;
+      specification_name: string;
+      vcpu: number;
+      memory_mib: number;
+      storage_gib: number;
+      deprecated: boolean;
+      image_id: string | null;
+      image_name: string;
+      status: string;
+      os_family: string;
+      os_version: string;
+      architecture: string;
+    }[]
+  >(
+    `select t.id as tenant_id, t.name as tenant_name, t.disabled, t.disabled_reason, t.naming_template, t.naming_pattern,
+            s.id as specification_id, s.name as specification_name, s.vcpu, s.memory_mib, s.storage_gib, s.deprecated,
+            i.id as image_id, i.name as image_name, i.status, i.os_family, i.os_version, i.architecture
+       from tenant t
+       left join virtual_machine_specification s on s.id = ?
+       left join image i on i.id = ?
+      where t.id = ?
+        for share of t`,
+    [request.specificationId, request.imageId, request.tenantId],
+  );
+  if (!row?.tenant_id) throw new NotFoundError("tenant", request.tenantId);
+  if (row.disabled) throw tenantDisabled({ id: row.tenant_id, name: row.tenant_name, disabledReason: row.disabled_reason });
+  if (!row.specification_id) throw new NotFoundError("virtual_machine_specification", request.specificationId);
+  if (!row.image_id) throw new NotFoundError("image", request.imageId);
+  if (row.deprecated) {
+    throw new FailedPreconditionError("SPECIFICATION_DEPRECATED", `specification ${row.specification_name} is deprecated: choose another for new VMs`, {
+      specification_id: row.specification_id,
     });
   }
-  if (image.status === "DISABLED") throw new FailedPreconditionError("IMAGE_DISABLED", `image ${image.name} is disabled`, { image_id: image.id });
-  return [tenant, specification, image] as const;
+  if (row.status === "DISABLED") throw new FailedPreconditionError("IMAGE_DISABLED", `image ${row.image_name} is disabled`, { image_id: row.image_id });
+  return {
+    tenant: { id: row.tenant_id, name: row.tenant_name, naming_template: row.naming_template, naming_pattern: row.naming_pattern },
+    specification: { id: row.specification_id, vcpu: row.vcpu, memory_mib: row.memory_mib, storage_gib: row.storage_gib },
+    image: { id: row.image_id, name: row.image_name, os_family: row.os_family, os_version: row.os_version, architecture: row.architecture },
+  };
 }
 
 /** A given name must match the tenant's pattern; otherwise the template draws the next number of

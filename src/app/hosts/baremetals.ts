@@ -32,7 +32,7 @@ import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { customFieldDefinitions, customFieldFilters, requireValidCustomFields } from "./custom-fields.js";
 import { removeAssignments } from "../maintainers/resources.js";
-import { refreshEffectiveCapacity } from "./effective-capacity.js";
+import { refreshEffectiveCapacity, refreshGroupTotals } from "./effective-capacity.js";
 import { mount, mountingConflicts, unmount, type Mounting } from "./mounting.js";
 
 /** A host as use cases return it. */
@@ -318,6 +318,7 @@ export async function updateBaremetal(db: Database, ctx: CallContext, id: string
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
+    const formerGroupId = host.groupId;
     // Capacity may drop below what is allocated (a failed DIMM): free goes negative and the host
     // takes nothing new until it recovers; nothing running is evicted.
     if (patch.capacity) em.assign(host, patch.capacity);
@@ -349,7 +350,7 @@ export async function updateBaremetal(db: Database, ctx: CallContext, id: string
     em.assign(host, Object.fromEntries(Object.entries({ name, serialNumber, groupId, description }).filter(([, v]) => v !== undefined)));
     if (patch.capacity || patch.groupId !== undefined) {
       await em.flush();
-      await refreshEffectiveCapacity(em, { baremetalIds: [host.id] });
+      await refreshEffectiveCapacity(em, { baremetalIds: [host.id] }, [formerGroupId]);
     }
   });
   return getBaremetal(db, ctx, id);
@@ -365,6 +366,8 @@ export async function deleteBaremetal(db: Database, ctx: CallContext, id: string
     await unmount(em, id);
     await removeAssignments(em, "baremetal", [id]);
     em.remove(host);
+    await em.flush();
+    await refreshGroupTotals(em, [host.groupId]);
   });
 }
 

@@ -54,19 +54,28 @@ export interface OperationRequest {
 
 export async function startOperation(em: EntityManager, ctx: CallContext, request: OperationRequest): Promise<Operation> {
   const now = new Date();
-  const operation = em.create(OperationEntity, {
+  const operation: Operation = {
     id: request.id ?? newId(),
     kind: request.kind,
     resourceType: request.resourceType,
     resourceId: request.resourceId,
     tenantId: request.tenantId,
     state: "PENDING",
+    progressPercent: 0,
+    message: "",
+    errorCode: "",
+    errorReason: "",
+    errorMessage: "",
+    errorMetadata: {},
     requestedBy: ctx.principal.name,
     previousState: request.previousState,
     createTime: now,
     updateTime: now,
-  });
-  em.create(Job, {
+    doneTime: null,
+  };
+  // Plain inserts: nothing here is read back or changed later in the transaction.
+  await em.insert(OperationEntity, operation);
+  await em.insert(Job, {
     id: newId(),
     operationId: operation.id,
     kind: request.kind,
@@ -76,13 +85,15 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     baremetalId: request.baremetalId,
     payload: request.payload,
     state: "QUEUED",
+    attempt: 0,
+    maxAttempts: 3,
+    agentId: "",
+    leaseToken: "",
     createTime: now,
     updateTime: now,
   });
-  await em.flush();
-  await notify(em, "rackplane_job", request.groupId ?? "");
-  await notify(em, "rackplane_operation", operation.id);
-  return operation as Operation;
+  await em.execute("select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)", [request.groupId ?? "", operation.id]);
+  return operation;
 }
 
 const operationFilter: FilterSchema = {

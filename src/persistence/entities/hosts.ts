@@ -19,6 +19,11 @@ export const BaremetalGroup = defineEntity({
     reservedMemoryMib: p.bigint("number").default(0),
     reservedStorageGib: p.bigint("number").default(0),
     placementPolicy: p.string().length(8).$type<PlacementPolicy>().default("SPREAD"),
+    /** Sum of the hosts' effective capacity, kept by refreshEffectiveCapacity: what tenant
+     * percentages are taken of, read with the quota row at every placement. */
+    effectiveCpuTotal: p.bigint("number").default(0),
+    effectiveMemoryMibTotal: p.bigint("number").default(0),
+    effectiveStorageGibTotal: p.bigint("number").default(0),
   },
 });
 export type BaremetalGroup = InferEntity<typeof BaremetalGroup>;

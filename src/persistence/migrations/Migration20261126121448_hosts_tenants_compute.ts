@@ -1,11 +1,11 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261126115612_hosts_tenants_compute extends Migration {
+export class Migration20261126121448_hosts_tenants_compute extends Migration {
 
-  override name = 'Migration20261126115612_hosts_tenants_compute';
+  override name = 'Migration20261126121448_hosts_tenants_compute';
 
   override up(): void | Promise<void> {
-    this.addSql(`create table "baremetal_group" ("id" uuid not null, "version" int not null default 1, "create_time" timestamptz not null, "update_time" timestamptz not null, "name" varchar(63) not null, "description" text not null default '', "dimension" varchar(16) not null, "cpu_allocation_ratio" double precision not null default 1, "memory_allocation_ratio" double precision not null default 1, "storage_allocation_ratio" double precision not null default 1, "reserved_cpu_cores" int not null default 0, "reserved_memory_mib" bigint not null default '0', "reserved_storage_gib" bigint not null default '0', "placement_policy" varchar(8) not null default 'SPREAD', primary key ("id"));`);
+    this.addSql(`create table "baremetal_group" ("id" uuid not null, "version" int not null default 1, "create_time" timestamptz not null, "update_time" timestamptz not null, "name" varchar(63) not null, "description" text not null default '', "dimension" varchar(16) not null, "cpu_allocation_ratio" double precision not null default 1, "memory_allocation_ratio" double precision not null default 1, "storage_allocation_ratio" double precision not null default 1, "reserved_cpu_cores" int not null default 0, "reserved_memory_mib" bigint not null default '0', "reserved_storage_gib" bigint not null default '0', "placement_policy" varchar(8) not null default 'SPREAD', "effective_cpu_total" bigint not null default '0', "effective_memory_mib_total" bigint not null default '0', "effective_storage_gib_total" bigint not null default '0', primary key ("id"));`);
     this.addSql(`alter table "baremetal_group" add constraint "baremetal_group_name_unique" unique ("name");`);
 
     this.addSql(`create table "custom_field_definition" ("id" uuid not null, "name" varchar(63) not null, "type" varchar(16) not null, "enum_values" text[] not null default '{}', "required" boolean not null default false, "resource_types" text[] not null default '{}', "description" text not null default '', "create_time" timestamptz not null, primary key ("id"));`);

@@ -1,0 +1,108 @@
+// Issue 4's target: placements per second with 64 concurrent clients on 10,000 hosts and 1,000
+// tenants (target ≥ 500/s, p99 ≤ 100 ms), then the zero-overcommit check: every host's counters
+// equal the sum of its reservations, no host is past its effective capacity, no tenant past a limit.
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
+import { printResults, runLoad, startBenchServer } from "./harness.js";
+
+const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
+const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
+const groupCount = 10;
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+const server = await startBenchServer();
+try {
+  const seed = await seedCloud(server.databaseUrl);
+  const compute = createClient(ComputeService, createGrpcTransport({ baseUrl: server.url }));
+  const headers = { authorization: `Bearer ${server.adminToken}` };
+  let refused = 0;
+  const result = await runLoad("CreateVirtualMachine, 64 clients", 64, seconds, async (worker, i) => {
+    const n = worker * 1_000_003 + i * 7919;
+    try {
+      await compute.createVirtualMachine(
+        {
+          tenantId: seed.tenants[n % seed.tenants.length]!,
+          target: { case: "groupId", value: seed.groups[(n >> 3) % seed.groups.length]! },
+          specificationId: seed.specification,
+          imageId: seed.image,
+        },
+        { headers },
+      );
+    } catch (error) {
+      refused++;
+      throw error;
+    }
+  });
+  printResults([result]);
+  console.log(`\nplacements/s: ${result.perSecond.toFixed(0)} (target ≥ 500), p99 ${result.p99Ms.toFixed(1)} ms (target ≤ 100 ms), refused: ${refused}`);
+  console.log(`zero-overcommit check: ${JSON.stringify(await drift(server.databaseUrl))}`);
+} finally {
+  await server.stop();
+}
+
+async function seedCloud(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const racks = Math.ceil(hostCount / 21);
+    await client.query(`
+      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
+      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
+      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
+      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
+        select ('10000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'rack-' || n,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42
+          from generate_series(0, ${racks - 1}) n;
+      insert into baremetal_group (id, version, create_time, update_time, name, dimension, cpu_allocation_ratio)
+        select ('20000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'group-' || n, 'PURPOSE', 4
+          from generate_series(0, ${groupCount - 1}) n;
+      insert into baremetal (id, version, create_time, update_time, name, serial_number, cpu_cores, memory_mib, storage_gib,
+                             effective_cpu_cores, effective_memory_mib, effective_storage_gib, status, status_change_time, group_id,
+                             rack_id, first_position, height_units, room_id, datacenter_id, region_id)
+        select ('30000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'host-' || n, 'SN' || n, 64, 524288, 8000,
+               256, 524288, 8000, 'ACTIVE', now(), ('20000000-0000-7000-8000-' || lpad(to_hex(n % ${groupCount}), 12, '0'))::uuid,
+               ('10000000-0000-7000-8000-' || lpad(to_hex(n / 21), 12, '0'))::uuid, 1 + (n % 21) * 2, 2,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001'
+          from generate_series(0, ${hostCount - 1}) n;
+      update baremetal_group g set effective_cpu_total = t.cpu, effective_memory_mib_total = t.memory, effective_storage_gib_total = t.storage
+        from (select group_id, sum(effective_cpu_cores) as cpu, sum(effective_memory_mib) as memory, sum(effective_storage_gib) as storage
+                from baremetal group by group_id) t where t.group_id = g.id;
+      insert into tenant (id, version, create_time, update_time, name, kind)
+        select ('40000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'tenant-' || n, 'PROJECT'
+          from generate_series(0, ${tenantCount - 1}) n;
+      insert into baremetal_group_tenant_quota (id, version, create_time, update_time, tenant_id, group_id, cpu_absolute, memory_mib_percent, storage_gib_percent)
+        select gen_random_uuid(), 1, now(), now(), t.id, g.id, 400, 100, 100 from tenant t cross join baremetal_group g;
+      insert into virtual_machine_specification (id, version, create_time, update_time, name, vcpu, memory_mib, storage_gib)
+        values ('50000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-small', 2, 4096, 40);
+      insert into image (id, version, create_time, update_time, name, architecture, status)
+        values ('60000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-image', 'X86_64', 'ACTIVE');
+      analyze;
+    `);
+    const tenants = (await client.query<{ id: string }>("select id from tenant")).rows.map((row) => row.id);
+    const groups = (await client.query<{ id: string }>("select id from baremetal_group")).rows.map((row) => row.id);
+    return { tenants, groups, specification: "50000000-0000-7000-8000-000000000001", image: "60000000-0000-7000-8000-000000000001" };
+  } finally {
+    await client.end();
+  }
+}
+
+async function drift(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+    return {
+      virtualMachines: await count("select count(*) as n from virtual_machine"),
+      hostsWhoseCountersDrift: await count(`select count(*) as n from (select b.id from baremetal b left join virtual_machine vm on vm.baremetal_id = b.id and vm.reserved
+        group by b.id having b.cpu_cores_allocated <> coalesce(sum(vm.cpu_cores), 0) or b.memory_mib_allocated <> coalesce(sum(vm.memory_mib), 0)) x`),
+      hostsOvercommitted: await count("select count(*) as n from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0"),
+      quotasWhoseCountersDrift: await count(`select count(*) as n from (select q.id from baremetal_group_tenant_quota q left join virtual_machine vm
+        on vm.tenant_id = q.tenant_id and vm.group_id = q.group_id and vm.reserved group by q.id having q.cpu_used <> coalesce(sum(vm.cpu_cores), 0)) x`),
+      quotasExceeded: await count("select count(*) as n from baremetal_group_tenant_quota where cpu_used > cpu_absolute"),
+    };
+  } finally {
+    await client.end();
+  }
+}
