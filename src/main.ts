@@ -28,7 +28,8 @@ if (!databaseUrl) {
   databaseUrl = embedded.url;
 }
 
-const server = await startServer({ databaseUrl, host, port });
+const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
+const server = await startServer({ databaseUrl, host, port, leaseMillis: leaseSeconds * 1000 });
 const adminSecret = await bootstrapAdminToken(server.db);
 if (adminSecret) {
   const tokenFile = join(dataDir, "admin.token");

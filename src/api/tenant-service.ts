@@ -2,12 +2,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TenantKind, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import type { Database } from "../app/database.js";
+import * as quotas from "../app/tenants/quotas.js";
 import * as tenants from "../app/tenants/tenants.js";
+import * as usage from "../app/tenants/usage.js";
 import { callContext, listRequest, maskedPatch, required } from "./convert.js";
-import { tenantContact, tenantFields, tenantMessage } from "./tenant-mapping.js";
+import { quotaFields, quotaLimit, quotaMessage, tenantContact, tenantFields, tenantMessage, tenantUsageMessage } from "./tenant-mapping.js";
 
-/** The tenant half of TenantService (quotas and usage may be implemented by another module, merged
- * in src/server/routes.ts). */
+/** TenantService: tenants (TEN-1..3), their quotas in host groups and their usage (QUO-1..5). */
 export function tenantService(db: Database, tokens: tenants.TokenCache): Partial<ServiceImpl<typeof TenantService>> {
   return {
     async createTenant(req, ctx) {
@@ -32,6 +33,9 @@ export function tenantService(db: Database, tokens: tenants.TokenCache): Partial
         "contact.name": () => ({ contactName: contact.contactName }),
         "contact.email": () => ({ contactEmail: contact.contactEmail }),
         "contact.phone": () => ({ contactPhone: contact.contactPhone }),
+        naming_rule: () => ({ namingTemplate: tenant.namingRule?.template ?? "", namingPattern: tenant.namingRule?.pattern ?? "" }),
+        "naming_rule.template": () => ({ namingTemplate: tenant.namingRule?.template ?? "" }),
+        "naming_rule.pattern": () => ({ namingPattern: tenant.namingRule?.pattern ?? "" }),
       });
       return { tenant: tenantMessage(await tenants.updateTenant(db, callContext(ctx), tenant.id, tenant.etag, patch)) };
     },
@@ -44,6 +48,34 @@ export function tenantService(db: Database, tokens: tenants.TokenCache): Partial
     },
     async enableTenant(req, ctx) {
       return { tenant: tenantMessage(await tenants.enableTenant(db, callContext(ctx), req.id, req.reason)) };
+    },
+
+    async createBaremetalGroupTenantQuota(req, ctx) {
+      return { quota: quotaMessage(await quotas.createQuota(db, callContext(ctx), quotaFields(req.quota!))) };
+    },
+    async getBaremetalGroupTenantQuota(req, ctx) {
+      return { quota: quotaMessage(await quotas.getQuota(db, callContext(ctx), req.id)) };
+    },
+    async listBaremetalGroupTenantQuotas(req, ctx) {
+      const page = await quotas.listQuotas(db, callContext(ctx), listRequest(req));
+      return { quotas: page.items.map(quotaMessage), nextPageToken: page.nextPageToken };
+    },
+    async updateBaremetalGroupTenantQuota(req, ctx) {
+      const quota = req.quota!;
+      // A limit can be changed (absolute ⇄ percent too), not cleared; tenant and group are fixed.
+      const patch = maskedPatch<quotas.QuotaLimitsPatch>(req.updateMask, {
+        cpu: () => ({ cpuCores: quotaLimit("quota.cpu", quota.cpu) }),
+        memory_mib: () => ({ memoryMib: quotaLimit("quota.memory_mib", quota.memoryMib) }),
+        storage_gib: () => ({ storageGib: quotaLimit("quota.storage_gib", quota.storageGib) }),
+      });
+      return { quota: quotaMessage(await quotas.updateQuota(db, callContext(ctx), quota.id, quota.etag, patch)) };
+    },
+    async deleteBaremetalGroupTenantQuota(req, ctx) {
+      await quotas.deleteQuota(db, callContext(ctx), req.id, req.etag);
+      return {};
+    },
+    async getTenantUsage(req, ctx) {
+      return tenantUsageMessage(await usage.getTenantUsage(db, callContext(ctx), req.tenantId));
     },
   };
 }

@@ -37,8 +37,9 @@ export function nameFor(rendered: RenderedTemplate, sequence: number): string {
   return `${rendered.prefix}${String(sequence).padStart(rendered.width, "0")}${rendered.suffix}`;
 }
 
-/** A name a request gives must match the tenant's pattern, when it has one (anchored). */
-export function requireNameMatches(name: string, pattern: string): void {
+/** A name a request gives must match the tenant's pattern, when it has one (anchored). With
+ * `validateOnly`, only checks that the pattern compiles. */
+export function requireNameMatches(name: string, pattern: string, options: { validateOnly?: boolean } = {}): void {
   if (pattern === "") return;
   let expression: RegExp;
   try {
@@ -49,6 +50,7 @@ export function requireNameMatches(name: string, pattern: string): void {
   } catch {
     throw new InvalidArgumentError("INVALID_NAMING_PATTERN", `the tenant's naming pattern ${JSON.stringify(pattern)} is not a valid regular expression`);
   }
+  if (options.validateOnly) return;
   if (!expression.test(name)) {
     throw new InvalidArgumentError("NAME_DOES_NOT_MATCH_RULE", `name ${JSON.stringify(name)} does not match the tenant's naming pattern ${pattern}`, [
       { field: "name", description: `must match ${pattern}` },

@@ -21,6 +21,9 @@ export interface Tenant extends TenantContact {
   readonly disabled: boolean;
   readonly disabledReason: string;
   readonly stateChangeTime?: Date | null;
+  /** VM naming rule (VM-6): the template and the pattern given names must match. */
+  readonly namingTemplate: string;
+  readonly namingPattern: string;
 }
 
 export function tenantDisabled(tenant: Pick<Tenant, "id" | "name" | "disabledReason">): FailedPreconditionError {

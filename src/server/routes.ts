@@ -1,6 +1,7 @@
 // Every service on the one router.
 import type { DescFile } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { AgentService, file_rackplane_v1_agent } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { AuditService, file_rackplane_v1_audit } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { ComputeService, file_rackplane_v1_compute } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { file_rackplane_v1_identity, IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
@@ -8,7 +9,9 @@ import { file_rackplane_v1_inventory, InventoryService } from "../../gen/es/rack
 import { file_rackplane_v1_maintainer, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { file_rackplane_v1_operation, OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { file_rackplane_v1_tenant, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { agentService } from "../api/agent-service.js";
 import { auditService } from "../api/audit-service.js";
+import type { Dispatcher } from "../agents/dispatcher.js";
 import { computeCatalogue } from "../api/compute-catalogue.js";
 import { identityService } from "../api/identity-service.js";
 import { hostService } from "../api/host-service.js";
@@ -32,6 +35,7 @@ export const contractFiles: readonly DescFile[] = [
   file_rackplane_v1_maintainer,
   file_rackplane_v1_compute,
   file_rackplane_v1_operation,
+  file_rackplane_v1_agent,
 ];
 
 export interface RouteDependencies {
@@ -39,10 +43,12 @@ export interface RouteDependencies {
   readonly authenticator: Authenticator;
   readonly health: HealthStatus;
   readonly notifications: Notifications;
+  readonly dispatcher: Dispatcher;
+  readonly leaseMillis: number;
 }
 
 /** Each service's implementation; a service may be implemented by several api/ modules. */
-export function implementations({ db, authenticator, notifications }: RouteDependencies) {
+export function implementations({ db, authenticator, notifications, dispatcher, leaseMillis }: RouteDependencies) {
   return [
     [InventoryService, { ...inventoryService(db), ...hostService(db) }],
     [IdentityService, identityService(db, authenticator)],
@@ -57,6 +63,7 @@ export function implementations({ db, authenticator, notifications }: RouteDepen
       },
     ],
     [OperationService, operationService(db, notifications)],
+    [AgentService, agentService(db, dispatcher, leaseMillis)],
   ] as const;
 }
 
@@ -76,4 +83,5 @@ export const serviceNames = [
   MaintainerService.typeName,
   ComputeService.typeName,
   OperationService.typeName,
+  AgentService.typeName,
 ];

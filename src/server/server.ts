@@ -11,6 +11,7 @@ import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
 import { errorFields, log } from "./log.js";
 import { Notifications } from "../persistence/notifications.js";
+import { Dispatcher } from "../agents/dispatcher.js";
 import { RpcMetrics } from "./metrics.js";
 import { routes, serviceNames } from "./routes.js";
 
@@ -19,6 +20,8 @@ export interface ServerOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** How long a job lease lasts without a report (default 30 s). */
+  readonly leaseMillis?: number;
   /** How long in-flight requests may take to finish on shutdown. */
   readonly shutdownGraceMs?: number;
   readonly poolSize?: number;
@@ -41,9 +44,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = new AbortController();
   const notifications = new Notifications(options.databaseUrl, (error) => log("warn", "notification listener lost its connection; reconnecting", errorFields(error)));
   await notifications.start();
+  const leaseMillis = options.leaseMillis ?? 30_000;
+  const dispatcher = new Dispatcher(db, notifications, {
+    leaseMillis,
+    sweepMillis: Math.max(250, Math.min(5_000, leaseMillis / 4)),
+    onError: (error) => log("warn", "job dispatch sweep failed", errorFields(error)),
+  });
+  dispatcher.start();
 
   const handler = connectNodeAdapter({
-    routes: routes({ db, authenticator, health, notifications }),
+    routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
     requestGate: callGate({ db, authenticator, metrics }),
     interceptors: [callInterceptor({ db, authenticator, metrics })],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
@@ -79,6 +89,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
+        dispatcher.stop();
         await notifications.close();
         await orm.close();
       })();

@@ -564,7 +564,7 @@ describe("the tables cover the contract", () => {
   it("every RPC the server serves has bad-input rows and an acceptable request for the auth rows", () => {
     const db = t.server.db;
     // Only the method names are read: the notification listener is never used here.
-    const served = implementations({ db, authenticator: new Authenticator(db), health: t.server.health, notifications: undefined as never }).flatMap(([service, implementation]) =>
+    const served = implementations({ db, authenticator: new Authenticator(db), health: t.server.health, notifications: undefined as never, dispatcher: undefined as never, leaseMillis: 0 }).flatMap(([service, implementation]) =>
       service.methods.filter((method) => typeof (implementation as Record<string, unknown>)[method.localName] === "function").map((method) => `${service.name}/${method.name}` as Rpc),
     );
     expect(served.filter((rpc) => rpc.split("/")[0]! in services).length).toBeGreaterThanOrEqual(35);

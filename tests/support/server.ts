@@ -9,6 +9,7 @@ import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
+import { AgentService } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { bootstrapAdminToken, issue } from "../../src/app/identity.js";
 import { newSecret } from "../../src/domain/token.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
@@ -27,6 +28,10 @@ export interface TestServer {
   };
   /** Connect JSON over HTTP/1.1 with fetch: returns the HTTP status and the parsed body. */
   json(method: string, body: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  /** AgentService client, as the given token. */
+  agents(token: string): Client<typeof AgentService>;
+  /** AgentService client as the admin (ListAgents). */
+  agentsAdmin(): Client<typeof AgentService>;
   /** ComputeService and OperationService clients, as the given token (the admin by default). */
   compute(token?: string): Client<typeof ComputeService>;
   operations(token?: string): Client<typeof OperationService>;
@@ -38,8 +43,8 @@ export interface TestServer {
 }
 
 /** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
-export async function startTestServer(databaseUrl?: string): Promise<TestServer> {
-  const server = await startServer({ databaseUrl: databaseUrl ?? (await freshDatabaseUrl()), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
+export async function startTestServer(databaseUrl?: string, options: { leaseMillis?: number } = {}): Promise<TestServer> {
+  const server = await startServer({ ...options, databaseUrl: databaseUrl ?? (await freshDatabaseUrl()), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
   const adminToken = (await bootstrapAdminToken(server.db)) ?? (await extraAdminToken(server));
   const authedTransport = (token: string) =>
     createGrpcTransport({
@@ -73,6 +78,8 @@ export async function startTestServer(databaseUrl?: string): Promise<TestServer>
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
     compute: (token = adminToken) => createClient(ComputeService, authedTransport(token)),
+    agents: (token) => createClient(AgentService, authedTransport(token)),
+    agentsAdmin: () => createClient(AgentService, authedTransport(adminToken)),
     operations: (token = adminToken) => createClient(OperationService, authedTransport(token)),
     async tenant(name) {
       const { tenant } = await clients().tenants.createTenant({ tenant: { name } });

@@ -31,6 +31,7 @@ import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { customFieldDefinitions, customFieldFilters, requireValidCustomFields } from "./custom-fields.js";
+import { purgeDeletedVirtualMachines } from "../compute/history.js";
 import { removeAssignments } from "../maintainers/resources.js";
 import { refreshEffectiveCapacity, refreshGroupTotals } from "./effective-capacity.js";
 import { mount, mountingConflicts, unmount, type Mounting } from "./mounting.js";
@@ -365,6 +366,7 @@ export async function deleteBaremetal(db: Database, ctx: CallContext, id: string
     }
     await unmount(em, id);
     await removeAssignments(em, "baremetal", [id]);
+    await purgeDeletedVirtualMachines(em, "baremetal_id", id);
     em.remove(host);
     await em.flush();
     await refreshGroupTotals(em, [host.groupId]);

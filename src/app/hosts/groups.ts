@@ -13,6 +13,7 @@ import { requireInventoryRead, requireInventoryWrite } from "../inventory/access
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { purgeDeletedVirtualMachines } from "../compute/history.js";
 import { removeAssignments } from "../maintainers/resources.js";
 import { refreshEffectiveCapacity } from "./effective-capacity.js";
 
@@ -128,6 +129,19 @@ export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: s
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const group = await findForChange(em, ctx, GroupEntity, "baremetal_group", id, etag);
+    // Quotas and VMs are never dropped by force: tenants' allocations would vanish with them.
+    const [held] = await em.execute<{ quotas: number; vms: number }[]>(
+      `select (select count(*)::int from baremetal_group_tenant_quota where group_id = ?) as quotas,
+              (select count(*)::int from virtual_machine where group_id = ? and state <> 'DELETED') as vms`,
+      [id, id],
+    );
+    if (held && (held.quotas > 0 || held.vms > 0)) {
+      throw new FailedPreconditionError(
+        "HAS_DEPENDENTS",
+        `host group ${group.name} still has ${held.quotas} tenant quota(s) and ${held.vms} virtual machine(s); remove them first`,
+        { resource_type: "baremetal_group", resource_id: id, quotas: String(held.quotas), virtual_machines: String(held.vms) },
+      );
+    }
     const [{ count = 0 } = {}] = await em.execute<{ count: number }[]>("select count(*)::int as count from baremetal where group_id = ?", [id]);
     if (count > 0 && !force) {
       throw new FailedPreconditionError("HAS_DEPENDENTS", `host group ${group.name} still has ${count} host(s); move them out first or pass force`, {
@@ -139,6 +153,7 @@ export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: s
     const members = await em.execute<{ id: string }[]>("update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ? returning id", [id]);
     await refreshEffectiveCapacity(em, { baremetalIds: members.map((member) => member.id) });
     await removeAssignments(em, "baremetal_group", [id]);
+    await purgeDeletedVirtualMachines(em, "group_id", id);
     em.remove(group);
   });
 }

@@ -41,7 +41,8 @@ export async function completeOperation(em: EntityManager, operationId: string, 
       errorMetadata: outcome.error.metadata,
     });
   }
-  await em.nativeUpdate(Job, { operationId }, { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseToken: "", leaseExpireTime: null });
+  // The lease token stays: a repeated final report under it is recognised as a repeat.
+  await em.nativeUpdate(Job, { operationId }, { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseExpireTime: null });
   await em.flush();
   if (outcome.succeeded) await applySuccess(em, operation as Operation, outcome.facts);
   else await applyFailure(em, operation as Operation);

@@ -2,7 +2,8 @@
 // of resource a tenant can own is one entry; VMs, clusters and quotas add one line each.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError } from "../../domain/errors.js";
-import { RackReservation } from "../../persistence/entities/index.js";
+import { BaremetalGroupTenantQuota, RackReservation } from "../../persistence/entities/index.js";
+import { liveVirtualMachines } from "../compute/history.js";
 
 export interface OwnedCount {
   /** Stable snake_case key: the ErrorInfo metadata key of TENANT_HAS_RESOURCES. */
@@ -19,6 +20,8 @@ interface OwnedKind {
 
 const ownedKinds: readonly OwnedKind[] = [
   { kind: "rack_reservations", label: "rack reservation(s)", count: (em, tenantId) => em.count(RackReservation, { tenantId }) },
+  { kind: "quotas", label: "quota(s)", count: (em, tenantId) => em.count(BaremetalGroupTenantQuota, { tenantId }) },
+  { kind: "virtual_machines", label: "virtual machine(s)", count: (em, tenantId) => liveVirtualMachines(em, "tenant_id", tenantId) },
 ];
 
 /** Every kind, counted inside the caller's transaction (after it locked the tenant row). */

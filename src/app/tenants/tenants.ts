@@ -1,5 +1,7 @@
 // Tenants (TEN-1..3): create, read, update, disable / enable, delete. Platform admins manage them;
 // services read them all; a tenant's own principals read only their own (see access.ts).
+import { purgeDeletedVirtualMachines } from "../compute/history.js";
+import { renderTemplate, requireNameMatches } from "../../domain/naming.js";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Tenant, TenantKind } from "../../domain/tenant.js";
 import { Tenant as TenantEntity } from "../../persistence/entities/index.js";
@@ -19,6 +21,8 @@ export interface TenantFields {
   readonly contactName: string;
   readonly contactEmail: string;
   readonly contactPhone: string;
+  readonly namingTemplate: string;
+  readonly namingPattern: string;
 }
 
 /** What DeleteTenant needs of the authenticator: to forget the revoked tokens at once. */
@@ -54,6 +58,9 @@ export async function updateTenant(db: Database, ctx: CallContext, id: string, e
   requireTenantWrite(ctx.principal, "change tenants");
   return mutate(db, ctx, async (em) => {
     const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, etag);
+    // A rule is checked when it is set, not when a VM first needs it.
+    if (patch.namingTemplate !== undefined) renderTemplate(patch.namingTemplate, { tenant: tenant.name, role: "vm" });
+    if (patch.namingPattern) requireNameMatches("", patch.namingPattern, { validateOnly: true });
     em.assign(tenant, patch);
     return tenant;
   });
@@ -102,6 +109,7 @@ export async function deleteTenant(db: Database, ctx: CallContext, tokens: Token
     requireOwnsNothing(tenant, await countOwned(em, tenant.id));
     const revokedTokens = await revokeTokens(em, tenant.id);
     await forgetTenantInRacks(em, tenant.id);
+    await purgeDeletedVirtualMachines(em, "tenant_id", id);
     em.remove(tenant);
     return revokedTokens;
   });

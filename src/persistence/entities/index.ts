@@ -1,7 +1,7 @@
 import { AuditEvent, IdempotencyKey } from "./audit.js";
 import { BaremetalGroupTenantQuota, Image, NameSequence, SchedulingRecord, VirtualMachine, VirtualMachineSpecification } from "./compute.js";
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
-import { Job, Operation } from "./jobs.js";
+import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Tenant } from "./tenant.js";
@@ -44,4 +44,5 @@ export const entities = [
   SchedulingRecord,
   Operation,
   Job,
+  Agent,
 ];

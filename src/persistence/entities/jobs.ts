@@ -67,3 +67,24 @@ export const Job = defineEntity({
   },
 });
 export type Job = InferEntity<typeof Job>;
+
+/** A provision agent as last declared on its stream. `connected` and `replica` say which server
+ * process holds its stream; `last_seen_time` is refreshed while it is open, so a replica that died
+ * without saying so shows as stale. */
+export const Agent = defineEntity({
+  name: "Agent",
+  properties: {
+    id: p.string().length(128).primary(),
+    principal: p.string().length(128),
+    jobKinds: p.array().default([]),
+    groupIds: p.array().default([]),
+    baremetalIds: p.array().default([]),
+    maxConcurrentJobs: p.integer(),
+    description: p.string().length(256).default(""),
+    connected: p.boolean().default(false),
+    replica: p.string().length(128).default(""),
+    connectTime: p.datetime(),
+    lastSeenTime: p.datetime(),
+  },
+});
+export type Agent = InferEntity<typeof Agent>;

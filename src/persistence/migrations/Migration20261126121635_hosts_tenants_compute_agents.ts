@@ -1,10 +1,12 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261126121448_hosts_tenants_compute extends Migration {
+export class Migration20261126121635_hosts_tenants_compute_agents extends Migration {
 
-  override name = 'Migration20261126121448_hosts_tenants_compute';
+  override name = 'Migration20261126121635_hosts_tenants_compute_agents';
 
   override up(): void | Promise<void> {
+    this.addSql(`create table "agent" ("id" varchar(128) not null, "principal" varchar(128) not null, "job_kinds" text[] not null default '{}', "group_ids" text[] not null default '{}', "baremetal_ids" text[] not null default '{}', "max_concurrent_jobs" int not null, "description" varchar(256) not null default '', "connected" boolean not null default false, "replica" varchar(128) not null default '', "connect_time" timestamptz not null, "last_seen_time" timestamptz not null, primary key ("id"));`);
+
     this.addSql(`create table "baremetal_group" ("id" uuid not null, "version" int not null default 1, "create_time" timestamptz not null, "update_time" timestamptz not null, "name" varchar(63) not null, "description" text not null default '', "dimension" varchar(16) not null, "cpu_allocation_ratio" double precision not null default 1, "memory_allocation_ratio" double precision not null default 1, "storage_allocation_ratio" double precision not null default 1, "reserved_cpu_cores" int not null default 0, "reserved_memory_mib" bigint not null default '0', "reserved_storage_gib" bigint not null default '0', "placement_policy" varchar(8) not null default 'SPREAD', "effective_cpu_total" bigint not null default '0', "effective_memory_mib_total" bigint not null default '0', "effective_storage_gib_total" bigint not null default '0', primary key ("id"));`);
     this.addSql(`alter table "baremetal_group" add constraint "baremetal_group_name_unique" unique ("name");`);
 
@@ -127,6 +129,7 @@ export class Migration20261126121448_hosts_tenants_compute extends Migration {
     this.addSql(`alter table "virtual_machine" drop constraint "virtual_machine_tenant_id_foreign";`);
     this.addSql(`alter table "virtual_machine" drop constraint "virtual_machine_specification_id_foreign";`);
 
+    this.addSql(`drop table if exists "agent" cascade;`);
     this.addSql(`drop table if exists "baremetal_group" cascade;`);
     this.addSql(`drop table if exists "custom_field_definition" cascade;`);
     this.addSql(`drop table if exists "image" cascade;`);

@@ -1,0 +1,126 @@
+// Job dispatch on one replica: the agents' streams held here, woken by LISTEN/NOTIFY when work
+// appears anywhere (no polling on the hot path), and a slow sweep that takes back expired leases and
+// gives every stream a second look. Any agent may connect to any replica; the database decides who
+// gets which job (claims use FOR UPDATE SKIP LOCKED), so replicas need no coordination of their own.
+import { hostname } from "node:os";
+import { connectAgent, disconnectAgent, touchAgents, type AgentDeclaration } from "../app/agents/agents.js";
+import { claimJobs, expireLeases, jobsHeld, type ClaimedJob } from "../app/agents/leases.js";
+import type { CallContext } from "../app/context.js";
+import type { Database } from "../app/database.js";
+import type { Notifications } from "../persistence/notifications.js";
+
+export interface DispatcherOptions {
+  /** How long a lease lasts without a report. */
+  readonly leaseMillis: number;
+  /** How often expired leases are taken back and every stream looks for work it may have missed. */
+  readonly sweepMillis: number;
+  readonly onError: (error: unknown) => void;
+}
+
+interface Session {
+  readonly declaration: AgentDeclaration;
+  /** Free slots after its last look, to wake streams that can take work first. */
+  free: number;
+  wake(): void;
+}
+
+/** Streams woken per new job: enough that one with room takes it at once, few enough that a
+ * hundred idle agents do not all query for the same job. The sweep wakes the rest. */
+const wakePerJob = 4;
+
+export class Dispatcher {
+  /** This process, as ListAgents shows it. */
+  readonly replica = `${hostname()}:${process.pid}`;
+  private readonly sessions = new Set<Session>();
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private rotation = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly notifications: Notifications,
+    private readonly options: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.notifications.subscribe("rackplane_job", (payload) => this.notice(payload));
+    this.timer = setInterval(() => void this.sweep(), this.options.sweepMillis);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    clearInterval(this.timer);
+  }
+
+  /** The jobs for one agent's stream, until `signal` aborts (the agent left or the server stops). */
+  async *stream(ctx: CallContext, declaration: AgentDeclaration, signal: AbortSignal): AsyncGenerator<ClaimedJob> {
+    await connectAgent(this.db, ctx, declaration, this.replica);
+    let pending = true;
+    let resume: (() => void) | undefined;
+    const session: Session = {
+      declaration,
+      free: declaration.maxConcurrentJobs,
+      wake() {
+        pending = true;
+        resume?.();
+      },
+    };
+    this.sessions.add(session);
+    const onAbort = () => resume?.();
+    signal.addEventListener("abort", onAbort);
+    try {
+      while (!signal.aborted) {
+        if (!pending) {
+          await new Promise<void>((resolve) => (resume = resolve));
+          resume = undefined;
+          continue;
+        }
+        pending = false;
+        const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
+        const jobs = await claimJobs(this.db, declaration.agentId, declaration.scope, free, this.options.leaseMillis);
+        session.free = free - jobs.length;
+        // A full batch may mean more is ready: look again at once.
+        if (jobs.length > 0 && jobs.length === free) pending = true;
+        for (const job of jobs) yield job;
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.sessions.delete(session);
+      await disconnectAgent(this.db, declaration.agentId, this.replica).catch(this.options.onError);
+    }
+  }
+
+  /** A job became ready in a group ("" = anywhere), or one of an agent's jobs ended ("agent:<id>"). */
+  private notice(payload: string): void {
+    if (payload.startsWith("agent:")) {
+      const agentId = payload.slice("agent:".length);
+      for (const session of this.sessions) if (session.declaration.agentId === agentId) session.wake();
+      return;
+    }
+    const serving = [...this.sessions].filter((session) => {
+      const { groupIds, baremetalIds } = session.declaration.scope;
+      return payload === "" || (groupIds.length === 0 && baremetalIds.length === 0) || groupIds.includes(payload) || baremetalIds.length > 0;
+    });
+    if (serving.length === 0) return;
+    // Round-robin over the streams with room, so work spreads over agents.
+    const start = this.rotation++ % serving.length;
+    const ordered = [...serving.slice(start), ...serving.slice(0, start)].sort((a, b) => Number(b.free > 0) - Number(a.free > 0));
+    for (const session of ordered.slice(0, wakePerJob)) session.wake();
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await expireLeases(this.db);
+      await touchAgents(this.db, [...new Set([...this.sessions].map((session) => session.declaration.agentId))]);
+      for (const session of this.sessions) session.wake();
+    } catch (error) {
+      this.options.onError(error);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

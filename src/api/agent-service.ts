@@ -1,0 +1,97 @@
+// rackplane.v1.AgentService.
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { AgentJobSchema, AgentSchema, JobReportState, ObservedState, type AgentService } from "../../gen/es/rackplane/v1/agent_pb.js";
+import { listAgents } from "../app/agents/agents.js";
+import { reportJob, reportResourceState, type JobReport } from "../app/agents/reports.js";
+import type { Database } from "../app/database.js";
+import { InvalidArgumentError } from "../domain/errors.js";
+import type { Dispatcher } from "../agents/dispatcher.js";
+import { effectivePageSize } from "../domain/page-token.js";
+import { callContext, timestamp } from "./convert.js";
+
+export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: number): ServiceImpl<typeof AgentService> {
+  return {
+    async *streamJobs(req, ctx) {
+      const declaration = {
+        agentId: req.agentId,
+        scope: { jobKinds: req.scope?.jobKinds ?? [], groupIds: req.scope?.groupIds ?? [], baremetalIds: req.scope?.baremetalIds ?? [] },
+        maxConcurrentJobs: req.maxConcurrentJobs,
+        description: req.description,
+      };
+      for await (const job of dispatcher.stream(callContext(ctx), declaration, ctx.signal)) {
+        yield {
+          job: create(AgentJobSchema, {
+            id: job.id,
+            kind: job.kind,
+            resourceType: job.resourceType,
+            resourceId: job.resourceId,
+            baremetalId: job.baremetalId,
+            operationId: job.operationId,
+            payload: job.payload as JsonObject,
+            attempt: job.attempt,
+            leaseToken: job.leaseToken,
+            leaseExpireTime: timestamp(job.leaseExpireTime),
+          }),
+        };
+      }
+    },
+    async reportJob(req, ctx) {
+      const result = await reportJob(db, callContext(ctx), req.jobId, req.leaseToken, jobReport(req), leaseMillis);
+      return { leaseExpireTime: timestamp(result.leaseExpireTime), applied: result.applied };
+    },
+    async reportResourceState(req, ctx) {
+      const observed = req.state === ObservedState.RUNNING ? "RUNNING" : req.state === ObservedState.STOPPED ? "STOPPED" : "CRASHED";
+      return { state: await reportResourceState(db, callContext(ctx), req.virtualMachineId, observed, req.reason) };
+    },
+    async listAgents(req, ctx) {
+      const after = req.pageToken === "" ? "" : decodeAgentToken(req.pageToken);
+      const page = await listAgents(db, callContext(ctx), effectivePageSize(req.pageSize), after);
+      const last = page.items.at(-1);
+      return {
+        agents: page.items.map((agent) =>
+          create(AgentSchema, {
+            id: agent.agentId,
+            principal: agent.principal,
+            scope: { jobKinds: [...agent.scope.jobKinds], groupIds: [...agent.scope.groupIds], baremetalIds: [...agent.scope.baremetalIds] },
+            maxConcurrentJobs: agent.maxConcurrentJobs,
+            connected: agent.connected,
+            replica: agent.replica,
+            jobsInFlight: agent.jobsInFlight,
+            description: agent.description,
+            connectTime: timestamp(agent.connectTime),
+            lastSeenTime: timestamp(agent.lastSeenTime),
+          }),
+        ),
+        nextPageToken: !page.last && last ? Buffer.from(last.agentId).toString("base64url") : "",
+      };
+    },
+  };
+}
+
+function jobReport(req: { state: JobReportState; progressPercent: number; message: string; facts?: { hypervisorId: string; ipAddresses: string[] }; error?: { agentCode: string; message: string; permanent: boolean; capacity: boolean } }): JobReport {
+  switch (req.state) {
+    case JobReportState.IN_PROGRESS:
+      return { state: "IN_PROGRESS", progressPercent: req.progressPercent, message: req.message };
+    case JobReportState.SUCCEEDED:
+      return {
+        state: "SUCCEEDED",
+        message: req.message,
+        facts: { ...(req.facts?.hypervisorId ? { hypervisorId: req.facts.hypervisorId } : {}), ...(req.facts ? { ipAddresses: req.facts.ipAddresses } : {}) },
+      };
+    default:
+      return {
+        state: "FAILED",
+        message: req.message,
+        error: { agentCode: req.error?.agentCode ?? "", message: req.error?.message || req.message || "the agent reported a failure", permanent: req.error?.permanent ?? false, capacity: req.error?.capacity ?? false },
+      };
+  }
+}
+
+function decodeAgentToken(token: string): string {
+  const id = Buffer.from(token, "base64url").toString("utf8");
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id)) {
+    throw new InvalidArgumentError("INVALID_PAGE_TOKEN", "page_token is invalid: it is not a token this server issued", [{ field: "page_token", description: "not issued by this server" }]);
+  }
+  return id;
+}

@@ -1,0 +1,117 @@
+// Claiming jobs under a lease, and taking back leases that expired. A claim is one statement: the
+// oldest ready jobs in the agent's scope, `FOR UPDATE SKIP LOCKED` so replicas and agents racing
+// for work never block on each other nor take the same job, and never a job whose resource has an
+// earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create).
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Database } from "../database.js";
+import { completeOperation, startJob } from "../operations/completion.js";
+
+export interface AgentScope {
+  readonly jobKinds: readonly string[];
+  readonly groupIds: readonly string[];
+  readonly baremetalIds: readonly string[];
+}
+
+export interface ClaimedJob {
+  readonly id: string;
+  readonly kind: string;
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly baremetalId: string;
+  readonly operationId: string;
+  readonly payload: Record<string, unknown>;
+  readonly attempt: number;
+  readonly leaseToken: string;
+  readonly leaseExpireTime: Date;
+}
+
+/** Leases up to `limit` ready jobs to the agent and marks their operations running, in one
+ * transaction. */
+export async function claimJobs(db: Database, agentId: string, scope: AgentScope, limit: number, leaseMillis: number): Promise<ClaimedJob[]> {
+  if (limit <= 0) return [];
+  const conditions = ["j.state = 'QUEUED'"];
+  const parameters: unknown[] = [];
+  if (scope.jobKinds.length > 0) {
+    conditions.push("j.kind = any(array[?]::text[])");
+    parameters.push(scope.jobKinds);
+  }
+  const places: string[] = [];
+  if (scope.groupIds.length > 0) {
+    places.push("j.group_id = any(array[?]::uuid[])");
+    parameters.push(scope.groupIds);
+  }
+  if (scope.baremetalIds.length > 0) {
+    places.push("j.baremetal_id = any(array[?]::uuid[])");
+    parameters.push(scope.baremetalIds);
+  }
+  if (places.length > 0) conditions.push(`(${places.join(" or ")})`);
+  return db.em().transactional(async (em) => {
+    const rows = await em.execute<
+      { id: string; kind: string; resource_type: string; resource_id: string; baremetal_id: string | null; operation_id: string; payload: Record<string, unknown>; attempt: number; lease_token: string; lease_expire_time: Date }[]
+    >(
+      `with ready as (
+         select j.id from job j
+          where ${conditions.join(" and ")}
+            and not exists (select 1 from job e where e.resource_type = j.resource_type and e.resource_id = j.resource_id
+                              and e.id < j.id and e.state in ('QUEUED', 'LEASED'))
+          order by j.id limit ? for update skip locked)
+       update job set state = 'LEASED', attempt = job.attempt + 1, agent_id = ?, lease_token = gen_random_uuid()::text,
+                      lease_expire_time = now() + ? * interval '1 millisecond', update_time = now()
+         from ready where job.id = ready.id
+       returning job.id, job.kind, job.resource_type, job.resource_id, job.baremetal_id, job.operation_id, job.payload, job.attempt,
+                 job.lease_token, job.lease_expire_time`,
+      [...parameters, limit, agentId, leaseMillis],
+    );
+    for (const row of rows) await startJob(em, row.operation_id);
+    return rows.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      resourceType: row.resource_type,
+      resourceId: row.resource_id,
+      baremetalId: row.baremetal_id ?? "",
+      operationId: row.operation_id,
+      payload: row.payload,
+      attempt: row.attempt,
+      leaseToken: row.lease_token,
+      leaseExpireTime: new Date(row.lease_expire_time),
+    }));
+  });
+}
+
+/** Jobs the agent holds now (on any replica). */
+export async function jobsHeld(em: EntityManager, agentId: string): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>("select count(*)::int as n from job where state = 'LEASED' and agent_id = ?", [agentId]);
+  return row?.n ?? 0;
+}
+
+/**
+ * Takes back leases that ran out (an agent crashed, or lost its network): the job goes back to the
+ * queue for another agent in scope, with its lease token cleared so a late report from the old
+ * holder is refused — or, after its last attempt, fails its operation. Returns how many jobs were
+ * requeued.
+ */
+export async function expireLeases(db: Database): Promise<number> {
+  return db.em().transactional(async (em) => {
+    const rows = await em.execute<{ id: string; state: string; operation_id: string; agent: string; attempt: number; kind: string }[]>(
+      `with expired as (select id, agent_id from job where state = 'LEASED' and lease_expire_time < now() for update skip locked)
+       update job set state = case when job.attempt >= job.max_attempts then 'FAILED' else 'QUEUED' end,
+                      agent_id = '', lease_token = '', lease_expire_time = null, update_time = now()
+         from expired where job.id = expired.id
+       returning job.id, job.state, job.operation_id, expired.agent_id as agent, job.attempt, job.kind`,
+    );
+    for (const row of rows.filter((r) => r.state === "FAILED")) {
+      await completeOperation(em, row.operation_id, {
+        succeeded: false,
+        error: {
+          code: "DEADLINE_EXCEEDED",
+          reason: "LEASE_EXPIRED",
+          message: `no agent finished ${row.kind} in ${row.attempt} attempt(s): the last holder (${row.agent}) stopped renewing its lease`,
+          metadata: { agent_id: row.agent, attempt: String(row.attempt) },
+        },
+      });
+    }
+    const requeued = rows.filter((r) => r.state === "QUEUED").length;
+    if (requeued > 0) await em.execute("select pg_notify('rackplane_job', '')");
+    return requeued;
+  });
+}

@@ -1,0 +1,123 @@
+// The agent protocol through a real server with a plain connect client: jobs stream to an agent
+// under a lease, reports move the operation and the VM, stale leases are refused, repeats are
+// no-ops, expired leases are redelivered with the attempt raised, and failures are translated.
+import { ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { JobReportState, ObservedState, type AgentJob } from "../../gen/es/rackplane/v1/agent_pb.js";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
+import { buildCloud, type Cloud } from "../support/compute.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let t: TestServer;
+let cloud: Cloud;
+let agentToken = "";
+beforeAll(async () => {
+  t = await startTestServer(undefined, { leaseMillis: 1_000 });
+  cloud = await buildCloud(t, { name: "ag", hosts: 2 });
+  agentToken = await t.token(Role.AGENT, "agent-1");
+});
+afterAll(() => t.close());
+
+/** Opens a stream (kept open until `close`) and waits until `count` jobs arrived (or the timeout). */
+async function take(agentId: string, count: number, timeoutMs = 10_000): Promise<{ jobs: AgentJob[]; close(): void }> {
+  const controller = new AbortController();
+  const jobs: AgentJob[] = [];
+  let enough: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => (enough = resolve));
+  const stream = t.agents(agentToken).streamJobs({ agentId, maxConcurrentJobs: 8, scope: { groupIds: [cloud.groupId] } }, { signal: controller.signal });
+  void (async () => {
+    try {
+      for await (const message of stream) {
+        jobs.push(message.job!);
+        if (jobs.length >= count) enough();
+      }
+    } catch {
+      // closed by the test
+    }
+  })();
+  await Promise.race([arrived, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  return { jobs, close: () => controller.abort() };
+}
+
+const createVm = () =>
+  t.compute().createVirtualMachine({ tenantId: cloud.tenantId, target: { case: "groupId", value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId });
+
+async function reason(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error).findDetails(ErrorInfoSchema)[0]?.reason;
+  }
+  return "OK";
+}
+
+describe("the agent protocol", () => {
+  it("streams a job under a lease; progress renews it; success moves the operation and the VM", async () => {
+    const { virtualMachine, operation } = await createVm();
+    const stream = await take("kvm-a", 1);
+    const job = stream.jobs[0]!;
+    expect(job).toMatchObject({ kind: "CREATE_VIRTUAL_MACHINE", resourceId: virtualMachine!.id, operationId: operation!.id, attempt: 1 });
+    expect(job.payload).toMatchObject({ name: virtualMachine!.name });
+    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.PROVISIONING);
+    const agents = t.agents(agentToken);
+    const progress = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.IN_PROGRESS, progressPercent: 40, message: "copying image" });
+    expect(progress.leaseExpireTime).toBeDefined();
+    expect((await t.operations().getOperation({ id: operation!.id })).operation).toMatchObject({ state: OperationState.RUNNING, progressPercent: 40, message: "copying image" });
+    const done = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED, facts: { hypervisorId: "kvm-7", ipAddresses: ["10.1.2.3"] } });
+    expect(done.applied).toBe(true);
+    const again = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
+    expect(again.applied).toBe(false);
+    stream.close();
+    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine).toMatchObject({ state: VirtualMachineState.RUNNING, hypervisorId: "kvm-7" });
+    expect((await t.operations().getOperation({ id: operation!.id })).operation?.state).toBe(OperationState.SUCCEEDED);
+  });
+
+  it("takes back an expired lease: the job goes to another agent with the attempt raised, and the old lease is refused", async () => {
+    const { operation } = await createVm();
+    const first = await take("kvm-b", 1);
+    const job = first.jobs[0]!;
+    first.close();
+    // kvm-b goes silent; after the 1 s lease the job is handed out again.
+    const second = await take("kvm-c", 1, 8_000);
+    const again = second.jobs[0]!;
+    expect(again).toMatchObject({ id: job.id, attempt: 2 });
+    expect(again.leaseToken).not.toBe(job.leaseToken);
+    expect(await reason(t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED }))).toBe("LEASE_LOST");
+    await t.agents(agentToken).reportJob({ jobId: again.id, leaseToken: again.leaseToken, state: JobReportState.SUCCEEDED });
+    second.close();
+    expect((await t.operations().getOperation({ id: operation!.id })).operation?.state).toBe(OperationState.SUCCEEDED);
+  });
+
+  it("retries a failed job while attempts remain, then fails the operation with the agent's error in the platform's format", async () => {
+    const { virtualMachine, operation } = await createVm();
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const stream = await take("kvm-d", 1);
+      const job = stream.jobs[0]!;
+      expect(job.attempt).toBe(attempt);
+      // Leave before reporting, so the retry goes to the next stream, not back to this one.
+      stream.close();
+      await t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.FAILED, error: { agentCode: "VIR_ERR_INTERNAL", message: "qemu crashed" } });
+    }
+    const failed = (await t.operations().getOperation({ id: operation!.id })).operation!;
+    expect(failed).toMatchObject({ state: OperationState.FAILED, error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", metadata: { agent_code: "VIR_ERR_INTERNAL", agent_id: "kvm-d", attempt: "3" } } });
+    expect(failed.error?.message).toContain("qemu crashed");
+    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.ERROR);
+  });
+
+  it("lets an agent report what it observes, and lists agents with their jobs in flight", async () => {
+    const { virtualMachine } = await createVm();
+    const stream = await take("kvm-e", 1);
+    const job = stream.jobs[0]!;
+    const { agents } = await t.agentsAdmin().listAgents({});
+    const listed = agents.find((agent) => agent.id === "kvm-e");
+    expect(listed).toMatchObject({ connected: true, jobsInFlight: 1, principal: "agent-1" });
+    await t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
+    stream.close();
+    const observed = await t.agents(agentToken).reportResourceState({ virtualMachineId: virtualMachine!.id, state: ObservedState.CRASHED, reason: "kernel panic" });
+    expect(observed.state).toBe("ERROR");
+    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.ERROR);
+  });
+});
