@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
+import { loadDemo } from "./demo.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./server/log.js";
 import { startServer } from "./server/server.js";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
   options: {
     listen: { type: "string" },
     "data-dir": { type: "string" },
+    demo: { type: "boolean", default: false },
   },
 });
 
@@ -36,6 +38,11 @@ if (adminSecret) {
   writeFileSync(tokenFile, `${adminSecret}\n`, { mode: 0o600 });
   chmodSync(tokenFile, 0o600);
   log("info", "created the first platform-admin token", { file: tokenFile });
+}
+if (values.demo) {
+  const started = performance.now();
+  const loaded = await loadDemo(server.db);
+  log("info", loaded ? "loaded the demo data" : "the demo data is already there", { seconds: Math.round((performance.now() - started) / 100) / 10 });
 }
 log("info", "rackplane is ready", { url: server.url });
 

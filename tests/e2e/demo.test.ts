@@ -1,0 +1,44 @@
+// `npm start -- --demo` loads a realistic cloud once; loading it again duplicates nothing.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { loadDemo } from "../../src/demo.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(() => t.close());
+
+async function counts() {
+  const [row] = await t.server.db.em().execute<Record<string, number>[]>(
+    `select (select count(*)::int from region) as regions, (select count(*)::int from datacenter) as datacenters,
+            (select count(*)::int from room) as rooms, (select count(*)::int from rack) as racks,
+            (select count(*)::int from rack where asn is not null) as racks_with_asn,
+            (select count(*)::int from baremetal) as hosts, (select count(*)::int from baremetal_group) as groups,
+            (select count(*)::int from tenant) as tenants, (select count(*)::int from maintainer) as maintainers,
+            (select count(*)::int from maintainer_group) as maintainer_groups, (select count(*)::int from resource_maintainer) as assignments,
+            (select count(*)::int from baremetal_group_tenant_quota) as quotas`,
+  );
+  return row;
+}
+
+it("loads the demo cloud, and loading it again changes nothing", async () => {
+  expect(await loadDemo(t.server.db)).toBe(true);
+  const first = await counts();
+  expect(first).toMatchObject({ regions: 2, datacenters: 3, rooms: 6, racks: 60, racks_with_asn: 60, hosts: 1200, groups: 8, tenants: 10, maintainers: 20, maintainer_groups: 5 });
+  expect(first!.assignments).toBeGreaterThan(100);
+  expect(await loadDemo(t.server.db)).toBe(false);
+  expect(await counts()).toEqual(first);
+  // The demo is usable at once: a tenant can place a VM through its quota.
+  const { tenants } = await t.clients().tenants.listTenants({ filter: 'name = "payments"' });
+  const { quotas } = await t.clients().tenants.listBaremetalGroupTenantQuotas({ filter: `tenant_id = "${tenants[0]!.id}"` });
+  const { specifications } = await t.compute().listVirtualMachineSpecifications({ filter: 'name = "s1.small"' });
+  const { images } = await t.compute().listImages({ filter: 'name = "ubuntu-24.04"' });
+  const { virtualMachine } = await t.compute().createVirtualMachine({
+    tenantId: tenants[0]!.id,
+    target: { case: "groupId", value: quotas[0]!.groupId },
+    specificationId: specifications[0]!.id,
+    imageId: images[0]!.id,
+  });
+  expect(virtualMachine?.name).toBe("payments-vm-001");
+}, 120_000);
