@@ -1,0 +1,162 @@
+// A simulated hypervisor on the agent SDK: the reference agent, for development, demos and load
+// tests of the control plane without any real virtualisation. VMs live in memory (a restart forgets
+// them, as a real agent restarted on a wiped host would); each job takes a configurable time, fails
+// now and then if asked to, and reports progress half-way.
+//
+// It behaves as a real agent must: every kind is idempotent by VM id (a create of a VM that exists
+// answers the same facts, a stop of a stopped VM succeeds, a delete of an unknown VM succeeds),
+// failures are transient unless retrying cannot help, and a lost lease stops the work at once.
+import { createHash } from "node:crypto";
+import { Agent, JobError, type AgentOptions, type Job, type JobContext, type JobHandler, type JobKind, type JobResult, type LogFn } from "../agent-sdk/index.js";
+
+export interface SimulatedVm {
+  state: "RUNNING" | "STOPPED";
+  readonly hypervisorId: string;
+  readonly ip: string;
+}
+
+export interface SimulatorOptions {
+  readonly servers: readonly string[];
+  readonly token: string;
+  readonly agentId: string;
+  /** Mean duration of a job, ms; each job takes 50 % to 150 % of it (default 200). */
+  readonly latencyMs?: number;
+  /** Share of jobs failing with a transient error, 0 to 1 (default 0). */
+  readonly failureRate?: number;
+  /** Jobs at once (default 8). */
+  readonly concurrency?: number;
+  /** Host groups served; none means all. */
+  readonly groupIds?: readonly string[];
+  readonly log?: LogFn;
+  /** Randomness for jitter and failures (default Math.random), so tests can pin it. */
+  readonly random?: () => number;
+  /** Passed through to the SDK (backoff, timeouts…). */
+  readonly sdk?: Partial<Pick<AgentOptions, "backoff" | "callTimeoutMs" | "minRenewIntervalMs" | "credentials">>;
+}
+
+/** The simulated host: VMs by id, and the work each job kind does to them. */
+export class SimulatedHypervisor {
+  readonly vms = new Map<string, SimulatedVm>();
+  private readonly ipsInUse = new Map<string, string>();
+  private created = 0;
+  private readonly latencyMs: number;
+  private readonly failureRate: number;
+  private readonly random: () => number;
+
+  constructor(options: { latencyMs?: number; failureRate?: number; random?: () => number } = {}) {
+    this.latencyMs = Math.max(0, options.latencyMs ?? 200);
+    this.failureRate = Math.min(1, Math.max(0, options.failureRate ?? 0));
+    this.random = options.random ?? Math.random;
+  }
+
+  readonly handlers: Record<JobKind, JobHandler> = {
+    CREATE_VIRTUAL_MACHINE: (job, context) =>
+      this.work(job, context, "creating", (id) => {
+        const existing = this.vms.get(id);
+        if (existing) return this.factsOf(existing, "already created");
+        const vm: SimulatedVm = { state: "RUNNING", hypervisorId: `sim-${++this.created}`, ip: this.allocateIp(id) };
+        this.vms.set(id, vm);
+        return this.factsOf(vm, "created");
+      }),
+    START_VIRTUAL_MACHINE: (job, context) =>
+      this.work(job, context, "starting", (id) => {
+        const vm = this.require(id);
+        vm.state = "RUNNING";
+        return this.factsOf(vm, "running");
+      }),
+    STOP_VIRTUAL_MACHINE: (job, context) =>
+      this.work(job, context, job.payload.force === true ? "powering off" : "shutting down", (id) => {
+        const vm = this.require(id);
+        vm.state = "STOPPED";
+        return { message: "stopped" };
+      }),
+    REBOOT_VIRTUAL_MACHINE: (job, context) =>
+      this.work(job, context, "rebooting", (id) => {
+        const vm = this.require(id);
+        if (vm.state !== "RUNNING") throw new JobError(`VM ${id} is not running`, { agentCode: "SIM_VM_NOT_RUNNING", permanent: true });
+        return this.factsOf(vm, "rebooted");
+      }),
+    DELETE_VIRTUAL_MACHINE: (job, context) =>
+      this.work(job, context, "deleting", (id) => {
+        const vm = this.vms.get(id);
+        if (!vm) return { message: "already gone" }; // deleting what is not there is done already
+        this.vms.delete(id);
+        this.ipsInUse.delete(vm.ip);
+        return { message: job.payload.keepDataDisk === true ? "deleted; data disk kept" : "deleted" };
+      }),
+  };
+
+  /** Waits half the job's time, reports 50 %, waits the rest, maybe fails, then applies `effect`.
+   * A failure changes nothing: the state moves only when the job succeeds. */
+  private async work(job: Job, context: JobContext, doing: string, effect: (vmId: string) => JobResult): Promise<JobResult> {
+    const vmId = String(job.payload.virtualMachineId ?? job.resourceId);
+    // A forced power-off is quick; everything else takes the configured time, ±50 %.
+    const total = this.latencyMs * (0.5 + this.random()) * (job.kind === "STOP_VIRTUAL_MACHINE" && job.payload.force === true ? 0.25 : 1);
+    await delay(total / 2, context.signal);
+    await context.progress(50, `${doing} ${String(job.payload.name ?? vmId)}`);
+    await delay(total / 2, context.signal);
+    if (this.random() < this.failureRate) {
+      throw new JobError(`simulated transient failure while ${doing}`, { agentCode: "SIM_TRANSIENT" });
+    }
+    return effect(vmId);
+  }
+
+  private require(id: string): SimulatedVm {
+    const vm = this.vms.get(id);
+    // A real hypervisor would answer "no such domain": retrying cannot make the VM appear.
+    if (!vm) throw new JobError(`no VM ${id} on this simulated host`, { agentCode: "SIM_VM_NOT_FOUND", permanent: true });
+    return vm;
+  }
+
+  private factsOf(vm: SimulatedVm, message: string): JobResult {
+    return { message, facts: { hypervisorId: vm.hypervisorId, ipAddresses: [vm.ip] } };
+  }
+
+  /** 10.x.y.z from the VM id's hash, so the same VM gets the same address every time; on a clash
+   * with another VM here, the next free address. */
+  private allocateIp(vmId: string): string {
+    const digest = createHash("sha256").update(vmId).digest();
+    let n = digest.readUIntBE(0, 3); // 24 bits: the host part of 10.0.0.0/8
+    for (;;) {
+      const z = n & 0xff;
+      const ip = `10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${z}`;
+      // Skip .0 and .255 (network and broadcast in every /24 a real deployment would carve out).
+      if (z !== 0 && z !== 255 && !this.ipsInUse.has(ip)) {
+        this.ipsInUse.set(ip, vmId);
+        return ip;
+      }
+      n = (n + 1) & 0xffffff;
+    }
+  }
+}
+
+/** A simulated agent, ready to start(). */
+export function createSimulatedAgent(options: SimulatorOptions): Agent {
+  const hypervisor = new SimulatedHypervisor(options);
+  return new Agent({
+    ...options.sdk,
+    servers: options.servers,
+    token: options.token,
+    agentId: options.agentId,
+    scope: { jobKinds: Object.keys(hypervisor.handlers), groupIds: options.groupIds ?? [] },
+    maxConcurrentJobs: options.concurrency ?? 8,
+    handlers: hypervisor.handlers,
+    description: "rackplane simulated hypervisor",
+    ...(options.log ? { log: options.log } : {}),
+  });
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", abort, { once: true });
+  });
+}
