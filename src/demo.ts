@@ -19,6 +19,8 @@ import { createMaintainer } from "./app/maintainers/maintainers.js";
 import { createQuota } from "./app/tenants/quotas.js";
 import { createTenant } from "./app/tenants/tenants.js";
 import { defaultSchedulingPolicy } from "./domain/placement.js";
+import { issue } from "./app/identity.js";
+import { newSecret } from "./domain/token.js";
 import type { MaintainerRole } from "./domain/maintainer.js";
 
 const marker = "eu-central";
@@ -187,4 +189,15 @@ export async function loadDemo(db: Database): Promise<boolean> {
   }
   for (const [g, group] of groups.entries()) await assign("baremetal_group", group.id, { groupId: maintainerGroups[3 + (g % 2)]!.id }, "OWNER");
   return true;
+}
+
+/** A fresh agent token for the demo's in-process simulated agent (the secret never leaves the
+ * process; earlier ones from previous starts are revoked). */
+export async function demoAgentToken(db: Database): Promise<string> {
+  const secret = newSecret();
+  await db.em().transactional(async (em) => {
+    await em.execute("update api_token set revoke_time = now() where principal = 'demo-simulator' and revoke_time is null");
+    issue(em, "demo", { principal: "demo-simulator", role: "AGENT", tenantId: null, description: "the demo's simulated agent", ttlMillis: null }, secret);
+  });
+  return secret;
 }

@@ -4,7 +4,9 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
-import { loadDemo } from "./demo.js";
+import { demoAgentToken, loadDemo } from "./demo.js";
+import { createSimulatedAgent } from "./agent/simulator.js";
+import type { Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./server/log.js";
 import { startServer } from "./server/server.js";
@@ -39,10 +41,21 @@ if (adminSecret) {
   chmodSync(tokenFile, 0o600);
   log("info", "created the first platform-admin token", { file: tokenFile });
 }
+let demoAgent: Agent | undefined;
 if (values.demo) {
   const started = performance.now();
   const loaded = await loadDemo(server.db);
   log("info", loaded ? "loaded the demo data" : "the demo data is already there", { seconds: Math.round((performance.now() - started) / 100) / 10 });
+  // A simulated hypervisor in this process, on a token of its own, so demo VMs reach RUNNING.
+  demoAgent = createSimulatedAgent({
+    servers: [`${host.includes(":") ? `[${host}]` : host}:${server.port}`],
+    token: await demoAgentToken(server.db),
+    agentId: "demo-simulator",
+    latencyMs: 1_500,
+    concurrency: 16,
+    log: (level, message, fields) => log(level, message, { component: "demo-agent", ...fields }),
+  });
+  demoAgent.start();
 }
 log("info", "rackplane is ready", { url: server.url });
 
@@ -54,6 +67,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     log("info", "shutting down", { signal });
     void (async () => {
       try {
+        await demoAgent?.stop({ graceMs: 2_000 });
         await server.close();
         await embedded?.stop();
         log("info", "stopped");
