@@ -4,6 +4,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   inventory: () => import("./inventory.js"),
   hosts: () => import("./hosts.js"),
   placement: () => import("./placement.js"),
+  agents: () => import("./agents.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;

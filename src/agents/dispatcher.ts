@@ -35,6 +35,7 @@ export class Dispatcher {
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private stopped = false;
   private rotation = 0;
 
   constructor(
@@ -49,9 +50,13 @@ export class Dispatcher {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops sweeping and marks every agent whose stream this replica held as disconnected, in one
+   * statement, while the database is still open (their streams end with the server). */
+  async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.timer);
+    await this.db.em().execute("update agent set connected = false, last_seen_time = now() where replica = ? and connected", [this.replica]);
   }
 
   /** The jobs for one agent's stream, until `signal` aborts (the agent left or the server stops). */
@@ -88,7 +93,7 @@ export class Dispatcher {
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.sessions.delete(session);
-      await disconnectAgent(this.db, declaration.agentId, this.replica).catch(this.options.onError);
+      if (!this.stopped) await disconnectAgent(this.db, declaration.agentId, this.replica).catch(this.options.onError);
     }
   }
 

@@ -48,7 +48,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dispatcher = new Dispatcher(db, notifications, {
     leaseMillis,
     sweepMillis: Math.max(250, Math.min(5_000, leaseMillis / 4)),
-    onError: (error) => log("warn", "job dispatch sweep failed", errorFields(error)),
+    onError: (error) => log("warn", "job dispatch bookkeeping failed", errorFields(error)),
   });
   dispatcher.start();
 
@@ -89,7 +89,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
-        dispatcher.stop();
+        await dispatcher.stop();
         await notifications.close();
         await orm.close();
       })();

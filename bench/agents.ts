@@ -1,0 +1,147 @@
+// Issue 5's targets: dispatch latency (job committed → agent received) p50 / p99 with 100 agents
+// connected (target p99 ≤ 50 ms), jobs completed end to end per second, and the server's memory
+// with 1,000 idle agent streams open (target ≤ 300 MiB RSS).
+import { readFileSync } from "node:fs";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import pg from "pg";
+import { AgentService } from "../gen/es/rackplane/v1/agent_pb.js";
+import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
+import { IdentityService, Role } from "../gen/es/rackplane/v1/identity_pb.js";
+import { Agent } from "../src/agent-sdk/index.js";
+import { startBenchServer } from "./harness.js";
+
+const server = await startBenchServer();
+const admin = { authorization: `Bearer ${server.adminToken}` };
+const transport = createGrpcTransport({ baseUrl: server.url });
+const compute = createClient(ComputeService, transport);
+try {
+  const seed = await seedCloud(server.databaseUrl);
+  const { secret } = await createClient(IdentityService, transport).createToken({ principal: "bench-agents", role: Role.AGENT }, { headers: admin });
+  const create = () => compute.createVirtualMachine({ tenantId: seed.tenant, target: { case: "groupId", value: seed.group }, specificationId: seed.specification, imageId: seed.image }, { headers: admin });
+
+  // 1. Dispatch latency with 100 agents connected.
+  const received = new Map<string, number>();
+  const agents = Array.from({ length: 100 }, (_, i) =>
+    new Agent({
+      servers: [server.url.replace("http://", "")],
+      token: secret,
+      agentId: `bench-${i}`,
+      scope: {},
+      maxConcurrentJobs: 4,
+      handlers: Object.fromEntries(
+        ["CREATE_VIRTUAL_MACHINE", "DELETE_VIRTUAL_MACHINE", "START_VIRTUAL_MACHINE", "STOP_VIRTUAL_MACHINE", "REBOOT_VIRTUAL_MACHINE"].map((kind) => [
+          kind,
+          async (job: { operationId: string }) => {
+            received.set(job.operationId, Date.now());
+            return {};
+          },
+        ]),
+      ),
+    }),
+  );
+  for (const agent of agents) agent.start();
+  while (agents.some((agent) => !agent.stats().connected)) await new Promise((resolve) => setTimeout(resolve, 100));
+  const latencies: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const { operation } = await create();
+    const committed = timestampMs(operation!.createTime!);
+    const deadline = Date.now() + 5_000;
+    while (!received.has(operation!.id) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (received.has(operation!.id)) latencies.push(received.get(operation!.id)! - committed);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  console.log(`\ndispatch latency with 100 agents: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms over ${latencies.length} jobs (target p99 ≤ 50 ms)`);
+
+  // 2. Jobs completed end to end per second: 2,000 creates in flight at once, 100 agents.
+  const started = performance.now();
+  const operations = (await Promise.all(Array.from({ length: 2000 }, () => create()))).map((result) => result.operation!.id);
+  while (operations.some((id) => !received.has(id))) await new Promise((resolve) => setTimeout(resolve, 20));
+  const db = new pg.Client({ connectionString: server.databaseUrl });
+  await db.connect();
+  for (;;) {
+    const { rows } = await db.query<{ n: string }>("select count(*) as n from operation where id = any($1::uuid[]) and state = 'SUCCEEDED'", [operations]);
+    if (Number(rows[0]!.n) === operations.length) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await db.end();
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`jobs completed end to end: ${operations.length} in ${seconds.toFixed(1)} s = ${(operations.length / seconds).toFixed(0)} jobs/s (placement included)`);
+  await Promise.all(agents.map((agent) => agent.stop({ graceMs: 1_000 })));
+} finally {
+  await server.stop();
+}
+
+// 3. Memory with 1,000 idle agent streams, on a fresh server (the load above grew the first one's
+// heap, which says nothing about what idle streams cost).
+const idle = await startBenchServer();
+try {
+  const idleAdmin = { authorization: `Bearer ${idle.adminToken}` };
+  const idleTransport = createGrpcTransport({ baseUrl: idle.url });
+  const { secret } = await createClient(IdentityService, idleTransport).createToken({ principal: "bench-agents", role: Role.AGENT }, { headers: idleAdmin });
+  const rssOf = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${idle.pid}/status`, "utf8"))![1]) / 1024;
+  const before = rssOf();
+  const agentClient = createClient(AgentService, idleTransport);
+  const streams = new AbortController();
+  for (let i = 0; i < 1000; i++) {
+    void (async () => {
+      try {
+        for await (const _ of agentClient.streamJobs(
+          { agentId: `idle-${i}`, maxConcurrentJobs: 1, scope: { groupIds: ["00000000-0000-7000-8000-00000000ffff"] } },
+          { headers: { authorization: `Bearer ${secret}` }, signal: streams.signal },
+        ));
+      } catch {
+        // closed at the end
+      }
+    })();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const rss = rssOf();
+  const [agentsConnected] = (await (async () => {
+    const c = new pg.Client({ connectionString: idle.databaseUrl });
+    await c.connect();
+    const { rows } = await c.query<{ n: string }>("select count(*) as n from agent where connected and id like 'idle-%'");
+    await c.end();
+    return rows.map((row) => Number(row.n));
+  })())!;
+  console.log(`server memory with ${agentsConnected} idle agent streams: ${rss.toFixed(0)} MiB RSS, ${before.toFixed(0)} MiB before they opened (target ≤ 300 MiB)`);
+  streams.abort();
+} finally {
+  await idle.stop();
+}
+
+async function seedCloud(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`
+      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
+      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
+      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
+      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
+        values ('10000000-0000-7000-8000-000000000001', 1, now(), now(), 'rack', '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42);
+      insert into baremetal_group (id, version, create_time, update_time, name, dimension, cpu_allocation_ratio, effective_cpu_total, effective_memory_mib_total, effective_storage_gib_total)
+        values ('20000000-0000-7000-8000-000000000001', 1, now(), now(), 'group', 'PURPOSE', 16, 20 * 1024, 20 * 1048576, 20 * 100000);
+      insert into baremetal (id, version, create_time, update_time, name, serial_number, cpu_cores, memory_mib, storage_gib,
+                             effective_cpu_cores, effective_memory_mib, effective_storage_gib, status, status_change_time, group_id,
+                             rack_id, first_position, height_units, room_id, datacenter_id, region_id)
+        select ('30000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'host-' || n, 'SN' || n, 64, 1048576, 100000,
+               1024, 1048576, 100000, 'ACTIVE', now(), '20000000-0000-7000-8000-000000000001', '10000000-0000-7000-8000-000000000001', 1 + n * 2, 2,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001'
+          from generate_series(0, 19) n;
+      insert into tenant (id, version, create_time, update_time, name, kind) values ('40000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench', 'PROJECT');
+      insert into baremetal_group_tenant_quota (id, version, create_time, update_time, tenant_id, group_id, cpu_absolute, memory_mib_absolute, storage_gib_absolute)
+        values (gen_random_uuid(), 1, now(), now(), '40000000-0000-7000-8000-000000000001', '20000000-0000-7000-8000-000000000001', 1000000, 100000000, 10000000);
+      insert into virtual_machine_specification (id, version, create_time, update_time, name, vcpu, memory_mib, storage_gib)
+        values ('50000000-0000-7000-8000-000000000001', 1, now(), now(), 'tiny', 1, 256, 1);
+      insert into image (id, version, create_time, update_time, name, architecture, status)
+        values ('60000000-0000-7000-8000-000000000001', 1, now(), now(), 'image', 'X86_64', 'ACTIVE');
+    `);
+    return { tenant: "40000000-0000-7000-8000-000000000001", group: "20000000-0000-7000-8000-000000000001", specification: "50000000-0000-7000-8000-000000000001", image: "60000000-0000-7000-8000-000000000001" };
+  } finally {
+    await client.end();
+  }
+}
