@@ -16,7 +16,7 @@ import type { Database } from "../app/database.js";
 import { recordFailedMutation, recordMutation } from "../app/mutation.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { callKey, callState, type CallState } from "./call.js";
+import { callKey, type CallState } from "./call.js";
 import { errorFields, log } from "./log.js";
 import type { RpcMetrics } from "./metrics.js";
 

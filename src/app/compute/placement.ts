@@ -22,6 +22,8 @@ export interface PlacementRequest {
 
 export interface PlacementDecision {
   readonly groupId: string;
+  /** The quota row checked (and locked): the caller counts the request on it. */
+  readonly quotaId: string;
   readonly baremetalId: string;
   readonly policy: PlacementPolicy;
   readonly candidates: ReadonlyArray<{ baremetalId: string; free: Resources; score: number }>;
@@ -59,6 +61,7 @@ export async function place(em: EntityManager, request: PlacementRequest): Promi
       if (taken.length === 0) continue;
       return {
         groupId: group.id,
+        quotaId: group.quotaId,
         baremetalId: chosen.baremetalId,
         policy: group.placement_policy,
         candidates: ranked.map((candidate) => ({ baremetalId: candidate.baremetalId, free: candidate.free, score: candidate.score })),
@@ -76,6 +79,7 @@ interface GroupRow {
   id: string;
   name: string;
   placement_policy: PlacementPolicy;
+  quotaId: string;
 }
 
 async function groupOfHost(em: EntityManager, baremetalId: string): Promise<string> {
@@ -106,7 +110,8 @@ interface QuotaRow {
 }
 
 /** Locks the tenant's quota row in the group (read with the group's policy and effective totals in
- * the same statement), checks the request fits, and counts it as used. */
+ * the same statement) and checks the request fits. The row stays locked until the transaction ends;
+ * the caller counts the request on it in its final statement. */
 async function reserveQuota(em: EntityManager, tenantId: string, groupId: string, asked: Resources): Promise<GroupRow> {
   const [quota] = await em.execute<QuotaRow[]>(
     `select q.*, g.name as group_name, g.placement_policy, g.effective_cpu_total, g.effective_memory_mib_total, g.effective_storage_gib_total
@@ -141,11 +146,7 @@ async function reserveQuota(em: EntityManager, tenantId: string, groupId: string
       { tenant_id: tenantId, group_id: groupId, resource: name, limit: String(shortfall.limit), used: String(shortfall.used), asked: String(shortfall.asked) },
     );
   }
-  await em.execute(
-    "update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?, storage_gib_used = storage_gib_used + ? where id = ?",
-    [asked.cpuCores, asked.memoryMib, asked.storageGib, quota.id],
-  );
-  return { id: groupId, name: quota.group_name, placement_policy: quota.placement_policy };
+  return { id: groupId, name: quota.group_name, placement_policy: quota.placement_policy, quotaId: quota.id };
 }
 
 async function candidateRows(em: EntityManager, group: GroupRow, request: PlacementRequest, skipLocked: boolean): Promise<Candidate[]> {

@@ -9,11 +9,11 @@ import { newId } from "../../domain/ids.js";
 import { nameFor, renderTemplate, requireNameMatches } from "../../domain/naming.js";
 import type { JobKind } from "../../domain/operations.js";
 import { isTenantRole, requireRole, type Principal } from "../../domain/principal.js";
-import { SchedulingRecord, VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
+import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
-import { getOperation, startOperation, type Operation } from "../operations/operations.js";
+import { getOperation, startOperation, type Operation, type SameStatement } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
 import { tenantDisabled } from "../../domain/tenant.js";
@@ -100,21 +100,53 @@ export async function createVirtualMachine(
         hypervisorId: "",
         ipAddresses: [],
       };
-      // Plain inserts: the rows are final as written; no unit of work is needed to track them.
-      await em.insert(VirtualMachineEntity, { ...virtualMachine, reserved: true });
-      await em.insert(SchedulingRecord, {
-        id: newId(),
-        virtualMachineId: id,
-        tenantId: request.tenantId,
-        groupId: decision.groupId,
-        ...resources,
-        candidates: decision.candidates.map((candidate) => ({ ...candidate })),
-        baremetalId: decision.baremetalId,
-        reason: decision.reason,
-        policy: decision.policy,
-        events: [{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }],
-        createTime: now,
-      });
+      // The quota count, the VM, its scheduling record, operation and job go in one statement.
+      const records: SameStatement = {
+        ctes: [
+          `counted as (update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?,
+                 storage_gib_used = storage_gib_used + ? where id = ?)`,
+          `new_vm as (insert into virtual_machine (id, version, create_time, update_time, name, tenant_id, specification_id, image_id, cpu_cores,
+                 memory_mib, storage_gib, group_id, baremetal_id, cluster_id, role, state, state_change_time, reserved, active_operation_id)
+                 values (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, true, ?))`,
+          `new_record as (insert into scheduling_record (id, virtual_machine_id, tenant_id, group_id, cpu_cores, memory_mib, storage_gib,
+                 candidates, baremetal_id, reason, policy, events, create_time) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?))`,
+        ],
+        params: [
+          resources.cpuCores,
+          resources.memoryMib,
+          resources.storageGib,
+          decision.quotaId,
+          id,
+          now,
+          now,
+          name,
+          request.tenantId,
+          specification.id,
+          image.id,
+          resources.cpuCores,
+          resources.memoryMib,
+          resources.storageGib,
+          decision.groupId,
+          decision.baremetalId,
+          request.clusterId,
+          request.role,
+          now,
+          operationId,
+          newId(),
+          id,
+          request.tenantId,
+          decision.groupId,
+          resources.cpuCores,
+          resources.memoryMib,
+          resources.storageGib,
+          JSON.stringify(decision.candidates),
+          decision.baremetalId,
+          decision.reason,
+          decision.policy,
+          JSON.stringify([{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }]),
+          now,
+        ],
+      };
       const operation = await startOperation(em, ctx, {
         id: operationId,
         kind: "CREATE_VIRTUAL_MACHINE",
@@ -133,7 +165,7 @@ export async function createVirtualMachine(
           role: request.role,
           clusterId: request.clusterId,
         },
-      });
+      }, records);
       created = { virtualMachine, operation };
     }),
   );

@@ -6,7 +6,7 @@ import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { removeAssignments } from "../maintainers/resources.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
+import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { deleteDatacenterTree } from "./cascade.js";
 import { regionFilter } from "./filters.js";

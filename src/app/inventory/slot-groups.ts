@@ -5,7 +5,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
+import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { requireInventoryRead, requireInventoryWrite } from "./access.js";
 import { slotGroupFilter } from "./filters.js";
 

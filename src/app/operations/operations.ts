@@ -52,7 +52,19 @@ export interface OperationRequest {
   readonly payload: Record<string, unknown>;
 }
 
-export async function startOperation(em: EntityManager, ctx: CallContext, request: OperationRequest): Promise<Operation> {
+/** Statements to run in the same round trip as an operation's own rows: common table
+ * expressions (`name as (insert … / update …)`) and their parameters, in order. */
+export interface SameStatement {
+  readonly ctes: readonly string[];
+  readonly params: readonly unknown[];
+}
+
+/**
+ * Writes the operation and its job, and announces both, in ONE statement — together with the
+ * caller's own writes when it passes them (a VM creation puts its quota update, VM row and
+ * scheduling record here): a decision costs one round trip, not one per row.
+ */
+export async function startOperation(em: EntityManager, ctx: CallContext, request: OperationRequest, with_: SameStatement = { ctes: [], params: [] }): Promise<Operation> {
   const now = new Date();
   const operation: Operation = {
     id: request.id ?? newId(),
@@ -73,26 +85,37 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     updateTime: now,
     doneTime: null,
   };
-  // Plain inserts: nothing here is read back or changed later in the transaction.
-  await em.insert(OperationEntity, operation);
-  await em.insert(Job, {
-    id: newId(),
-    operationId: operation.id,
-    kind: request.kind,
-    resourceType: request.resourceType,
-    resourceId: request.resourceId,
-    groupId: request.groupId,
-    baremetalId: request.baremetalId,
-    payload: request.payload,
-    state: "QUEUED",
-    attempt: 0,
-    maxAttempts: 3,
-    agentId: "",
-    leaseToken: "",
-    createTime: now,
-    updateTime: now,
-  });
-  await em.execute("select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)", [request.groupId ?? "", operation.id]);
+  const ctes = [
+    ...with_.ctes,
+    `new_operation as (insert into operation (id, kind, resource_type, resource_id, tenant_id, state, requested_by, previous_state, create_time, update_time)
+       values (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?))`,
+    `new_job as (insert into job (id, operation_id, kind, resource_type, resource_id, group_id, baremetal_id, payload, state, create_time, update_time)
+       values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'QUEUED', ?, ?))`,
+  ];
+  await em.execute(`with ${ctes.join(",\n")} select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)`, [
+    ...with_.params,
+    operation.id,
+    request.kind,
+    request.resourceType,
+    request.resourceId,
+    request.tenantId,
+    operation.requestedBy,
+    request.previousState,
+    now,
+    now,
+    newId(),
+    operation.id,
+    request.kind,
+    request.resourceType,
+    request.resourceId,
+    request.groupId,
+    request.baremetalId,
+    JSON.stringify(request.payload),
+    now,
+    now,
+    request.groupId ?? "",
+    operation.id,
+  ]);
   return operation;
 }
 
