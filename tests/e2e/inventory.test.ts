@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { RackStatus, RackUnitStatus, type Rack } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -25,24 +26,8 @@ let counter = 0;
 /** A name no other test uses. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-interface Failure {
-  code: Code;
-  reason: string;
-  metadata: Record<string, string>;
-  message: string;
-}
 
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
-async function failure(call: Promise<unknown>): Promise<Failure> {
-  try {
-    await call;
-  } catch (e) {
-    const error = ConnectError.from(e);
-    const [info] = error.findDetails(ErrorInfoSchema);
-    return { code: error.code, reason: info?.reason ?? "", metadata: { ...(info?.metadata ?? {}) }, message: error.rawMessage };
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 /** A region, a datacenter and a room, freshly made. */
 async function tree(prefix = "t") {

@@ -5,7 +5,6 @@ import { randomUUID } from "node:crypto";
 import { createClient, Code, ConnectError, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import {
   MaintainerRole,
@@ -16,6 +15,7 @@ import {
   type MaintainerGroup,
   type ResponsibleMaintainer,
 } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -47,24 +47,8 @@ let counter = 0;
 /** A name no other test uses. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-interface Failure {
-  code: Code;
-  reason: string;
-  metadata: Record<string, string>;
-  message: string;
-}
 
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
-async function failure(call: Promise<unknown>): Promise<Failure> {
-  try {
-    await call;
-  } catch (e) {
-    const error = ConnectError.from(e);
-    const [info] = error.findDetails(ErrorInfoSchema);
-    return { code: error.code, reason: info?.reason ?? "", metadata: { ...(info?.metadata ?? {}) }, message: error.rawMessage };
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 async function newMaintainer(prefix = "m", fields: Partial<Pick<Maintainer, "email" | "phone" | "chat" | "status">> = {}): Promise<Maintainer> {
   const account = unique(prefix);

@@ -4,14 +4,14 @@
 // with the quota is another module's test: here *_used is set with SQL, as placement would.
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService, type BaremetalGroupTenantQuotaSchema, type GetTenantUsageResponse } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -49,25 +49,7 @@ const admin = () => as();
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-interface Failure {
-  code: Code;
-  reason: string;
-  metadata: Record<string, string>;
-  fields: string[];
-  message: string;
-}
 
-async function failure(call: Promise<unknown>): Promise<Failure> {
-  try {
-    await call;
-  } catch (e) {
-    const error = ConnectError.from(e);
-    const [info] = error.findDetails(ErrorInfoSchema);
-    const fields = error.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field) ?? [];
-    return { code: error.code, reason: info?.reason ?? "", metadata: { ...(info?.metadata ?? {}) }, fields, message: error.rawMessage };
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 const newTenant = () => t.tenant(unique("tenant"));
 async function newGroup(scheduling?: { cpuAllocationRatio?: number }) {

@@ -3,14 +3,14 @@
 // what each call does.
 import { randomUUID } from "node:crypto";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantKind, TenantService, type Tenant } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -42,24 +42,8 @@ function as(secret: string = t.adminToken) {
 }
 const admin = () => as();
 
-interface Failure {
-  code: Code;
-  reason: string;
-  metadata: Record<string, string>;
-  message: string;
-}
 
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
-async function failure(call: Promise<unknown>): Promise<Failure> {
-  try {
-    await call;
-  } catch (e) {
-    const error = ConnectError.from(e);
-    const [info] = error.findDetails(ErrorInfoSchema);
-    return { code: error.code, reason: info?.reason ?? "", metadata: { ...(info?.metadata ?? {}) }, message: error.rawMessage };
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 async function newTenant(fields: Partial<Omit<Tenant, "$typeName" | "contact">> & { contact?: { name?: string; email?: string; phone?: string } } = {}) {
   const { tenant } = await admin().tenants.createTenant({ tenant: { name: unique("tenant"), ...fields } });
