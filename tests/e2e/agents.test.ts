@@ -121,3 +121,32 @@ describe("the agent protocol", () => {
     expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.ERROR);
   });
 });
+
+describe("ordering", () => {
+  it("never hands out a resource's later job while an earlier one is unfinished", async () => {
+    // Two queued jobs of one VM, written directly: the API itself never lets a second verb start
+    // while one is under way, so this checks the dispatcher's own guard beneath it.
+    const { virtualMachine, operation } = await createVm();
+    const em = t.server.db.em();
+    const [first] = await em.execute<{ id: string }[]>("select id from job where operation_id = ?", [operation!.id]);
+    const later = "ffffffff-ffff-7fff-bfff-ffffffffffff";
+    const laterOperation = "ffffffff-ffff-7fff-bfff-fffffffffffe";
+    await em.execute(
+      `insert into operation (id, kind, resource_type, resource_id, state, requested_by, create_time, update_time)
+       values (?, 'STOP_VIRTUAL_MACHINE', 'virtual_machine', ?, 'PENDING', 'test', now(), now())`,
+      [laterOperation, virtualMachine!.id],
+    );
+    await em.execute(
+      `insert into job (id, operation_id, kind, resource_type, resource_id, group_id, payload, state, create_time, update_time)
+       values (?, ?, 'STOP_VIRTUAL_MACHINE', 'virtual_machine', ?, ?, '{}', 'QUEUED', now(), now())`,
+      [later, laterOperation, virtualMachine!.id, cloud.groupId],
+    );
+    // Shorter than the 1 s lease, so the first job is not redelivered meanwhile.
+    const stream = await take("kvm-order", 2, 600);
+    expect(stream.jobs.map((job) => `${job.id} ${job.kind} ${job.resourceId}`)).toEqual([`${first!.id} CREATE_VIRTUAL_MACHINE ${virtualMachine!.id}`]);
+    await t.agents(agentToken).reportJob({ jobId: first!.id, leaseToken: stream.jobs[0]!.leaseToken, state: JobReportState.SUCCEEDED });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(stream.jobs.map((job) => job.id)).toEqual([first!.id, later]);
+    stream.close();
+  });
+});
