@@ -44,6 +44,12 @@ try {
   await client.connect();
   await client.query("update baremetal set cpu_cores_allocated = (hashtext(id::text) & 127) % (cpu_cores + 1), status = case when hashtext(name) % 10 = 0 then 'MAINTENANCE' else 'ACTIVE' end");
   await client.query("vacuum analyze baremetal");
+  // The plan of the search the targets are about, for whoever tunes it next.
+  const plan = await client.query(
+    `explain (analyze, costs off) select * from baremetal where group_id = $1 and status = 'ACTIVE' and free_cpu_cores >= 64 order by id limit 51`,
+    [groupIds[0]],
+  );
+  console.log(`\nplan of the filtered search:\n${plan.rows.map((row) => `  ${row["QUERY PLAN"]}`).join("\n")}`);
   await client.end();
 
   const filter = (i: number) => `group_id = "${groupIds[i % groupIds.length]}" AND status = ACTIVE AND free_cpu >= ${16 + (i % 4) * 16}`;
