@@ -28,15 +28,51 @@ interface Session {
  * hundred idle agents do not all query for the same job. The sweep wakes the rest. */
 const wakePerJob = 4;
 
+/** Streams doing database work at once. The pool has 20 connections, and requests need some too;
+ * more at once would only wait for the pool, holding their query state while they wait. */
+const streamBookkeepingConcurrency = 8;
+
+/** Runs at most `limit` tasks at once; the others wait in line, holding nothing but their turn. */
+class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly drained: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next in line, or is given back.
+      const next = this.waiting.shift();
+      if (next) next();
+      else if (--this.active === 0) for (const resolve of this.drained.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves once no task runs or waits. */
+  async idle(): Promise<void> {
+    while (this.active > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+}
+
 export class Dispatcher {
   /** This process, as ListAgents shows it. */
   readonly replica = `${hostname()}:${process.pid}`;
   private readonly sessions = new Set<Session>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
+  /** The sweep under way, if any (one at a time; stop waits for it). */
+  private sweepRun: Promise<void> | undefined;
   private stopped = false;
   private rotation = 0;
+  /** The database work of the streams (connect, look for jobs, disconnect), a few at a time: a
+   * fleet reconnecting at once would otherwise queue a thousand transactions for the pool, each
+   * holding its forked EntityManager and query state while it waits. */
+  private readonly bookkeeping = new Gate(streamBookkeepingConcurrency);
 
   constructor(
     private readonly db: Database,
@@ -51,17 +87,27 @@ export class Dispatcher {
   }
 
   /** Stops sweeping and marks every agent whose stream this replica held as disconnected, in one
-   * statement, while the database is still open (their streams end with the server). */
+   * statement, while the database is still open (their streams end with the server). Returns once
+   * no work of its own uses the database any more. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.timer);
+    await this.sweepRun;
+    await this.bookkeeping.idle();
     await this.db.em().execute("update agent set connected = false, last_seen_time = now() where replica = ? and connected", [this.replica]);
   }
 
   /** The jobs for one agent's stream, until `signal` aborts (the agent left or the server stops). */
   async *stream(ctx: CallContext, declaration: AgentDeclaration, signal: AbortSignal): AsyncGenerator<ClaimedJob> {
-    await connectAgent(this.db, ctx, declaration, this.replica);
+    // A stream that ended while it waited its turn (the agent gave up, the server is stopping) never
+    // connects: the call gate has logged and audited how it ended.
+    const connected = await this.bookkeeping.run(async () => {
+      if (signal.aborted || this.stopped) return false;
+      await connectAgent(this.db, ctx, declaration, this.replica);
+      return true;
+    });
+    if (!connected) return;
     let pending = true;
     let resume: (() => void) | undefined;
     const session: Session = {
@@ -83,8 +129,14 @@ export class Dispatcher {
           continue;
         }
         pending = false;
-        const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
-        const jobs = await claimJobs(this.db, declaration.agentId, declaration.scope, free, this.options.leaseMillis);
+        const look = await this.bookkeeping.run(async () => {
+          // A stream that ended while it waited its turn must not take jobs it could not deliver.
+          if (signal.aborted || this.stopped) return undefined;
+          const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
+          return { free, jobs: await claimJobs(this.db, declaration.agentId, declaration.scope, free, this.options.leaseMillis) };
+        });
+        if (!look) break;
+        const { free, jobs } = look;
         session.free = free - jobs.length;
         // A full batch may mean more is ready: look again at once.
         if (jobs.length > 0 && jobs.length === free) pending = true;
@@ -93,7 +145,8 @@ export class Dispatcher {
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.sessions.delete(session);
-      if (!this.stopped) await disconnectAgent(this.db, declaration.agentId, this.replica).catch(this.options.onError);
+      // Once the dispatcher stopped, its one statement marked every stream here disconnected.
+      await this.bookkeeping.run(async () => (this.stopped ? undefined : disconnectAgent(this.db, declaration.agentId, this.replica))).catch(this.options.onError);
     }
   }
 
@@ -115,17 +168,27 @@ export class Dispatcher {
     for (const session of ordered.slice(0, wakePerJob)) session.wake();
   }
 
-  private async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+  private async anyJobQueued(): Promise<boolean> {
+    const [row] = await this.db.em().execute<{ queued: boolean }[]>("select exists (select 1 from job where state = 'QUEUED') as queued");
+    return row?.queued ?? true;
+  }
+
+  private sweep(): Promise<void> {
+    this.sweepRun ??= this.sweepOnce().finally(() => (this.sweepRun = undefined));
+    return this.sweepRun;
+  }
+
+  private async sweepOnce(): Promise<void> {
     try {
       await expireLeases(this.db);
+      if (this.sessions.size === 0) return;
       await touchAgents(this.db, [...new Set([...this.sessions].map((session) => session.declaration.agentId))]);
-      for (const session of this.sessions) session.wake();
+      // The second look is for work a stream may have missed (a notice lost while the listening
+      // connection was down). With nothing queued anywhere there is none: waking every idle stream
+      // would only make each of them ask the database, all at once, every sweep.
+      if (await this.anyJobQueued()) for (const session of this.sessions) session.wake();
     } catch (error) {
       this.options.onError(error);
-    } finally {
-      this.sweeping = false;
     }
   }
 }

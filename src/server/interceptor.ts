@@ -77,6 +77,7 @@ export function callGate({ db, metrics }: CallDependencies): (ctx: HandlerContex
 }
 
 export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
+  const authenticate = coalesced((secret: string | undefined) => authenticator.authenticate(secret));
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
@@ -101,8 +102,11 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     const mutating = !isPublic && req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 
     const finish = async (error: unknown): Promise<unknown> => {
-      state.finished = true;
       const connectError = error === undefined ? undefined : toConnectError(error);
+      // A call aborted under it (the client cancelled a stream) was logged, counted and audited by
+      // the call gate when the abort came: once is enough.
+      if (state.finished) return connectError;
+      state.finished = true;
       const code = codeName(connectError?.code);
       if (mutating) await audit(state, code, connectError);
       const durationMs = performance.now() - started;
@@ -136,7 +140,7 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
 
     let response: UnaryResponse | StreamResponse;
     try {
-      if (!isPublic) state.principal = await authenticator.authenticate(bearerToken(req.header.get("authorization")));
+      if (!isPublic) state.principal = await authenticate(bearerToken(req.header.get("authorization")));
       if (!req.stream) validate(req.method.input, req.message);
       response = await next(req);
     } catch (error) {
@@ -147,18 +151,39 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
       return response;
     }
     // A stream's call lasts until its last message: finish (log, metrics) when it ends.
-    const messages = response.message;
-    return {
-      ...response,
-      message: (async function* () {
-        try {
-          yield* messages;
-        } catch (error) {
-          throw await finish(error);
-        }
-        await finish(undefined);
-      })(),
-    };
+    return { ...response, message: finishing(response.message, finish) };
+  };
+}
+
+/** A stream's messages, then `finish` when they end. Declared once, not per call: a generator
+ * function made per call costs every open stream its own function, prototype and object shape. */
+async function* finishing<T>(messages: AsyncIterable<T>, finish: (error: unknown) => Promise<unknown>): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw await finish(error);
+  }
+  await finish(undefined);
+}
+
+/**
+ * Concurrent calls with the same secret share one lookup. A fleet of agents reconnecting at once
+ * presents one token a thousand times before the first lookup has filled the authenticator's cache;
+ * each lookup would otherwise fork an EntityManager and hold it, with its query, while it waits for
+ * a pooled connection — tens of MiB of heap for one answer. Calls that come later use the cache.
+ */
+function coalesced<T>(lookup: (secret: string | undefined) => Promise<T>): (secret: string | undefined) => Promise<T> {
+  const pending = new Map<string, Promise<T>>();
+  return (secret) => {
+    if (secret === undefined) return lookup(secret);
+    let answer = pending.get(secret);
+    if (!answer) {
+      answer = lookup(secret);
+      pending.set(secret, answer);
+      const settled = () => pending.delete(secret);
+      answer.then(settled, settled);
+    }
+    return answer;
   };
 }
 
