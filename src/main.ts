@@ -33,7 +33,8 @@ if (!databaseUrl) {
 }
 
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
-const server = await startServer({ databaseUrl, host, port, leaseMillis: leaseSeconds * 1000 });
+const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
+const server = await startServer({ databaseUrl, host, port, leaseMillis: leaseSeconds * 1000, poolSize });
 const adminSecret = await bootstrapAdminToken(server.db);
 if (adminSecret) {
   const tokenFile = join(dataDir, "admin.token");
