@@ -53,6 +53,7 @@ interface CachedPrincipal {
 
 export class Authenticator {
   private readonly cache = new Map<string, CachedPrincipal>();
+  private readonly loading = new Map<string, Promise<CachedPrincipal>>();
 
   constructor(
     private readonly db: Database,
@@ -67,7 +68,7 @@ export class Authenticator {
     const now = Date.now();
     let entry = this.cache.get(hash);
     if (!entry || entry.cachedUntil <= now) {
-      entry = await this.load(hash, now);
+      entry = await this.loadOnce(hash, now);
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, entry);
     }
@@ -80,6 +81,20 @@ export class Authenticator {
   /** Forgets a revoked token at once on this replica. */
   forget(tokenId: string): void {
     for (const [hash, entry] of this.cache) if (entry.principal?.tokenId === tokenId) this.cache.delete(hash);
+  }
+
+  /**
+   * Concurrent calls with the same secret share one look-up: a fleet of agents reconnecting at once
+   * presents one token a thousand times before the first answer fills the cache, and each look-up
+   * would otherwise hold an EntityManager and its query while it waits for a pooled connection.
+   */
+  private loadOnce(hash: string, now: number): Promise<CachedPrincipal> {
+    let pending = this.loading.get(hash);
+    if (!pending) {
+      pending = this.load(hash, now).finally(() => this.loading.delete(hash));
+      this.loading.set(hash, pending);
+    }
+    return pending;
   }
 
   private async load(hash: string, now: number): Promise<CachedPrincipal> {

@@ -77,7 +77,6 @@ export function callGate({ db, metrics }: CallDependencies): (ctx: HandlerContex
 }
 
 export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
-  const authenticate = coalesced((secret: string | undefined) => authenticator.authenticate(secret));
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
@@ -140,7 +139,7 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
 
     let response: UnaryResponse | StreamResponse;
     try {
-      if (!isPublic) state.principal = await authenticate(bearerToken(req.header.get("authorization")));
+      if (!isPublic) state.principal = await authenticator.authenticate(bearerToken(req.header.get("authorization")));
       if (!req.stream) validate(req.method.input, req.message);
       response = await next(req);
     } catch (error) {
@@ -166,26 +165,6 @@ async function* finishing<T>(messages: AsyncIterable<T>, finish: (error: unknown
   await finish(undefined);
 }
 
-/**
- * Concurrent calls with the same secret share one lookup. A fleet of agents reconnecting at once
- * presents one token a thousand times before the first lookup has filled the authenticator's cache;
- * each lookup would otherwise fork an EntityManager and hold it, with its query, while it waits for
- * a pooled connection — tens of MiB of heap for one answer. Calls that come later use the cache.
- */
-function coalesced<T>(lookup: (secret: string | undefined) => Promise<T>): (secret: string | undefined) => Promise<T> {
-  const pending = new Map<string, Promise<T>>();
-  return (secret) => {
-    if (secret === undefined) return lookup(secret);
-    let answer = pending.get(secret);
-    if (!answer) {
-      answer = lookup(secret);
-      pending.set(secret, answer);
-      const settled = () => pending.delete(secret);
-      answer.then(settled, settled);
-    }
-    return answer;
-  };
-}
 
 /**
  * The path of the offending field. A custom (CEL) rule set on a message-typed field, or on a message
