@@ -53,6 +53,11 @@ describe("creating a VM", () => {
     const host = (await t.clients().inventory.getBaremetal({ id: virtualMachine!.baremetalId })).baremetal!;
     expect(host.allocated?.cpuCores).toBe(2);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // Exactly one audit event, written in the creation's own statement.
+    const audit = await t.server.db.em().execute("select result, resource_type from audit_event where resource_id = ? and method like '%/CreateVirtualMachine'", [
+      virtualMachine!.id,
+    ]);
+    expect(audit).toEqual([{ result: "OK", resource_type: "virtual_machine" }]);
   });
 
   it("refuses a tenant without quota in the group, a quota overrun and a group without room, each with its reason", async () => {

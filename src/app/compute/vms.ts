@@ -12,7 +12,7 @@ import { isTenantRole, requireRole, type Principal } from "../../domain/principa
 import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { mutate } from "../mutation.js";
+import { auditStatement, mutate } from "../mutation.js";
 import { getOperation, startOperation, type Operation, type SameStatement } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
@@ -165,7 +165,8 @@ export async function createVirtualMachine(
           role: request.role,
           clusterId: request.clusterId,
         },
-      }, records);
+      }, withAudit(records, ctx));
+      ctx.audit.written = true;
       created = { virtualMachine, operation };
     }),
   );
@@ -175,6 +176,12 @@ export async function createVirtualMachine(
   const virtualMachine = await getVirtualMachine(db, ctx, id, em);
   const [operation] = await em.execute<{ id: string }[]>("select id from operation where resource_id = ? and kind = 'CREATE_VIRTUAL_MACHINE'", [id]);
   return { virtualMachine, operation: await getOperation(db, ctx, operation!.id) };
+}
+
+/** Adds the call's success audit row to a creation's final statement. */
+function withAudit(records: SameStatement, ctx: CallContext): SameStatement {
+  const audit = auditStatement(ctx);
+  return { ctes: [...records.ctes, audit.cte], params: [...records.params, ...audit.params] };
 }
 
 /** Tenant, specification and image in one statement; the tenant row is share-locked so a
