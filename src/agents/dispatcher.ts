@@ -15,6 +15,10 @@ export interface DispatcherOptions {
   /** How often expired leases are taken back and every stream looks for work it may have missed. */
   readonly sweepMillis: number;
   readonly onError: (error: unknown) => void;
+  /** Streams doing database work (connect, look for jobs, disconnect) at once: a share of the pool,
+   * which requests need too. More at once would only wait for the pool, each holding its forked
+   * EntityManager and query state while it waits. */
+  readonly bookkeepingConcurrency: number;
 }
 
 interface Session {
@@ -27,10 +31,6 @@ interface Session {
 /** Streams woken per new job: enough that one with room takes it at once, few enough that a
  * hundred idle agents do not all query for the same job. The sweep wakes the rest. */
 const wakePerJob = 4;
-
-/** Streams doing database work at once. The pool has 20 connections, and requests need some too;
- * more at once would only wait for the pool, holding their query state while they wait. */
-const streamBookkeepingConcurrency = 8;
 
 /** Runs at most `limit` tasks at once; the others wait in line, holding nothing but their turn. */
 class Gate {
@@ -72,13 +72,15 @@ export class Dispatcher {
   /** The database work of the streams (connect, look for jobs, disconnect), a few at a time: a
    * fleet reconnecting at once would otherwise queue a thousand transactions for the pool, each
    * holding its forked EntityManager and query state while it waits. */
-  private readonly bookkeeping = new Gate(streamBookkeepingConcurrency);
+  private readonly bookkeeping: Gate;
 
   constructor(
     private readonly db: Database,
     private readonly notifications: Notifications,
     private readonly options: DispatcherOptions,
-  ) {}
+  ) {
+    this.bookkeeping = new Gate(options.bookkeepingConcurrency);
+  }
 
   start(): void {
     this.unsubscribe = this.notifications.subscribe("rackplane_job", (payload) => this.notice(payload));

@@ -140,7 +140,9 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     let response: UnaryResponse | StreamResponse;
     try {
       if (!isPublic) state.principal = await authenticator.authenticate(bearerToken(req.header.get("authorization")));
+      // A server stream's one request arrives as an iterable: each message is checked as it is read.
       if (!req.stream) validate(req.method.input, req.message);
+      else req = { ...req, message: validated(req.message, (message) => validate(req.method.input, message as never)) } as typeof req;
       response = await next(req);
     } catch (error) {
       throw await finish(error);
@@ -152,6 +154,14 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     // A stream's call lasts until its last message: finish (log, metrics) when it ends.
     return { ...response, message: finishing(response.message, finish) };
   };
+}
+
+/** The messages of a request stream, each checked before the handler sees it. */
+async function* validated<T>(messages: AsyncIterable<T>, check: (message: T) => void): AsyncGenerator<T> {
+  for await (const message of messages) {
+    check(message);
+    yield message;
+  }
 }
 
 /** A stream's messages, then `finish` when they end. Declared once, not per call: a generator

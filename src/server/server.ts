@@ -49,6 +49,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     leaseMillis,
     sweepMillis: Math.max(250, Math.min(5_000, leaseMillis / 4)),
     onError: (error) => log("warn", "job dispatch bookkeeping failed", errorFields(error)),
+    // Two fifths of the pool (8 of the default 20): the rest stays free for requests.
+    bookkeepingConcurrency: Math.max(1, Math.floor(((options.poolSize ?? 20) * 2) / 5)),
   });
   dispatcher.start();
 

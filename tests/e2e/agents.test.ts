@@ -150,3 +150,18 @@ describe("ordering", () => {
     stream.close();
   });
 });
+
+describe("stream requests", () => {
+  it("are validated like any other: max_concurrent_jobs 0 is INVALID_ARGUMENT", async () => {
+    const stream = t.agents(agentToken).streamJobs({ agentId: "kvm-bad", maxConcurrentJobs: 0, scope: {} });
+    let code: string | undefined;
+    try {
+      for await (const _ of stream) break;
+    } catch (error) {
+      code = ConnectError.from(error).findDetails(ErrorInfoSchema)[0]?.reason;
+    }
+    expect(code).toBe("VALIDATION_FAILED");
+    const { agents } = await t.agentsAdmin().listAgents({});
+    expect(agents.find((agent) => agent.id === "kvm-bad")).toBeUndefined();
+  });
+});
