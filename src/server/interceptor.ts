@@ -27,6 +27,9 @@ export interface CallDependencies {
   readonly db: Database;
   readonly authenticator: Authenticator;
   readonly metrics: RpcMetrics;
+  /** Audit writes the request gate started and nobody awaits: shutdown waits for them before the
+   * database closes. */
+  readonly pendingAudits: Set<Promise<void>>;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface CallDependencies {
  * carries that error: it gets its ErrorInfo and request id here, in place, before it is written
  * out, and the call is logged, counted and — for a mutation — audited.
  */
-export function callGate({ db, metrics }: CallDependencies): (ctx: HandlerContext) => void {
+export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx: HandlerContext) => void {
   return (ctx) => {
     const method = `${ctx.service.typeName}/${ctx.method.name}`;
     const state: CallState = {
@@ -66,9 +69,10 @@ export function callGate({ db, metrics }: CallDependencies): (ctx: HandlerContex
         const mutating = !publicServices.has(ctx.service.typeName) && ctx.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
         if (mutating) {
           Object.assign(state.audit, { resourceType: auditTypeOf(ctx.method.name) });
-          recordFailedMutation(db, state, code, reasonOf(error), error.rawMessage).catch((auditError: unknown) =>
-            log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }),
-          );
+          const write: Promise<void> = recordFailedMutation(db, state, code, reasonOf(error), error.rawMessage)
+            .catch((auditError: unknown) => log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }))
+            .finally(() => pendingAudits.delete(write));
+          pendingAudits.add(write);
         }
       },
       { once: true },

@@ -42,6 +42,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new RpcMetrics();
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
+  const pendingAudits = new Set<Promise<void>>();
   const notifications = new Notifications(options.databaseUrl, (error) => log("warn", "notification listener lost its connection; reconnecting", errorFields(error)));
   await notifications.start();
   const leaseMillis = options.leaseMillis ?? 30_000;
@@ -56,8 +57,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
-    requestGate: callGate({ db, authenticator, metrics }),
-    interceptors: [callInterceptor({ db, authenticator, metrics })],
+    requestGate: callGate({ db, authenticator, metrics, pendingAudits }),
+    interceptors: [callInterceptor({ db, authenticator, metrics, pendingAudits })],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
     // ACTIVE rack when the caller asked for something else.
     jsonOptions: { ignoreUnknownFields: false },
@@ -92,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
         await dispatcher.stop();
+        await Promise.all(pendingAudits);
         await notifications.close();
         await orm.close();
       })();
