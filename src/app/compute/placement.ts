@@ -9,7 +9,8 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
-import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimit } from "../../domain/quota.js";
+import { quotaShortfall, resolveLimits, resourceLabels } from "../../domain/quota.js";
+import { limitsOf } from "../tenants/quotas.js";
 
 export interface PlacementRequest {
   readonly tenantId: string;
@@ -128,12 +129,14 @@ async function reserveQuota(em: EntityManager, tenantId: string, groupId: string
       limit: "0",
     });
   }
-  const limit = (absolute: number | null, percent: number | null): QuotaLimit => (absolute !== null ? { absolute } : { percent: percent ?? 0 });
-  const limits = {
-    cpuCores: limit(quota.cpu_absolute, quota.cpu_percent),
-    memoryMib: limit(quota.memory_mib_absolute, quota.memory_mib_percent),
-    storageGib: limit(quota.storage_gib_absolute, quota.storage_gib_percent),
-  };
+  const limits = limitsOf({
+    cpuAbsolute: quota.cpu_absolute,
+    cpuPercent: quota.cpu_percent,
+    memoryMibAbsolute: quota.memory_mib_absolute,
+    memoryMibPercent: quota.memory_mib_percent,
+    storageGibAbsolute: quota.storage_gib_absolute,
+    storageGibPercent: quota.storage_gib_percent,
+  });
   const capacity = { cpuCores: quota.effective_cpu_total, memoryMib: quota.effective_memory_mib_total, storageGib: quota.effective_storage_gib_total };
   const resolved = resolveLimits(limits, capacity);
   const used = { cpuCores: quota.cpu_used, memoryMib: quota.memory_mib_used, storageGib: quota.storage_gib_used };
