@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../src/persistence/embedded-postgres.js";
 
 export interface BenchServer {
@@ -17,7 +18,14 @@ export interface BenchServer {
 
 export async function startBenchServer(): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), "rackplane-bench-"));
-  const database: EmbeddedDatabase = await startEmbeddedPostgres({ dir: join(dir, "postgres"), durable: false });
+  // BENCH_PG_STATS=1 loads pg_stat_statements and prints where PostgreSQL spent its time at the end.
+  const pgStats = process.env.BENCH_PG_STATS === "1";
+  const database: EmbeddedDatabase = await startEmbeddedPostgres({
+    dir: join(dir, "postgres"),
+    durable: false,
+    ...(pgStats ? { settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"] } : {}),
+  });
+  if (pgStats) await withClient(database.url, (client) => client.query("create extension if not exists pg_stat_statements"));
   const port = await freePort();
   // BENCH_PROFILE=dir writes a CPU profile of the server there, for finding where time goes.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -52,6 +60,7 @@ export async function startBenchServer(): Promise<BenchServer> {
     adminToken,
     pid: child.pid!,
     async stop() {
+      if (pgStats) await withClient(database.url, printStatementStats);
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
@@ -70,14 +79,22 @@ export interface LoadResult {
   readonly p99Ms: number;
 }
 
-/** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up. */
-export async function runLoad(name: string, concurrency: number, seconds: number, call: (worker: number, i: number) => Promise<unknown>): Promise<LoadResult> {
+/** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up
+ * (`afterWarmUp` runs between the two). */
+export async function runLoad(
+  name: string,
+  concurrency: number,
+  seconds: number,
+  call: (worker: number, i: number) => Promise<unknown>,
+  afterWarmUp?: () => Promise<unknown>,
+): Promise<LoadResult> {
   const warmUntil = performance.now() + 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       for (let i = 0; performance.now() < warmUntil; i++) await call(worker, i).catch(() => {});
     }),
   );
+  await afterWarmUp?.();
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -105,6 +122,32 @@ export function printResults(results: readonly LoadResult[]): void {
   console.log("\n| benchmark | requests/s | p50 ms | p99 ms | errors |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (const r of results) console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |`);
+}
+
+async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The statements that took most of PostgreSQL's time (planning and execution), per call. */
+async function printStatementStats(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ calls: string; plan_ms: number; exec_ms: number; total_ms: number; query: string }>(
+    `select calls, round((total_plan_time / calls)::numeric, 3)::float as plan_ms, round((total_exec_time / calls)::numeric, 3)::float as exec_ms,
+            round((total_plan_time + total_exec_time)::numeric)::float as total_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
+       from pg_stat_statements where query not like '%pg_stat_statements%' order by total_plan_time + total_exec_time desc limit 15`,
+  );
+  console.log("\n| calls | plan ms/call | exec ms/call | total ms | statement |\n| ---: | ---: | ---: | ---: | --- |");
+  for (const row of rows) console.log(`| ${row.calls} | ${row.plan_ms} | ${row.exec_ms} | ${row.total_ms} | ${row.query.replaceAll("|", "\\|")} |`);
+  const scans = await client.query<{ relname: string; seq_scan: string; seq_tup_read: string; idx_scan: string; n_tup_hot_upd: string; n_tup_upd: string }>(
+    `select relname, seq_scan, seq_tup_read, idx_scan, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where seq_tup_read > 10000 or n_tup_upd > 1000 order by seq_tup_read desc limit 10`,
+  );
+  console.log("\n| table | seq scans | rows read by seq scans | index scans | updates | HOT updates |\n| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of scans.rows) console.log(`| ${row.relname} | ${row.seq_scan} | ${row.seq_tup_read} | ${row.idx_scan} | ${row.n_tup_upd} | ${row.n_tup_hot_upd} |`);
 }
 
 function freePort(): Promise<number> {

@@ -41,14 +41,14 @@ export async function mutate<R>(db: Database, ctx: CallContext, change: (em: Ent
  * mutate() writes no second row; if the transaction fails after all, the row is rolled back with it
  * and the failure is recorded as usual.
  */
-export function auditStatement(ctx: CallContext): { readonly cte: string; readonly params: unknown[] } {
-  const row = auditRow(ctx, "OK", "", ctx.audit.detail ?? "");
-  return {
-    cte: `new_audit as (insert into audit_event (id, time, principal, role, tenant_id, method, resource_type, resource_id, request_id, result, reason, message)
+export const auditInsert = {
+  cte: `new_audit as (insert into audit_event (id, time, principal, role, tenant_id, method, resource_type, resource_id, request_id, result, reason, message)
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))`,
-    params: [row.id, row.time, row.principal, row.role, row.tenantId, row.method, row.resourceType, row.resourceId, row.requestId, row.result, row.reason, row.message],
-  };
-}
+  params(ctx: CallContext): unknown[] {
+    const row = auditRow(ctx, "OK", "", ctx.audit.detail ?? "");
+    return [row.id, row.time, row.principal, row.role, row.tenantId, row.method, row.resourceType, row.resourceId, row.requestId, row.result, row.reason, row.message];
+  },
+};
 
 /** A call as the audit trail sees it: the caller may be unknown when authentication failed. */
 export type AuditedCall = Omit<CallContext, "principal"> & { readonly principal: Principal | undefined };

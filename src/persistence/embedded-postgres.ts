@@ -29,6 +29,8 @@ export interface EmbeddedDatabaseOptions {
   readonly dir: string;
   /** Throwaway clusters (tests, benchmarks) trade durability for speed. */
   readonly durable: boolean;
+  /** Further server settings (`name=value`), e.g. to load pg_stat_statements for a benchmark. */
+  readonly settings?: readonly string[];
   readonly log?: (message: string) => void;
 }
 
@@ -67,6 +69,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
       "-c", "unix_socket_directories=",
       "-c", "max_connections=300",
       ...(options.durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+      ...(options.settings ?? []).flatMap((setting) => ["-c", setting]),
     ],
     onLog: (message) => log(message.trim()),
     onError: (error) => log(String(error)),

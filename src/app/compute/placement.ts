@@ -1,24 +1,49 @@
-// Placement (VM-3, VM-7, QUO-4): inside the transaction that inserts the VM, lock the tenant's quota
-// row and check the quota, choose a host among those that fit, take the resources from it with a
-// conditional UPDATE, and describe the decision for the scheduling record. Every guard is in the
-// database, so no number of concurrent requests or server replicas can overcommit a host or pass a
-// quota: the quota row is locked FOR UPDATE, candidate hosts are locked FOR UPDATE SKIP LOCKED (so
-// concurrent placements spread over different hosts instead of queueing on the best one), and the
-// UPDATE re-checks the host's free capacity.
+// Placement (VM-3, VM-7, QUO-4). A creation costs two statements of its own besides the name's:
+//
+// 1. `readForPlacement` reads everything the decision needs and takes every lock it needs, in one
+//    round trip: the tenant (share-locked, so a DisableTenant cannot slip in), the specification and
+//    image, the host group with its policy and effective totals, the tenant's quota row in it
+//    (FOR UPDATE: concurrent creates of one tenant in one group queue here), the hosts of VMs to keep
+//    away from, and a handful of candidate hosts that fit (FOR UPDATE SKIP LOCKED: concurrent
+//    placements spread over different hosts instead of queueing on the best one).
+// 2. `place` checks the quota and ranks the candidates by the group's policy (domain rules), and
+//    `reserveHost` is the guarded UPDATE that takes the resources from the chosen host, which the
+//    caller runs in the same statement as the VM, scheduling record, operation and job.
+//
+// Every guard is in the database: the quota row and the chosen host are locked until commit, and the
+// UPDATE re-checks the host's status and free capacity, so no number of concurrent requests or
+// server replicas can overcommit a host or pass a quota.
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
+import { AbortedError, NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
-import { quotaShortfall, resolveLimits, resourceLabels } from "../../domain/quota.js";
+import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimits } from "../../domain/quota.js";
+import { executePrepared, preparedStatement } from "../../persistence/prepared.js";
 import { limitsOf } from "../tenants/quotas.js";
 
 export interface PlacementRequest {
   readonly tenantId: string;
+  readonly specificationId: string;
+  readonly imageId: string;
   /** A host group, or one host (then its group is the group). */
   readonly target: { readonly groupId: string } | { readonly baremetalId: string };
-  readonly resources: Resources;
-  /** Hosts (scope HOST) or racks (scope RACK) to stay away from. */
-  readonly avoid: { readonly scope: "HOST" | "RACK"; readonly ids: readonly string[] } | undefined;
+  /** VMs (the tenant's own) whose hosts (scope HOST) or racks (scope RACK) to stay away from. */
+  readonly antiAffinity: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[] } | undefined;
+}
+
+/** What `readForPlacement` found; `undefined` where a row does not exist. */
+export interface PlacementFacts {
+  readonly tenant: { readonly id: string; readonly name: string; readonly disabled: boolean; readonly disabledReason: string; readonly namingTemplate: string; readonly namingPattern: string } | undefined;
+  readonly specification: { readonly id: string; readonly name: string; readonly resources: Resources; readonly deprecated: boolean } | undefined;
+  readonly image: { readonly id: string; readonly name: string; readonly status: string; readonly osFamily: string; readonly osVersion: string; readonly architecture: string } | undefined;
+  /** The named host, when the request names one. */
+  readonly targetHost: { readonly id: string; readonly groupId: string | null } | undefined;
+  readonly group: { readonly id: string; readonly name: string; readonly policy: PlacementPolicy; readonly effective: Resources } | undefined;
+  readonly quota: { readonly id: string; readonly limits: QuotaLimits; readonly used: Resources } | undefined;
+  /** The anti-affinity VMs found (of the tenant, not deleted) and the hosts or racks they occupy. */
+  readonly avoid: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[]; readonly ids: readonly string[] } | undefined;
+  /** Fitting hosts nobody else is placing on, locked by this transaction. */
+  readonly candidates: readonly Candidate[];
 }
 
 export interface PlacementDecision {
@@ -34,71 +59,47 @@ export interface PlacementDecision {
 /** How many hosts are looked at (and locked) per attempt. */
 const candidatesPerAttempt = 8;
 
-export async function place(em: EntityManager, request: PlacementRequest): Promise<PlacementDecision> {
-  const groupId = "groupId" in request.target ? request.target.groupId : await groupOfHost(em, request.target.baremetalId);
-  const group = await reserveQuota(em, request.tenantId, groupId, request.resources);
+const candidateColumns = "id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib";
 
-  // First the hosts nobody else is placing on; if all that fit are busy, wait for them.
-  for (const skipLocked of [true, false]) {
-    const rows = await candidateRows(em, group, request, skipLocked);
-    if (rows.length === 0) continue;
-    const ranked = rank(group.placement_policy, rows, request.resources);
-    for (const chosen of ranked) {
-      const taken = await em.execute<{ id: string }[]>(
-        `update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
-                storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
-          where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ?
-          returning id`,
-        [
-          request.resources.cpuCores,
-          request.resources.memoryMib,
-          request.resources.storageGib,
-          chosen.baremetalId,
-          request.resources.cpuCores,
-          request.resources.memoryMib,
-          request.resources.storageGib,
-        ],
-      );
-      if (taken.length === 0) continue;
-      return {
-        groupId: group.id,
-        quotaId: group.quotaId,
-        baremetalId: chosen.baremetalId,
-        policy: group.placement_policy,
-        candidates: ranked.map((candidate) => ({ baremetalId: candidate.baremetalId, free: candidate.free, score: candidate.score })),
-        reason:
-          "baremetalId" in request.target
-            ? "the host the request named"
-            : `best ${group.placement_policy === "SPREAD" ? "spread (most free capacity left)" : "pack (least free capacity left)"} of ${ranked.length} fitting host(s)`,
-      };
-    }
-  }
-  throw await insufficientCapacity(em, group, request);
-}
-
-interface GroupRow {
+interface CandidateRow {
   id: string;
-  name: string;
-  placement_policy: PlacementPolicy;
-  quotaId: string;
+  rack_id: string;
+  effective_cpu_cores: number;
+  effective_memory_mib: number;
+  effective_storage_gib: number;
+  free_cpu_cores: number;
+  free_memory_mib: number;
+  free_storage_gib: number;
 }
 
-async function groupOfHost(em: EntityManager, baremetalId: string): Promise<string> {
-  const [host] = await em.execute<{ group_id: string | null }[]>("select group_id from baremetal where id = ?", [baremetalId]);
-  if (!host) throw new NotFoundError("baremetal", baremetalId);
-  if (!host.group_id) {
-    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${baremetalId} is in no host group, so no tenant has a quota on it`, { baremetal_id: baremetalId });
-  }
-  return host.group_id;
-}
-
-interface QuotaRow {
-  id: string;
+interface FactsRow extends Partial<CandidateRow> {
+  tenant_id: string | null;
+  tenant_name: string;
+  disabled: boolean;
+  disabled_reason: string;
+  naming_template: string;
+  naming_pattern: string;
+  specification_id: string | null;
+  specification_name: string;
+  vcpu: number;
+  memory_mib: number;
+  storage_gib: number;
+  deprecated: boolean;
+  image_id: string | null;
+  image_name: string;
+  image_status: string;
+  os_family: string;
+  os_version: string;
+  architecture: string;
+  target_host_id: string | null;
+  target_host_group_id: string | null;
+  group_id: string | null;
   group_name: string;
   placement_policy: PlacementPolicy;
   effective_cpu_total: number;
   effective_memory_mib_total: number;
   effective_storage_gib_total: number;
+  quota_id: string | null;
   cpu_absolute: number | null;
   cpu_percent: number | null;
   memory_mib_absolute: number | null;
@@ -108,86 +109,251 @@ interface QuotaRow {
   cpu_used: number;
   memory_mib_used: number;
   storage_gib_used: number;
+  avoided_vm_ids: string[] | null;
+  avoided_ids: string[] | null;
 }
 
-/** Locks the tenant's quota row in the group (read with the group's policy and effective totals in
- * the same statement) and checks the request fits. The row stays locked until the transaction ends;
- * the caller counts the request on it in its final statement. */
-async function reserveQuota(em: EntityManager, tenantId: string, groupId: string, asked: Resources): Promise<GroupRow> {
-  const [quota] = await em.execute<QuotaRow[]>(
-    `select q.*, g.name as group_name, g.placement_policy, g.effective_cpu_total, g.effective_memory_mib_total, g.effective_storage_gib_total
-       from baremetal_group_tenant_quota q join baremetal_group g on g.id = q.group_id
-      where q.tenant_id = ? and q.group_id = ? for update of q`,
-    [tenantId, groupId],
-  );
+type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined };
+
+/** The statement for one shape of request; its parameters are, in order: tenant, specification,
+ * image, the group or host, tenant, and with anti-affinity the VM ids and tenant. */
+function factsStatement({ byHost, avoid }: Variant): string {
+  const ctes: string[] = [
+    `t as (select id, name, disabled, disabled_reason, naming_template, naming_pattern from tenant where id = ? for share)`,
+    `s as (select id, name, vcpu, memory_mib, storage_gib, deprecated from virtual_machine_specification where id = ?)`,
+    `i as (select id, name, status, os_family, os_version, architecture from image where id = ?)`,
+    byHost ? `th as (select id, group_id from baremetal where id = ?)` : `th as (select null::uuid as id, null::uuid as group_id where false)`,
+    `g as (select id, name, placement_policy, effective_cpu_total, effective_memory_mib_total, effective_storage_gib_total
+             from baremetal_group where id = ${byHost ? "(select group_id from th)" : "?"})`,
+    `q as (select id, cpu_absolute, cpu_percent, memory_mib_absolute, memory_mib_percent, storage_gib_absolute, storage_gib_percent,
+                  cpu_used, memory_mib_used, storage_gib_used
+             from baremetal_group_tenant_quota where tenant_id = ? and group_id = (select id from g) for update)`,
+    avoid
+      ? `av as (select vm.id, ${avoid === "HOST" ? "vm.baremetal_id" : "b.rack_id"} as avoided from virtual_machine vm join baremetal b on b.id = vm.baremetal_id
+                 where vm.id = any(?::uuid[]) and vm.tenant_id = ? and vm.state <> 'DELETED')`
+      : `av as (select null::uuid as id, null::uuid as avoided where false)`,
+  ];
+  // Candidates only when there is a quota row to check against; one query per policy, of which the
+  // group's policy runs (the other's one-time filter is false), so each walks the index in order.
+  const fits = `group_id = (select id from g) and status = 'ACTIVE' and exists (select 1 from q)
+      and free_cpu_cores >= (select vcpu from s) and free_memory_mib >= (select memory_mib from s) and free_storage_gib >= (select storage_gib from s)
+      ${byHost ? "and id = (select id from th)" : ""}
+      ${avoid ? `and ${avoid === "HOST" ? "id" : "rack_id"} <> all(array(select avoided from av))` : ""}`;
+  for (const [policy, order] of [["SPREAD", "desc"], ["PACK", "asc"]] as const) {
+    ctes.push(`${policy.toLowerCase()} as (select ${candidateColumns} from baremetal
+        where ${fits} and (select placement_policy from g) = '${policy}'
+        order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update skip locked)`);
+  }
+  return `with ${ctes.join(",\n")}
+     select t.id as tenant_id, t.name as tenant_name, t.disabled, t.disabled_reason, t.naming_template, t.naming_pattern,
+            s.id as specification_id, s.name as specification_name, s.vcpu, s.memory_mib, s.storage_gib, s.deprecated,
+            i.id as image_id, i.name as image_name, i.status as image_status, i.os_family, i.os_version, i.architecture,
+            th.id as target_host_id, th.group_id as target_host_group_id,
+            g.id as group_id, g.name as group_name, g.placement_policy, g.effective_cpu_total, g.effective_memory_mib_total, g.effective_storage_gib_total,
+            q.id as quota_id, q.cpu_absolute, q.cpu_percent, q.memory_mib_absolute, q.memory_mib_percent, q.storage_gib_absolute, q.storage_gib_percent,
+            q.cpu_used, q.memory_mib_used, q.storage_gib_used,
+            (select array_agg(id) from av) as avoided_vm_ids, (select array_agg(distinct avoided) from av) as avoided_ids,
+            c.*
+       from (select) as one
+       left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true
+       left join (select * from spread union all select * from pack) c on true`;
+}
+
+/** Every shape, prepared once per connection. */
+const factsStatements = new Map(
+  [false, true].flatMap((byHost) =>
+    ([undefined, "HOST", "RACK"] as const).map((avoid) => [
+      `${byHost}/${avoid}`,
+      preparedStatement(`placement_facts_${byHost ? "host" : "group"}${avoid ? `_avoid_${avoid.toLowerCase()}` : ""}`, factsStatement({ byHost, avoid })),
+    ]),
+  ),
+);
+
+/** The one statement that reads and locks what a creation needs (see the top of this file). It
+ * returns one row per candidate host (at least one row), each repeating the single-row facts. */
+export async function readForPlacement(em: EntityManager, request: PlacementRequest): Promise<PlacementFacts> {
+  const byHost = "baremetalId" in request.target;
+  const avoid = request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
+  const params: unknown[] = [
+    request.tenantId,
+    request.specificationId,
+    request.imageId,
+    "baremetalId" in request.target ? request.target.baremetalId : request.target.groupId,
+    request.tenantId,
+    ...(avoid ? [avoid.virtualMachineIds, request.tenantId] : []),
+  ];
+  const rows = await executePrepared<FactsRow[]>(em, factsStatements.get(`${byHost}/${avoid?.scope}`)!, params);
+  const row = rows[0]!;
+  return {
+    tenant: row.tenant_id
+      ? { id: row.tenant_id, name: row.tenant_name, disabled: row.disabled, disabledReason: row.disabled_reason, namingTemplate: row.naming_template, namingPattern: row.naming_pattern }
+      : undefined,
+    specification: row.specification_id
+      ? { id: row.specification_id, name: row.specification_name, resources: { cpuCores: row.vcpu, memoryMib: row.memory_mib, storageGib: row.storage_gib }, deprecated: row.deprecated }
+      : undefined,
+    image: row.image_id
+      ? { id: row.image_id, name: row.image_name, status: row.image_status, osFamily: row.os_family, osVersion: row.os_version, architecture: row.architecture }
+      : undefined,
+    targetHost: row.target_host_id ? { id: row.target_host_id, groupId: row.target_host_group_id } : undefined,
+    group: row.group_id
+      ? {
+          id: row.group_id,
+          name: row.group_name,
+          policy: row.placement_policy,
+          effective: { cpuCores: row.effective_cpu_total, memoryMib: row.effective_memory_mib_total, storageGib: row.effective_storage_gib_total },
+        }
+      : undefined,
+    quota: row.quota_id
+      ? {
+          id: row.quota_id,
+          limits: limitsOf({
+            cpuAbsolute: row.cpu_absolute,
+            cpuPercent: row.cpu_percent,
+            memoryMibAbsolute: row.memory_mib_absolute,
+            memoryMibPercent: row.memory_mib_percent,
+            storageGibAbsolute: row.storage_gib_absolute,
+            storageGibPercent: row.storage_gib_percent,
+          }),
+          used: { cpuCores: row.cpu_used, memoryMib: row.memory_mib_used, storageGib: row.storage_gib_used },
+        }
+      : undefined,
+    avoid: avoid ? { scope: avoid.scope, virtualMachineIds: row.avoided_vm_ids ?? [], ids: row.avoided_ids ?? [] } : undefined,
+    candidates: rows.filter((candidate) => candidate.id).map((candidate) => candidateOf(candidate as CandidateRow)),
+  };
+}
+
+function candidateOf(row: CandidateRow): Candidate {
+  return {
+    baremetalId: row.id,
+    rackId: row.rack_id,
+    effective: { cpuCores: row.effective_cpu_cores, memoryMib: row.effective_memory_mib, storageGib: row.effective_storage_gib },
+    free: { cpuCores: row.free_cpu_cores, memoryMib: row.free_memory_mib, storageGib: row.free_storage_gib },
+  };
+}
+
+/** Checks the quota and chooses a host among the locked candidates; when every fitting host was
+ * busy with another placement, waits for them and looks again before refusing. */
+export async function place(em: EntityManager, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<PlacementDecision> {
+  const group = requireQuota(request, facts, asked);
+  let candidates = facts.candidates;
+  if (candidates.length === 0) candidates = await waitForCandidates(em, group.id, group.policy, request, facts, asked);
+  const ranked = rank(group.policy, candidates, asked);
+  const chosen = ranked[0];
+  if (!chosen) throw await insufficientCapacity(em, group, request, facts, asked);
+  return {
+    groupId: group.id,
+    quotaId: group.quotaId,
+    baremetalId: chosen.baremetalId,
+    policy: group.policy,
+    candidates: ranked.map((candidate) => ({ baremetalId: candidate.baremetalId, free: candidate.free, score: candidate.score })),
+    reason:
+      "baremetalId" in request.target
+        ? "the host the request named"
+        : `best ${group.policy === "SPREAD" ? "spread (most free capacity left)" : "pack (least free capacity left)"} of ${ranked.length} fitting host(s)`,
+  };
+}
+
+interface CheckedGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly policy: PlacementPolicy;
+  readonly quotaId: string;
+}
+
+/** The group exists, the tenant has a quota in it, and the request fits the quota. */
+function requireQuota(request: PlacementRequest, facts: PlacementFacts, asked: Resources): CheckedGroup {
+  const tenantId = request.tenantId;
+  if ("baremetalId" in request.target) {
+    const baremetalId = request.target.baremetalId;
+    if (!facts.targetHost) throw new NotFoundError("baremetal", baremetalId);
+    if (!facts.targetHost.groupId) {
+      throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${baremetalId} is in no host group, so no tenant has a quota on it`, { baremetal_id: baremetalId });
+    }
+  }
+  const groupId = "groupId" in request.target ? request.target.groupId : facts.targetHost!.groupId!;
+  const { group, quota } = facts;
+  if (!group) throw new NotFoundError("baremetal_group", groupId);
   if (!quota) {
-    const [group] = await em.execute<{ id: string }[]>("select id from baremetal_group where id = ?", [groupId]);
-    if (!group) throw new NotFoundError("baremetal_group", groupId);
     throw new ResourceExhaustedError("QUOTA_EXCEEDED", `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`, {
       tenant_id: tenantId,
       group_id: groupId,
       limit: "0",
     });
   }
-  const limits = limitsOf({
-    cpuAbsolute: quota.cpu_absolute,
-    cpuPercent: quota.cpu_percent,
-    memoryMibAbsolute: quota.memory_mib_absolute,
-    memoryMibPercent: quota.memory_mib_percent,
-    storageGibAbsolute: quota.storage_gib_absolute,
-    storageGibPercent: quota.storage_gib_percent,
-  });
-  const capacity = { cpuCores: quota.effective_cpu_total, memoryMib: quota.effective_memory_mib_total, storageGib: quota.effective_storage_gib_total };
-  const resolved = resolveLimits(limits, capacity);
-  const used = { cpuCores: quota.cpu_used, memoryMib: quota.memory_mib_used, storageGib: quota.storage_gib_used };
-  const shortfall = quotaShortfall(resolved, used, asked);
+  const shortfall = quotaShortfall(resolveLimits(quota.limits, group.effective), quota.used, asked);
   if (shortfall) {
     const name = resourceLabels[shortfall.resource];
     throw new ResourceExhaustedError(
       "QUOTA_EXCEEDED",
-      `quota exceeded for ${name} in host group ${quota.group_name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
+      `quota exceeded for ${name} in host group ${group.name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
       { tenant_id: tenantId, group_id: groupId, resource: name, limit: String(shortfall.limit), used: String(shortfall.used), asked: String(shortfall.asked) },
     );
   }
-  return { id: groupId, name: quota.group_name, placement_policy: quota.placement_policy, quotaId: quota.id };
+  return { id: group.id, name: group.name, policy: group.policy, quotaId: quota.id };
 }
 
-async function candidateRows(em: EntityManager, group: GroupRow, request: PlacementRequest, skipLocked: boolean): Promise<Candidate[]> {
-  const { cpuCores, memoryMib, storageGib } = request.resources;
+/** Every fitting host was locked by another placement: wait for them (no SKIP LOCKED) and take
+ * what is still free once they commit. */
+async function waitForCandidates(
+  em: EntityManager,
+  groupId: string,
+  policy: PlacementPolicy,
+  request: PlacementRequest,
+  facts: PlacementFacts,
+  asked: Resources,
+): Promise<Candidate[]> {
   const conditions = ["group_id = ?", "status = 'ACTIVE'", "free_cpu_cores >= ?", "free_memory_mib >= ?", "free_storage_gib >= ?"];
-  const parameters: unknown[] = [group.id, cpuCores, memoryMib, storageGib];
+  const parameters: unknown[] = [groupId, asked.cpuCores, asked.memoryMib, asked.storageGib];
   if ("baremetalId" in request.target) {
     conditions.push("id = ?");
     parameters.push(request.target.baremetalId);
   }
-  if (request.avoid && request.avoid.ids.length > 0) {
-    conditions.push(request.avoid.scope === "HOST" ? "id <> all(array[?]::uuid[])" : "rack_id <> all(array[?]::uuid[])");
-    parameters.push(request.avoid.ids);
+  if (facts.avoid && facts.avoid.ids.length > 0) {
+    conditions.push(facts.avoid.scope === "HOST" ? "id <> all(array[?]::uuid[])" : "rack_id <> all(array[?]::uuid[])");
+    parameters.push(facts.avoid.ids);
   }
-  // The index on free CPU picks a handful of plausible hosts without sorting the group; they are
-  // then ranked on all three resources by the group's policy.
-  const order = group.placement_policy === "PACK" ? "asc" : "desc";
-  const rows = await em.execute<
-    { id: string; rack_id: string; effective_cpu_cores: number; effective_memory_mib: number; effective_storage_gib: number; free_cpu_cores: number; free_memory_mib: number; free_storage_gib: number }[]
-  >(
-    `select id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib
-       from baremetal where ${conditions.join(" and ")}
-      order by free_cpu_cores ${order}, id limit ${candidatesPerAttempt} for update${skipLocked ? " skip locked" : ""}`,
+  const order = policy === "PACK" ? "asc" : "desc";
+  const rows = await em.execute<CandidateRow[]>(
+    `select ${candidateColumns} from baremetal where ${conditions.join(" and ")}
+      order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update`,
     parameters,
   );
-  return rows.map((row) => ({
-    baremetalId: row.id,
-    rackId: row.rack_id,
-    effective: { cpuCores: row.effective_cpu_cores, memoryMib: row.effective_memory_mib, storageGib: row.effective_storage_gib },
-    free: { cpuCores: row.free_cpu_cores, memoryMib: row.free_memory_mib, storageGib: row.free_storage_gib },
-  }));
+  return rows.map(candidateOf);
+}
+
+/**
+ * The guarded UPDATE that takes the resources from the chosen host, as a common table expression
+ * named `taken` for the creation's final statement. The host is locked by this transaction since
+ * `readForPlacement` (or `waitForCandidates`), so the re-check cannot fail unless an invariant
+ * broke; the caller checks `taken` and rolls everything back if it did.
+ */
+export const hostReservation = {
+  cte: `taken as (update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
+            storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
+      where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ? returning id)`,
+  params: (decision: PlacementDecision, resources: Resources): unknown[] => [
+    resources.cpuCores,
+    resources.memoryMib,
+    resources.storageGib,
+    decision.baremetalId,
+    resources.cpuCores,
+    resources.memoryMib,
+    resources.storageGib,
+  ],
+};
+
+/** For the caller to run on the final statement's result (`taken` = rows the UPDATE changed). */
+export function requireTaken(taken: number, baremetalId: string): void {
+  if (taken !== 1) {
+    throw new AbortedError("CONCURRENT_CHANGE", `host ${baremetalId} changed while it was being reserved; nothing was created, retry`, { baremetal_id: baremetalId });
+  }
 }
 
 /** Why nothing fits, summarised over the hosts considered. */
-async function insufficientCapacity(em: EntityManager, group: GroupRow, request: PlacementRequest): Promise<ResourceExhaustedError> {
-  const { cpuCores, memoryMib, storageGib } = request.resources;
+async function insufficientCapacity(em: EntityManager, group: CheckedGroup, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<ResourceExhaustedError> {
+  const { cpuCores, memoryMib, storageGib } = asked;
   const single = "baremetalId" in request.target;
-  const avoid = request.avoid && request.avoid.ids.length > 0 ? request.avoid : undefined;
+  const avoid = facts.avoid && facts.avoid.ids.length > 0 ? facts.avoid : undefined;
   const avoided = avoid ? (avoid.scope === "HOST" ? "id = any(array[?]::uuid[])" : "rack_id = any(array[?]::uuid[])") : "false";
   const [counts] = await em.execute<{ considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]>(
     `select count(*)::int as considered,

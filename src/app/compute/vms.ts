@@ -12,12 +12,13 @@ import { isTenantRole, requireRole, type Principal } from "../../domain/principa
 import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { auditStatement, mutate } from "../mutation.js";
-import { getOperation, startOperation, type Operation, type SameStatement } from "../operations/operations.js";
+import { auditInsert, mutate } from "../mutation.js";
+import { getOperation, operationStatement, startOperation, type Operation, type SameStatement } from "../operations/operations.js";
+import { preparedStatement } from "../../persistence/prepared.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
 import { tenantDisabled } from "../../domain/tenant.js";
-import { place } from "./placement.js";
+import { hostReservation, place, readForPlacement, requireTaken, type PlacementFacts } from "./placement.js";
 
 export interface VirtualMachine {
   readonly id: string;
@@ -53,6 +54,22 @@ export interface CreateVirtualMachine {
   readonly antiAffinity: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[] } | undefined;
 }
 
+/** A creation's own writes, before the operation's and job's: the host's reservation, the quota
+ * count, the VM, its scheduling record and the call's audit row; and the check that the host was taken. */
+const creationCtes = [
+  hostReservation.cte,
+  `counted as (update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?,
+         storage_gib_used = storage_gib_used + ? where id = ?)`,
+  `new_vm as (insert into virtual_machine (id, version, create_time, update_time, name, tenant_id, specification_id, image_id, cpu_cores,
+         memory_mib, storage_gib, group_id, baremetal_id, cluster_id, role, state, state_change_time, reserved, active_operation_id)
+         values (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, true, ?))`,
+  `new_record as (insert into scheduling_record (id, virtual_machine_id, tenant_id, group_id, cpu_cores, memory_mib, storage_gib,
+         candidates, baremetal_id, reason, policy, events, create_time) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?))`,
+  auditInsert.cte,
+];
+const creationSelect = "(select count(*) from taken)::int as taken";
+const creationStatement = preparedStatement("create_virtual_machine", operationStatement(creationCtes, creationSelect));
+
 const users = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
 
 /** Tenant principals act only for their own tenant; another tenant's VM does not exist for them. */
@@ -73,11 +90,12 @@ export async function createVirtualMachine(
   let created: { virtualMachine: VirtualMachine; operation: Operation } | undefined;
   const id = await mutate(db, ctx, async (em) =>
     createOnce(em, ctx, "virtual_machine", requestId, request, async (id) => {
-      const { tenant, specification, image } = await catalogue(em, request);
-      const resources = { cpuCores: specification.vcpu, memoryMib: specification.memory_mib, storageGib: specification.storage_gib };
+      const facts = await readForPlacement(em, request);
+      const { tenant, specification, image } = usableCatalogue(facts, request);
+      const resources = specification.resources;
       const name = await vmName(em, tenant, request);
-      const avoid = request.antiAffinity && (await avoidance(em, request.tenantId, request.antiAffinity));
-      const decision = await place(em, { tenantId: request.tenantId, target: request.target, resources, avoid });
+      requireAvoidedFound(facts, request.antiAffinity);
+      const decision = await place(em, request, facts, resources);
       const now = new Date();
       const operationId = newId();
       const virtualMachine: VirtualMachine = {
@@ -100,18 +118,14 @@ export async function createVirtualMachine(
         hypervisorId: "",
         ipAddresses: [],
       };
-      // The quota count, the VM, its scheduling record, operation and job go in one statement.
+      // The host's reservation, the quota count, the VM, its scheduling record, audit row, operation
+      // and job go in one prepared statement.
       const records: SameStatement = {
-        ctes: [
-          `counted as (update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?,
-                 storage_gib_used = storage_gib_used + ? where id = ?)`,
-          `new_vm as (insert into virtual_machine (id, version, create_time, update_time, name, tenant_id, specification_id, image_id, cpu_cores,
-                 memory_mib, storage_gib, group_id, baremetal_id, cluster_id, role, state, state_change_time, reserved, active_operation_id)
-                 values (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, true, ?))`,
-          `new_record as (insert into scheduling_record (id, virtual_machine_id, tenant_id, group_id, cpu_cores, memory_mib, storage_gib,
-                 candidates, baremetal_id, reason, policy, events, create_time) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?))`,
-        ],
+        ctes: creationCtes,
+        select: creationSelect,
+        prepared: creationStatement,
         params: [
+          ...hostReservation.params(decision, resources),
           resources.cpuCores,
           resources.memoryMib,
           resources.storageGib,
@@ -145,7 +159,9 @@ export async function createVirtualMachine(
           decision.policy,
           JSON.stringify([{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }]),
           now,
+          ...auditInsert.params(ctx),
         ],
+        verify: (row) => requireTaken(Number(row.taken), decision.baremetalId),
       };
       const operation = await startOperation(em, ctx, {
         id: operationId,
@@ -161,11 +177,11 @@ export async function createVirtualMachine(
           name,
           tenantId: request.tenantId,
           resources,
-          image: { id: image.id, name: image.name, osFamily: image.os_family, osVersion: image.os_version, architecture: image.architecture },
+          image: { id: image.id, name: image.name, osFamily: image.osFamily, osVersion: image.osVersion, architecture: image.architecture },
           role: request.role,
           clusterId: request.clusterId,
         },
-      }, withAudit(records, ctx));
+      }, records);
       ctx.audit.written = true;
       created = { virtualMachine, operation };
     }),
@@ -178,72 +194,30 @@ export async function createVirtualMachine(
   return { virtualMachine, operation: await getOperation(db, ctx, operation!.id) };
 }
 
-/** Adds the call's success audit row to a creation's final statement. */
-function withAudit(records: SameStatement, ctx: CallContext): SameStatement {
-  const audit = auditStatement(ctx);
-  return { ctes: [...records.ctes, audit.cte], params: [...records.params, ...audit.params] };
-}
-
-/** Tenant, specification and image in one statement; the tenant row is share-locked so a
- * DisableTenant cannot slip in before this creation commits (TEN-2). */
-async function catalogue(em: EntityManager, request: CreateVirtualMachine) {
-  const [row] = await em.execute<
-    {
-      tenant_id: string | null;
-      tenant_name: string;
-      disabled: boolean;
-      disabled_reason: string;
-      naming_template: string;
-      naming_pattern: string;
-      specification_id: string | null;
-      specification_name: string;
-      vcpu: number;
-      memory_mib: number;
-      storage_gib: number;
-      deprecated: boolean;
-      image_id: string | null;
-      image_name: string;
-      status: string;
-      os_family: string;
-      os_version: string;
-      architecture: string;
-    }[]
-  >(
-    `select t.id as tenant_id, t.name as tenant_name, t.disabled, t.disabled_reason, t.naming_template, t.naming_pattern,
-            s.id as specification_id, s.name as specification_name, s.vcpu, s.memory_mib, s.storage_gib, s.deprecated,
-            i.id as image_id, i.name as image_name, i.status, i.os_family, i.os_version, i.architecture
-       from tenant t
-       left join virtual_machine_specification s on s.id = ?
-       left join image i on i.id = ?
-      where t.id = ?
-        for share of t`,
-    [request.specificationId, request.imageId, request.tenantId],
-  );
-  if (!row?.tenant_id) throw new NotFoundError("tenant", request.tenantId);
-  if (row.disabled) throw tenantDisabled({ id: row.tenant_id, name: row.tenant_name, disabledReason: row.disabled_reason });
-  if (!row.specification_id) throw new NotFoundError("virtual_machine_specification", request.specificationId);
-  if (!row.image_id) throw new NotFoundError("image", request.imageId);
-  if (row.deprecated) {
-    throw new FailedPreconditionError("SPECIFICATION_DEPRECATED", `specification ${row.specification_name} is deprecated: choose another for new VMs`, {
-      specification_id: row.specification_id,
+/** The tenant is enabled and the specification and image are usable for a new VM. */
+function usableCatalogue(facts: PlacementFacts, request: CreateVirtualMachine) {
+  const { tenant, specification, image } = facts;
+  if (!tenant) throw new NotFoundError("tenant", request.tenantId);
+  if (tenant.disabled) throw tenantDisabled({ id: tenant.id, name: tenant.name, disabledReason: tenant.disabledReason });
+  if (!specification) throw new NotFoundError("virtual_machine_specification", request.specificationId);
+  if (!image) throw new NotFoundError("image", request.imageId);
+  if (specification.deprecated) {
+    throw new FailedPreconditionError("SPECIFICATION_DEPRECATED", `specification ${specification.name} is deprecated: choose another for new VMs`, {
+      specification_id: specification.id,
     });
   }
-  if (row.status === "DISABLED") throw new FailedPreconditionError("IMAGE_DISABLED", `image ${row.image_name} is disabled`, { image_id: row.image_id });
-  return {
-    tenant: { id: row.tenant_id, name: row.tenant_name, naming_template: row.naming_template, naming_pattern: row.naming_pattern },
-    specification: { id: row.specification_id, vcpu: row.vcpu, memory_mib: row.memory_mib, storage_gib: row.storage_gib },
-    image: { id: row.image_id, name: row.image_name, os_family: row.os_family, os_version: row.os_version, architecture: row.architecture },
-  };
+  if (image.status === "DISABLED") throw new FailedPreconditionError("IMAGE_DISABLED", `image ${image.name} is disabled`, { image_id: image.id });
+  return { tenant, specification, image };
 }
 
 /** A given name must match the tenant's pattern; otherwise the template draws the next number of
  * its prefix with one upsert, so concurrent creates never share a number. */
-async function vmName(em: EntityManager, tenant: { id: string; name: string; naming_template: string; naming_pattern: string }, request: CreateVirtualMachine): Promise<string> {
+async function vmName(em: EntityManager, tenant: NonNullable<PlacementFacts["tenant"]>, request: CreateVirtualMachine): Promise<string> {
   if (request.name !== "") {
-    requireNameMatches(request.name, tenant.naming_pattern);
+    requireNameMatches(request.name, tenant.namingPattern);
     return request.name;
   }
-  const rendered = renderTemplate(tenant.naming_template, { tenant: tenant.name, role: request.role === "" ? "vm" : request.role.toLowerCase().replace("_", "-") });
+  const rendered = renderTemplate(tenant.namingTemplate, { tenant: tenant.name, role: request.role === "" ? "vm" : request.role.toLowerCase().replace("_", "-") });
   const [row] = await em.execute<{ last_value: number }[]>(
     `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
      on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
@@ -252,18 +226,12 @@ async function vmName(em: EntityManager, tenant: { id: string; name: string; nam
   return nameFor(rendered, row!.last_value);
 }
 
-/** The hosts or racks of the VMs to keep away from; they must be the tenant's own. */
-async function avoidance(em: EntityManager, tenantId: string, antiAffinity: NonNullable<CreateVirtualMachine["antiAffinity"]>) {
-  if (antiAffinity.virtualMachineIds.length === 0) return undefined;
-  const rows = await em.execute<{ id: string; baremetal_id: string; rack_id: string }[]>(
-    `select vm.id, vm.baremetal_id, b.rack_id from virtual_machine vm join baremetal b on b.id = vm.baremetal_id
-      where vm.id = any(array[?]::uuid[]) and vm.tenant_id = ? and vm.state <> 'DELETED'`,
-    [antiAffinity.virtualMachineIds, tenantId],
-  );
-  const found = new Set(rows.map((row) => row.id));
+/** The VMs to keep away from must exist and be the tenant's own. */
+function requireAvoidedFound(facts: PlacementFacts, antiAffinity: CreateVirtualMachine["antiAffinity"]): void {
+  if (!antiAffinity || !facts.avoid) return;
+  const found = new Set(facts.avoid.virtualMachineIds);
   const missing = antiAffinity.virtualMachineIds.find((id) => !found.has(id));
   if (missing) throw new NotFoundError("virtual_machine", missing);
-  return { scope: antiAffinity.scope, ids: [...new Set(rows.map((row) => (antiAffinity.scope === "HOST" ? row.baremetal_id : row.rack_id)))] };
 }
 
 export async function getVirtualMachine(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<VirtualMachine> {

@@ -9,6 +9,7 @@ import { jobKinds, operationStates, type JobKind, type OperationState } from "..
 import { isTenantRole, requireRole } from "../../domain/principal.js";
 import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify, type Notifications } from "../../persistence/notifications.js";
+import { executePrepared, type PreparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { enumValues } from "../inventory/filters.js";
@@ -53,10 +54,28 @@ export interface OperationRequest {
 }
 
 /** Statements to run in the same round trip as an operation's own rows: common table
- * expressions (`name as (insert … / update …)`) and their parameters, in order. */
+ * expressions (`name as (insert … / update …)`) and their parameters, in order; optionally an
+ * expression to select from them and a check of its value, which may throw to roll back. */
 export interface SameStatement {
   readonly ctes: readonly string[];
   readonly params: readonly unknown[];
+  readonly select?: string;
+  readonly verify?: (row: Record<string, unknown>) => void;
+  /** The same statement prepared (from `operationStatement(ctes, select)`), for a hot path. */
+  readonly prepared?: PreparedStatement;
+}
+
+const operationCtes = [
+  `new_operation as (insert into operation (id, kind, resource_type, resource_id, tenant_id, state, requested_by, previous_state, create_time, update_time)
+     values (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?))`,
+  `new_job as (insert into job (id, operation_id, kind, resource_type, resource_id, group_id, baremetal_id, payload, state, create_time, update_time)
+     values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'QUEUED', ?, ?))`,
+];
+
+/** The text `startOperation` runs: the caller's expressions, the operation's and job's rows, and
+ * the notices; its parameters are the caller's, then the operation's. */
+export function operationStatement(ctes: readonly string[], select?: string): string {
+  return `with ${[...ctes, ...operationCtes].join(",\n")} select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)${select ? `, ${select}` : ""}`;
 }
 
 /**
@@ -85,14 +104,9 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     updateTime: now,
     doneTime: null,
   };
-  const ctes = [
-    ...with_.ctes,
-    `new_operation as (insert into operation (id, kind, resource_type, resource_id, tenant_id, state, requested_by, previous_state, create_time, update_time)
-       values (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?))`,
-    `new_job as (insert into job (id, operation_id, kind, resource_type, resource_id, group_id, baremetal_id, payload, state, create_time, update_time)
-       values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'QUEUED', ?, ?))`,
-  ];
-  await em.execute(`with ${ctes.join(",\n")} select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)`, [
+  const sql = operationStatement(with_.ctes, with_.select);
+  if (with_.prepared && with_.prepared.sql !== sql) throw new Error(`prepared statement ${with_.prepared.name} is not the statement being run`);
+  const params = [
     ...with_.params,
     operation.id,
     request.kind,
@@ -115,7 +129,9 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     now,
     request.groupId ?? "",
     operation.id,
-  ]);
+  ];
+  const [row] = with_.prepared ? await executePrepared<Record<string, unknown>[]>(em, with_.prepared, params) : await em.execute<Record<string, unknown>[]>(sql, params);
+  with_.verify?.(row!);
   return operation;
 }
 

@@ -40,8 +40,11 @@ export const Baremetal = defineEntity({
   indexes: [
     { name: "baremetal_group_status_id_index", properties: ["groupId", "status", "id"] },
     { name: "baremetal_status_id_index", properties: ["status", "id"] },
-    { name: "baremetal_free_cpu_index", properties: ["freeCpuCores"] },
-    { name: "baremetal_free_memory_index", properties: ["freeMemoryMib"] },
+    // Placement walks a group's active hosts from most (SPREAD) or least (PACK) free CPU.
+    {
+      name: "baremetal_placement_index",
+      expression: "create index baremetal_placement_index on baremetal (group_id, free_cpu_cores, id) where status = 'ACTIVE'",
+    },
     { name: "baremetal_custom_fields_index", expression: "create index baremetal_custom_fields_index on baremetal using gin (custom_fields jsonb_path_ops)" },
   ],
   properties: {
