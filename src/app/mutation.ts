@@ -15,6 +15,7 @@ import type { CallContext } from "./context.js";
 import type { Principal } from "../domain/principal.js";
 import type { Database } from "./database.js";
 import { AuditEvent } from "../persistence/entities/index.js";
+import { pipelinedTransaction, type PipelinedTransaction } from "../persistence/pipelined-transaction.js";
 import { requireTenantEnabled } from "./tenants/guard.js";
 
 export async function mutate<R>(db: Database, ctx: CallContext, change: (em: EntityManager) => Promise<R>): Promise<R> {
@@ -26,6 +27,30 @@ export async function mutate<R>(db: Database, ctx: CallContext, change: (em: Ent
       await em.flush();
       // A use case that wrote its last rows in one statement may have put the audit row there too.
       if (!ctx.audit.written) await em.insert(AuditEvent, auditRow(ctx, "OK", "", ctx.audit.detail ?? ""));
+      ctx.audit.written = true;
+      return result;
+    });
+  } catch (error) {
+    ctx.audit.written = false;
+    throw asDomainError(error);
+  }
+}
+
+/**
+ * `mutate` for the hottest mutation, on a pipelined transaction (persistence/pipelined-transaction.ts):
+ * BEGIN travels with the first statement, and COMMIT with the one after `tx.commitWithNext()`,
+ * which must then be the change's last and carry its audit row (`auditInsert`). A change that ends
+ * without one (a retried create) gets its audit row here, committed in the same round trip.
+ */
+export async function mutatePipelined<R>(db: Database, ctx: CallContext, change: (tx: PipelinedTransaction) => Promise<R>): Promise<R> {
+  try {
+    return await pipelinedTransaction(db.orm, async (tx) => {
+      if (ctx.principal.tenantId) await requireTenantEnabled(tx, ctx.principal.tenantId);
+      const result = await change(tx);
+      if (!ctx.audit.written) {
+        tx.commitWithNext();
+        await tx.execute(`with ${auditInsert.cte} select 1`, auditInsert.params(ctx));
+      }
       ctx.audit.written = true;
       return result;
     });

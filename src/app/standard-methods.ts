@@ -5,6 +5,7 @@ import { LockMode, type EntityManager, type EntityName } from "@mikro-orm/postgr
 import { FailedPreconditionError, NotFoundError } from "../domain/errors.js";
 import { requireEtag } from "../domain/etag.js";
 import { newId } from "../domain/ids.js";
+import type { Sql } from "../persistence/pipelined-transaction.js";
 import type { CallContext } from "./context.js";
 
 /** A managed entity, for use inside a mutation. */
@@ -46,7 +47,7 @@ export async function findForChange<T extends { id: string; version: number }>(
  * again. Returns the id of the resource, new or earlier.
  */
 export async function createOnce(
-  em: EntityManager,
+  sql: Sql,
   ctx: CallContext,
   resourceType: string,
   requestId: string,
@@ -61,7 +62,7 @@ export async function createOnce(
     return id;
   }
   const requestHash = createHash("sha256").update(JSON.stringify(request)).digest("hex");
-  const inserted = await em.execute(
+  const inserted = await sql.execute(
     `insert into idempotency_key (id, principal, method, request_id, request_hash, resource_type, resource_id, create_time)
      values (?, ?, ?, ?, ?, ?, ?, now()) on conflict (principal, method, request_id) do nothing returning id`,
     [newId(), ctx.principal.name, ctx.method, requestId, requestHash, resourceType, id],
@@ -70,7 +71,7 @@ export async function createOnce(
     await create(id);
     return id;
   }
-  const [earlier] = await em.execute<{ request_hash: string; resource_id: string }[]>(
+  const [earlier] = await sql.execute<{ request_hash: string; resource_id: string }[]>(
     `select request_hash, resource_id from idempotency_key where principal = ? and method = ? and request_id = ?`,
     [ctx.principal.name, ctx.method, requestId],
   );

@@ -3,7 +3,6 @@ import { defineConfig, MikroORM, type Options } from "@mikro-orm/postgresql";
 import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
 import pg from "pg";
-import { enablePreparedStatements, prepareOnReserve } from "./prepared.js";
 
 // Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
 // numbers keeps plain-row reads and entity reads alike.
@@ -25,7 +24,6 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
       silent: true,
     },
     pool: { min: 1, max: poolSize },
-    onReserveConnection: prepareOnReserve,
     // Each request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: false,
@@ -36,6 +34,5 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
 export async function openDatabase(databaseUrl: string, poolSize?: number): Promise<MikroORM> {
   const orm = await MikroORM.init(ormOptions(databaseUrl, poolSize));
   await orm.migrator.up();
-  enablePreparedStatements();
   return orm;
 }

@@ -1,13 +1,13 @@
 // Server-side prepared statements for the hottest statements (a VM creation's). MikroORM sends SQL
 // with its parameters inlined, so PostgreSQL parses and plans every statement afresh; for a large
 // statement that costs more than running it. A statement declared here is PREPAREd once on each
-// pooled connection, the first time the connection is reserved after the migrations ran
-// (`prepareOnReserve`, wired as MikroORM's onReserveConnection), and run with EXECUTE, which reuses
-// the plan.
+// connection a pipelined transaction uses (see pipelined-transaction.ts) and run there with EXECUTE,
+// which reuses the plan. Run through anything else (an EntityManager), it is sent as plain SQL.
 //
-// Declare statements at module top level, so the registry is complete before the database opens.
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { CompiledQuery } from "kysely";
+// Declare statements at module top level. One declared later is prepared on each connection the
+// next time a pipelined transaction takes it.
+import type pg from "pg";
+import type { Sql } from "./pipelined-transaction.js";
 
 export interface PreparedStatement {
   readonly name: string;
@@ -31,35 +31,31 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-interface RawConnection {
-  executeQuery(query: CompiledQuery): Promise<unknown>;
+/** A session on which the declared statements are prepared. */
+export interface PreparedSession {
+  readonly preparedStatements: true;
 }
 
-/** Connections (of any pool in this process) on which every declared statement is prepared. */
-const prepared = new WeakSet<object>();
-let schemaReady = false;
+/** How many of the declared statements (in declaration order) each connection has prepared. */
+const preparedCount = new WeakMap<pg.ClientBase, number>();
 
-/** Called once the migrations ran: before, the statements' tables may not exist yet. */
-export function enablePreparedStatements(): void {
-  schemaReady = true;
-}
-
-/** MikroORM's onReserveConnection: prepares every declared statement, in one round trip, on a
- * connection that has not got them yet. */
-export async function prepareOnReserve(connection: unknown): Promise<void> {
-  if (!schemaReady || prepared.has(connection as object) || registry.size === 0) return;
+/** Prepares the declared statements a connection has not got yet, in one round trip. */
+export async function ensurePrepared(client: pg.ClientBase): Promise<void> {
+  const done = preparedCount.get(client) ?? 0;
+  if (done === registry.size) return;
+  const missing = [...registry].slice(done).map(([name, sql]) => `prepare ${name} as ${numbered(sql)}`);
   // Generic plans from the first run: these statements' plans do not depend on their values, and a
   // custom plan would be planned afresh each time. (The setting only concerns prepared statements.)
-  const statements = ["set plan_cache_mode = force_generic_plan", ...[...registry].map(([name, sql]) => `prepare ${name} as ${numbered(sql)}`)];
-  await (connection as RawConnection).executeQuery(CompiledQuery.raw(statements.join(";\n")));
-  prepared.add(connection as object);
+  await client.query([...(done === 0 ? ["set plan_cache_mode = force_generic_plan"] : []), ...missing].join(";\n"));
+  preparedCount.set(client, registry.size);
 }
 
 /** Runs a declared statement. An array parameter goes as an array literal ('{"a","b"}'), which
- * takes the parameter's declared type as a quoted literal does. */
-export async function executePrepared<T extends object[]>(em: EntityManager, statement: PreparedStatement, params: readonly unknown[]): Promise<T> {
+ * takes the parameter's type as a quoted literal does (so declare it with a cast: `?::uuid[]`). */
+export async function executePrepared<T extends object[]>(sql: Sql, statement: PreparedStatement, params: readonly unknown[]): Promise<T> {
   const values = params.map((param) => (Array.isArray(param) ? arrayLiteral(param) : param));
-  return em.execute<T>(`execute ${statement.name}(${values.map(() => "?").join(", ")})`, values);
+  if (!("preparedStatements" in sql)) return sql.execute<T>(statement.sql, values);
+  return sql.execute<T>(`execute ${statement.name}(${values.map(() => "?").join(", ")})`, values);
 }
 
 function arrayLiteral(items: readonly unknown[]): string {

@@ -112,6 +112,27 @@ describe("creating a VM", () => {
     expect(await failure(create({ name: "other-1" }, c))).toMatchObject({ reason: "NAME_DOES_NOT_MATCH_RULE" });
     expect(await failure(create({ name: "nm-db-1" }, c))).toMatchObject({ reason: "ALREADY_EXISTS" });
   });
+
+  it("leaves nothing behind when its final statement fails, and the next creations go through", async () => {
+    const c = await buildCloud(t, { name: "fs", hosts: 2 });
+    await create({ name: "fs-one" }, c);
+    const em = t.server.db.em();
+    const state = async () =>
+      em.execute(
+        `select (select sum(cpu_cores_allocated)::int from baremetal where group_id = ?) as allocated,
+                (select cpu_used from baremetal_group_tenant_quota where tenant_id = ? and group_id = ?) as used,
+                (select count(*)::int from operation where tenant_id = ?) as operations,
+                (select count(*)::int from scheduling_record where tenant_id = ?) as records`,
+        [c.groupId, c.tenantId, c.groupId, c.tenantId, c.tenantId],
+      );
+    const before = await state();
+    // The duplicate name is caught by the unique index in the statement that also commits.
+    expect(await failure(create({ name: "fs-one" }, c))).toMatchObject({ reason: "ALREADY_EXISTS" });
+    expect(await state()).toEqual(before);
+    const created = await Promise.all(Array.from({ length: 8 }, () => create({}, c)));
+    expect(created.every((r) => r.virtualMachine?.state === VirtualMachineState.PENDING)).toBe(true);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
 });
 
 describe("the lifecycle", () => {

@@ -13,11 +13,11 @@
 // Every guard is in the database: the quota row and the chosen host are locked until commit, and the
 // UPDATE re-checks the host's status and free capacity, so no number of concurrent requests or
 // server replicas can overcommit a host or pass a quota.
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { AbortedError, NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
+import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
 import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimits } from "../../domain/quota.js";
+import type { Sql } from "../../persistence/pipelined-transaction.js";
 import { executePrepared, preparedStatement } from "../../persistence/prepared.js";
 import { limitsOf } from "../tenants/quotas.js";
 
@@ -171,7 +171,7 @@ const factsStatements = new Map(
 
 /** The one statement that reads and locks what a creation needs (see the top of this file). It
  * returns one row per candidate host (at least one row), each repeating the single-row facts. */
-export async function readForPlacement(em: EntityManager, request: PlacementRequest): Promise<PlacementFacts> {
+export async function readForPlacement(sql: Sql, request: PlacementRequest): Promise<PlacementFacts> {
   const byHost = "baremetalId" in request.target;
   const avoid = request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
   const params: unknown[] = [
@@ -182,7 +182,7 @@ export async function readForPlacement(em: EntityManager, request: PlacementRequ
     request.tenantId,
     ...(avoid ? [avoid.virtualMachineIds, request.tenantId] : []),
   ];
-  const rows = await executePrepared<FactsRow[]>(em, factsStatements.get(`${byHost}/${avoid?.scope}`)!, params);
+  const rows = await executePrepared<FactsRow[]>(sql, factsStatements.get(`${byHost}/${avoid?.scope}`)!, params);
   const row = rows[0]!;
   return {
     tenant: row.tenant_id
@@ -233,13 +233,13 @@ function candidateOf(row: CandidateRow): Candidate {
 
 /** Checks the quota and chooses a host among the locked candidates; when every fitting host was
  * busy with another placement, waits for them and looks again before refusing. */
-export async function place(em: EntityManager, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<PlacementDecision> {
+export async function place(sql: Sql, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<PlacementDecision> {
   const group = requireQuota(request, facts, asked);
   let candidates = facts.candidates;
-  if (candidates.length === 0) candidates = await waitForCandidates(em, group.id, group.policy, request, facts, asked);
+  if (candidates.length === 0) candidates = await waitForCandidates(sql, group.id, group.policy, request, facts, asked);
   const ranked = rank(group.policy, candidates, asked);
   const chosen = ranked[0];
-  if (!chosen) throw await insufficientCapacity(em, group, request, facts, asked);
+  if (!chosen) throw await insufficientCapacity(sql, group, request, facts, asked);
   return {
     groupId: group.id,
     quotaId: group.quotaId,
@@ -295,7 +295,7 @@ function requireQuota(request: PlacementRequest, facts: PlacementFacts, asked: R
 /** Every fitting host was locked by another placement: wait for them (no SKIP LOCKED) and take
  * what is still free once they commit. */
 async function waitForCandidates(
-  em: EntityManager,
+  sql: Sql,
   groupId: string,
   policy: PlacementPolicy,
   request: PlacementRequest,
@@ -313,7 +313,7 @@ async function waitForCandidates(
     parameters.push(facts.avoid.ids);
   }
   const order = policy === "PACK" ? "asc" : "desc";
-  const rows = await em.execute<CandidateRow[]>(
+  const rows = await sql.execute<CandidateRow[]>(
     `select ${candidateColumns} from baremetal where ${conditions.join(" and ")}
       order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update`,
     parameters,
@@ -323,11 +323,12 @@ async function waitForCandidates(
 
 /**
  * The guarded UPDATE that takes the resources from the chosen host, as a common table expression
- * named `taken` for the creation's final statement. The host is locked by this transaction since
- * `readForPlacement` (or `waitForCandidates`), so the re-check cannot fail unless an invariant
- * broke; the caller checks `taken` and rolls everything back if it did.
+ * named `taken` for the creation's final statement, and `check`, the expression that fails that
+ * statement (and rolls everything back) if it took nothing. The host is locked by this transaction
+ * since `readForPlacement` (or `waitForCandidates`), so the re-check fails only if an invariant broke.
  */
 export const hostReservation = {
+  check: "rackplane_require((select count(*) from taken) = 1, 'the chosen host changed while it was being reserved; nothing was created, retry') as taken",
   cte: `taken as (update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
             storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
       where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ? returning id)`,
@@ -342,20 +343,13 @@ export const hostReservation = {
   ],
 };
 
-/** For the caller to run on the final statement's result (`taken` = rows the UPDATE changed). */
-export function requireTaken(taken: number, baremetalId: string): void {
-  if (taken !== 1) {
-    throw new AbortedError("CONCURRENT_CHANGE", `host ${baremetalId} changed while it was being reserved; nothing was created, retry`, { baremetal_id: baremetalId });
-  }
-}
-
 /** Why nothing fits, summarised over the hosts considered. */
-async function insufficientCapacity(em: EntityManager, group: CheckedGroup, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<ResourceExhaustedError> {
+async function insufficientCapacity(sql: Sql, group: CheckedGroup, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<ResourceExhaustedError> {
   const { cpuCores, memoryMib, storageGib } = asked;
   const single = "baremetalId" in request.target;
   const avoid = facts.avoid && facts.avoid.ids.length > 0 ? facts.avoid : undefined;
   const avoided = avoid ? (avoid.scope === "HOST" ? "id = any(array[?]::uuid[])" : "rack_id = any(array[?]::uuid[])") : "false";
-  const [counts] = await em.execute<{ considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]>(
+  const [counts] = await sql.execute<{ considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]>(
     `select count(*)::int as considered,
             count(*) filter (where status <> 'ACTIVE')::int as not_active,
             count(*) filter (where status = 'ACTIVE' and free_cpu_cores < ?)::int as cpu,

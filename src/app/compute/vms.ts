@@ -12,13 +12,14 @@ import { isTenantRole, requireRole, type Principal } from "../../domain/principa
 import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { auditInsert, mutate } from "../mutation.js";
+import { auditInsert, mutate, mutatePipelined } from "../mutation.js";
 import { getOperation, operationStatement, startOperation, type Operation, type SameStatement } from "../operations/operations.js";
+import type { Sql } from "../../persistence/pipelined-transaction.js";
 import { preparedStatement } from "../../persistence/prepared.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
 import { tenantDisabled } from "../../domain/tenant.js";
-import { hostReservation, place, readForPlacement, requireTaken, type PlacementFacts } from "./placement.js";
+import { hostReservation, place, readForPlacement, type PlacementFacts } from "./placement.js";
 
 export interface VirtualMachine {
   readonly id: string;
@@ -67,8 +68,7 @@ const creationCtes = [
          candidates, baremetal_id, reason, policy, events, create_time) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?))`,
   auditInsert.cte,
 ];
-const creationSelect = "(select count(*) from taken)::int as taken";
-const creationStatement = preparedStatement("create_virtual_machine", operationStatement(creationCtes, creationSelect));
+const creationStatement = preparedStatement("create_virtual_machine", operationStatement(creationCtes, hostReservation.check));
 
 const users = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
 
@@ -88,14 +88,14 @@ export async function createVirtualMachine(
   requireRole(ctx.principal, users, "create virtual machines");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
   let created: { virtualMachine: VirtualMachine; operation: Operation } | undefined;
-  const id = await mutate(db, ctx, async (em) =>
-    createOnce(em, ctx, "virtual_machine", requestId, request, async (id) => {
-      const facts = await readForPlacement(em, request);
+  const id = await mutatePipelined(db, ctx, async (tx) =>
+    createOnce(tx, ctx, "virtual_machine", requestId, request, async (id) => {
+      const facts = await readForPlacement(tx, request);
       const { tenant, specification, image } = usableCatalogue(facts, request);
       const resources = specification.resources;
-      const name = await vmName(em, tenant, request);
+      const name = await vmName(tx, tenant, request);
       requireAvoidedFound(facts, request.antiAffinity);
-      const decision = await place(em, request, facts, resources);
+      const decision = await place(tx, request, facts, resources);
       const now = new Date();
       const operationId = newId();
       const virtualMachine: VirtualMachine = {
@@ -122,7 +122,7 @@ export async function createVirtualMachine(
       // and job go in one prepared statement.
       const records: SameStatement = {
         ctes: creationCtes,
-        select: creationSelect,
+        select: hostReservation.check,
         prepared: creationStatement,
         params: [
           ...hostReservation.params(decision, resources),
@@ -161,9 +161,9 @@ export async function createVirtualMachine(
           now,
           ...auditInsert.params(ctx),
         ],
-        verify: (row) => requireTaken(Number(row.taken), decision.baremetalId),
       };
-      const operation = await startOperation(em, ctx, {
+      tx.commitWithNext();
+      const operation = await startOperation(tx, ctx, {
         id: operationId,
         kind: "CREATE_VIRTUAL_MACHINE",
         resourceType: "virtual_machine",
@@ -212,13 +212,13 @@ function usableCatalogue(facts: PlacementFacts, request: CreateVirtualMachine) {
 
 /** A given name must match the tenant's pattern; otherwise the template draws the next number of
  * its prefix with one upsert, so concurrent creates never share a number. */
-async function vmName(em: EntityManager, tenant: NonNullable<PlacementFacts["tenant"]>, request: CreateVirtualMachine): Promise<string> {
+async function vmName(sql: Sql, tenant: NonNullable<PlacementFacts["tenant"]>, request: CreateVirtualMachine): Promise<string> {
   if (request.name !== "") {
     requireNameMatches(request.name, tenant.namingPattern);
     return request.name;
   }
   const rendered = renderTemplate(tenant.namingTemplate, { tenant: tenant.name, role: request.role === "" ? "vm" : request.role.toLowerCase().replace("_", "-") });
-  const [row] = await em.execute<{ last_value: number }[]>(
+  const [row] = await sql.execute<{ last_value: number }[]>(
     `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
      on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
     [tenant.id, `${rendered.prefix}{seq}${rendered.suffix}`],

@@ -1,7 +1,7 @@
 // Long-running operations and their jobs. A mutation that needs an agent calls `startOperation` in
 // its own transaction: the operation (what callers follow) and the job (what an agent does) are
 // written with the decision that caused them, and a notice wakes whoever waits.
-import { LockMode, type EntityManager } from "@mikro-orm/postgresql";
+import { LockMode } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
 import { newId } from "../../domain/ids.js";
@@ -9,6 +9,7 @@ import { jobKinds, operationStates, type JobKind, type OperationState } from "..
 import { isTenantRole, requireRole } from "../../domain/principal.js";
 import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify, type Notifications } from "../../persistence/notifications.js";
+import type { Sql } from "../../persistence/pipelined-transaction.js";
 import { executePrepared, type PreparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -55,12 +56,11 @@ export interface OperationRequest {
 
 /** Statements to run in the same round trip as an operation's own rows: common table
  * expressions (`name as (insert … / update …)`) and their parameters, in order; optionally an
- * expression to select from them and a check of its value, which may throw to roll back. */
+ * expression to select from them (a check that fails the statement, say). */
 export interface SameStatement {
   readonly ctes: readonly string[];
   readonly params: readonly unknown[];
   readonly select?: string;
-  readonly verify?: (row: Record<string, unknown>) => void;
   /** The same statement prepared (from `operationStatement(ctes, select)`), for a hot path. */
   readonly prepared?: PreparedStatement;
 }
@@ -83,7 +83,7 @@ export function operationStatement(ctes: readonly string[], select?: string): st
  * caller's own writes when it passes them (a VM creation puts its quota update, VM row and
  * scheduling record here): a decision costs one round trip, not one per row.
  */
-export async function startOperation(em: EntityManager, ctx: CallContext, request: OperationRequest, with_: SameStatement = { ctes: [], params: [] }): Promise<Operation> {
+export async function startOperation(sql: Sql, ctx: CallContext, request: OperationRequest, with_: SameStatement = { ctes: [], params: [] }): Promise<Operation> {
   const now = new Date();
   const operation: Operation = {
     id: request.id ?? newId(),
@@ -104,8 +104,8 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     updateTime: now,
     doneTime: null,
   };
-  const sql = operationStatement(with_.ctes, with_.select);
-  if (with_.prepared && with_.prepared.sql !== sql) throw new Error(`prepared statement ${with_.prepared.name} is not the statement being run`);
+  const text = operationStatement(with_.ctes, with_.select);
+  if (with_.prepared && with_.prepared.sql !== text) throw new Error(`prepared statement ${with_.prepared.name} is not the statement being run`);
   const params = [
     ...with_.params,
     operation.id,
@@ -130,8 +130,8 @@ export async function startOperation(em: EntityManager, ctx: CallContext, reques
     request.groupId ?? "",
     operation.id,
   ];
-  const [row] = with_.prepared ? await executePrepared<Record<string, unknown>[]>(em, with_.prepared, params) : await em.execute<Record<string, unknown>[]>(sql, params);
-  with_.verify?.(row!);
+  if (with_.prepared) await executePrepared(sql, with_.prepared, params);
+  else await sql.execute(text, params);
   return operation;
 }
 
