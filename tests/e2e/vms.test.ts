@@ -113,6 +113,21 @@ describe("creating a VM", () => {
     expect(await failure(create({ name: "nm-db-1" }, c))).toMatchObject({ reason: "ALREADY_EXISTS" });
   });
 
+  it("follows a changed naming rule at once, and a rule changed back continues its own numbers", async () => {
+    const c = await buildCloud(t, { name: "rn", hosts: 2 });
+    const rule = (template: string) =>
+      t.clients().tenants.updateTenant({ tenant: { id: c.tenantId, namingRule: { template, pattern: "" } }, updateMask: { paths: ["naming_rule"] } });
+    const names: string[] = [];
+    const next = async () => names.push((await create({}, c)).virtualMachine!.name);
+    await next();
+    await next();
+    await rule("{tenant}-x-{seq:02}");
+    await next();
+    await rule("");
+    await next();
+    expect(names).toEqual(["rn-vm-0001", "rn-vm-0002", "rn-x-01", "rn-vm-0003"]);
+  });
+
   it("leaves nothing behind when its final statement fails, and the next creations go through", async () => {
     const c = await buildCloud(t, { name: "fs", hosts: 2 });
     await create({ name: "fs-one" }, c);

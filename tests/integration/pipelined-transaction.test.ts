@@ -36,7 +36,7 @@ async function sequences(prefix: string): Promise<number> {
   return (await observer.query("select count(*)::int as n from name_sequence where prefix = $1", [prefix])).rows[0].n;
 }
 async function openTransactions(): Promise<number> {
-  return (await observer.query("select count(*)::int as n from pg_stat_activity where state like 'idle in transaction%'")).rows[0].n;
+  return (await observer.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).rows[0].n;
 }
 
 describe("a pipelined transaction", () => {

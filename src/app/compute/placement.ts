@@ -1,11 +1,12 @@
-// Placement (VM-3, VM-7, QUO-4). A creation costs two statements of its own besides the name's:
+// Placement (VM-3, VM-7, QUO-4). A creation costs two statements:
 //
 // 1. `readForPlacement` reads everything the decision needs and takes every lock it needs, in one
 //    round trip: the tenant (share-locked, so a DisableTenant cannot slip in), the specification and
 //    image, the host group with its policy and effective totals, the tenant's quota row in it
 //    (FOR UPDATE: concurrent creates of one tenant in one group queue here), the hosts of VMs to keep
 //    away from, and a handful of candidate hosts that fit (FOR UPDATE SKIP LOCKED: concurrent
-//    placements spread over different hosts instead of queueing on the best one).
+//    placements spread over different hosts instead of queueing on the best one). It can also draw
+//    the VM's name sequence (see vms.ts).
 // 2. `place` checks the quota and ranks the candidates by the group's policy (domain rules), and
 //    `reserveHost` is the guarded UPDATE that takes the resources from the chosen host, which the
 //    caller runs in the same statement as the VM, scheduling record, operation and job.
@@ -31,6 +32,14 @@ export interface PlacementRequest {
   readonly antiAffinity: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[] } | undefined;
 }
 
+/** A name sequence to draw in the same statement: its key, valid while the tenant's name and naming
+ * template are still these (the statement draws nothing otherwise). */
+export interface SequenceDraw {
+  readonly key: string;
+  readonly tenantName: string;
+  readonly namingTemplate: string;
+}
+
 /** What `readForPlacement` found; `undefined` where a row does not exist. */
 export interface PlacementFacts {
   readonly tenant: { readonly id: string; readonly name: string; readonly disabled: boolean; readonly disabledReason: string; readonly namingTemplate: string; readonly namingPattern: string } | undefined;
@@ -44,6 +53,8 @@ export interface PlacementFacts {
   readonly avoid: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[]; readonly ids: readonly string[] } | undefined;
   /** Fitting hosts nobody else is placing on, locked by this transaction. */
   readonly candidates: readonly Candidate[];
+  /** The number drawn for the SequenceDraw asked for, or undefined if none was drawn. */
+  readonly sequence: number | undefined;
 }
 
 export interface PlacementDecision {
@@ -111,13 +122,15 @@ interface FactsRow extends Partial<CandidateRow> {
   storage_gib_used: number;
   avoided_vm_ids: string[] | null;
   avoided_ids: string[] | null;
+  sequence: number | null;
 }
 
-type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined };
+type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined; readonly draw: boolean };
 
 /** The statement for one shape of request; its parameters are, in order: tenant, specification,
- * image, the group or host, tenant, and with anti-affinity the VM ids and tenant. */
-function factsStatement({ byHost, avoid }: Variant): string {
+ * image, the group or host, tenant, with anti-affinity the VM ids and tenant, and with a sequence
+ * draw the key, tenant name and naming template. */
+function factsStatement({ byHost, avoid, draw }: Variant): string {
   const ctes: string[] = [
     `t as (select id, name, disabled, disabled_reason, naming_template, naming_pattern from tenant where id = ? for share)`,
     `s as (select id, name, vcpu, memory_mib, storage_gib, deprecated from virtual_machine_specification where id = ?)`,
@@ -132,6 +145,10 @@ function factsStatement({ byHost, avoid }: Variant): string {
       ? `av as (select vm.id, ${avoid === "HOST" ? "vm.baremetal_id" : "b.rack_id"} as avoided from virtual_machine vm join baremetal b on b.id = vm.baremetal_id
                  where vm.id = any(?::uuid[]) and vm.tenant_id = ? and vm.state <> 'DELETED')`
       : `av as (select null::uuid as id, null::uuid as avoided where false)`,
+    draw
+      ? `seq as (insert into name_sequence (tenant_id, prefix, last_value) select t.id, ?, 1 from t where t.name = ? and t.naming_template = ?
+                  on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value)`
+      : `seq as (select null::bigint as last_value where false)`,
   ];
   // Candidates only when there is a quota row to check against; one query per policy, of which the
   // group's policy runs (the other's one-time filter is false), so each walks the index in order.
@@ -153,6 +170,7 @@ function factsStatement({ byHost, avoid }: Variant): string {
             q.id as quota_id, q.cpu_absolute, q.cpu_percent, q.memory_mib_absolute, q.memory_mib_percent, q.storage_gib_absolute, q.storage_gib_percent,
             q.cpu_used, q.memory_mib_used, q.storage_gib_used,
             (select array_agg(id) from av) as avoided_vm_ids, (select array_agg(distinct avoided) from av) as avoided_ids,
+            (select last_value from seq) as sequence,
             c.*
        from (select) as one
        left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true
@@ -162,16 +180,22 @@ function factsStatement({ byHost, avoid }: Variant): string {
 /** Every shape, prepared once per connection. */
 const factsStatements = new Map(
   [false, true].flatMap((byHost) =>
-    ([undefined, "HOST", "RACK"] as const).map((avoid) => [
-      `${byHost}/${avoid}`,
-      preparedStatement(`placement_facts_${byHost ? "host" : "group"}${avoid ? `_avoid_${avoid.toLowerCase()}` : ""}`, factsStatement({ byHost, avoid })),
-    ]),
+    ([undefined, "HOST", "RACK"] as const).flatMap((avoid) =>
+      [false, true].map((draw) => [
+        `${byHost}/${avoid}/${draw}`,
+        preparedStatement(
+          `placement_facts_${byHost ? "host" : "group"}${avoid ? `_avoid_${avoid.toLowerCase()}` : ""}${draw ? "_draw" : ""}`,
+          factsStatement({ byHost, avoid, draw }),
+        ),
+      ]),
+    ),
   ),
 );
 
-/** The one statement that reads and locks what a creation needs (see the top of this file). It
- * returns one row per candidate host (at least one row), each repeating the single-row facts. */
-export async function readForPlacement(sql: Sql, request: PlacementRequest): Promise<PlacementFacts> {
+/** The one statement that reads and locks what a creation needs (see the top of this file), and
+ * draws the VM's name sequence when the caller could tell its key. It returns one row per candidate
+ * host (at least one row), each repeating the single-row facts. */
+export async function readForPlacement(sql: Sql, request: PlacementRequest, draw?: SequenceDraw): Promise<PlacementFacts> {
   const byHost = "baremetalId" in request.target;
   const avoid = request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
   const params: unknown[] = [
@@ -181,8 +205,9 @@ export async function readForPlacement(sql: Sql, request: PlacementRequest): Pro
     "baremetalId" in request.target ? request.target.baremetalId : request.target.groupId,
     request.tenantId,
     ...(avoid ? [avoid.virtualMachineIds, request.tenantId] : []),
+    ...(draw ? [draw.key, draw.tenantName, draw.namingTemplate] : []),
   ];
-  const rows = await executePrepared<FactsRow[]>(sql, factsStatements.get(`${byHost}/${avoid?.scope}`)!, params);
+  const rows = await executePrepared<FactsRow[]>(sql, factsStatements.get(`${byHost}/${avoid?.scope}/${Boolean(draw)}`)!, params);
   const row = rows[0]!;
   return {
     tenant: row.tenant_id
@@ -219,6 +244,7 @@ export async function readForPlacement(sql: Sql, request: PlacementRequest): Pro
       : undefined,
     avoid: avoid ? { scope: avoid.scope, virtualMachineIds: row.avoided_vm_ids ?? [], ids: row.avoided_ids ?? [] } : undefined,
     candidates: rows.filter((candidate) => candidate.id).map((candidate) => candidateOf(candidate as CandidateRow)),
+    sequence: row.sequence ?? undefined,
   };
 }
 

@@ -19,7 +19,7 @@ import { preparedStatement } from "../../persistence/prepared.js";
 import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenants/guard.js";
 import { tenantDisabled } from "../../domain/tenant.js";
-import { hostReservation, place, readForPlacement, type PlacementFacts } from "./placement.js";
+import { hostReservation, place, readForPlacement, type PlacementFacts, type SequenceDraw } from "./placement.js";
 
 export interface VirtualMachine {
   readonly id: string;
@@ -90,10 +90,11 @@ export async function createVirtualMachine(
   let created: { virtualMachine: VirtualMachine; operation: Operation } | undefined;
   const id = await mutatePipelined(db, ctx, async (tx) =>
     createOnce(tx, ctx, "virtual_machine", requestId, request, async (id) => {
-      const facts = await readForPlacement(tx, request);
+      const draw = sequenceDraw(request);
+      const facts = await readForPlacement(tx, request, draw);
       const { tenant, specification, image } = usableCatalogue(facts, request);
       const resources = specification.resources;
-      const name = await vmName(tx, tenant, request);
+      const name = await vmName(tx, tenant, request, draw && facts.sequence !== undefined ? { key: draw.key, value: facts.sequence } : undefined);
       requireAvoidedFound(facts, request.antiAffinity);
       const decision = await place(tx, request, facts, resources);
       const now = new Date();
@@ -210,18 +211,57 @@ function usableCatalogue(facts: PlacementFacts, request: CreateVirtualMachine) {
   return { tenant, specification, image };
 }
 
-/** A given name must match the tenant's pattern; otherwise the template draws the next number of
- * its prefix with one upsert, so concurrent creates never share a number. */
-async function vmName(sql: Sql, tenant: NonNullable<PlacementFacts["tenant"]>, request: CreateVirtualMachine): Promise<string> {
+/**
+ * The naming facts last seen per tenant (name and template; bounded, oldest out first), so that the
+ * next creation can draw its number in the statement that reads the tenant: `readForPlacement`
+ * draws only if the tenant still has that name and template, so a stale entry costs one separate
+ * draw, never a wrong number.
+ */
+const namingSeen = new Map<string, { readonly name: string; readonly template: string }>();
+const namingSeenLimit = 10_000;
+
+function rememberNaming(tenant: { id: string; name: string; namingTemplate: string }): void {
+  namingSeen.delete(tenant.id);
+  namingSeen.set(tenant.id, { name: tenant.name, template: tenant.namingTemplate });
+  if (namingSeen.size > namingSeenLimit) namingSeen.delete(namingSeen.keys().next().value!);
+}
+
+/** The template rendered for a request, and the name sequence's key: one sequence per rendered
+ * prefix and suffix, so templates that render alike share their numbers. */
+function renderName(tenantName: string, template: string, role: VirtualMachineRole) {
+  const rendered = renderTemplate(template, { tenant: tenantName, role: role === "" ? "vm" : role.toLowerCase().replace("_", "-") });
+  return { rendered, key: `${rendered.prefix}{seq}${rendered.suffix}` };
+}
+
+function sequenceDraw(request: CreateVirtualMachine): SequenceDraw | undefined {
+  const seen = request.name === "" ? namingSeen.get(request.tenantId) : undefined;
+  if (!seen) return undefined;
+  try {
+    return { key: renderName(seen.name, seen.template, request.role).key, tenantName: seen.name, namingTemplate: seen.template };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A given name must match the tenant's pattern; otherwise the template's next number is the one
+ * drawn with the tenant's read, or one drawn now with one upsert: concurrent creates never share one. */
+async function vmName(
+  sql: Sql,
+  tenant: NonNullable<PlacementFacts["tenant"]>,
+  request: CreateVirtualMachine,
+  drawn: { key: string; value: number } | undefined,
+): Promise<string> {
   if (request.name !== "") {
     requireNameMatches(request.name, tenant.namingPattern);
     return request.name;
   }
-  const rendered = renderTemplate(tenant.namingTemplate, { tenant: tenant.name, role: request.role === "" ? "vm" : request.role.toLowerCase().replace("_", "-") });
+  const { rendered, key } = renderName(tenant.name, tenant.namingTemplate, request.role);
+  rememberNaming(tenant);
+  if (drawn && drawn.key === key) return nameFor(rendered, drawn.value);
   const [row] = await sql.execute<{ last_value: number }[]>(
     `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
      on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
-    [tenant.id, `${rendered.prefix}{seq}${rendered.suffix}`],
+    [tenant.id, key],
   );
   return nameFor(rendered, row!.last_value);
 }
