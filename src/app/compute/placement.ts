@@ -145,8 +145,10 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
       ? `av as (select vm.id, ${avoid === "HOST" ? "vm.baremetal_id" : "b.rack_id"} as avoided from virtual_machine vm join baremetal b on b.id = vm.baremetal_id
                  where vm.id = any(?::uuid[]) and vm.tenant_id = ? and vm.state <> 'DELETED')`
       : `av as (select null::uuid as id, null::uuid as avoided where false)`,
+    // Reading q first locks the quota row before the sequence row, the order a separate draw takes
+    // them in too: concurrent creates of one tenant cannot deadlock on the two.
     draw
-      ? `seq as (insert into name_sequence (tenant_id, prefix, last_value) select t.id, ?, 1 from t where t.name = ? and t.naming_template = ?
+      ? `seq as (insert into name_sequence (tenant_id, prefix, last_value) select t.id, ?, 1 from q, t where t.name = ? and t.naming_template = ?
                   on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value)`
       : `seq as (select null::bigint as last_value where false)`,
   ];
