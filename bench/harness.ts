@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import http2 from "node:http2";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import pg from "pg";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../src/persistence/embedded-postgres.js";
 
@@ -116,6 +118,93 @@ export async function runLoad(
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return { name, requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/**
+ * Offers `perSecond` calls a second for `seconds`, on a fixed schedule, from `concurrency` workers
+ * (a worker takes the next scheduled slot when it is free). Latency counts from the slot's time, not
+ * from when a worker got to it, so a backlog shows in the figures instead of slowing the offer.
+ */
+export async function runPaced(
+  name: string,
+  perSecond: number,
+  concurrency: number,
+  seconds: number,
+  call: (worker: number, i: number) => Promise<unknown>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = Math.round(perSecond * seconds);
+  const started = performance.now() + 10;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let slot = next++; slot < total; slot = next++) {
+        const due = started + (slot * 1000) / perSecond;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        try {
+          await call(worker, slot);
+          latencies.push(performance.now() - due);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { name, requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/**
+ * A lean gRPC client for load generation: unary calls over one HTTP/2 connection with node:http2
+ * and protobuf-es's binary codec, and nothing else. The machines here have two cores shared by the
+ * load generator, the server and PostgreSQL; connect-node's gRPC client costs about three times as
+ * much per call, all of it taken from the server's share.
+ */
+export function leanGrpcClient(baseUrl: string, headers: Record<string, string>) {
+  const session = http2.connect(baseUrl);
+  session.on("error", () => {});
+  return {
+    async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<MessageShape<O>> {
+      const body = toBinary(method.input, create(method.input, request));
+      const frame = Buffer.allocUnsafe(5 + body.length);
+      frame.writeUInt8(0, 0);
+      frame.writeUInt32BE(body.length, 1);
+      frame.set(body, 5);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": `/${method.parent.typeName}/${method.name}`,
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+        ...headers,
+      });
+      stream.end(frame);
+      return new Promise<MessageShape<O>>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let status: string | undefined;
+        let message = "";
+        stream.on("response", (h) => {
+          status = h["grpc-status"] as string | undefined;
+          message = (h["grpc-message"] as string | undefined) ?? "";
+        });
+        stream.on("trailers", (t) => {
+          status = t["grpc-status"] as string | undefined;
+          message = (t["grpc-message"] as string | undefined) ?? "";
+        });
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("error", reject);
+        stream.on("close", () => {
+          if (status !== "0") return reject(new Error(`grpc-status ${status}: ${decodeURIComponent(message)}`));
+          const data = Buffer.concat(chunks);
+          resolve(fromBinary(method.output, data.subarray(5, 5 + data.readUInt32BE(1))));
+        });
+      });
+    },
+    close: () => session.close(),
+  };
 }
 
 export function printResults(results: readonly LoadResult[]): void {

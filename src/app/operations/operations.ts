@@ -73,13 +73,14 @@ const operationCtes = [
 ];
 
 /** The text `startOperation` runs: the caller's expressions, the operation's and job's rows, and
- * the notices; its parameters are the caller's, then the operation's. */
+ * the job's notice (a new operation has no watchers yet: its id is only known from this call's
+ * answer); its parameters are the caller's, then the operation's. */
 export function operationStatement(ctes: readonly string[], select?: string): string {
-  return `with ${[...ctes, ...operationCtes].join(",\n")} select pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)${select ? `, ${select}` : ""}`;
+  return `with ${[...ctes, ...operationCtes].join(",\n")} select pg_notify('rackplane_job', ?)${select ? `, ${select}` : ""}`;
 }
 
 /**
- * Writes the operation and its job, and announces both, in ONE statement — together with the
+ * Writes the operation and its job, and announces the job, in ONE statement — together with the
  * caller's own writes when it passes them (a VM creation puts its quota update, VM row and
  * scheduling record here): a decision costs one round trip, not one per row.
  */
@@ -128,7 +129,6 @@ export async function startOperation(sql: Sql, ctx: CallContext, request: Operat
     now,
     now,
     request.groupId ?? "",
-    operation.id,
   ];
   if (with_.prepared) await executePrepared(sql, with_.prepared, params);
   else await sql.execute(text, params);
