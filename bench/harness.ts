@@ -81,22 +81,14 @@ export interface LoadResult {
   readonly p99Ms: number;
 }
 
-/** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up
- * (`afterWarmUp` runs between the two). */
-export async function runLoad(
-  name: string,
-  concurrency: number,
-  seconds: number,
-  call: (worker: number, i: number) => Promise<unknown>,
-  afterWarmUp?: () => Promise<unknown>,
-): Promise<LoadResult> {
+/** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up. */
+export async function runLoad(name: string, concurrency: number, seconds: number, call: (worker: number, i: number) => Promise<unknown>): Promise<LoadResult> {
   const warmUntil = performance.now() + 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       for (let i = 0; performance.now() < warmUntil; i++) await call(worker, i).catch(() => {});
     }),
   );
-  await afterWarmUp?.();
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
