@@ -83,7 +83,7 @@ interface CandidateRow {
   free_storage_gib: number;
 }
 
-interface FactsRow extends Partial<CandidateRow> {
+interface FactsRow {
   tenant_id: string | null;
   tenant_name: string;
   disabled: boolean;
@@ -123,6 +123,8 @@ interface FactsRow extends Partial<CandidateRow> {
   avoided_vm_ids: string[] | null;
   avoided_ids: string[] | null;
   sequence: number | null;
+  /** [id, rack_id, effective cpu, memory, storage, free cpu, memory, storage] per candidate. */
+  candidates: CandidateTuple[] | null;
 }
 
 type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined; readonly draw: boolean };
@@ -173,10 +175,11 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
             q.cpu_used, q.memory_mib_used, q.storage_gib_used,
             (select array_agg(id) from av) as avoided_vm_ids, (select array_agg(distinct avoided) from av) as avoided_ids,
             (select last_value from seq) as sequence,
-            c.*
+            (select json_agg(json_build_array(id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib,
+                                              free_cpu_cores, free_memory_mib, free_storage_gib))
+               from (select * from spread union all select * from pack) c) as candidates
        from (select) as one
-       left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true
-       left join (select * from spread union all select * from pack) c on true`;
+       left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true`;
 }
 
 /** Every shape, prepared once per connection. */
@@ -245,17 +248,19 @@ export async function readForPlacement(sql: Sql, request: PlacementRequest, draw
         }
       : undefined,
     avoid: avoid ? { scope: avoid.scope, virtualMachineIds: row.avoided_vm_ids ?? [], ids: row.avoided_ids ?? [] } : undefined,
-    candidates: rows.filter((candidate) => candidate.id).map((candidate) => candidateOf(candidate as CandidateRow)),
+    candidates: (row.candidates ?? []).map(candidateOf),
     sequence: row.sequence ?? undefined,
   };
 }
 
-function candidateOf(row: CandidateRow): Candidate {
+type CandidateTuple = [string, string, number, number, number, number, number, number];
+
+function candidateOf([id, rackId, effectiveCpu, effectiveMemory, effectiveStorage, freeCpu, freeMemory, freeStorage]: CandidateTuple): Candidate {
   return {
-    baremetalId: row.id,
-    rackId: row.rack_id,
-    effective: { cpuCores: row.effective_cpu_cores, memoryMib: row.effective_memory_mib, storageGib: row.effective_storage_gib },
-    free: { cpuCores: row.free_cpu_cores, memoryMib: row.free_memory_mib, storageGib: row.free_storage_gib },
+    baremetalId: id,
+    rackId,
+    effective: { cpuCores: effectiveCpu, memoryMib: effectiveMemory, storageGib: effectiveStorage },
+    free: { cpuCores: freeCpu, memoryMib: freeMemory, storageGib: freeStorage },
   };
 }
 
@@ -346,7 +351,9 @@ async function waitForCandidates(
       order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update`,
     parameters,
   );
-  return rows.map(candidateOf);
+  return rows.map((row) =>
+    candidateOf([row.id, row.rack_id, row.effective_cpu_cores, row.effective_memory_mib, row.effective_storage_gib, row.free_cpu_cores, row.free_memory_mib, row.free_storage_gib]),
+  );
 }
 
 /**
