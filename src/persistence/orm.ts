@@ -2,6 +2,7 @@ import { Migrator } from "@mikro-orm/migrations";
 import { defineConfig, MikroORM, type Options } from "@mikro-orm/postgresql";
 import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
+import { routines } from "./routines.js";
 import pg from "pg";
 
 // Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
@@ -14,6 +15,7 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
+    routines,
     extensions: [Migrator],
     migrations: {
       // Listed explicitly rather than discovered by glob: what runs is what the code imports.

@@ -2,10 +2,10 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261126112928_initial } from "./Migration20261126112928_initial.js";
 import { Migration20261126121635_hosts_tenants_compute_agents } from "./Migration20261126121635_hosts_tenants_compute_agents.js";
-import { Migration20261126140831_placement_index } from "./Migration20261126140831_placement_index.js";
+import { Migration20261126151120_placement } from "./Migration20261126151120_placement.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
   { name: "Migration20261126121635_hosts_tenants_compute_agents", class: Migration20261126121635_hosts_tenants_compute_agents },
-  { name: "Migration20261126140831_placement_index", class: Migration20261126140831_placement_index },
+  { name: "Migration20261126151120_placement", class: Migration20261126151120_placement },
 ];
