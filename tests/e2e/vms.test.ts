@@ -113,6 +113,27 @@ describe("creating a VM", () => {
     expect(await failure(create({ name: "nm-db-1" }, c))).toMatchObject({ reason: "ALREADY_EXISTS" });
   });
 
+  it("answers a retried request_id with the first creation, at once or concurrently, and refuses it for another request", async () => {
+    const c = await buildCloud(t, { name: "rq", hosts: 2 });
+    const requestId = `retry-${Date.now()}`;
+    const first = await create({ requestId }, c);
+    const again = await create({ requestId }, c);
+    expect(again.virtualMachine?.id).toBe(first.virtualMachine?.id);
+    expect(again.operation?.id).toBe(first.operation?.id);
+    const concurrent = await Promise.all(Array.from({ length: 6 }, () => create({ requestId: `${requestId}-c` }, c)));
+    expect(new Set(concurrent.map((r) => r.virtualMachine?.id)).size).toBe(1);
+    expect(await failure(create({ requestId, role: VirtualMachineRole.WORKER }, c))).toMatchObject({ reason: "REQUEST_ID_REUSED" });
+    const [{ count }] = await t.server.db.em().execute<{ count: number }[]>("select count(*)::int as count from virtual_machine where tenant_id = ?", [c.tenantId]);
+    expect(count).toBe(2);
+    // Every call is audited: the retry as a success naming the first creation's VM, the reuse as refused.
+    const audit = await t.server.db.em().execute<{ result: string; reason: string }[]>(
+      "select result, reason from audit_event where method like '%/CreateVirtualMachine' and (resource_id = ? or reason = 'REQUEST_ID_REUSED')",
+      [first.virtualMachine!.id],
+    );
+    expect(audit.map((row) => `${row.result} ${row.reason}`).sort()).toEqual(["FAILED_PRECONDITION REQUEST_ID_REUSED", "OK ", "OK "]);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
   it("follows a changed naming rule at once, and a rule changed back continues its own numbers", async () => {
     const c = await buildCloud(t, { name: "rn", hosts: 2 });
     const rule = (template: string) =>
