@@ -31,8 +31,9 @@ export type BaremetalGroup = InferEntity<typeof BaremetalGroup>;
 /**
  * A host. Effective capacity — what the scheduler may hand out, (capacity − the group's reserve) ×
  * the group's ratio — is stored per host and rewritten whenever the host, its group or the group's
- * policy changes; free capacity (effective − allocated) is a stored generated column, so "at least
- * 16 free vCPUs" is an indexable comparison and the placement guard is a plain conditional UPDATE.
+ * policy changes; free capacity (effective − allocated) is a stored generated column, so the
+ * placement index can order a group's hosts by free CPU and the placement guard is a plain
+ * conditional UPDATE.
  * Location above the rack is copied down (like racks do) so every location filter is one column.
  */
 export const Baremetal = defineEntity({
