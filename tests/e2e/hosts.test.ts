@@ -2,9 +2,12 @@ import { ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema, BadRequestSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { BaremetalStatus, CustomFieldType, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import fc from "fast-check";
+import { effectiveCapacity } from "../../src/domain/quota.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
+let roomId = "";
 let rackId = "";
 let groupId = "";
 beforeAll(async () => {
@@ -13,6 +16,7 @@ beforeAll(async () => {
   const { region } = await inventory.createRegion({ region: { name: "r" } });
   const { datacenter } = await inventory.createDatacenter({ datacenter: { name: "dc", regionId: region!.id } });
   const { room } = await inventory.createRoom({ room: { name: "room", datacenterId: datacenter!.id } });
+  roomId = room!.id;
   rackId = (await inventory.createRack({ rack: { name: "rack", roomId: room!.id, heightUnits: 10 } })).rack!.id;
   groupId = (await inventory.createBaremetalGroup({ group: { name: "compute" } })).group!.id;
 });
@@ -112,5 +116,59 @@ describe("bare-metal hosts", () => {
     const at = (p: number) => elevation.units.find((unit) => unit.position === p)!;
     expect(at(5).status).toBe(RackUnitStatus.FREE);
     expect(at(6).occupant?.id).toBe(baremetals[0]!.id);
+  });
+});
+
+describe("effective capacity", () => {
+  it("is what the domain's formula says, for any capacity, reserve and allocation ratios", async () => {
+    // The server computes it in SQL (app/hosts/effective-capacity.ts); the placement and quota
+    // property tests reason with the domain's effectiveCapacity. They must agree.
+    const { inventory } = t.clients();
+    const { rack } = await inventory.createRack({ rack: { name: "formula", roomId, heightUnits: 42 } });
+    let n = 0;
+    const ratio = (max: number) => fc.double({ min: 0.05, max, noNaN: true, noDefaultInfinity: true });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ cpuCores: fc.integer({ min: 1, max: 4096 }), memoryMib: fc.integer({ min: 1, max: 8_388_608 }), storageGib: fc.integer({ min: 1, max: 1_000_000 }) }),
+        fc.record({ cpuCores: fc.integer({ min: 0, max: 128 }), memoryMib: fc.integer({ min: 0, max: 131_072 }), storageGib: fc.integer({ min: 0, max: 2000 }) }),
+        fc.tuple(ratio(64), ratio(16), ratio(16)),
+        async (capacity, reserved, [cpuRatio, memoryRatio, storageRatio]) => {
+          n++;
+          const { group } = await inventory.createBaremetalGroup({
+            group: {
+              name: `formula-${n}`,
+              scheduling: {
+                cpuAllocationRatio: cpuRatio,
+                memoryAllocationRatio: memoryRatio,
+                storageAllocationRatio: storageRatio,
+                reservedPerHost: { cpuCores: reserved.cpuCores, memoryMib: BigInt(reserved.memoryMib), storageGib: BigInt(reserved.storageGib) },
+              },
+            },
+          });
+          const { baremetals } = await inventory.batchCreateBaremetals({
+            requests: [
+              {
+                baremetal: {
+                  name: `formula-h${n}`,
+                  serialNumber: `FORMULA-${n}`,
+                  capacity: { cpuCores: capacity.cpuCores, memoryMib: BigInt(capacity.memoryMib), storageGib: BigInt(capacity.storageGib) },
+                  groupId: group!.id,
+                  placement: { rackId: rack!.id, firstPosition: n, heightUnits: 1 },
+                },
+              },
+            ],
+          });
+          const expected = effectiveCapacity(capacity, {
+            reservedPerHost: reserved,
+            cpuAllocationRatio: cpuRatio,
+            memoryAllocationRatio: memoryRatio,
+            storageAllocationRatio: storageRatio,
+          });
+          const effective = baremetals[0]!.effective!;
+          expect({ cpuCores: effective.cpuCores, memoryMib: Number(effective.memoryMib), storageGib: Number(effective.storageGib) }).toEqual(expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
