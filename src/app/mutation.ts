@@ -111,7 +111,10 @@ export function asDomainError(error: unknown): unknown {
     return new AbortedError("ETAG_MISMATCH", "the resource changed concurrently; read it again and retry", {}, { cause: error });
   }
   if (error instanceof DeadlockException || error instanceof LockWaitTimeoutException || (error as { code?: string }).code === "40001") {
-    return new AbortedError("CONCURRENT_CHANGE", "the change collided with a concurrent one and was rolled back; retry it", {}, { cause: error });
+    // The SQLSTATE says which: 40P01 a deadlock, 40001 a serialization failure (or a failed
+    // rackplane_require check), 55P03 a lock not available.
+    const sqlstate = (error as { code?: string }).code ?? "";
+    return new AbortedError("CONCURRENT_CHANGE", `the change collided with a concurrent one and was rolled back; retry it (${sqlstate})`, { sqlstate }, { cause: error });
   }
   if (error instanceof UniqueConstraintViolationException) {
     return new AlreadyExistsError("ALREADY_EXISTS", describeUnique(error), { constraint: constraintName(error) }, { cause: error });

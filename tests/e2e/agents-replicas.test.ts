@@ -3,6 +3,7 @@
 // exactly once in effect; a job whose agent dies mid-way is redelivered after its lease; agents of a
 // server killed with SIGKILL reconnect to the other and nothing is lost; and a VM goes create →
 // start → stop → delete end to end.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
@@ -48,15 +49,23 @@ function agent(agentId: string, servers: string[], latencyMs: number, concurrenc
   return created;
 }
 
+/** Creates VMs 50 at a time. Like any client, it retries ABORTED (a change that lost a race in the
+ * database and was rolled back whole); each retry is reported, with the database's SQLSTATE. */
 async function createVms(count: number): Promise<string[]> {
   const operations: string[] = [];
+  const createOne = async (attempt = 1): Promise<string> => {
+    try {
+      const request = { tenantId: cloud.tenantId, target: { case: "groupId" as const, value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId };
+      return (await t.compute().createVirtualMachine(request)).operation!.id;
+    } catch (error) {
+      const e = ConnectError.from(error);
+      if (e.code !== Code.Aborted || attempt >= 3) throw error;
+      console.warn(`CreateVirtualMachine answered ABORTED (${e.rawMessage}); retrying`);
+      return createOne(attempt + 1);
+    }
+  };
   for (let i = 0; i < count; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, count - i) }, () =>
-        t.compute().createVirtualMachine({ tenantId: cloud.tenantId, target: { case: "groupId", value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId }),
-      ),
-    );
-    operations.push(...batch.map((result) => result.operation!.id));
+    operations.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => createOne()))));
   }
   return operations;
 }

@@ -123,8 +123,8 @@ describe("creating a VM", () => {
     const concurrent = await Promise.all(Array.from({ length: 6 }, () => create({ requestId: `${requestId}-c` }, c)));
     expect(new Set(concurrent.map((r) => r.virtualMachine?.id)).size).toBe(1);
     expect(await failure(create({ requestId, role: VirtualMachineRole.WORKER }, c))).toMatchObject({ reason: "REQUEST_ID_REUSED" });
-    const [{ count }] = await t.server.db.em().execute<{ count: number }[]>("select count(*)::int as count from virtual_machine where tenant_id = ?", [c.tenantId]);
-    expect(count).toBe(2);
+    const counted = await t.server.db.em().execute<{ count: number }[]>("select count(*)::int as count from virtual_machine where tenant_id = ?", [c.tenantId]);
+    expect(counted).toEqual([{ count: 2 }]);
     // Every call is audited: the retry as a success naming the first creation's VM, the reuse as refused.
     const audit = await t.server.db.em().execute<{ result: string; reason: string }[]>(
       "select result, reason from audit_event where method like '%/CreateVirtualMachine' and (resource_id = ? or reason = 'REQUEST_ID_REUSED')",
