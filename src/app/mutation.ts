@@ -63,8 +63,8 @@ export async function mutatePipelined<R>(db: Database, ctx: CallContext, change:
 /**
  * The success audit row as a common table expression, for a use case that writes its final rows in
  * one statement (a VM creation). Once that statement ran, the caller marks `ctx.audit.written`, and
- * mutate() writes no second row; if the transaction fails after all, the row is rolled back with it
- * and the failure is recorded as usual.
+ * mutate() or mutatePipelined() writes no second row; if the transaction fails after all, the row is
+ * rolled back with it and the failure is recorded as usual.
  */
 export const auditInsert = {
   cte: `new_audit as (insert into audit_event (id, time, principal, role, tenant_id, method, resource_type, resource_id, request_id, result, reason, message)
