@@ -93,7 +93,6 @@ async function seedCloud(databaseUrl: string) {
         values ('50000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-small', 2, 4096, 40);
       insert into image (id, version, create_time, update_time, name, architecture, status)
         values ('60000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-image', 'X86_64', 'ACTIVE');
-      ${process.env.BENCH_EXTRA_SQL ?? ''}
       analyze;
     `);
     const tenants = (await client.query<{ id: string }>("select id from tenant")).rows.map((row) => row.id);
