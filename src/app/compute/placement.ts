@@ -70,18 +70,8 @@ export interface PlacementDecision {
 /** How many hosts are looked at (and locked) per attempt. */
 const candidatesPerAttempt = 8;
 
+/** A candidate as the statements return it: a tuple in this order (see `candidateOf`). */
 const candidateColumns = "id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib";
-
-interface CandidateRow {
-  id: string;
-  rack_id: string;
-  effective_cpu_cores: number;
-  effective_memory_mib: number;
-  effective_storage_gib: number;
-  free_cpu_cores: number;
-  free_memory_mib: number;
-  free_storage_gib: number;
-}
 
 interface FactsRow {
   tenant_id: string | null;
@@ -175,8 +165,7 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
             q.cpu_used, q.memory_mib_used, q.storage_gib_used,
             (select array_agg(id) from av) as avoided_vm_ids, (select array_agg(distinct avoided) from av) as avoided_ids,
             (select last_value from seq) as sequence,
-            (select json_agg(json_build_array(id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib,
-                                              free_cpu_cores, free_memory_mib, free_storage_gib))
+            (select json_agg(json_build_array(${candidateColumns}))
                from (select * from spread union all select * from pack) c) as candidates
        from (select) as one
        left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true`;
@@ -346,14 +335,12 @@ async function waitForCandidates(
     parameters.push(facts.avoid.ids);
   }
   const order = policy === "PACK" ? "asc" : "desc";
-  const rows = await sql.execute<CandidateRow[]>(
-    `select ${candidateColumns} from baremetal where ${conditions.join(" and ")}
+  const rows = await sql.execute<{ candidate: CandidateTuple }[]>(
+    `select json_build_array(${candidateColumns}) as candidate from baremetal where ${conditions.join(" and ")}
       order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update`,
     parameters,
   );
-  return rows.map((row) =>
-    candidateOf([row.id, row.rack_id, row.effective_cpu_cores, row.effective_memory_mib, row.effective_storage_gib, row.free_cpu_cores, row.free_memory_mib, row.free_storage_gib]),
-  );
+  return rows.map((row) => candidateOf(row.candidate));
 }
 
 /**

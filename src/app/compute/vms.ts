@@ -122,9 +122,7 @@ export async function createVirtualMachine(
       // The host's reservation, the quota count, the VM, its scheduling record, audit row, operation
       // and job go in one prepared statement.
       const records: SameStatement = {
-        ctes: creationCtes,
-        select: hostReservation.check,
-        prepared: creationStatement,
+        statement: creationStatement,
         params: [
           ...hostReservation.params(decision, resources),
           resources.cpuCores,

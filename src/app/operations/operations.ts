@@ -54,15 +54,11 @@ export interface OperationRequest {
   readonly payload: Record<string, unknown>;
 }
 
-/** Statements to run in the same round trip as an operation's own rows: common table
- * expressions (`name as (insert … / update …)`) and their parameters, in order; optionally an
- * expression to select from them (a check that fails the statement, say). */
+/** A caller's own writes run in the same round trip as an operation's rows: a statement declared
+ * from `operationStatement(ctes, select)` and the caller's parameters, which come first. */
 export interface SameStatement {
-  readonly ctes: readonly string[];
+  readonly statement: PreparedStatement;
   readonly params: readonly unknown[];
-  readonly select?: string;
-  /** The same statement prepared (from `operationStatement(ctes, select)`), for a hot path. */
-  readonly prepared?: PreparedStatement;
 }
 
 const operationCtes = [
@@ -84,7 +80,7 @@ export function operationStatement(ctes: readonly string[], select?: string): st
  * caller's own writes when it passes them (a VM creation puts its quota update, VM row and
  * scheduling record here): a decision costs one round trip, not one per row.
  */
-export async function startOperation(sql: Sql, ctx: CallContext, request: OperationRequest, with_: SameStatement = { ctes: [], params: [] }): Promise<Operation> {
+export async function startOperation(sql: Sql, ctx: CallContext, request: OperationRequest, with_?: SameStatement): Promise<Operation> {
   const now = new Date();
   const operation: Operation = {
     id: request.id ?? newId(),
@@ -105,10 +101,8 @@ export async function startOperation(sql: Sql, ctx: CallContext, request: Operat
     updateTime: now,
     doneTime: null,
   };
-  const text = operationStatement(with_.ctes, with_.select);
-  if (with_.prepared && with_.prepared.sql !== text) throw new Error(`prepared statement ${with_.prepared.name} is not the statement being run`);
   const params = [
-    ...with_.params,
+    ...(with_?.params ?? []),
     operation.id,
     request.kind,
     request.resourceType,
@@ -130,8 +124,8 @@ export async function startOperation(sql: Sql, ctx: CallContext, request: Operat
     now,
     request.groupId ?? "",
   ];
-  if (with_.prepared) await executePrepared(sql, with_.prepared, params);
-  else await sql.execute(text, params);
+  if (with_) await executePrepared(sql, with_.statement, params);
+  else await sql.execute(operationStatement([]), params);
   return operation;
 }
 
