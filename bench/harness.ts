@@ -1,7 +1,7 @@
 // Shared benchmark plumbing: a throwaway PostgreSQL, the server in its own process (so load
 // generation does not steal its event loop), and a closed-loop load runner.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,10 +79,52 @@ export interface LoadResult {
   readonly perSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU milliseconds per request, when the phase was given a `cpuMeter`. */
+  readonly cpuPerRequest?: CpuSplit;
+}
+
+export interface CpuSplit {
+  readonly server: number;
+  readonly postgres: number;
+  readonly loadGenerator: number;
+}
+
+/**
+ * CPU time (user + system) taken so far by the server process, by every PostgreSQL process, and by
+ * this process (the load generator), read from /proc. Two readings' difference over a phase's
+ * requests says where each request's CPU went, which a profile of one process cannot.
+ */
+export function cpuMeter(serverPid: number): () => CpuSplit {
+  const msPerTick = 10; // USER_HZ is 100 on Linux
+  const ticksOf = (pid: string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) };
+    } catch {
+      return undefined; // the process exited between listing and reading
+    }
+  };
+  return () => {
+    let postgres = 0;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const found = ticksOf(pid);
+      if (found?.comm === "postgres") postgres += found.ticks;
+    }
+    const self = process.cpuUsage();
+    return { server: (ticksOf(String(serverPid))?.ticks ?? 0) * msPerTick, postgres: postgres * msPerTick, loadGenerator: (self.user + self.system) / 1000 };
+  };
 }
 
 /** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up. */
-export async function runLoad(name: string, concurrency: number, seconds: number, call: (worker: number, i: number) => Promise<unknown>): Promise<LoadResult> {
+export async function runLoad(
+  name: string,
+  concurrency: number,
+  seconds: number,
+  call: (worker: number, i: number) => Promise<unknown>,
+  meter?: () => CpuSplit,
+): Promise<LoadResult> {
   const warmUntil = performance.now() + 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -91,6 +133,7 @@ export async function runLoad(name: string, concurrency: number, seconds: number
   );
   const latencies: number[] = [];
   let errors = 0;
+  const cpuBefore = meter?.();
   const started = performance.now();
   const until = started + seconds * 1000;
   await Promise.all(
@@ -106,10 +149,23 @@ export async function runLoad(name: string, concurrency: number, seconds: number
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
+  return summarise(name, latencies, errors, (performance.now() - started) / 1000, cpuBefore && meter ? [cpuBefore, meter()] : undefined);
+}
+
+function summarise(name: string, latencies: number[], errors: number, seconds: number, cpu?: [CpuSplit, CpuSplit]): LoadResult {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { name, requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+  const calls = Math.max(1, latencies.length + errors);
+  const per = (key: keyof CpuSplit) => (cpu![1][key] - cpu![0][key]) / calls;
+  return {
+    name,
+    requests: latencies.length,
+    errors,
+    perSecond: latencies.length / seconds,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    ...(cpu ? { cpuPerRequest: { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } } : {}),
+  };
 }
 
 /**
@@ -123,9 +179,11 @@ export async function runPaced(
   concurrency: number,
   seconds: number,
   call: (worker: number, i: number) => Promise<unknown>,
+  meter?: () => CpuSplit,
 ): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
+  const cpuBefore = meter?.();
   const total = Math.round(perSecond * seconds);
   const started = performance.now() + 10;
   let next = 0;
@@ -144,10 +202,7 @@ export async function runPaced(
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { name, requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return summarise(name, latencies, errors, (performance.now() - started) / 1000, cpuBefore && meter ? [cpuBefore, meter()] : undefined);
 }
 
 /**
@@ -200,9 +255,13 @@ export function leanGrpcClient(baseUrl: string, headers: Record<string, string>)
 }
 
 export function printResults(results: readonly LoadResult[]): void {
-  console.log("\n| benchmark | requests/s | p50 ms | p99 ms | errors |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
-  for (const r of results) console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |`);
+  const cpu = results.some((r) => r.cpuPerRequest);
+  console.log(`\n| benchmark | requests/s | p50 ms | p99 ms | errors |${cpu ? " CPU ms/request: server / PostgreSQL / load |" : ""}`);
+  console.log(`| --- | ---: | ---: | ---: | ---: |${cpu ? " ---: |" : ""}`);
+  for (const r of results) {
+    const split = r.cpuPerRequest ? ` ${[r.cpuPerRequest.server, r.cpuPerRequest.postgres, r.cpuPerRequest.loadGenerator].map((ms) => ms.toFixed(2)).join(" / ")} |` : cpu ? " |" : "";
+    console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |${split}`);
+  }
 }
 
 async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
-import { leanGrpcClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
+import { cpuMeter, leanGrpcClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -47,8 +47,9 @@ try {
   // each sending its next create when the last one is answered, to read the throughput.
   await runPaced("warm-up", targetRate, 64, 2, createOne);
   await analyze();
-  const paced = await runPaced(`CreateVirtualMachine, ${targetRate}/s offered by 64 clients`, targetRate, 64, seconds, createOne);
-  const saturated = await runLoad("CreateVirtualMachine, 64 clients, closed loop", 64, seconds, createOne);
+  const cpu = cpuMeter(server.pid);
+  const paced = await runPaced(`CreateVirtualMachine, ${targetRate}/s offered by 64 clients`, targetRate, 64, seconds, createOne, cpu);
+  const saturated = await runLoad("CreateVirtualMachine, 64 clients, closed loop", 64, seconds, createOne, cpu);
   printResults([paced, saturated]);
   console.log(`\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`);
   console.log(`zero-overcommit check: ${JSON.stringify(await drift(server.databaseUrl))}`);

@@ -39,14 +39,17 @@ export interface PreparedSession {
 /** How many of the declared statements (in declaration order) each connection has prepared. */
 const preparedCount = new WeakMap<pg.ClientBase, number>();
 
-/** Prepares the declared statements a connection has not got yet, in one round trip. */
+/** Prepares the declared statements a connection has not got yet. */
 export async function ensurePrepared(client: pg.ClientBase): Promise<void> {
   const done = preparedCount.get(client) ?? 0;
   if (done === registry.size) return;
-  const missing = [...registry].slice(done).map(([name, sql]) => `prepare ${name} as ${numbered(sql)}`);
   // Generic plans from the first run: these statements' plans do not depend on their values, and a
   // custom plan would be planned afresh each time. (The setting only concerns prepared statements.)
-  await client.query([...(done === 0 ? ["set plan_cache_mode = force_generic_plan"] : []), ...missing].join(";\n"));
+  if (done === 0) await client.query("set plan_cache_mode = force_generic_plan");
+  // One query string per statement: PostgreSQL keeps the whole string a PREPARE came in as the
+  // statement's source and copies it on every EXECUTE, so preparing them all in one string made each
+  // run copy every declared statement's text (tens of kilobytes).
+  for (const [name, sql] of [...registry].slice(done)) await client.query(`prepare ${name} as ${numbered(sql)}`);
   preparedCount.set(client, registry.size);
 }
 
