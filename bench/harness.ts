@@ -25,7 +25,7 @@ export async function startBenchServer(): Promise<BenchServer> {
   const database: EmbeddedDatabase = await startEmbeddedPostgres({
     dir: join(dir, "postgres"),
     durable: false,
-    ...(pgStats ? { settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"] } : {}),
+    ...(pgStats ? { settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on", "pg_stat_statements.track=all"] } : {}),
   });
   if (pgStats) await withClient(database.url, (client) => client.query("create extension if not exists pg_stat_statements"));
   const port = await freePort();
@@ -62,7 +62,7 @@ export async function startBenchServer(): Promise<BenchServer> {
     adminToken,
     pid: child.pid!,
     async stop() {
-      if (pgStats) await withClient(database.url, printStatementStats);
+      if (pgStats) await withClient(database.url, printStatementStats).catch((error: unknown) => console.error("statement statistics:", error));
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
@@ -100,7 +100,8 @@ export function cpuMeter(serverPid: number): () => CpuSplit {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) };
+      // utime + stime, and cutime + cstime: the postmaster's exited children (autovacuum workers).
+      return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
     } catch {
       return undefined; // the process exited between listing and reading
     }
@@ -274,12 +275,14 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
   }
 }
 
-/** The statements that took most of PostgreSQL's time (planning and execution), per call. */
+/** The statements that took most of PostgreSQL's time (planning and execution), per call. Nested
+ * statements (foreign-key checks, functions' statements) are listed too, and their time is also
+ * counted in the statement that ran them. */
 async function printStatementStats(client: pg.Client): Promise<void> {
   const { rows } = await client.query<{ calls: string; plan_ms: number; exec_ms: number; total_ms: number; query: string }>(
-    `select calls, round((total_plan_time / calls)::numeric, 3)::float as plan_ms, round((total_exec_time / calls)::numeric, 3)::float as exec_ms,
+    `select calls, round((total_plan_time / nullif(calls, 0))::numeric, 3)::float as plan_ms, round((total_exec_time / nullif(calls, 0))::numeric, 3)::float as exec_ms,
             round((total_plan_time + total_exec_time)::numeric)::float as total_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
-       from pg_stat_statements where query not like '%pg_stat_statements%' order by total_plan_time + total_exec_time desc limit 15`,
+       from pg_stat_statements where query not like '%pg_stat_statements%' order by total_plan_time + total_exec_time desc limit 20`,
   );
   console.log("\n| calls | plan ms/call | exec ms/call | total ms | statement |\n| ---: | ---: | ---: | ---: | --- |");
   for (const row of rows) console.log(`| ${row.calls} | ${row.plan_ms} | ${row.exec_ms} | ${row.total_ms} | ${row.query.replaceAll("|", "\\|")} |`);
