@@ -5,9 +5,9 @@
 // the one the use case marks final, as one simple-protocol query string ("begin; …" / "…; commit"),
 // on a connection of the same pool MikroORM uses.
 //
-// Statements take `?` placeholders, formatted exactly as MikroORM's em.execute formats them, so the
-// use case's helpers accept either this or an EntityManager (`Sql`). Errors are converted to
-// MikroORM's exception classes, as em.execute does. A use case must not run anything after the
+// Statements take `?` placeholders, filled with the same literals MikroORM's em.execute writes (see
+// `formatStatement`), so the use case's helpers accept either this or an EntityManager (`Sql`).
+// Errors are converted to MikroORM's exception classes, as em.execute does. A use case must not run anything after the
 // final statement: its checks belong in that statement (see the `rackplane_require` function).
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
@@ -39,7 +39,7 @@ export async function pipelinedTransaction<R>(orm: MikroORM, work: (tx: Pipeline
       if (state === "done") throw new Error("the transaction is already committed: nothing may run after its final statement");
       const begin = state === "new";
       const commit = commitNext;
-      const text = `${begin ? "begin;\n" : ""}${platform.formatQuery(sql, params as unknown[])}${commit ? ";\ncommit" : ""}`;
+      const text = `${begin ? "begin;\n" : ""}${formatStatement(sql, params)}${commit ? ";\ncommit" : ""}`;
       state = commit ? "done" : "open";
       commitNext = false;
       const result = (await client.query(text).catch((error: unknown) => {
@@ -65,4 +65,54 @@ export async function pipelinedTransaction<R>(orm: MikroORM, work: (tx: Pipeline
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * `sql` with its `?` placeholders replaced by literals of `params`, meaning what MikroORM's
+ * em.execute makes of them: strings, numbers, booleans, null, dates (as UTC timestamps), arrays as
+ * comma-separated lists, other objects as JSON text; `\?` stands for a literal question mark.
+ * (MikroORM's own formatter builds every string literal a character at a time, a visible share of
+ * the server's time on the creation path.) Identifier placeholders, `??`, are not supported.
+ */
+export function formatStatement(sql: string, params: readonly unknown[]): string {
+  if (params.length === 0) return sql;
+  let text = "";
+  let from = 0;
+  let next = 0;
+  for (let at = sql.indexOf("?"); at !== -1; at = sql.indexOf("?", from)) {
+    if (sql[at - 1] === "\\") {
+      text += `${sql.slice(from, at - 1)}?`;
+      from = at + 1;
+      continue;
+    }
+    if (sql[at + 1] === "?") throw new Error("identifier placeholders (??) are not supported in a pipelined transaction");
+    if (next >= params.length) throw new Error(`the statement has more placeholders than its ${params.length} parameters`);
+    text += sql.slice(from, at) + literal(params[next++]);
+    from = at + 1;
+  }
+  if (next !== params.length) throw new Error(`the statement has ${next} placeholders for ${params.length} parameters`);
+  return text + sql.slice(from);
+}
+
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  switch (typeof value) {
+    case "string":
+      return quoted(value);
+    case "number":
+    case "boolean":
+      return String(value);
+    case "bigint":
+      return quoted(String(value));
+  }
+  if (value instanceof Date) return `'${value.toISOString()}'`;
+  if (Array.isArray(value)) return value.map(literal).join(", ");
+  return quoted(JSON.stringify(value));
+}
+
+/** A string literal. With a backslash in the text, the escape-string form (E'…', backslashes doubled),
+ * which reads the same whatever the server's standard_conforming_strings says. */
+function quoted(text: string): string {
+  const inner = text.includes("'") ? text.replaceAll("'", "''") : text;
+  return text.includes("\\") ? ` E'${inner.replaceAll("\\", "\\\\")}'` : `'${inner}'`;
 }

@@ -2,6 +2,7 @@
 // prepared statements that run on it, against real PostgreSQL: what commits, what rolls back, and
 // that a connection goes back to the pool clean after every kind of failure.
 import type { MikroORM } from "@mikro-orm/postgresql";
+import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CallContext } from "../../src/app/context.js";
@@ -9,7 +10,7 @@ import { Database } from "../../src/app/database.js";
 import { mutatePipelined } from "../../src/app/mutation.js";
 import { AbortedError } from "../../src/domain/errors.js";
 import { openDatabase } from "../../src/persistence/orm.js";
-import { pipelinedTransaction } from "../../src/persistence/pipelined-transaction.js";
+import { formatStatement, pipelinedTransaction } from "../../src/persistence/pipelined-transaction.js";
 import { executePrepared, preparedStatement } from "../../src/persistence/prepared.js";
 import { freshDatabaseUrl } from "../support/database.js";
 
@@ -116,5 +117,42 @@ describe("a pipelined transaction", () => {
     expect(viaEntityManager).toEqual(viaPrepared);
     const prepared = await pipelinedTransaction(orm, (tx) => tx.execute<{ name: string }[]>("select name from pg_prepared_statements where name = ?", [sequenceValue.name]));
     expect(prepared).toEqual([{ name: sequenceValue.name }]);
+  });
+});
+
+describe("the pipelined transaction's literals", () => {
+  // Each value with the type it is read as: PostgreSQL must read the same value from the literal
+  // formatStatement writes as from the one MikroORM's em.execute writes.
+  const noNul = (text: string) => !text.includes("\0");
+  const typed = fc.oneof(
+    fc.tuple(fc.string({ unit: "binary" }).filter(noNul), fc.constant("text")),
+    fc.tuple(fc.constantFrom("it's", "back\\slash", "\\'; select 1; --", "?", "''", "\\\\"), fc.constant("text")),
+    fc.tuple(fc.integer(), fc.constant("bigint")),
+    fc.tuple(fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => n === 0 || Math.abs(n) > 1e-300), fc.constant("float8")),
+    fc.tuple(fc.boolean(), fc.constant("boolean")),
+    fc.tuple(fc.constant(null), fc.constant("text")),
+    fc.tuple(fc.date({ min: new Date("1970-01-01"), max: new Date("2200-01-01"), noInvalidDate: true }), fc.constant("timestamptz")),
+    fc.tuple(fc.dictionary(fc.string().filter(noNul), fc.oneof(fc.string({ unit: "binary" }).filter(noNul), fc.integer(), fc.boolean())), fc.constant("jsonb")),
+  );
+
+  it("mean to PostgreSQL what MikroORM's literals mean", async () => {
+    const platform = orm.em.getPlatform();
+    await fc.assert(
+      fc.asyncProperty(fc.array(typed, { minLength: 1, maxLength: 6 }), async (values) => {
+        const comparisons = values.map(
+          ([value, type], i) => `(${formatStatement("?", [value])})::${type} is not distinct from (${platform.formatQuery("?", [value])})::${type} as same_${i}`,
+        );
+        const { rows } = await observer.query(`select ${comparisons.join(", ")}`);
+        expect(Object.values(rows[0])).toEqual(values.map(() => true));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses a placeholder count that does not match the parameters, and keeps an escaped question mark", () => {
+    expect(() => formatStatement("select ?, ?", [1])).toThrow("more placeholders");
+    expect(() => formatStatement("select ?", [1, 2])).toThrow("1 placeholders for 2 parameters");
+    expect(formatStatement("select '\\?', ?", ["a"])).toBe("select '?', 'a'");
+    expect(formatStatement("select ?", [["a", "b"]])).toBe("select 'a', 'b'");
   });
 });

@@ -46,7 +46,6 @@ export const Baremetal = defineEntity({
       name: "baremetal_placement_index",
       expression: "create index baremetal_placement_index on baremetal (group_id, free_cpu_cores, id) where status = 'ACTIVE'",
     },
-    { name: "baremetal_custom_fields_index", expression: "create index baremetal_custom_fields_index on baremetal using gin (custom_fields jsonb_path_ops)" },
   ],
   properties: {
     ...resourceProperties(),
@@ -72,8 +71,10 @@ export const Baremetal = defineEntity({
     firstPosition: p.smallint(),
     heightUnits: p.smallint(),
     roomId: p.uuid().index(),
-    datacenterId: p.uuid().index(),
-    regionId: p.uuid().index(),
+    // No index on the region or datacenter: each holds a large share of the hosts, so their filters
+    // walk the primary key (every placement rewrites all of a host's index entries).
+    datacenterId: p.uuid(),
+    regionId: p.uuid(),
     customFields: p.json<Record<string, string | number | boolean>>().default("{}"),
     description: p.text().default(""),
   },

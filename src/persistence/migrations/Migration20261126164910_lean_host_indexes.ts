@@ -1,0 +1,23 @@
+import { Migration } from '@mikro-orm/migrations';
+
+// Indexes every placement paid for and no query used: custom-field filters compare `->>` values,
+// which a jsonb_path_ops index does not serve, and region and datacenter filters match too large a
+// share of the hosts for an index to win over the primary key. A host's reservation update is not
+// HOT (free CPU is indexed for placement), so it rewrites an entry in every index the host has.
+export class Migration20261126164910_lean_host_indexes extends Migration {
+
+  override name = 'Migration20261126164910_lean_host_indexes';
+
+  override up(): void | Promise<void> {
+    this.addSql(`drop index "baremetal_custom_fields_index";`);
+    this.addSql(`drop index "baremetal_datacenter_id_index";`);
+    this.addSql(`drop index "baremetal_region_id_index";`);
+  }
+
+  override down(): void | Promise<void> {
+    this.addSql(`create index "baremetal_custom_fields_index" on "baremetal" using gin ("custom_fields" jsonb_path_ops);`);
+    this.addSql(`create index "baremetal_datacenter_id_index" on "baremetal" ("datacenter_id");`);
+    this.addSql(`create index "baremetal_region_id_index" on "baremetal" ("region_id");`);
+  }
+
+}
