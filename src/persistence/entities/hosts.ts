@@ -71,8 +71,8 @@ export const Baremetal = defineEntity({
     firstPosition: p.smallint(),
     heightUnits: p.smallint(),
     roomId: p.uuid().index(),
-    // No index on the region or datacenter: each holds a large share of the hosts, so their filters
-    // walk the primary key (every placement rewrites all of a host's index entries).
+    // No index on the datacenter or region: their filters walk the primary key (docs/hosts.md), and
+    // every placement rewrites the host's entry in each index it has.
     datacenterId: p.uuid(),
     regionId: p.uuid(),
     customFields: p.json<Record<string, string | number | boolean>>().default("{}"),

@@ -1,9 +1,10 @@
 import { Migration } from '@mikro-orm/migrations';
 
-// Indexes every placement paid for and no query used: custom-field filters compare `->>` values,
-// which a jsonb_path_ops index does not serve, and region and datacenter filters match too large a
-// share of the hosts for an index to win over the primary key. A host's reservation update is not
-// HOT (free CPU is indexed for placement), so it rewrites an entry in every index the host has.
+// Indexes every placement paid for and queries barely used. Custom-field filters compare `->>`
+// values, which a jsonb_path_ops index does not serve. A page of a datacenter's or region's hosts
+// walks the primary key instead: a few milliseconds at 100,000 hosts unless the place is nearly empty
+// (docs/hosts.md). A host's reservation update is not HOT (free CPU is indexed for placement), so it
+// rewrites an entry in every index the host has.
 export class Migration20261126164910_lean_host_indexes extends Migration {
 
   override name = 'Migration20261126164910_lean_host_indexes';
