@@ -7,8 +7,9 @@
 //
 // Statements take `?` placeholders, filled with the same literals MikroORM's em.execute writes (see
 // `formatStatement`), so the use case's helpers accept either this or an EntityManager (`Sql`).
-// Errors are converted to MikroORM's exception classes, as em.execute does. A use case must not run anything after the
-// final statement: its checks belong in that statement (see the `rackplane_require` function).
+// Errors are converted to MikroORM's exception classes, as em.execute does. A use case must not run
+// anything after the final statement: its checks belong in that statement (see the
+// `rackplane_require` function).
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
 import { ensurePrepared, type PreparedSession } from "./prepared.js";
