@@ -303,3 +303,35 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/** The same as leanGrpcClient, speaking the Connect protocol (unary: the bare message, binary). */
+export function leanConnectClient(baseUrl: string, headers: Record<string, string>) {
+  const session = http2.connect(baseUrl);
+  session.on("error", () => {});
+  return {
+    async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<MessageShape<O>> {
+      const body = toBinary(method.input, create(method.input, request));
+      const stream = session.request({
+        ":method": "POST",
+        ":path": `/${method.parent.typeName}/${method.name}`,
+        "content-type": "application/proto",
+        "connect-protocol-version": "1",
+        ...headers,
+      });
+      stream.end(body);
+      return new Promise<MessageShape<O>>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let status = 0;
+        stream.on("response", (h) => (status = Number(h[":status"])));
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("error", reject);
+        stream.on("close", () => {
+          const data = Buffer.concat(chunks);
+          if (status !== 200) return reject(new Error(`HTTP ${status}: ${data.toString()}`));
+          resolve(fromBinary(method.output, data));
+        });
+      });
+    },
+    close: () => session.close(),
+  };
+}

@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
-import { cpuMeter, leanGrpcClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
+import { cpuMeter, leanConnectClient, leanGrpcClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -19,8 +19,9 @@ const server = await startBenchServer();
 try {
   const seed = await seedCloud(server.databaseUrl);
   const headers = { authorization: `Bearer ${server.adminToken}` };
-  // BENCH_CLIENT=connect uses connect-node's gRPC client instead of the lean one.
-  const lean = leanGrpcClient(server.url, headers);
+  // BENCH_CLIENT=connect uses connect-node's gRPC client instead of the lean one; lean-connect the
+  // lean client over the Connect protocol.
+  const lean = process.env.BENCH_CLIENT === "lean-connect" ? leanConnectClient(server.url, headers) : leanGrpcClient(server.url, headers);
   const compute = createClient(ComputeService, createGrpcTransport({ baseUrl: server.url }));
   let refused = 0;
   const createOne = async (worker: number, i: number) => {
