@@ -207,47 +207,50 @@ export async function runPaced(
 }
 
 /**
- * A lean gRPC client for load generation: unary calls over one HTTP/2 connection with node:http2
- * and protobuf-es's binary codec, and nothing else. The machines here have two cores shared by the
- * load generator, the server and PostgreSQL; connect-node's gRPC client costs about three times as
- * much per call, all of it taken from the server's share.
+ * A lean client for load generation: unary calls over one HTTP/2 connection with node:http2 and
+ * protobuf-es's binary codec, and nothing else, over gRPC or the Connect protocol. The machines here
+ * have two cores shared by the load generator, the server and PostgreSQL; connect-node's gRPC client
+ * costs about three times as much per call, all of it taken from the server's share.
  */
-export function leanGrpcClient(baseUrl: string, headers: Record<string, string>) {
+export function leanClient(baseUrl: string, headers: Record<string, string>, protocol: "grpc" | "connect" = "grpc") {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
+  const grpc = protocol === "grpc";
   return {
     async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<MessageShape<O>> {
-      const body = toBinary(method.input, create(method.input, request));
-      const frame = Buffer.allocUnsafe(5 + body.length);
-      frame.writeUInt8(0, 0);
-      frame.writeUInt32BE(body.length, 1);
-      frame.set(body, 5);
+      const message = toBinary(method.input, create(method.input, request));
+      // gRPC frames the message (a flag byte and its length); Connect's unary call sends it bare.
+      let body: Uint8Array = message;
+      if (grpc) {
+        const frame = Buffer.alloc(5 + message.length);
+        frame.writeUInt32BE(message.length, 1);
+        frame.set(message, 5);
+        body = frame;
+      }
       const stream = session.request({
         ":method": "POST",
         ":path": `/${method.parent.typeName}/${method.name}`,
-        "content-type": "application/grpc+proto",
-        te: "trailers",
+        ...(grpc ? { "content-type": "application/grpc+proto", te: "trailers" } : { "content-type": "application/proto", "connect-protocol-version": "1" }),
         ...headers,
       });
-      stream.end(frame);
+      stream.end(body);
       return new Promise<MessageShape<O>>((resolve, reject) => {
         const chunks: Buffer[] = [];
-        let status: string | undefined;
-        let message = "";
-        stream.on("response", (h) => {
-          status = h["grpc-status"] as string | undefined;
-          message = (h["grpc-message"] as string | undefined) ?? "";
-        });
-        stream.on("trailers", (t) => {
-          status = t["grpc-status"] as string | undefined;
-          message = (t["grpc-message"] as string | undefined) ?? "";
-        });
+        let failure: string | undefined = "no response";
+        // gRPC's status comes in the headers of an early error, else in the trailers; Connect's is
+        // the HTTP status, with the error as the body.
+        const grpcStatus = (h: http2.IncomingHttpHeaders) => {
+          const status = h["grpc-status"];
+          if (status !== undefined) failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
+        };
+        stream.on("response", (h) => (grpc ? grpcStatus(h) : (failure = h[":status"] === 200 ? undefined : `HTTP ${h[":status"]}`)));
+        stream.on("trailers", grpcStatus);
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
         stream.on("error", reject);
         stream.on("close", () => {
-          if (status !== "0") return reject(new Error(`grpc-status ${status}: ${decodeURIComponent(message)}`));
           const data = Buffer.concat(chunks);
-          resolve(fromBinary(method.output, data.subarray(5, 5 + data.readUInt32BE(1))));
+          if (failure !== undefined) return reject(new Error(grpc ? failure : `${failure}: ${data.toString()}`));
+          resolve(fromBinary(method.output, grpc ? data.subarray(5, 5 + data.readUInt32BE(1)) : data));
         });
       });
     },
@@ -304,34 +307,3 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The same as leanGrpcClient, speaking the Connect protocol (unary: the bare message, binary). */
-export function leanConnectClient(baseUrl: string, headers: Record<string, string>) {
-  const session = http2.connect(baseUrl);
-  session.on("error", () => {});
-  return {
-    async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<MessageShape<O>> {
-      const body = toBinary(method.input, create(method.input, request));
-      const stream = session.request({
-        ":method": "POST",
-        ":path": `/${method.parent.typeName}/${method.name}`,
-        "content-type": "application/proto",
-        "connect-protocol-version": "1",
-        ...headers,
-      });
-      stream.end(body);
-      return new Promise<MessageShape<O>>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        let status = 0;
-        stream.on("response", (h) => (status = Number(h[":status"])));
-        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-        stream.on("error", reject);
-        stream.on("close", () => {
-          const data = Buffer.concat(chunks);
-          if (status !== 200) return reject(new Error(`HTTP ${status}: ${data.toString()}`));
-          resolve(fromBinary(method.output, data));
-        });
-      });
-    },
-    close: () => session.close(),
-  };
-}

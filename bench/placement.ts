@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
-import { cpuMeter, leanConnectClient, leanGrpcClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
+import { cpuMeter, leanClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -21,7 +21,7 @@ try {
   const headers = { authorization: `Bearer ${server.adminToken}` };
   // BENCH_CLIENT=connect uses connect-node's gRPC client instead of the lean one; lean-connect the
   // lean client over the Connect protocol.
-  const lean = process.env.BENCH_CLIENT === "lean-connect" ? leanConnectClient(server.url, headers) : leanGrpcClient(server.url, headers);
+  const lean = leanClient(server.url, headers, process.env.BENCH_CLIENT === "lean-connect" ? "connect" : "grpc");
   const compute = createClient(ComputeService, createGrpcTransport({ baseUrl: server.url }));
   let refused = 0;
   const createOne = async (worker: number, i: number) => {
