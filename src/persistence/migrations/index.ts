@@ -4,10 +4,12 @@ import { Migration20261126112928_initial } from "./Migration20261126112928_initi
 import { Migration20261126121635_hosts_tenants_compute_agents } from "./Migration20261126121635_hosts_tenants_compute_agents.js";
 import { Migration20261126151120_placement } from "./Migration20261126151120_placement.js";
 import { Migration20261126164910_lean_host_indexes } from "./Migration20261126164910_lean_host_indexes.js";
+import { Migration20261126172548_partial_cluster_index } from "./Migration20261126172548_partial_cluster_index.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
   { name: "Migration20261126121635_hosts_tenants_compute_agents", class: Migration20261126121635_hosts_tenants_compute_agents },
   { name: "Migration20261126151120_placement", class: Migration20261126151120_placement },
   { name: "Migration20261126164910_lean_host_indexes", class: Migration20261126164910_lean_host_indexes },
+  { name: "Migration20261126172548_partial_cluster_index", class: Migration20261126172548_partial_cluster_index },
 ];
