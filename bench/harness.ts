@@ -1,6 +1,6 @@
 // Shared benchmark plumbing: a throwaway PostgreSQL, the server in its own process (so load
 // generation does not steal its event loop), and a closed-loop load runner.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -31,8 +31,9 @@ export async function startBenchServer(): Promise<BenchServer> {
   const port = await freePort();
   // BENCH_PROFILE=dir writes a CPU profile of the server there, for finding where time goes.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  // The same V8 young-generation cap as `npm start` (see package.json): the figures are the server's.
-  const child: ChildProcess = spawn(process.execPath, [...profile, "--max-semi-space-size=16", "--import", "tsx", "src/main.ts", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
+  // The server as `npm start` runs it (see package.json): compiled, with the same V8 young-generation cap.
+  buildOnce();
+  const child: ChildProcess = spawn(process.execPath, [...profile, "--enable-source-maps", "--max-semi-space-size=16", "dist/src/main.js", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
     env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -70,6 +71,14 @@ export async function startBenchServer(): Promise<BenchServer> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+let built = false;
+/** `npm run build`, once per benchmark run. */
+function buildOnce(): void {
+  if (built) return;
+  execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+  built = true;
 }
 
 export interface LoadResult {

@@ -1,16 +1,18 @@
-// The server as an operator runs it: `src/main.ts` in its own process, on the embedded PostgreSQL,
-// restarted on the same data directory, and stopped with SIGTERM.
-import { spawn, type ChildProcess } from "node:child_process";
+// The server as an operator runs it (`npm start`): compiled to dist/, in its own process, on the
+// embedded PostgreSQL, restarted on the same data directory, and stopped with SIGTERM.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "rackplane-process-"));
+// `npm run build`, as `npm start` does first.
+beforeAll(() => void execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }), 120_000);
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 interface Running {
@@ -21,7 +23,7 @@ interface Running {
 }
 
 async function start(): Promise<Running> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, ["--enable-source-maps", "--max-semi-space-size=16", "dist/src/main.js", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
     env: { ...process.env, DATABASE_URL: "", RACKPLANE_LOG: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
