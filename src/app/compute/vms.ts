@@ -6,7 +6,7 @@ import { requireTransition, type LifecycleVerb, type VirtualMachineRole, type Vi
 import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
-import { nameFor, renderTemplate, requireNameMatches } from "../../domain/naming.js";
+import { nameFor, renderTemplate, requireNameMatches, type RenderedTemplate } from "../../domain/naming.js";
 import type { JobKind } from "../../domain/operations.js";
 import { isTenantRole, requireRole, type Principal } from "../../domain/principal.js";
 import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
@@ -225,11 +225,26 @@ function rememberNaming(tenant: { id: string; name: string; namingTemplate: stri
 }
 
 /** The template rendered for a request, and the name sequence's key: one sequence per rendered
- * prefix and suffix, so templates that render alike share their numbers. */
-function renderName(tenantName: string, template: string, role: VirtualMachineRole) {
-  const rendered = renderTemplate(template, { tenant: tenantName, role: role === "" ? "vm" : role.toLowerCase().replace("_", "-") });
-  return { rendered, key: `${rendered.prefix}{seq}${rendered.suffix}` };
+ * prefix and suffix, so templates that render alike share their numbers. Kept per template, tenant
+ * name and role (bounded like namingSeen): a creation needs it twice, and rendering a template (its
+ * regular expressions) cost more than a look-up. A template that does not render is not kept. */
+function renderName(tenantName: string, template: string, role: VirtualMachineRole): RenderedName {
+  const cacheKey = `${template}\u0000${tenantName}\u0000${role}`;
+  let found = renderedNames.get(cacheKey);
+  if (!found) {
+    const rendered = renderTemplate(template, { tenant: tenantName, role: role === "" ? "vm" : role.toLowerCase().replace("_", "-") });
+    found = { rendered, key: `${rendered.prefix}{seq}${rendered.suffix}` };
+    renderedNames.set(cacheKey, found);
+    if (renderedNames.size > namingSeenLimit) renderedNames.delete(renderedNames.keys().next().value!);
+  }
+  return found;
 }
+
+interface RenderedName {
+  readonly rendered: RenderedTemplate;
+  readonly key: string;
+}
+const renderedNames = new Map<string, RenderedName>();
 
 function sequenceDraw(request: CreateVirtualMachine): SequenceDraw | undefined {
   const seen = request.name === "" ? namingSeen.get(request.tenantId) : undefined;
