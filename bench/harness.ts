@@ -141,41 +141,14 @@ export async function runLoad(
       for (let i = 0; performance.now() < warmUntil; i++) await call(worker, i).catch(() => {});
     }),
   );
-  const latencies: number[] = [];
-  let errors = 0;
-  const cpuBefore = meter?.();
-  const started = performance.now();
-  const until = started + seconds * 1000;
+  const phase = measuredPhase(meter);
+  const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const t0 = performance.now();
-        try {
-          await call(worker, i);
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
+      for (let i = 0; performance.now() < until; i++) await phase.time(performance.now(), () => call(worker, i));
     }),
   );
-  return summarise(name, latencies, errors, (performance.now() - started) / 1000, cpuBefore && meter ? [cpuBefore, meter()] : undefined);
-}
-
-function summarise(name: string, latencies: number[], errors: number, seconds: number, cpu?: [CpuSplit, CpuSplit]): LoadResult {
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  const calls = Math.max(1, latencies.length + errors);
-  const per = (key: keyof CpuSplit) => (cpu![1][key] - cpu![0][key]) / calls;
-  return {
-    name,
-    requests: latencies.length,
-    errors,
-    perSecond: latencies.length / seconds,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    ...(cpu ? { cpuPerRequest: { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } } : {}),
-  };
+  return phase.result(name);
 }
 
 /**
@@ -191,9 +164,7 @@ export async function runPaced(
   call: (worker: number, i: number) => Promise<unknown>,
   meter?: () => CpuSplit,
 ): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const cpuBefore = meter?.();
+  const phase = measuredPhase(meter);
   const total = Math.round(perSecond * seconds);
   const started = performance.now() + 10;
   let next = 0;
@@ -203,16 +174,47 @@ export async function runPaced(
         const due = started + (slot * 1000) / perSecond;
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        try {
-          await call(worker, slot);
-          latencies.push(performance.now() - due);
-        } catch {
-          errors++;
-        }
+        await phase.time(due, () => call(worker, slot));
       }
     }),
   );
-  return summarise(name, latencies, errors, (performance.now() - started) / 1000, cpuBefore && meter ? [cpuBefore, meter()] : undefined);
+  return phase.result(name);
+}
+
+/** A load phase's tally: each call's latency from `since` (or its failure), the phase's length,
+ * and, with a meter, the CPU its calls took. */
+function measuredPhase(meter?: () => CpuSplit) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuBefore = meter?.();
+  const started = performance.now();
+  return {
+    async time(since: number, call: () => Promise<unknown>): Promise<void> {
+      try {
+        await call();
+        latencies.push(performance.now() - since);
+      } catch {
+        errors++;
+      }
+    },
+    result(name: string): LoadResult {
+      const seconds = (performance.now() - started) / 1000;
+      const cpuAfter = meter?.();
+      latencies.sort((a, b) => a - b);
+      const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+      const calls = Math.max(1, latencies.length + errors);
+      const per = (key: keyof CpuSplit) => (cpuAfter![key] - cpuBefore![key]) / calls;
+      return {
+        name,
+        requests: latencies.length,
+        errors,
+        perSecond: latencies.length / seconds,
+        p50Ms: at(0.5),
+        p99Ms: at(0.99),
+        ...(cpuBefore && cpuAfter ? { cpuPerRequest: { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } } : {}),
+      };
+    },
+  };
 }
 
 /**

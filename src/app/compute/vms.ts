@@ -219,9 +219,14 @@ const namingSeen = new Map<string, { readonly name: string; readonly template: s
 const namingSeenLimit = 10_000;
 
 function rememberNaming(tenant: { id: string; name: string; namingTemplate: string }): void {
-  namingSeen.delete(tenant.id);
-  namingSeen.set(tenant.id, { name: tenant.name, template: tenant.namingTemplate });
-  if (namingSeen.size > namingSeenLimit) namingSeen.delete(namingSeen.keys().next().value!);
+  remember(namingSeen, tenant.id, { name: tenant.name, template: tenant.namingTemplate });
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest beyond namingSeenLimit. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > namingSeenLimit) map.delete(map.keys().next().value!);
 }
 
 /** The template rendered for a request, and the name sequence's key: one sequence per rendered
@@ -234,8 +239,7 @@ function renderName(tenantName: string, template: string, role: VirtualMachineRo
   if (!found) {
     const rendered = renderTemplate(template, { tenant: tenantName, role: role === "" ? "vm" : role.toLowerCase().replace("_", "-") });
     found = { rendered, key: `${rendered.prefix}{seq}${rendered.suffix}` };
-    renderedNames.set(cacheKey, found);
-    if (renderedNames.size > namingSeenLimit) renderedNames.delete(renderedNames.keys().next().value!);
+    remember(renderedNames, cacheKey, found);
   }
   return found;
 }
