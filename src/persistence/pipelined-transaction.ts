@@ -19,9 +19,18 @@ export interface Sql {
   execute<T extends object[] = Record<string, unknown>[]>(sql: string, params?: readonly unknown[]): Promise<T>;
 }
 
+/** A statement with `?` placeholders and its parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
 export interface PipelinedTransaction extends Sql, PreparedSession {
-  /** The next statement commits the transaction in the same round trip. */
+  /** The next statement (or list of them) commits the transaction in the same round trip. */
   commitWithNext(): void;
+  /** Runs the statements in order in one round trip, as one query string; the rows of each. If one
+   * fails, those after it do not run and the transaction is aborted. */
+  executeAll(statements: readonly Statement[]): Promise<object[][]>;
 }
 
 export async function pipelinedTransaction<R>(orm: MikroORM, work: (tx: PipelinedTransaction) => Promise<R>): Promise<R> {
@@ -37,17 +46,22 @@ export async function pipelinedTransaction<R>(orm: MikroORM, work: (tx: Pipeline
       commitNext = true;
     },
     async execute<T extends object[]>(sql: string, params: readonly unknown[] = []): Promise<T> {
+      const [rows] = await tx.executeAll([{ sql, params }]);
+      return rows as T;
+    },
+    async executeAll(statements: readonly Statement[]): Promise<object[][]> {
       if (state === "done") throw new Error("the transaction is already committed: nothing may run after its final statement");
+      if (statements.length === 0) throw new Error("no statements to run");
       const begin = state === "new";
       const commit = commitNext;
-      const text = `${begin ? "begin;\n" : ""}${formatStatement(sql, params)}${commit ? ";\ncommit" : ""}`;
+      const text = `${begin ? "begin;\n" : ""}${statements.map(({ sql, params }) => formatStatement(sql, params)).join(";\n")}${commit ? ";\ncommit" : ""}`;
       state = commit ? "done" : "open";
       commitNext = false;
       const result = (await client.query(text).catch((error: unknown) => {
         throw platform.getExceptionConverter().convertException(error as Error);
       })) as unknown as pg.QueryResult | pg.QueryResult[];
       const results = Array.isArray(result) ? result : [result];
-      return results[begin ? 1 : 0]!.rows as T;
+      return results.slice(begin ? 1 : 0, (begin ? 1 : 0) + statements.length).map((each) => each.rows as object[]);
     },
   };
   try {

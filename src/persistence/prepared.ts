@@ -56,9 +56,18 @@ export async function ensurePrepared(client: pg.ClientBase): Promise<void> {
 /** Runs a declared statement. An array parameter goes as an array literal ('{"a","b"}'), which
  * takes the parameter's type as a quoted literal does (so declare it with a cast: `?::uuid[]`). */
 export async function executePrepared<T extends object[]>(sql: Sql, statement: PreparedStatement, params: readonly unknown[]): Promise<T> {
-  const values = params.map((param) => (Array.isArray(param) ? arrayLiteral(param) : param));
-  if (!("preparedStatements" in sql)) return sql.execute<T>(statement.sql, values);
-  return sql.execute<T>(`execute ${statement.name}(${values.map(() => "?").join(", ")})`, values);
+  if (!("preparedStatements" in sql)) return sql.execute<T>(statement.sql, params.map(parameter));
+  const call = preparedCall(statement, params);
+  return sql.execute<T>(call.sql, call.params);
+}
+
+/** The EXECUTE of a declared statement, for a session on which it is prepared. */
+export function preparedCall(statement: PreparedStatement, params: readonly unknown[]): { sql: string; params: unknown[] } {
+  return { sql: `execute ${statement.name}(${params.map(() => "?").join(", ")})`, params: params.map(parameter) };
+}
+
+function parameter(value: unknown): unknown {
+  return Array.isArray(value) ? arrayLiteral(value) : value;
 }
 
 function arrayLiteral(items: readonly unknown[]): string {

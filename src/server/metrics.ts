@@ -1,5 +1,6 @@
 // Prometheus text exposition of RPC counts and latency histograms, by method and code. Kept in
 // process (no client library): two maps and a fixed bucket ladder are all it takes.
+import type { CreationBatchStats } from "../app/compute/creation-batch.js";
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface Series {
@@ -62,4 +63,15 @@ export class RpcMetrics {
 
 function labels(series: Series): string {
   return `method="${series.method}",code="${series.code}"`;
+}
+
+/** The VM-creation batcher's counters (app/compute/creation-batch.ts). */
+export function renderCreationBatches(stats: CreationBatchStats): string {
+  const counters: Array<[string, string, number]> = [
+    ["rackplane_vm_creation_batches_total", "Transactions that held more than one VM creation.", stats.batches],
+    ["rackplane_vm_creations_batched_total", "VM creations committed in those transactions.", stats.batched],
+    ["rackplane_vm_creations_handed_on_total", "VM creations a batch handed on to run in a transaction of their own.", stats.handedOn],
+    ["rackplane_vm_creation_batches_failed_total", "Batches that failed as a whole and were retried creation by creation.", stats.failedBatches],
+  ];
+  return counters.map(([name, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`).join("");
 }

@@ -12,7 +12,8 @@ import { listen } from "./listen.js";
 import { errorFields, log } from "./log.js";
 import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
-import { RpcMetrics } from "./metrics.js";
+import { renderCreationBatches, RpcMetrics } from "./metrics.js";
+import { creationBatcher } from "../app/compute/creation-batch.js";
 import { routes, serviceNames } from "./routes.js";
 
 export interface ServerOptions {
@@ -68,7 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallback(req, res) {
       if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(metrics.render());
+        res.end(metrics.render() + renderCreationBatches(creationBatcher(db).stats));
         return;
       }
       res.writeHead(404, { "content-type": "text/plain" });

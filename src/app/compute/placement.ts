@@ -18,8 +18,8 @@ import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
 import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimits } from "../../domain/quota.js";
-import type { Sql } from "../../persistence/pipelined-transaction.js";
-import { executePrepared, preparedStatement } from "../../persistence/prepared.js";
+import type { Sql, Statement } from "../../persistence/pipelined-transaction.js";
+import { executePrepared, preparedCall, preparedStatement, type PreparedStatement } from "../../persistence/prepared.js";
 import { limitsOf } from "../tenants/quotas.js";
 
 export interface PlacementRequest {
@@ -191,8 +191,26 @@ const factsStatements = new Map(
 /** The one statement that reads and locks what a creation needs (see the top of this file), and
  * draws the VM's name sequence when the caller could tell its key. */
 export async function readForPlacement(sql: Sql, request: PlacementRequest, draw?: SequenceDraw): Promise<PlacementFacts> {
+  const { statement, params } = factsQuery(request, draw);
+  return factsOf(request, await executePrepared<FactsRows>(sql, statement, params));
+}
+
+/** `readForPlacement`'s statement as an EXECUTE, for a caller that sends it with others (on a
+ * session where it is prepared); `factsOf` reads its rows. */
+export function placementFactsStatement(request: PlacementRequest, draw?: SequenceDraw): Statement {
+  const { statement, params } = factsQuery(request, draw);
+  return preparedCall(statement, params);
+}
+
+type FactsRows = { facts: FactsRow }[];
+
+function avoidedOf(request: PlacementRequest): PlacementRequest["antiAffinity"] {
+  return request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
+}
+
+function factsQuery(request: PlacementRequest, draw: SequenceDraw | undefined): { statement: PreparedStatement; params: unknown[] } {
   const byHost = "baremetalId" in request.target;
-  const avoid = request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
+  const avoid = avoidedOf(request);
   const params: unknown[] = [
     request.tenantId,
     request.specificationId,
@@ -202,8 +220,13 @@ export async function readForPlacement(sql: Sql, request: PlacementRequest, draw
     ...(avoid ? [avoid.virtualMachineIds, request.tenantId] : []),
     ...(draw ? [draw.key, draw.tenantName, draw.namingTemplate] : []),
   ];
-  const rows = await executePrepared<{ facts: FactsRow }[]>(sql, factsStatements.get(`${byHost}/${avoid?.scope}/${Boolean(draw)}`)!, params);
-  const row = rows[0]!.facts;
+  return { statement: factsStatements.get(`${byHost}/${avoid?.scope}/${Boolean(draw)}`)!, params };
+}
+
+/** The facts in the rows of `request`'s statement. */
+export function factsOf(request: PlacementRequest, rows: readonly object[]): PlacementFacts {
+  const row = (rows as FactsRows)[0]!.facts;
+  const avoid = avoidedOf(request);
   return {
     tenant: row.tenant_id
       ? { id: row.tenant_id, name: row.tenant_name, disabled: row.disabled, disabledReason: row.disabled_reason, namingTemplate: row.naming_template, namingPattern: row.naming_pattern }
@@ -260,9 +283,16 @@ export async function place(sql: Sql, request: PlacementRequest, facts: Placemen
   const group = requireQuota(request, facts, asked);
   let candidates = facts.candidates;
   if (candidates.length === 0) candidates = await waitForCandidates(sql, group.id, group.policy, request, facts, asked);
+  const decision = choose(group, request, candidates, asked);
+  if (!decision) throw await insufficientCapacity(sql, group, request, facts, asked);
+  return decision;
+}
+
+/** The best of `candidates` (each of which fits) by the group's policy, or undefined if there are none. */
+export function choose(group: CheckedGroup, request: PlacementRequest, candidates: readonly Candidate[], asked: Resources): PlacementDecision | undefined {
   const ranked = rank(group.policy, candidates, asked);
   const chosen = ranked[0];
-  if (!chosen) throw await insufficientCapacity(sql, group, request, facts, asked);
+  if (!chosen) return undefined;
   return {
     groupId: group.id,
     quotaId: group.quotaId,
@@ -276,7 +306,7 @@ export async function place(sql: Sql, request: PlacementRequest, facts: Placemen
   };
 }
 
-interface CheckedGroup {
+export interface CheckedGroup {
   readonly id: string;
   readonly name: string;
   readonly policy: PlacementPolicy;
@@ -284,7 +314,7 @@ interface CheckedGroup {
 }
 
 /** The group exists, the tenant has a quota in it, and the request fits the quota. */
-function requireQuota(request: PlacementRequest, facts: PlacementFacts, asked: Resources): CheckedGroup {
+export function requireQuota(request: PlacementRequest, facts: PlacementFacts, asked: Resources): CheckedGroup {
   const tenantId = request.tenantId;
   if ("baremetalId" in request.target) {
     const baremetalId = request.target.baremetalId;

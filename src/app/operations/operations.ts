@@ -81,6 +81,15 @@ export function operationStatement(ctes: readonly string[], select?: string): st
  * scheduling record here): a decision costs one round trip, not one per row.
  */
 export async function startOperation(sql: Sql, ctx: CallContext, request: OperationRequest, with_?: SameStatement): Promise<Operation> {
+  const { operation, params } = operationRecords(ctx, request, with_);
+  if (with_) await executePrepared(sql, with_.statement, params);
+  else await sql.execute(operationStatement([]), params);
+  return operation;
+}
+
+/** The operation `startOperation` writes, and the parameters of its statement (the caller's first),
+ * for a caller that runs the statement itself (a batch of creations, see creation-batch.ts). */
+export function operationRecords(ctx: CallContext, request: OperationRequest, with_?: SameStatement): { operation: Operation; params: unknown[] } {
   const now = new Date();
   const operation: Operation = {
     id: request.id ?? newId(),
@@ -124,9 +133,7 @@ export async function startOperation(sql: Sql, ctx: CallContext, request: Operat
     now,
     request.groupId ?? "",
   ];
-  if (with_) await executePrepared(sql, with_.statement, params);
-  else await sql.execute(operationStatement([]), params);
-  return operation;
+  return { operation, params };
 }
 
 const operationFilter: FilterSchema = {
