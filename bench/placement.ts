@@ -54,6 +54,15 @@ try {
   printResults([paced, saturated]);
   console.log(`\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`);
   console.log(`zero-overcommit check: ${JSON.stringify(await drift(server.databaseUrl))}`);
+  // How the server grouped the creations into transactions (creation-batch.ts).
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+  const batches = counter("rackplane_vm_creation_batches_total");
+  const batched = counter("rackplane_vm_creations_batched_total");
+  console.log(
+    `batches: ${batches} holding ${batched} creations (${batches ? (batched / batches).toFixed(1) : "0"} per batch); ` +
+      `handed on to run alone: ${counter("rackplane_vm_creations_handed_on_total")}; failed batches: ${counter("rackplane_vm_creation_batches_failed_total")}`,
+  );
   lean.close();
 } finally {
   await server.stop();

@@ -75,6 +75,26 @@ export async function buildCloud(t: TestServer, options: CloudOptions): Promise<
   };
 }
 
+/** More tenants with a quota of `cpu` vCPU each (memory and storage: all of it) in the cloud's group. */
+export async function tenantsWithQuota(t: TestServer, cloud: Cloud, prefix: string, count: number, cpu: bigint): Promise<string[]> {
+  const { tenants } = t.clients();
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const tenantId = await t.tenant(`${prefix}-${i}`);
+      await tenants.createBaremetalGroupTenantQuota({
+        quota: {
+          tenantId,
+          groupId: cloud.groupId,
+          cpu: { kind: { case: "absolute", value: cpu } },
+          memoryMib: { kind: { case: "percent", value: 100 } },
+          storageGib: { kind: { case: "percent", value: 100 } },
+        },
+      });
+      return tenantId;
+    }),
+  );
+}
+
 /** Plays the agent: takes the operation's job and reports the outcome. */
 export async function finishOperation(t: TestServer, operationId: string, outcome: Outcome = { succeeded: true, facts: {} }): Promise<void> {
   await t.server.db.em().transactional(async (em) => {

@@ -7,9 +7,10 @@
 // backlog forms: the longer the queue, the larger the batch and the cheaper each creation.
 //
 // Correctness rests on the same guards as a creation alone (the quota row locked, candidates locked
-// with SKIP LOCKED, the guarded host UPDATE), plus three rules of the batch:
+// with SKIP LOCKED, the guarded host UPDATE), plus these rules of the batch:
 // - A batch holds at most one creation per tenant, in tenant-id order, so batches lock quota and
-//   name-sequence rows in one global order and cannot deadlock each other or a creation alone.
+//   name-sequence rows in one global order and cannot deadlock each other. A batch waits at most
+//   `waitAtMost` for a lock, which breaks the rare cycles it can form with other transactions (see there).
 // - Creations of one batch may lock the same candidate hosts (a transaction does not skip its own
 //   locks): each decision sees the free capacity the batch's earlier decisions left.
 // - Anything a batch cannot decide with the facts it read — no fitting candidate left, a name number
@@ -39,10 +40,16 @@ import {
 } from "./creation.js";
 import { choose, factsOf, placementFactsStatement, requireQuota, type SequenceDraw } from "./placement.js";
 
-/** How many creation transactions (batches, or creations alone) one server runs at once. */
-const concurrentTransactions = 4;
-/** The most creations one batch holds. */
-const batchLimit = 16;
+export interface BatchLimits {
+  /** How many creation transactions (batches, or creations alone) one server runs at once. */
+  readonly concurrentTransactions: number;
+  /** The most creations one batch holds. */
+  readonly batchSize: number;
+}
+
+/** Four transactions at once kept two cores busy in the placement benchmark (two and eight did no
+ * better); sixteen creations a batch is more than a backlog of 64 clients fills. */
+const defaultLimits: BatchLimits = { concurrentTransactions: 4, batchSize: 16 };
 
 interface Pending {
   readonly ctx: CallContext;
@@ -75,7 +82,10 @@ export class CreationBatcher {
   private running = 0;
   readonly stats: CreationBatchStats = { batches: 0, batched: 0, handedOn: 0, failedBatches: 0 };
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly limits: BatchLimits = defaultLimits,
+  ) {}
 
   /** Creates the VM, in a batch with others if some are waiting. */
   create(ctx: CallContext, request: CreateVirtualMachine): Promise<Created> {
@@ -86,7 +96,7 @@ export class CreationBatcher {
   }
 
   private startWaiting(): void {
-    while (this.running < concurrentTransactions && this.queue.length > 0) {
+    while (this.running < this.limits.concurrentTransactions && this.queue.length > 0) {
       const batch = this.takeBatch();
       this.running++;
       void this.run(batch).finally(() => {
@@ -102,7 +112,7 @@ export class CreationBatcher {
     const batch: Pending[] = [];
     const left: Pending[] = [];
     for (const pending of this.queue) {
-      if (batch.length < batchLimit && !tenants.has(pending.request.tenantId)) {
+      if (batch.length < this.limits.batchSize && !tenants.has(pending.request.tenantId)) {
         tenants.add(pending.request.tenantId);
         batch.push(pending);
       } else {
@@ -149,7 +159,7 @@ export class CreationBatcher {
   private async decideAndWrite(batch: readonly Pending[]): Promise<Outcome[]> {
     return pipelinedTransaction(this.db.orm, async (tx) => {
       const draws = batch.map((pending) => sequenceDraw(pending.request));
-      const rows = await tx.executeAll(batch.map((pending, i) => placementFactsStatement(pending.request, draws[i])));
+      const [, ...rows] = await tx.executeAll([waitAtMost, ...batch.map((pending, i) => placementFactsStatement(pending.request, draws[i]))]);
       const taken = new Map<string, Resources>();
       const giveBack: Statement[] = [];
       const outcomes = batch.map((pending, i): Outcome => {
@@ -170,6 +180,14 @@ export class CreationBatcher {
     });
   }
 }
+
+/** How long a batch waits for a lock before it gives up and its creations run alone. A batch holds
+ * the candidate hosts of its earlier creations while it locks the later ones' quota rows, the
+ * opposite of the order a release takes them in (quota, then host; see reservations.ts), and a
+ * creation alone that waits for busy hosts holds its name-sequence row: the two can deadlock with a
+ * batch. Waiting this long, the batch gives up first — well before PostgreSQL's deadlock check (one
+ * second) — and the other side goes on. A lock held by an ordinary creation is free long before. */
+const waitAtMost: Statement = { sql: "set local lock_timeout = '200ms'", params: [] };
 
 /** One creation's decision within a batch; `taken` holds what the batch's earlier decisions took
  * from each host, and gets this one's. */

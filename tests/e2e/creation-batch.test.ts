@@ -1,0 +1,140 @@
+// Group commit of VM creations (app/compute/creation-batch.ts), against real PostgreSQL. A batcher
+// with one transaction at a time makes the batches deterministic: the first creation runs alone,
+// and everything queued behind it forms the next batches, at most one creation per tenant each.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreationBatcher } from "../../src/app/compute/creation-batch.js";
+import type { CreateVirtualMachine, Created } from "../../src/app/compute/creation.js";
+import type { CallContext } from "../../src/app/context.js";
+import { DomainError } from "../../src/domain/errors.js";
+import { buildCloud, reservationDrift, tenantsWithQuota, type Cloud } from "../support/compute.js";
+import { freshDatabaseUrl } from "../support/database.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+import pg from "pg";
+
+let t: TestServer;
+let databaseUrl: string;
+beforeAll(async () => {
+  databaseUrl = await freshDatabaseUrl();
+  t = await startTestServer(databaseUrl);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const method = "rackplane.v1.ComputeService/CreateVirtualMachine";
+
+function callContext(): CallContext {
+  return {
+    principal: { name: "batch-test", role: "PLATFORM_ADMIN", tenantId: undefined, tokenId: "" },
+    requestId: crypto.randomUUID(),
+    method,
+    audit: { resourceType: "", resourceId: "", written: false },
+  };
+}
+
+function request(cloud: Cloud, tenantId: string, name = ""): CreateVirtualMachine {
+  return { tenantId, target: { groupId: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId, clusterId: null, role: "", name, antiAffinity: undefined };
+}
+
+/** What a creation came to: the VM's name, or the refusal's reason. */
+async function outcome(creation: Promise<Created>): Promise<{ name: string } | { reason: string }> {
+  try {
+    return { name: (await creation).virtualMachine.name };
+  } catch (error) {
+    if (error instanceof DomainError) return { reason: error.reason };
+    throw error;
+  }
+}
+
+describe("a batch of creations", () => {
+  it("admits what capacity and quota allow, gives back refused name numbers, and keeps every counter exact", async () => {
+    // 4 hosts × 16 cores of 2-vCPU VMs: 32 fit. Six tenants may hold 2 VMs each, six may hold many.
+    const cloud = await buildCloud(t, { name: "batch", hosts: 4 });
+    const limited = await tenantsWithQuota(t, cloud, "batch-limited", 6, 4n);
+    const roomy = await tenantsWithQuota(t, cloud, "batch-roomy", 6, 1000n);
+    const batcher = new CreationBatcher(t.server.db, { concurrentTransactions: 1, batchSize: 16 });
+    // One creation each first, alone: the batches after know each tenant's naming and draw its numbers.
+    for (const tenantId of [...limited, ...roomy]) expect(await outcome(batcher.create(callContext(), request(cloud, tenantId)))).toHaveProperty("name");
+    expect(batcher.stats.batches).toBe(0);
+
+    // Three more each, all at once: 36 asked, 20 fit. The first runs alone; the others queue and
+    // form batches of one creation per tenant.
+    const asked = [0, 1, 2].flatMap(() => [...limited, ...roomy]);
+    const outcomes = await Promise.all(asked.map((tenantId) => outcome(batcher.create(callContext(), request(cloud, tenantId)))));
+    const names = outcomes.flatMap((o) => ("name" in o ? [o.name] : []));
+    const reasons = outcomes.flatMap((o) => ("reason" in o ? [o.reason] : []));
+    expect(names).toHaveLength(20);
+    expect(new Set(reasons)).toEqual(new Set(["QUOTA_EXCEEDED", "INSUFFICIENT_CAPACITY"]));
+    expect(batcher.stats.batches).toBeGreaterThanOrEqual(2);
+    expect(batcher.stats.batched).toBeGreaterThan(0);
+    expect(batcher.stats.failedBatches).toBe(0);
+
+    const em = t.server.db.em();
+    const perTenant = await em.execute<{ tenant_id: string; vms: number; names: string[]; last_value: number }[]>(
+      `select vm.tenant_id, count(*)::int as vms, array_agg(vm.name order by vm.name) as names, max(s.last_value)::int as last_value
+         from virtual_machine vm join name_sequence s on s.tenant_id = vm.tenant_id where vm.group_id = ? group by vm.tenant_id`,
+      [cloud.groupId],
+    );
+    expect(perTenant).toHaveLength(12);
+    for (const row of perTenant) {
+      if (limited.includes(row.tenant_id)) expect(row.vms).toBeLessThanOrEqual(2);
+      // Numbers are 1…n with no gap, and the next is n + 1: a refused creation's drawn number was given back.
+      expect(row.names.map((name) => Number(/-(\d+)$/.exec(name)![1]))).toEqual(Array.from({ length: row.vms }, (_, i) => i + 1));
+      expect(row.last_value).toBe(row.vms);
+    }
+    expect(perTenant.reduce((sum, row) => sum + row.vms, 0)).toBe(32);
+    // Each committed creation wrote its own audit row.
+    const [audited] = await em.execute<{ n: number }[]>("select count(*)::int as n from audit_event where principal = 'batch-test' and result = 'OK'");
+    expect(audited!.n).toBe(32);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
+  it("that fails as a whole is rolled back and retried creation by creation", async () => {
+    const cloud = await buildCloud(t, { name: "retry", hosts: 2 });
+    const others = await tenantsWithQuota(t, cloud, "retry-other", 3, 1000n);
+    const batcher = new CreationBatcher(t.server.db, { concurrentTransactions: 1, batchSize: 16 });
+    expect(await outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "taken")))).toEqual({ name: "taken" });
+    // The first runs alone; the next four form one batch, in which the duplicate name fails the
+    // final statement: the batch rolls back, and each creation runs alone and meets its own fate.
+    const outcomes = await Promise.all([
+      outcome(batcher.create(callContext(), request(cloud, others[0]!, "first"))),
+      outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "taken"))),
+      ...others.map((tenantId) => outcome(batcher.create(callContext(), request(cloud, tenantId, "batched")))),
+    ]);
+    expect(outcomes).toEqual([{ name: "first" }, { reason: "ALREADY_EXISTS" }, { name: "batched" }, { name: "batched" }, { name: "batched" }]);
+    expect(batcher.stats).toMatchObject({ failedBatches: 1, handedOn: 4 });
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
+  it("gives way to a release that locks a quota row before a host, instead of deadlocking with it", async () => {
+    const cloud = await buildCloud(t, { name: "cycle", hosts: 2 });
+    const [later] = await tenantsWithQuota(t, cloud, "cycle-later", 1, 1000n);
+    const batcher = new CreationBatcher(t.server.db, { concurrentTransactions: 1, batchSize: 16 });
+    // Another transaction holds the later tenant's quota row, as a release does before its host row.
+    const release = new pg.Client({ connectionString: databaseUrl });
+    await release.connect();
+    try {
+      await release.query("begin");
+      await release.query("select 1 from baremetal_group_tenant_quota where tenant_id = $1 for update", [later]);
+      // The first creation runs alone; the next two form a batch in tenant order: the first of them
+      // locks both hosts as candidates, the second waits for the quota row.
+      const first = outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "alone")));
+      expect(await first).toEqual({ name: "alone" });
+      const batched = [outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "one"))), outcome(batcher.create(callContext(), request(cloud, later!, "two")))];
+      const em = t.server.db.em();
+      for (let waiting = 0; waiting === 0; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        [{ waiting } = { waiting: 0 }] = await em.execute<{ waiting: number }[]>(
+          "select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock' and query like '%placement_facts%'",
+        );
+      }
+      // Now the release wants a host the batch holds: the batch gives up, and the release goes on.
+      await release.query("select 1 from baremetal where id = any($1::uuid[]) for update", [cloud.hostIds]);
+      await release.query("commit");
+      expect(await Promise.all(batched)).toEqual([{ name: "one" }, { name: "two" }]);
+      expect(batcher.stats).toMatchObject({ failedBatches: 1, handedOn: 2 });
+    } finally {
+      await release.end();
+    }
+  });
+});
