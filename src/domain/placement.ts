@@ -1,4 +1,5 @@
 import type { Resources } from "./hosts.js";
+import { fits, subtract } from "./quota.js";
 
 // Placement (VM-3, QUO-4): plain types.
 export const placementPolicies = ["SPREAD", "PACK"] as const;
@@ -50,4 +51,14 @@ export function rank(policy: PlacementPolicy, candidates: readonly Candidate[], 
   return candidates
     .map((candidate) => ({ ...candidate, score: score(policy, candidate, asked) }))
     .sort((a, b) => b.score - a.score || (a.baremetalId < b.baremetalId ? -1 : 1));
+}
+
+/** The candidates that still fit `asked` once `taken` (per host id, by decisions the candidates'
+ * reading did not see: earlier creations of the same batch) is subtracted from their free capacity. */
+export function candidatesLeft(candidates: readonly Candidate[], taken: ReadonlyMap<string, Resources>, asked: Resources): Candidate[] {
+  return candidates.flatMap((candidate) => {
+    const used = taken.get(candidate.baremetalId);
+    const free = used ? subtract(candidate.free, used) : candidate.free;
+    return fits(asked, free) ? [used ? { ...candidate, free } : candidate] : [];
+  });
 }

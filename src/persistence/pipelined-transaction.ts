@@ -3,7 +3,8 @@
 // hottest mutation (a VM creation: two statements of its own) those two extra round trips and the
 // layers were a large share of its cost. Here BEGIN travels with the first statement and COMMIT with
 // the one the use case marks final, as one simple-protocol query string ("begin; …" / "…; commit"),
-// on a connection of the same pool MikroORM uses.
+// on a connection of the same pool MikroORM uses. `executeAll` sends several statements in one such
+// string (a batch of VM creations sends every creation's statement at once).
 //
 // Statements take `?` placeholders, filled with the same literals MikroORM's em.execute writes (see
 // `formatStatement`), so the use case's helpers accept either this or an EntityManager (`Sql`).

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { customFieldProblems, freeOf, type CustomFieldDefinition, type Resources } from "../../src/domain/hosts.js";
-import { rank, score, type Candidate, type PlacementPolicy } from "../../src/domain/placement.js";
+import { candidatesLeft, rank, score, type Candidate, type PlacementPolicy } from "../../src/domain/placement.js";
 import {
   add,
   effectiveCapacity,
@@ -487,5 +487,34 @@ describe("customFieldProblems (HOST-1)", () => {
     const inherited = [definition("constructor", "STRING", true)];
     expect(customFieldProblems(inherited, "baremetal", {}, true)).toEqual([{ field: "constructor", problem: "is required" }]);
     expect(customFieldProblems(inherited, "baremetal", { constructor: "x" }, true)).toEqual([]);
+  });
+});
+
+describe("candidates left within a batch of creations", () => {
+  it("greedy decisions over shared candidates never take more than a host had free", () => {
+    // A batch's creations see the same candidates; each takes the best of what the earlier left.
+    const hostsArb = fc.uniqueArray(fc.record({ id: fc.uuid(), free: resourcesArb(64) }), { selector: (host) => host.id, minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(hostsArb, fc.array(resourcesArb(16), { minLength: 1, maxLength: 16 }), placementArb, (hosts, asks, policy) => {
+        const candidates = hosts.map((host) => candidate(host.id, res(64, 512, 256), host.free));
+        const taken = new Map<string, Resources>();
+        for (const asked of asks) {
+          const left = candidatesLeft(candidates.filter((c) => fits(asked, c.free)), taken, asked);
+          for (const c of left) expect(fits(asked, c.free)).toBe(true);
+          const chosen = rank(policy, left, asked)[0];
+          if (chosen) taken.set(chosen.baremetalId, add(taken.get(chosen.baremetalId) ?? zero, asked));
+        }
+        for (const host of hosts) expect(fits(taken.get(host.id) ?? zero, host.free)).toBe(true);
+      }),
+    );
+  });
+
+  it("leaves a candidate untouched when nothing was taken from it", () => {
+    const a = candidate("a", res(16, 100, 100), res(8, 50, 50));
+    const b = candidate("b", res(16, 100, 100), res(8, 50, 50));
+    const left = candidatesLeft([a, b], new Map([["a", res(7, 0, 0)]]), res(2, 10, 10));
+    expect(left).toEqual([b]);
+    expect(left[0]).toBe(b);
+    expect(candidatesLeft([a], new Map([["a", res(6, 40, 0)]]), res(2, 10, 10))).toEqual([{ ...a, free: res(2, 10, 50) }]);
   });
 });

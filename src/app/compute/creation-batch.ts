@@ -22,7 +22,8 @@
 import { DomainError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
-import type { Candidate } from "../../domain/placement.js";
+import { candidatesLeft } from "../../domain/placement.js";
+import { add } from "../../domain/quota.js";
 import type { Statement } from "../../persistence/pipelined-transaction.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -47,9 +48,10 @@ export interface BatchLimits {
   readonly batchSize: number;
 }
 
-/** Four transactions at once kept two cores busy in the placement benchmark (two and eight did no
- * better); sixteen creations a batch is more than a backlog of 64 clients fills. */
-const defaultLimits: BatchLimits = { concurrentTransactions: 4, batchSize: 16 };
+/** In alternating runs of the placement benchmark, two transactions at once gave a shorter tail at
+ * 500/s than four (more creations batch at moderate load) and the same throughput; one could not keep
+ * both cores busy. Sixteen creations a batch: 32 did no better. */
+const defaultLimits: BatchLimits = { concurrentTransactions: 2, batchSize: 16 };
 
 interface Pending {
   readonly ctx: CallContext;
@@ -203,7 +205,7 @@ function decide(pending: Pending, facts: ReturnType<typeof factsOf>, draw: Seque
     requireAvoidedFound(facts, request.antiAffinity);
     const asked = catalogue.specification.resources;
     const group = requireQuota(request, facts, asked);
-    const decision = choose(group, request, leftAfter(facts.candidates, taken, asked), asked);
+    const decision = choose(group, request, candidatesLeft(facts.candidates, taken, asked), asked);
     if (!decision) return { kind: "alone" };
     const before = taken.get(decision.baremetalId);
     taken.set(decision.baremetalId, before ? add(before, asked) : asked);
@@ -212,24 +214,6 @@ function decide(pending: Pending, facts: ReturnType<typeof factsOf>, draw: Seque
     if (error instanceof DomainError) return { kind: "refused", error };
     throw error;
   }
-}
-
-/** The candidates as the batch's earlier decisions left them, those that still fit. */
-function leftAfter(candidates: readonly Candidate[], taken: ReadonlyMap<string, Resources>, asked: Resources): Candidate[] {
-  return candidates.flatMap((candidate) => {
-    const used = taken.get(candidate.baremetalId);
-    const free = used ? subtract(candidate.free, used) : candidate.free;
-    const fits = free.cpuCores >= asked.cpuCores && free.memoryMib >= asked.memoryMib && free.storageGib >= asked.storageGib;
-    return fits ? [used ? { ...candidate, free } : candidate] : [];
-  });
-}
-
-function add(a: Resources, b: Resources): Resources {
-  return { cpuCores: a.cpuCores + b.cpuCores, memoryMib: a.memoryMib + b.memoryMib, storageGib: a.storageGib + b.storageGib };
-}
-
-function subtract(a: Resources, b: Resources): Resources {
-  return { cpuCores: a.cpuCores - b.cpuCores, memoryMib: a.memoryMib - b.memoryMib, storageGib: a.storageGib - b.storageGib };
 }
 
 /** Gives back a name number drawn in this transaction: the row is locked by it since the draw, and
