@@ -27,7 +27,6 @@ import { add } from "../../domain/quota.js";
 import type { Statement } from "../../persistence/pipelined-transaction.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { asDomainError } from "../mutation.js";
 import { pipelinedTransaction } from "../../persistence/pipelined-transaction.js";
 import {
   createAlone,
@@ -177,8 +176,6 @@ export class CreationBatcher {
         await tx.executeAll(statements);
       }
       return outcomes;
-    }).catch((error: unknown) => {
-      throw asDomainError(error);
     });
   }
 }
