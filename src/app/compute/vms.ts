@@ -16,8 +16,6 @@ import { requireTenantEnabled } from "../tenants/guard.js";
 import { creationBatcher } from "./creation-batch.js";
 import { createAlone, type CreateVirtualMachine, type Created } from "./creation.js";
 
-export type { CreateVirtualMachine, Created };
-
 export interface VirtualMachine {
   readonly id: string;
   readonly version: number;
