@@ -254,7 +254,10 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
           const status = h["grpc-status"];
           if (status !== undefined) failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
         };
-        stream.on("response", (h) => (grpc ? grpcStatus(h) : (failure = h[":status"] === 200 ? undefined : `HTTP ${h[":status"]}`)));
+        stream.on("response", (h) => {
+          if (grpc) grpcStatus(h);
+          else failure = h[":status"] === 200 ? undefined : `HTTP ${h[":status"]}`;
+        });
         stream.on("trailers", grpcStatus);
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
         stream.on("error", reject);

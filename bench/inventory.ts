@@ -43,14 +43,14 @@ try {
   results.push(await runLoad("gRPC empty RPC (Health/Check) — ceiling", concurrency, seconds, () => health.check({})));
   results.push(await runLoad("gRPC GetRack", concurrency, seconds, (w, i) => inventory.getRack({ id: pick(w, i) }, { headers: auth })));
   results.push(
-    await runLoad("gRPC ListRacks (50/page)", concurrency, seconds, (w, i) =>
+    await runLoad("gRPC ListRacks (50/page)", concurrency, seconds, (_w, i) =>
       inventory.listRacks({ pageSize: 50, filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42" }, { headers: auth }),
     ),
   );
   results.push(await runLoad("JSON empty RPC (Health/Check) — ceiling", concurrency, seconds, () => json("grpc.health.v1.Health/Check", {}, {})));
   results.push(await runLoad("JSON GetRack", concurrency, seconds, (w, i) => json("rackplane.v1.InventoryService/GetRack", { id: pick(w, i) })));
   results.push(
-    await runLoad("JSON ListRacks (50/page)", concurrency, seconds, (w, i) =>
+    await runLoad("JSON ListRacks (50/page)", concurrency, seconds, (_w, i) =>
       json("rackplane.v1.InventoryService/ListRacks", { pageSize: 50, filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42" }),
     ),
   );

@@ -145,7 +145,7 @@ class SymbolTable {
       const candidate = parts.slice(i).join(".");
       if (this.lookup(candidate, relativeTo, mode) === target) return candidate;
     }
-    return "." + target;
+    return `.${target}`;
   }
 
   private lookup(name: string, relativeTo: string, mode: LookupMode): string | undefined {
@@ -200,11 +200,11 @@ function quoteString(value: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (code < 0x20 || code === 0x7f) out += "\\x" + code.toString(16).padStart(2, "0");
-    else if (code >= 0x80 && code <= 0x9f) out += "\\u" + code.toString(16).padStart(4, "0");
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else if (code >= 0x80 && code <= 0x9f) out += `\\u${code.toString(16).padStart(4, "0")}`;
     else out += ch;
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 // Octal escapes are unambiguous however many digits follow them, and keep the
@@ -215,9 +215,9 @@ function quoteBytes(value: Uint8Array): string {
     if (byte === 0x5c) out += "\\\\";
     else if (byte === 0x22) out += '\\"';
     else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
-    else out += "\\" + byte.toString(8).padStart(3, "0");
+    else out += `\\${byte.toString(8).padStart(3, "0")}`;
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 function floatLiteral(value: number, single: boolean): string {
@@ -279,6 +279,7 @@ function elementType(field: DescField | DescExtension): ValueType {
         case "message":
           return { kind: "message", desc: field.message };
       }
+      break;
     // Maps only occur inside message literals, which toText prints whole.
     case "map":
       throw new Error(`map field ${field.name} cannot be printed as a single option value`);
@@ -426,7 +427,7 @@ class OptionPrinter {
 
 /** Continuation lines of a multi-line value follow the indentation of its first line. */
 function hang(value: string, indent: string): string {
-  return value.split("\n").join("\n" + indent);
+  return value.split("\n").join(`\n${indent}`);
 }
 
 function optionStatements(entries: readonly OptionEntry[], indent: string): string[] {
@@ -527,7 +528,7 @@ class ProtoPrinter {
       this.out.push("");
     }
     while (this.out.at(-1) === "") this.out.pop();
-    return this.out.join("\n") + "\n";
+    return `${this.out.join("\n")}\n`;
   }
 
   private printExtensions(extensions: readonly FieldDescriptorProto[], scope: string, indent: string): void {

@@ -318,7 +318,7 @@ function leaseOf(job: AgentJob): Lease {
 
 /** A handler's result as a SUCCEEDED outcome, or a permanent failure when the facts would be
  * refused by the server (and refused again on every redelivery). */
-function success(result: JobResult | void): Outcome {
+function success(result: JobResult | undefined): Outcome {
   const message = truncate(result?.message ?? "", 1024);
   const facts = result?.facts;
   if (!facts) return { state: "SUCCEEDED", message };

@@ -56,7 +56,7 @@ export interface JobResult {
 
 /** Does the work. Returning means SUCCEEDED; throwing means FAILED (throw a JobError to say whether
  * retrying can help and whether capacity was the cause). */
-export type JobHandler = (job: Job, context: JobContext) => Promise<JobResult | void>;
+export type JobHandler = (job: Job, context: JobContext) => Promise<JobResult | undefined>;
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFn = (level: LogLevel, message: string, fields: Record<string, unknown>) => void;

@@ -23,9 +23,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
+function parseOptions() {
+  return parseArgs({
     options: {
       simulate: { type: "boolean", default: false },
       server: { type: "string", multiple: true },
@@ -37,7 +36,12 @@ try {
       group: { type: "string", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
-  }));
+  });
+}
+
+let values: ReturnType<typeof parseOptions>["values"];
+try {
+  ({ values } = parseOptions());
 } catch (error) {
   fail((error as Error).message);
 }

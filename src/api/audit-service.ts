@@ -1,7 +1,7 @@
 // rackplane.v1.AuditService.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AuditEventSchema, AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
+import { AuditEventSchema, type AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { listAuditEvents, type AuditEvent } from "../app/audit.js";
 import type { Database } from "../app/database.js";

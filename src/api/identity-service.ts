@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ApiTokenSchema, IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { ApiTokenSchema, type IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import type { Database } from "../app/database.js";
 import { createToken, listTokens, revokeToken, type ApiToken, type Authenticator } from "../app/identity.js";
 import type { Role as DomainRole } from "../domain/principal.js";

@@ -1,6 +1,6 @@
 // rackplane.v1.InventoryService: maps requests to use cases and results back. No rules here.
 import type { ServiceImpl } from "@connectrpc/connect";
-import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import type { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import type { Database } from "../app/database.js";
 import * as datacenters from "../app/inventory/datacenters.js";
 import * as rackUnits from "../app/inventory/rack-units.js";

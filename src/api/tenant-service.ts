@@ -1,6 +1,6 @@
 // rackplane.v1.TenantService: maps requests to use cases and results back. No rules here.
 import type { ServiceImpl } from "@connectrpc/connect";
-import { TenantKind, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { TenantKind, type TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import type { Database } from "../app/database.js";
 import * as quotas from "../app/tenants/quotas.js";
 import * as tenants from "../app/tenants/tenants.js";

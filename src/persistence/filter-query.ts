@@ -17,6 +17,7 @@ const ORDERING = { "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte" } as const
 // `any` because which properties a filter touches is decided by the runtime schema, which
 // TypeScript cannot see; a generic `ObjectQuery<T>`/`FilterQuery<T>` was tried, and MikroORM's
 // recursive types then infer nonsense for T inside `em.find(Rack, { $and: [...] })`.
+// biome-ignore lint/suspicious/noExplicitAny: see above
 export function toFilterQuery(expr: FilterExpr): ObjectQuery<any> {
   return compile(expr);
 }

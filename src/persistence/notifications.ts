@@ -40,7 +40,10 @@ export class Notifications {
   /** Calls `subscriber` with every payload on `channel` until the returned function is called. */
   subscribe(channel: Channel, subscriber: Subscriber): () => void {
     let set = this.subscribers.get(channel);
-    if (!set) this.subscribers.set(channel, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(channel, set);
+    }
     set.add(subscriber);
     return () => set.delete(subscriber);
   }
@@ -58,7 +61,10 @@ export class Notifications {
     this.client = undefined;
     void old?.end().catch(() => {});
     setTimeout(() => {
-      if (!this.closed) this.start().catch((error: unknown) => (this.onError(error), this.reconnect()));
+      if (!this.closed) this.start().catch((error: unknown) => {
+        this.onError(error);
+        this.reconnect();
+      });
     }, 1000);
   }
 }

@@ -47,7 +47,7 @@ export class RpcMetrics {
       "# TYPE rackplane_rpc_duration_seconds histogram",
     );
     for (const s of this.series.values()) {
-      buckets.forEach((le, i) => lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="${le}"} ${s.bucketCounts[i]}`));
+      for (const [i, le] of buckets.entries()) lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="${le}"} ${s.bucketCounts[i]}`);
       lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="+Inf"} ${s.count}`);
       lines.push(`rackplane_rpc_duration_seconds_sum{${labels(s)}} ${s.sum}`);
       lines.push(`rackplane_rpc_duration_seconds_count{${labels(s)}} ${s.count}`);

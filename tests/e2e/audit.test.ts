@@ -57,7 +57,7 @@ function as(caller: Caller) {
   const secret = caller === "admin" ? t.adminToken : caller === "anonymous" ? undefined : caller === "garbage" ? "rpt_garbage" : s.secrets[caller];
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: secret === undefined ? [] : [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: secret === undefined ? [] : [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return { inventory: createClient(InventoryService, transport), identity: createClient(IdentityService, transport), audit: createClient(AuditService, transport) };
 }

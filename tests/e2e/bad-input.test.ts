@@ -160,7 +160,7 @@ function makeClients(caller: Caller) {
   }[caller];
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: secret === undefined ? [] : [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: secret === undefined ? [] : [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return { InventoryService: createClient(InventoryService, transport), IdentityService: createClient(IdentityService, transport), AuditService: createClient(AuditService, transport) };
 }

@@ -26,7 +26,7 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return {
     compute: createClient(ComputeService, transport),

@@ -43,7 +43,7 @@ function as(caller: string | undefined) {
   const secret = caller === undefined ? t.adminToken : (callers[caller]?.secret ?? caller);
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return { identity: createClient(IdentityService, transport), inventory: createClient(InventoryService, transport), audit: createClient(AuditService, transport) };
 }

@@ -35,7 +35,7 @@ it("admits exactly what capacity and quota allow across two replicas", async () 
   const clients = replicas.map((replica) =>
     createClient(
       ComputeService,
-      createGrpcTransport({ baseUrl: replica.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }),
+      createGrpcTransport({ baseUrl: replica.url, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }),
     ),
   );
   // Shared: 6 hosts, 24 tenants asking 4 VMs each → 48 of 96 fit. Many tenants at once is what

@@ -35,7 +35,7 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return {
     tenants: createClient(TenantService, transport),
@@ -205,7 +205,7 @@ describe("usage", () => {
     const second = await newHost(group.id, 31);
     // 50% of 95, rounded down: a tenant never gets more than its share.
     expect(await cpu()).toEqual({ limit: 47, used: 0, remaining: 47 });
-    let u = inGroup(await usage(tenantId), group.id);
+    const u = inGroup(await usage(tenantId), group.id);
     expect(u).toMatchObject({ groupName: group.name, quotaId: quota.id });
     expect(numbers(u.memoryMib).limit).toBe(Math.floor((262144 + 65536) / 10));
     expect(numbers(u.storageGib).limit).toBe(500);

@@ -17,7 +17,7 @@ let t: TestServer;
 function clientsFor(secret: string) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return {
     tenants: createClient(TenantService, transport),

@@ -31,7 +31,7 @@ const unique = (prefix: string) => `${prefix}-${++counter}`;
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${secret}`), next(req))],
+    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
   });
   return {
     tenants: createClient(TenantService, transport),

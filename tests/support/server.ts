@@ -4,7 +4,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
-import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { IdentityService, type Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
@@ -27,6 +27,7 @@ export interface TestServer {
     tenants: Client<typeof TenantService>;
   };
   /** Connect JSON over HTTP/1.1 with fetch: returns the HTTP status and the parsed body. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies by path
   json(method: string, body: unknown, token?: string | null): Promise<{ status: number; body: any }>;
   /** AgentService client, as the given token. */
   agents(token: string): Client<typeof AgentService>;

@@ -163,10 +163,10 @@ describe("requireNameMatches (VM-6)", () => {
   });
 
   it("property: a literal pattern matches exactly itself — nothing before, nothing after", () => {
-    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ minLength: 1, maxLength: 3 }), (literal, extra) => {
-        const pattern = escape(literal);
+        const pattern = escapeRegExp(literal);
         expect(() => requireNameMatches(literal, pattern)).not.toThrow();
         expect(thrown(() => requireNameMatches(extra + literal, pattern)).reason).toBe("NAME_DOES_NOT_MATCH_RULE");
         expect(thrown(() => requireNameMatches(literal + extra, pattern)).reason).toBe("NAME_DOES_NOT_MATCH_RULE");

@@ -363,16 +363,22 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
     let used = start?.used ?? zero;
     const accepted: Resources[] = [];
     const refusals: Array<"quota" | "capacity"> = [];
-    requests.forEach((request, index) => {
-      if (quotaShortfall(limitAt(index), used, request) !== undefined) return void refusals.push("quota");
+    for (const [index, request] of requests.entries()) {
+      if (quotaShortfall(limitAt(index), used, request) !== undefined) {
+        refusals.push("quota");
+        continue;
+      }
       const candidates = effective.map((e, i) => candidate(`h${String(i).padStart(3, "0")}`, e, freeOf(e, allocated[i]!))).filter((c) => fits(request, c.free));
       const best = rank(placement, candidates, request)[0];
-      if (!best) return void refusals.push("capacity");
+      if (!best) {
+        refusals.push("capacity");
+        continue;
+      }
       const at = Number(best.baremetalId.slice(1));
       allocated[at] = add(allocated[at]!, request);
       used = add(used, request);
       accepted.push(request);
-    });
+    }
     return { accepted, allocated, used, refusals };
   }
 
@@ -393,7 +399,7 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
         expect(within(sum(outcome.accepted), limit)).toBe(true);
         expect(outcome.used).toEqual(sum(outcome.accepted));
         expect(sum(outcome.allocated)).toEqual(outcome.used);
-        outcome.allocated.forEach((a, i) => expect(within(a, effective[i]!)).toBe(true));
+        for (const [i, a] of outcome.allocated.entries()) expect(within(a, effective[i]!)).toBe(true);
         expect(outcome.accepted.length + outcome.refusals.length).toBe(requests.length);
         // A percentage limit is taken of the group: at most 100% means it never exceeds the group either.
         for (const r of resourceNames) if ("percent" in limits[r]) expect(limit[r]).toBeLessThanOrEqual(sum(effective)[r]);
@@ -413,10 +419,10 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
         const lowered: Resources = res(Math.min(before.cpuCores, after.cpuCores), Math.min(before.memoryMib, after.memoryMib), Math.min(before.storageGib, after.storageGib));
         const second = reserve(effective, placement, () => lowered, later, first);
         // Nothing taken back.
-        resourceNames.forEach((r) => expect(second.used[r]).toBeGreaterThanOrEqual(first.used[r]));
+        for (const r of resourceNames) expect(second.used[r]).toBeGreaterThanOrEqual(first.used[r]);
         if (second.accepted.length > 0) expect(within(second.used, lowered)).toBe(true);
         if (!within(first.used, lowered)) expect(second.accepted).toEqual([]);
-        second.allocated.forEach((a, i) => expect(within(a, effective[i]!)).toBe(true));
+        for (const [i, a] of second.allocated.entries()) expect(within(a, effective[i]!)).toBe(true);
       }),
       { numRuns: 300 },
     );

@@ -186,7 +186,10 @@ async function insertBaremetals(
   const unitsByRack = new Map<string, Map<number, { status: string; reservationId: string | null }>>();
   for (const unit of units) {
     let rackUnits = unitsByRack.get(unit.rack_id);
-    if (!rackUnits) unitsByRack.set(unit.rack_id, (rackUnits = new Map()));
+    if (!rackUnits) {
+      rackUnits = new Map();
+      unitsByRack.set(unit.rack_id, rackUnits);
+    }
     rackUnits.set(unit.position, { status: unit.status, reservationId: unit.reservation_id });
   }
 

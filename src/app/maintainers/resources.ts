@@ -84,7 +84,10 @@ export async function resourceNames(em: EntityManager, refs: ReadonlyArray<{ rea
   for (const ref of refs) {
     if (!Object.hasOwn(registry, ref.resourceType)) continue;
     let ids = idsByType.get(ref.resourceType);
-    if (!ids) idsByType.set(ref.resourceType, (ids = new Set()));
+    if (!ids) {
+      ids = new Set();
+      idsByType.set(ref.resourceType, ids);
+    }
     ids.add(ref.resourceId);
   }
   const names = new Map<string, string>();

@@ -11,7 +11,7 @@ export class Migration20261126151120_placement extends Migration {
     this.addSql(`drop index if exists "baremetal_free_memory_index";`);
     this.addSql(`create index if not exists baremetal_placement_index on baremetal (group_id, free_cpu_cores, id) where status = 'ACTIVE';`);
 
-    this.addSql(`create or replace function "rackplane_require"("ok" boolean, "message" text) returns boolean language plpgsql as \$\$ begin if ok is not true then raise exception using errcode = 'serialization_failure', message = message; end if; return true; end \$\$;`);
+    this.addSql(`create or replace function "rackplane_require"("ok" boolean, "message" text) returns boolean language plpgsql as $$ begin if ok is not true then raise exception using errcode = 'serialization_failure', message = message; end if; return true; end $$;`);
   }
 
   override down(): void | Promise<void> {
