@@ -18,28 +18,43 @@ const transport = createGrpcTransport({ baseUrl: server.url });
 const compute = createClient(ComputeService, transport);
 try {
   const seed = await seedCloud(server.databaseUrl);
-  const { secret } = await createClient(IdentityService, transport).createToken({ principal: "bench-agents", role: Role.AGENT }, { headers: admin });
-  const create = () => compute.createVirtualMachine({ tenantId: seed.tenant, target: { case: "groupId", value: seed.group }, specificationId: seed.specification, imageId: seed.image }, { headers: admin });
+  const { secret } = await createClient(IdentityService, transport).createToken(
+    { principal: "bench-agents", role: Role.AGENT },
+    { headers: admin },
+  );
+  const create = () =>
+    compute.createVirtualMachine(
+      { tenantId: seed.tenant, target: { case: "groupId", value: seed.group }, specificationId: seed.specification, imageId: seed.image },
+      { headers: admin },
+    );
 
   // 1. Dispatch latency with 100 agents connected.
   const received = new Map<string, number>();
-  const agents = Array.from({ length: 100 }, (_, i) =>
-    new Agent({
-      servers: [server.url.replace("http://", "")],
-      token: secret,
-      agentId: `bench-${i}`,
-      scope: {},
-      maxConcurrentJobs: 4,
-      handlers: Object.fromEntries(
-        ["CREATE_VIRTUAL_MACHINE", "DELETE_VIRTUAL_MACHINE", "START_VIRTUAL_MACHINE", "STOP_VIRTUAL_MACHINE", "REBOOT_VIRTUAL_MACHINE"].map((kind) => [
-          kind,
-          async (job: { operationId: string }) => {
-            received.set(job.operationId, Date.now());
-            return {};
-          },
-        ]),
-      ),
-    }),
+  const agents = Array.from(
+    { length: 100 },
+    (_, i) =>
+      new Agent({
+        servers: [server.url.replace("http://", "")],
+        token: secret,
+        agentId: `bench-${i}`,
+        scope: {},
+        maxConcurrentJobs: 4,
+        handlers: Object.fromEntries(
+          [
+            "CREATE_VIRTUAL_MACHINE",
+            "DELETE_VIRTUAL_MACHINE",
+            "START_VIRTUAL_MACHINE",
+            "STOP_VIRTUAL_MACHINE",
+            "REBOOT_VIRTUAL_MACHINE",
+          ].map((kind) => [
+            kind,
+            async (job: { operationId: string }) => {
+              received.set(job.operationId, Date.now());
+              return {};
+            },
+          ]),
+        ),
+      }),
   );
   for (const agent of agents) agent.start();
   while (agents.some((agent) => !agent.stats().connected)) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -54,7 +69,9 @@ try {
   }
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  console.log(`\ndispatch latency with 100 agents: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms over ${latencies.length} jobs (target p99 ≤ 50 ms)`);
+  console.log(
+    `\ndispatch latency with 100 agents: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms over ${latencies.length} jobs (target p99 ≤ 50 ms)`,
+  );
 
   // 2. Jobs completed end to end per second: 2,000 creates in flight at once, 100 agents.
   const started = performance.now();
@@ -63,13 +80,18 @@ try {
   const db = new pg.Client({ connectionString: server.databaseUrl });
   await db.connect();
   for (;;) {
-    const { rows } = await db.query<{ n: string }>("select count(*) as n from operation where id = any($1::uuid[]) and state = 'SUCCEEDED'", [operations]);
+    const { rows } = await db.query<{ n: string }>(
+      "select count(*) as n from operation where id = any($1::uuid[]) and state = 'SUCCEEDED'",
+      [operations],
+    );
     if (Number(rows[0]!.n) === operations.length) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await db.end();
   const seconds = (performance.now() - started) / 1000;
-  console.log(`jobs completed end to end: ${operations.length} in ${seconds.toFixed(1)} s = ${(operations.length / seconds).toFixed(0)} jobs/s (placement included)`);
+  console.log(
+    `jobs completed end to end: ${operations.length} in ${seconds.toFixed(1)} s = ${(operations.length / seconds).toFixed(0)} jobs/s (placement included)`,
+  );
   await Promise.all(agents.map((agent) => agent.stop({ graceMs: 1_000 })));
 } finally {
   await server.stop();
@@ -81,7 +103,10 @@ const idle = await startBenchServer();
 try {
   const idleAdmin = { authorization: `Bearer ${idle.adminToken}` };
   const idleTransport = createGrpcTransport({ baseUrl: idle.url });
-  const { secret } = await createClient(IdentityService, idleTransport).createToken({ principal: "bench-agents", role: Role.AGENT }, { headers: idleAdmin });
+  const { secret } = await createClient(IdentityService, idleTransport).createToken(
+    { principal: "bench-agents", role: Role.AGENT },
+    { headers: idleAdmin },
+  );
   const rssOf = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${idle.pid}/status`, "utf8"))![1]) / 1024;
   const before = rssOf();
   const agentClient = createClient(AgentService, idleTransport);
@@ -107,7 +132,9 @@ try {
     await c.end();
     return rows.map((row) => Number(row.n));
   })())!;
-  console.log(`server memory with ${agentsConnected} idle agent streams: ${rss.toFixed(0)} MiB RSS, ${before.toFixed(0)} MiB before they opened (target ≤ 300 MiB)`);
+  console.log(
+    `server memory with ${agentsConnected} idle agent streams: ${rss.toFixed(0)} MiB RSS, ${before.toFixed(0)} MiB before they opened (target ≤ 300 MiB)`,
+  );
   streams.abort();
 } finally {
   await idle.stop();
@@ -140,7 +167,12 @@ async function seedCloud(databaseUrl: string) {
       insert into image (id, version, create_time, update_time, name, architecture, status)
         values ('60000000-0000-7000-8000-000000000001', 1, now(), now(), 'image', 'X86_64', 'ACTIVE');
     `);
-    return { tenant: "40000000-0000-7000-8000-000000000001", group: "20000000-0000-7000-8000-000000000001", specification: "50000000-0000-7000-8000-000000000001", image: "60000000-0000-7000-8000-000000000001" };
+    return {
+      tenant: "40000000-0000-7000-8000-000000000001",
+      group: "20000000-0000-7000-8000-000000000001",
+      specification: "50000000-0000-7000-8000-000000000001",
+      image: "60000000-0000-7000-8000-000000000001",
+    };
   } finally {
     await client.end();
   }

@@ -6,7 +6,15 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http2 from "node:http2";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethodUnary,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import pg from "pg";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../src/persistence/embedded-postgres.js";
 
@@ -25,7 +33,11 @@ export async function startBenchServer(): Promise<BenchServer> {
   const database: EmbeddedDatabase = await startEmbeddedPostgres({
     dir: join(dir, "postgres"),
     durable: false,
-    ...(pgStats ? { settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on", "pg_stat_statements.track=all"] } : {}),
+    ...(pgStats
+      ? {
+          settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on", "pg_stat_statements.track=all"],
+        }
+      : {}),
   });
   if (pgStats) await withClient(database.url, (client) => client.query("create extension if not exists pg_stat_statements"));
   const port = await freePort();
@@ -33,10 +45,23 @@ export async function startBenchServer(): Promise<BenchServer> {
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The server as `npm start` runs it (see package.json): compiled, with the same V8 young-generation cap.
   buildOnce();
-  const child: ChildProcess = spawn(process.execPath, [...profile, "--enable-source-maps", "--max-semi-space-size=16", "dist/src/main.js", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
-    env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...profile,
+      "--enable-source-maps",
+      "--max-semi-space-size=16",
+      "dist/src/main.js",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data-dir",
+      dir,
+    ],
+    {
+      env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let tries = 0; ; tries++) {
     try {
@@ -63,7 +88,8 @@ export async function startBenchServer(): Promise<BenchServer> {
     adminToken,
     pid: child.pid!,
     async stop() {
-      if (pgStats) await withClient(database.url, printStatementStats).catch((error: unknown) => console.error("statement statistics:", error));
+      if (pgStats)
+        await withClient(database.url, printStatementStats).catch((error: unknown) => console.error("statement statistics:", error));
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
@@ -110,7 +136,10 @@ export function cpuMeter(serverPid: number): () => CpuSplit {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // utime + stime, and cutime + cstime: the postmaster's exited children (autovacuum workers).
-      return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
+      return {
+        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+      };
     } catch {
       return undefined; // the process exited between listing and reading
     }
@@ -123,7 +152,11 @@ export function cpuMeter(serverPid: number): () => CpuSplit {
       if (found?.comm === "postgres") postgres += found.ticks;
     }
     const self = process.cpuUsage();
-    return { server: (ticksOf(String(serverPid))?.ticks ?? 0) * msPerTick, postgres: postgres * msPerTick, loadGenerator: (self.user + self.system) / 1000 };
+    return {
+      server: (ticksOf(String(serverPid))?.ticks ?? 0) * msPerTick,
+      postgres: postgres * msPerTick,
+      loadGenerator: (self.user + self.system) / 1000,
+    };
   };
 }
 
@@ -211,7 +244,9 @@ function measuredPhase(meter?: () => CpuSplit) {
         perSecond: latencies.length / seconds,
         p50Ms: at(0.5),
         p99Ms: at(0.99),
-        ...(cpuBefore && cpuAfter ? { cpuPerRequest: { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } } : {}),
+        ...(cpuBefore && cpuAfter
+          ? { cpuPerRequest: { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } }
+          : {}),
       };
     },
   };
@@ -228,7 +263,10 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
   session.on("error", () => {});
   const grpc = protocol === "grpc";
   return {
-    async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<MessageShape<O>> {
+    async call<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodUnary<I, O>,
+      request: MessageInitShape<I>,
+    ): Promise<MessageShape<O>> {
       const message = toBinary(method.input, create(method.input, request));
       // gRPC frames the message (a flag byte and its length); Connect's unary call sends it bare.
       let body: Uint8Array = message;
@@ -241,7 +279,9 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
       const stream = session.request({
         ":method": "POST",
         ":path": `/${method.parent.typeName}/${method.name}`,
-        ...(grpc ? { "content-type": "application/grpc+proto", te: "trailers" } : { "content-type": "application/proto", "connect-protocol-version": "1" }),
+        ...(grpc
+          ? { "content-type": "application/grpc+proto", te: "trailers" }
+          : { "content-type": "application/proto", "connect-protocol-version": "1" }),
         ...headers,
       });
       stream.end(body);
@@ -252,7 +292,8 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
         // the HTTP status, with the error as the body.
         const grpcStatus = (h: http2.IncomingHttpHeaders) => {
           const status = h["grpc-status"];
-          if (status !== undefined) failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
+          if (status !== undefined)
+            failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
         };
         stream.on("response", (h) => {
           if (grpc) grpcStatus(h);
@@ -277,7 +318,11 @@ export function printResults(results: readonly LoadResult[]): void {
   console.log(`\n| benchmark | requests/s | p50 ms | p99 ms | errors |${cpu ? " CPU ms/request: server / PostgreSQL / load |" : ""}`);
   console.log(`| --- | ---: | ---: | ---: | ---: |${cpu ? " ---: |" : ""}`);
   for (const r of results) {
-    const split = r.cpuPerRequest ? ` ${[r.cpuPerRequest.server, r.cpuPerRequest.postgres, r.cpuPerRequest.loadGenerator].map((ms) => ms.toFixed(2)).join(" / ")} |` : cpu ? " |" : "";
+    const split = r.cpuPerRequest
+      ? ` ${[r.cpuPerRequest.server, r.cpuPerRequest.postgres, r.cpuPerRequest.loadGenerator].map((ms) => ms.toFixed(2)).join(" / ")} |`
+      : cpu
+        ? " |"
+        : "";
     console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |${split}`);
   }
 }
@@ -302,12 +347,23 @@ async function printStatementStats(client: pg.Client): Promise<void> {
        from pg_stat_statements where query not like '%pg_stat_statements%' order by total_plan_time + total_exec_time desc limit 20`,
   );
   console.log("\n| calls | plan ms/call | exec ms/call | total ms | statement |\n| ---: | ---: | ---: | ---: | --- |");
-  for (const row of rows) console.log(`| ${row.calls} | ${row.plan_ms} | ${row.exec_ms} | ${row.total_ms} | ${row.query.replaceAll("|", "\\|")} |`);
-  const scans = await client.query<{ relname: string; seq_scan: string; seq_tup_read: string; idx_scan: string; n_tup_hot_upd: string; n_tup_upd: string }>(
+  for (const row of rows)
+    console.log(`| ${row.calls} | ${row.plan_ms} | ${row.exec_ms} | ${row.total_ms} | ${row.query.replaceAll("|", "\\|")} |`);
+  const scans = await client.query<{
+    relname: string;
+    seq_scan: string;
+    seq_tup_read: string;
+    idx_scan: string;
+    n_tup_hot_upd: string;
+    n_tup_upd: string;
+  }>(
     `select relname, seq_scan, seq_tup_read, idx_scan, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where seq_tup_read > 10000 or n_tup_upd > 1000 order by seq_tup_read desc limit 10`,
   );
-  console.log("\n| table | seq scans | rows read by seq scans | index scans | updates | HOT updates |\n| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const row of scans.rows) console.log(`| ${row.relname} | ${row.seq_scan} | ${row.seq_tup_read} | ${row.idx_scan} | ${row.n_tup_upd} | ${row.n_tup_hot_upd} |`);
+  console.log(
+    "\n| table | seq scans | rows read by seq scans | index scans | updates | HOT updates |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const row of scans.rows)
+    console.log(`| ${row.relname} | ${row.seq_scan} | ${row.seq_tup_read} | ${row.idx_scan} | ${row.n_tup_upd} | ${row.n_tup_hot_upd} |`);
 }
 
 function freePort(): Promise<number> {
@@ -320,4 +376,3 @@ function freePort(): Promise<number> {
     });
   });
 }
-

@@ -18,7 +18,8 @@ try {
   const inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: server.url }));
   const rackIds = await seedRacks(server.databaseUrl, Math.ceil(hostCount / hostsPerRack));
   const groupIds: string[] = [];
-  for (let g = 0; g < 10; g++) groupIds.push((await inventory.createBaremetalGroup({ group: { name: `group-${g}` } }, { headers })).group!.id);
+  for (let g = 0; g < 10; g++)
+    groupIds.push((await inventory.createBaremetalGroup({ group: { name: `group-${g}` } }, { headers })).group!.id);
 
   const started = performance.now();
   for (let first = 0; first < hostCount; first += batchSize) {
@@ -37,12 +38,16 @@ try {
     await inventory.batchCreateBaremetals({ requests }, { headers });
   }
   const elapsed = (performance.now() - started) / 1000;
-  console.log(`\nBatchCreateBaremetals: ${hostCount} hosts in ${elapsed.toFixed(1)} s (${(hostCount / elapsed).toFixed(0)} hosts/s; target ≤ 60 s)`);
+  console.log(
+    `\nBatchCreateBaremetals: ${hostCount} hosts in ${elapsed.toFixed(1)} s (${(hostCount / elapsed).toFixed(0)} hosts/s; target ≤ 60 s)`,
+  );
 
   // Give the hosts some load so "free CPU" separates them, and fresh planner statistics.
   const client = new pg.Client({ connectionString: server.databaseUrl });
   await client.connect();
-  await client.query("update baremetal set cpu_cores_allocated = (hashtext(id::text) & 127) % (cpu_cores + 1), status = case when hashtext(name) % 10 = 0 then 'MAINTENANCE' else 'ACTIVE' end");
+  await client.query(
+    "update baremetal set cpu_cores_allocated = (hashtext(id::text) & 127) % (cpu_cores + 1), status = case when hashtext(name) % 10 = 0 then 'MAINTENANCE' else 'ACTIVE' end",
+  );
   await client.query("vacuum analyze baremetal");
   // The plan of the search the targets are about, for whoever tunes it next.
   const plan = await client.query(
@@ -54,8 +59,16 @@ try {
 
   const filter = (i: number) => `group_id = "${groupIds[i % groupIds.length]}" AND status = ACTIVE AND free_cpu >= ${16 + (i % 4) * 16}`;
   const results: LoadResult[] = [];
-  results.push(await runLoad("ListBaremetals filtered, 1 client", 1, seconds, (_, i) => inventory.listBaremetals({ pageSize: 50, filter: filter(i) }, { headers })));
-  results.push(await runLoad("ListBaremetals filtered, 32 clients", 32, seconds, (w, i) => inventory.listBaremetals({ pageSize: 50, filter: filter(w + i) }, { headers })));
+  results.push(
+    await runLoad("ListBaremetals filtered, 1 client", 1, seconds, (_, i) =>
+      inventory.listBaremetals({ pageSize: 50, filter: filter(i) }, { headers }),
+    ),
+  );
+  results.push(
+    await runLoad("ListBaremetals filtered, 32 clients", 32, seconds, (w, i) =>
+      inventory.listBaremetals({ pageSize: 50, filter: filter(w + i) }, { headers }),
+    ),
+  );
   printResults(results);
   console.log(`\nfiltered ListBaremetals p99 with one client: ${results[0]!.p99Ms.toFixed(2)} ms (target ≤ 20 ms)`);
 } finally {

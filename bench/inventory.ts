@@ -28,12 +28,22 @@ try {
   const json = (path: string, body: unknown, headers: Record<string, string> = auth) =>
     new Promise<unknown>((resolve, reject) => {
       const payload = JSON.stringify(body);
-      const req = http.request(`${server.url}/${path}`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}`))));
-        res.on("error", reject);
-      });
+      const req = http.request(
+        `${server.url}/${path}`,
+        {
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       req.end(payload);
     });
@@ -44,14 +54,24 @@ try {
   results.push(await runLoad("gRPC GetRack", concurrency, seconds, (w, i) => inventory.getRack({ id: pick(w, i) }, { headers: auth })));
   results.push(
     await runLoad("gRPC ListRacks (50/page)", concurrency, seconds, (_w, i) =>
-      inventory.listRacks({ pageSize: 50, filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42" }, { headers: auth }),
+      inventory.listRacks(
+        { pageSize: 50, filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42" },
+        { headers: auth },
+      ),
     ),
   );
-  results.push(await runLoad("JSON empty RPC (Health/Check) — ceiling", concurrency, seconds, () => json("grpc.health.v1.Health/Check", {}, {})));
-  results.push(await runLoad("JSON GetRack", concurrency, seconds, (w, i) => json("rackplane.v1.InventoryService/GetRack", { id: pick(w, i) })));
+  results.push(
+    await runLoad("JSON empty RPC (Health/Check) — ceiling", concurrency, seconds, () => json("grpc.health.v1.Health/Check", {}, {})),
+  );
+  results.push(
+    await runLoad("JSON GetRack", concurrency, seconds, (w, i) => json("rackplane.v1.InventoryService/GetRack", { id: pick(w, i) })),
+  );
   results.push(
     await runLoad("JSON ListRacks (50/page)", concurrency, seconds, (_w, i) =>
-      json("rackplane.v1.InventoryService/ListRacks", { pageSize: 50, filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42" }),
+      json("rackplane.v1.InventoryService/ListRacks", {
+        pageSize: 50,
+        filter: i % 2 === 0 ? "" : "status = RACK_STATUS_ACTIVE AND height_units >= 42",
+      }),
     ),
   );
   printResults(results);

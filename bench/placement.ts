@@ -52,7 +52,9 @@ try {
   const paced = await runPaced(`CreateVirtualMachine, ${targetRate}/s offered by 64 clients`, targetRate, 64, seconds, createOne, cpu);
   const saturated = await runLoad("CreateVirtualMachine, 64 clients, closed loop", 64, seconds, createOne, cpu);
   printResults([paced, saturated]);
-  console.log(`\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`);
+  console.log(
+    `\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`,
+  );
   console.log(`zero-overcommit check: ${JSON.stringify(await drift(server.databaseUrl))}`);
   // How the server grouped the creations into transactions (creation-batch.ts).
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
@@ -133,10 +135,14 @@ async function drift(databaseUrl: string) {
     const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
     return {
       virtualMachines: await count("select count(*) as n from virtual_machine"),
-      hostsWhoseCountersDrift: await count(`select count(*) as n from (select b.id from baremetal b left join virtual_machine vm on vm.baremetal_id = b.id and vm.reserved
+      hostsWhoseCountersDrift:
+        await count(`select count(*) as n from (select b.id from baremetal b left join virtual_machine vm on vm.baremetal_id = b.id and vm.reserved
         group by b.id having b.cpu_cores_allocated <> coalesce(sum(vm.cpu_cores), 0) or b.memory_mib_allocated <> coalesce(sum(vm.memory_mib), 0)) x`),
-      hostsOvercommitted: await count("select count(*) as n from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0"),
-      quotasWhoseCountersDrift: await count(`select count(*) as n from (select q.id from baremetal_group_tenant_quota q left join virtual_machine vm
+      hostsOvercommitted: await count(
+        "select count(*) as n from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0",
+      ),
+      quotasWhoseCountersDrift:
+        await count(`select count(*) as n from (select q.id from baremetal_group_tenant_quota q left join virtual_machine vm
         on vm.tenant_id = q.tenant_id and vm.group_id = q.group_id and vm.reserved group by q.id having q.cpu_used <> coalesce(sum(vm.cpu_cores), 0)) x`),
       quotasExceeded: await count("select count(*) as n from baremetal_group_tenant_quota where cpu_used > cpu_absolute"),
     };

@@ -14,10 +14,7 @@ const files: ReadonlyArray<readonly [string, string]> = [
   ["google-proto-files/google/rpc/error_details.proto", "google/rpc/error_details.proto"],
   ["grpc-health-check/proto/health/v1/health.proto", "grpc/health/v1/health.proto"],
   ["@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto", "grpc/reflection/v1/reflection.proto"],
-  [
-    "@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto",
-    "grpc/reflection/v1alpha/reflection.proto",
-  ],
+  ["@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"],
 ];
 
 for (const [from, to] of files) {

@@ -257,10 +257,7 @@ function enumLiteral(desc: DescEnum, value: number): string {
 }
 
 /** The element type of a field or extension, with lists unwrapped. */
-type ValueType =
-  | { kind: "scalar"; scalar: ScalarType }
-  | { kind: "enum"; desc: DescEnum }
-  | { kind: "message"; desc: DescMessage };
+type ValueType = { kind: "scalar"; scalar: ScalarType } | { kind: "enum"; desc: DescEnum } | { kind: "message"; desc: DescMessage };
 
 function elementType(field: DescField | DescExtension): ValueType {
   switch (field.fieldKind) {
@@ -345,8 +342,7 @@ class OptionPrinter {
     const message = value as Message;
     const r = reflect(extension.message, message);
     const setFields = r.fields.filter((f) => r.isSet(f));
-    const flattenable =
-      setFields.length > 0 && (r.getUnknown() ?? []).length === 0 && setFields.every((f) => f.fieldKind !== "map");
+    const flattenable = setFields.length > 0 && (r.getUnknown() ?? []).length === 0 && setFields.every((f) => f.fieldKind !== "map");
     if (!flattenable) {
       return [{ name, value: this.literal({ kind: "message", desc: extension.message }, message) }];
     }
@@ -563,10 +559,7 @@ class ProtoPrinter {
     const synthesized = new Map<number, FieldDescriptorProto>();
     for (const field of message.field) {
       const index = this.nestedIndexOf(message, field);
-      if (
-        index !== undefined &&
-        (field.type === Type.GROUP || at(message.nestedType, index, fullName).options?.mapEntry === true)
-      ) {
+      if (index !== undefined && (field.type === Type.GROUP || at(message.nestedType, index, fullName).options?.mapEntry === true)) {
         synthesized.set(index, field);
       }
     }
@@ -908,11 +901,9 @@ function check(): boolean {
     // A plain FileDescriptorSet: buf's Image format adds its own fields to
     // every file, which would show up as unknown fields here.
     try {
-      execFileSync(
-        process.execPath,
-        [bufBin, "build", workspace, "--exclude-source-info", "--as-file-descriptor-set", "-o", image],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
+      execFileSync(process.execPath, [bufBin, "build", workspace, "--exclude-source-info", "--as-file-descriptor-set", "-o", image], {
+        stdio: ["ignore", "inherit", "inherit"],
+      });
     } catch {
       // buf has already printed the compiler errors.
       console.error(`buf build failed for ${outputPath}`);

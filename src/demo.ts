@@ -40,7 +40,10 @@ export async function loadDemo(db: Database): Promise<boolean> {
   if (existing) return false;
   const ctx = demoContext;
 
-  const regions = [await createRegion(db, ctx(), { name: marker, description: "Frankfurt and Amsterdam" }, ""), await createRegion(db, ctx(), { name: "ap-east", description: "Hong Kong" }, "")];
+  const regions = [
+    await createRegion(db, ctx(), { name: marker, description: "Frankfurt and Amsterdam" }, ""),
+    await createRegion(db, ctx(), { name: "ap-east", description: "Hong Kong" }, ""),
+  ];
   const sites = [
     { name: "fra1", region: regions[0]!, city: "Frankfurt", countryCode: "DE", latitude: 50.11, longitude: 8.68 },
     { name: "ams1", region: regions[0]!, city: "Amsterdam", countryCode: "NL", latitude: 52.37, longitude: 4.9 },
@@ -66,7 +69,12 @@ export async function loadDemo(db: Database): Promise<boolean> {
           name: spec.name,
           description: `${spec.name} hosts`,
           dimension: spec.dimension,
-          scheduling: { ...defaultSchedulingPolicy, cpuAllocationRatio: spec.ratio, reservedPerHost: { cpuCores: 2, memoryMib: 8192, storageGib: 50 }, placementPolicy: spec.name === "batch" ? "PACK" : "SPREAD" },
+          scheduling: {
+            ...defaultSchedulingPolicy,
+            cpuAllocationRatio: spec.ratio,
+            reservedPerHost: { cpuCores: 2, memoryMib: 8192, storageGib: 50 },
+            placementPolicy: spec.name === "batch" ? "PACK" : "SPREAD",
+          },
         },
         "",
       ),
@@ -77,7 +85,13 @@ export async function loadDemo(db: Database): Promise<boolean> {
   let asn = 65000;
   for (const site of sites) {
     const { city, countryCode, latitude, longitude } = site;
-    const datacenter = await createDatacenter(db, ctx(), site.region.id, { name: site.name, description: `${city} campus`, address: "", city, countryCode, latitude, longitude }, "");
+    const datacenter = await createDatacenter(
+      db,
+      ctx(),
+      site.region.id,
+      { name: site.name, description: `${city} campus`, address: "", city, countryCode, latitude, longitude },
+      "",
+    );
     for (const hall of ["hall-a", "hall-b"]) {
       const room = await createRoom(db, ctx(), datacenter.id, { name: hall, description: `${site.name} ${hall}` }, "");
       for (let r = 1; r <= 10; r++) {
@@ -155,13 +169,56 @@ export async function loadDemo(db: Database): Promise<boolean> {
     }
   }
 
-  await createSpecification(db, ctx(), { name: "s1.small", vcpu: 2, memoryMib: 4096, storageGib: 40, generation: "gen3", deprecated: false, description: "" }, "");
-  await createSpecification(db, ctx(), { name: "s1.medium", vcpu: 4, memoryMib: 16384, storageGib: 100, generation: "gen3", deprecated: false, description: "" }, "");
-  await createSpecification(db, ctx(), { name: "s1.large", vcpu: 16, memoryMib: 65536, storageGib: 200, generation: "gen3", deprecated: false, description: "" }, "");
-  await createSpecification(db, ctx(), { name: "s0.small", vcpu: 2, memoryMib: 2048, storageGib: 20, generation: "gen2", deprecated: true, description: "previous generation" }, "");
-  await createImage(db, ctx(), { name: "ubuntu-24.04", osFamily: "ubuntu", osVersion: "24.04", architecture: "X86_64", status: "ACTIVE", description: "" }, "");
-  await createImage(db, ctx(), { name: "rocky-9", osFamily: "rocky", osVersion: "9", architecture: "X86_64", status: "ACTIVE", description: "" }, "");
-  await createImage(db, ctx(), { name: "debian-12-arm64", osFamily: "debian", osVersion: "12", architecture: "ARM64", status: "ACTIVE", description: "" }, "");
+  await createSpecification(
+    db,
+    ctx(),
+    { name: "s1.small", vcpu: 2, memoryMib: 4096, storageGib: 40, generation: "gen3", deprecated: false, description: "" },
+    "",
+  );
+  await createSpecification(
+    db,
+    ctx(),
+    { name: "s1.medium", vcpu: 4, memoryMib: 16384, storageGib: 100, generation: "gen3", deprecated: false, description: "" },
+    "",
+  );
+  await createSpecification(
+    db,
+    ctx(),
+    { name: "s1.large", vcpu: 16, memoryMib: 65536, storageGib: 200, generation: "gen3", deprecated: false, description: "" },
+    "",
+  );
+  await createSpecification(
+    db,
+    ctx(),
+    {
+      name: "s0.small",
+      vcpu: 2,
+      memoryMib: 2048,
+      storageGib: 20,
+      generation: "gen2",
+      deprecated: true,
+      description: "previous generation",
+    },
+    "",
+  );
+  await createImage(
+    db,
+    ctx(),
+    { name: "ubuntu-24.04", osFamily: "ubuntu", osVersion: "24.04", architecture: "X86_64", status: "ACTIVE", description: "" },
+    "",
+  );
+  await createImage(
+    db,
+    ctx(),
+    { name: "rocky-9", osFamily: "rocky", osVersion: "9", architecture: "X86_64", status: "ACTIVE", description: "" },
+    "",
+  );
+  await createImage(
+    db,
+    ctx(),
+    { name: "debian-12-arm64", osFamily: "debian", osVersion: "12", architecture: "ARM64", status: "ACTIVE", description: "" },
+    "",
+  );
 
   const maintainers = [];
   for (let m = 1; m <= 20; m++) {
@@ -169,7 +226,14 @@ export async function loadDemo(db: Database): Promise<boolean> {
       await createMaintainer(
         db,
         ctx(),
-        { name: `Maintainer ${m}`, account: `ops${String(m).padStart(2, "0")}`, email: `ops${m}@example.com`, phone: "", chat: `@ops${m}`, status: m === 20 ? "INACTIVE" : "ACTIVE" },
+        {
+          name: `Maintainer ${m}`,
+          account: `ops${String(m).padStart(2, "0")}`,
+          email: `ops${m}@example.com`,
+          phone: "",
+          chat: `@ops${m}`,
+          status: m === 20 ? "INACTIVE" : "ACTIVE",
+        },
         "",
       ),
     );
@@ -182,12 +246,14 @@ export async function loadDemo(db: Database): Promise<boolean> {
     for (const member of members.slice(1)) await addGroupMember(db, ctx(), group.id, member.id);
     maintainerGroups.push(group);
   }
-  const assign = (type: string, id: string, assignee: Assignee, role: MaintainerRole) => createResourceMaintainer(db, ctx(), { resource: { type, id }, assignee, role }, "");
+  const assign = (type: string, id: string, assignee: Assignee, role: MaintainerRole) =>
+    createResourceMaintainer(db, ctx(), { resource: { type, id }, assignee, role }, "");
   for (const [r, rack] of racks.entries()) {
     await assign("rack", rack.id, { groupId: maintainerGroups[Math.floor(r / 20)]!.id }, "OWNER");
     await assign("rack", rack.id, { maintainerId: maintainers[r % 19]!.id }, "ON_CALL");
   }
-  for (const [g, group] of groups.entries()) await assign("baremetal_group", group.id, { groupId: maintainerGroups[3 + (g % 2)]!.id }, "OWNER");
+  for (const [g, group] of groups.entries())
+    await assign("baremetal_group", group.id, { groupId: maintainerGroups[3 + (g % 2)]!.id }, "OWNER");
   return true;
 }
 
@@ -197,7 +263,12 @@ export async function demoAgentToken(db: Database): Promise<string> {
   const secret = newSecret();
   await db.em().transactional(async (em) => {
     await em.execute("update api_token set revoke_time = now() where principal = 'demo-simulator' and revoke_time is null");
-    issue(em, "demo", { principal: "demo-simulator", role: "AGENT", tenantId: null, description: "the demo's simulated agent", ttlMillis: null }, secret);
+    issue(
+      em,
+      "demo",
+      { principal: "demo-simulator", role: "AGENT", tenantId: null, description: "the demo's simulated agent", ttlMillis: null },
+      secret,
+    );
   });
   return secret;
 }

@@ -46,7 +46,9 @@ let demoAgent: Agent | undefined;
 if (values.demo) {
   const started = performance.now();
   const loaded = await loadDemo(server.db);
-  log("info", loaded ? "loaded the demo data" : "the demo data is already there", { seconds: Math.round((performance.now() - started) / 100) / 10 });
+  log("info", loaded ? "loaded the demo data" : "the demo data is already there", {
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  });
   // A simulated hypervisor in this process, on a token of its own, so demo VMs reach RUNNING.
   demoAgent = createSimulatedAgent({
     servers: [`${host.includes(":") ? `[${host}]` : host}:${server.port}`],

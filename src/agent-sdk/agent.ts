@@ -60,7 +60,8 @@ export class Agent {
   constructor(options: AgentOptions) {
     if (options.servers.length === 0) throw new RangeError("at least one server address is needed");
     if (!options.token) throw new RangeError("an agent token is needed");
-    if (options.agentId.length > 128 || !agentIdPattern.test(options.agentId)) throw new RangeError(`bad agent id ${JSON.stringify(options.agentId)}`);
+    if (options.agentId.length > 128 || !agentIdPattern.test(options.agentId))
+      throw new RangeError(`bad agent id ${JSON.stringify(options.agentId)}`);
     if (!Number.isInteger(options.maxConcurrentJobs) || options.maxConcurrentJobs < 1 || options.maxConcurrentJobs > 256) {
       throw new RangeError("maxConcurrentJobs must be an integer from 1 to 256");
     }
@@ -84,7 +85,11 @@ export class Agent {
       log: this.log,
       request: {
         agentId: options.agentId,
-        scope: { jobKinds: [...jobKinds], groupIds: [...(options.scope.groupIds ?? [])], baremetalIds: [...(options.scope.baremetalIds ?? [])] },
+        scope: {
+          jobKinds: [...jobKinds],
+          groupIds: [...(options.scope.groupIds ?? [])],
+          baremetalIds: [...(options.scope.baremetalIds ?? [])],
+        },
         maxConcurrentJobs: options.maxConcurrentJobs,
         description: truncate(options.description ?? "rackplane-agent-sdk", 256),
       },
@@ -324,11 +329,19 @@ function success(result: JobResult | undefined): Outcome {
   if (!facts) return { state: "SUCCEEDED", message };
   const hypervisorId = facts.hypervisorId ?? "";
   const ipAddresses = [...(facts.ipAddresses ?? [])];
-  const bad = hypervisorId.length > 128 ? "hypervisorId is longer than 128 characters"
-    : ipAddresses.length > 16 ? "more than 16 IP addresses"
-    : ipAddresses.find((ip) => isIP(ip) === 0);
+  const bad =
+    hypervisorId.length > 128
+      ? "hypervisorId is longer than 128 characters"
+      : ipAddresses.length > 16
+        ? "more than 16 IP addresses"
+        : ipAddresses.find((ip) => isIP(ip) === 0);
   if (bad !== undefined) {
-    return failure(new JobError(`the handler returned invalid facts: ${bad.includes(" ") ? bad : `${JSON.stringify(bad)} is not an IP address`}`, { agentCode: "INVALID_RESULT", permanent: true }));
+    return failure(
+      new JobError(`the handler returned invalid facts: ${bad.includes(" ") ? bad : `${JSON.stringify(bad)} is not an IP address`}`, {
+        agentCode: "INVALID_RESULT",
+        permanent: true,
+      }),
+    );
   }
   return { state: "SUCCEEDED", message, facts: { hypervisorId, ipAddresses } };
 }

@@ -2,7 +2,13 @@
 // with exponential backoff and full jitter, moving round-robin through the server list so a dead
 // replica is left behind; and the unary calls (ReportJob, ReportResourceState), sent to the server
 // the stream uses. Replicas share one database, so any of them accepts any report.
-import { connectivityState, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ClientReadableStream } from "@grpc/grpc-js";
+import {
+  connectivityState,
+  credentials as grpcCredentials,
+  Metadata,
+  type ChannelCredentials,
+  type ClientReadableStream,
+} from "@grpc/grpc-js";
 import {
   AgentServiceClient,
   type AgentJob,

@@ -116,7 +116,11 @@ export class LeaseKeeper {
 
   private heartbeat(): Promise<ReportResult> {
     return this.send(
-      ReportJobRequest.fromPartial({ state: JobReportState.JOB_REPORT_STATE_IN_PROGRESS, progressPercent: this.percent, message: this.message }),
+      ReportJobRequest.fromPartial({
+        state: JobReportState.JOB_REPORT_STATE_IN_PROGRESS,
+        progressPercent: this.percent,
+        message: this.message,
+      }),
       true,
     );
   }
@@ -131,7 +135,8 @@ export class LeaseKeeper {
         // A renewal the server did not apply means the job is no longer leased under this token
         // (it ended): there is nothing left to keep alive.
         if (fields.state === JobReportState.JOB_REPORT_STATE_IN_PROGRESS && !response.applied) return { kind: "lost", token };
-        if (response.leaseExpireTime && token === this.current.token) this.current = { ...this.current, expireTime: response.leaseExpireTime };
+        if (response.leaseExpireTime && token === this.current.token)
+          this.current = { ...this.current, expireTime: response.leaseExpireTime };
         return { kind: "accepted", token, response };
       } catch (error) {
         if (isLeaseLost(error)) return { kind: "lost", token };
@@ -150,7 +155,8 @@ export class LeaseKeeper {
     if (this.stopped) return;
     const stale = result.token !== this.current.token; // a redelivery replaced the token meanwhile
     if ((result.kind === "lost" || result.kind === "refused") && !stale) {
-      if (result.kind === "refused") this.options.log("error", "lease renewal refused; abandoning the job", { jobId: this.jobId, ...describeError(result.error) });
+      if (result.kind === "refused")
+        this.options.log("error", "lease renewal refused; abandoning the job", { jobId: this.jobId, ...describeError(result.error) });
       this.stop();
       this.options.onLost(result);
       return;

@@ -63,7 +63,8 @@ const latencyMs = number("latency", values.latency, 0, 3_600_000, false);
 const failureRate = number("failure-rate", values["failure-rate"], 0, 1, false);
 const concurrency = number("concurrency", values.concurrency, 1, 256, true);
 const servers = values.server ?? ["127.0.0.1:8080"];
-for (const server of servers) if (!/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(server)) fail(`--server wants host:port, not ${JSON.stringify(server)}`);
+for (const server of servers)
+  if (!/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(server)) fail(`--server wants host:port, not ${JSON.stringify(server)}`);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 for (const group of values.group ?? []) if (!uuid.test(group)) fail(`--group wants a UUID, not ${JSON.stringify(group)}`);
 
@@ -90,7 +91,14 @@ const agent = createSimulatedAgent({
   log,
 });
 agent.start();
-log("info", "simulated agent started", { agentId: values["agent-id"], servers, latencyMs, failureRate, concurrency, groups: values.group ?? [] });
+log("info", "simulated agent started", {
+  agentId: values["agent-id"],
+  servers,
+  latencyMs,
+  failureRate,
+  concurrency,
+  groups: values.group ?? [],
+});
 
 // A line of numbers now and then: enough to watch a load test from the log.
 const statsTimer = setInterval(() => log("info", "agent stats", { ...agent.stats() }), 60_000);

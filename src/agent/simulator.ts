@@ -7,7 +7,17 @@
 // answers the same facts, a stop of a stopped VM succeeds, a delete of an unknown VM succeeds),
 // failures are transient unless retrying cannot help, and a lost lease stops the work at once.
 import { createHash } from "node:crypto";
-import { Agent, JobError, type AgentOptions, type Job, type JobContext, type JobHandler, type JobKind, type JobResult, type LogFn } from "../agent-sdk/index.js";
+import {
+  Agent,
+  JobError,
+  type AgentOptions,
+  type Job,
+  type JobContext,
+  type JobHandler,
+  type JobKind,
+  type JobResult,
+  type LogFn,
+} from "../agent-sdk/index.js";
 
 export interface SimulatedVm {
   state: "RUNNING" | "STOPPED";

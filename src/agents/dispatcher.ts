@@ -97,7 +97,9 @@ export class Dispatcher {
     clearInterval(this.timer);
     await this.sweepRun;
     await this.bookkeeping.idle();
-    await this.db.em().execute("update agent set connected = false, last_seen_time = now() where replica = ? and connected", [this.replica]);
+    await this.db
+      .em()
+      .execute("update agent set connected = false, last_seen_time = now() where replica = ? and connected", [this.replica]);
   }
 
   /** The jobs for one agent's stream, until `signal` aborts (the agent left or the server stops). */
@@ -148,7 +150,9 @@ export class Dispatcher {
       signal.removeEventListener("abort", onAbort);
       this.sessions.delete(session);
       // Once the dispatcher stopped, its one statement marked every stream here disconnected.
-      await this.bookkeeping.run(async () => (this.stopped ? undefined : disconnectAgent(this.db, declaration.agentId, this.replica))).catch(this.options.onError);
+      await this.bookkeeping
+        .run(async () => (this.stopped ? undefined : disconnectAgent(this.db, declaration.agentId, this.replica)))
+        .catch(this.options.onError);
     }
   }
 
@@ -161,7 +165,9 @@ export class Dispatcher {
     }
     const serving = [...this.sessions].filter((session) => {
       const { groupIds, baremetalIds } = session.declaration.scope;
-      return payload === "" || (groupIds.length === 0 && baremetalIds.length === 0) || groupIds.includes(payload) || baremetalIds.length > 0;
+      return (
+        payload === "" || (groupIds.length === 0 && baremetalIds.length === 0) || groupIds.includes(payload) || baremetalIds.length > 0
+      );
     });
     if (serving.length === 0) return;
     // Round-robin over the streams with room, so work spreads over agents.

@@ -53,7 +53,11 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
           create(AgentSchema, {
             id: agent.agentId,
             principal: agent.principal,
-            scope: { jobKinds: [...agent.scope.jobKinds], groupIds: [...agent.scope.groupIds], baremetalIds: [...agent.scope.baremetalIds] },
+            scope: {
+              jobKinds: [...agent.scope.jobKinds],
+              groupIds: [...agent.scope.groupIds],
+              baremetalIds: [...agent.scope.baremetalIds],
+            },
             maxConcurrentJobs: agent.maxConcurrentJobs,
             connected: agent.connected,
             replica: agent.replica,
@@ -69,7 +73,13 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
   };
 }
 
-function jobReport(req: { state: JobReportState; progressPercent: number; message: string; facts?: { hypervisorId: string; ipAddresses: string[] }; error?: { agentCode: string; message: string; permanent: boolean; capacity: boolean } }): JobReport {
+function jobReport(req: {
+  state: JobReportState;
+  progressPercent: number;
+  message: string;
+  facts?: { hypervisorId: string; ipAddresses: string[] };
+  error?: { agentCode: string; message: string; permanent: boolean; capacity: boolean };
+}): JobReport {
   switch (req.state) {
     case JobReportState.IN_PROGRESS:
       return { state: "IN_PROGRESS", progressPercent: req.progressPercent, message: req.message };
@@ -77,13 +87,21 @@ function jobReport(req: { state: JobReportState; progressPercent: number; messag
       return {
         state: "SUCCEEDED",
         message: req.message,
-        facts: { ...(req.facts?.hypervisorId ? { hypervisorId: req.facts.hypervisorId } : {}), ...(req.facts ? { ipAddresses: req.facts.ipAddresses } : {}) },
+        facts: {
+          ...(req.facts?.hypervisorId ? { hypervisorId: req.facts.hypervisorId } : {}),
+          ...(req.facts ? { ipAddresses: req.facts.ipAddresses } : {}),
+        },
       };
     default:
       return {
         state: "FAILED",
         message: req.message,
-        error: { agentCode: req.error?.agentCode ?? "", message: req.error?.message || req.message || "the agent reported a failure", permanent: req.error?.permanent ?? false, capacity: req.error?.capacity ?? false },
+        error: {
+          agentCode: req.error?.agentCode ?? "",
+          message: req.error?.message || req.message || "the agent reported a failure",
+          permanent: req.error?.permanent ?? false,
+          capacity: req.error?.capacity ?? false,
+        },
       };
   }
 }
@@ -91,7 +109,9 @@ function jobReport(req: { state: JobReportState; progressPercent: number; messag
 function decodeAgentToken(token: string): string {
   const id = Buffer.from(token, "base64url").toString("utf8");
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id)) {
-    throw new InvalidArgumentError("INVALID_PAGE_TOKEN", "page_token is invalid: it is not a token this server issued", [{ field: "page_token", description: "not issued by this server" }]);
+    throw new InvalidArgumentError("INVALID_PAGE_TOKEN", "page_token is invalid: it is not a token this server issued", [
+      { field: "page_token", description: "not issued by this server" },
+    ]);
   }
   return id;
 }

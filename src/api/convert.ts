@@ -40,7 +40,10 @@ export function maskedPatch<P extends object>(mask: FieldMask | undefined, updat
     const part = updatable[path];
     if (!part) {
       throw new InvalidArgumentError("INVALID_UPDATE_MASK", `update_mask names "${path}", which cannot be updated`, [
-        { field: "update_mask", description: `"${path}" is unknown, output only or immutable; updatable: ${Object.keys(updatable).join(", ")}` },
+        {
+          field: "update_mask",
+          description: `"${path}" is unknown, output only or immutable; updatable: ${Object.keys(updatable).join(", ")}`,
+        },
       ]);
     }
     Object.assign(patch, part());

@@ -44,7 +44,13 @@ function fromDomainError(error: DomainError): ConnectError {
 }
 
 function withInfo(message: string, code: Code, reason: string, metadata: Readonly<Record<string, string>>, cause: unknown): ConnectError {
-  return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: { ...metadata } }) }], cause);
+  return new ConnectError(
+    message,
+    code,
+    undefined,
+    [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: { ...metadata } }) }],
+    cause,
+  );
 }
 
 const codeNames = {

@@ -23,10 +23,16 @@ import { datacenterMessage, rackMessage, rackUnitMessage, regionMessage, roomMes
 export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryService>> {
   return {
     async createBaremetal(req, ctx) {
-      return { baremetal: baremetalMessage(await baremetals.createBaremetal(db, callContext(ctx), baremetalFields(req.baremetal!), req.requestId)) };
+      return {
+        baremetal: baremetalMessage(await baremetals.createBaremetal(db, callContext(ctx), baremetalFields(req.baremetal!), req.requestId)),
+      };
     },
     async batchCreateBaremetals(req, ctx) {
-      const created = await baremetals.batchCreateBaremetals(db, callContext(ctx), req.requests.map((item) => baremetalFields(item.baremetal!)));
+      const created = await baremetals.batchCreateBaremetals(
+        db,
+        callContext(ctx),
+        req.requests.map((item) => baremetalFields(item.baremetal!)),
+      );
       return { baremetals: created.map(baremetalMessage) };
     },
     async getBaremetal(req, ctx) {
@@ -51,10 +57,15 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
       const paths = req.updateMask?.paths ?? [];
       const valueNames = paths.flatMap((path) => customFieldPath.exec(path)?.[1] ?? []);
       const otherPaths = paths.filter((path) => !customFieldPath.test(path));
-      const patch = valueNames.length > 0 && otherPaths.length === 0 ? {} : maskedPatch<baremetals.BaremetalPatch>({ ...req.updateMask!, paths: otherPaths }, updatable);
+      const patch =
+        valueNames.length > 0 && otherPaths.length === 0
+          ? {}
+          : maskedPatch<baremetals.BaremetalPatch>({ ...req.updateMask!, paths: otherPaths }, updatable);
       const values = customFields(host.customFields);
       const merged: baremetals.BaremetalPatch =
-        valueNames.length === 0 ? patch : { ...patch, customFieldValues: Object.fromEntries(valueNames.map((name) => [name, values[name] ?? null])) };
+        valueNames.length === 0
+          ? patch
+          : { ...patch, customFieldValues: Object.fromEntries(valueNames.map((name) => [name, values[name] ?? null])) };
       return { baremetal: baremetalMessage(await baremetals.updateBaremetal(db, callContext(ctx), host.id, host.etag, merged)) };
     },
     async deleteBaremetal(req, ctx) {
@@ -62,7 +73,14 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
       return {};
     },
     async setBaremetalStatus(req, ctx) {
-      const host = await baremetals.setBaremetalStatus(db, callContext(ctx), req.id, req.etag, BaremetalStatus[req.status] as DomainStatus, req.reason);
+      const host = await baremetals.setBaremetalStatus(
+        db,
+        callContext(ctx),
+        req.id,
+        req.etag,
+        BaremetalStatus[req.status] as DomainStatus,
+        req.reason,
+      );
       return { baremetal: baremetalMessage(host) };
     },
     async locateBaremetal(req, ctx) {
@@ -82,7 +100,12 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
       const created = await groups.createBaremetalGroup(
         db,
         callContext(ctx),
-        { name: group.name, description: group.description, dimension: dimension(group.dimension), scheduling: schedulingPolicy(group.scheduling) },
+        {
+          name: group.name,
+          description: group.description,
+          dimension: dimension(group.dimension),
+          scheduling: schedulingPolicy(group.scheduling),
+        },
         req.requestId,
       );
       return { group: baremetalGroupMessage(created) };
@@ -122,7 +145,11 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
       return { definition: customFieldDefinitionMessage(created) };
     },
     async listCustomFieldDefinitions(req, ctx) {
-      const page = await customFieldDefinitions.listCustomFieldDefinitions(db, callContext(ctx), { pageSize: req.pageSize, pageToken: req.pageToken, filter: "" });
+      const page = await customFieldDefinitions.listCustomFieldDefinitions(db, callContext(ctx), {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        filter: "",
+      });
       return { definitions: page.items.map(customFieldDefinitionMessage), nextPageToken: page.nextPageToken };
     },
     async deleteCustomFieldDefinition(req, ctx) {

@@ -31,7 +31,11 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
   return {
     async createRegion(req, ctx) {
       const region = req.region!;
-      return { region: regionMessage(await regions.createRegion(db, callContext(ctx), { name: region.name, description: region.description }, req.requestId)) };
+      return {
+        region: regionMessage(
+          await regions.createRegion(db, callContext(ctx), { name: region.name, description: region.description }, req.requestId),
+        ),
+      };
     },
     async getRegion(req, ctx) {
       return { region: regionMessage(await regions.getRegion(db, callContext(ctx), req.id)) };
@@ -55,7 +59,13 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
 
     async createDatacenter(req, ctx) {
       const datacenter = req.datacenter!;
-      const created = await datacenters.createDatacenter(db, callContext(ctx), datacenter.regionId, datacenterFields(datacenter), req.requestId);
+      const created = await datacenters.createDatacenter(
+        db,
+        callContext(ctx),
+        datacenter.regionId,
+        datacenterFields(datacenter),
+        req.requestId,
+      );
       return { datacenter: datacenterMessage(created) };
     },
     async getDatacenter(req, ctx) {
@@ -78,7 +88,9 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
         "location.latitude": () => ({ latitude: location.latitude }),
         "location.longitude": () => ({ longitude: location.longitude }),
       });
-      return { datacenter: datacenterMessage(await datacenters.updateDatacenter(db, callContext(ctx), datacenter.id, datacenter.etag, patch)) };
+      return {
+        datacenter: datacenterMessage(await datacenters.updateDatacenter(db, callContext(ctx), datacenter.id, datacenter.etag, patch)),
+      };
     },
     async deleteDatacenter(req, ctx) {
       await datacenters.deleteDatacenter(db, callContext(ctx), req.id, req.etag, req.force);
@@ -87,7 +99,13 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
 
     async createRoom(req, ctx) {
       const room = req.room!;
-      const created = await rooms.createRoom(db, callContext(ctx), room.datacenterId, { name: room.name, description: room.description }, req.requestId);
+      const created = await rooms.createRoom(
+        db,
+        callContext(ctx),
+        room.datacenterId,
+        { name: room.name, description: room.description },
+        req.requestId,
+      );
       return { room: roomMessage(created) };
     },
     async getRoom(req, ctx) {
@@ -170,7 +188,12 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
       const reservation = await rackUnits.reserveRackUnits(
         db,
         callContext(ctx),
-        { rackId: req.rackId, range: { first: req.firstPosition, count: req.unitCount }, purpose: req.purpose, tenantId: req.tenantId.toLowerCase() || null },
+        {
+          rackId: req.rackId,
+          range: { first: req.firstPosition, count: req.unitCount },
+          purpose: req.purpose,
+          tenantId: req.tenantId.toLowerCase() || null,
+        },
         req.requestId,
       );
       return { reservation: reservationMessage(reservation) };
@@ -180,13 +203,24 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
       return {};
     },
     async setRackUnitsFaulty(req, ctx) {
-      const units = await rackUnits.setRackUnitsFaulty(db, callContext(ctx), req.rackId, { first: req.firstPosition, count: req.unitCount }, req.faulty, req.reason);
+      const units = await rackUnits.setRackUnitsFaulty(
+        db,
+        callContext(ctx),
+        req.rackId,
+        { first: req.firstPosition, count: req.unitCount },
+        req.faulty,
+        req.reason,
+      );
       return { units: units.map((unit) => rackUnitMessage(unit)) };
     },
 
     async createSlotGroup(req, ctx) {
       const group = req.slotGroup!;
-      return { slotGroup: slotGroupMessage(await slotGroups.createSlotGroup(db, callContext(ctx), { name: group.name, description: group.description }, req.requestId)) };
+      return {
+        slotGroup: slotGroupMessage(
+          await slotGroups.createSlotGroup(db, callContext(ctx), { name: group.name, description: group.description }, req.requestId),
+        ),
+      };
     },
     async getSlotGroup(req, ctx) {
       return { slotGroup: slotGroupMessage(await slotGroups.getSlotGroup(db, callContext(ctx), req.id)) };

@@ -40,7 +40,9 @@ export function maintainerService(db: Database): ServiceImpl<typeof MaintainerSe
         chat: () => ({ chat: maintainer.chat }),
         status: () => ({ status: maintainerStatus(maintainer.status) }),
       });
-      return { maintainer: maintainerMessage(await maintainers.updateMaintainer(db, callContext(ctx), maintainer.id, maintainer.etag, patch)) };
+      return {
+        maintainer: maintainerMessage(await maintainers.updateMaintainer(db, callContext(ctx), maintainer.id, maintainer.etag, patch)),
+      };
     },
     async deleteMaintainer(req, ctx) {
       await maintainers.deleteMaintainer(db, callContext(ctx), req.id, req.etag);
@@ -90,7 +92,12 @@ export function maintainerService(db: Database): ServiceImpl<typeof MaintainerSe
     },
 
     async createResourceMaintainer(req, ctx) {
-      const created = await assignments.createResourceMaintainer(db, callContext(ctx), assignmentFields(req.resourceMaintainer!), req.requestId);
+      const created = await assignments.createResourceMaintainer(
+        db,
+        callContext(ctx),
+        assignmentFields(req.resourceMaintainer!),
+        req.requestId,
+      );
       return { resourceMaintainer: resourceMaintainerMessage(created) };
     },
     async deleteResourceMaintainer(req, ctx) {

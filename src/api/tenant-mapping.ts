@@ -99,7 +99,9 @@ export function quotaLimit(field: string, message: QuotaLimitMessage | undefined
     case "absolute":
       if (message.kind.value > BigInt(Number.MAX_SAFE_INTEGER)) {
         const description = `must be at most ${Number.MAX_SAFE_INTEGER}`;
-        throw new InvalidArgumentError("VALIDATION_FAILED", `${field}.absolute: ${description}`, [{ field: `${field}.absolute`, description }]);
+        throw new InvalidArgumentError("VALIDATION_FAILED", `${field}.absolute: ${description}`, [
+          { field: `${field}.absolute`, description },
+        ]);
       }
       return { absolute: Number(message.kind.value) };
     case "percent":

@@ -36,7 +36,10 @@ export function vmService(db: Database): Partial<ServiceImpl<typeof ComputeServi
           name: req.name,
           antiAffinity:
             antiAffinity && antiAffinity.virtualMachineIds.length > 0
-              ? { scope: antiAffinity.scope === AntiAffinityScope.RACK ? "RACK" : "HOST", virtualMachineIds: antiAffinity.virtualMachineIds }
+              ? {
+                  scope: antiAffinity.scope === AntiAffinityScope.RACK ? "RACK" : "HOST",
+                  virtualMachineIds: antiAffinity.virtualMachineIds,
+                }
               : undefined,
         },
         req.requestId,
@@ -68,7 +71,11 @@ export function vmService(db: Database): Partial<ServiceImpl<typeof ComputeServi
       return { operation: operationMessage(await vms.operateVirtualMachine(db, callContext(ctx), req.id, "REBOOT", {})) };
     },
     async deleteVirtualMachine(req, ctx) {
-      return { operation: operationMessage(await vms.operateVirtualMachine(db, callContext(ctx), req.id, "DELETE", { keepDataDisk: req.keepDataDisk })) };
+      return {
+        operation: operationMessage(
+          await vms.operateVirtualMachine(db, callContext(ctx), req.id, "DELETE", { keepDataDisk: req.keepDataDisk }),
+        ),
+      };
     },
     async listSchedulingRecords(req, ctx) {
       const page = await listSchedulingRecords(db, callContext(ctx), listRequest(req));
@@ -111,11 +118,20 @@ function schedulingRecordMessage(record: SchedulingRecord) {
     tenantId: record.tenantId,
     groupId: record.groupId,
     requested: resourcesMessage(record),
-    candidates: record.candidates.map((candidate) => ({ baremetalId: candidate.baremetalId, free: resourcesMessage(candidate.free), score: candidate.score })),
+    candidates: record.candidates.map((candidate) => ({
+      baremetalId: candidate.baremetalId,
+      free: resourcesMessage(candidate.free),
+      score: candidate.score,
+    })),
     chosenBaremetalId: record.baremetalId,
     reason: record.reason,
     policy: record.policy,
-    events: record.events.map((event) => ({ kind: event.kind, resources: resourcesMessage(event.resources), reason: event.reason, time: timestamp(new Date(event.time)) })),
+    events: record.events.map((event) => ({
+      kind: event.kind,
+      resources: resourcesMessage(event.resources),
+      reason: event.reason,
+      time: timestamp(new Date(event.time)),
+    })),
     createTime: timestamp(record.createTime),
   });
 }

@@ -113,9 +113,13 @@ export class Authenticator {
 function requireMayIssue(principal: Principal, request: TokenRequest): void {
   if (principal.role === "PLATFORM_ADMIN") return;
   if (principal.role === "TENANT_ADMIN" && isTenantRole(request.role) && request.tenantId === principal.tenantId) return;
-  throw new PermissionDeniedError("ROLE_NOT_ALLOWED", `role ${principal.role} may not issue ${request.role} tokens${request.tenantId ? ` for tenant ${request.tenantId}` : ""}`, {
-    role: principal.role,
-  });
+  throw new PermissionDeniedError(
+    "ROLE_NOT_ALLOWED",
+    `role ${principal.role} may not issue ${request.role} tokens${request.tenantId ? ` for tenant ${request.tenantId}` : ""}`,
+    {
+      role: principal.role,
+    },
+  );
 }
 
 export async function createToken(db: Database, ctx: CallContext, request: TokenRequest): Promise<{ token: ApiToken; secret: string }> {
@@ -201,7 +205,12 @@ export async function bootstrapAdminToken(db: Database): Promise<string | undefi
     await tx.execute("select pg_advisory_xact_lock(7245031)");
     if ((await tx.count(ApiTokenEntity, {})) > 0) return undefined;
     const secret = newSecret();
-    issue(tx, "rackplane", { principal: "admin", role: "PLATFORM_ADMIN", tenantId: null, description: "created on first start", ttlMillis: null }, secret);
+    issue(
+      tx,
+      "rackplane",
+      { principal: "admin", role: "PLATFORM_ADMIN", tenantId: null, description: "created on first start", ttlMillis: null },
+      secret,
+    );
     return secret;
   });
 }

@@ -71,7 +71,20 @@ export const auditInsert = {
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))`,
   params(ctx: CallContext): unknown[] {
     const row = auditRow(ctx, "OK", "", ctx.audit.detail ?? "");
-    return [row.id, row.time, row.principal, row.role, row.tenantId, row.method, row.resourceType, row.resourceId, row.requestId, row.result, row.reason, row.message];
+    return [
+      row.id,
+      row.time,
+      row.principal,
+      row.role,
+      row.tenantId,
+      row.method,
+      row.resourceType,
+      row.resourceId,
+      row.requestId,
+      row.result,
+      row.reason,
+      row.message,
+    ];
   },
 };
 
@@ -79,7 +92,13 @@ export const auditInsert = {
 export type AuditedCall = Omit<CallContext, "principal"> & { readonly principal: Principal | undefined };
 
 /** Records a refused or failed mutation, after its transaction rolled back (or before it began). */
-export async function recordFailedMutation(db: Database, call: AuditedCall, result: string, reason: string, message: string): Promise<void> {
+export async function recordFailedMutation(
+  db: Database,
+  call: AuditedCall,
+  result: string,
+  reason: string,
+  message: string,
+): Promise<void> {
   await db.em().insert(AuditEvent, auditRow(call, result, reason, message));
 }
 
@@ -114,7 +133,12 @@ export function asDomainError(error: unknown): unknown {
     // The SQLSTATE says which: 40P01 a deadlock, 40001 a serialization failure (or a failed
     // rackplane_require check), 55P03 a lock not available.
     const sqlstate = (error as { code?: string }).code ?? "";
-    return new AbortedError("CONCURRENT_CHANGE", `the change collided with a concurrent one and was rolled back; retry it (${sqlstate})`, { sqlstate }, { cause: error });
+    return new AbortedError(
+      "CONCURRENT_CHANGE",
+      `the change collided with a concurrent one and was rolled back; retry it (${sqlstate})`,
+      { sqlstate },
+      { cause: error },
+    );
   }
   if (error instanceof UniqueConstraintViolationException) {
     return new AlreadyExistsError("ALREADY_EXISTS", describeUnique(error), { constraint: constraintName(error) }, { cause: error });
@@ -144,5 +168,7 @@ function constraintName(error: Error): string {
 function describeUnique(error: Error): string {
   const { table, detail } = error as Error & PgErrorFields;
   const key = /^Key (.*) already exists\.?$/.exec(detail ?? "")?.[1];
-  return key && table ? `a ${table.replaceAll("_", " ")} with ${key} already exists` : "a resource with the same unique values already exists";
+  return key && table
+    ? `a ${table.replaceAll("_", " ")} with ${key} already exists`
+    : "a resource with the same unique values already exists";
 }

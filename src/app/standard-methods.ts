@@ -17,7 +17,11 @@ export async function findById<T extends object>(em: EntityManager, entity: Enti
 
 /** A plain row, for reads: no identity map, no change tracking. */
 export async function readById<T extends object>(em: EntityManager, entity: EntityName<T>, resourceType: string, id: string): Promise<T> {
-  const found = await em.createQueryBuilder(entity).select("*").where({ id } as never).execute("get", true);
+  const found = await em
+    .createQueryBuilder(entity)
+    .select("*")
+    .where({ id } as never)
+    .execute("get", true);
   if (!found) throw new NotFoundError(resourceType, id);
   return found as unknown as T;
 }
@@ -77,9 +81,13 @@ export async function createOnce(
   );
   if (!earlier) throw new Error("idempotency key vanished between insert and select");
   if (earlier.request_hash !== requestHash) {
-    throw new FailedPreconditionError("REQUEST_ID_REUSED", `request_id ${JSON.stringify(requestId)} was already used for a different request`, {
-      request_id: requestId,
-    });
+    throw new FailedPreconditionError(
+      "REQUEST_ID_REUSED",
+      `request_id ${JSON.stringify(requestId)} was already used for a different request`,
+      {
+        request_id: requestId,
+      },
+    );
   }
   ctx.audit.resourceId = earlier.resource_id;
   return earlier.resource_id;

@@ -28,20 +28,31 @@ export type LifecycleVerb = keyof typeof lifecycle;
  * two conflicting operations never run at once. To delete a VM whose operation is still queued,
  * cancel that operation first; the order of effects stays plain.
  */
-export function requireTransition(vm: { readonly id: string; readonly state: VirtualMachineState; readonly activeOperationId?: string | null }, verb: LifecycleVerb): void {
+export function requireTransition(
+  vm: { readonly id: string; readonly state: VirtualMachineState; readonly activeOperationId?: string | null },
+  verb: LifecycleVerb,
+): void {
   if (vm.activeOperationId) {
-    throw new FailedPreconditionError("OPERATION_IN_PROGRESS", `virtual machine ${vm.id} has operation ${vm.activeOperationId} under way; wait for it or cancel it`, {
-      virtual_machine_id: vm.id,
-      operation_id: vm.activeOperationId,
-      state: vm.state,
-    });
+    throw new FailedPreconditionError(
+      "OPERATION_IN_PROGRESS",
+      `virtual machine ${vm.id} has operation ${vm.activeOperationId} under way; wait for it or cancel it`,
+      {
+        virtual_machine_id: vm.id,
+        operation_id: vm.activeOperationId,
+        state: vm.state,
+      },
+    );
   }
   const allowed: readonly VirtualMachineState[] = lifecycle[verb].from;
   if (!allowed.includes(vm.state)) {
-    throw new FailedPreconditionError("INVALID_STATE", `cannot ${verb.toLowerCase()} virtual machine ${vm.id}: it is ${vm.state} (allowed from ${allowed.join(", ")})`, {
-      virtual_machine_id: vm.id,
-      state: vm.state,
-      allowed_states: allowed.join(","),
-    });
+    throw new FailedPreconditionError(
+      "INVALID_STATE",
+      `cannot ${verb.toLowerCase()} virtual machine ${vm.id}: it is ${vm.state} (allowed from ${allowed.join(", ")})`,
+      {
+        virtual_machine_id: vm.id,
+        state: vm.state,
+        allowed_states: allowed.join(","),
+      },
+    );
   }
 }

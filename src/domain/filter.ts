@@ -129,7 +129,7 @@ function isWhitespace(c: string): boolean {
 
 /** Characters that end a bare word; `-` and `*` deliberately are not among them. */
 function endsBareWord(c: string): boolean {
-  return isWhitespace(c) || '()"\'=<>!:'.includes(c);
+  return isWhitespace(c) || "()\"'=<>!:".includes(c);
 }
 
 function bareWord(text: string, offset: number): Token {
@@ -191,11 +191,7 @@ function lexQuoted(source: string, start: number, tokens: Token[]): number {
       if (next === undefined) fail(`unterminated string starting at offset ${start}`, start);
       const escaped = ESCAPES[next];
       if (escaped === undefined) {
-        fail(
-          `unknown escape "\\${next}" at offset ${i} ` +
-            `(known escapes: \\\\ \\" \\' \\* \\n \\r \\t)`,
-          i,
-        );
+        fail(`unknown escape "\\${next}" at offset ${i} ` + `(known escapes: \\\\ \\" \\' \\* \\n \\r \\t)`, i);
       }
       text += escaped;
       trailingStar = false;
@@ -336,10 +332,7 @@ class Parser {
       this.depth--;
       const close = this.peek();
       if (close.kind !== ")") {
-        fail(
-          `expected ")" to close the "(" at offset ${token.offset}, got ${describe(close)} at offset ${close.offset}`,
-          close.offset,
-        );
+        fail(`expected ")" to close the "(" at offset ${token.offset}, got ${describe(close)} at offset ${close.offset}`, close.offset);
       }
       this.next();
       return expr;
@@ -376,10 +369,7 @@ class Parser {
         valueToken.kind === "AND" || valueToken.kind === "OR" || valueToken.kind === "NOT"
           ? ` (quote it to use it as a value: "${valueToken.kind}")`
           : "";
-      fail(
-        `expected a value after "${opToken.op}" at offset ${opToken.offset}, got ${describe(valueToken)}${hint}`,
-        valueToken.offset,
-      );
+      fail(`expected a value after "${opToken.op}" at offset ${opToken.offset}, got ${describe(valueToken)}${hint}`, valueToken.offset);
     }
     this.next();
     if (++this.comparisons > FILTER_LIMITS.maxComparisons) {
@@ -408,10 +398,7 @@ class Parser {
     if (!token.quoted && Object.hasOwn(this.schema, token.text)) return this.schema[token.text];
     if (!required) return undefined;
     if (token.quoted) {
-      fail(
-        `expected a field name at offset ${token.offset}, got ${describe(token)} (field names are not quoted)`,
-        token.offset,
-      );
+      fail(`expected a field name at offset ${token.offset}, got ${describe(token)} (field names are not quoted)`, token.offset);
     }
     fail(
       `unknown field ${show(token.text)} at offset ${token.offset} (known fields: ${this.knownFields()})${keywordHint(token)}`,
@@ -450,9 +437,7 @@ class Parser {
 /** `and` where AND was meant reads as a field or bare value; say so instead of only "unknown". */
 function keywordHint(token: WordToken): string {
   const upper = token.text.toUpperCase();
-  return !token.quoted && (upper === "AND" || upper === "OR" || upper === "NOT")
-    ? `; keywords must be upper case (${upper})`
-    : "";
+  return !token.quoted && (upper === "AND" || upper === "OR" || upper === "NOT") ? `; keywords must be upper case (${upper})` : "";
 }
 
 /** Builds an n-ary node, flattening same-kind children so `(a AND b) AND c` is one AND of three. */
@@ -508,14 +493,8 @@ function typeName(type: FieldType): string {
 function checkOperator(field: string, type: FieldType, op: Comparator, offset: number): void {
   const allowed = allowedOperators(type);
   if (allowed.includes(op)) return;
-  const advice =
-    type.kind === "string_list"
-      ? `use ${field}:VALUE to match lists that contain VALUE`
-      : `use ${allowed.join(", ")}`;
-  fail(
-    `operator "${op}" at offset ${offset} is not supported for field ${show(field)} (${typeName(type)}); ${advice}`,
-    offset,
-  );
+  const advice = type.kind === "string_list" ? `use ${field}:VALUE to match lists that contain VALUE` : `use ${allowed.join(", ")}`;
+  fail(`operator "${op}" at offset ${offset} is not supported for field ${show(field)} (${typeName(type)}); ${advice}`, offset);
 }
 
 function typedValue(
@@ -603,16 +582,13 @@ function enumNames(values: Readonly<Record<string, string>>): string[] {
   return [...best.values()];
 }
 
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /** Strict RFC 3339 (Date.parse accepts far more, and rolls Feb 30 over into March). */
 function parseRfc3339(text: string): Date | undefined {
   const m = RFC3339.exec(text);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number, number, number, number, number, number,
-  ];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const millis = Number((m[7] ?? "").padEnd(3, "0").slice(0, 3));
   if (month < 1 || month > 12) return undefined;
   const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // 2000 is a leap year; Feb 29 is checked below

@@ -76,6 +76,8 @@ function valueProblem(definition: CustomFieldDefinition, value: unknown): string
     case "BOOLEAN":
       return typeof value === "boolean" ? undefined : "wants true or false";
     case "ENUM":
-      return typeof value === "string" && definition.enumValues.includes(value) ? undefined : `wants one of ${definition.enumValues.join(", ")}`;
+      return typeof value === "string" && definition.enumValues.includes(value)
+        ? undefined
+        : `wants one of ${definition.enumValues.join(", ")}`;
   }
 }

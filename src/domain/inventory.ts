@@ -159,15 +159,18 @@ export function unitsUnavailable(rackId: string, conflicts: ReadonlyArray<{ posi
 }
 
 /** A tenant may use a unit if the unit lists it, or the unit lists nobody and the rack lists it. */
-export function tenantMayUseUnit(tenantId: string, rack: Pick<Rack, "allowedTenantIds">, unit: Pick<RackUnit, "allowedTenantIds">): boolean {
+export function tenantMayUseUnit(
+  tenantId: string,
+  rack: Pick<Rack, "allowedTenantIds">,
+  unit: Pick<RackUnit, "allowedTenantIds">,
+): boolean {
   const allowed = unit.allowedTenantIds.length > 0 ? unit.allowedTenantIds : rack.allowedTenantIds;
   return allowed.includes(tenantId);
 }
 
-export function summariseUnits(units: ReadonlyArray<Pick<RackUnit, "status">>): Pick<
-  RackLoadSummary,
-  "unitsTotal" | "unitsFree" | "unitsReserved" | "unitsOccupied" | "unitsFaulty"
-> {
+export function summariseUnits(
+  units: ReadonlyArray<Pick<RackUnit, "status">>,
+): Pick<RackLoadSummary, "unitsTotal" | "unitsFree" | "unitsReserved" | "unitsOccupied" | "unitsFaulty"> {
   const count = (status: RackUnitStatus) => units.filter((unit) => unit.status === status).length;
   return {
     unitsTotal: units.length,

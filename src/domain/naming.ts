@@ -28,7 +28,8 @@ export function renderTemplate(template: string, context: NamingContext): Render
     ]);
   }
   const at = sequences[0]!.index!;
-  const fill = (text: string) => text.replace(placeholder, (_, name: string) => (name === "tenant" ? context.tenant : name === "role" ? context.role : ""));
+  const fill = (text: string) =>
+    text.replace(placeholder, (_, name: string) => (name === "tenant" ? context.tenant : name === "role" ? context.role : ""));
   const width = Number(/\{seq(?::0?(\d))?\}/.exec(source)![1] ?? 0);
   return { prefix: fill(source.slice(0, at)), width, suffix: fill(source.slice(at + sequences[0]![0].length)) };
 }
@@ -48,12 +49,17 @@ export function requireNameMatches(name: string, pattern: string, options: { val
     new RegExp(pattern);
     expression = new RegExp(`^(?:${pattern})$`);
   } catch {
-    throw new InvalidArgumentError("INVALID_NAMING_PATTERN", `the tenant's naming pattern ${JSON.stringify(pattern)} is not a valid regular expression`);
+    throw new InvalidArgumentError(
+      "INVALID_NAMING_PATTERN",
+      `the tenant's naming pattern ${JSON.stringify(pattern)} is not a valid regular expression`,
+    );
   }
   if (options.validateOnly) return;
   if (!expression.test(name)) {
-    throw new InvalidArgumentError("NAME_DOES_NOT_MATCH_RULE", `name ${JSON.stringify(name)} does not match the tenant's naming pattern ${pattern}`, [
-      { field: "name", description: `must match ${pattern}` },
-    ]);
+    throw new InvalidArgumentError(
+      "NAME_DOES_NOT_MATCH_RULE",
+      `name ${JSON.stringify(name)} does not match the tenant's naming pattern ${pattern}`,
+      [{ field: "name", description: `must match ${pattern}` }],
+    );
   }
 }

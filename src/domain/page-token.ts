@@ -26,7 +26,11 @@ export function decodePageToken(token: string, filter: string): string | undefin
     throw invalidToken("it is not a token this server issued");
   }
   const { after, filter: digest } = (decoded ?? {}) as { after?: unknown; filter?: unknown };
-  if (typeof after !== "string" || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after) || typeof digest !== "string") {
+  if (
+    typeof after !== "string" ||
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after) ||
+    typeof digest !== "string"
+  ) {
     throw invalidToken("it is not a token this server issued");
   }
   if (digest !== filterDigest(filter)) throw invalidToken("it was issued for a different filter");
@@ -38,7 +42,5 @@ function filterDigest(filter: string): string {
 }
 
 function invalidToken(why: string): InvalidArgumentError {
-  return new InvalidArgumentError("INVALID_PAGE_TOKEN", `page_token is invalid: ${why}`, [
-    { field: "page_token", description: why },
-  ]);
+  return new InvalidArgumentError("INVALID_PAGE_TOKEN", `page_token is invalid: ${why}`, [{ field: "page_token", description: why }]);
 }

@@ -47,7 +47,11 @@ export function score(policy: PlacementPolicy, candidate: Candidate, asked: Reso
 }
 
 /** Candidates best first; ties broken by id so the order is deterministic. */
-export function rank(policy: PlacementPolicy, candidates: readonly Candidate[], asked: Resources): Array<Candidate & { readonly score: number }> {
+export function rank(
+  policy: PlacementPolicy,
+  candidates: readonly Candidate[],
+  asked: Resources,
+): Array<Candidate & { readonly score: number }> {
   return candidates
     .map((candidate) => ({ ...candidate, score: score(policy, candidate, asked) }))
     .sort((a, b) => b.score - a.score || (a.baremetalId < b.baremetalId ? -1 : 1));

@@ -15,7 +15,11 @@ export const resourceNames = ["cpuCores", "memoryMib", "storageGib"] as const;
 export type ResourceName = (typeof resourceNames)[number];
 
 /** The wire names of the three resources, for error metadata and messages. */
-export const resourceLabels: Readonly<Record<ResourceName, string>> = { cpuCores: "cpu", memoryMib: "memory_mib", storageGib: "storage_gib" };
+export const resourceLabels: Readonly<Record<ResourceName, string>> = {
+  cpuCores: "cpu",
+  memoryMib: "memory_mib",
+  storageGib: "storage_gib",
+};
 
 /** A limit in units now: a percentage follows the group's current effective capacity, rounded
  * down so a tenant never gets more than its share. */
@@ -65,7 +69,12 @@ export function fits(asked: Resources, free: Resources): boolean {
  * applies in refreshEffectiveCapacity (app/hosts/effective-capacity.ts). */
 export function effectiveCapacity(
   capacity: Resources,
-  policy: { readonly reservedPerHost: Resources; readonly cpuAllocationRatio: number; readonly memoryAllocationRatio: number; readonly storageAllocationRatio: number },
+  policy: {
+    readonly reservedPerHost: Resources;
+    readonly cpuAllocationRatio: number;
+    readonly memoryAllocationRatio: number;
+    readonly storageAllocationRatio: number;
+  },
 ): Resources {
   const scale = (value: number, reserved: number, ratio: number) => Math.max(0, Math.floor((value - reserved) * ratio));
   return {

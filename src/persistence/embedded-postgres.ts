@@ -64,10 +64,13 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     createPostgresUser: runningAsRoot,
     initdbFlags: options.durable ? ["--encoding=UTF8"] : ["--encoding=UTF8", "--no-sync"],
     postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
+      "-c",
+      "listen_addresses=127.0.0.1",
       // No unix socket: several clusters (tests, replicas) must not collide on /tmp/.s.PGSQL.*.
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=300",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=300",
       ...(options.durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
       ...(options.settings ?? []).flatMap((setting) => ["-c", setting]),
     ],

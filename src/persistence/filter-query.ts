@@ -79,7 +79,5 @@ function escapeLike(value: string): string {
 
 /** `"location.city"` -> `{ location: { city: condition } }`, the shape MikroORM uses for embeddables. */
 function at(property: string, condition: Condition): Condition {
-  return property
-    .split(".")
-    .reduceRight<Condition>((inner, key) => ({ [key]: inner }), condition);
+  return property.split(".").reduceRight<Condition>((inner, key) => ({ [key]: inner }), condition);
 }

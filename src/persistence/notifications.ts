@@ -61,10 +61,11 @@ export class Notifications {
     this.client = undefined;
     void old?.end().catch(() => {});
     setTimeout(() => {
-      if (!this.closed) this.start().catch((error: unknown) => {
-        this.onError(error);
-        this.reconnect();
-      });
+      if (!this.closed)
+        this.start().catch((error: unknown) => {
+          this.onError(error);
+          this.reconnect();
+        });
     }, 1000);
   }
 }

@@ -217,10 +217,7 @@ export function registerHealth(router: ConnectRouter, status: HealthStatus): voi
     list() {
       const all = status.list();
       if (all.size > MAX_LISTED_SERVICES) {
-        throw new ConnectError(
-          `${all.size} services exceed the limit of ${MAX_LISTED_SERVICES}`,
-          Code.ResourceExhausted,
-        );
+        throw new ConnectError(`${all.size} services exceed the limit of ${MAX_LISTED_SERVICES}`, Code.ResourceExhausted);
       }
       // fromEntries defines own properties, so a service named "__proto__" stays a plain key.
       const statuses = Object.fromEntries([...all].map(([service, s]) => [service, response(s)]));

@@ -21,7 +21,11 @@ import { errorFields, log } from "./log.js";
 import type { RpcMetrics } from "./metrics.js";
 
 /** Services anyone may call without a token: load balancers and tooling must reach them. */
-const publicServices = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+const publicServices = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
 
 export interface CallDependencies {
   readonly db: Database;
@@ -60,17 +64,30 @@ export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx
         const reason: unknown = ctx.signal.reason;
         const error = reason instanceof ConnectError ? reason : toConnectError(reason);
         if (reason instanceof ConnectError && error.details.length === 0) {
-          error.details.push({ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: error.code === 3 ? "MALFORMED_REQUEST" : codeName(error.code), domain: errorDomain }) });
+          error.details.push({
+            desc: ErrorInfoSchema,
+            value: create(ErrorInfoSchema, { reason: error.code === 3 ? "MALFORMED_REQUEST" : codeName(error.code), domain: errorDomain }),
+          });
         }
         error.metadata.set("x-request-id", state.requestId);
         const code = codeName(error.code);
         metrics.finished(method, code, (performance.now() - state.started) / 1000);
-        log("info", "rpc", { method, code, duration_ms: Math.round((performance.now() - state.started) * 100) / 100, principal: "", request_id: state.requestId, reason: error.rawMessage });
-        const mutating = !publicServices.has(ctx.service.typeName) && ctx.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+        log("info", "rpc", {
+          method,
+          code,
+          duration_ms: Math.round((performance.now() - state.started) * 100) / 100,
+          principal: "",
+          request_id: state.requestId,
+          reason: error.rawMessage,
+        });
+        const mutating =
+          !publicServices.has(ctx.service.typeName) && ctx.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
         if (mutating) {
           Object.assign(state.audit, { resourceType: auditTypeOf(ctx.method.name) });
           const write: Promise<void> = recordFailedMutation(db, state, code, reasonOf(error), error.rawMessage)
-            .catch((auditError: unknown) => log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }))
+            .catch((auditError: unknown) =>
+              log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }),
+            )
             .finally(() => pendingAudits.delete(write));
           pendingAudits.add(write);
         }
@@ -86,7 +103,10 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     const result = validator.validate(schema, message);
     if (result.kind === "valid") return;
     if (result.kind === "invalid") {
-      const violations = result.error.violations.map((violation) => ({ field: violationField(schema, violation), description: violation.message }));
+      const violations = result.error.violations.map((violation) => ({
+        field: violationField(schema, violation),
+        description: violation.message,
+      }));
       throw new InvalidArgumentError(
         "VALIDATION_FAILED",
         violations.map((violation) => `${violation.field}: ${violation.description}`).join("; "),
@@ -178,7 +198,6 @@ async function* finishing<T>(messages: AsyncIterable<T>, finish: (error: unknown
   }
   await finish(undefined);
 }
-
 
 /**
  * The path of the offending field. A custom (CEL) rule set on a message-typed field, or on a message

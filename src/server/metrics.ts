@@ -47,7 +47,8 @@ export class RpcMetrics {
       "# TYPE rackplane_rpc_duration_seconds histogram",
     );
     for (const s of this.series.values()) {
-      for (const [i, le] of buckets.entries()) lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="${le}"} ${s.bucketCounts[i]}`);
+      for (const [i, le] of buckets.entries())
+        lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="${le}"} ${s.bucketCounts[i]}`);
       lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="+Inf"} ${s.count}`);
       lines.push(`rackplane_rpc_duration_seconds_sum{${labels(s)}} ${s.sum}`);
       lines.push(`rackplane_rpc_duration_seconds_count{${labels(s)}} ${s.count}`);
@@ -71,7 +72,11 @@ export function renderCreationBatches(stats: CreationBatchStats): string {
     ["rackplane_vm_creation_batches_total", "Transactions that held more than one VM creation.", stats.batches],
     ["rackplane_vm_creations_batched_total", "VM creations committed in those transactions.", stats.batched],
     ["rackplane_vm_creations_handed_on_total", "VM creations a batch handed on to run in a transaction of their own.", stats.handedOn],
-    ["rackplane_vm_creation_batches_failed_total", "Batches that failed as a whole and were retried creation by creation.", stats.failedBatches],
+    [
+      "rackplane_vm_creation_batches_failed_total",
+      "Batches that failed as a whole and were retried creation by creation.",
+      stats.failedBatches,
+    ],
   ];
   return counters.map(([name, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`).join("");
 }

@@ -31,7 +31,12 @@ class ReflectionIndex {
   readonly #messages = new Set<string>();
 
   constructor(files: readonly DescFile[]) {
-    const served = [...files, file_grpc_health_v1_health, v1.file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection];
+    const served = [
+      ...files,
+      file_grpc_health_v1_health,
+      v1.file_grpc_reflection_v1_reflection,
+      v1alpha.file_grpc_reflection_v1alpha_reflection,
+    ];
     const services = new Set<string>();
     for (const file of served) {
       for (const service of file.services) services.add(service.typeName);
@@ -48,7 +53,10 @@ class ReflectionIndex {
       // Clients (grpcurl, buf curl) build descriptors locally and fail on any
       // unresolved import, so every answer carries the whole import graph,
       // well-known types and buf/validate included.
-      this.#closure.set(name, dependencyClosure(file).map((f) => serialized.get(f.proto.name)!));
+      this.#closure.set(
+        name,
+        dependencyClosure(file).map((f) => serialized.get(f.proto.name)!),
+      );
     }
   }
 

@@ -44,7 +44,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
   const pendingAudits = new Set<Promise<void>>();
-  const notifications = new Notifications(options.databaseUrl, (error) => log("warn", "notification listener lost its connection; reconnecting", errorFields(error)));
+  const notifications = new Notifications(options.databaseUrl, (error) =>
+    log("warn", "notification listener lost its connection; reconnecting", errorFields(error)),
+  );
   await notifications.start();
   const leaseMillis = options.leaseMillis ?? 30_000;
   const dispatcher = new Dispatcher(db, notifications, {

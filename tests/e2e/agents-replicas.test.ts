@@ -55,7 +55,12 @@ async function createVms(count: number): Promise<string[]> {
   const operations: string[] = [];
   const createOne = async (attempt = 1): Promise<string> => {
     try {
-      const request = { tenantId: cloud.tenantId, target: { case: "groupId" as const, value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId };
+      const request = {
+        tenantId: cloud.tenantId,
+        target: { case: "groupId" as const, value: cloud.groupId },
+        specificationId: cloud.specificationId,
+        imageId: cloud.imageId,
+      };
       return (await t.compute().createVirtualMachine(request)).operation!.id;
     } catch (error) {
       const e = ConnectError.from(error);
@@ -79,10 +84,12 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number, what:
 }
 
 async function operationStates(ids: readonly string[]): Promise<Record<string, number>> {
-  const rows = await t.server.db.em().execute<{ state: string; n: number }[]>(
-    "select state, count(*)::int as n from operation where id = any(array[?]::uuid[]) group by state",
-    [ids],
-  );
+  const rows = await t.server.db
+    .em()
+    .execute<{ state: string; n: number }[]>(
+      "select state, count(*)::int as n from operation where id = any(array[?]::uuid[]) group by state",
+      [ids],
+    );
   return Object.fromEntries(rows.map((row) => [row.state, row.n]));
 }
 
@@ -118,18 +125,28 @@ describe("agents over two replicas", () => {
     agents.splice(agents.indexOf(slow), 1);
     agent("sim-rescue", [address(replicas[1]!)], 5, 1);
     await until(async () => (await operationStates([operation!])).SUCCEEDED === 1, 15_000, "the job to be redelivered and finished");
-    const [job] = await t.server.db.em().execute<{ attempt: number; agent_id: string }[]>("select attempt, agent_id from job where operation_id = ?", [operation]);
+    const [job] = await t.server.db
+      .em()
+      .execute<{ attempt: number; agent_id: string }[]>("select attempt, agent_id from job where operation_id = ?", [operation]);
     expect(job).toEqual({ attempt: 2, agent_id: "sim-rescue" });
     await Promise.all(agents.splice(0).map((a) => a.stop({ graceMs: 1_000 })));
   }, 60_000);
 
   it("moves agents of a server killed with SIGKILL to the other, and loses nothing", async () => {
     const roaming = agent("sim-roaming", [address(replicas[0]!), address(replicas[1]!)], 300, 4);
-    await until(async () => roaming.stats().connected && roaming.stats().server === address(replicas[0]!), 10_000, "the agent to connect to the first replica");
+    await until(
+      async () => roaming.stats().connected && roaming.stats().server === address(replicas[0]!),
+      10_000,
+      "the agent to connect to the first replica",
+    );
     const operations = await createVms(8);
     await until(async () => ((await operationStates(operations)).RUNNING ?? 0) > 0, 10_000, "jobs to be taken");
     await replicas[0]!.stop("SIGKILL");
-    await until(async () => roaming.stats().connected && roaming.stats().server === address(replicas[1]!), 15_000, "the agent to reconnect to the second replica");
+    await until(
+      async () => roaming.stats().connected && roaming.stats().server === address(replicas[1]!),
+      15_000,
+      "the agent to reconnect to the second replica",
+    );
     const more = await createVms(4);
     await until(async () => (await operationStates([...operations, ...more])).SUCCEEDED === 12, 30_000, "every operation to succeed");
     const { agents: listed } = await t.agentsAdmin().listAgents({});
@@ -139,7 +156,11 @@ describe("agents over two replicas", () => {
   it("takes a VM through create, start, stop and delete end to end", async () => {
     const compute = t.compute();
     const wait = (operationId: string) =>
-      until(async () => (await t.operations().getOperation({ id: operationId })).operation?.state === OperationState.SUCCEEDED, 15_000, `operation ${operationId}`);
+      until(
+        async () => (await t.operations().getOperation({ id: operationId })).operation?.state === OperationState.SUCCEEDED,
+        15_000,
+        `operation ${operationId}`,
+      );
     const { virtualMachine, operation } = await compute.createVirtualMachine({
       tenantId: cloud.tenantId,
       target: { case: "groupId", value: cloud.groupId },

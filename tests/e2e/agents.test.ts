@@ -27,7 +27,9 @@ async function take(agentId: string, count: number, timeoutMs = 10_000): Promise
   const jobs: AgentJob[] = [];
   let enough: () => void = () => {};
   const arrived = new Promise<void>((resolve) => (enough = resolve));
-  const stream = t.agents(agentToken).streamJobs({ agentId, maxConcurrentJobs: 8, scope: { groupIds: [cloud.groupId] } }, { signal: controller.signal });
+  const stream = t
+    .agents(agentToken)
+    .streamJobs({ agentId, maxConcurrentJobs: 8, scope: { groupIds: [cloud.groupId] } }, { signal: controller.signal });
   void (async () => {
     try {
       for await (const message of stream) {
@@ -43,7 +45,12 @@ async function take(agentId: string, count: number, timeoutMs = 10_000): Promise
 }
 
 const createVm = () =>
-  t.compute().createVirtualMachine({ tenantId: cloud.tenantId, target: { case: "groupId", value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId });
+  t.compute().createVirtualMachine({
+    tenantId: cloud.tenantId,
+    target: { case: "groupId", value: cloud.groupId },
+    specificationId: cloud.specificationId,
+    imageId: cloud.imageId,
+  });
 
 async function reason(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -63,15 +70,33 @@ describe("the agent protocol", () => {
     expect(job.payload).toMatchObject({ name: virtualMachine!.name });
     expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.PROVISIONING);
     const agents = t.agents(agentToken);
-    const progress = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.IN_PROGRESS, progressPercent: 40, message: "copying image" });
+    const progress = await agents.reportJob({
+      jobId: job.id,
+      leaseToken: job.leaseToken,
+      state: JobReportState.IN_PROGRESS,
+      progressPercent: 40,
+      message: "copying image",
+    });
     expect(progress.leaseExpireTime).toBeDefined();
-    expect((await t.operations().getOperation({ id: operation!.id })).operation).toMatchObject({ state: OperationState.RUNNING, progressPercent: 40, message: "copying image" });
-    const done = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED, facts: { hypervisorId: "kvm-7", ipAddresses: ["10.1.2.3"] } });
+    expect((await t.operations().getOperation({ id: operation!.id })).operation).toMatchObject({
+      state: OperationState.RUNNING,
+      progressPercent: 40,
+      message: "copying image",
+    });
+    const done = await agents.reportJob({
+      jobId: job.id,
+      leaseToken: job.leaseToken,
+      state: JobReportState.SUCCEEDED,
+      facts: { hypervisorId: "kvm-7", ipAddresses: ["10.1.2.3"] },
+    });
     expect(done.applied).toBe(true);
     const again = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
     expect(again.applied).toBe(false);
     stream.close();
-    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine).toMatchObject({ state: VirtualMachineState.RUNNING, hypervisorId: "kvm-7" });
+    expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine).toMatchObject({
+      state: VirtualMachineState.RUNNING,
+      hypervisorId: "kvm-7",
+    });
     expect((await t.operations().getOperation({ id: operation!.id })).operation?.state).toBe(OperationState.SUCCEEDED);
   });
 
@@ -85,7 +110,9 @@ describe("the agent protocol", () => {
     const again = second.jobs[0]!;
     expect(again).toMatchObject({ id: job.id, attempt: 2 });
     expect(again.leaseToken).not.toBe(job.leaseToken);
-    expect(await reason(t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED }))).toBe("LEASE_LOST");
+    expect(
+      await reason(t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED })),
+    ).toBe("LEASE_LOST");
     await t.agents(agentToken).reportJob({ jobId: again.id, leaseToken: again.leaseToken, state: JobReportState.SUCCEEDED });
     second.close();
     expect((await t.operations().getOperation({ id: operation!.id })).operation?.state).toBe(OperationState.SUCCEEDED);
@@ -99,10 +126,18 @@ describe("the agent protocol", () => {
       expect(job.attempt).toBe(attempt);
       // Leave before reporting, so the retry goes to the next stream, not back to this one.
       stream.close();
-      await t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.FAILED, error: { agentCode: "VIR_ERR_INTERNAL", message: "qemu crashed" } });
+      await t.agents(agentToken).reportJob({
+        jobId: job.id,
+        leaseToken: job.leaseToken,
+        state: JobReportState.FAILED,
+        error: { agentCode: "VIR_ERR_INTERNAL", message: "qemu crashed" },
+      });
     }
     const failed = (await t.operations().getOperation({ id: operation!.id })).operation!;
-    expect(failed).toMatchObject({ state: OperationState.FAILED, error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", metadata: { agent_code: "VIR_ERR_INTERNAL", agent_id: "kvm-d", attempt: "3" } } });
+    expect(failed).toMatchObject({
+      state: OperationState.FAILED,
+      error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", metadata: { agent_code: "VIR_ERR_INTERNAL", agent_id: "kvm-d", attempt: "3" } },
+    });
     expect(failed.error?.message).toContain("qemu crashed");
     expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.ERROR);
   });
@@ -116,7 +151,9 @@ describe("the agent protocol", () => {
     expect(listed).toMatchObject({ connected: true, jobsInFlight: 1, principal: "agent-1" });
     await t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
     stream.close();
-    const observed = await t.agents(agentToken).reportResourceState({ virtualMachineId: virtualMachine!.id, state: ObservedState.CRASHED, reason: "kernel panic" });
+    const observed = await t
+      .agents(agentToken)
+      .reportResourceState({ virtualMachineId: virtualMachine!.id, state: ObservedState.CRASHED, reason: "kernel panic" });
     expect(observed.state).toBe("ERROR");
     expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.ERROR);
   });
@@ -143,7 +180,9 @@ describe("ordering", () => {
     );
     // Shorter than the 1 s lease, so the first job is not redelivered meanwhile.
     const stream = await take("kvm-order", 2, 600);
-    expect(stream.jobs.map((job) => `${job.id} ${job.kind} ${job.resourceId}`)).toEqual([`${first!.id} CREATE_VIRTUAL_MACHINE ${virtualMachine!.id}`]);
+    expect(stream.jobs.map((job) => `${job.id} ${job.kind} ${job.resourceId}`)).toEqual([
+      `${first!.id} CREATE_VIRTUAL_MACHINE ${virtualMachine!.id}`,
+    ]);
     await t.agents(agentToken).reportJob({ jobId: first!.id, leaseToken: stream.jobs[0]!.leaseToken, state: JobReportState.SUCCEEDED });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(stream.jobs.map((job) => job.id)).toEqual([first!.id, later]);

@@ -54,12 +54,25 @@ afterAll(() => t.close());
 type Caller = "admin" | "anonymous" | "garbage" | keyof typeof s.secrets;
 
 function as(caller: Caller) {
-  const secret = caller === "admin" ? t.adminToken : caller === "anonymous" ? undefined : caller === "garbage" ? "rpt_garbage" : s.secrets[caller];
+  const secret =
+    caller === "admin" ? t.adminToken : caller === "anonymous" ? undefined : caller === "garbage" ? "rpt_garbage" : s.secrets[caller];
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: secret === undefined ? [] : [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors:
+      secret === undefined
+        ? []
+        : [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${secret}`);
+              return next(req);
+            },
+          ],
   });
-  return { inventory: createClient(InventoryService, transport), identity: createClient(IdentityService, transport), audit: createClient(AuditService, transport) };
+  return {
+    inventory: createClient(InventoryService, transport),
+    identity: createClient(IdentityService, transport),
+    audit: createClient(AuditService, transport),
+  };
 }
 type Clients = ReturnType<typeof as>;
 
@@ -123,17 +136,40 @@ describe("a successful mutation", () => {
 
   it("without x-request-id, the server assigns one, answers it in the response header and records it", async () => {
     let echoed = "";
-    const { region } = await t.clients().inventory.createRegion({ region: { name: "no-request-id" } }, { onHeader: (header) => (echoed = header.get("x-request-id") ?? "") });
+    const { region } = await t
+      .clients()
+      .inventory.createRegion({ region: { name: "no-request-id" } }, { onHeader: (header) => (echoed = header.get("x-request-id") ?? "") });
     expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
     const found = await events(`resource_id = "${region!.id}"`);
     expect(found.map((e) => [e.requestId, e.result])).toEqual([[echoed, "OK"]]);
   });
 
   it.each<[string, (c: Clients, o: CallOptions) => Promise<unknown>, string, () => string]>([
-    ["UpdateRegion", (c, o) => c.inventory.updateRegion({ region: { id: s.regionB, description: "x" }, updateMask: { paths: ["description"] } }, o), "region", () => s.regionB],
-    ["SetRackUnitsFaulty", (c, o) => c.inventory.setRackUnitsFaulty({ rackId: s.rack, firstPosition: 9, unitCount: 1, faulty: true, reason: "psu" }, o), "rack", () => s.rack],
-    ["ReserveRackUnits", async (c, o) => (await c.inventory.reserveRackUnits({ rackId: s.rack, firstPosition: 7, unitCount: 1, purpose: "p" }, o)).reservation!.id, "rack_reservation", () => ""],
-    ["CreateToken", async (c, o) => (await c.identity.createToken({ principal: "audited", role: Role.AGENT }, o)).token!.id, "api_token", () => ""],
+    [
+      "UpdateRegion",
+      (c, o) => c.inventory.updateRegion({ region: { id: s.regionB, description: "x" }, updateMask: { paths: ["description"] } }, o),
+      "region",
+      () => s.regionB,
+    ],
+    [
+      "SetRackUnitsFaulty",
+      (c, o) => c.inventory.setRackUnitsFaulty({ rackId: s.rack, firstPosition: 9, unitCount: 1, faulty: true, reason: "psu" }, o),
+      "rack",
+      () => s.rack,
+    ],
+    [
+      "ReserveRackUnits",
+      async (c, o) =>
+        (await c.inventory.reserveRackUnits({ rackId: s.rack, firstPosition: 7, unitCount: 1, purpose: "p" }, o)).reservation!.id,
+      "rack_reservation",
+      () => "",
+    ],
+    [
+      "CreateToken",
+      async (c, o) => (await c.identity.createToken({ principal: "audited", role: Role.AGENT }, o)).token!.id,
+      "api_token",
+      () => "",
+    ],
   ])("%s writes one OK event naming its resource", async (method, call, resourceType, knownId) => {
     const [id, options] = requestId();
     const returned = await call(t.clients(), options);
@@ -215,7 +251,8 @@ const refusedCases: Refused[] = [
   {
     what: "UNAUTHENTICATED: a token the server never issued",
     caller: "garbage",
-    call: (c, o) => c.inventory.updateRegion({ region: { id: s.regionB, description: "hacked" }, updateMask: { paths: ["description"] } }, o),
+    call: (c, o) =>
+      c.inventory.updateRegion({ region: { id: s.regionB, description: "hacked" }, updateMask: { paths: ["description"] } }, o),
     result: "UNAUTHENTICATED",
     reason: "TOKEN_INVALID",
     method: "InventoryService/UpdateRegion",
@@ -312,7 +349,8 @@ const refusedCases: Refused[] = [
   {
     what: "ABORTED: a stale etag",
     caller: "admin",
-    call: (c, o) => c.inventory.updateRegion({ region: { id: s.regionA, etag: '"41"', description: "late" }, updateMask: { paths: ["description"] } }, o),
+    call: (c, o) =>
+      c.inventory.updateRegion({ region: { id: s.regionA, etag: '"41"', description: "late" }, updateMask: { paths: ["description"] } }, o),
     result: "ABORTED",
     reason: "ETAG_MISMATCH",
     method: "InventoryService/UpdateRegion",
@@ -386,8 +424,16 @@ describe("reads write no audit event", () => {
     ["ListTokens", "admin", (c, o) => c.identity.listTokens({}, o)],
     ["GetCallerIdentity", "svc", (c, o) => c.identity.getCallerIdentity({}, o)],
     ["ListAuditEvents", "admin", (c, o) => c.audit.listAuditEvents({}, o)],
-    ["GetRegion of a region that does not exist (NOT_FOUND)", "admin", (c, o) => c.inventory.getRegion({ id: MISSING }, o).catch(() => undefined)],
-    ["ListRegions with a bad filter (INVALID_ARGUMENT)", "admin", (c, o) => c.inventory.listRegions({ filter: "nope" }, o).catch(() => undefined)],
+    [
+      "GetRegion of a region that does not exist (NOT_FOUND)",
+      "admin",
+      (c, o) => c.inventory.getRegion({ id: MISSING }, o).catch(() => undefined),
+    ],
+    [
+      "ListRegions with a bad filter (INVALID_ARGUMENT)",
+      "admin",
+      (c, o) => c.inventory.listRegions({ filter: "nope" }, o).catch(() => undefined),
+    ],
     ["ListRegions without a token (UNAUTHENTICATED)", "anonymous", (c, o) => c.inventory.listRegions({}, o).catch(() => undefined)],
     ["ListAuditEvents as a tenant member (PERMISSION_DENIED)", "mia", (c, o) => c.audit.listAuditEvents({}, o).catch(() => undefined)],
   ])("%s", async (_what, caller, call) => {
@@ -448,7 +494,9 @@ describe("ListAuditEvents", () => {
     expect(first.auditEvents).toHaveLength(2);
     const rest = await t.clients().audit.listAuditEvents({ filter, pageSize: 1000, pageToken: first.nextPageToken });
     expect([...first.auditEvents, ...rest.auditEvents].map((e) => e.id)).toEqual((await events(filter)).map((e) => e.id));
-    const error = await refusal(t.clients().audit.listAuditEvents({ filter: 'result = "OK"', pageSize: 2, pageToken: first.nextPageToken }));
+    const error = await refusal(
+      t.clients().audit.listAuditEvents({ filter: 'result = "OK"', pageSize: 2, pageToken: first.nextPageToken }),
+    );
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_PAGE_TOKEN");
   });
 

@@ -26,7 +26,12 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${secret}`);
+        return next(req);
+      },
+    ],
   });
   return {
     compute: createClient(ComputeService, transport),
@@ -41,10 +46,21 @@ const admin = () => as();
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-
-
-const spec = (fields: Record<string, unknown> = {}) => ({ name: unique("c4.m16"), vcpu: 4, memoryMib: 16384n, storageGib: 100n, generation: "gen3", ...fields });
-const image = (fields: Record<string, unknown> = {}) => ({ name: unique("ubuntu-24.04"), osFamily: "ubuntu", osVersion: "24.04", architecture: Architecture.X86_64, ...fields });
+const spec = (fields: Record<string, unknown> = {}) => ({
+  name: unique("c4.m16"),
+  vcpu: 4,
+  memoryMib: 16384n,
+  storageGib: 100n,
+  generation: "gen3",
+  ...fields,
+});
+const image = (fields: Record<string, unknown> = {}) => ({
+  name: unique("ubuntu-24.04"),
+  osFamily: "ubuntu",
+  osVersion: "24.04",
+  architecture: Architecture.X86_64,
+  ...fields,
+});
 
 async function newSpec(fields: Record<string, unknown> = {}) {
   return (await admin().compute.createVirtualMachineSpecification({ specification: spec(fields) })).specification!;
@@ -54,7 +70,9 @@ async function newImage(fields: Record<string, unknown> = {}) {
 }
 
 async function lastAudit(method: string, resourceId: string) {
-  const { auditEvents } = await admin().audit.listAuditEvents({ filter: `method = "rackplane.v1.ComputeService/${method}" AND resource_id = "${resourceId}"` });
+  const { auditEvents } = await admin().audit.listAuditEvents({
+    filter: `method = "rackplane.v1.ComputeService/${method}" AND resource_id = "${resourceId}"`,
+  });
   return auditEvents[0];
 }
 
@@ -65,14 +83,34 @@ describe("specifications", () => {
     const { compute } = admin();
     const name = unique("c8.m32");
     const { specification } = await compute.createVirtualMachineSpecification({
-      specification: { name, vcpu: 8, memoryMib: 32768n, storageGib: 200n, generation: "gen4", description: "general purpose", id: randomUUID() },
+      specification: {
+        name,
+        vcpu: 8,
+        memoryMib: 32768n,
+        storageGib: 200n,
+        generation: "gen4",
+        description: "general purpose",
+        id: randomUUID(),
+      },
     });
-    expect(specification).toMatchObject({ name, vcpu: 8, memoryMib: 32768n, storageGib: 200n, generation: "gen4", deprecated: false, description: "general purpose", etag: '"1"' });
+    expect(specification).toMatchObject({
+      name,
+      vcpu: 8,
+      memoryMib: 32768n,
+      storageGib: 200n,
+      generation: "gen4",
+      deprecated: false,
+      description: "general purpose",
+      etag: '"1"',
+    });
     expect(specification!.createTime).toBeDefined();
     expect((await compute.getVirtualMachineSpecification({ id: specification!.id })).specification).toEqual(specification);
     const listed = await compute.listVirtualMachineSpecifications({ filter: `name = "${name}"` });
     expect(listed.specifications).toEqual([specification]);
-    expect(await lastAudit("CreateVirtualMachineSpecification", specification!.id)).toMatchObject({ result: "OK", resourceType: "virtual_machine_specification" });
+    expect(await lastAudit("CreateVirtualMachineSpecification", specification!.id)).toMatchObject({
+      result: "OK",
+      resourceType: "virtual_machine_specification",
+    });
   });
 
   it("refuses sizes that are zero or too large, names that break the pattern, and duplicates", async () => {
@@ -80,7 +118,9 @@ describe("specifications", () => {
     const zero = await failure(compute.createVirtualMachineSpecification({ specification: spec({ vcpu: 0 }) }));
     expect(zero).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
     expect(zero.fields).toContain("specification");
-    expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ memoryMib: 0n }) }))).toMatchObject({ code: Code.InvalidArgument });
+    expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ memoryMib: 0n }) }))).toMatchObject({
+      code: Code.InvalidArgument,
+    });
     expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ vcpu: 1025 }) }))).toMatchObject({
       code: Code.InvalidArgument,
       fields: ["specification.vcpu"],
@@ -89,7 +129,9 @@ describe("specifications", () => {
       code: Code.InvalidArgument,
       fields: ["specification.name"],
     });
-    expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ name: "" }) }))).toMatchObject({ code: Code.InvalidArgument });
+    expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ name: "" }) }))).toMatchObject({
+      code: Code.InvalidArgument,
+    });
     const taken = await newSpec();
     expect(await failure(compute.createVirtualMachineSpecification({ specification: spec({ name: taken.name }) }))).toMatchObject({
       code: Code.AlreadyExists,
@@ -103,7 +145,9 @@ describe("specifications", () => {
     const first = await compute.createVirtualMachineSpecification(request);
     const again = await compute.createVirtualMachineSpecification(request);
     expect(again.specification).toEqual(first.specification);
-    expect(await failure(compute.createVirtualMachineSpecification({ ...request, specification: spec() }))).toMatchObject({ reason: "REQUEST_ID_REUSED" });
+    expect(await failure(compute.createVirtualMachineSpecification({ ...request, specification: spec() }))).toMatchObject({
+      reason: "REQUEST_ID_REUSED",
+    });
   });
 
   it("updates name, generation, deprecated and description; the sizes are fixed", async () => {
@@ -111,14 +155,33 @@ describe("specifications", () => {
     const created = await newSpec();
     const renamed = unique("c4.m16-v2");
     const { specification } = await compute.updateVirtualMachineSpecification({
-      specification: { id: created.id, etag: created.etag, name: renamed, generation: "gen5", deprecated: true, description: "old", vcpu: 99 },
+      specification: {
+        id: created.id,
+        etag: created.etag,
+        name: renamed,
+        generation: "gen5",
+        deprecated: true,
+        description: "old",
+        vcpu: 99,
+      },
       updateMask: { paths: ["name", "generation", "deprecated", "description"] },
     });
-    expect(specification).toMatchObject({ name: renamed, generation: "gen5", deprecated: true, description: "old", vcpu: 4, memoryMib: 16384n, etag: '"2"' });
+    expect(specification).toMatchObject({
+      name: renamed,
+      generation: "gen5",
+      deprecated: true,
+      description: "old",
+      vcpu: 4,
+      memoryMib: 16384n,
+      etag: '"2"',
+    });
 
     for (const path of ["vcpu", "memory_mib", "storage_gib", "id", "create_time"]) {
       const refused = await failure(
-        compute.updateVirtualMachineSpecification({ specification: { id: created.id, vcpu: 8, memoryMib: 1n, storageGib: 1n }, updateMask: { paths: [path] } }),
+        compute.updateVirtualMachineSpecification({
+          specification: { id: created.id, vcpu: 8, memoryMib: 1n, storageGib: 1n },
+          updateMask: { paths: [path] },
+        }),
       );
       expect(refused, path).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK", fields: ["update_mask"] });
       expect(refused.message).toContain(path);
@@ -130,14 +193,30 @@ describe("specifications", () => {
     });
     expect(all.specification).toMatchObject({ vcpu: 4, memoryMib: 16384n, storageGib: 100n, generation: "", deprecated: false });
     // A name can be changed, not cleared; a stale etag is refused.
-    expect(await failure(compute.updateVirtualMachineSpecification({ specification: { id: created.id, name: "" }, updateMask: { paths: ["name"] } }))).toMatchObject({
+    expect(
+      await failure(
+        compute.updateVirtualMachineSpecification({ specification: { id: created.id, name: "" }, updateMask: { paths: ["name"] } }),
+      ),
+    ).toMatchObject({
       reason: "VALIDATION_FAILED",
       fields: ["specification.name"],
     });
     expect(
-      await failure(compute.updateVirtualMachineSpecification({ specification: { id: created.id, etag: created.etag, description: "x" }, updateMask: { paths: ["description"] } })),
+      await failure(
+        compute.updateVirtualMachineSpecification({
+          specification: { id: created.id, etag: created.etag, description: "x" },
+          updateMask: { paths: ["description"] },
+        }),
+      ),
     ).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
-    expect(await failure(compute.updateVirtualMachineSpecification({ specification: { id: randomUUID(), description: "x" }, updateMask: { paths: ["description"] } }))).toMatchObject({
+    expect(
+      await failure(
+        compute.updateVirtualMachineSpecification({
+          specification: { id: randomUUID(), description: "x" },
+          updateMask: { paths: ["description"] },
+        }),
+      ),
+    ).toMatchObject({
       code: Code.NotFound,
     });
   });
@@ -148,23 +227,37 @@ describe("specifications", () => {
     const small = await newSpec({ generation: gen, vcpu: 2, memoryMib: 4096n, storageGib: 50n });
     const medium = await newSpec({ generation: gen, vcpu: 8, memoryMib: 32768n, storageGib: 200n });
     const large = await newSpec({ generation: gen, vcpu: 32, memoryMib: 131072n, storageGib: 1000n, deprecated: true });
-    const names = async (filter: string) => (await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen}" AND (${filter})` })).specifications.map((s) => s.name);
+    const names = async (filter: string) =>
+      (await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen}" AND (${filter})` })).specifications.map(
+        (s) => s.name,
+      );
     expect(await names("vcpu >= 8")).toEqual([medium.name, large.name]);
     expect(await names("memory_mib < 32768")).toEqual([small.name]);
     expect(await names("storage_gib = 200")).toEqual([medium.name]);
     expect(await names("deprecated = true")).toEqual([large.name]);
     expect(await names("deprecated = false")).toEqual([small.name, medium.name]);
     expect(await names(`name = "${small.name}" OR name = "${large.name}"`)).toEqual([small.name, large.name]);
-    expect((await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen.slice(0, 4)}*"` })).specifications.length).toBeGreaterThanOrEqual(3);
+    expect(
+      (await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen.slice(0, 4)}*"` })).specifications.length,
+    ).toBeGreaterThanOrEqual(3);
 
     const first = await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen}"`, pageSize: 2 });
     expect(first.specifications.map((s) => s.id)).toEqual([small.id, medium.id]);
-    const second = await compute.listVirtualMachineSpecifications({ filter: `generation = "${gen}"`, pageSize: 2, pageToken: first.nextPageToken });
+    const second = await compute.listVirtualMachineSpecifications({
+      filter: `generation = "${gen}"`,
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
     expect(second.specifications.map((s) => s.id)).toEqual([large.id]);
     expect(second.nextPageToken).toBe("");
 
-    expect(await failure(compute.listVirtualMachineSpecifications({ filter: "cpu > 2" }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
-    expect(await failure(compute.listVirtualMachineSpecifications({ filter: 'vcpu = "many"' }))).toMatchObject({ reason: "INVALID_FILTER" });
+    expect(await failure(compute.listVirtualMachineSpecifications({ filter: "cpu > 2" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
+    expect(await failure(compute.listVirtualMachineSpecifications({ filter: 'vcpu = "many"' }))).toMatchObject({
+      reason: "INVALID_FILTER",
+    });
   });
 });
 
@@ -172,7 +265,14 @@ describe("images", () => {
   it("creates an image ACTIVE by default, gets and lists it", async () => {
     const { compute } = admin();
     const created = await newImage({ description: "LTS" });
-    expect(created).toMatchObject({ status: ImageStatus.ACTIVE, architecture: Architecture.X86_64, osFamily: "ubuntu", osVersion: "24.04", description: "LTS", etag: '"1"' });
+    expect(created).toMatchObject({
+      status: ImageStatus.ACTIVE,
+      architecture: Architecture.X86_64,
+      osFamily: "ubuntu",
+      osVersion: "24.04",
+      description: "LTS",
+      etag: '"1"',
+    });
     expect((await compute.getImage({ id: created.id })).image).toEqual(created);
     const disabled = await newImage({ status: ImageStatus.DISABLED });
     expect(disabled.status).toBe(ImageStatus.DISABLED);
@@ -184,10 +284,18 @@ describe("images", () => {
       code: Code.InvalidArgument,
       reason: "VALIDATION_FAILED",
     });
-    expect(await failure(compute.createImage({ image: image({ architecture: 7 }) }))).toMatchObject({ code: Code.InvalidArgument, fields: ["image.architecture"] });
-    expect(await failure(compute.createImage({ image: image({ status: 9 }) }))).toMatchObject({ code: Code.InvalidArgument, fields: ["image.status"] });
+    expect(await failure(compute.createImage({ image: image({ architecture: 7 }) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["image.architecture"],
+    });
+    expect(await failure(compute.createImage({ image: image({ status: 9 }) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["image.status"],
+    });
     expect(await failure(compute.createImage({ image: image({ name: "" }) }))).toMatchObject({ code: Code.InvalidArgument });
-    expect(await failure(compute.createImage({ image: image({ osFamily: "x".repeat(33) }) }))).toMatchObject({ fields: ["image.os_family"] });
+    expect(await failure(compute.createImage({ image: image({ osFamily: "x".repeat(33) }) }))).toMatchObject({
+      fields: ["image.os_family"],
+    });
   });
 
   it("updates name, os_family, os_version, status and description; not the architecture", async () => {
@@ -198,10 +306,16 @@ describe("images", () => {
       updateMask: { paths: ["os_version", "status"] },
     });
     expect(updated).toMatchObject({ osVersion: "24.04.1", status: ImageStatus.DEPRECATED, architecture: Architecture.X86_64, etag: '"2"' });
-    expect(await failure(compute.updateImage({ image: { id: created.id, architecture: Architecture.ARM64 }, updateMask: { paths: ["architecture"] } }))).toMatchObject({
+    expect(
+      await failure(
+        compute.updateImage({ image: { id: created.id, architecture: Architecture.ARM64 }, updateMask: { paths: ["architecture"] } }),
+      ),
+    ).toMatchObject({
       reason: "INVALID_UPDATE_MASK",
     });
-    expect(await failure(compute.updateImage({ image: { id: created.id, status: ImageStatus.UNSPECIFIED }, updateMask: { paths: ["status"] } }))).toMatchObject({
+    expect(
+      await failure(compute.updateImage({ image: { id: created.id, status: ImageStatus.UNSPECIFIED }, updateMask: { paths: ["status"] } })),
+    ).toMatchObject({
       reason: "VALIDATION_FAILED",
       fields: ["image.status"],
     });
@@ -213,7 +327,8 @@ describe("images", () => {
     const a = await newImage({ osFamily: family, osVersion: "9.4" });
     const b = await newImage({ osFamily: family, osVersion: "9.5", architecture: Architecture.ARM64 });
     const c = await newImage({ osFamily: family, osVersion: "10.0", status: ImageStatus.DEPRECATED });
-    const names = async (filter: string) => (await compute.listImages({ filter: `os_family = "${family}" AND (${filter})` })).images.map((i) => i.name);
+    const names = async (filter: string) =>
+      (await compute.listImages({ filter: `os_family = "${family}" AND (${filter})` })).images.map((i) => i.name);
     expect(await names("architecture = ARM64")).toEqual([b.name]);
     expect(await names("architecture = ARCHITECTURE_X86_64")).toEqual([a.name, c.name]);
     expect(await names("status = IMAGE_STATUS_DEPRECATED")).toEqual([c.name]);
@@ -254,15 +369,22 @@ describe("deleting catalogue entries", () => {
     return id;
   }
 
-  const setState = (id: string, state: string) => t.server.db.em().execute("update virtual_machine set state = ? where id = ?", [state, id]);
+  const setState = (id: string, state: string) =>
+    t.server.db.em().execute("update virtual_machine set state = ? where id = ?", [state, id]);
   const removeRow = (id: string) => t.server.db.em().execute("delete from virtual_machine where id = ?", [id]);
 
   it("deletes unused entries, checking the etag", async () => {
     const { compute } = admin();
     const s = await newSpec();
-    expect(await failure(compute.deleteVirtualMachineSpecification({ id: s.id, etag: '"9"' }))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(await failure(compute.deleteVirtualMachineSpecification({ id: s.id, etag: '"9"' }))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
     await compute.deleteVirtualMachineSpecification({ id: s.id, etag: s.etag });
-    expect(await failure(compute.getVirtualMachineSpecification({ id: s.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(await failure(compute.getVirtualMachineSpecification({ id: s.id }))).toMatchObject({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+    });
     const i = await newImage();
     await compute.deleteImage({ id: i.id });
     expect(await failure(compute.getImage({ id: i.id }))).toMatchObject({ code: Code.NotFound });
@@ -282,8 +404,14 @@ describe("deleting catalogue entries", () => {
       metadata: { resource_type: "virtual_machine_specification", resource_id: s.id, virtual_machines: "1", deleted_virtual_machines: "0" },
     });
     expect(bySpec.message).toContain(s.name);
-    expect(await lastAudit("DeleteVirtualMachineSpecification", s.id)).toMatchObject({ result: "FAILED_PRECONDITION", reason: "HAS_DEPENDENTS" });
-    expect(await failure(compute.deleteImage({ id: i.id }))).toMatchObject({ reason: "HAS_DEPENDENTS", metadata: { resource_type: "image", virtual_machines: "1" } });
+    expect(await lastAudit("DeleteVirtualMachineSpecification", s.id)).toMatchObject({
+      result: "FAILED_PRECONDITION",
+      reason: "HAS_DEPENDENTS",
+    });
+    expect(await failure(compute.deleteImage({ id: i.id }))).toMatchObject({
+      reason: "HAS_DEPENDENTS",
+      metadata: { resource_type: "image", virtual_machines: "1" },
+    });
     // Nothing was deleted.
     expect((await compute.getVirtualMachineSpecification({ id: s.id })).specification).toEqual(s);
     expect((await compute.getImage({ id: i.id })).image).toEqual(i);
@@ -291,7 +419,9 @@ describe("deleting catalogue entries", () => {
     // Every state but DELETED holds the entry.
     for (const state of ["PENDING", "STOPPED", "DELETING", "ERROR"]) {
       await setState(vm, state);
-      expect(await failure(compute.deleteVirtualMachineSpecification({ id: s.id })), state).toMatchObject({ metadata: { virtual_machines: "1" } });
+      expect(await failure(compute.deleteVirtualMachineSpecification({ id: s.id })), state).toMatchObject({
+        metadata: { virtual_machines: "1" },
+      });
     }
 
     // A deleted VM's record still references it (a foreign key): the refusal says so, instead of a
@@ -323,14 +453,22 @@ describe("who may do what", () => {
         code: Code.PermissionDenied,
         reason: "ROLE_NOT_ALLOWED",
       });
-      expect(await failure(reader.compute.updateImage({ image: { id: i.id, description: "x" }, updateMask: { paths: ["description"] } }))).toMatchObject({
+      expect(
+        await failure(reader.compute.updateImage({ image: { id: i.id, description: "x" }, updateMask: { paths: ["description"] } })),
+      ).toMatchObject({
         code: Code.PermissionDenied,
       });
       expect(await failure(reader.compute.deleteVirtualMachineSpecification({ id: s.id }))).toMatchObject({ code: Code.PermissionDenied });
     }
-    expect(await failure(agent.compute.getVirtualMachineSpecification({ id: s.id }))).toMatchObject({ code: Code.PermissionDenied, reason: "ROLE_NOT_ALLOWED" });
+    expect(await failure(agent.compute.getVirtualMachineSpecification({ id: s.id }))).toMatchObject({
+      code: Code.PermissionDenied,
+      reason: "ROLE_NOT_ALLOWED",
+    });
     expect(await failure(agent.compute.listImages({}))).toMatchObject({ code: Code.PermissionDenied });
     // The refused write is audited with its target.
-    expect(await lastAudit("DeleteVirtualMachineSpecification", s.id)).toMatchObject({ result: "PERMISSION_DENIED", principal: "vm-service" });
+    expect(await lastAudit("DeleteVirtualMachineSpecification", s.id)).toMatchObject({
+      result: "PERMISSION_DENIED",
+      principal: "vm-service",
+    });
   });
 });

@@ -82,7 +82,14 @@ describe("stock @grpc/grpc-js client from the ts-proto stubs", () => {
     const { room } = await call<stubs.CreateRoomResponse>((done) => client.createRoom(createRoom, metadata, done));
 
     const createRack = stubs.CreateRackRequest.fromPartial({
-      rack: { name: "r01", roomId: room!.id, heightUnits: 42, status: stubs.RackStatus.RACK_STATUS_MAINTENANCE, asn: 65001, network: { torSwitches: ["tor1"] } },
+      rack: {
+        name: "r01",
+        roomId: room!.id,
+        heightUnits: 42,
+        status: stubs.RackStatus.RACK_STATUS_MAINTENANCE,
+        asn: 65001,
+        network: { torSwitches: ["tor1"] },
+      },
     });
     const { rack } = await call<stubs.CreateRackResponse>((done) => client.createRack(createRack, metadata, done));
 
@@ -154,8 +161,12 @@ describe("Connect JSON over fetch", () => {
   it("creates the tree, gets and lists the rack, and reads a NOT_FOUND's JSON error", async () => {
     const region = await t.json("InventoryService/CreateRegion", { region: { name: unique("json-region") } });
     expect(region.status).toBe(200);
-    const datacenter = await t.json("InventoryService/CreateDatacenter", { datacenter: { name: unique("json-dc"), regionId: region.body.region.id } });
-    const room = await t.json("InventoryService/CreateRoom", { room: { name: unique("json-room"), datacenterId: datacenter.body.datacenter.id } });
+    const datacenter = await t.json("InventoryService/CreateDatacenter", {
+      datacenter: { name: unique("json-dc"), regionId: region.body.region.id },
+    });
+    const room = await t.json("InventoryService/CreateRoom", {
+      room: { name: unique("json-room"), datacenterId: datacenter.body.datacenter.id },
+    });
     const created = await t.json("InventoryService/CreateRack", {
       rack: { name: "r01", roomId: room.body.room.id, heightUnits: 42, status: "RACK_STATUS_MAINTENANCE", asn: 65001 },
     });
@@ -205,11 +216,16 @@ describe("Connect JSON over fetch", () => {
     const invalid = await t.json("InventoryService/GetRack", { id: "not-a-uuid" });
     expect(invalid.status).toBe(400);
     expect(invalid.body.code).toBe("invalid_argument");
-    expect(invalid.body.details).toContainEqual(expect.objectContaining({ type: "google.rpc.ErrorInfo", debug: expect.objectContaining({ reason: "VALIDATION_FAILED" }) }));
+    expect(invalid.body.details).toContainEqual(
+      expect.objectContaining({ type: "google.rpc.ErrorInfo", debug: expect.objectContaining({ reason: "VALIDATION_FAILED" }) }),
+    );
 
     const anonymous = await t.json("InventoryService/GetRack", { id: randomUUID() }, null);
     expect(anonymous.status).toBe(401);
-    expect(anonymous.body).toMatchObject({ code: "unauthenticated", details: [{ type: "google.rpc.ErrorInfo", debug: { reason: "TOKEN_MISSING" } }] });
+    expect(anonymous.body).toMatchObject({
+      code: "unauthenticated",
+      details: [{ type: "google.rpc.ErrorInfo", debug: { reason: "TOKEN_MISSING" } }],
+    });
   });
 });
 

@@ -33,7 +33,16 @@ function callContext(): CallContext {
 }
 
 function request(cloud: Cloud, tenantId: string, name = ""): CreateVirtualMachine {
-  return { tenantId, target: { groupId: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId, clusterId: null, role: "", name, antiAffinity: undefined };
+  return {
+    tenantId,
+    target: { groupId: cloud.groupId },
+    specificationId: cloud.specificationId,
+    imageId: cloud.imageId,
+    clusterId: null,
+    role: "",
+    name,
+    antiAffinity: undefined,
+  };
 }
 
 /** What a creation came to: the VM's name, or the refusal's reason. */
@@ -54,7 +63,8 @@ describe("a batch of creations", () => {
     const roomy = await tenantsWithQuota(t, cloud, "batch-roomy", 6, 1000n);
     const batcher = new CreationBatcher(t.server.db, { concurrentTransactions: 1, batchSize: 16 });
     // One creation each first, alone: the batches after know each tenant's naming and draw its numbers.
-    for (const tenantId of [...limited, ...roomy]) expect(await outcome(batcher.create(callContext(), request(cloud, tenantId)))).toHaveProperty("name");
+    for (const tenantId of [...limited, ...roomy])
+      expect(await outcome(batcher.create(callContext(), request(cloud, tenantId)))).toHaveProperty("name");
     expect(batcher.stats.batches).toBe(0);
 
     // Three more each, all at once: 36 asked, 20 fit. The first runs alone; the others queue and
@@ -84,7 +94,9 @@ describe("a batch of creations", () => {
     }
     expect(perTenant.reduce((sum, row) => sum + row.vms, 0)).toBe(32);
     // Each committed creation wrote its own audit row.
-    const [audited] = await em.execute<{ n: number }[]>("select count(*)::int as n from audit_event where principal = 'batch-test' and result = 'OK'");
+    const [audited] = await em.execute<{ n: number }[]>(
+      "select count(*)::int as n from audit_event where principal = 'batch-test' and result = 'OK'",
+    );
     expect(audited!.n).toBe(32);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
@@ -101,7 +113,13 @@ describe("a batch of creations", () => {
       outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "taken"))),
       ...others.map((tenantId) => outcome(batcher.create(callContext(), request(cloud, tenantId, "batched")))),
     ]);
-    expect(outcomes).toEqual([{ name: "first" }, { reason: "ALREADY_EXISTS" }, { name: "batched" }, { name: "batched" }, { name: "batched" }]);
+    expect(outcomes).toEqual([
+      { name: "first" },
+      { reason: "ALREADY_EXISTS" },
+      { name: "batched" },
+      { name: "batched" },
+      { name: "batched" },
+    ]);
     expect(batcher.stats).toMatchObject({ failedBatches: 1, handedOn: 4 });
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
@@ -120,7 +138,10 @@ describe("a batch of creations", () => {
       // locks both hosts as candidates, the second waits for the quota row.
       const first = outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "alone")));
       expect(await first).toEqual({ name: "alone" });
-      const batched = [outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "one"))), outcome(batcher.create(callContext(), request(cloud, later!, "two")))];
+      const batched = [
+        outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "one"))),
+        outcome(batcher.create(callContext(), request(cloud, later!, "two"))),
+      ];
       const em = t.server.db.em();
       for (let waiting = 0; waiting === 0; ) {
         await new Promise((resolve) => setTimeout(resolve, 10));

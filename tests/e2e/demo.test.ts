@@ -25,7 +25,18 @@ async function counts() {
 it("loads the demo cloud, and loading it again changes nothing", async () => {
   expect(await loadDemo(t.server.db)).toBe(true);
   const first = await counts();
-  expect(first).toMatchObject({ regions: 2, datacenters: 3, rooms: 6, racks: 60, racks_with_asn: 60, hosts: 1200, groups: 8, tenants: 10, maintainers: 20, maintainer_groups: 5 });
+  expect(first).toMatchObject({
+    regions: 2,
+    datacenters: 3,
+    rooms: 6,
+    racks: 60,
+    racks_with_asn: 60,
+    hosts: 1200,
+    groups: 8,
+    tenants: 10,
+    maintainers: 20,
+    maintainer_groups: 5,
+  });
   expect(first!.assignments).toBeGreaterThan(100);
   expect(await loadDemo(t.server.db)).toBe(false);
   expect(await counts()).toEqual(first);

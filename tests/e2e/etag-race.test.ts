@@ -71,7 +71,9 @@ describe("concurrent writes with one etag", () => {
     const rack = await newRack();
     const clients = Array.from({ length: 10 }, () => t.clients().inventory);
     const results = await Promise.allSettled(
-      clients.map((client, i) => client.updateRack({ rack: { id: rack.id, etag: rack.etag, description: `writer-${i}` }, updateMask: { paths: ["description"] } })),
+      clients.map((client, i) =>
+        client.updateRack({ rack: { id: rack.id, etag: rack.etag, description: `writer-${i}` }, updateMask: { paths: ["description"] } }),
+      ),
     );
     const seen = outcomes(results);
     expect(seen.filter((outcome) => outcome === "ok")).toHaveLength(1);
@@ -88,7 +90,10 @@ describe("concurrent writes with one etag", () => {
     const unit = (await inventory.getRackElevation({ rackId: rack.id })).units.find((u) => u.position === 1)!;
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>
-        inventory.updateRackUnit({ unit: { rackId: rack.id, position: 1, etag: unit.etag, network: { vlan: 100 + i } }, updateMask: { paths: ["network.vlan"] } }),
+        inventory.updateRackUnit({
+          unit: { rackId: rack.id, position: 1, etag: unit.etag, network: { vlan: 100 + i } },
+          updateMask: { paths: ["network.vlan"] },
+        }),
       ),
     );
     const seen = outcomes(results);
@@ -117,7 +122,9 @@ describe("concurrent writes with one etag", () => {
   it("serialises 10 concurrent unconditional updates without losing a version", async () => {
     const rack = await newRack();
     const results = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => inventory.updateRack({ rack: { id: rack.id, description: `free-${i}` }, updateMask: { paths: ["description"] } })),
+      Array.from({ length: 10 }, (_, i) =>
+        inventory.updateRack({ rack: { id: rack.id, description: `free-${i}` }, updateMask: { paths: ["description"] } }),
+      ),
     );
     expect(outcomes(results)).toEqual(Array(10).fill("ok"));
     const etags = results.map((result) => (result as PromiseFulfilledResult<{ rack?: { etag: string } }>).value.rack!.etag);
@@ -129,13 +136,27 @@ describe("concurrent writes with one etag", () => {
 describe("stale and empty etags", () => {
   it("refuses an Update and a Delete with a stale etag (ABORTED), changing nothing", async () => {
     const rack = await newRack();
-    const { rack: changed } = await inventory.updateRack({ rack: { id: rack.id, etag: rack.etag, description: "second" }, updateMask: { paths: ["description"] } });
+    const { rack: changed } = await inventory.updateRack({
+      rack: { id: rack.id, etag: rack.etag, description: "second" },
+      updateMask: { paths: ["description"] },
+    });
     expect(changed!.etag).not.toBe(rack.etag);
 
-    const stale = { code: Code.Aborted, reason: "ETAG_MISMATCH", metadata: { resource_type: "rack", resource_id: rack.id, current_etag: changed!.etag } };
-    expect(await failure(inventory.updateRack({ rack: { id: rack.id, etag: rack.etag, description: "third" }, updateMask: { paths: ["description"] } }))).toMatchObject(stale);
+    const stale = {
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+      metadata: { resource_type: "rack", resource_id: rack.id, current_etag: changed!.etag },
+    };
+    expect(
+      await failure(
+        inventory.updateRack({ rack: { id: rack.id, etag: rack.etag, description: "third" }, updateMask: { paths: ["description"] } }),
+      ),
+    ).toMatchObject(stale);
     expect(await failure(inventory.deleteRack({ id: rack.id, etag: rack.etag }))).toMatchObject(stale);
-    expect(await failure(inventory.deleteRack({ id: rack.id, etag: '"not-a-version"' }))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(await failure(inventory.deleteRack({ id: rack.id, etag: '"not-a-version"' }))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
     expect((await inventory.getRack({ id: rack.id })).rack).toEqual(changed);
 
     // The current etag works.
@@ -146,17 +167,29 @@ describe("stale and empty etags", () => {
   it("treats an empty etag as unconditional on Update and Delete", async () => {
     const rack = await newRack();
     await inventory.updateRack({ rack: { id: rack.id, etag: rack.etag, description: "second" }, updateMask: { paths: ["description"] } });
-    const { rack: updated } = await inventory.updateRack({ rack: { id: rack.id, description: "blind" }, updateMask: { paths: ["description"] } });
+    const { rack: updated } = await inventory.updateRack({
+      rack: { id: rack.id, description: "blind" },
+      updateMask: { paths: ["description"] },
+    });
     expect(updated).toMatchObject({ description: "blind", etag: '"3"' });
     await inventory.deleteRack({ id: rack.id });
     expect((await failure(inventory.getRack({ id: rack.id }))).code).toBe(Code.NotFound);
   });
 
   type Kind = "region" | "datacenter" | "room" | "slot group";
-  const kinds: Record<Kind, { create(): Promise<{ id: string; etag: string }>; update(id: string, etag: string, description: string): Promise<unknown>; remove(id: string, etag: string): Promise<unknown>; get(id: string): Promise<{ etag: string; description: string }> }> = {
+  const kinds: Record<
+    Kind,
+    {
+      create(): Promise<{ id: string; etag: string }>;
+      update(id: string, etag: string, description: string): Promise<unknown>;
+      remove(id: string, etag: string): Promise<unknown>;
+      get(id: string): Promise<{ etag: string; description: string }>;
+    }
+  > = {
     region: {
       create: async () => (await inventory.createRegion({ region: { name: unique("e-region") } })).region!,
-      update: (id, etag, description) => inventory.updateRegion({ region: { id, etag, description }, updateMask: { paths: ["description"] } }),
+      update: (id, etag, description) =>
+        inventory.updateRegion({ region: { id, etag, description }, updateMask: { paths: ["description"] } }),
       remove: (id, etag) => inventory.deleteRegion({ id, etag }),
       get: async (id) => (await inventory.getRegion({ id })).region!,
     },
@@ -165,7 +198,8 @@ describe("stale and empty etags", () => {
         const { region } = await inventory.createRegion({ region: { name: unique("e-region") } });
         return (await inventory.createDatacenter({ datacenter: { name: unique("e-dc"), regionId: region!.id } })).datacenter!;
       },
-      update: (id, etag, description) => inventory.updateDatacenter({ datacenter: { id, etag, description }, updateMask: { paths: ["description"] } }),
+      update: (id, etag, description) =>
+        inventory.updateDatacenter({ datacenter: { id, etag, description }, updateMask: { paths: ["description"] } }),
       remove: (id, etag) => inventory.deleteDatacenter({ id, etag }),
       get: async (id) => (await inventory.getDatacenter({ id })).datacenter!,
     },
@@ -180,7 +214,8 @@ describe("stale and empty etags", () => {
     },
     "slot group": {
       create: async () => (await inventory.createSlotGroup({ slotGroup: { name: unique("e-sg") } })).slotGroup!,
-      update: (id, etag, description) => inventory.updateSlotGroup({ slotGroup: { id, etag, description }, updateMask: { paths: ["description"] } }),
+      update: (id, etag, description) =>
+        inventory.updateSlotGroup({ slotGroup: { id, etag, description }, updateMask: { paths: ["description"] } }),
       remove: (id, etag) => inventory.deleteSlotGroup({ id, etag }),
       get: async (id) => (await inventory.getSlotGroup({ id })).slotGroup!,
     },
@@ -194,7 +229,10 @@ describe("stale and empty etags", () => {
     const current = await resource.get(created.id);
     expect(current.etag).toBe('"2"');
 
-    expect(await failure(resource.update(created.id, created.etag, "stale"))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(await failure(resource.update(created.id, created.etag, "stale"))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
     expect(await failure(resource.remove(created.id, created.etag))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
     expect((await resource.get(created.id)).description).toBe(current.description);
 

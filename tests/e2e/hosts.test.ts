@@ -36,7 +36,12 @@ async function failure(promise: Promise<unknown>) {
     await promise;
   } catch (error) {
     const e = ConnectError.from(error);
-    return { code: e.code, reason: e.findDetails(ErrorInfoSchema)[0]?.reason, violations: e.findDetails(BadRequestSchema)[0]?.fieldViolations ?? [], message: e.rawMessage };
+    return {
+      code: e.code,
+      reason: e.findDetails(ErrorInfoSchema)[0]?.reason,
+      violations: e.findDetails(BadRequestSchema)[0]?.fieldViolations ?? [],
+      message: e.rawMessage,
+    };
   }
   throw new Error("expected a failure");
 }
@@ -71,7 +76,10 @@ describe("bare-metal hosts", () => {
 
   it("lets exactly one of two racing hosts have the same units", async () => {
     const { inventory } = t.clients();
-    const results = await Promise.allSettled([inventory.createBaremetal({ baremetal: host("race-a", 7) }), inventory.createBaremetal({ baremetal: host("race-b", 7) })]);
+    const results = await Promise.allSettled([
+      inventory.createBaremetal({ baremetal: host("race-a", 7) }),
+      inventory.createBaremetal({ baremetal: host("race-b", 7) }),
+    ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 
@@ -83,7 +91,11 @@ describe("bare-metal hosts", () => {
       }),
     );
     expect(rejected.reason).toBe("BATCH_REJECTED");
-    expect(rejected.violations.map((v) => v.field)).toEqual(["requests[1].baremetal.name", "requests[1].baremetal.serial_number", "requests[2].baremetal.placement"]);
+    expect(rejected.violations.map((v) => v.field)).toEqual([
+      "requests[1].baremetal.name",
+      "requests[1].baremetal.serial_number",
+      "requests[2].baremetal.placement",
+    ]);
     const { baremetals } = await inventory.listBaremetals({ filter: 'name = "b1"' });
     expect(baremetals).toHaveLength(0);
     const created = await inventory.batchCreateBaremetals({ requests: [{ baremetal: host("b1", 3) }, { baremetal: host("b2", 5) }] });
@@ -92,14 +104,20 @@ describe("bare-metal hosts", () => {
 
   it("searches by status, group, free capacity and custom fields", async () => {
     const { inventory } = t.clients();
-    await inventory.createCustomFieldDefinition({ definition: { name: "team", type: CustomFieldType.STRING, resourceTypes: ["baremetal"] } });
-    const { baremetal } = await inventory.createBaremetal({ baremetal: host("db1", 9, { customFields: { team: "db" }, capacity: { cpuCores: 8, memoryMib: 1024n, storageGib: 10n } }) });
+    await inventory.createCustomFieldDefinition({
+      definition: { name: "team", type: CustomFieldType.STRING, resourceTypes: ["baremetal"] },
+    });
+    const { baremetal } = await inventory.createBaremetal({
+      baremetal: host("db1", 9, { customFields: { team: "db" }, capacity: { cpuCores: 8, memoryMib: 1024n, storageGib: 10n } }),
+    });
     const byTeam = await inventory.listBaremetals({ filter: 'custom.team = "db"' });
     expect(byTeam.baremetals.map((b) => b.id)).toEqual([baremetal!.id]);
     const big = await inventory.listBaremetals({ filter: `group_id = "${groupId}" AND status = ACTIVE AND free_cpu >= 16` });
     expect(big.baremetals.every((b) => b.free!.cpuCores >= 16)).toBe(true);
     expect(big.baremetals.map((b) => b.name)).not.toContain("db1");
-    expect(await failure(inventory.createBaremetal({ baremetal: host("bad", 9, { customFields: { team: 7 } }) }))).toMatchObject({ reason: "INVALID_CUSTOM_FIELD" });
+    expect(await failure(inventory.createBaremetal({ baremetal: host("bad", 9, { customFields: { team: 7 } }) }))).toMatchObject({
+      reason: "INVALID_CUSTOM_FIELD",
+    });
     const group = await inventory.getBaremetalGroup({ id: groupId });
     expect(group.group?.hostCount).toBeGreaterThanOrEqual(4);
   });
@@ -129,8 +147,16 @@ describe("effective capacity", () => {
     const ratio = (max: number) => fc.double({ min: 0.05, max, noNaN: true, noDefaultInfinity: true });
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ cpuCores: fc.integer({ min: 1, max: 4096 }), memoryMib: fc.integer({ min: 1, max: 8_388_608 }), storageGib: fc.integer({ min: 1, max: 1_000_000 }) }),
-        fc.record({ cpuCores: fc.integer({ min: 0, max: 128 }), memoryMib: fc.integer({ min: 0, max: 131_072 }), storageGib: fc.integer({ min: 0, max: 2000 }) }),
+        fc.record({
+          cpuCores: fc.integer({ min: 1, max: 4096 }),
+          memoryMib: fc.integer({ min: 1, max: 8_388_608 }),
+          storageGib: fc.integer({ min: 1, max: 1_000_000 }),
+        }),
+        fc.record({
+          cpuCores: fc.integer({ min: 0, max: 128 }),
+          memoryMib: fc.integer({ min: 0, max: 131_072 }),
+          storageGib: fc.integer({ min: 0, max: 2000 }),
+        }),
         fc.tuple(ratio(64), ratio(16), ratio(16)),
         async (capacity, reserved, [cpuRatio, memoryRatio, storageRatio]) => {
           n++;
@@ -141,7 +167,11 @@ describe("effective capacity", () => {
                 cpuAllocationRatio: cpuRatio,
                 memoryAllocationRatio: memoryRatio,
                 storageAllocationRatio: storageRatio,
-                reservedPerHost: { cpuCores: reserved.cpuCores, memoryMib: BigInt(reserved.memoryMib), storageGib: BigInt(reserved.storageGib) },
+                reservedPerHost: {
+                  cpuCores: reserved.cpuCores,
+                  memoryMib: BigInt(reserved.memoryMib),
+                  storageGib: BigInt(reserved.storageGib),
+                },
               },
             },
           });
@@ -165,7 +195,11 @@ describe("effective capacity", () => {
             storageAllocationRatio: storageRatio,
           });
           const effective = baremetals[0]!.effective!;
-          expect({ cpuCores: effective.cpuCores, memoryMib: Number(effective.memoryMib), storageGib: Number(effective.storageGib) }).toEqual(expected);
+          expect({
+            cpuCores: effective.cpuCores,
+            memoryMib: Number(effective.memoryMib),
+            storageGib: Number(effective.storageGib),
+          }).toEqual(expected);
         },
       ),
       { numRuns: 40 },

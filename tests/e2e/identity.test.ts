@@ -43,9 +43,18 @@ function as(caller: string | undefined) {
   const secret = caller === undefined ? t.adminToken : (callers[caller]?.secret ?? caller);
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${secret}`);
+        return next(req);
+      },
+    ],
   });
-  return { identity: createClient(IdentityService, transport), inventory: createClient(InventoryService, transport), audit: createClient(AuditService, transport) };
+  return {
+    identity: createClient(IdentityService, transport),
+    inventory: createClient(InventoryService, transport),
+    audit: createClient(AuditService, transport),
+  };
 }
 
 async function refusal(call: Promise<unknown>): Promise<ConnectError> {
@@ -72,9 +81,17 @@ async function allTokens(filter = ""): Promise<ApiToken[]> {
 describe("CreateToken", () => {
   it("returns the secret once; it works as a bearer token and GetCallerIdentity names its holder", async () => {
     const before = Date.now();
-    const { token, secret } = await t.clients().identity.createToken({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, description: "carol's laptop" });
+    const { token, secret } = await t
+      .clients()
+      .identity.createToken({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, description: "carol's laptop" });
     expect(secret).toMatch(/^rpt_[A-Za-z0-9_-]{43}$/);
-    expect(token).toMatchObject({ principal: "carol", role: Role.TENANT_MEMBER, tenantId: tenants.A, description: "carol's laptop", createdBy: "admin" });
+    expect(token).toMatchObject({
+      principal: "carol",
+      role: Role.TENANT_MEMBER,
+      tenantId: tenants.A,
+      description: "carol's laptop",
+      createdBy: "admin",
+    });
     expect(token!.expireTime).toBeUndefined();
     expect(token!.revokeTime).toBeUndefined();
     expect(Math.abs(timestampDate(token!.createTime!).getTime() - before)).toBeLessThan(5_000);
@@ -130,7 +147,11 @@ describe("CreateToken", () => {
     expect((await as(secret).identity.getCallerIdentity({})).principal).toBe("brief");
     const listed = await allTokens(`principal = "brief" AND expire_time > "${new Date(before + 30_000).toISOString()}"`);
     expect(listed.map((k) => k.id)).toEqual([token!.id]);
-    expectRefusal(await refusal(t.clients().identity.createToken({ principal: "briefer", role: Role.AGENT, ttl: { seconds: 59n } })), Code.InvalidArgument, "VALIDATION_FAILED");
+    expectRefusal(
+      await refusal(t.clients().identity.createToken({ principal: "briefer", role: Role.AGENT, ttl: { seconds: 59n } })),
+      Code.InvalidArgument,
+      "VALIDATION_FAILED",
+    );
   });
 });
 
@@ -169,7 +190,11 @@ describe("who may issue which token", () => {
     ["amy", Role.TENANT_ADMIN, "A"],
   ])("%s may not issue tokens (role %s) → PERMISSION_DENIED", async (caller, role, tenant) => {
     const count = (await allTokens()).length;
-    expectRefusal(await refusal(as(caller).identity.createToken({ principal: "minted", role, tenantId: tenants[tenant] })), Code.PermissionDenied, "ROLE_NOT_ALLOWED");
+    expectRefusal(
+      await refusal(as(caller).identity.createToken({ principal: "minted", role, tenantId: tenants[tenant] })),
+      Code.PermissionDenied,
+      "ROLE_NOT_ALLOWED",
+    );
     expect((await allTokens()).length).toBe(count);
   });
 });
@@ -190,7 +215,11 @@ describe("RevokeToken", () => {
 
     expectRefusal(await refusal(victim.identity.getCallerIdentity({})), Code.Unauthenticated, "TOKEN_INVALID");
     expectRefusal(await refusal(victim.inventory.listRegions({})), Code.Unauthenticated, "TOKEN_INVALID");
-    expectRefusal(await refusal(victim.inventory.createRegion({ region: { name: "after-revoke" } })), Code.Unauthenticated, "TOKEN_INVALID");
+    expectRefusal(
+      await refusal(victim.inventory.createRegion({ region: { name: "after-revoke" } })),
+      Code.Unauthenticated,
+      "TOKEN_INVALID",
+    );
 
     const again = await t.clients().identity.revokeToken({ id: token!.id });
     expect(again.token!.revokeTime).toEqual(revoked!.revokeTime);

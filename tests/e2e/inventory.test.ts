@@ -26,7 +26,6 @@ let counter = 0;
 /** A name no other test uses. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
 
 /** A region, a datacenter and a room, freshly made. */
@@ -37,7 +36,12 @@ async function tree(prefix = "t") {
   return { region: region!, datacenter: datacenter!, room: room! };
 }
 
-async function newRack(roomId: string, fields: Partial<Omit<Rack, "$typeName" | "network">> & { network?: { torSwitches?: string[]; subnets?: string[]; managementVlan?: number } } = {}) {
+async function newRack(
+  roomId: string,
+  fields: Partial<Omit<Rack, "$typeName" | "network">> & {
+    network?: { torSwitches?: string[]; subnets?: string[]; managementVlan?: number };
+  } = {},
+) {
   const { rack } = await inventory.createRack({ rack: { name: unique("rack"), roomId, heightUnits: 42, ...fields } });
   return rack!;
 }
@@ -48,7 +52,10 @@ async function elevation(rackId: string) {
 
 /** Positions of the units of an elevation with the given status, ascending. */
 function positionsWith(units: ReadonlyArray<{ position: number; status: RackUnitStatus }>, status: RackUnitStatus): number[] {
-  return units.filter((unit) => unit.status === status).map((unit) => unit.position).sort((a, b) => a - b);
+  return units
+    .filter((unit) => unit.status === status)
+    .map((unit) => unit.position)
+    .sort((a, b) => a - b);
 }
 
 function range(first: number, count: number): number[] {
@@ -88,10 +95,12 @@ describe("regions, datacenters, rooms and racks", () => {
     expect(updated).toMatchObject({ id: region!.id, name, description: "second", etag: '"2"' });
     expect((await inventory.getRegion({ id: region!.id })).region?.description).toBe("second");
 
+    expect(await failure(inventory.updateRegion({ region: { id: region!.id, name: "x" }, updateMask: { paths: ["etag"] } }))).toMatchObject(
+      { code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK" },
+    );
     expect(
-      await failure(inventory.updateRegion({ region: { id: region!.id, name: "x" }, updateMask: { paths: ["etag"] } })),
-    ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK" });
-    expect(await failure(inventory.updateRegion({ region: { id: region!.id, description: "x" }, updateMask: { paths: [] } }))).toMatchObject({
+      await failure(inventory.updateRegion({ region: { id: region!.id, description: "x" }, updateMask: { paths: [] } })),
+    ).toMatchObject({
       code: Code.InvalidArgument,
     });
 
@@ -106,7 +115,9 @@ describe("regions, datacenters, rooms and racks", () => {
   it("updates a datacenter's location by nested path, whole message and '*'", async () => {
     const { region } = await tree("dc");
     const location = { address: "Main St 1", city: "Frankfurt", countryCode: "DE", latitude: 50.11, longitude: 8.68 };
-    const { datacenter } = await inventory.createDatacenter({ datacenter: { name: unique("fra"), regionId: region.id, location, description: "d" } });
+    const { datacenter } = await inventory.createDatacenter({
+      datacenter: { name: unique("fra"), regionId: region.id, location, description: "d" },
+    });
     expect(datacenter).toMatchObject({ regionId: region.id, location, description: "d" });
 
     // location.city alone: the rest of the location stays.
@@ -130,12 +141,20 @@ describe("regions, datacenters, rooms and racks", () => {
       datacenter: { id: datacenter!.id, name: newName, location: { city: "Munich" } },
       updateMask: { paths: ["*"] },
     });
-    expect(full).toMatchObject({ name: newName, description: "", regionId: region.id, location: { city: "Munich", countryCode: "" }, etag: '"4"' });
+    expect(full).toMatchObject({
+      name: newName,
+      description: "",
+      regionId: region.id,
+      location: { city: "Munich", countryCode: "" },
+      etag: '"4"',
+    });
     expect((await inventory.getDatacenter({ id: datacenter!.id })).datacenter).toEqual(full);
 
     // region_id is immutable.
     expect(
-      await failure(inventory.updateDatacenter({ datacenter: { id: datacenter!.id, regionId: region.id }, updateMask: { paths: ["region_id"] } })),
+      await failure(
+        inventory.updateDatacenter({ datacenter: { id: datacenter!.id, regionId: region.id }, updateMask: { paths: ["region_id"] } }),
+      ),
     ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK" });
 
     const listed = await inventory.listDatacenters({ filter: `region_id = "${region.id}" AND location.city = "Munich"` });
@@ -144,7 +163,9 @@ describe("regions, datacenters, rooms and racks", () => {
 
   it("derives a room's region_id from its datacenter, ignoring what the client sends", async () => {
     const { region, datacenter, room: first } = await tree("room");
-    const { room } = await inventory.createRoom({ room: { name: unique("hall"), datacenterId: datacenter.id, regionId: randomUUID(), description: "a" } });
+    const { room } = await inventory.createRoom({
+      room: { name: unique("hall"), datacenterId: datacenter.id, regionId: randomUUID(), description: "a" },
+    });
     expect(room).toMatchObject({ datacenterId: datacenter.id, regionId: region.id, description: "a", etag: '"1"' });
     expect((await inventory.getRoom({ id: room!.id })).room).toEqual(room);
 
@@ -156,7 +177,9 @@ describe("regions, datacenters, rooms and racks", () => {
 
     const listed = await inventory.listRooms({ filter: `datacenter_id = "${datacenter.id}"` });
     expect(listed.rooms.map((r) => r.id)).toEqual([first.id, room!.id]);
-    expect((await inventory.listRooms({ filter: `region_id = "${region.id}" AND name = "hall-b"` })).rooms.map((r) => r.id)).toEqual([room!.id]);
+    expect((await inventory.listRooms({ filter: `region_id = "${region.id}" AND name = "hall-b"` })).rooms.map((r) => r.id)).toEqual([
+      room!.id,
+    ]);
 
     await inventory.deleteRoom({ id: room!.id, etag: renamed!.etag });
     expect(await failure(inventory.getRoom({ id: room!.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
@@ -290,10 +313,14 @@ describe("regions, datacenters, rooms and racks", () => {
 
     const alreadyExists = { code: Code.AlreadyExists, reason: "ALREADY_EXISTS" };
     expect(await failure(inventory.createRegion({ region: { name: a.region.name } }))).toMatchObject(alreadyExists);
-    expect(await failure(inventory.createDatacenter({ datacenter: { name: a.datacenter.name, regionId: a.region.id } }))).toMatchObject(alreadyExists);
+    expect(await failure(inventory.createDatacenter({ datacenter: { name: a.datacenter.name, regionId: a.region.id } }))).toMatchObject(
+      alreadyExists,
+    );
 
     // Room names are unique within a datacenter only.
-    expect(await failure(inventory.createRoom({ room: { name: a.room.name, datacenterId: a.datacenter.id } }))).toMatchObject(alreadyExists);
+    expect(await failure(inventory.createRoom({ room: { name: a.room.name, datacenterId: a.datacenter.id } }))).toMatchObject(
+      alreadyExists,
+    );
     const { room: sameNameElsewhere } = await inventory.createRoom({ room: { name: a.room.name, datacenterId: otherDc!.id } });
     expect(sameNameElsewhere!.name).toBe(a.room.name);
 
@@ -302,7 +329,9 @@ describe("regions, datacenters, rooms and racks", () => {
     expect(await failure(inventory.createRack({ rack: { name: "r01", roomId: a.room.id, heightUnits: 1 } }))).toMatchObject(alreadyExists);
     await newRack(sameNameElsewhere!.id, { name: "r01" });
     const r02 = await newRack(a.room.id, { name: "r02" });
-    expect(await failure(inventory.updateRack({ rack: { id: r02.id, name: "r01" }, updateMask: { paths: ["name"] } }))).toMatchObject(alreadyExists);
+    expect(await failure(inventory.updateRack({ rack: { id: r02.id, name: "r01" }, updateMask: { paths: ["name"] } }))).toMatchObject(
+      alreadyExists,
+    );
     // Moving a rack into a room that has one of the same name collides too.
     expect(
       await failure(inventory.updateRack({ rack: { id: rack.id, roomId: sameNameElsewhere!.id }, updateMask: { paths: ["room_id"] } })),
@@ -360,8 +389,14 @@ describe("listing racks", () => {
     expect(await names(`name != "r2" AND status = RACK_STATUS_MAINTENANCE`)).toEqual(["r1a", "r1b"]);
     expect([r1a, r1b, r10, r2, x1].every((rack) => rack.roomId === room.id)).toBe(true);
 
-    expect(await failure(inventory.listRacks({ filter: "colour = red" }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
-    expect(await failure(inventory.listRacks({ filter: "status = GREEN" }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
+    expect(await failure(inventory.listRacks({ filter: "colour = red" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
+    expect(await failure(inventory.listRacks({ filter: "status = GREEN" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
   });
 
   it("refuses a page token used with a different filter, or one it never issued", async () => {
@@ -371,7 +406,9 @@ describe("listing racks", () => {
     const first = await inventory.listRacks({ filter, pageSize: 2 });
     expect(first.nextPageToken).not.toBe("");
 
-    expect(await failure(inventory.listRacks({ filter: `${filter} AND height_units = 1`, pageSize: 2, pageToken: first.nextPageToken }))).toMatchObject({
+    expect(
+      await failure(inventory.listRacks({ filter: `${filter} AND height_units = 1`, pageSize: 2, pageToken: first.nextPageToken })),
+    ).toMatchObject({
       code: Code.InvalidArgument,
       reason: "INVALID_PAGE_TOKEN",
     });
@@ -388,7 +425,10 @@ describe("listing racks", () => {
     expect(second.racks).toHaveLength(1);
     expect(second.nextPageToken).toBe("");
     // Negative sizes are invalid.
-    expect(await failure(inventory.listRacks({ filter, pageSize: -1 }))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
+    expect(await failure(inventory.listRacks({ filter, pageSize: -1 }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
   });
 
   it("clamps page_size above 1000 to 1000", async () => {
@@ -556,7 +596,14 @@ describe("rack units", () => {
     const { room } = await tree("reserve");
     const rack = await newRack(room.id, { heightUnits: 10 });
     const { reservation } = await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 3, unitCount: 4, purpose: "gpu nodes" });
-    expect(reservation).toMatchObject({ rackId: rack.id, firstPosition: 3, unitCount: 4, purpose: "gpu nodes", tenantId: "", createdBy: "admin" });
+    expect(reservation).toMatchObject({
+      rackId: rack.id,
+      firstPosition: 3,
+      unitCount: 4,
+      purpose: "gpu nodes",
+      tenantId: "",
+      createdBy: "admin",
+    });
 
     const after = await elevation(rack.id);
     expect(positionsWith(after.units, RackUnitStatus.RESERVED)).toEqual([3, 4, 5, 6]);
@@ -573,7 +620,9 @@ describe("rack units", () => {
       metadata: { rack_id: rack.id, conflicting_units: "5,6" },
     });
 
-    expect(await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 8, unitCount: 4, purpose: "too high" }))).toMatchObject({
+    expect(
+      await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 8, unitCount: 4, purpose: "too high" })),
+    ).toMatchObject({
       code: Code.InvalidArgument,
       reason: "UNITS_OUT_OF_RANGE",
       metadata: { first_position: "8", last_position: "11", height_units: "10" },
@@ -582,9 +631,11 @@ describe("rack units", () => {
       code: Code.InvalidArgument,
       reason: "VALIDATION_FAILED",
     });
-    expect(await failure(inventory.reserveRackUnits({ rackId: randomUUID(), firstPosition: 1, unitCount: 1, purpose: "x" }))).toMatchObject({
-      code: Code.NotFound,
-    });
+    expect(await failure(inventory.reserveRackUnits({ rackId: randomUUID(), firstPosition: 1, unitCount: 1, purpose: "x" }))).toMatchObject(
+      {
+        code: Code.NotFound,
+      },
+    );
 
     // The refused calls changed nothing.
     const unchanged = await elevation(rack.id);
@@ -610,7 +661,13 @@ describe("rack units", () => {
       reason: "FAULT_REASON_REQUIRED",
     });
 
-    const { units } = await inventory.setRackUnitsFaulty({ rackId: rack.id, firstPosition: 2, unitCount: 2, faulty: true, reason: "bent rails" });
+    const { units } = await inventory.setRackUnitsFaulty({
+      rackId: rack.id,
+      firstPosition: 2,
+      unitCount: 2,
+      faulty: true,
+      reason: "bent rails",
+    });
     expect(units.map((unit) => [unit.position, unit.status, unit.faultReason])).toEqual([
       [2, RackUnitStatus.FAULTY, "bent rails"],
       [3, RackUnitStatus.FAULTY, "bent rails"],
@@ -626,7 +683,9 @@ describe("rack units", () => {
     });
     // A reserved unit cannot be marked faulty.
     await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 5, unitCount: 1, purpose: "held" });
-    expect(await failure(inventory.setRackUnitsFaulty({ rackId: rack.id, firstPosition: 4, unitCount: 2, faulty: true, reason: "x" }))).toMatchObject({
+    expect(
+      await failure(inventory.setRackUnitsFaulty({ rackId: rack.id, firstPosition: 4, unitCount: 2, faulty: true, reason: "x" })),
+    ).toMatchObject({
       code: Code.FailedPrecondition,
       reason: "RACK_UNITS_UNAVAILABLE",
       metadata: { conflicting_units: "5" },
@@ -677,10 +736,20 @@ describe("rack units", () => {
     expect(vlanOnly!.network).toMatchObject({ switchPort: "tor1:Ethernet12", vlan: 121 });
 
     expect(
-      await failure(inventory.updateRackUnit({ unit: { rackId: rack.id, position: 2, etag: before.etag, network: { vlan: 1 } }, updateMask: { paths: ["network.vlan"] } })),
+      await failure(
+        inventory.updateRackUnit({
+          unit: { rackId: rack.id, position: 2, etag: before.etag, network: { vlan: 1 } },
+          updateMask: { paths: ["network.vlan"] },
+        }),
+      ),
     ).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
     expect(
-      await failure(inventory.updateRackUnit({ unit: { rackId: rack.id, position: 2, slotGroupId: randomUUID() }, updateMask: { paths: ["slot_group_id"] } })),
+      await failure(
+        inventory.updateRackUnit({
+          unit: { rackId: rack.id, position: 2, slotGroupId: randomUUID() },
+          updateMask: { paths: ["slot_group_id"] },
+        }),
+      ),
     ).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "slot_group" } });
     expect(
       await failure(inventory.updateRackUnit({ unit: { rackId: rack.id, position: 9 }, updateMask: { paths: ["network"] } })),
@@ -690,7 +759,10 @@ describe("rack units", () => {
     ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK" });
 
     // Clearing the slot group.
-    const { unit: ungrouped } = await inventory.updateRackUnit({ unit: { rackId: rack.id, position: 2 }, updateMask: { paths: ["slot_group_id"] } });
+    const { unit: ungrouped } = await inventory.updateRackUnit({
+      unit: { rackId: rack.id, position: 2 },
+      updateMask: { paths: ["slot_group_id"] },
+    });
     expect(ungrouped!.slotGroupId).toBe("");
   });
 
@@ -699,7 +771,9 @@ describe("rack units", () => {
     const rack = await newRack(room.id, { heightUnits: 10 });
     await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 7, unitCount: 2, purpose: "top" });
 
-    expect(await failure(inventory.updateRack({ rack: { id: rack.id, heightUnits: 6 }, updateMask: { paths: ["height_units"] } }))).toMatchObject({
+    expect(
+      await failure(inventory.updateRack({ rack: { id: rack.id, heightUnits: 6 }, updateMask: { paths: ["height_units"] } })),
+    ).toMatchObject({
       code: Code.FailedPrecondition,
       reason: "RACK_UNITS_IN_USE",
       metadata: { rack_id: rack.id, units: "7,8" },
@@ -708,13 +782,19 @@ describe("rack units", () => {
     expect((await elevation(rack.id)).units).toHaveLength(10);
 
     // Lowering to just above the reservation removes the free units on top.
-    const { rack: lowered } = await inventory.updateRack({ rack: { id: rack.id, heightUnits: 8 }, updateMask: { paths: ["height_units"] } });
+    const { rack: lowered } = await inventory.updateRack({
+      rack: { id: rack.id, heightUnits: 8 },
+      updateMask: { paths: ["height_units"] },
+    });
     expect(lowered!.heightUnits).toBe(8);
     const low = await elevation(rack.id);
     expect(low.units.map((unit) => unit.position)).toEqual(range(1, 8).reverse());
     expect(low.load).toMatchObject({ unitsTotal: 8, unitsFree: 6, unitsReserved: 2 });
 
-    const { rack: raised } = await inventory.updateRack({ rack: { id: rack.id, heightUnits: 14 }, updateMask: { paths: ["height_units"] } });
+    const { rack: raised } = await inventory.updateRack({
+      rack: { id: rack.id, heightUnits: 14 },
+      updateMask: { paths: ["height_units"] },
+    });
     expect(raised!.heightUnits).toBe(14);
     const high = await elevation(rack.id);
     expect(high.units.map((unit) => unit.position)).toEqual(range(1, 14).reverse());
@@ -735,11 +815,20 @@ describe("rack units", () => {
       await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "x", tenantId: stranger })),
     ).toMatchObject({ code: Code.FailedPrecondition, reason: "RACK_UNITS_UNAVAILABLE", metadata: { conflicting_units: "1,2" } });
 
-    const { reservation } = await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "tenant", tenantId: allowed });
+    const { reservation } = await inventory.reserveRackUnits({
+      rackId: rack.id,
+      firstPosition: 1,
+      unitCount: 2,
+      purpose: "tenant",
+      tenantId: allowed,
+    });
     expect(reservation!.tenantId).toBe(allowed);
 
     // A unit's own list overrides the rack's.
-    await inventory.updateRackUnit({ unit: { rackId: rack.id, position: 4, allowedTenantIds: [stranger] }, updateMask: { paths: ["allowed_tenant_ids"] } });
+    await inventory.updateRackUnit({
+      unit: { rackId: rack.id, position: 4, allowedTenantIds: [stranger] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
     expect(
       await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 3, unitCount: 2, purpose: "x", tenantId: allowed })),
     ).toMatchObject({ code: Code.FailedPrecondition, reason: "RACK_UNITS_UNAVAILABLE", metadata: { conflicting_units: "4" } });
@@ -748,7 +837,9 @@ describe("rack units", () => {
     // A rack that allows nobody takes platform reservations only.
     const platformRack = await newRack(room.id, { heightUnits: 2 });
     expect(
-      await failure(inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: allowed })),
+      await failure(
+        inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: allowed }),
+      ),
     ).toMatchObject({ code: Code.FailedPrecondition, reason: "RACK_UNITS_UNAVAILABLE" });
     await inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 1, unitCount: 1, purpose: "platform" });
   });
@@ -798,7 +889,10 @@ describe("slot groups", () => {
     expect(slotGroup).toMatchObject({ name, description: "A100 hosts", etag: '"1"' });
     expect((await inventory.getSlotGroup({ id: slotGroup!.id })).slotGroup).toEqual(slotGroup);
     expect((await inventory.listSlotGroups({ filter: `name = "${name}"` })).slotGroups.map((g) => g.id)).toEqual([slotGroup!.id]);
-    expect(await failure(inventory.createSlotGroup({ slotGroup: { name } }))).toMatchObject({ code: Code.AlreadyExists, reason: "ALREADY_EXISTS" });
+    expect(await failure(inventory.createSlotGroup({ slotGroup: { name } }))).toMatchObject({
+      code: Code.AlreadyExists,
+      reason: "ALREADY_EXISTS",
+    });
 
     const { slotGroup: updated } = await inventory.updateSlotGroup({
       slotGroup: { id: slotGroup!.id, etag: slotGroup!.etag, description: "H100 hosts" },
@@ -807,7 +901,10 @@ describe("slot groups", () => {
     expect(updated).toMatchObject({ name, description: "H100 hosts", etag: '"2"' });
 
     await inventory.deleteSlotGroup({ id: slotGroup!.id, etag: updated!.etag });
-    expect(await failure(inventory.getSlotGroup({ id: slotGroup!.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(await failure(inventory.getSlotGroup({ id: slotGroup!.id }))).toMatchObject({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+    });
   });
 
   it("refuses to delete a group holding units (HAS_DEPENDENTS) unless forced, which takes the units out", async () => {
@@ -815,7 +912,11 @@ describe("slot groups", () => {
     const rackA = await newRack(room.id, { heightUnits: 3 });
     const rackB = await newRack(room.id, { heightUnits: 3 });
     const { slotGroup } = await inventory.createSlotGroup({ slotGroup: { name: unique("spanning") } });
-    for (const [rackId, position] of [[rackA.id, 1], [rackA.id, 2], [rackB.id, 3]] as const) {
+    for (const [rackId, position] of [
+      [rackA.id, 1],
+      [rackA.id, 2],
+      [rackB.id, 3],
+    ] as const) {
       await inventory.updateRackUnit({ unit: { rackId, position, slotGroupId: slotGroup!.id }, updateMask: { paths: ["slot_group_id"] } });
     }
 
@@ -837,7 +938,12 @@ describe("slot groups", () => {
     const ungrouped = (await elevation(rackA.id)).units.find((unit) => unit.position === 1)!;
     expect(ungrouped.etag).not.toBe(grouped.etag);
     expect(
-      await failure(inventory.updateRackUnit({ unit: { rackId: rackA.id, position: 1, etag: grouped.etag, slotGroupId: "" }, updateMask: { paths: ["slot_group_id"] } })),
+      await failure(
+        inventory.updateRackUnit({
+          unit: { rackId: rackA.id, position: 1, etag: grouped.etag, slotGroupId: "" },
+          updateMask: { paths: ["slot_group_id"] },
+        }),
+      ),
     ).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
   });
 });
@@ -863,7 +969,10 @@ describe("who sees and changes the inventory", () => {
     expect((await member.getRackElevation({ rackId: shared.id })).units).toHaveLength(2);
     for (const hidden of [theirs, platform]) {
       expect(await failure(member.getRack({ id: hidden.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
-      expect(await failure(member.getRackElevation({ rackId: hidden.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+      expect(await failure(member.getRackElevation({ rackId: hidden.id }))).toMatchObject({
+        code: Code.NotFound,
+        reason: "RESOURCE_NOT_FOUND",
+      });
     }
     // The hierarchy above the racks is readable.
     await member.getRegion({ id: region.id });
@@ -884,7 +993,11 @@ describe("who sees and changes the inventory", () => {
       () => member.deleteRack({ id: mine.id }),
       () => member.reserveRackUnits({ rackId: mine.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: tenant }),
       () => member.setRackUnitsFaulty({ rackId: mine.id, firstPosition: 1, unitCount: 1, faulty: true, reason: "x" }),
-      () => member.updateRackUnit({ unit: { rackId: mine.id, position: 1, allowedTenantIds: [] }, updateMask: { paths: ["allowed_tenant_ids"] } }),
+      () =>
+        member.updateRackUnit({
+          unit: { rackId: mine.id, position: 1, allowedTenantIds: [] },
+          updateMask: { paths: ["allowed_tenant_ids"] },
+        }),
       () => member.createSlotGroup({ slotGroup: { name: unique("nope") } }),
     ];
     for (const write of writes) expect(await failure(write())).toMatchObject(denied);

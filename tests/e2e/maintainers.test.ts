@@ -25,10 +25,12 @@ let mnt: Client<typeof MaintainerService>;
 function maintainerClient(token: string): Client<typeof MaintainerService> {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => {
-      req.header.set("authorization", `Bearer ${token}`);
-      return next(req);
-    }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
   });
   return createClient(MaintainerService, transport);
 }
@@ -47,10 +49,12 @@ let counter = 0;
 /** A name no other test uses. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
 
-async function newMaintainer(prefix = "m", fields: Partial<Pick<Maintainer, "email" | "phone" | "chat" | "status">> = {}): Promise<Maintainer> {
+async function newMaintainer(
+  prefix = "m",
+  fields: Partial<Pick<Maintainer, "email" | "phone" | "chat" | "status">> = {},
+): Promise<Maintainer> {
   const account = unique(prefix);
   const { maintainer } = await mnt.createMaintainer({ maintainer: { name: `Person ${account}`, account, ...fields } });
   return maintainer!;
@@ -77,7 +81,8 @@ async function newRack(roomId: string, allowedTenantIds: string[] = []) {
 type Assignee = { maintainerId: string } | { groupId: string };
 
 async function assign(type: string, id: string, who: Assignee, role: MaintainerRole) {
-  const assignee = "maintainerId" in who ? { case: "maintainerId" as const, value: who.maintainerId } : { case: "groupId" as const, value: who.groupId };
+  const assignee =
+    "maintainerId" in who ? { case: "maintainerId" as const, value: who.maintainerId } : { case: "groupId" as const, value: who.groupId };
   const { resourceMaintainer } = await mnt.createResourceMaintainer({ resourceMaintainer: { resource: { type, id }, assignee, role } });
   return resourceMaintainer!;
 }
@@ -98,7 +103,10 @@ async function allResponsible(type: string, id: string, filter = "", pageSize = 
 async function allMaintained(owner: Assignee, filter = "", pageSize = 100): Promise<MaintainedResource[]> {
   const found: MaintainedResource[] = [];
   let pageToken = "";
-  const ownerField = "maintainerId" in owner ? { case: "maintainerId" as const, value: owner.maintainerId } : { case: "groupId" as const, value: owner.groupId };
+  const ownerField =
+    "maintainerId" in owner
+      ? { case: "maintainerId" as const, value: owner.maintainerId }
+      : { case: "groupId" as const, value: owner.groupId };
   do {
     const page = await mnt.listMaintainerResources({ owner: ownerField, filter, pageSize, pageToken });
     found.push(...page.resources);
@@ -109,22 +117,32 @@ async function allMaintained(owner: Assignee, filter = "", pageSize = 100): Prom
 
 /** "maintainer-account via group-name as ROLE" per row: compact and order-preserving. */
 function who(rows: ResponsibleMaintainer[]): string[] {
-  return rows.map((row) => `${row.maintainer!.account} ${row.viaGroupName ? `via ${row.viaGroupName}` : "direct"} ${MaintainerRole[row.assignment!.role]}`);
+  return rows.map(
+    (row) =>
+      `${row.maintainer!.account} ${row.viaGroupName ? `via ${row.viaGroupName}` : "direct"} ${MaintainerRole[row.assignment!.role]}`,
+  );
 }
 
 /** "type:name via group as ROLE" per row. */
 function what(rows: MaintainedResource[]): string[] {
-  return rows.map((row) => `${row.resource!.type}:${row.resourceName} ${row.viaGroupName ? `via ${row.viaGroupName}` : "direct"} ${MaintainerRole[row.assignment!.role]}`);
+  return rows.map(
+    (row) =>
+      `${row.resource!.type}:${row.resourceName} ${row.viaGroupName ? `via ${row.viaGroupName}` : "direct"} ${MaintainerRole[row.assignment!.role]}`,
+  );
 }
 
 /** Assignment rows still stored for a resource, straight from the database. */
 async function storedAssignments(resourceId: string): Promise<number> {
-  const [row] = await t.server.db.em().execute<{ n: number }[]>(`select count(*)::int as n from resource_maintainer where resource_id = ?`, [resourceId]);
+  const [row] = await t.server.db
+    .em()
+    .execute<{ n: number }[]>(`select count(*)::int as n from resource_maintainer where resource_id = ?`, [resourceId]);
   return Number(row!.n);
 }
 
 async function storedMemberships(groupId: string): Promise<number> {
-  const [row] = await t.server.db.em().execute<{ n: number }[]>(`select count(*)::int as n from maintainer_group_member where group_id = ?`, [groupId]);
+  const [row] = await t.server.db
+    .em()
+    .execute<{ n: number }[]>(`select count(*)::int as n from maintainer_group_member where group_id = ?`, [groupId]);
   return Number(row!.n);
 }
 
@@ -166,8 +184,14 @@ describe("maintainers", () => {
       reason: "ALREADY_EXISTS",
     });
     // Name and account are required; the account has a pattern.
-    expect(await failure(mnt.createMaintainer({ maintainer: { account: unique("x") } }))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
-    expect(await failure(mnt.createMaintainer({ maintainer: { name: "x", account: "has space" } }))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
+    expect(await failure(mnt.createMaintainer({ maintainer: { account: unique("x") } }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
+    expect(await failure(mnt.createMaintainer({ maintainer: { name: "x", account: "has space" } }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
 
     const inactive = await newMaintainer("bob", { status: MaintainerStatus.INACTIVE, email: "bob@corp.example" });
     expect(inactive.status).toBe(MaintainerStatus.INACTIVE);
@@ -178,17 +202,37 @@ describe("maintainers", () => {
     expect(await ids(`email:"${account}@EXAMPLE"`)).toEqual([maintainer!.id]);
     expect(await ids(`account = "${inactive.account}" AND status = MAINTAINER_STATUS_INACTIVE`)).toEqual([inactive.id]);
     expect(await ids(`account = "${inactive.account}" AND status = ACTIVE`)).toEqual([]);
-    expect(await ids(`(account = "${account}" OR account = "${inactive.account}") AND create_time >= "2020-01-01T00:00:00Z"`)).toEqual([maintainer!.id, inactive.id]);
+    expect(await ids(`(account = "${account}" OR account = "${inactive.account}") AND create_time >= "2020-01-01T00:00:00Z"`)).toEqual([
+      maintainer!.id,
+      inactive.id,
+    ]);
     expect(await ids(`account = "${account}" AND update_time < "2000-01-01T00:00:00Z"`)).toEqual([]);
-    expect(await failure(mnt.listMaintainers({ filter: `role = OWNER` }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
-    expect(await failure(mnt.listMaintainers({ filter: `status = ON_CALL` }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
+    expect(await failure(mnt.listMaintainers({ filter: `role = OWNER` }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
+    expect(await failure(mnt.listMaintainers({ filter: `status = ON_CALL` }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
 
     const { maintainer: updated } = await mnt.updateMaintainer({
       maintainer: { id: maintainer!.id, etag: maintainer!.etag, status: MaintainerStatus.INACTIVE, name: "ignored", chat: "@alice2" },
       updateMask: { paths: ["status", "chat"] },
     });
-    expect(updated).toMatchObject({ name: "Alice Chen", account, status: MaintainerStatus.INACTIVE, chat: "@alice2", phone: "+886 2 1234", etag: '"2"' });
-    expect(await failure(mnt.updateMaintainer({ maintainer: { id: maintainer!.id, etag: maintainer!.etag, chat: "x" }, updateMask: { paths: ["chat"] } }))).toMatchObject({
+    expect(updated).toMatchObject({
+      name: "Alice Chen",
+      account,
+      status: MaintainerStatus.INACTIVE,
+      chat: "@alice2",
+      phone: "+886 2 1234",
+      etag: '"2"',
+    });
+    expect(
+      await failure(
+        mnt.updateMaintainer({ maintainer: { id: maintainer!.id, etag: maintainer!.etag, chat: "x" }, updateMask: { paths: ["chat"] } }),
+      ),
+    ).toMatchObject({
       code: Code.Aborted,
       reason: "ETAG_MISMATCH",
     });
@@ -196,7 +240,11 @@ describe("maintainers", () => {
       code: Code.InvalidArgument,
       reason: "VALIDATION_FAILED",
     });
-    expect(await failure(mnt.updateMaintainer({ maintainer: { id: maintainer!.id, account: inactive.account }, updateMask: { paths: ["account"] } }))).toMatchObject({
+    expect(
+      await failure(
+        mnt.updateMaintainer({ maintainer: { id: maintainer!.id, account: inactive.account }, updateMask: { paths: ["account"] } }),
+      ),
+    ).toMatchObject({
       code: Code.AlreadyExists,
     });
     expect(await failure(mnt.updateMaintainer({ maintainer: { id: maintainer!.id }, updateMask: { paths: ["id"] } }))).toMatchObject({
@@ -204,7 +252,10 @@ describe("maintainers", () => {
       reason: "INVALID_UPDATE_MASK",
     });
 
-    expect(await failure(mnt.deleteMaintainer({ id: maintainer!.id, etag: maintainer!.etag }))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(await failure(mnt.deleteMaintainer({ id: maintainer!.id, etag: maintainer!.etag }))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
     await mnt.deleteMaintainer({ id: maintainer!.id, etag: updated!.etag });
     expect(await failure(mnt.getMaintainer({ id: maintainer!.id }))).toMatchObject({
       code: Code.NotFound,
@@ -217,7 +268,8 @@ describe("maintainers", () => {
   it("pages through maintainers in creation order, and a retried create with the same request_id answers the first result", async () => {
     const prefix = unique("pager");
     const created: string[] = [];
-    for (let i = 0; i < 5; i++) created.push((await mnt.createMaintainer({ maintainer: { name: "P", account: `${prefix}-${i}` } })).maintainer!.id);
+    for (let i = 0; i < 5; i++)
+      created.push((await mnt.createMaintainer({ maintainer: { name: "P", account: `${prefix}-${i}` } })).maintainer!.id);
     const filter = `account = "${prefix}-*"`;
     const seen: string[] = [];
     let pageToken = "";
@@ -255,37 +307,57 @@ describe("maintainer groups and membership", () => {
     });
 
     const name = unique("sre");
-    const { group } = await mnt.createMaintainerGroup({ group: { name, description: "site reliability", managerId: manager.id, memberCount: 99 } });
+    const { group } = await mnt.createMaintainerGroup({
+      group: { name, description: "site reliability", managerId: manager.id, memberCount: 99 },
+    });
     expect(group).toMatchObject({ name, description: "site reliability", managerId: manager.id, memberCount: 1, etag: '"1"' });
     expect((await mnt.getMaintainerGroup({ id: group!.id })).group).toEqual(group);
     expect(await groupMembers(group!.id)).toEqual([manager.id]);
 
-    expect(await failure(mnt.createMaintainerGroup({ group: { name, managerId: manager.id } }))).toMatchObject({ code: Code.AlreadyExists, reason: "ALREADY_EXISTS" });
+    expect(await failure(mnt.createMaintainerGroup({ group: { name, managerId: manager.id } }))).toMatchObject({
+      code: Code.AlreadyExists,
+      reason: "ALREADY_EXISTS",
+    });
     // A failed create added no membership anywhere.
     expect(await storedMemberships(group!.id)).toBe(1);
 
     const other = await newGroup(manager.id);
     const listed = await mnt.listMaintainerGroups({ filter: `manager_id = "${manager.id}"` });
-    expect(listed.groups.map((g) => [g.id, g.memberCount])).toEqual([[group!.id, 1], [other.id, 1]]);
+    expect(listed.groups.map((g) => [g.id, g.memberCount])).toEqual([
+      [group!.id, 1],
+      [other.id, 1],
+    ]);
     expect((await mnt.listMaintainerGroups({ filter: `name = "${name}" AND description:"reliab"` })).groups).toEqual([group]);
-    expect(await failure(mnt.listMaintainerGroups({ filter: `member_count > 1` }))).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
+    expect(await failure(mnt.listMaintainerGroups({ filter: `member_count > 1` }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_FILTER",
+    });
 
     const { group: renamed } = await mnt.updateMaintainerGroup({
       group: { id: group!.id, etag: group!.etag, name: `${name}-x`, description: "ignored" },
       updateMask: { paths: ["name"] },
     });
     expect(renamed).toMatchObject({ name: `${name}-x`, description: "site reliability", memberCount: 1, etag: '"2"' });
-    expect(await failure(mnt.updateMaintainerGroup({ group: { id: group!.id, memberCount: 3 }, updateMask: { paths: ["member_count"] } }))).toMatchObject({
+    expect(
+      await failure(mnt.updateMaintainerGroup({ group: { id: group!.id, memberCount: 3 }, updateMask: { paths: ["member_count"] } })),
+    ).toMatchObject({
       code: Code.InvalidArgument,
       reason: "INVALID_UPDATE_MASK",
     });
-    expect(await failure(mnt.updateMaintainerGroup({ group: { id: group!.id, managerId: randomUUID() }, updateMask: { paths: ["manager_id"] } }))).toMatchObject({
+    expect(
+      await failure(
+        mnt.updateMaintainerGroup({ group: { id: group!.id, managerId: randomUUID() }, updateMask: { paths: ["manager_id"] } }),
+      ),
+    ).toMatchObject({
       code: Code.NotFound,
       metadata: { resource_type: "maintainer" },
     });
 
     await mnt.deleteMaintainerGroup({ id: group!.id, etag: renamed!.etag });
-    expect(await failure(mnt.getMaintainerGroup({ id: group!.id }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer_group" } });
+    expect(await failure(mnt.getMaintainerGroup({ id: group!.id }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer_group" },
+    });
     expect(await storedMemberships(group!.id)).toBe(0);
     // The manager of a deleted group is free to go.
     await mnt.deleteMaintainerGroup({ id: other.id });
@@ -311,13 +383,21 @@ describe("maintainer groups and membership", () => {
     expect(await groupMembers(group.id)).toEqual([alice.id]);
 
     // Bob, not yet a member, becomes the manager and so a member.
-    const { group: handed } = await mnt.updateMaintainerGroup({ group: { id: group.id, managerId: bob.id }, updateMask: { paths: ["manager_id"] } });
+    const { group: handed } = await mnt.updateMaintainerGroup({
+      group: { id: group.id, managerId: bob.id },
+      updateMask: { paths: ["manager_id"] },
+    });
     expect(handed).toMatchObject({ managerId: bob.id, memberCount: 2 });
     expect((await groupMembers(group.id)).sort()).toEqual([alice.id, bob.id].sort());
-    expect(await failure(mnt.removeGroupMember({ groupId: group.id, maintainerId: bob.id }))).toMatchObject({ reason: "GROUP_MANAGER_REQUIRED" });
+    expect(await failure(mnt.removeGroupMember({ groupId: group.id, maintainerId: bob.id }))).toMatchObject({
+      reason: "GROUP_MANAGER_REQUIRED",
+    });
 
     // Alice still manages the second group.
-    expect(await failure(mnt.deleteMaintainer({ id: alice.id }))).toMatchObject({ reason: "GROUP_MANAGER_REQUIRED", metadata: { group_ids: second.id } });
+    expect(await failure(mnt.deleteMaintainer({ id: alice.id }))).toMatchObject({
+      reason: "GROUP_MANAGER_REQUIRED",
+      metadata: { group_ids: second.id },
+    });
     await mnt.updateMaintainerGroup({ group: { id: second.id, managerId: bob.id }, updateMask: { paths: ["manager_id"] } });
 
     // Now Alice may leave, and may be deleted; her memberships go with her.
@@ -354,12 +434,26 @@ describe("maintainer groups and membership", () => {
     const rest = await mnt.listGroupMembers({ groupId: g2.id, pageSize: 3, pageToken: first.nextPageToken });
     expect(rest).toMatchObject({ nextPageToken: "" });
     expect(rest.maintainers.map((m) => m.id)).toEqual([m4!.id]);
-    expect(await failure(mnt.listGroupMembers({ groupId: g1.id, pageToken: first.nextPageToken }))).toMatchObject({ reason: "INVALID_PAGE_TOKEN" });
-    expect(await failure(mnt.listGroupMembers({ groupId: randomUUID() }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer_group" } });
+    expect(await failure(mnt.listGroupMembers({ groupId: g1.id, pageToken: first.nextPageToken }))).toMatchObject({
+      reason: "INVALID_PAGE_TOKEN",
+    });
+    expect(await failure(mnt.listGroupMembers({ groupId: randomUUID() }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer_group" },
+    });
 
-    expect(await failure(mnt.addGroupMember({ groupId: g1.id, maintainerId: randomUUID() }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer" } });
-    expect(await failure(mnt.addGroupMember({ groupId: randomUUID(), maintainerId: m1!.id }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer_group" } });
-    expect(await failure(mnt.removeGroupMember({ groupId: g1.id, maintainerId: m4!.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(await failure(mnt.addGroupMember({ groupId: g1.id, maintainerId: randomUUID() }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer" },
+    });
+    expect(await failure(mnt.addGroupMember({ groupId: randomUUID(), maintainerId: m1!.id }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer_group" },
+    });
+    expect(await failure(mnt.removeGroupMember({ groupId: g1.id, maintainerId: m4!.id }))).toMatchObject({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+    });
 
     // Leaving one group keeps the other membership.
     await mnt.removeGroupMember({ groupId: g1.id, maintainerId: m3!.id });
@@ -384,7 +478,11 @@ describe("resource assignments and look-ups", () => {
     await mnt.addGroupMember({ groupId: ops.id, maintainerId: alice.id });
 
     const rackOwner = await assign("rack", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER);
-    expect(rackOwner).toMatchObject({ resource: { type: "rack", id: rack.id }, assignee: { case: "maintainerId", value: alice.id }, role: MaintainerRole.OWNER });
+    expect(rackOwner).toMatchObject({
+      resource: { type: "rack", id: rack.id },
+      assignee: { case: "maintainerId", value: alice.id },
+      role: MaintainerRole.OWNER,
+    });
     expect(rackOwner.createTime).toBeDefined();
     const rackOnCall = await assign("rack", rack.id, { groupId: ops.id }, MaintainerRole.ON_CALL);
     expect(rackOnCall.assignee).toEqual({ case: "groupId", value: ops.id });
@@ -392,7 +490,10 @@ describe("resource assignments and look-ups", () => {
     const regionEscalation = await assign("region", region.id, { maintainerId: alice.id }, MaintainerRole.ESCALATION);
 
     // The same assignee and role twice is refused; another role is a new assignment.
-    expect(await failure(assign("rack", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER))).toMatchObject({ code: Code.AlreadyExists, reason: "ALREADY_EXISTS" });
+    expect(await failure(assign("rack", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER))).toMatchObject({
+      code: Code.AlreadyExists,
+      reason: "ALREADY_EXISTS",
+    });
     expect(await failure(assign("rack", rack.id, { groupId: ops.id }, MaintainerRole.ON_CALL))).toMatchObject({ code: Code.AlreadyExists });
 
     // Who answers for the rack: Alice directly, and every member of ops through the group.
@@ -405,12 +506,20 @@ describe("resource assignments and look-ups", () => {
 
     // Filters: role, via_group_id.
     expect(who(await allResponsible("rack", rack.id, "role = MAINTAINER_ROLE_OWNER"))).toEqual([`${alice.account} direct OWNER`]);
-    expect((await allResponsible("rack", rack.id, "role = ON_CALL")).map((row) => row.maintainer!.id)).toEqual(sorted([alice.id, bob.id, carol.id]));
+    expect((await allResponsible("rack", rack.id, "role = ON_CALL")).map((row) => row.maintainer!.id)).toEqual(
+      sorted([alice.id, bob.id, carol.id]),
+    );
     expect((await allResponsible("rack", rack.id, `via_group_id = "${ops.id}"`)).length).toBe(3);
     expect(who(await allResponsible("rack", rack.id, `NOT via_group_id = "${ops.id}"`))).toEqual([`${alice.account} direct OWNER`]);
-    expect(who(await allResponsible("rack", rack.id, `via_group_id != "${ops.id}" OR role = ESCALATION`))).toEqual([`${alice.account} direct OWNER`]);
-    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, filter: "role = OWNERZ" }))).toMatchObject({ reason: "INVALID_FILTER" });
-    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, filter: "account = x" }))).toMatchObject({ reason: "INVALID_FILTER" });
+    expect(who(await allResponsible("rack", rack.id, `via_group_id != "${ops.id}" OR role = ESCALATION`))).toEqual([
+      `${alice.account} direct OWNER`,
+    ]);
+    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, filter: "role = OWNERZ" }))).toMatchObject({
+      reason: "INVALID_FILTER",
+    });
+    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, filter: "account = x" }))).toMatchObject({
+      reason: "INVALID_FILTER",
+    });
 
     // Pagination across pages gives the same rows in the same order; a token is bound to its query.
     const whole = await allResponsible("rack", rack.id);
@@ -418,11 +527,21 @@ describe("resource assignments and look-ups", () => {
     expect(await allResponsible("rack", rack.id, "", 1)).toEqual(whole);
     const firstPage = await mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, pageSize: 3 });
     expect(firstPage.maintainers).toEqual(whole.slice(0, 3));
-    const secondPage = await mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, pageSize: 3, pageToken: firstPage.nextPageToken });
+    const secondPage = await mnt.listResourceMaintainers({
+      resource: { type: "rack", id: rack.id },
+      pageSize: 3,
+      pageToken: firstPage.nextPageToken,
+    });
     expect(secondPage).toMatchObject({ nextPageToken: "" });
     expect(secondPage.maintainers).toEqual(whole.slice(3));
     expect(
-      await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: rack.id }, filter: "role = OWNER", pageToken: firstPage.nextPageToken })),
+      await failure(
+        mnt.listResourceMaintainers({
+          resource: { type: "rack", id: rack.id },
+          filter: "role = OWNER",
+          pageToken: firstPage.nextPageToken,
+        }),
+      ),
     ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_PAGE_TOKEN" });
     expect(
       await failure(mnt.listResourceMaintainers({ resource: { type: "region", id: region.id }, pageToken: firstPage.nextPageToken })),
@@ -441,21 +560,42 @@ describe("resource assignments and look-ups", () => {
     expect(alices[1]).toMatchObject({ resource: { type: "rack", id: rack.id }, assignment: rackOnCall, viaGroupId: ops.id });
     expect(alices[3]!.assignment).toEqual(regionEscalation);
     expect(await allMaintained({ maintainerId: alice.id }, "", 1)).toEqual(alices);
-    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = "rack"`))).toEqual([`rack:${rack.name} direct OWNER`, `rack:${rack.name} via ${ops.name} ON_CALL`]);
-    expect(what(await allMaintained({ maintainerId: alice.id }, `role = OWNER`))).toEqual([`rack:${rack.name} direct OWNER`, `region:${region.name} via ${ops.name} OWNER`]);
-    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = region AND role = MAINTAINER_ROLE_ESCALATION`))).toEqual([`region:${region.name} direct ESCALATION`]);
-    expect(await failure(mnt.listMaintainerResources({ owner: { case: "maintainerId", value: alice.id }, filter: `resource_type = "spaceship"` }))).toMatchObject({
+    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = "rack"`))).toEqual([
+      `rack:${rack.name} direct OWNER`,
+      `rack:${rack.name} via ${ops.name} ON_CALL`,
+    ]);
+    expect(what(await allMaintained({ maintainerId: alice.id }, `role = OWNER`))).toEqual([
+      `rack:${rack.name} direct OWNER`,
+      `region:${region.name} via ${ops.name} OWNER`,
+    ]);
+    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = region AND role = MAINTAINER_ROLE_ESCALATION`))).toEqual([
+      `region:${region.name} direct ESCALATION`,
+    ]);
+    expect(
+      await failure(
+        mnt.listMaintainerResources({ owner: { case: "maintainerId", value: alice.id }, filter: `resource_type = "spaceship"` }),
+      ),
+    ).toMatchObject({
       code: Code.InvalidArgument,
       reason: "INVALID_FILTER",
     });
 
     // Bob answers for what ops answers for; the group itself, for its own assignments only.
-    expect(what(await allMaintained({ maintainerId: bob.id }))).toEqual([`rack:${rack.name} via ${ops.name} ON_CALL`, `region:${region.name} via ${ops.name} OWNER`]);
+    expect(what(await allMaintained({ maintainerId: bob.id }))).toEqual([
+      `rack:${rack.name} via ${ops.name} ON_CALL`,
+      `region:${region.name} via ${ops.name} OWNER`,
+    ]);
     const opsOwn = await allMaintained({ groupId: ops.id });
     expect(what(opsOwn)).toEqual([`rack:${rack.name} direct ON_CALL`, `region:${region.name} direct OWNER`]);
     expect(opsOwn[1]!.assignment).toEqual(regionOwner);
-    expect(await failure(mnt.listMaintainerResources({ owner: { case: "maintainerId", value: randomUUID() } }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer" } });
-    expect(await failure(mnt.listMaintainerResources({ owner: { case: "groupId", value: randomUUID() } }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer_group" } });
+    expect(await failure(mnt.listMaintainerResources({ owner: { case: "maintainerId", value: randomUUID() } }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer" },
+    });
+    expect(await failure(mnt.listMaintainerResources({ owner: { case: "groupId", value: randomUUID() } }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer_group" },
+    });
     expect(await failure(mnt.listMaintainerResources({}))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
 
     // Leaving the group ends the path through it, at once, both ways.
@@ -465,8 +605,13 @@ describe("resource assignments and look-ups", () => {
 
     // Removing an assignment.
     await mnt.deleteResourceMaintainer({ id: rackOwner.id });
-    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = "rack"`))).toEqual([`rack:${rack.name} via ${ops.name} ON_CALL`]);
-    expect(await failure(mnt.deleteResourceMaintainer({ id: rackOwner.id }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "resource_maintainer" } });
+    expect(what(await allMaintained({ maintainerId: alice.id }, `resource_type = "rack"`))).toEqual([
+      `rack:${rack.name} via ${ops.name} ON_CALL`,
+    ]);
+    expect(await failure(mnt.deleteResourceMaintainer({ id: rackOwner.id }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "resource_maintainer" },
+    });
   });
 
   it("refuses an assignment to a resource that does not exist, of an unknown kind, to a missing assignee, or without a role", async () => {
@@ -482,22 +627,45 @@ describe("resource assignments and look-ups", () => {
       });
     }
     // A rack's id under another kind is not that kind's resource.
-    expect(await failure(assign("room", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "room" } });
+    expect(await failure(assign("room", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "room" },
+    });
 
     const unknown = await failure(assign("spaceship", rack.id, { maintainerId: alice.id }, MaintainerRole.OWNER));
-    expect(unknown).toMatchObject({ code: Code.InvalidArgument, reason: "UNKNOWN_RESOURCE_TYPE", metadata: { resource_type: "spaceship" } });
-    expect(unknown.metadata.known_types!.split(",")).toEqual(expect.arrayContaining(["rack", "baremetal", "baremetal_group", "datacenter", "room", "region"]));
+    expect(unknown).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "UNKNOWN_RESOURCE_TYPE",
+      metadata: { resource_type: "spaceship" },
+    });
+    expect(unknown.metadata.known_types!.split(",")).toEqual(
+      expect.arrayContaining(["rack", "baremetal", "baremetal_group", "datacenter", "room", "region"]),
+    );
     expect(await failure(mnt.listResourceMaintainers({ resource: { type: "spaceship", id: rack.id } }))).toMatchObject({
       code: Code.InvalidArgument,
       reason: "UNKNOWN_RESOURCE_TYPE",
     });
-    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: missing } }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "rack" } });
+    expect(await failure(mnt.listResourceMaintainers({ resource: { type: "rack", id: missing } }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "rack" },
+    });
 
-    expect(await failure(assign("rack", rack.id, { maintainerId: missing }, MaintainerRole.OWNER))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer" } });
-    expect(await failure(assign("rack", rack.id, { groupId: missing }, MaintainerRole.OWNER))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "maintainer_group" } });
-    expect(await failure(assign("rack", rack.id, { maintainerId: alice.id }, MaintainerRole.UNSPECIFIED))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
+    expect(await failure(assign("rack", rack.id, { maintainerId: missing }, MaintainerRole.OWNER))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer" },
+    });
+    expect(await failure(assign("rack", rack.id, { groupId: missing }, MaintainerRole.OWNER))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "maintainer_group" },
+    });
+    expect(await failure(assign("rack", rack.id, { maintainerId: alice.id }, MaintainerRole.UNSPECIFIED))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
     expect(
-      await failure(mnt.createResourceMaintainer({ resourceMaintainer: { resource: { type: "rack", id: rack.id }, role: MaintainerRole.OWNER } })),
+      await failure(
+        mnt.createResourceMaintainer({ resourceMaintainer: { resource: { type: "rack", id: rack.id }, role: MaintainerRole.OWNER } }),
+      ),
     ).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
     // Nothing was stored by the refused calls.
     expect(await storedAssignments(rack.id)).toBe(0);
@@ -621,17 +789,26 @@ describe("who may read and change maintainers", () => {
       () => agent.listMaintainerResources({ owner: { case: "maintainerId", value: m.id } }),
       () => agent.createMaintainer({ maintainer: { name: "x", account: unique("x") } }),
       () => agent.addGroupMember({ groupId: group.id, maintainerId: m.id }),
-      () => agent.createResourceMaintainer({ resourceMaintainer: { resource: { type: "rack", id: rack.id }, assignee: { case: "maintainerId", value: m.id }, role: MaintainerRole.OWNER } }),
+      () =>
+        agent.createResourceMaintainer({
+          resourceMaintainer: {
+            resource: { type: "rack", id: rack.id },
+            assignee: { case: "maintainerId", value: m.id },
+            role: MaintainerRole.OWNER,
+          },
+        }),
     ];
     for (const call of calls) expect(await failure(call())).toMatchObject(denied);
   });
 
   it("lets services write and tenants read, hiding the racks a tenant may not see", async () => {
     const tenantId = randomUUID();
-    await t.server.db.em().execute(
-      `insert into tenant (id, version, create_time, update_time, name, kind) values (?, 1, now(), now(), ?, 'PROJECT')`,
-      [tenantId, unique("tenant")],
-    );
+    await t.server.db
+      .em()
+      .execute(`insert into tenant (id, version, create_time, update_time, name, kind) values (?, 1, now(), now(), ?, 'PROJECT')`, [
+        tenantId,
+        unique("tenant"),
+      ]);
     const { room } = await tree("tenant");
     const mine = await newRack(room.id, [tenantId]);
     const theirs = await newRack(room.id);
@@ -639,14 +816,31 @@ describe("who may read and change maintainers", () => {
     const service = maintainerClient(await t.token(Role.SERVICE, "cmdb-sync"));
     const { maintainer: m } = await service.createMaintainer({ maintainer: { name: "Svc Made", account: unique("svc") } });
     for (const rack of [mine, theirs]) {
-      await service.createResourceMaintainer({ resourceMaintainer: { resource: { type: "rack", id: rack.id }, assignee: { case: "maintainerId", value: m!.id }, role: MaintainerRole.OWNER } });
+      await service.createResourceMaintainer({
+        resourceMaintainer: {
+          resource: { type: "rack", id: rack.id },
+          assignee: { case: "maintainerId", value: m!.id },
+          role: MaintainerRole.OWNER,
+        },
+      });
     }
-    await service.createResourceMaintainer({ resourceMaintainer: { resource: { type: "room", id: room.id }, assignee: { case: "maintainerId", value: m!.id }, role: MaintainerRole.OWNER } });
+    await service.createResourceMaintainer({
+      resourceMaintainer: {
+        resource: { type: "room", id: room.id },
+        assignee: { case: "maintainerId", value: m!.id },
+        role: MaintainerRole.OWNER,
+      },
+    });
 
     const member = maintainerClient(await t.token(Role.TENANT_MEMBER, "tina", tenantId));
     expect((await member.getMaintainer({ id: m!.id })).maintainer).toEqual(m);
-    expect((await member.listResourceMaintainers({ resource: { type: "rack", id: mine.id } })).maintainers.map((row) => row.maintainer!.id)).toEqual([m!.id]);
-    expect(await failure(member.listResourceMaintainers({ resource: { type: "rack", id: theirs.id } }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(
+      (await member.listResourceMaintainers({ resource: { type: "rack", id: mine.id } })).maintainers.map((row) => row.maintainer!.id),
+    ).toEqual([m!.id]);
+    expect(await failure(member.listResourceMaintainers({ resource: { type: "rack", id: theirs.id } }))).toMatchObject({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+    });
     const seen = await member.listMaintainerResources({ owner: { case: "maintainerId", value: m!.id } });
     expect(seen.resources.map((row) => row.resource!.id)).toEqual([mine.id, room.id]);
     // The admin sees all three.
@@ -657,7 +851,15 @@ describe("who may read and change maintainers", () => {
     expect(await failure(member.deleteMaintainer({ id: m!.id }))).toMatchObject(denied);
     expect(await failure(member.createMaintainerGroup({ group: { name: unique("x"), managerId: m!.id } }))).toMatchObject(denied);
     expect(
-      await failure(member.createResourceMaintainer({ resourceMaintainer: { resource: { type: "rack", id: mine.id }, assignee: { case: "maintainerId", value: m!.id }, role: MaintainerRole.ON_CALL } })),
+      await failure(
+        member.createResourceMaintainer({
+          resourceMaintainer: {
+            resource: { type: "rack", id: mine.id },
+            assignee: { case: "maintainerId", value: m!.id },
+            role: MaintainerRole.ON_CALL,
+          },
+        }),
+      ),
     ).toMatchObject(denied);
   });
 });

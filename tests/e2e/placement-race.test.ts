@@ -35,7 +35,15 @@ it("admits exactly what capacity and quota allow across two replicas", async () 
   const clients = replicas.map((replica) =>
     createClient(
       ComputeService,
-      createGrpcTransport({ baseUrl: replica.url, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }),
+      createGrpcTransport({
+        baseUrl: replica.url,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ],
+      }),
     ),
   );
   // Shared: 6 hosts, 24 tenants asking 4 VMs each → 48 of 96 fit. Many tenants at once is what
@@ -56,7 +64,9 @@ it("admits exactly what capacity and quota allow across two replicas", async () 
   ];
   const results = await Promise.allSettled(requests);
   const reasons = results.flatMap((result) =>
-    result.status === "rejected" ? [ConnectError.from(result.reason).findDetails(ErrorInfoSchema)[0]?.reason ?? ConnectError.from(result.reason).message] : [],
+    result.status === "rejected"
+      ? [ConnectError.from(result.reason).findDetails(ErrorInfoSchema)[0]?.reason ?? ConnectError.from(result.reason).message]
+      : [],
   );
   const admitted = (from: number, to: number) => results.slice(from, to).filter((result) => result.status === "fulfilled").length;
   expect(admitted(0, 150)).toBe(48);

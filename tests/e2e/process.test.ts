@@ -12,7 +12,10 @@ import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "rackplane-process-"));
 // `npm run build`, as `npm start` does first.
-beforeAll(() => void execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }), 120_000);
+beforeAll(
+  () => void execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }),
+  120_000,
+);
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 interface Running {
@@ -23,10 +26,14 @@ interface Running {
 }
 
 async function start(): Promise<Running> {
-  const child = spawn(process.execPath, ["--enable-source-maps", "--max-semi-space-size=16", "dist/src/main.js", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: { ...process.env, DATABASE_URL: "", RACKPLANE_LOG: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--enable-source-maps", "--max-semi-space-size=16", "dist/src/main.js", "--listen", "127.0.0.1:0", "--data-dir", dataDir],
+    {
+      env: { ...process.env, DATABASE_URL: "", RACKPLANE_LOG: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

@@ -35,7 +35,12 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${secret}`);
+        return next(req);
+      },
+    ],
   });
   return {
     tenants: createClient(TenantService, transport),
@@ -49,8 +54,6 @@ const admin = () => as();
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-
-
 const newTenant = () => t.tenant(unique("tenant"));
 async function newGroup(scheduling?: { cpuAllocationRatio?: number }) {
   return (await admin().inventory.createBaremetalGroup({ group: { name: unique("group"), scheduling } })).group!;
@@ -58,7 +61,13 @@ async function newGroup(scheduling?: { cpuAllocationRatio?: number }) {
 /** A 1U host in the group. */
 async function newHost(groupId: string, cpuCores: number, memoryMib = 65536n, storageGib = 1000n) {
   const { baremetal } = await admin().inventory.createBaremetal({
-    baremetal: { name: unique("host"), serialNumber: unique("SN"), capacity: { cpuCores, memoryMib, storageGib }, placement: { rackId, firstPosition: nextUnit++, heightUnits: 1 }, groupId },
+    baremetal: {
+      name: unique("host"),
+      serialNumber: unique("SN"),
+      capacity: { cpuCores, memoryMib, storageGib },
+      placement: { rackId, firstPosition: nextUnit++, heightUnits: 1 },
+      groupId,
+    },
   });
   return baremetal!;
 }
@@ -66,7 +75,11 @@ async function newHost(groupId: string, cpuCores: number, memoryMib = 65536n, st
 const absolute = (value: number | bigint) => ({ kind: { case: "absolute" as const, value: BigInt(value) } });
 const percent = (value: number) => ({ kind: { case: "percent" as const, value } });
 
-async function newQuota(tenantId: string, groupId: string, limits: Pick<MessageInitShape<typeof BaremetalGroupTenantQuotaSchema>, "cpu" | "memoryMib" | "storageGib"> = {}) {
+async function newQuota(
+  tenantId: string,
+  groupId: string,
+  limits: Pick<MessageInitShape<typeof BaremetalGroupTenantQuotaSchema>, "cpu" | "memoryMib" | "storageGib"> = {},
+) {
   const { quota } = await admin().tenants.createBaremetalGroupTenantQuota({
     quota: { tenantId, groupId, cpu: absolute(10), memoryMib: absolute(4096), storageGib: absolute(100), ...limits },
   });
@@ -75,15 +88,28 @@ async function newQuota(tenantId: string, groupId: string, limits: Pick<MessageI
 
 /** As placement would: what the tenant's VMs hold in the group. */
 async function setUsed(quotaId: string, cpu: number, memoryMib: number, storageGib: number) {
-  await t.server.db.em().execute("update baremetal_group_tenant_quota set cpu_used = ?, memory_mib_used = ?, storage_gib_used = ? where id = ?", [cpu, memoryMib, storageGib, quotaId]);
+  await t.server.db
+    .em()
+    .execute("update baremetal_group_tenant_quota set cpu_used = ?, memory_mib_used = ?, storage_gib_used = ? where id = ?", [
+      cpu,
+      memoryMib,
+      storageGib,
+      quotaId,
+    ]);
 }
 
 const usage = async (tenantId: string) => admin().tenants.getTenantUsage({ tenantId });
 const inGroup = (u: GetTenantUsageResponse, groupId: string) => u.groups.find((g) => g.groupId === groupId)!;
-const numbers = (r: { limit: bigint; used: bigint; remaining: bigint } | undefined) => ({ limit: Number(r!.limit), used: Number(r!.used), remaining: Number(r!.remaining) });
+const numbers = (r: { limit: bigint; used: bigint; remaining: bigint } | undefined) => ({
+  limit: Number(r!.limit),
+  used: Number(r!.used),
+  remaining: Number(r!.remaining),
+});
 
 async function lastAudit(method: string, resourceId: string) {
-  const { auditEvents } = await admin().audit.listAuditEvents({ filter: `method = "rackplane.v1.TenantService/${method}" AND resource_id = "${resourceId}"` });
+  const { auditEvents } = await admin().audit.listAuditEvents({
+    filter: `method = "rackplane.v1.TenantService/${method}" AND resource_id = "${resourceId}"`,
+  });
   return auditEvents[0];
 }
 
@@ -133,20 +159,37 @@ describe("creating quotas", () => {
     await newQuota(await newTenant(), group.id);
 
     const missing = randomUUID();
-    expect(await failure(newQuota(missing, group.id))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: missing } });
-    expect(await failure(newQuota(tenantId, missing))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "baremetal_group", resource_id: missing } });
+    expect(await failure(newQuota(missing, group.id))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "tenant", resource_id: missing },
+    });
+    expect(await failure(newQuota(tenantId, missing))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "baremetal_group", resource_id: missing },
+    });
   });
 
   it("refuses incomplete quotas, percentages outside 0–100 and amounts that do not fit", async () => {
     const tenantId = await newTenant();
     const group = await newGroup();
     const { tenants } = admin();
-    const incomplete = await failure(tenants.createBaremetalGroupTenantQuota({ quota: { tenantId, groupId: group.id, cpu: absolute(1), memoryMib: absolute(1) } }));
+    const incomplete = await failure(
+      tenants.createBaremetalGroupTenantQuota({ quota: { tenantId, groupId: group.id, cpu: absolute(1), memoryMib: absolute(1) } }),
+    );
     expect(incomplete).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
-    expect(await failure(tenants.createBaremetalGroupTenantQuota({ quota: { tenantId, groupId: group.id, cpu: {}, memoryMib: absolute(1), storageGib: absolute(1) } }))).toMatchObject({
+    expect(
+      await failure(
+        tenants.createBaremetalGroupTenantQuota({
+          quota: { tenantId, groupId: group.id, cpu: {}, memoryMib: absolute(1), storageGib: absolute(1) },
+        }),
+      ),
+    ).toMatchObject({
       code: Code.InvalidArgument,
     });
-    expect(await failure(newQuota(tenantId, group.id, { cpu: percent(100.5) }))).toMatchObject({ code: Code.InvalidArgument, fields: ["quota.cpu.percent"] });
+    expect(await failure(newQuota(tenantId, group.id, { cpu: percent(100.5) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["quota.cpu.percent"],
+    });
     expect(await failure(newQuota(tenantId, group.id, { cpu: percent(-1) }))).toMatchObject({ code: Code.InvalidArgument });
     expect(await failure(newQuota(tenantId, group.id, { memoryMib: absolute(2n ** 63n) }))).toMatchObject({
       code: Code.InvalidArgument,
@@ -162,7 +205,11 @@ describe("creating quotas", () => {
     const [group, other] = [await newGroup(), await newGroup()];
     const held = await newQuota(tenantId, other.id);
     await admin().tenants.disableTenant({ id: tenantId, reason: "unpaid" });
-    expect(await failure(newQuota(tenantId, group.id))).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED", metadata: { tenant_id: tenantId } });
+    expect(await failure(newQuota(tenantId, group.id))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "TENANT_DISABLED",
+      metadata: { tenant_id: tenantId },
+    });
     await admin().tenants.updateBaremetalGroupTenantQuota({ quota: { id: held.id, cpu: absolute(0) }, updateMask: { paths: ["cpu"] } });
     await admin().tenants.deleteBaremetalGroupTenantQuota({ id: held.id });
     await admin().tenants.enableTenant({ id: tenantId });
@@ -184,10 +231,18 @@ describe("listing quotas", () => {
     expect(await ids(`tenant_id = "${b}" OR group_id = "${g2.id}"`)).toEqual([a2.id, b1.id]);
     const first = await admin().tenants.listBaremetalGroupTenantQuotas({ filter: `tenant_id = "${a}"`, pageSize: 1 });
     expect(first.quotas.map((q) => q.id)).toEqual([a1.id]);
-    const second = await admin().tenants.listBaremetalGroupTenantQuotas({ filter: `tenant_id = "${a}"`, pageSize: 1, pageToken: first.nextPageToken });
+    const second = await admin().tenants.listBaremetalGroupTenantQuotas({
+      filter: `tenant_id = "${a}"`,
+      pageSize: 1,
+      pageToken: first.nextPageToken,
+    });
     expect(second.quotas.map((q) => q.id)).toEqual([a2.id]);
-    expect(await failure(admin().tenants.listBaremetalGroupTenantQuotas({ filter: 'tenant_id = "acme"' }))).toMatchObject({ reason: "INVALID_FILTER" });
-    expect(await failure(admin().tenants.listBaremetalGroupTenantQuotas({ filter: "cpu > 3" }))).toMatchObject({ reason: "INVALID_FILTER" });
+    expect(await failure(admin().tenants.listBaremetalGroupTenantQuotas({ filter: 'tenant_id = "acme"' }))).toMatchObject({
+      reason: "INVALID_FILTER",
+    });
+    expect(await failure(admin().tenants.listBaremetalGroupTenantQuotas({ filter: "cpu > 3" }))).toMatchObject({
+      reason: "INVALID_FILTER",
+    });
   });
 });
 
@@ -217,7 +272,10 @@ describe("usage", () => {
     expect(await cpu()).toEqual({ limit: 32, used: 0, remaining: 32 });
 
     // The platform level: a CPU overcommit of 4 quadruples the group's effective CPU, and the share.
-    await admin().inventory.updateBaremetalGroup({ group: { id: group.id, scheduling: { cpuAllocationRatio: 4 } }, updateMask: { paths: ["scheduling"] } });
+    await admin().inventory.updateBaremetalGroup({
+      group: { id: group.id, scheduling: { cpuAllocationRatio: 4 } },
+      updateMask: { paths: ["scheduling"] },
+    });
     expect(await cpu()).toEqual({ limit: 128, used: 0, remaining: 128 });
     // … and a per-host reserve comes off before the ratio: (64 − 8) × 4 × 50%.
     await admin().inventory.updateBaremetalGroup({
@@ -313,7 +371,9 @@ describe("changing quotas", () => {
       updatedBy: "operator-olga",
       etag: '"2"',
     });
-    const [row] = await t.server.db.em().execute("select memory_mib_absolute, memory_mib_percent from baremetal_group_tenant_quota where id = ?", [created.id]);
+    const [row] = await t.server.db
+      .em()
+      .execute("select memory_mib_absolute, memory_mib_percent from baremetal_group_tenant_quota where id = ?", [created.id]);
     expect(row).toEqual({ memory_mib_absolute: 2048, memory_mib_percent: null });
     const event = await lastAudit("UpdateBaremetalGroupTenantQuota", created.id);
     expect(event).toMatchObject({ result: "OK", principal: "operator-olga", resourceType: "baremetal_group_tenant_quota" });
@@ -321,20 +381,38 @@ describe("changing quotas", () => {
 
     const tenants = admin().tenants;
     for (const path of ["tenant_id", "group_id", "updated_by", "cpu.absolute"]) {
-      expect(await failure(tenants.updateBaremetalGroupTenantQuota({ quota: { id: created.id, cpu: absolute(1) }, updateMask: { paths: [path] } })), path).toMatchObject({
+      expect(
+        await failure(
+          tenants.updateBaremetalGroupTenantQuota({ quota: { id: created.id, cpu: absolute(1) }, updateMask: { paths: [path] } }),
+        ),
+        path,
+      ).toMatchObject({
         reason: "INVALID_UPDATE_MASK",
       });
     }
     // A limit named in the mask must be set: changed, not cleared.
-    expect(await failure(tenants.updateBaremetalGroupTenantQuota({ quota: { id: created.id }, updateMask: { paths: ["storage_gib"] } }))).toMatchObject({
+    expect(
+      await failure(tenants.updateBaremetalGroupTenantQuota({ quota: { id: created.id }, updateMask: { paths: ["storage_gib"] } })),
+    ).toMatchObject({
       reason: "VALIDATION_FAILED",
       fields: ["quota.storage_gib"],
     });
-    expect(await failure(tenants.updateBaremetalGroupTenantQuota({ quota: { id: created.id, etag: created.etag, cpu: absolute(1) }, updateMask: { paths: ["cpu"] } }))).toMatchObject({
+    expect(
+      await failure(
+        tenants.updateBaremetalGroupTenantQuota({
+          quota: { id: created.id, etag: created.etag, cpu: absolute(1) },
+          updateMask: { paths: ["cpu"] },
+        }),
+      ),
+    ).toMatchObject({
       code: Code.Aborted,
       reason: "ETAG_MISMATCH",
     });
-    expect(await failure(tenants.updateBaremetalGroupTenantQuota({ quota: { id: randomUUID(), cpu: absolute(1) }, updateMask: { paths: ["cpu"] } }))).toMatchObject({
+    expect(
+      await failure(
+        tenants.updateBaremetalGroupTenantQuota({ quota: { id: randomUUID(), cpu: absolute(1) }, updateMask: { paths: ["cpu"] } }),
+      ),
+    ).toMatchObject({
       code: Code.NotFound,
     });
   });
@@ -349,7 +427,9 @@ describe("changing quotas", () => {
     await admin().tenants.updateBaremetalGroupTenantQuota({ quota: { id: quota.id, cpu: absolute(50) }, updateMask: { paths: ["cpu"] } });
     expect(numbers(inGroup(await usage(tenantId), group.id).cpu)).toEqual({ limit: 50, used: 80, remaining: -30 });
     // Use is placement's to change: the update left it alone.
-    const [row] = await t.server.db.em().execute("select cpu_used, memory_mib_used, storage_gib_used from baremetal_group_tenant_quota where id = ?", [quota.id]);
+    const [row] = await t.server.db
+      .em()
+      .execute("select cpu_used, memory_mib_used, storage_gib_used from baremetal_group_tenant_quota where id = ?", [quota.id]);
     expect(row).toEqual({ cpu_used: 80, memory_mib_used: 2048, storage_gib_used: 10 });
     const event = await lastAudit("UpdateBaremetalGroupTenantQuota", quota.id);
     expect(event!.message).toBe("cpu 100 → 50 (below use 80: blocks new allocations, evicts nothing)");
@@ -357,7 +437,9 @@ describe("changing quotas", () => {
     // A percentage is resolved for the message too: 25% of 64 = 16 < 80.
     await admin().tenants.updateBaremetalGroupTenantQuota({ quota: { id: quota.id, cpu: percent(25) }, updateMask: { paths: ["cpu"] } });
     expect(numbers(inGroup(await usage(tenantId), group.id).cpu)).toEqual({ limit: 16, used: 80, remaining: -64 });
-    expect((await lastAudit("UpdateBaremetalGroupTenantQuota", quota.id))!.message).toBe("cpu 50 → 25% (below use 80: blocks new allocations, evicts nothing)");
+    expect((await lastAudit("UpdateBaremetalGroupTenantQuota", quota.id))!.message).toBe(
+      "cpu 50 → 25% (below use 80: blocks new allocations, evicts nothing)",
+    );
   });
 
   it("refuses to delete a quota in use (QUOTA_IN_USE), then deletes it once nothing is used", async () => {
@@ -371,11 +453,16 @@ describe("changing quotas", () => {
       reason: "QUOTA_IN_USE",
       metadata: { resource_id: quota.id, tenant_id: tenantId, group_id: group.id, cpu_used: "0", storage_gib_used: "1" },
     });
-    expect(await lastAudit("DeleteBaremetalGroupTenantQuota", quota.id)).toMatchObject({ result: "FAILED_PRECONDITION", reason: "QUOTA_IN_USE" });
+    expect(await lastAudit("DeleteBaremetalGroupTenantQuota", quota.id)).toMatchObject({
+      result: "FAILED_PRECONDITION",
+      reason: "QUOTA_IN_USE",
+    });
     expect((await admin().tenants.getBaremetalGroupTenantQuota({ id: quota.id })).quota).toEqual(quota);
 
     await setUsed(quota.id, 0, 0, 0);
-    expect(await failure(admin().tenants.deleteBaremetalGroupTenantQuota({ id: quota.id, etag: '"7"' }))).toMatchObject({ reason: "ETAG_MISMATCH" });
+    expect(await failure(admin().tenants.deleteBaremetalGroupTenantQuota({ id: quota.id, etag: '"7"' }))).toMatchObject({
+      reason: "ETAG_MISMATCH",
+    });
     await admin().tenants.deleteBaremetalGroupTenantQuota({ id: quota.id, etag: quota.etag });
     expect(await failure(admin().tenants.getBaremetalGroupTenantQuota({ id: quota.id }))).toMatchObject({ code: Code.NotFound });
     expect((await usage(tenantId)).groups).toEqual([]);
@@ -398,28 +485,48 @@ describe("who may do what", () => {
       // Another tenant's quota is NOT_FOUND, exactly like one that does not exist.
       const hidden = await failure(own.getBaremetalGroupTenantQuota({ id: qb.id }));
       const absent = await failure(own.getBaremetalGroupTenantQuota({ id: randomUUID() }));
-      expect(hidden).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND", metadata: { resource_type: "baremetal_group_tenant_quota" } });
+      expect(hidden).toMatchObject({
+        code: Code.NotFound,
+        reason: "RESOURCE_NOT_FOUND",
+        metadata: { resource_type: "baremetal_group_tenant_quota" },
+      });
       expect(absent.code).toBe(hidden.code);
       // Lists are scoped whatever the filter says.
       expect((await own.listBaremetalGroupTenantQuotas({ filter: `group_id = "${group.id}"` })).quotas.map((q) => q.id)).toEqual([qa.id]);
       expect((await own.listBaremetalGroupTenantQuotas({ filter: `tenant_id = "${b}"` })).quotas).toEqual([]);
       expect((await own.getTenantUsage({ tenantId: a })).groups.map((g) => g.quotaId)).toEqual([qa.id]);
-      expect(await failure(own.getTenantUsage({ tenantId: b }))).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: b } });
+      expect(await failure(own.getTenantUsage({ tenantId: b }))).toMatchObject({
+        code: Code.NotFound,
+        metadata: { resource_type: "tenant", resource_id: b },
+      });
       // Writing is the platform's.
-      expect(await failure(own.createBaremetalGroupTenantQuota({ quota: { tenantId: a, groupId: (await newGroup()).id, cpu: absolute(1), memoryMib: absolute(1), storageGib: absolute(1) } }))).toMatchObject({
+      expect(
+        await failure(
+          own.createBaremetalGroupTenantQuota({
+            quota: { tenantId: a, groupId: (await newGroup()).id, cpu: absolute(1), memoryMib: absolute(1), storageGib: absolute(1) },
+          }),
+        ),
+      ).toMatchObject({
         code: Code.PermissionDenied,
         reason: "ROLE_NOT_ALLOWED",
       });
-      expect(await failure(own.updateBaremetalGroupTenantQuota({ quota: { id: qa.id, cpu: absolute(1000) }, updateMask: { paths: ["cpu"] } }))).toMatchObject({
+      expect(
+        await failure(own.updateBaremetalGroupTenantQuota({ quota: { id: qa.id, cpu: absolute(1000) }, updateMask: { paths: ["cpu"] } })),
+      ).toMatchObject({
         code: Code.PermissionDenied,
       });
       expect(await failure(own.deleteBaremetalGroupTenantQuota({ id: qa.id }))).toMatchObject({ code: Code.PermissionDenied });
     }
 
     expect((await service.getBaremetalGroupTenantQuota({ id: qb.id })).quota).toEqual(qb);
-    expect((await service.listBaremetalGroupTenantQuotas({ filter: `group_id = "${group.id}"` })).quotas.map((q) => q.id)).toEqual([qa.id, qb.id]);
+    expect((await service.listBaremetalGroupTenantQuotas({ filter: `group_id = "${group.id}"` })).quotas.map((q) => q.id)).toEqual([
+      qa.id,
+      qb.id,
+    ]);
     expect((await service.getTenantUsage({ tenantId: b })).groups.map((g) => g.quotaId)).toEqual([qb.id]);
-    expect(await failure(service.updateBaremetalGroupTenantQuota({ quota: { id: qa.id, cpu: absolute(1) }, updateMask: { paths: ["cpu"] } }))).toMatchObject({
+    expect(
+      await failure(service.updateBaremetalGroupTenantQuota({ quota: { id: qa.id, cpu: absolute(1) }, updateMask: { paths: ["cpu"] } })),
+    ).toMatchObject({
       code: Code.PermissionDenied,
     });
 
@@ -429,7 +536,10 @@ describe("who may do what", () => {
 
     // Nothing the refused writes tried happened.
     expect((await admin().tenants.getBaremetalGroupTenantQuota({ id: qa.id })).quota).toEqual(qa);
-    expect(await lastAudit("UpdateBaremetalGroupTenantQuota", qa.id)).toMatchObject({ result: "PERMISSION_DENIED", principal: "vm-service" });
+    expect(await lastAudit("UpdateBaremetalGroupTenantQuota", qa.id)).toMatchObject({
+      result: "PERMISSION_DENIED",
+      principal: "vm-service",
+    });
   });
 });
 
@@ -440,7 +550,11 @@ describe("tenants holding quotas", () => {
     const q1 = await newQuota(tenantId, g1.id);
     const q2 = await newQuota(tenantId, g2.id);
     const refused = await failure(admin().tenants.deleteTenant({ id: tenantId }));
-    expect(refused).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_HAS_RESOURCES", metadata: { tenant_id: tenantId, quotas: "2", rack_reservations: "0" } });
+    expect(refused).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "TENANT_HAS_RESOURCES",
+      metadata: { tenant_id: tenantId, quotas: "2", rack_reservations: "0" },
+    });
     expect(refused.message).toContain("2 quota(s)");
     await admin().tenants.deleteBaremetalGroupTenantQuota({ id: q1.id });
     expect(await failure(admin().tenants.deleteTenant({ id: tenantId }))).toMatchObject({ metadata: { quotas: "1" } });

@@ -17,7 +17,12 @@ let t: TestServer;
 function clientsFor(secret: string) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${secret}`);
+        return next(req);
+      },
+    ],
   });
   return {
     tenants: createClient(TenantService, transport),
@@ -89,7 +94,8 @@ async function refusal(call: Promise<unknown>): Promise<{ code: string; reason: 
 /** OK; refused with a status; or, for a List, accepted and showing exactly these items. */
 type Outcome = "OK" | "NOT_FOUND" | "PERMISSION_DENIED" | { sees: string[] };
 
-const tenantLabel = (tenantId: string) => (tenantId === world.A.id ? "A" : tenantId === world.B.id ? "B" : tenantId === "" ? "platform" : `? ${tenantId}`);
+const tenantLabel = (tenantId: string) =>
+  tenantId === world.A.id ? "A" : tenantId === world.B.id ? "B" : tenantId === "" ? "platform" : `? ${tenantId}`;
 
 let seq = 0;
 /** Each operation; Lists return what they show, as names, sorted. */
@@ -97,7 +103,8 @@ const operations: Record<string, { run(c: Clients): Promise<unknown>; restore?()
   "GetTenant(A)": { run: async (c) => (await c.tenants.getTenant({ id: world.A.id })).tenant!.id },
   ListTenants: { run: async (c) => (await c.tenants.listTenants({ pageSize: 1000 })).tenants.map((x) => x.name).sort() },
   "UpdateTenant(A)": {
-    run: (c) => c.tenants.updateTenant({ tenant: { id: world.A.id, description: `changed ${++seq}` }, updateMask: { paths: ["description"] } }),
+    run: (c) =>
+      c.tenants.updateTenant({ tenant: { id: world.A.id, description: `changed ${++seq}` }, updateMask: { paths: ["description"] } }),
   },
   "DisableTenant(A)": {
     run: (c) => c.tenants.disableTenant({ id: world.A.id, reason: "matrix" }),
@@ -111,7 +118,8 @@ const operations: Record<string, { run(c: Clients): Promise<unknown>; restore?()
   },
   // Which tenants' principals the visible events come from.
   ListAuditEvents: {
-    run: async (c) => [...new Set((await c.audit.listAuditEvents({ pageSize: 1000 })).auditEvents.map((e) => tenantLabel(e.tenantId)))].sort(),
+    run: async (c) =>
+      [...new Set((await c.audit.listAuditEvents({ pageSize: 1000 })).auditEvents.map((e) => tenantLabel(e.tenantId)))].sort(),
   },
 };
 
@@ -202,7 +210,10 @@ describe.each(principals)("as %s", (principal) => {
     const { run, restore } = operations[operation]!;
     const before = (await admin().tenants.getTenant({ id: world.A.id })).tenant!;
     if (outcome === "NOT_FOUND" || outcome === "PERMISSION_DENIED") {
-      expect(await refusal(run(as(principal)))).toEqual({ code: Code[outcome === NF ? Code.NotFound : Code.PermissionDenied], reason: reasons[outcome] });
+      expect(await refusal(run(as(principal)))).toEqual({
+        code: Code[outcome === NF ? Code.NotFound : Code.PermissionDenied],
+        reason: reasons[outcome],
+      });
       // A refused call changed nothing.
       expect((await admin().tenants.getTenant({ id: world.A.id })).tenant).toEqual(before);
       return;
@@ -220,22 +231,44 @@ describe("a disabled tenant (TEN-2)", () => {
     const tenantAdminA = as("tenant-admin of A");
     const memberA = as("tenant-member of A");
     const tenantAdminB = as("tenant-admin of B");
-    const newMemberOf = (c: Clients, tenantId: string) => c.identity.createToken({ principal: `member-${++seq}`, role: Role.TENANT_MEMBER, tenantId });
+    const newMemberOf = (c: Clients, tenantId: string) =>
+      c.identity.createToken({ principal: `member-${++seq}`, role: Role.TENANT_MEMBER, tenantId });
 
     await admin().tenants.disableTenant({ id: world.A.id, reason: "security review" });
 
-    expect(await refusal(newMemberOf(tenantAdminA, world.A.id))).toEqual({ code: Code[Code.FailedPrecondition], reason: "TENANT_DISABLED" });
+    expect(await refusal(newMemberOf(tenantAdminA, world.A.id))).toEqual({
+      code: Code[Code.FailedPrecondition],
+      reason: "TENANT_DISABLED",
+    });
     const ownToken = (await tenantAdminA.identity.listTokens({ filter: `principal = "amy"` })).tokens[0]!;
-    expect(await refusal(memberA.identity.revokeToken({ id: ownToken.id }))).toEqual({ code: Code[Code.FailedPrecondition], reason: "TENANT_DISABLED" });
+    expect(await refusal(memberA.identity.revokeToken({ id: ownToken.id }))).toEqual({
+      code: Code[Code.FailedPrecondition],
+      reason: "TENANT_DISABLED",
+    });
     expect(
-      await refusal(admin().inventory.reserveRackUnits({ rackId: world.racks["rack-ab"].id, firstPosition: 1, unitCount: 1, purpose: "a", tenantId: world.A.id })),
+      await refusal(
+        admin().inventory.reserveRackUnits({
+          rackId: world.racks["rack-ab"].id,
+          firstPosition: 1,
+          unitCount: 1,
+          purpose: "a",
+          tenantId: world.A.id,
+        }),
+      ),
     ).toEqual({ code: Code[Code.FailedPrecondition], reason: "TENANT_DISABLED" });
     // The refusals are audited with their reason.
-    const refused = (await admin().audit.listAuditEvents({ filter: `tenant_id = "${world.A.id}" AND reason = "TENANT_DISABLED"` })).auditEvents;
-    expect(refused.map((e) => e.method).sort()).toEqual(["rackplane.v1.IdentityService/CreateToken", "rackplane.v1.IdentityService/RevokeToken"]);
+    const refused = (await admin().audit.listAuditEvents({ filter: `tenant_id = "${world.A.id}" AND reason = "TENANT_DISABLED"` }))
+      .auditEvents;
+    expect(refused.map((e) => e.method).sort()).toEqual([
+      "rackplane.v1.IdentityService/CreateToken",
+      "rackplane.v1.IdentityService/RevokeToken",
+    ]);
 
     // Reads still work.
-    expect((await tenantAdminA.tenants.getTenant({ id: world.A.id })).tenant).toMatchObject({ disabled: true, disabledReason: "security review" });
+    expect((await tenantAdminA.tenants.getTenant({ id: world.A.id })).tenant).toMatchObject({
+      disabled: true,
+      disabledReason: "security review",
+    });
     expect((await memberA.tenants.listTenants({})).tenants.map((x) => x.name)).toEqual(["tenant-a"]);
     expect((await memberA.inventory.getRack({ id: world.racks["rack-a"].id })).rack!.name).toBe("rack-a");
     expect((await memberA.inventory.listRacks({})).racks.map((rack) => rack.name).sort()).toEqual(["rack-a", "rack-ab"]);
@@ -246,13 +279,25 @@ describe("a disabled tenant (TEN-2)", () => {
 
     // B is unaffected.
     await newMemberOf(tenantAdminB, world.B.id);
-    const { reservation } = await admin().inventory.reserveRackUnits({ rackId: world.racks["rack-ab"].id, firstPosition: 1, unitCount: 1, purpose: "b", tenantId: world.B.id });
+    const { reservation } = await admin().inventory.reserveRackUnits({
+      rackId: world.racks["rack-ab"].id,
+      firstPosition: 1,
+      unitCount: 1,
+      purpose: "b",
+      tenantId: world.B.id,
+    });
     await admin().inventory.releaseRackUnits({ reservationId: reservation!.id });
 
     await admin().tenants.enableTenant({ id: world.A.id, reason: "review passed" });
 
     await newMemberOf(tenantAdminA, world.A.id);
-    const { reservation: forA } = await admin().inventory.reserveRackUnits({ rackId: world.racks["rack-ab"].id, firstPosition: 1, unitCount: 1, purpose: "a", tenantId: world.A.id });
+    const { reservation: forA } = await admin().inventory.reserveRackUnits({
+      rackId: world.racks["rack-ab"].id,
+      firstPosition: 1,
+      unitCount: 1,
+      purpose: "a",
+      tenantId: world.A.id,
+    });
     expect(forA!.tenantId).toBe(world.A.id);
     await admin().inventory.releaseRackUnits({ reservationId: forA!.id });
   });

@@ -31,7 +31,12 @@ const unique = (prefix: string) => `${prefix}-${++counter}`;
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${secret}`); return next(req); }],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${secret}`);
+        return next(req);
+      },
+    ],
   });
   return {
     tenants: createClient(TenantService, transport),
@@ -42,10 +47,11 @@ function as(secret: string = t.adminToken) {
 }
 const admin = () => as();
 
-
 /** Awaits a call that must fail and returns its status code and ErrorInfo. */
 
-async function newTenant(fields: Partial<Omit<Tenant, "$typeName" | "contact">> & { contact?: { name?: string; email?: string; phone?: string } } = {}) {
+async function newTenant(
+  fields: Partial<Omit<Tenant, "$typeName" | "contact">> & { contact?: { name?: string; email?: string; phone?: string } } = {},
+) {
   const { tenant } = await admin().tenants.createTenant({ tenant: { name: unique("tenant"), ...fields } });
   return tenant!;
 }
@@ -83,7 +89,9 @@ async function allTenants(filter = "", pageSize = 100): Promise<Tenant[]> {
 
 /** The newest audit event of a method on a resource. */
 async function lastAudit(method: string, resourceId: string) {
-  const { auditEvents } = await admin().audit.listAuditEvents({ filter: `method = "rackplane.v1.TenantService/${method}" AND resource_id = "${resourceId}"` });
+  const { auditEvents } = await admin().audit.listAuditEvents({
+    filter: `method = "rackplane.v1.TenantService/${method}" AND resource_id = "${resourceId}"`,
+  });
   return auditEvents[0];
 }
 
@@ -125,7 +133,11 @@ describe("create, get, list, update, delete", () => {
   });
 
   it("updates only the fields named in update_mask: name, description, kind, contact and its parts, '*'", async () => {
-    const tenant = await newTenant({ description: "first", kind: TenantKind.DEPARTMENT, contact: { name: "Ann", email: "ann@example.com", phone: "1" } });
+    const tenant = await newTenant({
+      description: "first",
+      kind: TenantKind.DEPARTMENT,
+      contact: { name: "Ann", email: "ann@example.com", phone: "1" },
+    });
     const { tenants } = admin();
 
     const { tenant: described } = await tenants.updateTenant({
@@ -142,7 +154,10 @@ describe("create, get, list, update, delete", () => {
     expect(emailed!.contact).toMatchObject({ name: "Ann", email: "team@example.com", phone: "1" });
 
     // contact: the whole message is replaced.
-    const { tenant: replaced } = await tenants.updateTenant({ tenant: { id: tenant.id, contact: { name: "Bo" } }, updateMask: { paths: ["contact"] } });
+    const { tenant: replaced } = await tenants.updateTenant({
+      tenant: { id: tenant.id, contact: { name: "Bo" } },
+      updateMask: { paths: ["contact"] },
+    });
     expect(replaced!.contact).toMatchObject({ name: "Bo", email: "", phone: "" });
 
     const renamed = unique("renamed");
@@ -157,7 +172,13 @@ describe("create, get, list, update, delete", () => {
       tenant: { id: tenant.id, name: everything, kind: TenantKind.PROJECT, contact: { phone: "2" } },
       updateMask: { paths: ["*"] },
     });
-    expect(full).toMatchObject({ name: everything, description: "", kind: TenantKind.PROJECT, contact: { name: "", email: "", phone: "2" }, etag: '"6"' });
+    expect(full).toMatchObject({
+      name: everything,
+      description: "",
+      kind: TenantKind.PROJECT,
+      contact: { name: "", email: "", phone: "2" },
+      etag: '"6"',
+    });
     expect((await tenants.getTenant({ id: tenant.id })).tenant).toEqual(full);
   });
 
@@ -165,7 +186,10 @@ describe("create, get, list, update, delete", () => {
     const tenant = await newTenant();
     const { tenants } = admin();
     for (const path of ["disabled", "disabled_reason", "state_change_time", "id", "etag", "create_time", "nonsense"]) {
-      expect(await failure(tenants.updateTenant({ tenant: { id: tenant.id, disabled: true }, updateMask: { paths: [path] } })), path).toMatchObject({
+      expect(
+        await failure(tenants.updateTenant({ tenant: { id: tenant.id, disabled: true }, updateMask: { paths: [path] } })),
+        path,
+      ).toMatchObject({
         code: Code.InvalidArgument,
         reason: "INVALID_UPDATE_MASK",
       });
@@ -174,23 +198,35 @@ describe("create, get, list, update, delete", () => {
       code: Code.InvalidArgument,
       reason: "VALIDATION_FAILED",
     });
-    expect(await failure(tenants.updateTenant({ tenant: { id: tenant.id, kind: TenantKind.UNSPECIFIED }, updateMask: { paths: ["kind"] } }))).toMatchObject({
-      code: Code.InvalidArgument,
-      reason: "VALIDATION_FAILED",
-    });
-    expect(await failure(tenants.updateTenant({ tenant: { id: tenant.id, name: "Not Valid" }, updateMask: { paths: ["name"] } }))).toMatchObject({
-      code: Code.InvalidArgument,
-      reason: "VALIDATION_FAILED",
-    });
-    expect(await failure(tenants.updateTenant({ tenant: { id: tenant.id, contact: { email: "not-an-email" } }, updateMask: { paths: ["contact.email"] } }))).toMatchObject({
+    expect(
+      await failure(tenants.updateTenant({ tenant: { id: tenant.id, kind: TenantKind.UNSPECIFIED }, updateMask: { paths: ["kind"] } })),
+    ).toMatchObject({
       code: Code.InvalidArgument,
       reason: "VALIDATION_FAILED",
     });
     expect(
-      await failure(tenants.updateTenant({ tenant: { id: tenant.id, description: "x", etag: '"7"' }, updateMask: { paths: ["description"] } })),
+      await failure(tenants.updateTenant({ tenant: { id: tenant.id, name: "Not Valid" }, updateMask: { paths: ["name"] } })),
+    ).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
+    expect(
+      await failure(
+        tenants.updateTenant({ tenant: { id: tenant.id, contact: { email: "not-an-email" } }, updateMask: { paths: ["contact.email"] } }),
+      ),
+    ).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
+    expect(
+      await failure(
+        tenants.updateTenant({ tenant: { id: tenant.id, description: "x", etag: '"7"' }, updateMask: { paths: ["description"] } }),
+      ),
     ).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
     const missing = randomUUID();
-    expect(await failure(tenants.updateTenant({ tenant: { id: missing, description: "x" }, updateMask: { paths: ["description"] } }))).toMatchObject({
+    expect(
+      await failure(tenants.updateTenant({ tenant: { id: missing, description: "x" }, updateMask: { paths: ["description"] } })),
+    ).toMatchObject({
       code: Code.NotFound,
       reason: "RESOURCE_NOT_FOUND",
       metadata: { resource_type: "tenant", resource_id: missing },
@@ -202,7 +238,10 @@ describe("create, get, list, update, delete", () => {
   it("a tenant's name is unique: create and rename to a taken name are ALREADY_EXISTS", async () => {
     const first = await newTenant();
     const second = await newTenant();
-    expect(await failure(admin().tenants.createTenant({ tenant: { name: first.name } }))).toMatchObject({ code: Code.AlreadyExists, reason: "ALREADY_EXISTS" });
+    expect(await failure(admin().tenants.createTenant({ tenant: { name: first.name } }))).toMatchObject({
+      code: Code.AlreadyExists,
+      reason: "ALREADY_EXISTS",
+    });
     expect(
       await failure(admin().tenants.updateTenant({ tenant: { id: second.id, name: first.name }, updateMask: { paths: ["name"] } })),
     ).toMatchObject({ code: Code.AlreadyExists, reason: "ALREADY_EXISTS" });
@@ -217,7 +256,9 @@ describe("create, get, list, update, delete", () => {
     const again = await admin().tenants.createTenant({ tenant: { name, description: "once" }, requestId });
     expect(again.tenant).toEqual(first.tenant);
     expect(await allTenants(`name = "${name}"`)).toHaveLength(1);
-    expect(await failure(admin().tenants.createTenant({ tenant: { name: unique("other"), description: "once" }, requestId }))).toMatchObject({
+    expect(
+      await failure(admin().tenants.createTenant({ tenant: { name: unique("other"), description: "once" }, requestId })),
+    ).toMatchObject({
       code: Code.FailedPrecondition,
       reason: "REQUEST_ID_REUSED",
     });
@@ -225,14 +266,20 @@ describe("create, get, list, update, delete", () => {
 
   it("deletes a tenant that owns nothing, honouring the etag; it is NOT_FOUND afterwards", async () => {
     const tenant = await newTenant();
-    expect(await failure(admin().tenants.deleteTenant({ id: tenant.id, etag: '"9"' }))).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(await failure(admin().tenants.deleteTenant({ id: tenant.id, etag: '"9"' }))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
     await admin().tenants.deleteTenant({ id: tenant.id, etag: tenant.etag });
     expect(await failure(admin().tenants.getTenant({ id: tenant.id }))).toMatchObject({
       code: Code.NotFound,
       reason: "RESOURCE_NOT_FOUND",
       metadata: { resource_type: "tenant", resource_id: tenant.id },
     });
-    expect(await failure(admin().tenants.deleteTenant({ id: tenant.id }))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(await failure(admin().tenants.deleteTenant({ id: tenant.id }))).toMatchObject({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+    });
   });
 });
 
@@ -244,11 +291,19 @@ describe("DeleteTenant with resources (TEN-3)", () => {
     const rack = await newRack(room.id, [tenant.id, other.id]);
     const platformRack = await newRack(room.id);
     const { inventory } = admin();
-    await inventory.updateRackUnit({ unit: { rackId: platformRack.id, position: 2, allowedTenantIds: [other.id, tenant.id] }, updateMask: { paths: ["allowed_tenant_ids"] } });
-    await inventory.updateRackUnit({ unit: { rackId: platformRack.id, position: 3, allowedTenantIds: [tenant.id] }, updateMask: { paths: ["allowed_tenant_ids"] } });
+    await inventory.updateRackUnit({
+      unit: { rackId: platformRack.id, position: 2, allowedTenantIds: [other.id, tenant.id] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
+    await inventory.updateRackUnit({
+      unit: { rackId: platformRack.id, position: 3, allowedTenantIds: [tenant.id] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
     const held = [
-      (await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "db", tenantId: tenant.id })).reservation!,
-      (await inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 3, unitCount: 1, purpose: "web", tenantId: tenant.id })).reservation!,
+      (await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "db", tenantId: tenant.id }))
+        .reservation!,
+      (await inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 3, unitCount: 1, purpose: "web", tenantId: tenant.id }))
+        .reservation!,
     ];
     // Another tenant's reservation does not count.
     await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 5, unitCount: 1, purpose: "theirs", tenantId: other.id });
@@ -284,8 +339,14 @@ describe("DeleteTenant with resources (TEN-3)", () => {
 
     // Its tokens stop working at once, even those the server had cached; they show as revoked.
     for (const holder of [member, tenantAdmin]) {
-      expect(await failure(as(holder.secret).identity.getCallerIdentity({}))).toMatchObject({ code: Code.Unauthenticated, reason: "TOKEN_INVALID" });
-      expect(await failure(as(holder.secret).tenants.getTenant({ id: tenant.id }))).toMatchObject({ code: Code.Unauthenticated, reason: "TOKEN_INVALID" });
+      expect(await failure(as(holder.secret).identity.getCallerIdentity({}))).toMatchObject({
+        code: Code.Unauthenticated,
+        reason: "TOKEN_INVALID",
+      });
+      expect(await failure(as(holder.secret).tenants.getTenant({ id: tenant.id }))).toMatchObject({
+        code: Code.Unauthenticated,
+        reason: "TOKEN_INVALID",
+      });
     }
     const listed = (await admin().identity.listTokens({ filter: `tenant_id = "${tenant.id}"`, pageSize: 100 })).tokens;
     expect(listed.map((k) => k.id).sort()).toEqual([member.id, tenantAdmin.id].sort());
@@ -304,10 +365,12 @@ describe("DeleteTenant with resources (TEN-3)", () => {
     expect((await inventory.getRack({ id: platformRack.id })).rack).toEqual(platformRack);
 
     // Nothing can name it any more.
-    expect(await failure(admin().identity.createToken({ principal: "late", role: Role.TENANT_MEMBER, tenantId: tenant.id }))).toMatchObject({
-      code: Code.NotFound,
-      metadata: { resource_type: "tenant", resource_id: tenant.id },
-    });
+    expect(await failure(admin().identity.createToken({ principal: "late", role: Role.TENANT_MEMBER, tenantId: tenant.id }))).toMatchObject(
+      {
+        code: Code.NotFound,
+        metadata: { resource_type: "tenant", resource_id: tenant.id },
+      },
+    );
     expect(
       await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 7, unitCount: 1, purpose: "late", tenantId: tenant.id })),
     ).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: tenant.id } });
@@ -334,30 +397,56 @@ describe("references to tenants must name existing tenants", () => {
     const tenant = await newTenant();
     const room = await newRoom();
     const [missing1, missing2] = [randomUUID(), randomUUID()];
-    const notFound = (id: string) => ({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND", metadata: { resource_type: "tenant", resource_id: id } });
+    const notFound = (id: string) => ({
+      code: Code.NotFound,
+      reason: "RESOURCE_NOT_FOUND",
+      metadata: { resource_type: "tenant", resource_id: id },
+    });
     const name = unique("rack");
     const { inventory } = admin();
 
     expect(
-      await failure(inventory.createRack({ rack: { name, roomId: room.id, heightUnits: 4, allowedTenantIds: [tenant.id, missing1, missing2] } })),
+      await failure(
+        inventory.createRack({ rack: { name, roomId: room.id, heightUnits: 4, allowedTenantIds: [tenant.id, missing1, missing2] } }),
+      ),
     ).toMatchObject(notFound(missing1));
     expect((await inventory.listRacks({ filter: `name = "${name}"` })).racks).toEqual([]);
 
     const rack = await newRack(room.id, [tenant.id], 4);
     expect(
-      await failure(inventory.updateRack({ rack: { id: rack.id, allowedTenantIds: [missing2, tenant.id] }, updateMask: { paths: ["allowed_tenant_ids"] } })),
+      await failure(
+        inventory.updateRack({
+          rack: { id: rack.id, allowedTenantIds: [missing2, tenant.id] },
+          updateMask: { paths: ["allowed_tenant_ids"] },
+        }),
+      ),
     ).toMatchObject(notFound(missing2));
     expect(
-      await failure(inventory.updateRackUnit({ unit: { rackId: rack.id, position: 1, allowedTenantIds: [tenant.id, missing1] }, updateMask: { paths: ["allowed_tenant_ids"] } })),
+      await failure(
+        inventory.updateRackUnit({
+          unit: { rackId: rack.id, position: 1, allowedTenantIds: [tenant.id, missing1] },
+          updateMask: { paths: ["allowed_tenant_ids"] },
+        }),
+      ),
     ).toMatchObject(notFound(missing1));
     expect((await inventory.getRack({ id: rack.id })).rack).toEqual(rack);
-    expect((await inventory.getRackElevation({ rackId: rack.id })).units.every((unit) => unit.allowedTenantIds.length === 0 && unit.etag === '"1"')).toBe(true);
+    expect(
+      (await inventory.getRackElevation({ rackId: rack.id })).units.every(
+        (unit) => unit.allowedTenantIds.length === 0 && unit.etag === '"1"',
+      ),
+    ).toBe(true);
 
     // Existing tenants are accepted, as is clearing the list.
     const second = await newTenant();
-    const { rack: updated } = await inventory.updateRack({ rack: { id: rack.id, allowedTenantIds: [second.id, tenant.id] }, updateMask: { paths: ["allowed_tenant_ids"] } });
+    const { rack: updated } = await inventory.updateRack({
+      rack: { id: rack.id, allowedTenantIds: [second.id, tenant.id] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
     expect(updated!.allowedTenantIds).toEqual([second.id, tenant.id]);
-    const { unit } = await inventory.updateRackUnit({ unit: { rackId: rack.id, position: 1, allowedTenantIds: [second.id] }, updateMask: { paths: ["allowed_tenant_ids"] } });
+    const { unit } = await inventory.updateRackUnit({
+      unit: { rackId: rack.id, position: 1, allowedTenantIds: [second.id] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
     expect(unit!.allowedTenantIds).toEqual([second.id]);
     await inventory.updateRack({ rack: { id: rack.id, allowedTenantIds: [] }, updateMask: { paths: ["allowed_tenant_ids"] } });
   });
@@ -367,7 +456,9 @@ describe("references to tenants must name existing tenants", () => {
     const rack = await newRack(room.id);
     const missing = randomUUID();
     expect(
-      await failure(admin().inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: missing })),
+      await failure(
+        admin().inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: missing }),
+      ),
     ).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: missing } });
   });
 });
@@ -385,16 +476,26 @@ describe("DisableTenant and EnableTenant (TEN-2)", () => {
     expect(disabled).toMatchObject({ id: tenant.id, disabled: true, disabledReason: "invoice 42 unpaid", etag: '"2"' });
     expect(Math.abs(timestampDate(disabled!.stateChangeTime!).getTime() - before)).toBeLessThan(5_000);
     expect((await admin().tenants.getTenant({ id: tenant.id })).tenant).toEqual(disabled);
-    expect(await lastAudit("DisableTenant", tenant.id)).toMatchObject({ result: "OK", resourceType: "tenant", resourceId: tenant.id, message: "invoice 42 unpaid" });
+    expect(await lastAudit("DisableTenant", tenant.id)).toMatchObject({
+      result: "OK",
+      resourceType: "tenant",
+      resourceId: tenant.id,
+      message: "invoice 42 unpaid",
+    });
 
     // Its own principals can change nothing…
     const refused = await failure(tenantClient.identity.createToken({ principal: "new", role: Role.TENANT_MEMBER, tenantId: tenant.id }));
     expect(refused).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED", metadata: { tenant_id: tenant.id } });
     expect(refused.message).toContain("invoice 42 unpaid");
-    expect(await failure(tenantClient.identity.revokeToken({ id: boss.id }))).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED" });
+    expect(await failure(tenantClient.identity.revokeToken({ id: boss.id }))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "TENANT_DISABLED",
+    });
     // …and nothing is reserved for it, even by a platform admin.
     expect(
-      await failure(admin().inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: tenant.id })),
+      await failure(
+        admin().inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 1, purpose: "x", tenantId: tenant.id }),
+      ),
     ).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED" });
     expect((await admin().inventory.getRackElevation({ rackId: rack.id })).reservations).toEqual([]);
     // Reads still work.
@@ -404,7 +505,10 @@ describe("DisableTenant and EnableTenant (TEN-2)", () => {
     // A platform admin may still issue it tokens: they read, and change nothing either.
     const late = await token(Role.TENANT_ADMIN, "late", tenant.id);
     expect((await as(late.secret).tenants.getTenant({ id: tenant.id })).tenant!.id).toBe(tenant.id);
-    expect(await failure(as(late.secret).identity.revokeToken({ id: late.id }))).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED" });
+    expect(await failure(as(late.secret).identity.revokeToken({ id: late.id }))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "TENANT_DISABLED",
+    });
 
     // Disabling again replaces the reason, keeps the time.
     const { tenant: again } = await admin().tenants.disableTenant({ id: tenant.id, reason: "still unpaid" });
@@ -426,10 +530,16 @@ describe("DisableTenant and EnableTenant (TEN-2)", () => {
 
   it("disable needs a reason; unknown tenants are NOT_FOUND", async () => {
     const tenant = await newTenant();
-    expect(await failure(admin().tenants.disableTenant({ id: tenant.id, reason: "" }))).toMatchObject({ code: Code.InvalidArgument, reason: "VALIDATION_FAILED" });
+    expect(await failure(admin().tenants.disableTenant({ id: tenant.id, reason: "" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "VALIDATION_FAILED",
+    });
     expect((await admin().tenants.getTenant({ id: tenant.id })).tenant!.disabled).toBe(false);
     const missing = randomUUID();
-    for (const call of [() => admin().tenants.disableTenant({ id: missing, reason: "x" }), () => admin().tenants.enableTenant({ id: missing, reason: "x" })]) {
+    for (const call of [
+      () => admin().tenants.disableTenant({ id: missing, reason: "x" }),
+      () => admin().tenants.enableTenant({ id: missing, reason: "x" }),
+    ]) {
       expect(await failure(call())).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: missing } });
     }
   });
@@ -457,7 +567,10 @@ describe("ListTenants", () => {
     expect(await ids(`update_time > "2000-01-01T00:00:00Z"`)).toEqual([a.id, b.id, c.id]);
 
     for (const filter of ["disabled = maybe", "kind = PLANET", "owner = x", "disabled ="]) {
-      expect(await failure(admin().tenants.listTenants({ filter })), filter).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FILTER" });
+      expect(await failure(admin().tenants.listTenants({ filter })), filter).toMatchObject({
+        code: Code.InvalidArgument,
+        reason: "INVALID_FILTER",
+      });
     }
     const page = await admin().tenants.listTenants({ filter: `name = "${marker}-*"`, pageSize: 2 });
     expect(page.tenants.map((x) => x.id)).toEqual([a.id, b.id]);

@@ -23,7 +23,12 @@ async function failure(promise: Promise<unknown>) {
     await promise;
   } catch (error) {
     const e = ConnectError.from(error);
-    return { code: e.code, reason: e.findDetails(ErrorInfoSchema)[0]?.reason, metadata: e.findDetails(ErrorInfoSchema)[0]?.metadata ?? {}, message: e.rawMessage };
+    return {
+      code: e.code,
+      reason: e.findDetails(ErrorInfoSchema)[0]?.reason,
+      metadata: e.findDetails(ErrorInfoSchema)[0]?.metadata ?? {},
+      message: e.rawMessage,
+    };
   }
   throw new Error("expected a failure");
 }
@@ -54,9 +59,11 @@ describe("creating a VM", () => {
     expect(host.allocated?.cpuCores).toBe(2);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
     // Exactly one audit event, written in the creation's own statement.
-    const audit = await t.server.db.em().execute("select result, resource_type from audit_event where resource_id = ? and method like '%/CreateVirtualMachine'", [
-      virtualMachine!.id,
-    ]);
+    const audit = await t.server.db
+      .em()
+      .execute("select result, resource_type from audit_event where resource_id = ? and method like '%/CreateVirtualMachine'", [
+        virtualMachine!.id,
+      ]);
     expect(audit).toEqual([{ result: "OK", resource_type: "virtual_machine" }]);
   });
 
@@ -67,7 +74,13 @@ describe("creating a VM", () => {
     await create({}, big);
     const overrun = await failure(create({}, big));
     expect(overrun).toMatchObject({ reason: "QUOTA_EXCEEDED", metadata: { resource: "cpu", limit: "4", used: "4", asked: "4" } });
-    const full = await buildCloud(t, { name: "full", hosts: 2, quotaCpu: 1000n, host: { cpuCores: 4, memoryMib: 8192n, storageGib: 100n }, spec: { vcpu: 4, memoryMib: 1024n, storageGib: 10n } });
+    const full = await buildCloud(t, {
+      name: "full",
+      hosts: 2,
+      quotaCpu: 1000n,
+      host: { cpuCores: 4, memoryMib: 8192n, storageGib: 100n },
+      spec: { vcpu: 4, memoryMib: 1024n, storageGib: 10n },
+    });
     await create({}, full);
     await create({}, full);
     const none = await failure(create({}, full));
@@ -77,7 +90,9 @@ describe("creating a VM", () => {
 
   it("refuses a deprecated specification and a disabled tenant", async () => {
     const compute = t.compute();
-    const { specification } = await compute.createVirtualMachineSpecification({ specification: { name: "old", vcpu: 1, memoryMib: 512n, storageGib: 5n, deprecated: true } });
+    const { specification } = await compute.createVirtualMachineSpecification({
+      specification: { name: "old", vcpu: 1, memoryMib: 512n, storageGib: 5n, deprecated: true },
+    });
     expect(await failure(create({ specificationId: specification!.id }))).toMatchObject({ reason: "SPECIFICATION_DEPRECATED" });
     const c = await buildCloud(t, { name: "dis", hosts: 1 });
     const { virtualMachine, operation } = await create({}, c);
@@ -96,7 +111,9 @@ describe("creating a VM", () => {
     expect(second.baremetalId).not.toBe(first.baremetalId);
     const third = await failure(create({ antiAffinity: { virtualMachineIds: [first.id, second.id], scope: AntiAffinityScope.HOST } }, c));
     expect(third).toMatchObject({ reason: "INSUFFICIENT_CAPACITY", metadata: { anti_affinity: "2" } });
-    expect(await failure(create({ antiAffinity: { virtualMachineIds: [first.id], scope: AntiAffinityScope.RACK } }, c))).toMatchObject({ reason: "INSUFFICIENT_CAPACITY" });
+    expect(await failure(create({ antiAffinity: { virtualMachineIds: [first.id], scope: AntiAffinityScope.RACK } }, c))).toMatchObject({
+      reason: "INSUFFICIENT_CAPACITY",
+    });
   });
 
   it("names VMs by the tenant's rule with numbers that never repeat, and checks given names against its pattern", async () => {
@@ -105,9 +122,18 @@ describe("creating a VM", () => {
       tenant: { id: c.tenantId, namingRule: { template: "{tenant}-{role}-{seq:03}", pattern: "nm-[a-z]+-\\d+" } },
       updateMask: { paths: ["naming_rule"] },
     });
-    const names = await Promise.all(Array.from({ length: 6 }, () => create({ role: VirtualMachineRole.CONTROL_PLANE }, c).then((r) => r.virtualMachine!.name)));
+    const names = await Promise.all(
+      Array.from({ length: 6 }, () => create({ role: VirtualMachineRole.CONTROL_PLANE }, c).then((r) => r.virtualMachine!.name)),
+    );
     expect(new Set(names).size).toBe(6);
-    expect([...names].sort()).toEqual(["nm-control-plane-001", "nm-control-plane-002", "nm-control-plane-003", "nm-control-plane-004", "nm-control-plane-005", "nm-control-plane-006"]);
+    expect([...names].sort()).toEqual([
+      "nm-control-plane-001",
+      "nm-control-plane-002",
+      "nm-control-plane-003",
+      "nm-control-plane-004",
+      "nm-control-plane-005",
+      "nm-control-plane-006",
+    ]);
     expect((await create({ name: "nm-db-1" }, c)).virtualMachine?.name).toBe("nm-db-1");
     expect(await failure(create({ name: "other-1" }, c))).toMatchObject({ reason: "NAME_DOES_NOT_MATCH_RULE" });
     expect(await failure(create({ name: "nm-db-1" }, c))).toMatchObject({ reason: "ALREADY_EXISTS" });
@@ -123,13 +149,17 @@ describe("creating a VM", () => {
     const concurrent = await Promise.all(Array.from({ length: 6 }, () => create({ requestId: `${requestId}-c` }, c)));
     expect(new Set(concurrent.map((r) => r.virtualMachine?.id)).size).toBe(1);
     expect(await failure(create({ requestId, role: VirtualMachineRole.WORKER }, c))).toMatchObject({ reason: "REQUEST_ID_REUSED" });
-    const counted = await t.server.db.em().execute<{ count: number }[]>("select count(*)::int as count from virtual_machine where tenant_id = ?", [c.tenantId]);
+    const counted = await t.server.db
+      .em()
+      .execute<{ count: number }[]>("select count(*)::int as count from virtual_machine where tenant_id = ?", [c.tenantId]);
     expect(counted).toEqual([{ count: 2 }]);
     // Every call is audited: the retry as a success naming the first creation's VM, the reuse as refused.
-    const audit = await t.server.db.em().execute<{ result: string; reason: string }[]>(
-      "select result, reason from audit_event where method like '%/CreateVirtualMachine' and (resource_id = ? or reason = 'REQUEST_ID_REUSED')",
-      [first.virtualMachine!.id],
-    );
+    const audit = await t.server.db
+      .em()
+      .execute<{ result: string; reason: string }[]>(
+        "select result, reason from audit_event where method like '%/CreateVirtualMachine' and (resource_id = ? or reason = 'REQUEST_ID_REUSED')",
+        [first.virtualMachine!.id],
+      );
     expect(audit.map((row) => `${row.result} ${row.reason}`).sort()).toEqual(["FAILED_PRECONDITION REQUEST_ID_REUSED", "OK ", "OK "]);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
@@ -137,7 +167,10 @@ describe("creating a VM", () => {
   it("follows a changed naming rule at once, and a rule changed back continues its own numbers", async () => {
     const c = await buildCloud(t, { name: "rn", hosts: 2 });
     const rule = (template: string) =>
-      t.clients().tenants.updateTenant({ tenant: { id: c.tenantId, namingRule: { template, pattern: "" } }, updateMask: { paths: ["naming_rule"] } });
+      t.clients().tenants.updateTenant({
+        tenant: { id: c.tenantId, namingRule: { template, pattern: "" } },
+        updateMask: { paths: ["naming_rule"] },
+      });
     const names: string[] = [];
     const next = async () => names.push((await create({}, c)).virtualMachine!.name);
     await next();
@@ -179,7 +212,12 @@ describe("the lifecycle", () => {
     expect(await failure(compute.startVirtualMachine({ id }))).toMatchObject({ reason: "OPERATION_IN_PROGRESS" });
     await finishOperation(t, operation!.id, { succeeded: true, facts: { hypervisorId: "kvm-42", ipAddresses: ["10.0.0.5"] } });
     let vm = (await compute.getVirtualMachine({ id })).virtualMachine!;
-    expect(vm).toMatchObject({ state: VirtualMachineState.RUNNING, hypervisorId: "kvm-42", ipAddresses: ["10.0.0.5"], activeOperationId: "" });
+    expect(vm).toMatchObject({
+      state: VirtualMachineState.RUNNING,
+      hypervisorId: "kvm-42",
+      ipAddresses: ["10.0.0.5"],
+      activeOperationId: "",
+    });
     expect(await failure(compute.startVirtualMachine({ id }))).toMatchObject({ reason: "INVALID_STATE", metadata: { state: "RUNNING" } });
 
     const stop = (await compute.stopVirtualMachine({ id, force: true })).operation!;
@@ -211,11 +249,17 @@ describe("the lifecycle", () => {
 
   it("releases the reservation of a failed creation and shows the agent's error on the operation", async () => {
     const { virtualMachine, operation } = await create();
-    await finishOperation(t, operation!.id, { succeeded: false, error: { code: "UNAVAILABLE", reason: "HYPERVISOR_DOWN", message: "libvirt unreachable", metadata: { host: "h1" } } });
+    await finishOperation(t, operation!.id, {
+      succeeded: false,
+      error: { code: "UNAVAILABLE", reason: "HYPERVISOR_DOWN", message: "libvirt unreachable", metadata: { host: "h1" } },
+    });
     const vm = (await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine!;
     expect(vm.state).toBe(VirtualMachineState.ERROR);
     const op = (await t.operations().getOperation({ id: operation!.id })).operation!;
-    expect(op).toMatchObject({ state: OperationState.FAILED, error: { code: "UNAVAILABLE", reason: "HYPERVISOR_DOWN", message: "libvirt unreachable" } });
+    expect(op).toMatchObject({
+      state: OperationState.FAILED,
+      error: { code: "UNAVAILABLE", reason: "HYPERVISOR_DOWN", message: "libvirt unreachable" },
+    });
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
     await finishOperation(t, (await t.compute().deleteVirtualMachine({ id: vm.id })).operation!.id);
   });
@@ -233,7 +277,9 @@ describe("the lifecycle", () => {
       await startJob(em, second.operation!.id);
     });
     expect(await failure(t.operations().cancelOperation({ id: second.operation!.id }))).toMatchObject({ reason: "OPERATION_STARTED" });
-    expect((await t.compute().getVirtualMachine({ id: second.virtualMachine!.id })).virtualMachine?.state).toBe(VirtualMachineState.PROVISIONING);
+    expect((await t.compute().getVirtualMachine({ id: second.virtualMachine!.id })).virtualMachine?.state).toBe(
+      VirtualMachineState.PROVISIONING,
+    );
   });
 
   it("streams an operation's changes until it is done", async () => {
@@ -257,10 +303,21 @@ describe("the lifecycle", () => {
     const member = await t.token(Role.TENANT_MEMBER, "vm-user", cloud.tenantId);
     expect((await t.compute(member).getVirtualMachine({ id: virtualMachine!.id })).virtualMachine?.id).toBe(virtualMachine!.id);
     const stranger = await t.token(Role.TENANT_MEMBER, "stranger", await t.tenant("strangers"));
-    expect(await failure(t.compute(stranger).getVirtualMachine({ id: virtualMachine!.id }))).toMatchObject({ reason: "RESOURCE_NOT_FOUND" });
+    expect(await failure(t.compute(stranger).getVirtualMachine({ id: virtualMachine!.id }))).toMatchObject({
+      reason: "RESOURCE_NOT_FOUND",
+    });
     const { virtualMachines } = await t.compute(stranger).listVirtualMachines({});
     expect(virtualMachines).toEqual([]);
-    expect(await failure(t.compute(stranger).createVirtualMachine({ tenantId: cloud.tenantId, target: { case: "groupId", value: cloud.groupId }, specificationId: cloud.specificationId, imageId: cloud.imageId }))).toMatchObject({
+    expect(
+      await failure(
+        t.compute(stranger).createVirtualMachine({
+          tenantId: cloud.tenantId,
+          target: { case: "groupId", value: cloud.groupId },
+          specificationId: cloud.specificationId,
+          imageId: cloud.imageId,
+        }),
+      ),
+    ).toMatchObject({
       reason: "TENANT_MISMATCH",
     });
   });

@@ -238,7 +238,9 @@ describe("health and reflection over real HTTP/2", () => {
       expect(firstFile(await ask({ case: "fileContainingSymbol", value: `${INVENTORY}.GetRack` }))).toBe("rackplane/v1/inventory.proto");
       expect(firstFile(await ask({ case: "fileContainingSymbol", value: "rackplane.v1.Rack" }))).toBe("rackplane/v1/inventory.proto");
       expect(firstFile(await ask({ case: "fileContainingSymbol", value: "rackplane.v1.RackStatus" }))).toBe("rackplane/v1/inventory.proto");
-      expect(firstFile(await ask({ case: "fileContainingSymbol", value: "google.protobuf.Timestamp" }))).toBe("google/protobuf/timestamp.proto");
+      expect(firstFile(await ask({ case: "fileContainingSymbol", value: "google.protobuf.Timestamp" }))).toBe(
+        "google/protobuf/timestamp.proto",
+      );
       expect(firstFile(await ask({ case: "fileContainingSymbol", value: "grpc.health.v1.HealthCheckResponse.ServingStatus" }))).toBe(
         "grpc/health/v1/health.proto",
       );

@@ -15,7 +15,10 @@ import { executePrepared, preparedStatement } from "../../src/persistence/prepar
 import { freshDatabaseUrl } from "../support/database.js";
 
 const tenant = "00000000-0000-7000-8000-0000000000aa";
-const sequenceValue = preparedStatement("test_sequence_value", "select last_value from name_sequence where tenant_id = ? and prefix = any(?::text[])");
+const sequenceValue = preparedStatement(
+  "test_sequence_value",
+  "select last_value from name_sequence where tenant_id = ? and prefix = any(?::text[])",
+);
 
 let orm: MikroORM;
 let observer: pg.Client;
@@ -25,19 +28,27 @@ beforeAll(async () => {
   orm = await openDatabase(url, 1);
   observer = new pg.Client({ connectionString: url });
   await observer.connect();
-  await observer.query("insert into tenant (id, version, create_time, update_time, name, kind) values ($1, 1, now(), now(), 'pipelined', 'PROJECT')", [tenant]);
+  await observer.query(
+    "insert into tenant (id, version, create_time, update_time, name, kind) values ($1, 1, now(), now(), 'pipelined', 'PROJECT')",
+    [tenant],
+  );
 });
 afterAll(async () => {
   await observer.end();
   await orm.close();
 });
 
-const insertSequence = (prefix: string) => ["insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)", [tenant, prefix]] as const;
+const insertSequence = (prefix: string) =>
+  ["insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)", [tenant, prefix]] as const;
 async function sequences(prefix: string): Promise<number> {
   return (await observer.query("select count(*)::int as n from name_sequence where prefix = $1", [prefix])).rows[0].n;
 }
 async function openTransactions(): Promise<number> {
-  return (await observer.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).rows[0].n;
+  return (
+    await observer.query(
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'",
+    )
+  ).rows[0].n;
 }
 
 describe("a pipelined transaction", () => {
@@ -64,7 +75,12 @@ describe("a pipelined transaction", () => {
   });
 
   it("rolls everything back when the final statement fails, and answers ABORTED for a failed check", async () => {
-    const ctx: CallContext = { principal: { name: "test", role: "PLATFORM_ADMIN", tenantId: null } as never, requestId: "r1", method: "test/Check", audit: { resourceType: "test", resourceId: "x", written: false } };
+    const ctx: CallContext = {
+      principal: { name: "test", role: "PLATFORM_ADMIN", tenantId: null } as never,
+      requestId: "r1",
+      method: "test/Check",
+      audit: { resourceType: "test", resourceId: "x", written: false },
+    };
     const failing = mutatePipelined(new Database(orm), ctx, async (tx) => {
       await tx.execute(...insertSequence("checked"));
       tx.commitWithNext();
@@ -111,11 +127,15 @@ describe("a pipelined transaction", () => {
   it("runs a declared statement prepared on its connection, and as plain SQL through an EntityManager", async () => {
     await observer.query("insert into name_sequence (tenant_id, prefix, last_value) values ($1, 'p-a', 7), ($1, 'p\"b', 9)", [tenant]);
     const prefixes = ["p-a", 'p"b', "absent"];
-    const viaPrepared = await pipelinedTransaction(orm, (tx) => executePrepared<{ last_value: number }[]>(tx, sequenceValue, [tenant, prefixes]));
+    const viaPrepared = await pipelinedTransaction(orm, (tx) =>
+      executePrepared<{ last_value: number }[]>(tx, sequenceValue, [tenant, prefixes]),
+    );
     const viaEntityManager = await executePrepared<{ last_value: number }[]>(orm.em.fork(), sequenceValue, [tenant, prefixes]);
     expect(viaPrepared.map((row) => row.last_value).sort()).toEqual([7, 9]);
     expect(viaEntityManager).toEqual(viaPrepared);
-    const prepared = await pipelinedTransaction(orm, (tx) => tx.execute<{ name: string }[]>("select name from pg_prepared_statements where name = ?", [sequenceValue.name]));
+    const prepared = await pipelinedTransaction(orm, (tx) =>
+      tx.execute<{ name: string }[]>("select name from pg_prepared_statements where name = ?", [sequenceValue.name]),
+    );
     expect(prepared).toEqual([{ name: sequenceValue.name }]);
   });
 });
@@ -128,11 +148,17 @@ describe("the pipelined transaction's literals", () => {
     fc.tuple(fc.string({ unit: "binary" }).filter(noNul), fc.constant("text")),
     fc.tuple(fc.constantFrom("it's", "back\\slash", "\\'; select 1; --", "?", "''", "\\\\"), fc.constant("text")),
     fc.tuple(fc.integer(), fc.constant("bigint")),
-    fc.tuple(fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => n === 0 || Math.abs(n) > 1e-300), fc.constant("float8")),
+    fc.tuple(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => n === 0 || Math.abs(n) > 1e-300),
+      fc.constant("float8"),
+    ),
     fc.tuple(fc.boolean(), fc.constant("boolean")),
     fc.tuple(fc.constant(null), fc.constant("text")),
     fc.tuple(fc.date({ min: new Date("1970-01-01"), max: new Date("2200-01-01"), noInvalidDate: true }), fc.constant("timestamptz")),
-    fc.tuple(fc.dictionary(fc.string().filter(noNul), fc.oneof(fc.string({ unit: "binary" }).filter(noNul), fc.integer(), fc.boolean())), fc.constant("jsonb")),
+    fc.tuple(
+      fc.dictionary(fc.string().filter(noNul), fc.oneof(fc.string({ unit: "binary" }).filter(noNul), fc.integer(), fc.boolean())),
+      fc.constant("jsonb"),
+    ),
   );
 
   it("mean to PostgreSQL what MikroORM's literals mean", async () => {
@@ -140,7 +166,8 @@ describe("the pipelined transaction's literals", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(typed, { minLength: 1, maxLength: 6 }), async (values) => {
         const comparisons = values.map(
-          ([value, type], i) => `(${formatStatement("?", [value])})::${type} is not distinct from (${platform.formatQuery("?", [value])})::${type} as same_${i}`,
+          ([value, type], i) =>
+            `(${formatStatement("?", [value])})::${type} is not distinct from (${platform.formatQuery("?", [value])})::${type} as same_${i}`,
         );
         const { rows } = await observer.query(`select ${comparisons.join(", ")}`);
         expect(Object.values(rows[0])).toEqual(values.map(() => true));

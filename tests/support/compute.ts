@@ -64,7 +64,9 @@ export async function buildCloud(t: TestServer, options: CloudOptions): Promise<
   });
   const spec = options.spec ?? { vcpu: 2, memoryMib: 4096n, storageGib: 20n };
   const { specification } = await compute.createVirtualMachineSpecification({ specification: { name: `${options.name}-spec`, ...spec } });
-  const { image } = await compute.createImage({ image: { name: `${options.name}-img`, osFamily: "ubuntu", osVersion: "24.04", architecture: Architecture.X86_64 } });
+  const { image } = await compute.createImage({
+    image: { name: `${options.name}-img`, osFamily: "ubuntu", osVersion: "24.04", architecture: Architecture.X86_64 },
+  });
   return {
     groupId: group!.id,
     rackId: rack!.id,
@@ -96,7 +98,11 @@ export async function tenantsWithQuota(t: TestServer, cloud: Cloud, prefix: stri
 }
 
 /** Plays the agent: takes the operation's job and reports the outcome. */
-export async function finishOperation(t: TestServer, operationId: string, outcome: Outcome = { succeeded: true, facts: {} }): Promise<void> {
+export async function finishOperation(
+  t: TestServer,
+  operationId: string,
+  outcome: Outcome = { succeeded: true, facts: {} },
+): Promise<void> {
   await t.server.db.em().transactional(async (em) => {
     await startJob(em, operationId);
     await completeOperation(em, operationId, outcome);
@@ -105,7 +111,9 @@ export async function finishOperation(t: TestServer, operationId: string, outcom
 
 /** Every host's allocated counters equal the sum of its VMs' reservations, and every quota's used
  * counters those of its tenant's VMs in the group: the invariant no race may break. */
-export async function reservationDrift(t: TestServer): Promise<{ hosts: unknown[]; quotas: unknown[]; overcommitted: unknown[]; overQuota: unknown[] }> {
+export async function reservationDrift(
+  t: TestServer,
+): Promise<{ hosts: unknown[]; quotas: unknown[]; overcommitted: unknown[]; overQuota: unknown[] }> {
   const em = t.server.db.em();
   const hosts = await em.execute(
     `select b.id, b.cpu_cores_allocated, coalesce(sum(vm.cpu_cores), 0) as reserved from baremetal b
@@ -119,7 +127,11 @@ export async function reservationDrift(t: TestServer): Promise<{ hosts: unknown[
       group by q.id having q.cpu_used <> coalesce(sum(vm.cpu_cores), 0)
          or q.memory_mib_used <> coalesce(sum(vm.memory_mib), 0) or q.storage_gib_used <> coalesce(sum(vm.storage_gib), 0)`,
   );
-  const overcommitted = await em.execute("select id from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0");
-  const overQuota = await em.execute("select id from baremetal_group_tenant_quota where cpu_absolute is not null and cpu_used > cpu_absolute");
+  const overcommitted = await em.execute(
+    "select id from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0",
+  );
+  const overQuota = await em.execute(
+    "select id from baremetal_group_tenant_quota where cpu_absolute is not null and cpu_used > cpu_absolute",
+  );
   return { hosts, quotas, overcommitted, overQuota };
 }

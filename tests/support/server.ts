@@ -45,7 +45,14 @@ export interface TestServer {
 
 /** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
 export async function startTestServer(databaseUrl?: string, options: { leaseMillis?: number } = {}): Promise<TestServer> {
-  const server = await startServer({ ...options, databaseUrl: databaseUrl ?? (await freshDatabaseUrl()), host: "127.0.0.1", port: 0, poolSize: 10, shutdownGraceMs: 2_000 });
+  const server = await startServer({
+    ...options,
+    databaseUrl: databaseUrl ?? (await freshDatabaseUrl()),
+    host: "127.0.0.1",
+    port: 0,
+    poolSize: 10,
+    shutdownGraceMs: 2_000,
+  });
   const adminToken = (await bootstrapAdminToken(server.db)) ?? (await extraAdminToken(server));
   const authedTransport = (token: string) =>
     createGrpcTransport({
@@ -74,7 +81,11 @@ export async function startTestServer(databaseUrl?: string, options: { leaseMill
     async json(method, body, token = adminToken) {
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (token) headers.authorization = `Bearer ${token}`;
-      const response = await fetch(`${server.url}/rackplane.v1.${method}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+      const response = await fetch(`${server.url}/rackplane.v1.${method}`, {
+        method: "POST",
+        headers,
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
@@ -99,7 +110,12 @@ export async function startTestServer(databaseUrl?: string, options: { leaseMill
 async function extraAdminToken(server: RunningServer): Promise<string> {
   const secret = newSecret();
   await server.db.em().transactional(async (em) => {
-    issue(em, "tests", { principal: "test-admin", role: "PLATFORM_ADMIN", tenantId: null, description: "test harness", ttlMillis: null }, secret);
+    issue(
+      em,
+      "tests",
+      { principal: "test-admin", role: "PLATFORM_ADMIN", tenantId: null, description: "test harness", ttlMillis: null },
+      secret,
+    );
   });
   return secret;
 }

@@ -17,7 +17,15 @@ import {
   type StreamJobsRequest,
   type StreamJobsResponse,
 } from "../../gen/grpc-js/rackplane/v1/agent.js";
-import { Agent, AgentStoppedError, JobError, jobKinds, LeaseLostError, type AgentOptions, type JobHandler } from "../../src/agent-sdk/index.js";
+import {
+  Agent,
+  AgentStoppedError,
+  JobError,
+  jobKinds,
+  LeaseLostError,
+  type AgentOptions,
+  type JobHandler,
+} from "../../src/agent-sdk/index.js";
 import { fullJitter } from "../../src/agent-sdk/backoff.js";
 import { OutcomeCache } from "../../src/agent-sdk/outcome-cache.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
@@ -111,7 +119,9 @@ class FakeAgentService {
     };
     this.server.addService(AgentServiceService, impl);
     const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
     this.address = `127.0.0.1:${port}`;
     return this;
@@ -158,7 +168,9 @@ class FakeAgentService {
   }
 
   finals(jobId?: string): ReportJobRequest[] {
-    return this.reports.filter((report) => report.state !== JobReportState.JOB_REPORT_STATE_IN_PROGRESS && (!jobId || report.jobId === jobId));
+    return this.reports.filter(
+      (report) => report.state !== JobReportState.JOB_REPORT_STATE_IN_PROGRESS && (!jobId || report.jobId === jobId),
+    );
   }
 
   close(): void {
@@ -175,7 +187,14 @@ class FakeAgentService {
 function leaseLost(jobId: string): grpc.ServerErrorResponse {
   const info = ErrorInfo.encode({ reason: "LEASE_LOST", domain: "rackplane.dev", metadata: { job_id: jobId } }).finish();
   const any = new BinaryWriter().uint32(10).string("type.googleapis.com/google.rpc.ErrorInfo").uint32(18).bytes(info).finish();
-  const status = new BinaryWriter().uint32(8).int32(grpc.status.FAILED_PRECONDITION).uint32(18).string("lease lost").uint32(26).bytes(any).finish();
+  const status = new BinaryWriter()
+    .uint32(8)
+    .int32(grpc.status.FAILED_PRECONDITION)
+    .uint32(18)
+    .string("lease lost")
+    .uint32(26)
+    .bytes(any)
+    .finish();
   const metadata = new grpc.Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(status));
   return Object.assign(new Error("lease lost"), { code: grpc.status.FAILED_PRECONDITION, details: "lease lost", metadata });
@@ -240,7 +259,11 @@ describe("agent SDK", () => {
       agentId: "test-agent-1",
       maxConcurrentJobs: 4,
       // No declared kinds: the agent asks for the kinds it has handlers for.
-      scope: { jobKinds: ["CREATE_VIRTUAL_MACHINE", "DELETE_VIRTUAL_MACHINE"], groupIds: ["0190f0b4-0000-7000-8000-000000000001"], baremetalIds: [] },
+      scope: {
+        jobKinds: ["CREATE_VIRTUAL_MACHINE", "DELETE_VIRTUAL_MACHINE"],
+        groupIds: ["0190f0b4-0000-7000-8000-000000000001"],
+        baremetalIds: [],
+      },
     });
     await waitFor(() => agent.stats().connected, "connected");
 
@@ -261,7 +284,12 @@ describe("agent SDK", () => {
       },
     ]);
     const [progress, final] = fake.reportsOf(job.id);
-    expect(progress).toMatchObject({ leaseToken: job.leaseToken, state: JobReportState.JOB_REPORT_STATE_IN_PROGRESS, progressPercent: 50, message: "half-way" });
+    expect(progress).toMatchObject({
+      leaseToken: job.leaseToken,
+      state: JobReportState.JOB_REPORT_STATE_IN_PROGRESS,
+      progressPercent: 50,
+      message: "half-way",
+    });
     expect(final).toMatchObject({
       leaseToken: job.leaseToken,
       state: JobReportState.JOB_REPORT_STATE_SUCCEEDED,
@@ -278,7 +306,8 @@ describe("agent SDK", () => {
       scope: { jobKinds: [] }, // every kind, including those without a handler
       handlers: {
         CREATE_VIRTUAL_MACHINE: async (job) => {
-          if (job.payload.name === "full") throw new JobError("no room on host", { agentCode: "libvirt.VIR_ERR_NO_MEMORY", capacity: true });
+          if (job.payload.name === "full")
+            throw new JobError("no room on host", { agentCode: "libvirt.VIR_ERR_NO_MEMORY", capacity: true });
           if (job.payload.name === "bad-ip") return { facts: { hypervisorId: "x", ipAddresses: ["999.1.1.1"] } };
           throw new Error("connection to libvirtd reset");
         },
@@ -301,9 +330,19 @@ describe("agent SDK", () => {
       expect(final!.state).toBe(JobReportState.JOB_REPORT_STATE_FAILED);
       return final!.error;
     };
-    expect(errorOf(full.id)).toEqual({ agentCode: "libvirt.VIR_ERR_NO_MEMORY", message: "no room on host", permanent: false, capacity: true });
+    expect(errorOf(full.id)).toEqual({
+      agentCode: "libvirt.VIR_ERR_NO_MEMORY",
+      message: "no room on host",
+      permanent: false,
+      capacity: true,
+    });
     expect(errorOf(badIp.id)).toMatchObject({ agentCode: "INVALID_RESULT", permanent: true });
-    expect(errorOf(crash.id)).toEqual({ agentCode: "HANDLER_ERROR", message: "connection to libvirtd reset", permanent: false, capacity: false });
+    expect(errorOf(crash.id)).toEqual({
+      agentCode: "HANDLER_ERROR",
+      message: "connection to libvirtd reset",
+      permanent: false,
+      capacity: false,
+    });
     expect(errorOf(stop.id)).toEqual({ agentCode: "IMAGE_CORRUPT", message: "image is corrupt", permanent: true, capacity: false });
     expect(errorOf(reboot.id)).toMatchObject({ agentCode: "UNSUPPORTED_JOB_KIND", permanent: true, capacity: false });
     expect(agent.stats()).toMatchObject({ completed: 0, failed: 5 });
@@ -464,7 +503,10 @@ describe("agent SDK", () => {
     await waitFor(() => fake.finals(job.id).length === 1, "the failure");
     fake.push({ id: job.id }); // attempt 2 of the same job
     await waitFor(() => fake.finals(job.id).length === 2, "the retry's outcome");
-    expect(fake.finals(job.id).map((r) => r.state)).toEqual([JobReportState.JOB_REPORT_STATE_FAILED, JobReportState.JOB_REPORT_STATE_SUCCEEDED]);
+    expect(fake.finals(job.id).map((r) => r.state)).toEqual([
+      JobReportState.JOB_REPORT_STATE_FAILED,
+      JobReportState.JOB_REPORT_STATE_SUCCEEDED,
+    ]);
     expect(calls).toBe(2);
   });
 
@@ -558,7 +600,9 @@ describe("agent SDK", () => {
     await agent.stop({ graceMs: 5_000 });
     expect(finished).toBe(true);
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(fake.finals(job.id)).toMatchObject([{ state: JobReportState.JOB_REPORT_STATE_SUCCEEDED, facts: { hypervisorId: "done-in-time" } }]);
+    expect(fake.finals(job.id)).toMatchObject([
+      { state: JobReportState.JOB_REPORT_STATE_SUCCEEDED, facts: { hypervisorId: "done-in-time" } },
+    ]);
     expect(fake.streams).toEqual([]); // the stream was cancelled
     expect(agent.stats()).toMatchObject({ inFlight: 0, completed: 1 });
   });
@@ -599,7 +643,9 @@ describe("agent SDK", () => {
     const agent = startAgent([fake.address], { handlers: { CREATE_VIRTUAL_MACHINE: async () => ({}) } });
     const vmId = randomUUID();
     await expect(agent.reportResourceState(vmId, "CRASHED", "qemu exited with signal 11")).resolves.toBe("ERROR");
-    expect(fake.resourceStates).toEqual([{ virtualMachineId: vmId, state: ObservedState.OBSERVED_STATE_CRASHED, reason: "qemu exited with signal 11" }]);
+    expect(fake.resourceStates).toEqual([
+      { virtualMachineId: vmId, state: ObservedState.OBSERVED_STATE_CRASHED, reason: "qemu exited with signal 11" },
+    ]);
   });
 
   it("refuses bad options", () => {
@@ -620,7 +666,9 @@ describe("agent SDK parts", () => {
 
   it("backs off exponentially with full jitter, up to the cap", () => {
     const backoff = { baseMs: 200, capMs: 10_000 };
-    expect([0, 1, 2, 3, 10, 60, 2_000].map((attempt) => fullJitter(attempt, backoff, () => 0.999_999))).toEqual([199, 399, 799, 1599, 9999, 9999, 9999]);
+    expect([0, 1, 2, 3, 10, 60, 2_000].map((attempt) => fullJitter(attempt, backoff, () => 0.999_999))).toEqual([
+      199, 399, 799, 1599, 9999, 9999, 9999,
+    ]);
     expect(fullJitter(5, backoff, () => 0)).toBe(0);
   });
 
@@ -668,9 +716,15 @@ describe("simulated agent", () => {
     expect((await run("REBOOT_VIRTUAL_MACHINE")).final.error).toMatchObject({ agentCode: "SIM_VM_NOT_RUNNING", permanent: true });
     expect((await run("START_VIRTUAL_MACHINE")).final.state).toBe(JobReportState.JOB_REPORT_STATE_SUCCEEDED);
     expect((await run("REBOOT_VIRTUAL_MACHINE")).final.facts).toEqual(created.final.facts);
-    expect((await run("DELETE_VIRTUAL_MACHINE", { keepDataDisk: true })).final).toMatchObject({ state: JobReportState.JOB_REPORT_STATE_SUCCEEDED, message: "deleted; data disk kept" });
+    expect((await run("DELETE_VIRTUAL_MACHINE", { keepDataDisk: true })).final).toMatchObject({
+      state: JobReportState.JOB_REPORT_STATE_SUCCEEDED,
+      message: "deleted; data disk kept",
+    });
     // Deleting what is gone succeeds; starting it is a permanent failure.
-    expect((await run("DELETE_VIRTUAL_MACHINE")).final).toMatchObject({ state: JobReportState.JOB_REPORT_STATE_SUCCEEDED, message: "already gone" });
+    expect((await run("DELETE_VIRTUAL_MACHINE")).final).toMatchObject({
+      state: JobReportState.JOB_REPORT_STATE_SUCCEEDED,
+      message: "already gone",
+    });
     expect((await run("START_VIRTUAL_MACHINE")).final.error).toMatchObject({ agentCode: "SIM_VM_NOT_FOUND", permanent: true });
 
     // A failure rate of 1: every job fails, transiently.

@@ -236,7 +236,8 @@ describe("parseFilter: rejected filters", () => {
   const cases: { filter: string; message: string | RegExp }[] = [
     {
       filter: "colour = red",
-      message: 'unknown field "colour" at offset 0 (known fields: name, status, height_units, power_kw, managed, create_time, tags, location.city)',
+      message:
+        'unknown field "colour" at offset 0 (known fields: name, status, height_units, power_kw, managed, create_time, tags, location.city)',
     },
     { filter: "constructor = 1", message: 'unknown field "constructor"' },
     { filter: "name = a and name = b", message: /"and" at offset 9 is not a comparison.*keywords must be upper case \(AND\)/ },
@@ -275,7 +276,7 @@ describe("parseFilter: rejected filters", () => {
     { filter: "name", message: 'field "name" at offset 0 needs a comparator and a value' },
     { filter: "rack42", message: '"rack42" at offset 0 is not a comparison; searching by bare value is not supported' },
     { filter: '"rack42"', message: /string "rack42" at offset 0 is not a comparison/ },
-    { filter: '"name" = a', message: "expected a field name at offset 0, got string \"name\" (field names are not quoted)" },
+    { filter: '"name" = a', message: 'expected a field name at offset 0, got string "name" (field names are not quoted)' },
     { filter: "name ! a", message: 'unexpected "!" at offset 5 (did you mean "!=" or NOT?)' },
     { filter: 'name = "abc', message: "unterminated string starting at offset 7" },
     { filter: String.raw`name = "a\qb"`, message: String.raw`unknown escape "\q" at offset 9` },
@@ -287,7 +288,8 @@ describe("parseFilter: rejected filters", () => {
     { filter: "height_units:3", message: 'operator ":" at offset 12 is not supported for field "height_units" (an integer)' },
     {
       filter: "tags = gpu",
-      message: 'operator "=" at offset 5 is not supported for field "tags" (a list of strings); use tags:VALUE to match lists that contain VALUE',
+      message:
+        'operator "=" at offset 5 is not supported for field "tags" (a list of strings); use tags:VALUE to match lists that contain VALUE',
     },
     { filter: "tags != gpu", message: 'operator "!=" at offset 5 is not supported for field "tags"' },
     { filter: "tags:gpu*", message: /field "tags" matches whole list elements, so wildcards are not supported/ },
@@ -353,8 +355,7 @@ function printValue(e: Extract<FilterExpr, { kind: "compare" }>, pick: () => boo
 
 /** Precedence-aware: parenthesizes only where AIP-160 needs it, plus sometimes where it does not. */
 function print(e: FilterExpr, pick: () => boolean, context: "top" | "and" | "or" | "not"): string {
-  const needsParens =
-    (e.kind === "and" && context !== "top") || (e.kind === "or" && context === "not");
+  const needsParens = (e.kind === "and" && context !== "top") || (e.kind === "or" && context === "not");
   const text = printBare(e, pick);
   return needsParens || (e.kind !== "compare" && pick() && pick()) ? `(${text})` : text;
 }
@@ -380,9 +381,7 @@ const arbCompare: fc.Arbitrary<FilterExpr> = fc.oneof(
       fc.string(),
       fc.constantFrom(undefined, "prefix", "suffix", "contains"),
     )
-    .map(([field, op, value, match]) =>
-      cmp(field, op, value, op === "=" || op === "!=" ? match : undefined),
-    ),
+    .map(([field, op, value, match]) => cmp(field, op, value, op === "=" || op === "!=" ? match : undefined)),
   fc
     .tuple(
       fc.constantFrom<Comparator>("=", "!=", "<", "<=", ">", ">="),
@@ -390,15 +389,10 @@ const arbCompare: fc.Arbitrary<FilterExpr> = fc.oneof(
     )
     .map(([op, value]) => cmp("height_units", op, value)),
   fc
-    .tuple(
-      fc.constantFrom<Comparator>("=", "!=", "<", "<=", ">", ">="),
-      fc.double({ noNaN: true, noDefaultInfinity: true }),
-    )
+    .tuple(fc.constantFrom<Comparator>("=", "!=", "<", "<=", ">", ">="), fc.double({ noNaN: true, noDefaultInfinity: true }))
     .map(([op, value]) => cmp("power_kw", op, value === 0 ? 0 : value)),
   fc.tuple(fc.constantFrom<Comparator>("=", "!="), fc.boolean()).map(([op, value]) => cmp("managed", op, value)),
-  fc
-    .tuple(fc.constantFrom<Comparator>("=", "!="), fc.constantFrom("ACTIVE", "RETIRED"))
-    .map(([op, value]) => cmp("status", op, value)),
+  fc.tuple(fc.constantFrom<Comparator>("=", "!="), fc.constantFrom("ACTIVE", "RETIRED")).map(([op, value]) => cmp("status", op, value)),
   fc
     .tuple(
       fc.constantFrom<Comparator>("=", "!=", "<", "<=", ">", ">="),

@@ -2,7 +2,13 @@
 // fast-check properties for the rules.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { lifecycle, requireTransition, virtualMachineStates, type LifecycleVerb, type VirtualMachineState } from "../../src/domain/compute.js";
+import {
+  lifecycle,
+  requireTransition,
+  virtualMachineStates,
+  type LifecycleVerb,
+  type VirtualMachineState,
+} from "../../src/domain/compute.js";
 import { DomainError, FailedPreconditionError, InvalidArgumentError } from "../../src/domain/errors.js";
 import { defaultNamingTemplate, nameFor, renderTemplate, requireNameMatches, type NamingContext } from "../../src/domain/naming.js";
 
@@ -83,7 +89,10 @@ describe("renderTemplate and nameFor (VM-6)", () => {
     fc.integer({ min: 0, max: 9 }).map((n) => ({ text: `{seq:0${n}}`, width: n })),
     fc.integer({ min: 0, max: 9 }).map((n) => ({ text: `{seq:${n}}`, width: n })),
   );
-  const contextArb = fc.record({ tenant: fc.stringMatching(/^[a-z0-9-]{1,12}$/), role: fc.constantFrom("vm", "worker", "control-plane", "management", "bastion") });
+  const contextArb = fc.record({
+    tenant: fc.stringMatching(/^[a-z0-9-]{1,12}$/),
+    role: fc.constantFrom("vm", "worker", "control-plane", "management", "bastion"),
+  });
   const templateArb = fc.record({ before: fc.array(pieceArb, { maxLength: 4 }), seq: seqArb, after: fc.array(pieceArb, { maxLength: 4 }) });
 
   it("property: name = prefix + zero-padded sequence + suffix, the padding is at least the width, the sequence reads back", () => {
@@ -109,21 +118,32 @@ describe("renderTemplate and nameFor (VM-6)", () => {
 
   it("property: distinct sequence numbers give distinct names under one template", () => {
     fc.assert(
-      fc.property(templateArb, contextArb, fc.uniqueArray(fc.nat(100_000), { minLength: 2, maxLength: 50 }), ({ before, seq, after }, context, sequences) => {
-        const template = [...before.map((p) => p.text), seq.text, ...after.map((p) => p.text)].join("");
-        const rendered = renderTemplate(template, context);
-        expect(new Set(sequences.map((s) => nameFor(rendered, s))).size).toBe(sequences.length);
-      }),
+      fc.property(
+        templateArb,
+        contextArb,
+        fc.uniqueArray(fc.nat(100_000), { minLength: 2, maxLength: 50 }),
+        ({ before, seq, after }, context, sequences) => {
+          const template = [...before.map((p) => p.text), seq.text, ...after.map((p) => p.text)].join("");
+          const rendered = renderTemplate(template, context);
+          expect(new Set(sequences.map((s) => nameFor(rendered, s))).size).toBe(sequences.length);
+        },
+      ),
     );
   });
 
   it("property: a template without exactly one {seq} is refused", () => {
     fc.assert(
-      fc.property(fc.array(pieceArb, { maxLength: 6 }), fc.array(seqArb, { minLength: 2, maxLength: 3 }), fc.boolean(), contextArb, (pieces, seqs, none, context) => {
-        const template = none ? pieces.map((p) => p.text).join("") : [...pieces.map((p) => p.text), ...seqs.map((s) => s.text)].join("-");
-        fc.pre(template !== "");
-        expect(thrown(() => renderTemplate(template, context)).reason).toBe("INVALID_NAMING_TEMPLATE");
-      }),
+      fc.property(
+        fc.array(pieceArb, { maxLength: 6 }),
+        fc.array(seqArb, { minLength: 2, maxLength: 3 }),
+        fc.boolean(),
+        contextArb,
+        (pieces, seqs, none, context) => {
+          const template = none ? pieces.map((p) => p.text).join("") : [...pieces.map((p) => p.text), ...seqs.map((s) => s.text)].join("-");
+          fc.pre(template !== "");
+          expect(thrown(() => renderTemplate(template, context)).reason).toBe("INVALID_NAMING_TEMPLATE");
+        },
+      ),
     );
   });
 });
@@ -177,10 +197,15 @@ describe("requireNameMatches (VM-6)", () => {
 
   it("property: generated names pass a pattern written for the template", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), fc.integer({ min: 0, max: 9 }), fc.nat(1_000_000), (tenant, width, sequence) => {
-        const name = nameFor(renderTemplate(`{tenant}-{role}-{seq:0${width}}`, { tenant, role: "worker" }), sequence);
-        expect(() => requireNameMatches(name, "[a-z][a-z0-9]*-worker-\\d+")).not.toThrow();
-      }),
+      fc.property(
+        fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/),
+        fc.integer({ min: 0, max: 9 }),
+        fc.nat(1_000_000),
+        (tenant, width, sequence) => {
+          const name = nameFor(renderTemplate(`{tenant}-{role}-{seq:0${width}}`, { tenant, role: "worker" }), sequence);
+          expect(() => requireNameMatches(name, "[a-z][a-z0-9]*-worker-\\d+")).not.toThrow();
+        },
+      ),
     );
   });
 });
@@ -232,12 +257,18 @@ describe("requireTransition (VM-4)", () => {
 
   it("property: any verb in any state with an operation under way → OPERATION_IN_PROGRESS, naming the operation and the state", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...virtualMachineStates), fc.constantFrom(...verbs), fc.string({ minLength: 1, maxLength: 40 }), fc.uuid(), (state, verb, operationId, id) => {
-        const error = thrown(() => requireTransition({ id, state, activeOperationId: operationId }, verb));
-        expect(error).toBeInstanceOf(FailedPreconditionError);
-        expect(error.reason).toBe("OPERATION_IN_PROGRESS");
-        expect(error.metadata).toEqual({ virtual_machine_id: id, operation_id: operationId, state });
-      }),
+      fc.property(
+        fc.constantFrom(...virtualMachineStates),
+        fc.constantFrom(...verbs),
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.uuid(),
+        (state, verb, operationId, id) => {
+          const error = thrown(() => requireTransition({ id, state, activeOperationId: operationId }, verb));
+          expect(error).toBeInstanceOf(FailedPreconditionError);
+          expect(error.reason).toBe("OPERATION_IN_PROGRESS");
+          expect(error.metadata).toEqual({ virtual_machine_id: id, operation_id: operationId, state });
+        },
+      ),
       { numRuns: 500 },
     );
   });

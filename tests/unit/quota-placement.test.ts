@@ -20,7 +20,12 @@ import {
 const zero: Resources = { cpuCores: 0, memoryMib: 0, storageGib: 0 };
 const res = (cpuCores: number, memoryMib: number, storageGib: number): Resources => ({ cpuCores, memoryMib, storageGib });
 const noPolicy = { reservedPerHost: zero, cpuAllocationRatio: 1, memoryAllocationRatio: 1, storageAllocationRatio: 1 };
-const candidate = (baremetalId: string, effective: Resources, free: Resources): Candidate => ({ baremetalId, rackId: `rack-${baremetalId}`, effective, free });
+const candidate = (baremetalId: string, effective: Resources, free: Resources): Candidate => ({
+  baremetalId,
+  rackId: `rack-${baremetalId}`,
+  effective,
+  free,
+});
 
 // ---- arbitraries ----------------------------------------------------------------------------------
 
@@ -72,9 +77,9 @@ describe("resolveLimit (QUO-1)", () => {
   });
 
   it("resolves each resource against its own capacity", () => {
-    expect(resolveLimits({ cpuCores: { percent: 50 }, memoryMib: { absolute: 2048 }, storageGib: { percent: 10 } }, res(64, 1_000_000, 5_000))).toEqual(
-      res(32, 2048, 500),
-    );
+    expect(
+      resolveLimits({ cpuCores: { percent: 50 }, memoryMib: { absolute: 2048 }, storageGib: { percent: 10 } }, res(64, 1_000_000, 5_000)),
+    ).toEqual(res(32, 2048, 500));
   });
 
   it("property: percent is monotonic in group capacity, never above it, an integer ≥ 0, and 100% is the capacity", () => {
@@ -96,10 +101,15 @@ describe("resolveLimit (QUO-1)", () => {
 
   it("property: percent is monotonic in the percentage too", () => {
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 100, noNaN: true }), fc.double({ min: 0, max: 100, noNaN: true }), fc.nat(2 ** 40), (p, q, capacity) => {
-        const [low, high] = p <= q ? [p, q] : [q, p];
-        expect(resolveLimit({ percent: low }, capacity)).toBeLessThanOrEqual(resolveLimit({ percent: high }, capacity));
-      }),
+      fc.property(
+        fc.double({ min: 0, max: 100, noNaN: true }),
+        fc.double({ min: 0, max: 100, noNaN: true }),
+        fc.nat(2 ** 40),
+        (p, q, capacity) => {
+          const [low, high] = p <= q ? [p, q] : [q, p];
+          expect(resolveLimit({ percent: low }, capacity)).toBeLessThanOrEqual(resolveLimit({ percent: high }, capacity));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -196,7 +206,9 @@ describe("effectiveCapacity (QUO-2)", () => {
         storageAllocationRatio: 1.1,
       }),
     ).toEqual(res(240, 380928, 4290));
-    expect(effectiveCapacity(res(3, 3, 3), { ...noPolicy, cpuAllocationRatio: 0.5, memoryAllocationRatio: 0.5, storageAllocationRatio: 0.5 })).toEqual(res(1, 1, 1));
+    expect(
+      effectiveCapacity(res(3, 3, 3), { ...noPolicy, cpuAllocationRatio: 0.5, memoryAllocationRatio: 0.5, storageAllocationRatio: 0.5 }),
+    ).toEqual(res(1, 1, 1));
   });
 
   it("is zero, never negative, for a host without capacity or smaller than its reserve", () => {
@@ -209,7 +221,11 @@ describe("effectiveCapacity (QUO-2)", () => {
     fc.assert(
       fc.property(resourcesArb(100_000), policyArb, (capacity, policy) => {
         const effective = effectiveCapacity(capacity, policy);
-        const ratios = { cpuCores: policy.cpuAllocationRatio, memoryMib: policy.memoryAllocationRatio, storageGib: policy.storageAllocationRatio };
+        const ratios = {
+          cpuCores: policy.cpuAllocationRatio,
+          memoryMib: policy.memoryAllocationRatio,
+          storageGib: policy.storageAllocationRatio,
+        };
         for (const r of resourceNames) {
           expect(effective[r]).toBeGreaterThanOrEqual(0);
           expect(Number.isInteger(effective[r])).toBe(true);
@@ -232,20 +248,33 @@ describe("effectiveCapacity (QUO-2)", () => {
 
   it("property: scales linearly with the ratio — ×k for an integer ratio k, doubling the ratio doubles it give or take one, monotonic", () => {
     fc.assert(
-      fc.property(resourcesArb(100_000), resourcesArb(8), fc.integer({ min: 1, max: 16 }), ratioArb, ratioArb, (capacity, reserve, k, r, s) => {
-        const at = (ratio: number) => effectiveCapacity(capacity, { reservedPerHost: reserve, cpuAllocationRatio: ratio, memoryAllocationRatio: ratio, storageAllocationRatio: ratio });
-        const one = at(1);
-        const times = at(k);
-        const single = at(r);
-        const doubled = at(2 * r);
-        const [low, high] = r <= s ? [at(r), at(s)] : [at(s), at(r)];
-        for (const name of resourceNames) {
-          expect(times[name]).toBe(k * one[name]);
-          expect(doubled[name] - 2 * single[name]).toBeGreaterThanOrEqual(0);
-          expect(doubled[name] - 2 * single[name]).toBeLessThanOrEqual(1);
-          expect(low[name]).toBeLessThanOrEqual(high[name]);
-        }
-      }),
+      fc.property(
+        resourcesArb(100_000),
+        resourcesArb(8),
+        fc.integer({ min: 1, max: 16 }),
+        ratioArb,
+        ratioArb,
+        (capacity, reserve, k, r, s) => {
+          const at = (ratio: number) =>
+            effectiveCapacity(capacity, {
+              reservedPerHost: reserve,
+              cpuAllocationRatio: ratio,
+              memoryAllocationRatio: ratio,
+              storageAllocationRatio: ratio,
+            });
+          const one = at(1);
+          const times = at(k);
+          const single = at(r);
+          const doubled = at(2 * r);
+          const [low, high] = r <= s ? [at(r), at(s)] : [at(s), at(r)];
+          for (const name of resourceNames) {
+            expect(times[name]).toBe(k * one[name]);
+            expect(doubled[name] - 2 * single[name]).toBeGreaterThanOrEqual(0);
+            expect(doubled[name] - 2 * single[name]).toBeLessThanOrEqual(1);
+            expect(low[name]).toBeLessThanOrEqual(high[name]);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -295,11 +324,29 @@ describe("score and rank (VM-3)", () => {
 
   /** Two hosts of the same size; one has at least as much free on every resource and more on one. */
   const emptierAndFullerArb = fc
-    .record({ effective: resourcesArb(10_000).map((e) => add(e, res(1, 1, 1))), seed: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })) })
+    .record({
+      effective: resourcesArb(10_000).map((e) => add(e, res(1, 1, 1))),
+      seed: fc.tuple(
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+      ),
+    })
     .chain(({ effective, seed }) => {
-      const fuller = res(Math.floor(effective.cpuCores * seed[0]), Math.floor(effective.memoryMib * seed[1]), Math.floor(effective.storageGib * seed[2]));
+      const fuller = res(
+        Math.floor(effective.cpuCores * seed[0]),
+        Math.floor(effective.memoryMib * seed[1]),
+        Math.floor(effective.storageGib * seed[2]),
+      );
       return fc
-        .record({ extra: fc.record({ cpuCores: fc.nat(effective.cpuCores - fuller.cpuCores), memoryMib: fc.nat(effective.memoryMib - fuller.memoryMib), storageGib: fc.nat(effective.storageGib - fuller.storageGib) }), ids: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 2, maxLength: 2 }) })
+        .record({
+          extra: fc.record({
+            cpuCores: fc.nat(effective.cpuCores - fuller.cpuCores),
+            memoryMib: fc.nat(effective.memoryMib - fuller.memoryMib),
+            storageGib: fc.nat(effective.storageGib - fuller.storageGib),
+          }),
+          ids: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 2, maxLength: 2 }),
+        })
         .filter(({ extra }) => extra.cpuCores + extra.memoryMib + extra.storageGib > 0)
         .map(({ extra, ids }) => ({ effective, fuller, emptier: add(fuller, extra), ids: ids as [string, string] }));
     });
@@ -318,9 +365,22 @@ describe("score and rank (VM-3)", () => {
   });
 
   const candidatesArb = fc.uniqueArray(
-    fc.record({ baremetalId: fc.string({ minLength: 1, maxLength: 4 }), effective: resourcesArb(64), used: fc.tuple(fc.nat(64), fc.nat(512), fc.nat(256)) }).map(({ baremetalId, effective, used }) =>
-      candidate(baremetalId, effective, freeOf(effective, res(Math.min(used[0], effective.cpuCores), Math.min(used[1], effective.memoryMib), Math.min(used[2], effective.storageGib)))),
-    ),
+    fc
+      .record({
+        baremetalId: fc.string({ minLength: 1, maxLength: 4 }),
+        effective: resourcesArb(64),
+        used: fc.tuple(fc.nat(64), fc.nat(512), fc.nat(256)),
+      })
+      .map(({ baremetalId, effective, used }) =>
+        candidate(
+          baremetalId,
+          effective,
+          freeOf(
+            effective,
+            res(Math.min(used[0], effective.cpuCores), Math.min(used[1], effective.memoryMib), Math.min(used[2], effective.storageGib)),
+          ),
+        ),
+      ),
     { selector: (c) => c.baremetalId, maxLength: 12 },
   );
 
@@ -328,7 +388,10 @@ describe("score and rank (VM-3)", () => {
     fc.assert(
       fc.property(placementArb, candidatesArb, resourcesArb(32), fc.nat(), (policy, candidates, asked, shuffleSeed) => {
         const ranked = rank(policy, candidates, asked);
-        const rotated = [...candidates.slice(shuffleSeed % Math.max(1, candidates.length)), ...candidates.slice(0, shuffleSeed % Math.max(1, candidates.length))];
+        const rotated = [
+          ...candidates.slice(shuffleSeed % Math.max(1, candidates.length)),
+          ...candidates.slice(0, shuffleSeed % Math.max(1, candidates.length)),
+        ];
         expect(rank(policy, [...rotated].reverse(), asked).map((c) => c.baremetalId)).toEqual(ranked.map((c) => c.baremetalId));
         expect(ranked).toHaveLength(candidates.length);
         for (let i = 1; i < ranked.length; i++) {
@@ -368,7 +431,9 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
         refusals.push("quota");
         continue;
       }
-      const candidates = effective.map((e, i) => candidate(`h${String(i).padStart(3, "0")}`, e, freeOf(e, allocated[i]!))).filter((c) => fits(request, c.free));
+      const candidates = effective
+        .map((e, i) => candidate(`h${String(i).padStart(3, "0")}`, e, freeOf(e, allocated[i]!)))
+        .filter((c) => fits(request, c.free));
       const best = rank(placement, candidates, request)[0];
       if (!best) {
         refusals.push("capacity");
@@ -410,20 +475,29 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
 
   it("property: after a limit is lowered, nothing is evicted and every later acceptance stays within the new limit", () => {
     fc.assert(
-      fc.property(scenarioArb, limitsArb, fc.array(resourcesArb(24), { maxLength: 30 }), ({ capacities, policy, limits, placement, requests }, lowerTo, later) => {
-        const effective = capacities.map((c) => effectiveCapacity(c, policy));
-        const group = sum(effective);
-        const before = resolveLimits(limits, group);
-        const first = reserve(effective, placement, () => before, requests);
-        const after = resolveLimits(lowerTo, group);
-        const lowered: Resources = res(Math.min(before.cpuCores, after.cpuCores), Math.min(before.memoryMib, after.memoryMib), Math.min(before.storageGib, after.storageGib));
-        const second = reserve(effective, placement, () => lowered, later, first);
-        // Nothing taken back.
-        for (const r of resourceNames) expect(second.used[r]).toBeGreaterThanOrEqual(first.used[r]);
-        if (second.accepted.length > 0) expect(within(second.used, lowered)).toBe(true);
-        if (!within(first.used, lowered)) expect(second.accepted).toEqual([]);
-        for (const [i, a] of second.allocated.entries()) expect(within(a, effective[i]!)).toBe(true);
-      }),
+      fc.property(
+        scenarioArb,
+        limitsArb,
+        fc.array(resourcesArb(24), { maxLength: 30 }),
+        ({ capacities, policy, limits, placement, requests }, lowerTo, later) => {
+          const effective = capacities.map((c) => effectiveCapacity(c, policy));
+          const group = sum(effective);
+          const before = resolveLimits(limits, group);
+          const first = reserve(effective, placement, () => before, requests);
+          const after = resolveLimits(lowerTo, group);
+          const lowered: Resources = res(
+            Math.min(before.cpuCores, after.cpuCores),
+            Math.min(before.memoryMib, after.memoryMib),
+            Math.min(before.storageGib, after.storageGib),
+          );
+          const second = reserve(effective, placement, () => lowered, later, first);
+          // Nothing taken back.
+          for (const r of resourceNames) expect(second.used[r]).toBeGreaterThanOrEqual(first.used[r]);
+          if (second.accepted.length > 0) expect(within(second.used, lowered)).toBe(true);
+          if (!within(first.used, lowered)) expect(second.accepted).toEqual([]);
+          for (const [i, a] of second.allocated.entries()) expect(within(a, effective[i]!)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -452,7 +526,13 @@ describe("greedy reservation against quota and capacity (QUO-4, QUO-5)", () => {
 // ---- custom fields (HOST-1) -----------------------------------------------------------------------
 
 describe("customFieldProblems (HOST-1)", () => {
-  const definition = (name: string, type: CustomFieldDefinition["type"], required = false, enumValues: string[] = [], resourceTypes = ["baremetal"]): CustomFieldDefinition => ({
+  const definition = (
+    name: string,
+    type: CustomFieldDefinition["type"],
+    required = false,
+    enumValues: string[] = [],
+    resourceTypes = ["baremetal"],
+  ): CustomFieldDefinition => ({
     id: `id-${name}`,
     name,
     type,
@@ -476,7 +556,12 @@ describe("customFieldProblems (HOST-1)", () => {
   });
 
   it("names each field with a problem", () => {
-    const problems = customFieldProblems(definitions, "baremetal", { owner: 7, cores_disabled: 1.5, gpu: "yes", tier: "bronze", rack_note: "x", unknown: 1 }, true);
+    const problems = customFieldProblems(
+      definitions,
+      "baremetal",
+      { owner: 7, cores_disabled: 1.5, gpu: "yes", tier: "bronze", rack_note: "x", unknown: 1 },
+      true,
+    );
     expect(problems.map((p) => p.field)).toEqual(["owner", "cores_disabled", "gpu", "tier", "rack_note", "unknown"]);
     expect(problems.find((p) => p.field === "tier")?.problem).toContain("gold, silver");
     expect(customFieldProblems(definitions, "baremetal", { owner: "x".repeat(1025) }, false)).toHaveLength(1);
@@ -499,13 +584,21 @@ describe("customFieldProblems (HOST-1)", () => {
 describe("candidates left within a batch of creations", () => {
   it("greedy decisions over shared candidates never take more than a host had free", () => {
     // A batch's creations see the same candidates; each takes the best of what the earlier left.
-    const hostsArb = fc.uniqueArray(fc.record({ id: fc.uuid(), free: resourcesArb(64) }), { selector: (host) => host.id, minLength: 1, maxLength: 8 });
+    const hostsArb = fc.uniqueArray(fc.record({ id: fc.uuid(), free: resourcesArb(64) }), {
+      selector: (host) => host.id,
+      minLength: 1,
+      maxLength: 8,
+    });
     fc.assert(
       fc.property(hostsArb, fc.array(resourcesArb(16), { minLength: 1, maxLength: 16 }), placementArb, (hosts, asks, policy) => {
         const candidates = hosts.map((host) => candidate(host.id, res(64, 512, 256), host.free));
         const taken = new Map<string, Resources>();
         for (const asked of asks) {
-          const left = candidatesLeft(candidates.filter((c) => fits(asked, c.free)), taken, asked);
+          const left = candidatesLeft(
+            candidates.filter((c) => fits(asked, c.free)),
+            taken,
+            asked,
+          );
           for (const c of left) expect(fits(asked, c.free)).toBe(true);
           const chosen = rank(policy, left, asked)[0];
           if (chosen) taken.set(chosen.baremetalId, add(taken.get(chosen.baremetalId) ?? zero, asked));

@@ -58,7 +58,12 @@ export async function disconnectAgent(db: Database, agentId: string, replica: st
   await db.em().execute("update agent set connected = false, last_seen_time = now() where id = ? and replica = ?", [agentId, replica]);
 }
 
-export async function listAgents(db: Database, ctx: CallContext, pageSize: number, after: string): Promise<{ items: AgentView[]; last: boolean }> {
+export async function listAgents(
+  db: Database,
+  ctx: CallContext,
+  pageSize: number,
+  after: string,
+): Promise<{ items: AgentView[]; last: boolean }> {
   requireRole(ctx.principal, ["PLATFORM_ADMIN", "SERVICE"], "list agents");
   const rows = await db.em().execute<
     {

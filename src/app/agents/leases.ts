@@ -27,7 +27,13 @@ export interface ClaimedJob {
 
 /** Leases up to `limit` ready jobs to the agent and marks their operations running, in one
  * transaction. */
-export async function claimJobs(db: Database, agentId: string, scope: AgentScope, limit: number, leaseMillis: number): Promise<ClaimedJob[]> {
+export async function claimJobs(
+  db: Database,
+  agentId: string,
+  scope: AgentScope,
+  limit: number,
+  leaseMillis: number,
+): Promise<ClaimedJob[]> {
   if (limit <= 0) return [];
   const conditions = ["j.state = 'QUEUED'"];
   const parameters: unknown[] = [];
@@ -47,7 +53,18 @@ export async function claimJobs(db: Database, agentId: string, scope: AgentScope
   if (places.length > 0) conditions.push(`(${places.join(" or ")})`);
   return db.em().transactional(async (em) => {
     const rows = await em.execute<
-      { id: string; kind: string; resource_type: string; resource_id: string; baremetal_id: string | null; operation_id: string; payload: Record<string, unknown>; attempt: number; lease_token: string; lease_expire_time: Date }[]
+      {
+        id: string;
+        kind: string;
+        resource_type: string;
+        resource_id: string;
+        baremetal_id: string | null;
+        operation_id: string;
+        payload: Record<string, unknown>;
+        attempt: number;
+        lease_token: string;
+        lease_expire_time: Date;
+      }[]
     >(
       `with ready as (
          select j.id from job j

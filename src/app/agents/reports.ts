@@ -33,7 +33,14 @@ export interface ReportResult {
   readonly applied: boolean;
 }
 
-export async function reportJob(db: Database, ctx: CallContext, jobId: string, leaseToken: string, report: JobReport, leaseMillis: number): Promise<ReportResult> {
+export async function reportJob(
+  db: Database,
+  ctx: CallContext,
+  jobId: string,
+  leaseToken: string,
+  report: JobReport,
+  leaseMillis: number,
+): Promise<ReportResult> {
   requireRole(ctx.principal, ["AGENT"], "report jobs");
   let agentId = "";
   const result = await mutate(db, ctx, async (em): Promise<ReportResult> => {
@@ -54,14 +61,22 @@ export async function reportJob(db: Database, ctx: CallContext, jobId: string, l
     if (report.state === "IN_PROGRESS") {
       const leaseExpireTime = new Date(Date.now() + leaseMillis);
       em.assign(job, { leaseExpireTime, updateTime: new Date() });
-      await em.nativeUpdate(OperationEntity, { id: job.operationId }, { progressPercent: report.progressPercent, message: report.message, updateTime: new Date() });
+      await em.nativeUpdate(
+        OperationEntity,
+        { id: job.operationId },
+        { progressPercent: report.progressPercent, message: report.message, updateTime: new Date() },
+      );
       await notify(em, "rackplane_operation", job.operationId);
       return { leaseExpireTime, applied: true };
     }
     if (report.state === "FAILED" && !report.error.permanent && job.attempt < job.maxAttempts) {
       // Another attempt, possibly by another agent; the holder's token no longer counts.
       em.assign(job, { state: "QUEUED", agentId: "", leaseToken: "", leaseExpireTime: null, updateTime: new Date() });
-      await em.nativeUpdate(OperationEntity, { id: job.operationId }, { message: `attempt ${job.attempt} failed: ${report.error.message}`, updateTime: new Date() });
+      await em.nativeUpdate(
+        OperationEntity,
+        { id: job.operationId },
+        { message: `attempt ${job.attempt} failed: ${report.error.message}`, updateTime: new Date() },
+      );
       await em.flush();
       await em.execute("select pg_notify('rackplane_job', ?), pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)", [
         job.groupId ?? "",
@@ -100,7 +115,13 @@ export type ObservedState = "RUNNING" | "STOPPED" | "CRASHED";
 
 /** A VM's observed state, outside any job: it follows, unless an operation is under way (whose
  * own outcome decides) or it is being built or torn down. */
-export async function reportResourceState(db: Database, ctx: CallContext, virtualMachineId: string, observed: ObservedState, reason: string): Promise<string> {
+export async function reportResourceState(
+  db: Database,
+  ctx: CallContext,
+  virtualMachineId: string,
+  observed: ObservedState,
+  reason: string,
+): Promise<string> {
   requireRole(ctx.principal, ["AGENT"], "report resource states");
   return mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = "virtual_machine";
@@ -112,19 +133,26 @@ export async function reportResourceState(db: Database, ctx: CallContext, virtua
     );
     if (!vm) throw new NotFoundError("virtual_machine", virtualMachineId);
     if (vm.active_operation_id) {
-      throw new FailedPreconditionError("OPERATION_IN_PROGRESS", `virtual machine ${virtualMachineId} has operation ${vm.active_operation_id} under way; its outcome decides the state`, {
-        operation_id: vm.active_operation_id,
-      });
+      throw new FailedPreconditionError(
+        "OPERATION_IN_PROGRESS",
+        `virtual machine ${virtualMachineId} has operation ${vm.active_operation_id} under way; its outcome decides the state`,
+        {
+          operation_id: vm.active_operation_id,
+        },
+      );
     }
     if (!["RUNNING", "STOPPED", "ERROR"].includes(vm.state)) {
-      throw new FailedPreconditionError("INVALID_STATE", `virtual machine ${virtualMachineId} is ${vm.state}: observed states apply only to built VMs`, { state: vm.state });
+      throw new FailedPreconditionError(
+        "INVALID_STATE",
+        `virtual machine ${virtualMachineId} is ${vm.state}: observed states apply only to built VMs`,
+        { state: vm.state },
+      );
     }
     const state = observed === "CRASHED" ? "ERROR" : observed;
-    await em.execute("update virtual_machine set state = ?, state_change_time = now(), update_time = now(), version = version + 1 where id = ? and state <> ?", [
-      state,
-      virtualMachineId,
-      state,
-    ]);
+    await em.execute(
+      "update virtual_machine set state = ?, state_change_time = now(), update_time = now(), version = version + 1 where id = ? and state <> ?",
+      [state, virtualMachineId, state],
+    );
     return state;
   });
 }

@@ -98,7 +98,12 @@ const IMAGE = "image";
 // ---------------------------------------------------------------------------------------------
 // Specifications
 
-export async function createSpecification(db: Database, ctx: CallContext, fields: SpecificationFields, requestId: string): Promise<VirtualMachineSpecification> {
+export async function createSpecification(
+  db: Database,
+  ctx: CallContext,
+  fields: SpecificationFields,
+  requestId: string,
+): Promise<VirtualMachineSpecification> {
   requireCatalogueWrite(ctx.principal);
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, SPECIFICATION, requestId, fields, async (id) => {
@@ -118,7 +123,13 @@ export async function listSpecifications(db: Database, ctx: CallContext, request
   return listPage(db.em(), SpecificationEntity, request, specificationFilter);
 }
 
-export async function updateSpecification(db: Database, ctx: CallContext, id: string, etag: string, patch: SpecificationPatch): Promise<VirtualMachineSpecification> {
+export async function updateSpecification(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: SpecificationPatch,
+): Promise<VirtualMachineSpecification> {
   target(ctx, SPECIFICATION, id);
   requireCatalogueWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
@@ -191,7 +202,11 @@ export async function deleteImage(db: Database, ctx: CallContext, id: string, et
  * entry through a foreign key, so the entry cannot go either: the answer says so, and that
  * deprecating it (or disabling the image) is what retires it, instead of failing on the key.
  */
-async function requireUnused(em: EntityManager, column: "specification_id" | "image_id", entry: { type: string; id: string; label: string }): Promise<void> {
+async function requireUnused(
+  em: EntityManager,
+  column: "specification_id" | "image_id",
+  entry: { type: string; id: string; label: string },
+): Promise<void> {
   const [counts] = await em.execute<{ live: number; deleted: number }[]>(
     `select count(*) filter (where state <> 'DELETED')::int as live, count(*) filter (where state = 'DELETED')::int as deleted
        from virtual_machine where ${column} = ?`,

@@ -160,7 +160,10 @@ export class CreationBatcher {
   private async decideAndWrite(batch: readonly Pending[]): Promise<Outcome[]> {
     return pipelinedTransaction(this.db.orm, async (tx) => {
       const draws = batch.map((pending) => sequenceDraw(pending.request));
-      const [, ...rows] = await tx.executeAll([waitAtMost, ...batch.map((pending, i) => placementFactsStatement(pending.request, draws[i]))]);
+      const [, ...rows] = await tx.executeAll([
+        waitAtMost,
+        ...batch.map((pending, i) => placementFactsStatement(pending.request, draws[i])),
+      ]);
       const taken = new Map<string, Resources>();
       const giveBack: Statement[] = [];
       const outcomes = batch.map((pending, i): Outcome => {
@@ -190,7 +193,12 @@ const waitAtMost: Statement = { sql: "set local lock_timeout = '200ms'", params:
 
 /** One creation's decision within a batch; `taken` holds what the batch's earlier decisions took
  * from each host, and gets this one's. */
-function decide(pending: Pending, facts: ReturnType<typeof factsOf>, draw: SequenceDraw | undefined, taken: Map<string, Resources>): Outcome {
+function decide(
+  pending: Pending,
+  facts: ReturnType<typeof factsOf>,
+  draw: SequenceDraw | undefined,
+  taken: Map<string, Resources>,
+): Outcome {
   const { ctx, request } = pending;
   const id = newId();
   ctx.audit.resourceType = "virtual_machine";

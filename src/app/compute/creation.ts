@@ -70,7 +70,10 @@ export async function createAlone(db: Database, ctx: CallContext, request: Creat
   // A retry (same request_id) answers the first creation as it is now.
   const em = db.em();
   const virtualMachine = await getVirtualMachine(db, ctx, id, em);
-  const [operation] = await em.execute<{ id: string }[]>("select id from operation where resource_id = ? and kind = 'CREATE_VIRTUAL_MACHINE'", [id]);
+  const [operation] = await em.execute<{ id: string }[]>(
+    "select id from operation where resource_id = ? and kind = 'CREATE_VIRTUAL_MACHINE'",
+    [id],
+  );
   return { virtualMachine, operation: await getOperation(db, ctx, operation!.id) };
 }
 
@@ -84,11 +87,16 @@ export function usableCatalogue(facts: PlacementFacts, request: CreateVirtualMac
   if (!specification) throw new NotFoundError("virtual_machine_specification", request.specificationId);
   if (!image) throw new NotFoundError("image", request.imageId);
   if (specification.deprecated) {
-    throw new FailedPreconditionError("SPECIFICATION_DEPRECATED", `specification ${specification.name} is deprecated: choose another for new VMs`, {
-      specification_id: specification.id,
-    });
+    throw new FailedPreconditionError(
+      "SPECIFICATION_DEPRECATED",
+      `specification ${specification.name} is deprecated: choose another for new VMs`,
+      {
+        specification_id: specification.id,
+      },
+    );
   }
-  if (image.status === "DISABLED") throw new FailedPreconditionError("IMAGE_DISABLED", `image ${image.name} is disabled`, { image_id: image.id });
+  if (image.status === "DISABLED")
+    throw new FailedPreconditionError("IMAGE_DISABLED", `image ${image.name} is disabled`, { image_id: image.id });
   return { tenant, specification, image };
 }
 
@@ -256,7 +264,12 @@ export function sequenceDraw(request: CreateVirtualMachine): SequenceDraw | unde
  * pattern, or the template's number drawn with the tenant's read. Undefined when the number has yet
  * to be drawn (`nameWithOwnDraw`): the tenant's naming was not known, or changed since.
  */
-export function drawnName(tenant: Catalogue["tenant"], request: CreateVirtualMachine, draw: SequenceDraw | undefined, facts: PlacementFacts): string | undefined {
+export function drawnName(
+  tenant: Catalogue["tenant"],
+  request: CreateVirtualMachine,
+  draw: SequenceDraw | undefined,
+  facts: PlacementFacts,
+): string | undefined {
   if (request.name !== "") {
     requireNameMatches(request.name, tenant.namingPattern);
     return request.name;

@@ -3,7 +3,11 @@
 // in its own transaction. Live VMs are never purged; the owners' delete guards refuse them first.
 import type { EntityManager } from "@mikro-orm/postgresql";
 
-export async function purgeDeletedVirtualMachines(em: EntityManager, owner: "tenant_id" | "baremetal_id" | "group_id", id: string): Promise<void> {
+export async function purgeDeletedVirtualMachines(
+  em: EntityManager,
+  owner: "tenant_id" | "baremetal_id" | "group_id",
+  id: string,
+): Promise<void> {
   await em.execute(
     `delete from scheduling_record where virtual_machine_id in (select id from virtual_machine where ${owner} = ? and state = 'DELETED')`,
     [id],
@@ -12,7 +16,14 @@ export async function purgeDeletedVirtualMachines(em: EntityManager, owner: "ten
 }
 
 /** VMs that are not DELETED: what blocks deleting their tenant, host or group. */
-export async function liveVirtualMachines(em: EntityManager, owner: "tenant_id" | "baremetal_id" | "group_id", id: string): Promise<number> {
-  const [row] = await em.execute<{ n: number }[]>(`select count(*)::int as n from virtual_machine where ${owner} = ? and state <> 'DELETED'`, [id]);
+export async function liveVirtualMachines(
+  em: EntityManager,
+  owner: "tenant_id" | "baremetal_id" | "group_id",
+  id: string,
+): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>(
+    `select count(*)::int as n from virtual_machine where ${owner} = ? and state <> 'DELETED'`,
+    [id],
+  );
   return row?.n ?? 0;
 }

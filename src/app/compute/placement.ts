@@ -42,15 +42,39 @@ export interface SequenceDraw {
 
 /** What `readForPlacement` found; `undefined` where a row does not exist. */
 export interface PlacementFacts {
-  readonly tenant: { readonly id: string; readonly name: string; readonly disabled: boolean; readonly disabledReason: string; readonly namingTemplate: string; readonly namingPattern: string } | undefined;
-  readonly specification: { readonly id: string; readonly name: string; readonly resources: Resources; readonly deprecated: boolean } | undefined;
-  readonly image: { readonly id: string; readonly name: string; readonly status: string; readonly osFamily: string; readonly osVersion: string; readonly architecture: string } | undefined;
+  readonly tenant:
+    | {
+        readonly id: string;
+        readonly name: string;
+        readonly disabled: boolean;
+        readonly disabledReason: string;
+        readonly namingTemplate: string;
+        readonly namingPattern: string;
+      }
+    | undefined;
+  readonly specification:
+    | { readonly id: string; readonly name: string; readonly resources: Resources; readonly deprecated: boolean }
+    | undefined;
+  readonly image:
+    | {
+        readonly id: string;
+        readonly name: string;
+        readonly status: string;
+        readonly osFamily: string;
+        readonly osVersion: string;
+        readonly architecture: string;
+      }
+    | undefined;
   /** The named host, when the request names one. */
   readonly targetHost: { readonly id: string; readonly groupId: string | null } | undefined;
-  readonly group: { readonly id: string; readonly name: string; readonly policy: PlacementPolicy; readonly effective: Resources } | undefined;
+  readonly group:
+    | { readonly id: string; readonly name: string; readonly policy: PlacementPolicy; readonly effective: Resources }
+    | undefined;
   readonly quota: { readonly id: string; readonly limits: QuotaLimits; readonly used: Resources } | undefined;
   /** The anti-affinity VMs found (of the tenant, not deleted) and the hosts or racks they occupy. */
-  readonly avoid: { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[]; readonly ids: readonly string[] } | undefined;
+  readonly avoid:
+    | { readonly scope: "HOST" | "RACK"; readonly virtualMachineIds: readonly string[]; readonly ids: readonly string[] }
+    | undefined;
   /** Fitting hosts nobody else is placing on, locked by this transaction. */
   readonly candidates: readonly Candidate[];
   /** The number drawn for the SequenceDraw asked for, or undefined if none was drawn. */
@@ -71,7 +95,8 @@ export interface PlacementDecision {
 const candidatesPerAttempt = 8;
 
 /** A candidate as the statements return it: a tuple in this order (see `candidateOf`). */
-const candidateColumns = "id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib";
+const candidateColumns =
+  "id, rack_id, effective_cpu_cores, effective_memory_mib, effective_storage_gib, free_cpu_cores, free_memory_mib, free_storage_gib";
 
 interface FactsRow {
   tenant_id: string | null;
@@ -127,7 +152,9 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
     `t as (select id, name, disabled, disabled_reason, naming_template, naming_pattern from tenant where id = ? for share)`,
     `s as (select id, name, vcpu, memory_mib, storage_gib, deprecated from virtual_machine_specification where id = ?)`,
     `i as (select id, name, status, os_family, os_version, architecture from image where id = ?)`,
-    byHost ? `th as (select id, group_id from baremetal where id = ?)` : `th as (select null::uuid as id, null::uuid as group_id where false)`,
+    byHost
+      ? `th as (select id, group_id from baremetal where id = ?)`
+      : `th as (select null::uuid as id, null::uuid as group_id where false)`,
     `g as (select id, name, placement_policy, effective_cpu_total, effective_memory_mib_total, effective_storage_gib_total
              from baremetal_group where id = ${byHost ? "(select group_id from th)" : "?"})`,
     `q as (select id, cpu_absolute, cpu_percent, memory_mib_absolute, memory_mib_percent, storage_gib_absolute, storage_gib_percent,
@@ -150,7 +177,10 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
       and free_cpu_cores >= (select vcpu from s) and free_memory_mib >= (select memory_mib from s) and free_storage_gib >= (select storage_gib from s)
       ${byHost ? "and id = (select id from th)" : ""}
       ${avoid ? `and ${avoid === "HOST" ? "id" : "rack_id"} <> all(array(select avoided from av))` : ""}`;
-  for (const [policy, order] of [["SPREAD", "desc"], ["PACK", "asc"]] as const) {
+  for (const [policy, order] of [
+    ["SPREAD", "desc"],
+    ["PACK", "asc"],
+  ] as const) {
     ctes.push(`${policy.toLowerCase()} as (select ${candidateColumns} from baremetal
         where ${fits} and (select placement_policy from g) = '${policy}'
         order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update skip locked)`);
@@ -229,13 +259,32 @@ export function factsOf(request: PlacementRequest, rows: readonly object[]): Pla
   const avoid = avoidedOf(request);
   return {
     tenant: row.tenant_id
-      ? { id: row.tenant_id, name: row.tenant_name, disabled: row.disabled, disabledReason: row.disabled_reason, namingTemplate: row.naming_template, namingPattern: row.naming_pattern }
+      ? {
+          id: row.tenant_id,
+          name: row.tenant_name,
+          disabled: row.disabled,
+          disabledReason: row.disabled_reason,
+          namingTemplate: row.naming_template,
+          namingPattern: row.naming_pattern,
+        }
       : undefined,
     specification: row.specification_id
-      ? { id: row.specification_id, name: row.specification_name, resources: { cpuCores: row.vcpu, memoryMib: row.memory_mib, storageGib: row.storage_gib }, deprecated: row.deprecated }
+      ? {
+          id: row.specification_id,
+          name: row.specification_name,
+          resources: { cpuCores: row.vcpu, memoryMib: row.memory_mib, storageGib: row.storage_gib },
+          deprecated: row.deprecated,
+        }
       : undefined,
     image: row.image_id
-      ? { id: row.image_id, name: row.image_name, status: row.image_status, osFamily: row.os_family, osVersion: row.os_version, architecture: row.architecture }
+      ? {
+          id: row.image_id,
+          name: row.image_name,
+          status: row.image_status,
+          osFamily: row.os_family,
+          osVersion: row.os_version,
+          architecture: row.architecture,
+        }
       : undefined,
     targetHost: row.target_host_id ? { id: row.target_host_id, groupId: row.target_host_group_id } : undefined,
     group: row.group_id
@@ -243,7 +292,11 @@ export function factsOf(request: PlacementRequest, rows: readonly object[]): Pla
           id: row.group_id,
           name: row.group_name,
           policy: row.placement_policy,
-          effective: { cpuCores: row.effective_cpu_total, memoryMib: row.effective_memory_mib_total, storageGib: row.effective_storage_gib_total },
+          effective: {
+            cpuCores: row.effective_cpu_total,
+            memoryMib: row.effective_memory_mib_total,
+            storageGib: row.effective_storage_gib_total,
+          },
         }
       : undefined,
     quota: row.quota_id
@@ -268,7 +321,16 @@ export function factsOf(request: PlacementRequest, rows: readonly object[]): Pla
 
 type CandidateTuple = [string, string, number, number, number, number, number, number];
 
-function candidateOf([id, rackId, effectiveCpu, effectiveMemory, effectiveStorage, freeCpu, freeMemory, freeStorage]: CandidateTuple): Candidate {
+function candidateOf([
+  id,
+  rackId,
+  effectiveCpu,
+  effectiveMemory,
+  effectiveStorage,
+  freeCpu,
+  freeMemory,
+  freeStorage,
+]: CandidateTuple): Candidate {
   return {
     baremetalId: id,
     rackId,
@@ -289,7 +351,12 @@ export async function place(sql: Sql, request: PlacementRequest, facts: Placemen
 }
 
 /** The best of `candidates` (each of which fits) by the group's policy, or undefined if there are none. */
-export function choose(group: CheckedGroup, request: PlacementRequest, candidates: readonly Candidate[], asked: Resources): PlacementDecision | undefined {
+export function choose(
+  group: CheckedGroup,
+  request: PlacementRequest,
+  candidates: readonly Candidate[],
+  asked: Resources,
+): PlacementDecision | undefined {
   const ranked = rank(group.policy, candidates, asked);
   const chosen = ranked[0];
   if (!chosen) return undefined;
@@ -320,18 +387,24 @@ export function requireQuota(request: PlacementRequest, facts: PlacementFacts, a
     const baremetalId = request.target.baremetalId;
     if (!facts.targetHost) throw new NotFoundError("baremetal", baremetalId);
     if (!facts.targetHost.groupId) {
-      throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${baremetalId} is in no host group, so no tenant has a quota on it`, { baremetal_id: baremetalId });
+      throw new ResourceExhaustedError("QUOTA_EXCEEDED", `host ${baremetalId} is in no host group, so no tenant has a quota on it`, {
+        baremetal_id: baremetalId,
+      });
     }
   }
   const groupId = "groupId" in request.target ? request.target.groupId : facts.targetHost!.groupId!;
   const { group, quota } = facts;
   if (!group) throw new NotFoundError("baremetal_group", groupId);
   if (!quota) {
-    throw new ResourceExhaustedError("QUOTA_EXCEEDED", `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`, {
-      tenant_id: tenantId,
-      group_id: groupId,
-      limit: "0",
-    });
+    throw new ResourceExhaustedError(
+      "QUOTA_EXCEEDED",
+      `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`,
+      {
+        tenant_id: tenantId,
+        group_id: groupId,
+        limit: "0",
+      },
+    );
   }
   const shortfall = quotaShortfall(resolveLimits(quota.limits, group.effective), quota.used, asked);
   if (shortfall) {
@@ -339,7 +412,14 @@ export function requireQuota(request: PlacementRequest, facts: PlacementFacts, a
     throw new ResourceExhaustedError(
       "QUOTA_EXCEEDED",
       `quota exceeded for ${name} in host group ${group.name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
-      { tenant_id: tenantId, group_id: groupId, resource: name, limit: String(shortfall.limit), used: String(shortfall.used), asked: String(shortfall.asked) },
+      {
+        tenant_id: tenantId,
+        group_id: groupId,
+        resource: name,
+        limit: String(shortfall.limit),
+        used: String(shortfall.used),
+        asked: String(shortfall.asked),
+      },
     );
   }
   return { id: group.id, name: group.name, policy: group.policy, quotaId: quota.id };
@@ -381,7 +461,8 @@ async function waitForCandidates(
  * since `readForPlacement` (or `waitForCandidates`), so the re-check fails only if an invariant broke.
  */
 export const hostReservation = {
-  check: "rackplane_require((select count(*) from taken) = 1, 'the chosen host changed while it was being reserved; nothing was created, retry') as taken",
+  check:
+    "rackplane_require((select count(*) from taken) = 1, 'the chosen host changed while it was being reserved; nothing was created, retry') as taken",
   cte: `taken as (update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
             storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
       where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ? returning id)`,
@@ -397,12 +478,20 @@ export const hostReservation = {
 };
 
 /** Why nothing fits, summarised over the hosts considered. */
-async function insufficientCapacity(sql: Sql, group: CheckedGroup, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<ResourceExhaustedError> {
+async function insufficientCapacity(
+  sql: Sql,
+  group: CheckedGroup,
+  request: PlacementRequest,
+  facts: PlacementFacts,
+  asked: Resources,
+): Promise<ResourceExhaustedError> {
   const { cpuCores, memoryMib, storageGib } = asked;
   const single = "baremetalId" in request.target;
   const avoid = facts.avoid && facts.avoid.ids.length > 0 ? facts.avoid : undefined;
   const avoided = avoid ? (avoid.scope === "HOST" ? "id = any(array[?]::uuid[])" : "rack_id = any(array[?]::uuid[])") : "false";
-  const [counts] = await sql.execute<{ considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]>(
+  const [counts] = await sql.execute<
+    { considered: number; not_active: number; cpu: number; memory: number; storage: number; anti_affinity: number }[]
+  >(
     `select count(*)::int as considered,
             count(*) filter (where status <> 'ACTIVE')::int as not_active,
             count(*) filter (where status = 'ACTIVE' and free_cpu_cores < ?)::int as cpu,
@@ -410,7 +499,13 @@ async function insufficientCapacity(sql: Sql, group: CheckedGroup, request: Plac
             count(*) filter (where status = 'ACTIVE' and free_storage_gib < ?)::int as storage,
             count(*) filter (where ${avoided})::int as anti_affinity
        from baremetal where ${single ? "id = ?" : "group_id = ?"}`,
-    [cpuCores, memoryMib, storageGib, ...(avoid ? [avoid.ids] : []), single ? (request.target as { baremetalId: string }).baremetalId : group.id],
+    [
+      cpuCores,
+      memoryMib,
+      storageGib,
+      ...(avoid ? [avoid.ids] : []),
+      single ? (request.target as { baremetalId: string }).baremetalId : group.id,
+    ],
   );
   const c = counts!;
   const reasons = [

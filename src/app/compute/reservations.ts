@@ -36,7 +36,13 @@ export async function release(em: EntityManager, reservation: Reservation, reaso
   await recordEvent(em, reservation.virtualMachineId, "RELEASED", { cpuCores: 0, memoryMib: 0, storageGib: 0 }, reason);
 }
 
-export async function recordEvent(em: EntityManager, virtualMachineId: string, kind: "RESERVED" | "RELEASED" | "RESIZED", resources: Resources, reason: string): Promise<void> {
+export async function recordEvent(
+  em: EntityManager,
+  virtualMachineId: string,
+  kind: "RESERVED" | "RELEASED" | "RESIZED",
+  resources: Resources,
+  reason: string,
+): Promise<void> {
   await em.execute("update scheduling_record set events = events || ?::jsonb where virtual_machine_id = ?", [
     JSON.stringify([{ kind, resources, reason, time: new Date().toISOString() }]),
     virtualMachineId,

@@ -129,6 +129,9 @@ const recordFilter: FilterSchema = {
 export async function listSchedulingRecords(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<SchedulingRecord>> {
   requireRole(ctx.principal, readers, "read scheduling records");
   const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "" } : undefined;
-  const page = await listPage(db.em(), SchedulingRecordEntity, request, recordFilter, { newestFirst: true, ...(scope ? { scope: scope as never } : {}) });
+  const page = await listPage(db.em(), SchedulingRecordEntity, request, recordFilter, {
+    newestFirst: true,
+    ...(scope ? { scope: scope as never } : {}),
+  });
   return page as unknown as Page<SchedulingRecord>;
 }

@@ -43,7 +43,12 @@ const users = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as 
 
 /** Creates a VM (creation.ts): with a request id in a transaction of its own, otherwise in a batch
  * with others when some are waiting (creation-batch.ts). */
-export async function createVirtualMachine(db: Database, ctx: CallContext, request: CreateVirtualMachine, requestId: string): Promise<Created> {
+export async function createVirtualMachine(
+  db: Database,
+  ctx: CallContext,
+  request: CreateVirtualMachine,
+  requestId: string,
+): Promise<Created> {
   requireRole(ctx.principal, users, "create virtual machines");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
   return requestId === "" ? creationBatcher(db).create(ctx, request) : createAlone(db, ctx, request, requestId);
@@ -53,12 +58,18 @@ export async function createVirtualMachine(db: Database, ctx: CallContext, reque
 function requireOwnTenant(principal: Principal, tenantId: string, resource: { type: string; id: string } | undefined): void {
   if (!isTenantRole(principal.role) || principal.tenantId === tenantId) return;
   if (resource) throw new NotFoundError(resource.type, resource.id);
-  throw new PermissionDeniedError("TENANT_MISMATCH", `a principal of tenant ${principal.tenantId} may not act for tenant ${tenantId}`, { tenant_id: tenantId });
+  throw new PermissionDeniedError("TENANT_MISMATCH", `a principal of tenant ${principal.tenantId} may not act for tenant ${tenantId}`, {
+    tenant_id: tenantId,
+  });
 }
 
 export async function getVirtualMachine(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<VirtualMachine> {
   requireRole(ctx.principal, users, "read virtual machines");
-  const vm = (await em.createQueryBuilder(VirtualMachineEntity).select("*").where({ id }).execute("get", true)) as unknown as VirtualMachine | null;
+  const vm = (await em
+    .createQueryBuilder(VirtualMachineEntity)
+    .select("*")
+    .where({ id })
+    .execute("get", true)) as unknown as VirtualMachine | null;
   if (!vm) throw new NotFoundError("virtual_machine", id);
   requireOwnTenant(ctx.principal, vm.tenantId, { type: "virtual_machine", id });
   return vm;
@@ -73,21 +84,36 @@ const verbs: Record<LifecycleVerb, JobKind> = {
 
 /** Start, stop, reboot or delete: the VM row is locked, the state machine consulted, and the
  * operation recorded as the VM's active one, so a second verb waits for this one to end. */
-export async function operateVirtualMachine(db: Database, ctx: CallContext, id: string, verb: LifecycleVerb, options: Record<string, unknown>): Promise<Operation> {
+export async function operateVirtualMachine(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  verb: LifecycleVerb,
+  options: Record<string, unknown>,
+): Promise<Operation> {
   requireRole(ctx.principal, users, "operate virtual machines");
   const operationId = await mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = "virtual_machine";
     ctx.audit.resourceId = id;
-    const [vm] = await em.execute<{ id: string; tenant_id: string; state: VirtualMachineState; active_operation_id: string | null; group_id: string; baremetal_id: string; name: string }[]>(
-      "select id, tenant_id, state, active_operation_id, group_id, baremetal_id, name from virtual_machine where id = ? for update",
-      [id],
-    );
+    const [vm] = await em.execute<
+      {
+        id: string;
+        tenant_id: string;
+        state: VirtualMachineState;
+        active_operation_id: string | null;
+        group_id: string;
+        baremetal_id: string;
+        name: string;
+      }[]
+    >("select id, tenant_id, state, active_operation_id, group_id, baremetal_id, name from virtual_machine where id = ? for update", [id]);
     if (!vm || vm.state === "DELETED") throw new NotFoundError("virtual_machine", id);
     requireOwnTenant(ctx.principal, vm.tenant_id, { type: "virtual_machine", id });
     await requireTenantEnabled(em, vm.tenant_id);
     requireTransition({ id, state: vm.state, activeOperationId: vm.active_operation_id }, verb);
     const operationId = newId();
-    const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as VirtualMachineState | undefined;
+    const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as
+      | VirtualMachineState
+      | undefined;
     await em.execute(
       `update virtual_machine set active_operation_id = ?, state = coalesce(?, state), state_change_time = case when ?::text is null then state_change_time else now() end,
               version = version + 1, update_time = now() where id = ?`,

@@ -22,7 +22,15 @@ import {
   type Room as RoomView,
 } from "../../domain/inventory.js";
 import { isTenantRole } from "../../domain/principal.js";
-import { Baremetal as BaremetalEntity, BaremetalGroup, Datacenter, Rack, RackUnit, Region, Room } from "../../persistence/entities/index.js";
+import {
+  Baremetal as BaremetalEntity,
+  BaremetalGroup,
+  Datacenter,
+  Rack,
+  RackUnit,
+  Region,
+  Room,
+} from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { enumValues } from "../inventory/filters.js";
@@ -128,7 +136,12 @@ export async function batchCreateBaremetals(db: Database, ctx: CallContext, item
     await insertBaremetals(em, rows, (index) => `requests[${index}].baremetal`, false);
     return rows.map((row) => row.id);
   });
-  const hosts = (await db.em().createQueryBuilder(BaremetalEntity).select("*").where({ id: { $in: ids } }).execute("all", true)) as unknown as Baremetal[];
+  const hosts = (await db
+    .em()
+    .createQueryBuilder(BaremetalEntity)
+    .select("*")
+    .where({ id: { $in: ids } })
+    .execute("all", true)) as unknown as Baremetal[];
   const byId = new Map(hosts.map((host) => [host.id, host]));
   return ids.map((id) => byId.get(id)!);
 }
@@ -145,7 +158,8 @@ async function insertBaremetals(
   single: boolean,
 ): Promise<void> {
   const problems: FieldViolation[][] = rows.map(() => []);
-  const reject = (index: number, field: string, description: string) => problems[index]!.push({ field: `${path(index)}${field ? `.${field}` : ""}`, description });
+  const reject = (index: number, field: string, description: string) =>
+    problems[index]!.push({ field: `${path(index)}${field ? `.${field}` : ""}`, description });
 
   const definitions = await customFieldDefinitions(em);
   rows.forEach(({ fields }, index) => {
@@ -161,7 +175,8 @@ async function insertBaremetals(
   rows.forEach(({ fields }, index) => {
     if (seenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: also used by item ${seenNames.get(fields.name)} of this batch`);
     else seenNames.set(fields.name, index);
-    if (seenSerials.has(fields.serialNumber)) reject(index, "serial_number", `ALREADY_EXISTS: also used by item ${seenSerials.get(fields.serialNumber)} of this batch`);
+    if (seenSerials.has(fields.serialNumber))
+      reject(index, "serial_number", `ALREADY_EXISTS: also used by item ${seenSerials.get(fields.serialNumber)} of this batch`);
     else seenSerials.set(fields.serialNumber, index);
   });
 
@@ -196,8 +211,10 @@ async function insertBaremetals(
   const mountings: Mounting[] = [];
   rows.forEach(({ id, fields }, index) => {
     if (takenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: a host named ${fields.name} exists`);
-    if (takenSerials.has(fields.serialNumber)) reject(index, "serial_number", `ALREADY_EXISTS: a host with serial ${fields.serialNumber} exists`);
-    if (fields.groupId && !knownGroups.has(fields.groupId)) reject(index, "group_id", `RESOURCE_NOT_FOUND: baremetal_group ${fields.groupId} not found`);
+    if (takenSerials.has(fields.serialNumber))
+      reject(index, "serial_number", `ALREADY_EXISTS: a host with serial ${fields.serialNumber} exists`);
+    if (fields.groupId && !knownGroups.has(fields.groupId))
+      reject(index, "group_id", `RESOURCE_NOT_FOUND: baremetal_group ${fields.groupId} not found`);
     const rack = rackById.get(fields.placement.rackId);
     if (!rack) {
       reject(index, "placement.rack_id", `RESOURCE_NOT_FOUND: rack ${fields.placement.rackId} not found`);
@@ -210,7 +227,8 @@ async function insertBaremetals(
     for (const other of mountings) {
       if (other.rackId !== mounting.rackId) continue;
       for (let p = mounting.firstPosition; p < mounting.firstPosition + mounting.heightUnits; p++) {
-        if (p >= other.firstPosition && p < other.firstPosition + other.heightUnits) conflicts.push({ position: p, status: "OCCUPIED by an earlier item of this batch" });
+        if (p >= other.firstPosition && p < other.firstPosition + other.heightUnits)
+          conflicts.push({ position: p, status: "OCCUPIED by an earlier item of this batch" });
       }
     }
     if (conflicts.length > 0) {
@@ -224,7 +242,13 @@ async function insertBaremetals(
   if (failures.length > 0) {
     if (single) throw singleFailure(failures[0]!, rows[0]!.fields);
     const rejected = problems.filter((list) => list.length > 0).length;
-    throw new BatchRejectedError(`${rejected} of ${rows.length} hosts rejected; nothing was created: ${failures.slice(0, 5).map((f) => `${f.field}: ${f.description}`).join("; ")}`, failures);
+    throw new BatchRejectedError(
+      `${rejected} of ${rows.length} hosts rejected; nothing was created: ${failures
+        .slice(0, 5)
+        .map((f) => `${f.field}: ${f.description}`)
+        .join("; ")}`,
+      failures,
+    );
   }
 
   const now = new Date();
@@ -298,7 +322,9 @@ export async function listBaremetals(db: Database, ctx: CallContext, request: Li
   const schema = { ...baremetalFilter, ...(await customFieldFilters(em, "baremetal")) };
   let scope: FilterQuery<Baremetal> | undefined;
   if (isTenantRole(ctx.principal.role)) {
-    const racks = await em.execute<{ id: string }[]>("select id from rack where allowed_tenant_ids @> array[?]::text[]", [ctx.principal.tenantId ?? ""]);
+    const racks = await em.execute<{ id: string }[]>("select id from rack where allowed_tenant_ids @> array[?]::text[]", [
+      ctx.principal.tenantId ?? "",
+    ]);
     scope = { rackId: { $in: racks.map((rack) => rack.id) } } as never;
   }
   const page = await listPage(em, BaremetalEntity, request, schema, scope ? { scope: scope as never } : {});
@@ -338,7 +364,8 @@ export async function updateBaremetal(db: Database, ctx: CallContext, id: string
     }
     if (patch.placement) {
       const rack = await readById(em, Rack, "rack", patch.placement.rackId);
-      if (rack.status === "DECOMMISSIONED") throw new FailedPreconditionError("RACK_DECOMMISSIONED", `rack ${rack.id} is decommissioned`, { rack_id: rack.id });
+      if (rack.status === "DECOMMISSIONED")
+        throw new FailedPreconditionError("RACK_DECOMMISSIONED", `rack ${rack.id} is decommissioned`, { rack_id: rack.id });
       await unmount(em, host.id);
       await mount(em, [{ baremetalId: host.id, ...patch.placement }]);
       em.assign(host, {
@@ -365,7 +392,9 @@ export async function deleteBaremetal(db: Database, ctx: CallContext, id: string
   await mutate(db, ctx, async (em) => {
     const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);
     if (host.cpuCoresAllocated > 0 || host.memoryMibAllocated > 0 || host.storageGibAllocated > 0) {
-      throw new FailedPreconditionError("BAREMETAL_HAS_ALLOCATIONS", `host ${host.name} still carries workloads; move them first`, { baremetal_id: id });
+      throw new FailedPreconditionError("BAREMETAL_HAS_ALLOCATIONS", `host ${host.name} still carries workloads; move them first`, {
+        baremetal_id: id,
+      });
     }
     await unmount(em, id);
     await removeAssignments(em, "baremetal", [id]);
@@ -376,7 +405,14 @@ export async function deleteBaremetal(db: Database, ctx: CallContext, id: string
   });
 }
 
-export async function setBaremetalStatus(db: Database, ctx: CallContext, id: string, etag: string, status: BaremetalStatus, reason: string): Promise<Baremetal> {
+export async function setBaremetalStatus(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  status: BaremetalStatus,
+  reason: string,
+): Promise<Baremetal> {
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const host = await findForChange(em, ctx, BaremetalEntity, "baremetal", id, etag);

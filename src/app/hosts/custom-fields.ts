@@ -19,7 +19,10 @@ let cached: { definitions: CustomFieldDefinition[]; until: number } | undefined;
 
 export async function customFieldDefinitions(em: EntityManager): Promise<CustomFieldDefinition[]> {
   if (cached && cached.until > Date.now()) return cached.definitions;
-  const definitions = (await em.createQueryBuilder(DefinitionEntity).select("*").execute("all", true)) as unknown as CustomFieldDefinition[];
+  const definitions = (await em
+    .createQueryBuilder(DefinitionEntity)
+    .select("*")
+    .execute("all", true)) as unknown as CustomFieldDefinition[];
   cached = { definitions, until: Date.now() + cacheMillis };
   return definitions;
 }
@@ -69,7 +72,11 @@ export interface DefinitionFields {
   readonly description: string;
 }
 
-export async function createCustomFieldDefinition(db: Database, ctx: CallContext, fields: DefinitionFields): Promise<CustomFieldDefinition> {
+export async function createCustomFieldDefinition(
+  db: Database,
+  ctx: CallContext,
+  fields: DefinitionFields,
+): Promise<CustomFieldDefinition> {
   requireRole(ctx.principal, ["PLATFORM_ADMIN"], "define custom fields");
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, "custom_field_definition", "", fields, async (id) => {
@@ -80,7 +87,11 @@ export async function createCustomFieldDefinition(db: Database, ctx: CallContext
   return findById(db.em(), DefinitionEntity, "custom_field_definition", id);
 }
 
-export async function listCustomFieldDefinitions(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<CustomFieldDefinition>> {
+export async function listCustomFieldDefinitions(
+  db: Database,
+  ctx: CallContext,
+  request: ListRequest,
+): Promise<Page<CustomFieldDefinition>> {
   requireInventoryRead(ctx.principal);
   return listPage(db.em(), DefinitionEntity, { ...request, filter: "" }, {});
 }

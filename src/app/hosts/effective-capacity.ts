@@ -11,7 +11,8 @@ export async function refreshEffectiveCapacity(
   /** Groups whose totals changed besides the hosts' current ones (a host that left a group). */
   formerGroupIds: readonly (string | null | undefined)[] = [],
 ): Promise<void> {
-  const [condition, parameter] = "groupId" in scope ? ["h.group_id = ?", scope.groupId] : ["h.id = any(array[?]::uuid[])", scope.baremetalIds];
+  const [condition, parameter] =
+    "groupId" in scope ? ["h.group_id = ?", scope.groupId] : ["h.id = any(array[?]::uuid[])", scope.baremetalIds];
   if (Array.isArray(parameter) && parameter.length === 0) return;
   const updated = await em.execute<{ group_id: string | null }[]>(
     `update baremetal b

@@ -84,7 +84,12 @@ export function policyOf(row: GroupRow): SchedulingPolicy {
   };
 }
 
-export async function createBaremetalGroup(db: Database, ctx: CallContext, fields: BaremetalGroupFields, requestId: string): Promise<BaremetalGroup> {
+export async function createBaremetalGroup(
+  db: Database,
+  ctx: CallContext,
+  fields: BaremetalGroupFields,
+  requestId: string,
+): Promise<BaremetalGroup> {
   requireInventoryWrite(ctx.principal);
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, "baremetal_group", requestId, fields, async (id) => {
@@ -109,7 +114,13 @@ export async function listBaremetalGroups(db: Database, ctx: CallContext, reques
   return { items: await withCapacity(em, page.items as GroupRow[]), nextPageToken: page.nextPageToken };
 }
 
-export async function updateBaremetalGroup(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<BaremetalGroupFields>): Promise<BaremetalGroup> {
+export async function updateBaremetalGroup(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: Partial<BaremetalGroupFields>,
+): Promise<BaremetalGroup> {
   requireInventoryWrite(ctx.principal);
   await mutate(db, ctx, async (em) => {
     const group = await findForChange(em, ctx, GroupEntity, "baremetal_group", id, etag);
@@ -142,15 +153,24 @@ export async function deleteBaremetalGroup(db: Database, ctx: CallContext, id: s
         { resource_type: "baremetal_group", resource_id: id, quotas: String(held.quotas), virtual_machines: String(held.vms) },
       );
     }
-    const [{ count = 0 } = {}] = await em.execute<{ count: number }[]>("select count(*)::int as count from baremetal where group_id = ?", [id]);
+    const [{ count = 0 } = {}] = await em.execute<{ count: number }[]>("select count(*)::int as count from baremetal where group_id = ?", [
+      id,
+    ]);
     if (count > 0 && !force) {
-      throw new FailedPreconditionError("HAS_DEPENDENTS", `host group ${group.name} still has ${count} host(s); move them out first or pass force`, {
-        resource_type: "baremetal_group",
-        resource_id: id,
-        baremetals: String(count),
-      });
+      throw new FailedPreconditionError(
+        "HAS_DEPENDENTS",
+        `host group ${group.name} still has ${count} host(s); move them out first or pass force`,
+        {
+          resource_type: "baremetal_group",
+          resource_id: id,
+          baremetals: String(count),
+        },
+      );
     }
-    const members = await em.execute<{ id: string }[]>("update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ? returning id", [id]);
+    const members = await em.execute<{ id: string }[]>(
+      "update baremetal set group_id = null, version = version + 1, update_time = now() where group_id = ? returning id",
+      [id],
+    );
     await refreshEffectiveCapacity(em, { baremetalIds: members.map((member) => member.id) });
     await removeAssignments(em, "baremetal_group", [id]);
     await purgeDeletedVirtualMachines(em, "group_id", id);
@@ -196,7 +216,11 @@ async function withCapacity(em: EntityManager, groups: readonly GroupRow[]): Pro
       dimension: group.dimension,
       scheduling: policyOf(group),
       hostCount: sum?.hosts ?? 0,
-      effectiveCapacity: { cpuCores: sum?.cpu_effective ?? 0, memoryMib: sum?.memory_effective ?? 0, storageGib: sum?.storage_effective ?? 0 },
+      effectiveCapacity: {
+        cpuCores: sum?.cpu_effective ?? 0,
+        memoryMib: sum?.memory_effective ?? 0,
+        storageGib: sum?.storage_effective ?? 0,
+      },
       capacity: { cpuCores: sum?.cpu ?? 0, memoryMib: sum?.memory ?? 0, storageGib: sum?.storage ?? 0 },
       allocated: { cpuCores: sum?.cpu_allocated ?? 0, memoryMib: sum?.memory_allocated ?? 0, storageGib: sum?.storage_allocated ?? 0 },
     };

@@ -58,7 +58,9 @@ export async function mount(em: EntityManager, mountings: readonly Mounting[]): 
     for (let p = m.firstPosition; p < m.firstPosition + m.heightUnits; p++) if (!got.has(`${m.rackId}/${p}`)) return true;
     return false;
   })!;
-  const missing = Array.from({ length: first.heightUnits }, (_, i) => first.firstPosition + i).filter((p) => !got.has(`${first.rackId}/${p}`));
+  const missing = Array.from({ length: first.heightUnits }, (_, i) => first.firstPosition + i).filter(
+    (p) => !got.has(`${first.rackId}/${p}`),
+  );
   const rows = await em.execute<{ position: number; status: string }[]>(
     `select position, status from rack_unit where rack_id = ? and position = any(array[?]::int[]) order by position`,
     [first.rackId, missing],

@@ -39,7 +39,11 @@ export async function deleteRoomTree(em: EntityManager, roomId: string): Promise
 export async function deleteDatacenterTree(em: EntityManager, datacenterId: string): Promise<void> {
   await deleteRacks(em, { column: "datacenter_id", value: datacenterId });
   const rooms = await em.execute<{ id: string }[]>(`delete from room where datacenter_id = ? returning id`, [datacenterId]);
-  await removeAssignments(em, "room", rooms.map((room) => room.id));
+  await removeAssignments(
+    em,
+    "room",
+    rooms.map((room) => room.id),
+  );
   await em.execute(`delete from datacenter where id = ?`, [datacenterId]);
   await removeAssignments(em, "datacenter", [datacenterId]);
 }

@@ -67,7 +67,10 @@ export async function deleteDatacenter(db: Database, ctx: CallContext, id: strin
       if (!force) {
         throw new FailedPreconditionError(
           "HAS_DEPENDENTS",
-          `datacenter ${datacenter.name} still has ${rooms.length} room(s): ${rooms.map((room) => room.name).slice(0, 10).join(", ")}; delete them first or pass force`,
+          `datacenter ${datacenter.name} still has ${rooms.length} room(s): ${rooms
+            .map((room) => room.name)
+            .slice(0, 10)
+            .join(", ")}; delete them first or pass force`,
           { resource_type: "datacenter", resource_id: id, rooms: String(rooms.length) },
         );
       }

@@ -40,7 +40,12 @@ export const roomFilter: FilterSchema = {
 
 /** RACK_STATUS_ACTIVE and ACTIVE both name the stored "ACTIVE". */
 export function enumValues(prefix: string, values: readonly string[]): Record<string, string> {
-  return Object.fromEntries(values.flatMap((value) => [[`${prefix}${value}`, value], [value, value]]));
+  return Object.fromEntries(
+    values.flatMap((value) => [
+      [`${prefix}${value}`, value],
+      [value, value],
+    ]),
+  );
 }
 
 export const rackFilter: FilterSchema = {

@@ -58,7 +58,12 @@ export interface ReservationRequest {
   readonly tenantId: string | null;
 }
 
-export async function reserveRackUnits(db: Database, ctx: CallContext, request: ReservationRequest, requestId: string): Promise<RackReservation> {
+export async function reserveRackUnits(
+  db: Database,
+  ctx: CallContext,
+  request: ReservationRequest,
+  requestId: string,
+): Promise<RackReservation> {
   requireInventoryWrite(ctx.principal);
   const id = await mutate(db, ctx, async (em) => {
     const rack = await findById(em, Rack, "rack", request.rackId);
@@ -116,13 +121,22 @@ export async function setRackUnitsFaulty(
     const rack = await findById(em, Rack, "rack", rackId);
     requireRangeInRack(range, rack.heightUnits);
     if (faulty) {
-      if (reason === "") throw new InvalidArgumentError("FAULT_REASON_REQUIRED", "reason is required when marking units faulty", [{ field: "reason", description: "required when faulty is true" }]);
+      if (reason === "")
+        throw new InvalidArgumentError("FAULT_REASON_REQUIRED", "reason is required when marking units faulty", [
+          { field: "reason", description: "required when faulty is true" },
+        ]);
       await transitionUnits(em, rackId, range, "FREE", { status: "FAULTY", reservation_id: null, fault_reason: reason });
     } else {
       await transitionUnits(em, rackId, range, "FAULTY", { status: "FREE", reservation_id: null, fault_reason: "" });
     }
   });
-  return db.em().find(RackUnitEntity, { rackId, position: { $gte: range.first, $lte: range.first + range.count - 1 } }, { orderBy: { position: "asc" } });
+  return db
+    .em()
+    .find(
+      RackUnitEntity,
+      { rackId, position: { $gte: range.first, $lte: range.first + range.count - 1 } },
+      { orderBy: { position: "asc" } },
+    );
 }
 
 /** Moves every unit of the range from `from` to the new state in one statement, or fails naming
@@ -148,7 +162,12 @@ async function transitionUnits(
   throw unitsUnavailable(rackId, blocking);
 }
 
-async function requireTenantAllowed(em: EntityManager, rack: { id: string; allowedTenantIds: string[] }, range: UnitRange, tenantId: string): Promise<void> {
+async function requireTenantAllowed(
+  em: EntityManager,
+  rack: { id: string; allowedTenantIds: string[] },
+  range: UnitRange,
+  tenantId: string,
+): Promise<void> {
   const units = await em.find(RackUnitEntity, { rackId: rack.id, position: { $gte: range.first, $lte: range.first + range.count - 1 } });
   const refused = units.filter((unit) => !tenantMayUseUnit(tenantId, rack, unit));
   if (refused.length > 0) {

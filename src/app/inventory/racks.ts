@@ -96,9 +96,28 @@ export async function getRackElevation(db: Database, ctx: CallContext, rackId: s
   const em = db.em();
   const rack = await getRack(db, ctx, rackId, em);
   const [units, reservations, hosts] = await Promise.all([
-    em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).execute("all", true) as unknown as Promise<RackUnitView[]>,
-    em.createQueryBuilder(RackReservation).select("*").where({ rackId }).orderBy({ firstPosition: "asc" }).execute("all", true) as unknown as Promise<RackReservationView[]>,
-    em.execute<{ id: string; name: string; status: string; cpu_cores: number; memory_mib: number; storage_gib: number; cpu_cores_allocated: number; memory_mib_allocated: number; storage_gib_allocated: number }[]>(
+    em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).execute("all", true) as unknown as Promise<
+      RackUnitView[]
+    >,
+    em
+      .createQueryBuilder(RackReservation)
+      .select("*")
+      .where({ rackId })
+      .orderBy({ firstPosition: "asc" })
+      .execute("all", true) as unknown as Promise<RackReservationView[]>,
+    em.execute<
+      {
+        id: string;
+        name: string;
+        status: string;
+        cpu_cores: number;
+        memory_mib: number;
+        storage_gib: number;
+        cpu_cores_allocated: number;
+        memory_mib_allocated: number;
+        storage_gib_allocated: number;
+      }[]
+    >(
       `select id, name, status, cpu_cores, memory_mib, storage_gib, cpu_cores_allocated, memory_mib_allocated, storage_gib_allocated
          from baremetal where rack_id = ?`,
       [rackId],

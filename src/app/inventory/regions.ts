@@ -36,7 +36,13 @@ export async function listRegions(db: Database, ctx: CallContext, request: ListR
   return listPage(db.em(), RegionEntity, request, regionFilter);
 }
 
-export async function updateRegion(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<RegionFields>): Promise<Region> {
+export async function updateRegion(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: Partial<RegionFields>,
+): Promise<Region> {
   requireInventoryWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
     const region = await findForChange(em, ctx, RegionEntity, "region", id, etag);
@@ -54,7 +60,10 @@ export async function deleteRegion(db: Database, ctx: CallContext, id: string, e
       if (!force) {
         throw new FailedPreconditionError(
           "HAS_DEPENDENTS",
-          `region ${region.name} still has ${datacenters.length} datacenter(s): ${datacenters.map((dc) => dc.name).slice(0, 10).join(", ")}; delete them first or pass force`,
+          `region ${region.name} still has ${datacenters.length} datacenter(s): ${datacenters
+            .map((dc) => dc.name)
+            .slice(0, 10)
+            .join(", ")}; delete them first or pass force`,
           { resource_type: "region", resource_id: id, datacenters: String(datacenters.length) },
         );
       }

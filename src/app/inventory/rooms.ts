@@ -16,7 +16,13 @@ export interface RoomFields {
   readonly description: string;
 }
 
-export async function createRoom(db: Database, ctx: CallContext, datacenterId: string, fields: RoomFields, requestId: string): Promise<Room> {
+export async function createRoom(
+  db: Database,
+  ctx: CallContext,
+  datacenterId: string,
+  fields: RoomFields,
+  requestId: string,
+): Promise<Room> {
   requireInventoryWrite(ctx.principal);
   const id = await mutate(db, ctx, async (em) => {
     const datacenter = await findById(em, Datacenter, "datacenter", datacenterId);
@@ -55,7 +61,10 @@ export async function deleteRoom(db: Database, ctx: CallContext, id: string, eta
       if (!force) {
         throw new FailedPreconditionError(
           "HAS_DEPENDENTS",
-          `room ${room.name} still has ${racks.length} rack(s): ${racks.map((rack) => rack.name).slice(0, 10).join(", ")}; delete them first or pass force`,
+          `room ${room.name} still has ${racks.length} rack(s): ${racks
+            .map((rack) => rack.name)
+            .slice(0, 10)
+            .join(", ")}; delete them first or pass force`,
           { resource_type: "room", resource_id: id, racks: String(racks.length) },
         );
       }

@@ -34,7 +34,13 @@ export async function listSlotGroups(db: Database, ctx: CallContext, request: Li
   return listPage(db.em(), SlotGroupEntity, request, slotGroupFilter);
 }
 
-export async function updateSlotGroup(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<SlotGroupFields>): Promise<SlotGroup> {
+export async function updateSlotGroup(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: Partial<SlotGroupFields>,
+): Promise<SlotGroup> {
   requireInventoryWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
     const group = await findForChange(em, ctx, SlotGroupEntity, "slot_group", id, etag);

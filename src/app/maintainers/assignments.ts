@@ -20,7 +20,9 @@ import { assignmentVisibility, nameKey, requireResource, resourceKind, resourceN
 import { assignmentColumns, assignmentFromRow, maintainerColumns, maintainerFromRow } from "./rows.js";
 import { filterSql } from "./sql-filter.js";
 
-export type Assignee = { readonly maintainerId: string; readonly groupId?: undefined } | { readonly groupId: string; readonly maintainerId?: undefined };
+export type Assignee =
+  | { readonly maintainerId: string; readonly groupId?: undefined }
+  | { readonly groupId: string; readonly maintainerId?: undefined };
 
 export interface AssignmentFields {
   readonly resource: ResourceRef;
@@ -51,11 +53,19 @@ export type ResourceOwner = { readonly maintainerId: string } | { readonly group
  * is held FOR SHARE until commit so a concurrent delete of it removes this assignment too. The
  * same (resource, assignee, role) twice is ALREADY_EXISTS (the unique keys, in mutate()).
  */
-export async function createResourceMaintainer(db: Database, ctx: CallContext, fields: AssignmentFields, requestId: string): Promise<ResourceMaintainer> {
+export async function createResourceMaintainer(
+  db: Database,
+  ctx: CallContext,
+  fields: AssignmentFields,
+  requestId: string,
+): Promise<ResourceMaintainer> {
   requireMaintainerWrite(ctx.principal);
   resourceKind(fields.resource.type, "resource_maintainer.resource.type");
   const id = await mutate(db, ctx, async (em) => {
-    await requireResource(em, ctx.principal, fields.resource.type, fields.resource.id, { lock: true, field: "resource_maintainer.resource.type" });
+    await requireResource(em, ctx.principal, fields.resource.type, fields.resource.id, {
+      lock: true,
+      field: "resource_maintainer.resource.type",
+    });
     if (fields.assignee.maintainerId !== undefined) await requireRow(em, "maintainer", "maintainer", fields.assignee.maintainerId);
     else await requireRow(em, "maintainer_group", "maintainer_group", fields.assignee.groupId);
     return createOnce(em, ctx, "resource_maintainer", requestId, fields, async (id) => {
@@ -88,7 +98,12 @@ export async function deleteResourceMaintainer(db: Database, ctx: CallContext, i
  * (assignment id, maintainer id), which is unique across both halves of the UNION, and paged by
  * keyset on it. Filter fields: role, via_group_id.
  */
-export async function listResourceMaintainers(db: Database, ctx: CallContext, resource: ResourceRef, request: ListRequest): Promise<Page<ResponsibleMaintainer>> {
+export async function listResourceMaintainers(
+  db: Database,
+  ctx: CallContext,
+  resource: ResourceRef,
+  request: ListRequest,
+): Promise<Page<ResponsibleMaintainer>> {
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);
@@ -134,7 +149,12 @@ export async function listResourceMaintainers(db: Database, ctx: CallContext, re
  * resource kind on the page. Tenant principals see only the resources they may see. Filter fields:
  * resource_type, role.
  */
-export async function listMaintainerResources(db: Database, ctx: CallContext, owner: ResourceOwner, request: ListRequest): Promise<Page<MaintainedResource>> {
+export async function listMaintainerResources(
+  db: Database,
+  ctx: CallContext,
+  owner: ResourceOwner,
+  request: ListRequest,
+): Promise<Page<MaintainedResource>> {
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);
@@ -171,8 +191,14 @@ export async function listMaintainerResources(db: Database, ctx: CallContext, ow
     [...sourceParams, ...filter.params, ...visible.params, ...(after ? [after] : []), pageSize + 1],
   );
   const page = rows.slice(0, pageSize).map((row) => ({ assignment: assignmentFromRow(em, row), viaGroup: viaGroup(row) }));
-  const names = await resourceNames(em, page.map((item) => item.assignment));
-  const items = page.map((item) => ({ ...item, resourceName: names.get(nameKey(item.assignment.resourceType, item.assignment.resourceId)) ?? "" }));
+  const names = await resourceNames(
+    em,
+    page.map((item) => item.assignment),
+  );
+  const items = page.map((item) => ({
+    ...item,
+    resourceName: names.get(nameKey(item.assignment.resourceType, item.assignment.resourceId)) ?? "",
+  }));
   const last = items.at(-1);
   return { items, nextPageToken: rows.length > pageSize && last ? encodeKeysetToken([last.assignment.id], query) : "" };
 }

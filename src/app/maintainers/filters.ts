@@ -43,6 +43,9 @@ export const responsibleMaintainerFilter: FilterSchema = {
 /** ListMaintainerResources: resource_type takes the registered kinds only, so a typo is
  * INVALID_FILTER naming the known ones rather than an empty page. */
 export const maintainedResourceFilter: FilterSchema = {
-  resource_type: { type: { kind: "enum", values: Object.fromEntries(resourceTypes().map((type) => [type, type])) }, property: "x.resource_type" },
+  resource_type: {
+    type: { kind: "enum", values: Object.fromEntries(resourceTypes().map((type) => [type, type])) },
+    property: "x.resource_type",
+  },
   role: { type: role, property: "x.role" },
 };

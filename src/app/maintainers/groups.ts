@@ -26,7 +26,12 @@ export interface MaintainerGroupFields {
 
 type GroupRow = Omit<MaintainerGroup, "memberCount">;
 
-export async function createMaintainerGroup(db: Database, ctx: CallContext, fields: MaintainerGroupFields, requestId: string): Promise<MaintainerGroup> {
+export async function createMaintainerGroup(
+  db: Database,
+  ctx: CallContext,
+  fields: MaintainerGroupFields,
+  requestId: string,
+): Promise<MaintainerGroup> {
   requireMaintainerWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
     await requireMaintainer(em, fields.managerId);
@@ -50,7 +55,10 @@ export async function listMaintainerGroups(db: Database, ctx: CallContext, reque
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const page = await listPage(em, GroupEntity, request, maintainerGroupFilter);
-  const counts = await memberCounts(em, page.items.map((group) => group.id));
+  const counts = await memberCounts(
+    em,
+    page.items.map((group) => group.id),
+  );
   return { items: page.items.map((group) => withCount(group, counts.get(group.id) ?? 0)), nextPageToken: page.nextPageToken };
 }
 
@@ -110,7 +118,13 @@ export async function removeGroupMember(db: Database, ctx: CallContext, groupId:
       throw new FailedPreconditionError(
         "GROUP_MANAGER_REQUIRED",
         `maintainer ${maintainerId} manages group ${group.name} and cannot leave it; give the group another manager (UpdateMaintainerGroup) first`,
-        { resource_type: "maintainer_group", resource_id: groupId, group_ids: groupId, group_names: group.name, maintainer_id: maintainerId },
+        {
+          resource_type: "maintainer_group",
+          resource_id: groupId,
+          group_ids: groupId,
+          group_names: group.name,
+          maintainer_id: maintainerId,
+        },
       );
     }
     const removed = await em.execute<{ maintainer_id: string }[]>(
@@ -130,7 +144,12 @@ export interface MemberPageRequest {
 }
 
 /** The group's members by maintainer id (keyset over the membership's primary key). */
-export async function listGroupMembers(db: Database, ctx: CallContext, groupId: string, request: MemberPageRequest): Promise<Page<Maintainer>> {
+export async function listGroupMembers(
+  db: Database,
+  ctx: CallContext,
+  groupId: string,
+  request: MemberPageRequest,
+): Promise<Page<Maintainer>> {
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);

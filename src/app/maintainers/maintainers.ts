@@ -40,7 +40,13 @@ export async function listMaintainers(db: Database, ctx: CallContext, request: L
   return listPage(db.em(), MaintainerEntity, request, maintainerFilter);
 }
 
-export async function updateMaintainer(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<MaintainerFields>): Promise<Maintainer> {
+export async function updateMaintainer(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: Partial<MaintainerFields>,
+): Promise<Maintainer> {
   requireMaintainerWrite(ctx.principal);
   return mutate(db, ctx, async (em) => {
     const maintainer = await findForChange(em, ctx, MaintainerEntity, "maintainer", id, etag);

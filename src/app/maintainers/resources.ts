@@ -65,7 +65,13 @@ export function resourceKind(type: string, field = "resource.type"): ResourceKin
  * ends, so a concurrent delete of the resource waits for the new assignment and then removes it
  * too (removeAssignments runs after the delete has locked the resource).
  */
-export async function requireResource(em: EntityManager, principal: Principal, type: string, id: string, options: { lock?: boolean; field?: string } = {}): Promise<void> {
+export async function requireResource(
+  em: EntityManager,
+  principal: Principal,
+  type: string,
+  id: string,
+  options: { lock?: boolean; field?: string } = {},
+): Promise<void> {
   const kind = resourceKind(type, options.field);
   const visible = visibility(kind, principal);
   const [row] = await em.execute<{ id: string }[]>(
@@ -79,7 +85,10 @@ export async function requireResource(em: EntityManager, principal: Principal, t
  * The names of the given resources, one query per kind (never one per resource). Kinds no longer
  * registered and resources without a row get no entry.
  */
-export async function resourceNames(em: EntityManager, refs: ReadonlyArray<{ readonly resourceType: string; readonly resourceId: string }>): Promise<Map<string, string>> {
+export async function resourceNames(
+  em: EntityManager,
+  refs: ReadonlyArray<{ readonly resourceType: string; readonly resourceId: string }>,
+): Promise<Map<string, string>> {
   const idsByType = new Map<string, Set<string>>();
   for (const ref of refs) {
     if (!Object.hasOwn(registry, ref.resourceType)) continue;
@@ -137,7 +146,8 @@ function visibility(kind: ResourceKind, principal: Principal): { sql: string; pa
  * never outlives its resource. Returns how many assignments were removed.
  */
 export async function removeAssignments(em: EntityManager, resourceType: string, resourceIds: readonly string[]): Promise<number> {
-  if (!Object.hasOwn(registry, resourceType)) throw new Error(`removeAssignments: ${JSON.stringify(resourceType)} is not a registered resource type`);
+  if (!Object.hasOwn(registry, resourceType))
+    throw new Error(`removeAssignments: ${JSON.stringify(resourceType)} is not a registered resource type`);
   if (resourceIds.length === 0) return 0;
   const removed = await em.execute<{ id: string }[]>(
     `delete from resource_maintainer where resource_type = ? and resource_id = any(array[?]::uuid[]) returning id`,

@@ -39,7 +39,8 @@ function compile(expr: FilterExpr, params: FilterValue[]): string {
         throw new Error(`":" on a ${type.kind} field ${JSON.stringify(expr.field)} should have been rejected by the parser`);
       }
       if (match !== undefined) {
-        if (op !== "=" && op !== "!=") throw new Error(`wildcard with "${op}" on ${JSON.stringify(expr.field)} should have been rejected by the parser`);
+        if (op !== "=" && op !== "!=")
+          throw new Error(`wildcard with "${op}" on ${JSON.stringify(expr.field)} should have been rejected by the parser`);
         const escaped = escapeLike(String(value));
         params.push(match === "prefix" ? `${escaped}%` : match === "suffix" ? `%${escaped}` : `%${escaped}%`);
         return op === "=" ? `(${property} like ?)` : `(not ${property} like ?)`;

@@ -9,7 +9,15 @@ import { applyFailure, applySuccess, markStarted, type Facts } from "./outcomes.
 
 export type Outcome =
   | { readonly succeeded: true; readonly facts: Facts }
-  | { readonly succeeded: false; readonly error: { readonly code: string; readonly reason: string; readonly message: string; readonly metadata: Record<string, string> } };
+  | {
+      readonly succeeded: false;
+      readonly error: {
+        readonly code: string;
+        readonly reason: string;
+        readonly message: string;
+        readonly metadata: Record<string, string>;
+      };
+    };
 
 /** An agent took the job: the operation runs, and the resource shows it (a VM is PROVISIONING). */
 export async function startJob(em: EntityManager, operationId: string): Promise<void> {
@@ -42,7 +50,11 @@ export async function completeOperation(em: EntityManager, operationId: string, 
     });
   }
   // The lease token stays: a repeated final report under it is recognised as a repeat.
-  await em.nativeUpdate(Job, { operationId }, { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseExpireTime: null });
+  await em.nativeUpdate(
+    Job,
+    { operationId },
+    { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseExpireTime: null },
+  );
   await em.flush();
   if (outcome.succeeded) await applySuccess(em, operation as Operation, outcome.facts);
   else await applyFailure(em, operation as Operation);

@@ -89,7 +89,11 @@ export async function startOperation(sql: Sql, ctx: CallContext, request: Operat
 
 /** The operation `startOperation` writes, and the parameters of its statement (the caller's first),
  * for a caller that runs the statement itself (a batch of creations, see creation-batch.ts). */
-export function operationRecords(ctx: CallContext, request: OperationRequest, with_?: SameStatement): { operation: Operation; params: unknown[] } {
+export function operationRecords(
+  ctx: CallContext,
+  request: OperationRequest,
+  with_?: SameStatement,
+): { operation: Operation; params: unknown[] } {
   const now = new Date();
   const operation: Operation = {
     id: request.id ?? newId(),
@@ -167,7 +171,13 @@ const doneStates: readonly OperationState[] = ["SUCCEEDED", "FAILED", "CANCELLED
 
 /** The operation now and after every change until it is done. Changes arrive by notification from
  * any replica; a slow re-read every few seconds covers a notice lost to a reconnect. */
-export async function* watchOperation(db: Database, ctx: CallContext, notifications: Notifications, id: string, signal: AbortSignal): AsyncGenerator<Operation> {
+export async function* watchOperation(
+  db: Database,
+  ctx: CallContext,
+  notifications: Notifications,
+  id: string,
+  signal: AbortSignal,
+): AsyncGenerator<Operation> {
   let wake: (() => void) | undefined;
   const unsubscribe = notifications.subscribe("rackplane_operation", (payload) => {
     if (payload === id) wake?.();
@@ -204,14 +214,19 @@ export async function cancelOperation(db: Database, ctx: CallContext, id: string
     ctx.audit.resourceType = "operation";
     ctx.audit.resourceId = id;
     const operation = await em.findOne(OperationEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!operation || (isTenantRole(ctx.principal.role) && operation.tenantId !== ctx.principal.tenantId)) throw new NotFoundError("operation", id);
+    if (!operation || (isTenantRole(ctx.principal.role) && operation.tenantId !== ctx.principal.tenantId))
+      throw new NotFoundError("operation", id);
     requireRole(ctx.principal, ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"], "cancel operations");
     const job = await em.findOne(Job, { operationId: id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (operation.state !== "PENDING" || !job || job.state !== "QUEUED") {
-      throw new FailedPreconditionError("OPERATION_STARTED", `operation ${id} is ${operation.state}: only an operation no agent has taken can be cancelled`, {
-        operation_id: id,
-        state: operation.state,
-      });
+      throw new FailedPreconditionError(
+        "OPERATION_STARTED",
+        `operation ${id} is ${operation.state}: only an operation no agent has taken can be cancelled`,
+        {
+          operation_id: id,
+          state: operation.state,
+        },
+      );
     }
     em.assign(job, { state: "CANCELLED" });
     em.assign(operation, { state: "CANCELLED", doneTime: new Date(), message: `cancelled by ${ctx.principal.name}` });

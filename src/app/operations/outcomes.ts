@@ -73,8 +73,20 @@ export async function undoQueued(em: EntityManager, operation: OperationView): P
 
 async function lockVm(em: EntityManager, id: string) {
   const [vm] = await em.execute<
-    { id: string; state: VirtualMachineState; tenant_id: string; group_id: string; baremetal_id: string; cpu_cores: number; memory_mib: number; storage_gib: number }[]
-  >("select id, state, tenant_id, group_id, baremetal_id, cpu_cores, memory_mib, storage_gib from virtual_machine where id = ? for update", [id]);
+    {
+      id: string;
+      state: VirtualMachineState;
+      tenant_id: string;
+      group_id: string;
+      baremetal_id: string;
+      cpu_cores: number;
+      memory_mib: number;
+      storage_gib: number;
+    }[]
+  >(
+    "select id, state, tenant_id, group_id, baremetal_id, cpu_cores, memory_mib, storage_gib from virtual_machine where id = ? for update",
+    [id],
+  );
   return vm;
 }
 

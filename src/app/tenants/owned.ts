@@ -37,9 +37,8 @@ export function requireOwnsNothing(tenant: { id: string; name: string }, counts:
   if (held.length === 0) return;
   const labels = new Map(ownedKinds.map((owned) => [owned.kind, owned.label]));
   const listed = held.map((owned) => `${owned.count} ${labels.get(owned.kind) ?? owned.kind}`).join(", ");
-  throw new FailedPreconditionError(
-    "TENANT_HAS_RESOURCES",
-    `tenant ${tenant.name} still owns ${listed}; release or delete them first`,
-    { tenant_id: tenant.id, ...Object.fromEntries(counts.map((owned) => [owned.kind, String(owned.count)])) },
-  );
+  throw new FailedPreconditionError("TENANT_HAS_RESOURCES", `tenant ${tenant.name} still owns ${listed}; release or delete them first`, {
+    tenant_id: tenant.id,
+    ...Object.fromEntries(counts.map((owned) => [owned.kind, String(owned.count)])),
+  });
 }

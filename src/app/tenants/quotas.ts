@@ -79,7 +79,8 @@ function requireQuotaWrite(principal: Principal, action: string): void {
 
 /** A tenant principal sees its own tenant's quotas; another tenant's is NOT_FOUND, as a missing one. */
 function requireQuotaVisible(principal: Principal, quota: { id: string; tenantId: string }): void {
-  if (isTenantRole(principal.role) && quota.tenantId.toLowerCase() !== (principal.tenantId ?? "").toLowerCase()) throw new NotFoundError(QUOTA, quota.id);
+  if (isTenantRole(principal.role) && quota.tenantId.toLowerCase() !== (principal.tenantId ?? "").toLowerCase())
+    throw new NotFoundError(QUOTA, quota.id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,17 +99,21 @@ export async function createQuota(db: Database, ctx: CallContext, fields: QuotaF
       await requireTenantEnabled(em, fields.tenantId);
       const [group] = await em.execute<{ id: string }[]>("select id from baremetal_group where id = ? for share", [fields.groupId]);
       if (!group) throw new NotFoundError("baremetal_group", fields.groupId);
-      const [existing] = await em.execute<{ id: string }[]>("select id from baremetal_group_tenant_quota where tenant_id = ? and group_id = ?", [
-        fields.tenantId,
-        fields.groupId,
-      ]);
+      const [existing] = await em.execute<{ id: string }[]>(
+        "select id from baremetal_group_tenant_quota where tenant_id = ? and group_id = ?",
+        [fields.tenantId, fields.groupId],
+      );
       if (existing) {
-        throw new AlreadyExistsError("ALREADY_EXISTS", `tenant ${fields.tenantId} already has quota ${existing.id} in host group ${fields.groupId}; update that one`, {
-          resource_type: QUOTA,
-          resource_id: existing.id,
-          tenant_id: fields.tenantId,
-          group_id: fields.groupId,
-        });
+        throw new AlreadyExistsError(
+          "ALREADY_EXISTS",
+          `tenant ${fields.tenantId} already has quota ${existing.id} in host group ${fields.groupId}; update that one`,
+          {
+            resource_type: QUOTA,
+            resource_id: existing.id,
+            tenant_id: fields.tenantId,
+            group_id: fields.groupId,
+          },
+        );
       }
       em.create(QuotaEntity, {
         id,
@@ -134,7 +139,9 @@ export async function getQuota(db: Database, ctx: CallContext, id: string): Prom
 
 export async function listQuotas(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<BaremetalGroupTenantQuota>> {
   requireQuotaRead(ctx.principal);
-  const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "00000000-0000-0000-0000-000000000000" } : undefined;
+  const scope = isTenantRole(ctx.principal.role)
+    ? { tenantId: ctx.principal.tenantId ?? "00000000-0000-0000-0000-000000000000" }
+    : undefined;
   const page = await listPage(db.em(), QuotaEntity, request, quotaFilter, scope ? { scope } : {});
   return { items: (page.items as unknown as QuotaRow[]).map(quotaOf), nextPageToken: page.nextPageToken };
 }
@@ -145,7 +152,13 @@ export async function listQuotas(db: Database, ctx: CallContext, request: ListRe
  * says what changed ("cpu 100 → 50; memory_mib 20% → 10%"), and which new limits are below use.
  * The row is locked FOR UPDATE, so the change queues with placements on the same quota.
  */
-export async function updateQuota(db: Database, ctx: CallContext, id: string, etag: string, patch: QuotaLimitsPatch): Promise<BaremetalGroupTenantQuota> {
+export async function updateQuota(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: QuotaLimitsPatch,
+): Promise<BaremetalGroupTenantQuota> {
   target(ctx, id);
   requireQuotaWrite(ctx.principal, "change quotas");
   await mutate(db, ctx, async (em) => {
@@ -189,7 +202,10 @@ export async function deleteQuota(db: Database, ctx: CallContext, id: string, et
 // ---------------------------------------------------------------------------------------------
 // Row ⇄ domain
 
-type LimitColumns = Pick<QuotaRow, "cpuAbsolute" | "cpuPercent" | "memoryMibAbsolute" | "memoryMibPercent" | "storageGibAbsolute" | "storageGibPercent">;
+type LimitColumns = Pick<
+  QuotaRow,
+  "cpuAbsolute" | "cpuPercent" | "memoryMibAbsolute" | "memoryMibPercent" | "storageGibAbsolute" | "storageGibPercent"
+>;
 
 function columns(limit: QuotaLimit): [absolute: number | null, percent: number | null] {
   return "absolute" in limit ? [limit.absolute, null] : [null, limit.percent];
@@ -245,7 +261,13 @@ function describeLimits(limits: QuotaLimits): string {
 }
 
 /** "cpu 100 → 50 (below use 80: blocks new allocations, evicts nothing); memory_mib 20% → 10%". */
-async function describeChange(em: EntityManager, quota: QuotaRow, before: QuotaLimits, after: QuotaLimits, named: readonly ResourceName[]): Promise<string> {
+async function describeChange(
+  em: EntityManager,
+  quota: QuotaRow,
+  before: QuotaLimits,
+  after: QuotaLimits,
+  named: readonly ResourceName[],
+): Promise<string> {
   const used = usedOf(quota);
   const needsCapacity = named.some((resource) => "percent" in after[resource]);
   const capacity = needsCapacity ? (await groupsEffectiveCapacity(em, [quota.groupId])).get(quota.groupId) : undefined;

@@ -53,7 +53,13 @@ export async function listTenants(db: Database, ctx: CallContext, request: ListR
   return listPage(db.em(), TenantEntity, request, tenantFilter, scope ? { scope } : {});
 }
 
-export async function updateTenant(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<TenantFields>): Promise<Tenant> {
+export async function updateTenant(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: Partial<TenantFields>,
+): Promise<Tenant> {
   target(ctx, id);
   requireTenantWrite(ctx.principal, "change tenants");
   return mutate(db, ctx, async (em) => {

@@ -67,7 +67,10 @@ export async function getTenantUsage(db: Database, ctx: CallContext, tenantId: s
       where q.tenant_id = ? order by g.name, q.id`,
     [tenant.id],
   );
-  const capacity = await groupsEffectiveCapacity(em, quotas.map((quota) => quota.group_id));
+  const capacity = await groupsEffectiveCapacity(
+    em,
+    quotas.map((quota) => quota.group_id),
+  );
   const groups = quotas.map((quota): GroupUsage => {
     const effective = capacity.get(quota.group_id) ?? { cpuCores: 0, memoryMib: 0, storageGib: 0 };
     const limit = resolveLimits(
@@ -82,7 +85,13 @@ export async function getTenantUsage(db: Database, ctx: CallContext, tenantId: s
       effective,
     );
     const used = usedOf({ cpuUsed: quota.cpu_used, memoryMibUsed: quota.memory_mib_used, storageGibUsed: quota.storage_gib_used });
-    return { groupId: quota.group_id, groupName: quota.group_name, quotaId: quota.id, effectiveCapacity: effective, ...usageOf(limit, used) };
+    return {
+      groupId: quota.group_id,
+      groupName: quota.group_name,
+      quotaId: quota.id,
+      effectiveCapacity: effective,
+      ...usageOf(limit, used),
+    };
   });
   const sum = (pick: (group: GroupUsage) => number) => groups.reduce((total, group) => total + pick(group), 0);
   const total = usageOf(

@@ -5,9 +5,15 @@ import { newId } from "../../domain/ids.js";
  * etag) and its create / update times. */
 export function resourceProperties() {
   return {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => newId()),
     version: p.integer().version(),
     createTime: p.datetime().onCreate(() => new Date()),
-    updateTime: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updateTime: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   };
 }

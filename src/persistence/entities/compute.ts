@@ -78,9 +78,15 @@ export const VirtualMachine = defineEntity({
   indexes: [
     { properties: ["tenantId", "id"] },
     { properties: ["state", "id"] },
-    { name: "virtual_machine_live_name_unique", expression: "create unique index virtual_machine_live_name_unique on virtual_machine (tenant_id, name) where state <> 'DELETED'" },
+    {
+      name: "virtual_machine_live_name_unique",
+      expression: "create unique index virtual_machine_live_name_unique on virtual_machine (tenant_id, name) where state <> 'DELETED'",
+    },
     // Only VMs in a cluster are entered: a VM outside one costs its creation no entry here.
-    { name: "virtual_machine_clustered_index", expression: "create index virtual_machine_clustered_index on virtual_machine (cluster_id) where cluster_id is not null" },
+    {
+      name: "virtual_machine_clustered_index",
+      expression: "create index virtual_machine_clustered_index on virtual_machine (cluster_id) where cluster_id is not null",
+    },
   ],
   properties: {
     ...resourceProperties(),
@@ -122,10 +128,7 @@ export interface SchedulingEventRecord {
 
 export const SchedulingRecord = defineEntity({
   name: "SchedulingRecord",
-  indexes: [
-    { properties: ["tenantId", "id"] },
-    { properties: ["baremetalId", "id"] },
-  ],
+  indexes: [{ properties: ["tenantId", "id"] }, { properties: ["baremetalId", "id"] }],
   properties: {
     id: resourceProperties().id,
     virtualMachineId: p.uuid().index(),

@@ -1,5 +1,12 @@
 import { AuditEvent, IdempotencyKey } from "./audit.js";
-import { BaremetalGroupTenantQuota, Image, NameSequence, SchedulingRecord, VirtualMachine, VirtualMachineSpecification } from "./compute.js";
+import {
+  BaremetalGroupTenantQuota,
+  Image,
+  NameSequence,
+  SchedulingRecord,
+  VirtualMachine,
+  VirtualMachineSpecification,
+} from "./compute.js";
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";

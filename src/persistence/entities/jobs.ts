@@ -6,10 +6,7 @@ import { resourceProperties } from "./common.js";
 
 export const Operation = defineEntity({
   name: "Operation",
-  indexes: [
-    { properties: ["resourceType", "resourceId", "id"] },
-    { properties: ["tenantId", "id"] },
-  ],
+  indexes: [{ properties: ["resourceType", "resourceId", "id"] }, { properties: ["tenantId", "id"] }],
   properties: {
     id: resourceProperties().id,
     kind: p.string().length(64).$type<JobKind>(),

@@ -1,4 +1,4 @@
-import { Migration } from '@mikro-orm/migrations';
+import { Migration } from "@mikro-orm/migrations";
 
 // Indexes every placement paid for and queries barely used. Custom-field filters compare `->>`
 // values, which a jsonb_path_ops index does not serve. A page of a datacenter's or region's hosts
@@ -6,8 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
 // (docs/hosts.md). A host's reservation update is not HOT (free CPU is indexed for placement), so it
 // rewrites an entry in every index the host has.
 export class Migration20261126164910_lean_host_indexes extends Migration {
-
-  override name = 'Migration20261126164910_lean_host_indexes';
+  override name = "Migration20261126164910_lean_host_indexes";
 
   override up(): void | Promise<void> {
     this.addSql(`drop index "baremetal_custom_fields_index";`);
@@ -20,5 +19,4 @@ export class Migration20261126164910_lean_host_indexes extends Migration {
     this.addSql(`create index "baremetal_datacenter_id_index" on "baremetal" ("datacenter_id");`);
     this.addSql(`create index "baremetal_region_id_index" on "baremetal" ("region_id");`);
   }
-
 }

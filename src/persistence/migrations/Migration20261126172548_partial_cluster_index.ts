@@ -1,10 +1,9 @@
-import { Migration } from '@mikro-orm/migrations';
+import { Migration } from "@mikro-orm/migrations";
 
 // Most VMs are in no cluster: indexing only those that are spares every other creation an index
 // entry, and still serves the cluster filter (cluster_id = … implies it is not null).
 export class Migration20261126172548_partial_cluster_index extends Migration {
-
-  override name = 'Migration20261126172548_partial_cluster_index';
+  override name = "Migration20261126172548_partial_cluster_index";
 
   override up(): void | Promise<void> {
     this.addSql(`drop index "virtual_machine_cluster_id_index";`);
@@ -15,5 +14,4 @@ export class Migration20261126172548_partial_cluster_index extends Migration {
     this.addSql(`drop index "virtual_machine_clustered_index";`);
     this.addSql(`create index "virtual_machine_cluster_id_index" on "virtual_machine" ("cluster_id");`);
   }
-
 }
