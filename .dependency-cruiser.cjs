@@ -1,0 +1,66 @@
+// The layer table of docs/architecture.md, checked by CI (`npm run lint:layers`). A rule names the
+// layer and what it must not import; everything not forbidden is allowed.
+const layer = (name) => `^src/${name}/`;
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    { name: "no-circular", severity: "error", comment: "Import circles hide which module owns what.", from: {}, to: { circular: true } },
+    {
+      name: "no-orphans",
+      severity: "error",
+      comment: "A module nothing imports is dead code (entry points and declarations excepted).",
+      from: { orphan: true, pathNot: ["\\.d\\.ts$", "^src/main\\.ts$", "^src/agent/main\\.ts$", "^src/persistence/migrations/", "(^|/)tests/", "^bench/", "^scripts/", "vitest\\.config\\.ts$"] },
+      to: {},
+    },
+    {
+      name: "domain-is-pure",
+      severity: "error",
+      comment: "domain/ holds plain types and rules: nothing else of the project, no I/O libraries.",
+      from: { path: layer("domain") },
+      to: { path: ["^src/(?!domain/)", "^gen/", "@mikro-orm", "^pg$", "@connectrpc", "node_modules/pg/"] },
+    },
+    {
+      name: "persistence-below-app",
+      severity: "error",
+      comment: "persistence/ may use domain/ only.",
+      from: { path: layer("persistence") },
+      to: { path: ["^src/(?!persistence/|domain/)", "^gen/"] },
+    },
+    {
+      name: "app-speaks-no-proto",
+      severity: "error",
+      comment: "app/ use cases take and return domain types: no proto, no transport, no agents' dispatch.",
+      from: { path: layer("app") },
+      to: { path: ["^src/(api|server|agents|agent|agent-sdk)/", "^gen/", "@connectrpc"] },
+    },
+    {
+      name: "api-has-no-sql",
+      severity: "error",
+      comment: "api/ maps proto to use cases: no entities, no SQL, no server internals.",
+      from: { path: layer("api") },
+      to: { path: ["^src/(persistence|server)/", "@mikro-orm", "^pg$"] },
+    },
+    {
+      name: "agents-dispatch",
+      severity: "error",
+      comment: "agents/ dispatches jobs to streams: app and persistence, never transport.",
+      from: { path: layer("agents") },
+      to: { path: ["^src/(api|server|agent|agent-sdk)/"] },
+    },
+    {
+      name: "agent-is-a-client",
+      severity: "error",
+      comment: "The reference agent and its SDK are clients of the public contract: no server internals.",
+      from: { path: "^src/(agent|agent-sdk)/" },
+      to: { path: ["^src/(?!agent/|agent-sdk/)"] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^(node_modules|dist|gen/ts)/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".js"] },
+  },
+};
