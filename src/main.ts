@@ -1,27 +1,39 @@
 // `npm start`: the rackplane server. Without DATABASE_URL it runs an embedded PostgreSQL whose data
 // lives in the data directory and survives restarts.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
+import { oidcSettingsFromEnv, type OidcSettings } from "./app/oidc.js";
 import { demoAgentToken, loadDemo } from "./demo.js";
 import { createSimulatedAgent } from "./agent/simulator.js";
-import type { Agent } from "./agent-sdk/index.js";
+import { tlsCredentials, type Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./server/log.js";
 import { startServer } from "./server/server.js";
+import { readCertificatePair, type TlsFiles } from "./server/tls.js";
 
 const { values } = parseArgs({
   options: {
     listen: { type: "string" },
     "data-dir": { type: "string" },
     demo: { type: "boolean", default: false },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
   },
 });
 
 const listenAddress = values.listen ?? process.env.RACKPLANE_LISTEN ?? "127.0.0.1:8080";
 const dataDir = resolve(values["data-dir"] ?? process.env.RACKPLANE_DATA_DIR ?? ".rackplane");
 const { host, port } = parseListen(listenAddress);
+const tls = tlsFiles(values["tls-cert"] ?? process.env.RACKPLANE_TLS_CERT, values["tls-key"] ?? process.env.RACKPLANE_TLS_KEY);
+let oidc: OidcSettings | undefined;
+try {
+  oidc = oidcSettingsFromEnv(process.env);
+} catch (error) {
+  log("error", (error as Error).message);
+  process.exit(2);
+}
 
 mkdirSync(dataDir, { recursive: true });
 let embedded: EmbeddedDatabase | undefined;
@@ -34,7 +46,18 @@ if (!databaseUrl) {
 
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
-const server = await startServer({ databaseUrl, host, port, leaseMillis: leaseSeconds * 1000, poolSize });
+const server = await startServer({
+  databaseUrl,
+  host,
+  port,
+  leaseMillis: leaseSeconds * 1000,
+  poolSize,
+  ...(tls ? { tls } : {}),
+  ...(oidc ? { oidc } : {}),
+});
+if (oidc) log("info", "accepting OIDC tokens", { issuer: oidc.issuer, audience: oidc.audience });
+// New connections get the pair read now; a pair that does not load is logged and the old one kept.
+if (tls) process.on("SIGHUP", () => server.reloadTls());
 const adminSecret = await bootstrapAdminToken(server.db);
 if (adminSecret) {
   const tokenFile = join(dataDir, "admin.token");
@@ -57,6 +80,9 @@ if (values.demo) {
     latencyMs: 1_500,
     concurrency: 16,
     log: (level, message, fields) => log(level, message, { component: "demo-agent", ...fields }),
+    // Over TLS it trusts the server's own certificate file: self-signed, or carrying its chain up
+    // to the root.
+    ...(tls ? { sdk: { credentials: tlsCredentials(readFileSync(tls.certFile)) } } : {}),
   });
   demoAgent.start();
 }
@@ -81,6 +107,22 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       }
     })();
   });
+}
+
+/** Both files or neither: half a pair is a mistake worth stopping for. */
+function tlsFiles(certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    log("error", "TLS needs both --tls-cert and --tls-key (or RACKPLANE_TLS_CERT and RACKPLANE_TLS_KEY)");
+    process.exit(2);
+  }
+  try {
+    readCertificatePair({ certFile, keyFile });
+  } catch (error) {
+    log("error", (error as Error).message);
+    process.exit(2);
+  }
+  return { certFile, keyFile };
 }
 
 function parseListen(address: string): { host: string; port: number } {

@@ -200,3 +200,7 @@ export class Connection {
 }
 
 export const insecure = (): ChannelCredentials => grpcCredentials.createInsecure();
+
+/** TLS to a rackplane server: trusting `ca` (PEM, e.g. a private CA's certificate), or the system's
+ * roots when it is omitted. */
+export const tlsCredentials = (ca?: Buffer): ChannelCredentials => grpcCredentials.createSsl(ca ?? null);

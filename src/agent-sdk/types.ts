@@ -92,7 +92,7 @@ export interface AgentOptions {
   readonly log?: LogFn;
   /** Free text for ListAgents: software and version. */
   readonly description?: string;
-  /** Channel credentials (default: insecure, for a cleartext port). */
+  /** Channel credentials (default: insecure, for a cleartext port; `tlsCredentials(ca)` for TLS). */
   readonly credentials?: ChannelCredentials;
   /** Reconnect backoff (exponential, full jitter). */
   readonly backoff?: BackoffOptions;

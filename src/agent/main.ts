@@ -5,12 +5,15 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { errorFields, log } from "../server/log.js";
 import { createSimulatedAgent } from "./simulator.js";
+import { tlsCredentials } from "../agent-sdk/index.js";
 
 const usage = `usage: npm run agent -- --simulate [options]
 
   --simulate              run the simulated hypervisor (the only agent there is so far)
   --server host:port      a rackplane server; repeat for several replicas (default 127.0.0.1:8080)
   --token-file path       file holding the agent token (default: $RACKPLANE_AGENT_TOKEN)
+  --tls                   connect over TLS, trusting the system's root certificates
+  --ca-file path          connect over TLS, trusting this PEM CA certificate (implies --tls)
   --agent-id name         the agent's stable name (default sim-1)
   --latency ms            mean job duration, each job takes ±50 % of it (default 200)
   --failure-rate 0..1     share of jobs failing with a transient error (default 0)
@@ -29,6 +32,8 @@ function parseOptions() {
       simulate: { type: "boolean", default: false },
       server: { type: "string", multiple: true },
       "token-file": { type: "string" },
+      tls: { type: "boolean", default: false },
+      "ca-file": { type: "string" },
       "agent-id": { type: "string", default: "sim-1" },
       latency: { type: "string", default: "200" },
       "failure-rate": { type: "string", default: "0" },
@@ -80,6 +85,16 @@ if (values["token-file"]) {
 }
 if (!token) fail("no agent token: pass --token-file or set RACKPLANE_AGENT_TOKEN");
 
+let ca: Buffer | undefined;
+if (values["ca-file"]) {
+  try {
+    ca = readFileSync(values["ca-file"]);
+  } catch (error) {
+    fail(`cannot read the CA file: ${(error as Error).message}`);
+  }
+}
+const tls = values.tls || ca !== undefined;
+
 const agent = createSimulatedAgent({
   servers,
   token,
@@ -89,11 +104,13 @@ const agent = createSimulatedAgent({
   concurrency,
   groupIds: values.group ?? [],
   log,
+  ...(tls ? { sdk: { credentials: tlsCredentials(ca) } } : {}),
 });
 agent.start();
 log("info", "simulated agent started", {
   agentId: values["agent-id"],
   servers,
+  tls,
   latencyMs,
   failureRate,
   concurrency,

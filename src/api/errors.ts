@@ -62,4 +62,5 @@ const codeNames = {
   PERMISSION_DENIED: "PermissionDenied",
   UNAUTHENTICATED: "Unauthenticated",
   RESOURCE_EXHAUSTED: "ResourceExhausted",
+  UNAVAILABLE: "Unavailable",
 } as const satisfies Record<DomainError["code"], keyof typeof Code>;

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "ABORTED"
   | "PERMISSION_DENIED"
   | "UNAUTHENTICATED"
-  | "RESOURCE_EXHAUSTED";
+  | "RESOURCE_EXHAUSTED"
+  | "UNAVAILABLE";
 
 /** One offending input field, named by its path in the request (`rack.height_units`). */
 export interface FieldViolation {
@@ -90,4 +91,10 @@ export class UnauthenticatedError extends DomainError {
 
 export class ResourceExhaustedError extends DomainError {
   readonly code = "RESOURCE_EXHAUSTED";
+}
+
+/** Something the server depends on is out of reach for now (an identity provider's keys); retrying
+ * later can help. */
+export class UnavailableError extends DomainError {
+  readonly code = "UNAVAILABLE";
 }

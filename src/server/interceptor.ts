@@ -29,7 +29,8 @@ const publicServices = new Set([
 
 export interface CallDependencies {
   readonly db: Database;
-  readonly authenticator: Authenticator;
+  /** Opaque tokens, or those composed with OIDC (src/app/oidc.ts). */
+  readonly authenticator: Pick<Authenticator, "authenticate">;
   readonly metrics: RpcMetrics;
   /** Audit writes the request gate started and nobody awaits: shutdown waits for them before the
    * database closes. */

@@ -4,11 +4,13 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Database } from "../app/database.js";
 import { Authenticator } from "../app/identity.js";
+import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
+import { isLoopback, readCertificatePair, type TlsFiles } from "./tls.js";
 import { errorFields, log } from "./log.js";
 import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
@@ -26,6 +28,10 @@ export interface ServerOptions {
   /** How long in-flight requests may take to finish on shutdown. */
   readonly shutdownGraceMs?: number;
   readonly poolSize?: number;
+  /** Serve TLS (HTTP/2 by ALPN, HTTP/1.1 otherwise) with this certificate pair; unset: clear text. */
+  readonly tls?: TlsFiles;
+  /** Also accept JWT bearer tokens from this OpenID Connect issuer. */
+  readonly oidc?: OidcSettings;
 }
 
 export interface RunningServer {
@@ -33,6 +39,9 @@ export interface RunningServer {
   readonly port: number;
   readonly db: Database;
   readonly health: HealthStatus;
+  /** Reads the TLS pair again for new connections (SIGHUP). A pair that does not load is logged and
+   * the one in use kept; returns whether the new pair is in use. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -40,6 +49,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   const authenticator = new Authenticator(db);
+  // JWTs from the issuer go to OIDC, everything else to the opaque tokens; routes keep the token
+  // authenticator itself (revocations make it forget).
+  const callers = options.oidc ? new OidcAuthenticator(db, authenticator, options.oidc) : authenticator;
   const metrics = new RpcMetrics();
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
@@ -60,8 +72,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
-    requestGate: callGate({ db, authenticator, metrics, pendingAudits }),
-    interceptors: [callInterceptor({ db, authenticator, metrics, pendingAudits })],
+    requestGate: callGate({ db, authenticator: callers, metrics, pendingAudits }),
+    interceptors: [callInterceptor({ db, authenticator: callers, metrics, pendingAudits })],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
     // ACTIVE rack when the caller asked for something else.
     jsonOptions: { ignoreUnknownFields: false },
@@ -78,11 +90,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end("not found\n");
     },
   });
-  const listener = await listen(options.host, options.port, handler);
+  const listener = await listen(options.host, options.port, handler, options.tls && readCertificatePair(options.tls));
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
-  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
-  log("info", "listening", { url });
+  const url = `${listener.tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
+  log("info", "listening", { url, tls: listener.tls });
+  if (!listener.tls && !isLoopback(options.host)) {
+    log("warn", "serving clear text on a non-loopback address: bearer tokens cross the network readable; set --tls-cert and --tls-key", {
+      host: options.host,
+    });
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -90,6 +107,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port: listener.port,
     db,
     health,
+    reloadTls() {
+      if (!options.tls) return false;
+      try {
+        listener.setCertificate(readCertificatePair(options.tls));
+      } catch (error) {
+        log("error", "kept the TLS certificate in use: the new pair does not load", { error: (error as Error).message });
+        return false;
+      }
+      log("info", "reloaded the TLS certificate; new connections get it", { cert: options.tls.certFile });
+      return true;
+    },
     close() {
       closing ??= (async () => {
         health.shutdown();

@@ -15,9 +15,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServerProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  listen = "127.0.0.1:0",
+): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "rackplane-replica-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--listen", listen, "--data-dir", dataDir], {
     env: { ...process.env, DATABASE_URL: databaseUrl, RACKPLANE_LOG: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
