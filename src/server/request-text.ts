@@ -1,9 +1,8 @@
 // Every string of every request is text PostgreSQL can store: no NUL character (U+0000, which a
-// text column refuses outright) and no lone UTF-16 surrogate (what invalid UTF-8 becomes once JSON
-// escapes let it through). One rule for every field of every RPC, found by walking the decoded
-// message by reflection — nested messages, lists, map keys and values, oneofs, Struct and Value —
-// so a field added later is covered without anyone remembering it. Binary bodies with invalid UTF-8
-// never get here: they fail to decode (MALFORMED_REQUEST).
+// text column refuses outright). One rule for every field of every RPC, found by walking the
+// decoded message by reflection — nested messages, lists, map keys and values, oneofs, Struct and
+// Value — so a field added later is covered without anyone remembering it. Invalid UTF-8 never gets
+// here: binary decoding refuses the bytes, JSON decoding a lone surrogate escape (MALFORMED_REQUEST).
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { ScalarType } from "@bufbuild/protobuf";
 import { buildPath, type PathBuilder, pathToString, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
@@ -18,16 +17,9 @@ export interface TextViolation {
 export function textViolations<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): TextViolation[] {
   const violations: TextViolation[] = [];
   walk(reflect(schema, message), buildPath(schema), (text, path) => {
-    const why = textProblem(text);
-    if (why) violations.push({ field: pathToString(path.toPath()), description: why });
+    if (text.includes("\u0000")) violations.push({ field: pathToString(path.toPath()), description: "must not contain the NUL character (U+0000)" });
   });
   return violations;
-}
-
-function textProblem(text: string): string | undefined {
-  if (text.includes("\u0000")) return "must not contain the NUL character (U+0000)";
-  if (!text.isWellFormed()) return "must be valid Unicode text (it holds a lone surrogate)";
-  return undefined;
 }
 
 function walk(message: ReflectMessage, path: PathBuilder, visit: (text: string, path: PathBuilder) => void): void {
