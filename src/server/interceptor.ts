@@ -105,10 +105,13 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
     if (result.kind === "error") throw result.error;
-    const violations = result.kind === "invalid" ? result.error.violations.map((violation) => ({
-      field: violationField(schema, violation),
-      description: violation.message,
-    })) : [];
+    const violations =
+      result.kind === "invalid"
+        ? result.error.violations.map((violation) => ({
+            field: violationField(schema, violation),
+            description: violation.message,
+          }))
+        : [];
     violations.push(...textViolations(schema, message));
     if (violations.length === 0) return;
     throw new InvalidArgumentError(

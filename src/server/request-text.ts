@@ -17,7 +17,8 @@ export interface TextViolation {
 export function textViolations<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): TextViolation[] {
   const violations: TextViolation[] = [];
   walk(reflect(schema, message), buildPath(schema), (text, path) => {
-    if (text.includes("\u0000")) violations.push({ field: pathToString(path.toPath()), description: "must not contain the NUL character (U+0000)" });
+    if (text.includes("\u0000"))
+      violations.push({ field: pathToString(path.toPath()), description: "must not contain the NUL character (U+0000)" });
   });
   return violations;
 }

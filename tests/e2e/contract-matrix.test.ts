@@ -523,10 +523,8 @@ async function call(
     case "grpc":
     case "grpc over HTTP/1.1": {
       const grpcHeaders = { ...headers, "content-type": "application/grpc+proto", te: "trailers" };
-      const res =
-        protocol === "grpc"
-          ? await h2request(path, grpcHeaders, envelope(0, bytes))
-          : await h1request(path, grpcHeaders, envelope(0, bytes));
+      const framed = enveloped ? bytes : envelope(0, bytes);
+      const res = protocol === "grpc" ? await h2request(path, grpcHeaders, framed) : await h1request(path, grpcHeaders, framed);
       const status = values(res.trailers["grpc-status"] ?? res.headers["grpc-status"])[0];
       const details = statusDetails(values(res.trailers["grpc-status-details-bin"] ?? res.headers["grpc-status-details-bin"])[0]);
       answer = answerOf(Number(status ?? 2), details, [...values(res.headers["x-request-id"]), ...values(res.trailers["x-request-id"])]);
