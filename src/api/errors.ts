@@ -13,10 +13,41 @@ export function toConnectError(error: unknown): ConnectError {
   if (error instanceof DomainError) return fromDomainError(error);
   if (error instanceof ConnectError) {
     if (error.details.length > 0) return error;
+    if (isUndecodableRequest(error)) return completeInPlace(error);
     return withInfo(error.rawMessage, error.code, codeName(error.code), {}, error);
   }
   if (clientWentAway(error)) return withInfo("the client closed the call", Code.Canceled, "CANCELED", {}, error);
   return withInfo("internal error; the server logged the details under this request's id", Code.Internal, "INTERNAL", {}, error);
+}
+
+/**
+ * Gives a ConnectError the framework raised (it carries no details) its ErrorInfo, in place: the
+ * framework writes the very object it raised, so the request gate can only amend it. A request
+ * that does not decode is the caller's mistake whatever the protocol: connect reports JSON that
+ * does not parse, a truncated envelope or a bad length as INVALID_ARGUMENT, but a binary body that
+ * does not parse (bad bytes, invalid UTF-8, a Struct nested too deep) as INTERNAL, the code a client
+ * uses for a server's bad answer. Both become INVALID_ARGUMENT / MALFORMED_REQUEST here, once.
+ */
+export function completeInPlace(error: ConnectError): ConnectError {
+  if (error.details.length > 0) return error;
+  const malformed = isUndecodableRequest(error);
+  if (malformed && error.code !== Code.InvalidArgument) {
+    Object.assign(error as { code: Code; message: string }, {
+      code: Code.InvalidArgument,
+      message: `[invalid_argument] ${error.rawMessage}`,
+    });
+  }
+  error.details.push({
+    desc: ErrorInfoSchema,
+    value: create(ErrorInfoSchema, { reason: malformed ? "MALFORMED_REQUEST" : codeName(error.code), domain: errorDomain }),
+  });
+  return error;
+}
+
+/** connect's own decoding failures: INVALID_ARGUMENT (JSON, envelopes, lengths) or its binary parser's
+ * "parse binary: …" INTERNAL. */
+function isUndecodableRequest(error: ConnectError): boolean {
+  return error.code === Code.InvalidArgument || (error.code === Code.Internal && error.rawMessage.startsWith("parse binary:"));
 }
 
 function clientWentAway(error: unknown): boolean {

@@ -115,13 +115,20 @@ function auditRow(ctx: AuditedCall, result: string, reason = "", message = "") {
     role: ctx.principal?.role ?? "",
     tenantId: ctx.principal?.tenantId ?? null,
     method: ctx.method,
-    resourceType: ctx.audit.resourceType,
-    resourceId: ctx.audit.resourceId,
+    resourceType: storable(ctx.audit.resourceType),
+    resourceId: storable(ctx.audit.resourceId),
     requestId: ctx.requestId,
     result,
     reason,
-    message: message.slice(0, 2000),
+    message: storable(message.slice(0, 2000)),
   };
+}
+
+/** Text a refusal quotes from its request (a JSON parser's message naming the NUL it choked on)
+ * must not cost the refusal its audit record: PostgreSQL refuses NUL in text, and a lone surrogate
+ * would be stored as U+FFFD anyway. */
+function storable(text: string): string {
+  return text.replaceAll("\u0000", "\uFFFD").toWellFormed();
 }
 
 export function asDomainError(error: unknown): unknown {

@@ -7,16 +7,15 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createValidator, type Violation } from "@bufbuild/protovalidate";
-import { ConnectError, type HandlerContext, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { codeName, errorDomain, toConnectError } from "../api/errors.js";
-import { create } from "@bufbuild/protobuf";
-import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { Code, ConnectError, type HandlerContext, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { codeName, completeInPlace, toConnectError } from "../api/errors.js";
 import type { Authenticator } from "../app/identity.js";
 import type { Database } from "../app/database.js";
 import { recordFailedMutation, recordMutation } from "../app/mutation.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { callKey, type CallState } from "./call.js";
+import { textViolations } from "./request-text.js";
 import { errorFields, log } from "./log.js";
 import type { RpcMetrics } from "./metrics.js";
 
@@ -63,14 +62,8 @@ export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx
         if (state.finished) return;
         state.finished = true;
         const reason: unknown = ctx.signal.reason;
-        const error = reason instanceof ConnectError ? reason : toConnectError(reason);
-        if (reason instanceof ConnectError && error.details.length === 0) {
-          error.details.push({
-            desc: ErrorInfoSchema,
-            value: create(ErrorInfoSchema, { reason: error.code === 3 ? "MALFORMED_REQUEST" : codeName(error.code), domain: errorDomain }),
-          });
-        }
-        error.metadata.set("x-request-id", state.requestId);
+        // The framework writes the error it raised: it is completed in place (api/errors.ts).
+        const error = reason instanceof ConnectError ? completeInPlace(reason) : toConnectError(reason);
         const code = codeName(error.code);
         metrics.finished(method, code, (performance.now() - state.started) / 1000);
         log("info", "rpc", {
@@ -95,26 +88,38 @@ export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx
       },
       { once: true },
     );
+    // A Connect GET's message is read from the query after the gate: base64 that does not decode
+    // would fail there as a plain Error, which the framework answers INTERNAL.
+    if (ctx.requestMethod === "GET" && !base64Message(new URL(ctx.url).searchParams)) {
+      throw new ConnectError("the message query parameter is not base64", Code.InvalidArgument);
+    }
   };
+}
+
+/** False when a Connect GET says its message is base64 (`base64=1`) and it is not. */
+function base64Message(query: URLSearchParams): boolean {
+  return query.get("base64") !== "1" || /^[A-Za-z0-9+/_-]*={0,2}$/.test(query.get("message") ?? "");
 }
 
 export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
-    if (result.kind === "valid") return;
-    if (result.kind === "invalid") {
-      const violations = result.error.violations.map((violation) => ({
-        field: violationField(schema, violation),
-        description: violation.message,
-      }));
-      throw new InvalidArgumentError(
-        "VALIDATION_FAILED",
-        violations.map((violation) => `${violation.field}: ${violation.description}`).join("; "),
-        violations,
-      );
-    }
-    throw result.error;
+    if (result.kind === "error") throw result.error;
+    const violations =
+      result.kind === "invalid"
+        ? result.error.violations.map((violation) => ({
+            field: violationField(schema, violation),
+            description: violation.message,
+          }))
+        : [];
+    violations.push(...textViolations(schema, message));
+    if (violations.length === 0) return;
+    throw new InvalidArgumentError(
+      "VALIDATION_FAILED",
+      violations.map((violation) => `${violation.field}: ${violation.description}`).join("; "),
+      violations,
+    );
   };
 
   return (next) => async (req) => {
@@ -144,7 +149,8 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
       };
       if (connectError && code === "INTERNAL") log("error", "rpc failed", { ...fields, ...errorFields(connectError.cause) });
       else log("info", "rpc", connectError ? { ...fields, reason: connectError.message } : fields);
-      connectError?.metadata.set("x-request-id", state.requestId);
+      // No x-request-id in the error's metadata: the response header carries it from the gate on, and
+      // the Connect protocol would append the metadata to that header (the id twice).
       return connectError;
     };
 
