@@ -35,6 +35,13 @@ module.exports = {
       to: { path: ["^src/(api|server|agents|agent|agent-sdk)/", "^gen/", "@connectrpc"] },
     },
     {
+      name: "app-framework-is-generic",
+      severity: "error",
+      comment: "The mechanisms every use case shares (mutation, lists, standard methods) know no feature.",
+      from: { path: "^src/app/(mutation|list|standard-methods|context|database|tenant-guard)\\.ts$" },
+      to: { path: "^src/app/[^/]+/" },
+    },
+    {
       name: "api-has-no-sql",
       severity: "error",
       comment: "api/ maps proto to use cases: no entities, no SQL, no server internals.",
@@ -51,9 +58,9 @@ module.exports = {
     {
       name: "agent-is-a-client",
       severity: "error",
-      comment: "The reference agent and its SDK are clients of the public contract: no server internals.",
+      comment: "The reference agent and its SDK are clients of the public contract: no server internals (the log format is shared).",
       from: { path: "^src/(agent|agent-sdk)/" },
-      to: { path: ["^src/(?!agent/|agent-sdk/)"] },
+      to: { path: ["^src/(?!agent/|agent-sdk/|log\\.ts$)"] },
     },
   ],
   options: {

@@ -9,7 +9,7 @@ import { demoAgentToken, loadDemo } from "./demo.js";
 import { createSimulatedAgent } from "./agent/simulator.js";
 import { tlsCredentials, type Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
-import { errorFields, log } from "./server/log.js";
+import { errorFields, log } from "./log.js";
 import { startServer } from "./server/server.js";
 import { readCertificatePair, type TlsFiles } from "./server/tls.js";
 

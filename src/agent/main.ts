@@ -3,7 +3,7 @@
 // on the same SDK (see docs/agents.md).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { errorFields, log } from "../server/log.js";
+import { errorFields, log } from "../log.js";
 import { createSimulatedAgent } from "./simulator.js";
 import { tlsCredentials } from "../agent-sdk/index.js";
 

@@ -4,7 +4,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import type { CallContext } from "../app/context.js";
 import type { ListRequest } from "../app/list.js";
 import { InvalidArgumentError, UnauthenticatedError } from "../domain/errors.js";
-import { callState } from "../server/call.js";
+import { callState } from "./call.js";
 
 export function timestamp(date: Date | null | undefined): Timestamp | undefined {
   return date ? timestampFromDate(date) : undefined;

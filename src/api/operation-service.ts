@@ -2,12 +2,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import type { Database } from "../app/database.js";
-import { cancelOperation, getOperation, listOperations, watchOperation } from "../app/operations/operations.js";
-import type { Notifications } from "../persistence/notifications.js";
+import { cancelOperation, getOperation, listOperations, type OperationNotices, watchOperation } from "../app/operations/operations.js";
 import { callContext, listRequest } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
 
-export function operationService(db: Database, notifications: Notifications): ServiceImpl<typeof OperationService> {
+export function operationService(db: Database, notifications: OperationNotices): ServiceImpl<typeof OperationService> {
   return {
     async getOperation(req, ctx) {
       return { operation: operationMessage(await getOperation(db, callContext(ctx), req.id)) };

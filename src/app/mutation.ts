@@ -16,7 +16,7 @@ import type { Principal } from "../domain/principal.js";
 import type { Database } from "./database.js";
 import { AuditEvent } from "../persistence/entities/index.js";
 import { pipelinedTransaction, type PipelinedTransaction } from "../persistence/pipelined-transaction.js";
-import { requireTenantEnabled } from "./tenants/guard.js";
+import { requireTenantEnabled } from "./tenant-guard.js";
 
 export async function mutate<R>(db: Database, ctx: CallContext, change: (em: EntityManager) => Promise<R>): Promise<R> {
   try {

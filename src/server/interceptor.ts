@@ -14,9 +14,9 @@ import type { Database } from "../app/database.js";
 import { recordFailedMutation, recordMutation } from "../app/mutation.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { callKey, type CallState } from "./call.js";
+import { callKey, type CallState } from "../api/call.js";
 import { textViolations } from "./request-text.js";
-import { errorFields, log } from "./log.js";
+import { errorFields, log } from "../log.js";
 import type { RpcMetrics } from "./metrics.js";
 
 /** Services anyone may call without a token: load balancers and tooling must reach them. */

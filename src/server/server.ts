@@ -11,7 +11,7 @@ import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
 import { isLoopback, readCertificatePair, type TlsFiles } from "./tls.js";
-import { errorFields, log } from "./log.js";
+import { errorFields, log } from "../log.js";
 import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
 import { renderCreationBatches, RpcMetrics } from "./metrics.js";

@@ -12,7 +12,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
-import { requireTenantEnabled } from "../tenants/guard.js";
+import { requireTenantEnabled } from "../tenant-guard.js";
 import { creationBatcher } from "./creation-batch.js";
 import { createAlone, type CreateVirtualMachine, type Created } from "./creation.js";
 

@@ -17,7 +17,7 @@ import { Rack, RackReservation as ReservationEntity, RackUnit as RackUnitEntity,
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
-import { requireTenantEnabled } from "../tenants/guard.js";
+import { requireTenantEnabled } from "../tenant-guard.js";
 import { requireTenantsExist } from "../tenants/references.js";
 import { createOnce, findById, readById } from "../standard-methods.js";
 import { requireInventoryWrite } from "./access.js";

@@ -9,6 +9,9 @@ import { jobKinds, operationStates, type JobKind, type OperationState } from "..
 import { isTenantRole, requireRole } from "../../domain/principal.js";
 import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify, type Notifications } from "../../persistence/notifications.js";
+
+/** What following an operation needs of the cross-replica notices. */
+export type OperationNotices = Pick<Notifications, "subscribe">;
 import type { Sql } from "../../persistence/pipelined-transaction.js";
 import { executePrepared, type PreparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
@@ -174,7 +177,7 @@ const doneStates: readonly OperationState[] = ["SUCCEEDED", "FAILED", "CANCELLED
 export async function* watchOperation(
   db: Database,
   ctx: CallContext,
-  notifications: Notifications,
+  notifications: OperationNotices,
   id: string,
   signal: AbortSignal,
 ): AsyncGenerator<Operation> {

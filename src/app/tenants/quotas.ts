@@ -17,7 +17,7 @@ import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { tenantReaders, tenantWriters } from "./access.js";
-import { requireTenantEnabled } from "./guard.js";
+import { requireTenantEnabled } from "../tenant-guard.js";
 
 export interface QuotaFields {
   readonly tenantId: string;
