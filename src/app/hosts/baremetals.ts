@@ -11,6 +11,7 @@ import {
   type FieldViolation,
 } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
+import { field, resourceTimes } from "../../domain/filter-schema.js";
 import { baremetalStatuses, customFieldProblems, type BaremetalStatus, type CustomFields, type Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
 import {
@@ -33,7 +34,6 @@ import {
 } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
 import { mayViewRack, requireInventoryRead, requireInventoryWrite } from "../inventory/access.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
@@ -92,28 +92,24 @@ export interface BaremetalFields {
   readonly description: string;
 }
 
-const uuid = { kind: "uuid" } as const;
-const integer = { kind: "integer" } as const;
-const string = { kind: "string" } as const;
 const baremetalFilter: FilterSchema = {
-  id: { type: uuid, property: "id" },
-  name: { type: string, property: "name" },
-  serial_number: { type: string, property: "serialNumber" },
-  status: { type: { kind: "enum", values: enumValues("BAREMETAL_STATUS_", baremetalStatuses) }, property: "status" },
-  group_id: { type: uuid, property: "groupId" },
-  rack_id: { type: uuid, property: "rackId" },
-  room_id: { type: uuid, property: "roomId" },
-  datacenter_id: { type: uuid, property: "datacenterId" },
-  region_id: { type: uuid, property: "regionId" },
-  capacity_cpu: { type: integer, property: "cpuCores" },
-  capacity_memory_mib: { type: integer, property: "memoryMib" },
-  capacity_storage_gib: { type: integer, property: "storageGib" },
-  free_cpu: { type: integer, property: "freeCpuCores" },
-  free_memory_mib: { type: integer, property: "freeMemoryMib" },
-  free_storage_gib: { type: integer, property: "freeStorageGib" },
-  description: { type: string, property: "description" },
-  create_time: { type: { kind: "timestamp" }, property: "createTime" },
-  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+  id: field.uuid("id"),
+  name: field.string("name"),
+  serial_number: field.string("serialNumber"),
+  status: field.enum("BAREMETAL_STATUS_", baremetalStatuses, "status"),
+  group_id: field.uuid("groupId"),
+  rack_id: field.uuid("rackId"),
+  room_id: field.uuid("roomId"),
+  datacenter_id: field.uuid("datacenterId"),
+  region_id: field.uuid("regionId"),
+  capacity_cpu: field.integer("cpuCores"),
+  capacity_memory_mib: field.integer("memoryMib"),
+  capacity_storage_gib: field.integer("storageGib"),
+  free_cpu: field.integer("freeCpuCores"),
+  free_memory_mib: field.integer("freeMemoryMib"),
+  free_storage_gib: field.integer("freeStorageGib"),
+  description: field.string("description"),
+  ...resourceTimes,
 };
 
 export async function createBaremetal(db: Database, ctx: CallContext, fields: BaremetalFields, requestId: string): Promise<Baremetal> {
