@@ -6,16 +6,16 @@
 import { randomUUID } from "node:crypto";
 import type { CallContext } from "./app/context.js";
 import type { Database } from "./app/database.js";
-import { createImage, createSpecification } from "./app/compute/catalogue.js";
+import { images, specifications } from "./app/compute/catalogue.js";
 import { batchCreateBaremetals, type BaremetalFields } from "./app/hosts/baremetals.js";
 import { createBaremetalGroup } from "./app/hosts/groups.js";
-import { createDatacenter } from "./app/inventory/datacenters.js";
+import { datacenters } from "./app/inventory/datacenters.js";
 import { createRack } from "./app/inventory/racks.js";
-import { createRegion } from "./app/inventory/regions.js";
-import { createRoom } from "./app/inventory/rooms.js";
+import { regions } from "./app/inventory/regions.js";
+import { rooms } from "./app/inventory/rooms.js";
 import { createResourceMaintainer, type Assignee } from "./app/maintainers/assignments.js";
 import { createMaintainerGroup, addGroupMember } from "./app/maintainers/groups.js";
-import { createMaintainer } from "./app/maintainers/maintainers.js";
+import { maintainers } from "./app/maintainers/maintainers.js";
 import { createQuota } from "./app/tenants/quotas.js";
 import { createTenant } from "./app/tenants/tenants.js";
 import { defaultSchedulingPolicy } from "./domain/placement.js";
@@ -40,14 +40,14 @@ export async function loadDemo(db: Database): Promise<boolean> {
   if (existing) return false;
   const ctx = demoContext;
 
-  const regions = [
-    await createRegion(db, ctx(), { name: marker, description: "Frankfurt and Amsterdam" }, ""),
-    await createRegion(db, ctx(), { name: "ap-east", description: "Hong Kong" }, ""),
+  const demoRegions = [
+    await regions.create(db, ctx(), { name: marker, description: "Frankfurt and Amsterdam" }, ""),
+    await regions.create(db, ctx(), { name: "ap-east", description: "Hong Kong" }, ""),
   ];
   const sites = [
-    { name: "fra1", region: regions[0]!, city: "Frankfurt", countryCode: "DE", latitude: 50.11, longitude: 8.68 },
-    { name: "ams1", region: regions[0]!, city: "Amsterdam", countryCode: "NL", latitude: 52.37, longitude: 4.9 },
-    { name: "hkg1", region: regions[1]!, city: "Hong Kong", countryCode: "HK", latitude: 22.32, longitude: 114.17 },
+    { name: "fra1", region: demoRegions[0]!, city: "Frankfurt", countryCode: "DE", latitude: 50.11, longitude: 8.68 },
+    { name: "ams1", region: demoRegions[0]!, city: "Amsterdam", countryCode: "NL", latitude: 52.37, longitude: 4.9 },
+    { name: "hkg1", region: demoRegions[1]!, city: "Hong Kong", countryCode: "HK", latitude: 22.32, longitude: 114.17 },
   ];
   const groupSpecs = [
     { name: "general-compute", dimension: "PURPOSE", ratio: 4 },
@@ -85,15 +85,14 @@ export async function loadDemo(db: Database): Promise<boolean> {
   let asn = 65000;
   for (const site of sites) {
     const { city, countryCode, latitude, longitude } = site;
-    const datacenter = await createDatacenter(
+    const datacenter = await datacenters.create(
       db,
       ctx(),
-      site.region.id,
-      { name: site.name, description: `${city} campus`, address: "", city, countryCode, latitude, longitude },
+      { regionId: site.region.id, name: site.name, description: `${city} campus`, address: "", city, countryCode, latitude, longitude },
       "",
     );
     for (const hall of ["hall-a", "hall-b"]) {
-      const room = await createRoom(db, ctx(), datacenter.id, { name: hall, description: `${site.name} ${hall}` }, "");
+      const room = await rooms.create(db, ctx(), { datacenterId: datacenter.id, name: hall, description: `${site.name} ${hall}` }, "");
       for (let r = 1; r <= 10; r++) {
         const rackName = `${site.name}-${hall.slice(-1)}${String(r).padStart(2, "0")}`;
         racks.push(
@@ -122,7 +121,7 @@ export async function loadDemo(db: Database): Promise<boolean> {
   // 20 hosts of 2U per rack; a rack's hosts share a group (Asian racks form the edge group).
   const hosts: BaremetalFields[] = [];
   racks.forEach((rack, r) => {
-    const group = rack.regionId === regions[1]!.id ? groups[7]! : groups[r % 7]!;
+    const group = rack.regionId === demoRegions[1]!.id ? groups[7]! : groups[r % 7]!;
     const gpu = group.name === "gpu";
     for (let h = 0; h < 20; h++) {
       hosts.push({
@@ -169,25 +168,25 @@ export async function loadDemo(db: Database): Promise<boolean> {
     }
   }
 
-  await createSpecification(
+  await specifications.create(
     db,
     ctx(),
     { name: "s1.small", vcpu: 2, memoryMib: 4096, storageGib: 40, generation: "gen3", deprecated: false, description: "" },
     "",
   );
-  await createSpecification(
+  await specifications.create(
     db,
     ctx(),
     { name: "s1.medium", vcpu: 4, memoryMib: 16384, storageGib: 100, generation: "gen3", deprecated: false, description: "" },
     "",
   );
-  await createSpecification(
+  await specifications.create(
     db,
     ctx(),
     { name: "s1.large", vcpu: 16, memoryMib: 65536, storageGib: 200, generation: "gen3", deprecated: false, description: "" },
     "",
   );
-  await createSpecification(
+  await specifications.create(
     db,
     ctx(),
     {
@@ -201,29 +200,29 @@ export async function loadDemo(db: Database): Promise<boolean> {
     },
     "",
   );
-  await createImage(
+  await images.create(
     db,
     ctx(),
     { name: "ubuntu-24.04", osFamily: "ubuntu", osVersion: "24.04", architecture: "X86_64", status: "ACTIVE", description: "" },
     "",
   );
-  await createImage(
+  await images.create(
     db,
     ctx(),
     { name: "rocky-9", osFamily: "rocky", osVersion: "9", architecture: "X86_64", status: "ACTIVE", description: "" },
     "",
   );
-  await createImage(
+  await images.create(
     db,
     ctx(),
     { name: "debian-12-arm64", osFamily: "debian", osVersion: "12", architecture: "ARM64", status: "ACTIVE", description: "" },
     "",
   );
 
-  const maintainers = [];
+  const people = [];
   for (let m = 1; m <= 20; m++) {
-    maintainers.push(
-      await createMaintainer(
+    people.push(
+      await maintainers.create(
         db,
         ctx(),
         {
@@ -241,7 +240,7 @@ export async function loadDemo(db: Database): Promise<boolean> {
   const teams = ["dc-fra", "dc-ams", "dc-hkg", "compute", "network"];
   const maintainerGroups = [];
   for (const [t, team] of teams.entries()) {
-    const members = maintainers.slice(t * 4, t * 4 + 4);
+    const members = people.slice(t * 4, t * 4 + 4);
     const group = await createMaintainerGroup(db, ctx(), { name: team, description: `${team} team`, managerId: members[0]!.id }, "");
     for (const member of members.slice(1)) await addGroupMember(db, ctx(), group.id, member.id);
     maintainerGroups.push(group);
@@ -250,7 +249,7 @@ export async function loadDemo(db: Database): Promise<boolean> {
     createResourceMaintainer(db, ctx(), { resource: { type, id }, assignee, role }, "");
   for (const [r, rack] of racks.entries()) {
     await assign("rack", rack.id, { groupId: maintainerGroups[Math.floor(r / 20)]!.id }, "OWNER");
-    await assign("rack", rack.id, { maintainerId: maintainers[r % 19]!.id }, "ON_CALL");
+    await assign("rack", rack.id, { maintainerId: people[r % 19]!.id }, "ON_CALL");
   }
   for (const [g, group] of groups.entries())
     await assign("baremetal_group", group.id, { groupId: maintainerGroups[3 + (g % 2)]!.id }, "OWNER");

@@ -15,67 +15,42 @@ import {
 import * as catalogue from "../app/compute/catalogue.js";
 import type { Database } from "../app/database.js";
 import type { Architecture as DomainArchitecture, ImageStatus as DomainImageStatus } from "../domain/compute.js";
-import { etagOf } from "../domain/etag.js";
-import { callContext, listRequest, maskedPatch, required, timestamp } from "./convert.js";
+import { required, resourceFields } from "./convert.js";
+import { standardHandlers } from "./standard-handlers.js";
 
 export function computeCatalogue(db: Database): Partial<ServiceImpl<typeof ComputeService>> {
   return {
-    async createVirtualMachineSpecification(req, ctx) {
-      const created = await catalogue.createSpecification(db, callContext(ctx), specificationFields(req.specification!), req.requestId);
-      return { specification: specificationMessage(created) };
-    },
-    async getVirtualMachineSpecification(req, ctx) {
-      return { specification: specificationMessage(await catalogue.getSpecification(db, callContext(ctx), req.id)) };
-    },
-    async listVirtualMachineSpecifications(req, ctx) {
-      const page = await catalogue.listSpecifications(db, callContext(ctx), listRequest(req));
-      return { specifications: page.items.map(specificationMessage), nextPageToken: page.nextPageToken };
-    },
-    async updateVirtualMachineSpecification(req, ctx) {
-      const specification = req.specification!;
+    ...standardHandlers(db, catalogue.specifications, {
+      noun: "VirtualMachineSpecification",
+      field: "specification",
+      listField: "specifications",
+      message: specificationMessage,
+      fields: specificationFields,
       // vcpu, memory_mib and storage_gib are not here: a size is fixed once created, so naming one
       // is INVALID_UPDATE_MASK.
-      const patch = maskedPatch<catalogue.SpecificationPatch>(req.updateMask, {
+      updatable: (specification) => ({
         name: () => ({ name: required("specification.name", specification.name) }),
         generation: () => ({ generation: specification.generation }),
         deprecated: () => ({ deprecated: specification.deprecated }),
         description: () => ({ description: specification.description }),
-      });
-      const updated = await catalogue.updateSpecification(db, callContext(ctx), specification.id, specification.etag, patch);
-      return { specification: specificationMessage(updated) };
-    },
-    async deleteVirtualMachineSpecification(req, ctx) {
-      await catalogue.deleteSpecification(db, callContext(ctx), req.id, req.etag);
-      return {};
-    },
-
-    async createImage(req, ctx) {
-      return { image: imageMessage(await catalogue.createImage(db, callContext(ctx), imageFields(req.image!), req.requestId)) };
-    },
-    async getImage(req, ctx) {
-      return { image: imageMessage(await catalogue.getImage(db, callContext(ctx), req.id)) };
-    },
-    async listImages(req, ctx) {
-      const page = await catalogue.listImages(db, callContext(ctx), listRequest(req));
-      return { images: page.items.map(imageMessage), nextPageToken: page.nextPageToken };
-    },
-    async updateImage(req, ctx) {
-      const image = req.image!;
+      }),
+    }),
+    ...standardHandlers(db, catalogue.images, {
+      noun: "Image",
+      field: "image",
+      listField: "images",
+      message: imageMessage,
+      fields: imageFields,
       // architecture is not here: an image is built for one.
-      const patch = maskedPatch<catalogue.ImagePatch>(req.updateMask, {
+      updatable: (image) => ({
         name: () => ({ name: required("image.name", image.name) }),
         os_family: () => ({ osFamily: image.osFamily }),
         os_version: () => ({ osVersion: image.osVersion }),
         // A status can be changed, not cleared: UNSPECIFIED is refused rather than read as ACTIVE.
         status: () => ({ status: ImageStatus[required("image.status", image.status)] as DomainImageStatus }),
         description: () => ({ description: image.description }),
-      });
-      return { image: imageMessage(await catalogue.updateImage(db, callContext(ctx), image.id, image.etag, patch)) };
-    },
-    async deleteImage(req, ctx) {
-      await catalogue.deleteImage(db, callContext(ctx), req.id, req.etag);
-      return {};
-    },
+      }),
+    }),
   };
 }
 
@@ -92,9 +67,7 @@ export function specificationMessage(specification: catalogue.VirtualMachineSpec
     generation: specification.generation,
     deprecated: specification.deprecated,
     description: specification.description,
-    etag: etagOf(specification.version),
-    createTime: timestamp(specification.createTime),
-    updateTime: timestamp(specification.updateTime),
+    ...resourceFields(specification),
   });
 }
 
@@ -121,9 +94,7 @@ export function imageMessage(image: catalogue.Image) {
     architecture: Architecture[image.architecture],
     status: ImageStatus[image.status],
     description: image.description,
-    etag: etagOf(image.version),
-    createTime: timestamp(image.createTime),
-    updateTime: timestamp(image.updateTime),
+    ...resourceFields(image),
   });
 }
 

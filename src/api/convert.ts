@@ -4,6 +4,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import type { CallContext } from "../app/context.js";
 import type { ListRequest } from "../app/list.js";
 import { InvalidArgumentError, UnauthenticatedError } from "../domain/errors.js";
+import { etagOf } from "../domain/etag.js";
 import { callState } from "./call.js";
 
 export function timestamp(date: Date | null | undefined): Timestamp | undefined {
@@ -57,4 +58,22 @@ export function required<T extends string | number>(field: string, value: T): T 
     throw new InvalidArgumentError("VALIDATION_FAILED", `${field}: value is required`, [{ field, description: "value is required" }]);
   }
   return value;
+}
+
+/** The fields every resource message carries beside its own: the etag and the two times. */
+export function resourceFields(row: { version: number; createTime: Date; updateTime: Date }) {
+  return { etag: etagOf(row.version), createTime: timestamp(row.createTime), updateTime: timestamp(row.updateTime) };
+}
+
+/** Create and Update of a resource whose own writable fields are a name (required) and a
+ * description, as a standard resource's mapping (standard-handlers.ts). `path` is the resource's
+ * proto field, for the violation's field path. */
+export function nameAndDescription(path: string) {
+  return {
+    fields: (message: { name: string; description: string }) => ({ name: message.name, description: message.description }),
+    updatable: (message: { name: string; description: string }) => ({
+      name: () => ({ name: required(`${path}.name`, message.name) }),
+      description: () => ({ description: message.description }),
+    }),
+  };
 }

@@ -15,11 +15,11 @@ import {
   type SchedulingPolicy as SchedulingPolicyMessage,
   type Resources as ResourcesMessage,
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import type { Baremetal, BaremetalFields, Placement } from "../app/hosts/baremetals.js";
+import type { Baremetal, BaremetalFields } from "../app/hosts/baremetals.js";
 import type { BaremetalGroup } from "../app/hosts/groups.js";
 import { etagOf } from "../domain/etag.js";
 import { InvalidArgumentError } from "../domain/errors.js";
-import { freeOf, type CustomFieldDefinition, type CustomFields, type Resources } from "../domain/hosts.js";
+import { freeOf, type CustomFieldDefinition, type CustomFields, type Placement, type Resources } from "../domain/hosts.js";
 import type { SchedulingPolicy } from "../domain/placement.js";
 import { timestamp } from "./convert.js";
 

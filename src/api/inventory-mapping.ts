@@ -17,19 +17,16 @@ import {
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import type { DatacenterFields } from "../app/inventory/datacenters.js";
 import type { RackFields } from "../app/inventory/racks.js";
-import type { RackUnitFields } from "../app/inventory/rack-units.js";
 import { etagOf } from "../domain/etag.js";
 import type * as inventory from "../domain/inventory.js";
-import { timestamp } from "./convert.js";
+import { resourceFields, timestamp } from "./convert.js";
 
 export function regionMessage(region: inventory.Region) {
   return create(RegionSchema, {
     id: region.id,
     name: region.name,
     description: region.description,
-    etag: etagOf(region.version),
-    createTime: timestamp(region.createTime),
-    updateTime: timestamp(region.updateTime),
+    ...resourceFields(region),
   });
 }
 
@@ -46,14 +43,12 @@ export function datacenterMessage(datacenter: inventory.Datacenter) {
       longitude: datacenter.longitude,
     },
     description: datacenter.description,
-    etag: etagOf(datacenter.version),
-    createTime: timestamp(datacenter.createTime),
-    updateTime: timestamp(datacenter.updateTime),
+    ...resourceFields(datacenter),
   });
 }
 
 export function datacenterFields(message: DatacenterMessage): DatacenterFields {
-  return { name: message.name, description: message.description, ...locationFields(message) };
+  return { regionId: message.regionId, name: message.name, description: message.description, ...locationFields(message) };
 }
 
 export function locationFields(message: DatacenterMessage): inventory.Location {
@@ -74,9 +69,7 @@ export function roomMessage(room: inventory.Room) {
     datacenterId: room.datacenterId,
     regionId: room.regionId,
     description: room.description,
-    etag: etagOf(room.version),
-    createTime: timestamp(room.createTime),
-    updateTime: timestamp(room.updateTime),
+    ...resourceFields(room),
   });
 }
 
@@ -93,9 +86,7 @@ export function rackMessage(rack: inventory.Rack) {
     network: { torSwitches: rack.torSwitches, subnets: rack.subnets, managementVlan: rack.managementVlan },
     allowedTenantIds: rack.allowedTenantIds,
     description: rack.description,
-    etag: etagOf(rack.version),
-    createTime: timestamp(rack.createTime),
-    updateTime: timestamp(rack.updateTime),
+    ...resourceFields(rack),
   });
 }
 
@@ -152,10 +143,6 @@ export function rackUnitNetwork(message: RackUnitMessage): inventory.RackUnitNet
   };
 }
 
-export function rackUnitFields(message: RackUnitMessage): RackUnitFields {
-  return { ...rackUnitNetwork(message), slotGroupId: message.slotGroupId || null, allowedTenantIds: ids(message.allowedTenantIds) };
-}
-
 export function reservationMessage(reservation: inventory.RackReservation) {
   return create(RackReservationSchema, {
     id: reservation.id,
@@ -186,8 +173,6 @@ export function slotGroupMessage(group: inventory.SlotGroup) {
     id: group.id,
     name: group.name,
     description: group.description,
-    etag: etagOf(group.version),
-    createTime: timestamp(group.createTime),
-    updateTime: timestamp(group.updateTime),
+    ...resourceFields(group),
   });
 }

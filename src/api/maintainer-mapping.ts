@@ -13,9 +13,8 @@ import {
 } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import type { AssignmentFields, MaintainedResource, ResponsibleMaintainer } from "../app/maintainers/assignments.js";
 import type { MaintainerFields } from "../app/maintainers/maintainers.js";
-import { etagOf } from "../domain/etag.js";
 import type * as domain from "../domain/maintainer.js";
-import { timestamp } from "./convert.js";
+import { resourceFields, timestamp } from "./convert.js";
 
 export function maintainerMessage(maintainer: domain.Maintainer) {
   return create(MaintainerSchema, {
@@ -26,9 +25,7 @@ export function maintainerMessage(maintainer: domain.Maintainer) {
     phone: maintainer.phone,
     chat: maintainer.chat,
     status: MaintainerStatus[maintainer.status],
-    etag: etagOf(maintainer.version),
-    createTime: timestamp(maintainer.createTime),
-    updateTime: timestamp(maintainer.updateTime),
+    ...resourceFields(maintainer),
   });
 }
 
@@ -54,9 +51,7 @@ export function maintainerGroupMessage(group: domain.MaintainerGroup) {
     description: group.description,
     managerId: group.managerId,
     memberCount: group.memberCount,
-    etag: etagOf(group.version),
-    createTime: timestamp(group.createTime),
-    updateTime: timestamp(group.updateTime),
+    ...resourceFields(group),
   });
 }
 

@@ -1,10 +1,11 @@
 // rackplane.v1.MaintainerService: maps requests to use cases and results back. No rules here.
+// Maintainers' five standard methods come from their declaration (standard-handlers.ts).
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import type { Database } from "../app/database.js";
 import * as assignments from "../app/maintainers/assignments.js";
 import * as groups from "../app/maintainers/groups.js";
-import * as maintainers from "../app/maintainers/maintainers.js";
+import { maintainers } from "../app/maintainers/maintainers.js";
 import { callContext, listRequest, maskedPatch, required } from "./convert.js";
 import {
   assignmentFields,
@@ -16,38 +17,25 @@ import {
   resourceMaintainerMessage,
   responsibleMaintainerMessage,
 } from "./maintainer-mapping.js";
+import { standardHandlers } from "./standard-handlers.js";
 
 export function maintainerService(db: Database): ServiceImpl<typeof MaintainerService> {
   return {
-    async createMaintainer(req, ctx) {
-      const created = await maintainers.createMaintainer(db, callContext(ctx), maintainerFields(req.maintainer!), req.requestId);
-      return { maintainer: maintainerMessage(created) };
-    },
-    async getMaintainer(req, ctx) {
-      return { maintainer: maintainerMessage(await maintainers.getMaintainer(db, callContext(ctx), req.id)) };
-    },
-    async listMaintainers(req, ctx) {
-      const page = await maintainers.listMaintainers(db, callContext(ctx), listRequest(req));
-      return { maintainers: page.items.map(maintainerMessage), nextPageToken: page.nextPageToken };
-    },
-    async updateMaintainer(req, ctx) {
-      const maintainer = req.maintainer!;
-      const patch = maskedPatch<maintainers.MaintainerFields>(req.updateMask, {
+    ...standardHandlers(db, maintainers, {
+      noun: "Maintainer",
+      field: "maintainer",
+      listField: "maintainers",
+      message: maintainerMessage,
+      fields: maintainerFields,
+      updatable: (maintainer) => ({
         name: () => ({ name: required("maintainer.name", maintainer.name) }),
         account: () => ({ account: required("maintainer.account", maintainer.account) }),
         email: () => ({ email: maintainer.email }),
         phone: () => ({ phone: maintainer.phone }),
         chat: () => ({ chat: maintainer.chat }),
         status: () => ({ status: maintainerStatus(maintainer.status) }),
-      });
-      return {
-        maintainer: maintainerMessage(await maintainers.updateMaintainer(db, callContext(ctx), maintainer.id, maintainer.etag, patch)),
-      };
-    },
-    async deleteMaintainer(req, ctx) {
-      await maintainers.deleteMaintainer(db, callContext(ctx), req.id, req.etag);
-      return {};
-    },
+      }),
+    }),
 
     async createMaintainerGroup(req, ctx) {
       const group = req.group!;

@@ -4,7 +4,7 @@ import { requireRole, roles } from "../domain/principal.js";
 import { AuditEvent as AuditEventEntity } from "../persistence/entities/index.js";
 import type { CallContext } from "./context.js";
 import type { Database } from "./database.js";
-import { enumValues } from "./inventory/filters.js";
+import { enumValues } from "../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "./list.js";
 
 export interface AuditEvent {

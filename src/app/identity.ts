@@ -8,7 +8,7 @@ import { hashSecret, newSecret, secretPrefix } from "../domain/token.js";
 import { ApiToken as ApiTokenEntity } from "../persistence/entities/index.js";
 import type { CallContext } from "./context.js";
 import type { Database } from "./database.js";
-import { enumValues } from "./inventory/filters.js";
+import { enumValues } from "../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "./list.js";
 import { mutate } from "./mutation.js";
 import { requireTenantsExist } from "./tenants/references.js";

@@ -26,6 +26,37 @@ export function freeOf(capacity: Resources, allocated: Resources): Resources {
   };
 }
 
+/** Where a host sits: its lowest unit, its height, and the reservation whose units it may take. */
+export interface Placement {
+  readonly rackId: string;
+  readonly firstPosition: number;
+  readonly heightUnits: number;
+  readonly reservationId: string | null;
+}
+
+/** A host on its units. */
+export interface Mounting extends Placement {
+  readonly baremetalId: string;
+}
+
+/** The units a mounting cannot have, given the current units of its rack (read beforehand, for
+ * reporting; the conditional UPDATE in app/hosts/mounting.ts is what actually guards). */
+export function mountingConflicts(
+  mounting: Mounting,
+  rackHeight: number,
+  units: ReadonlyMap<number, { status: string; reservationId: string | null }>,
+): { position: number; status: string }[] {
+  const conflicts: { position: number; status: string }[] = [];
+  for (let position = mounting.firstPosition; position < mounting.firstPosition + mounting.heightUnits; position++) {
+    const unit = units.get(position);
+    if (position > rackHeight || !unit) conflicts.push({ position, status: `beyond the rack's ${rackHeight} units` });
+    else if (unit.status === "RESERVED" && unit.reservationId === mounting.reservationId) continue;
+    else if (unit.status === "RESERVED") conflicts.push({ position, status: "RESERVED for someone else" });
+    else if (unit.status !== "FREE") conflicts.push({ position, status: unit.status });
+  }
+  return conflicts;
+}
+
 export interface CustomFieldDefinition {
   readonly id: string;
   readonly name: string;

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -33,17 +34,6 @@ function outcomes(results: PromiseSettledResult<unknown>[]): string[] {
     const error = ConnectError.from(result.reason);
     return `${Code[error.code]}/${error.findDetails(ErrorInfoSchema)[0]?.reason ?? error.rawMessage}`;
   });
-}
-
-async function failure(call: Promise<unknown>) {
-  try {
-    await call;
-  } catch (e) {
-    const error = ConnectError.from(e);
-    const [info] = error.findDetails(ErrorInfoSchema);
-    return { code: error.code, reason: info?.reason ?? "", metadata: { ...(info?.metadata ?? {}) } };
-  }
-  throw new Error("expected the call to fail, but it succeeded");
 }
 
 describe("concurrent writes with one etag", () => {

@@ -1,9 +1,8 @@
-import { ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema, BadRequestSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { BaremetalStatus, CustomFieldType, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import fc from "fast-check";
 import { effectiveCapacity } from "../../src/domain/quota.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -30,21 +29,6 @@ const host = (name: string, first: number, extra: Record<string, unknown> = {}) 
   groupId,
   ...extra,
 });
-
-async function failure(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    return {
-      code: e.code,
-      reason: e.findDetails(ErrorInfoSchema)[0]?.reason,
-      violations: e.findDetails(BadRequestSchema)[0]?.fieldViolations ?? [],
-      message: e.rawMessage,
-    };
-  }
-  throw new Error("expected a failure");
-}
 
 describe("bare-metal hosts", () => {
   it("mounts a host on its units, derives its location and shows it in the elevation", async () => {
@@ -91,7 +75,7 @@ describe("bare-metal hosts", () => {
       }),
     );
     expect(rejected.reason).toBe("BATCH_REJECTED");
-    expect(rejected.violations.map((v) => v.field)).toEqual([
+    expect(rejected.fields).toEqual([
       "requests[1].baremetal.name",
       "requests[1].baremetal.serial_number",
       "requests[2].baremetal.placement",

@@ -8,6 +8,7 @@ import { AntiAffinityScope, VirtualMachineRole, VirtualMachineState } from "../.
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { buildCloud, finishOperation, reservationDrift, type Cloud } from "../support/compute.js";
+import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
@@ -17,21 +18,6 @@ beforeAll(async () => {
   cloud = await buildCloud(t, { name: "vm", hosts: 3, quotaCpu: 40n });
 });
 afterAll(() => t.close());
-
-async function failure(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    return {
-      code: e.code,
-      reason: e.findDetails(ErrorInfoSchema)[0]?.reason,
-      metadata: e.findDetails(ErrorInfoSchema)[0]?.metadata ?? {},
-      message: e.rawMessage,
-    };
-  }
-  throw new Error("expected a failure");
-}
 
 const create = (extra: Record<string, unknown> = {}, c: Cloud = cloud) =>
   t.compute().createVirtualMachine({

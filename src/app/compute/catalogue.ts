@@ -1,19 +1,13 @@
 // The VM catalogue (VM-1, VM-2): specifications (flavors) and images. Platform admins write it;
 // every authenticated principal but agents reads it. A specification's sizes are fixed once it is
-// created (the scheduler reserves exactly them, and VMs keep pointing at it); neither a
-// specification nor an image can be deleted while a VM uses it.
-import type { EntityManager } from "@mikro-orm/postgresql";
+// created (the scheduler reserves exactly them, and VMs keep pointing at it), and so is an image's
+// architecture; neither a specification nor an image can be deleted while a VM uses it.
 import { architectures, imageStatuses, type Architecture, type ImageStatus } from "../../domain/compute.js";
 import { FailedPreconditionError } from "../../domain/errors.js";
-import type { FilterSchema } from "../../domain/filter.js";
-import { inventoryReaders, requireRole, type Principal, type Role } from "../../domain/principal.js";
+import { field } from "../../domain/filter-schema.js";
+import { inventoryReaders, requireRole, type Role } from "../../domain/principal.js";
 import { Image as ImageEntity, VirtualMachineSpecification as SpecificationEntity } from "../../persistence/entities/index.js";
-import type { CallContext } from "../context.js";
-import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
-import { listPage, type ListRequest, type Page } from "../list.js";
-import { mutate } from "../mutation.js";
-import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { standardResource, type DependentCheck, type ResourceAccess } from "../standard-resource.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -27,9 +21,6 @@ export interface SpecificationFields {
   readonly deprecated: boolean;
   readonly description: string;
 }
-
-/** What UpdateVirtualMachineSpecification may change: never the sizes. */
-export type SpecificationPatch = Partial<Pick<SpecificationFields, "name" | "generation" | "deprecated" | "description">>;
 
 export interface VirtualMachineSpecification extends SpecificationFields {
   readonly id: string;
@@ -47,9 +38,6 @@ export interface ImageFields {
   readonly description: string;
 }
 
-/** What UpdateImage may change: never the architecture. */
-export type ImagePatch = Partial<Pick<ImageFields, "name" | "osFamily" | "osVersion" | "status" | "description">>;
-
 export interface Image extends ImageFields {
   readonly id: string;
   readonly version: number;
@@ -58,141 +46,54 @@ export interface Image extends ImageFields {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Who, and what may be filtered
+// Who
 
 /** Agents act on jobs; everyone else may browse the catalogue to choose a size and an image. */
 const catalogueReaders: readonly Role[] = inventoryReaders;
 const catalogueWriters: readonly Role[] = ["PLATFORM_ADMIN"];
 
-function requireCatalogueRead(principal: Principal): void {
-  requireRole(principal, catalogueReaders, "read the VM catalogue");
-}
-
-function requireCatalogueWrite(principal: Principal): void {
-  requireRole(principal, catalogueWriters, "change the VM catalogue");
-}
-
-const string = { kind: "string" } as const;
-const integer = { kind: "integer" } as const;
-
-export const specificationFilter: FilterSchema = {
-  name: { type: string, property: "name" },
-  vcpu: { type: integer, property: "vcpu" },
-  memory_mib: { type: integer, property: "memoryMib" },
-  storage_gib: { type: integer, property: "storageGib" },
-  generation: { type: string, property: "generation" },
-  deprecated: { type: { kind: "boolean" }, property: "deprecated" },
+const catalogueAccess: ResourceAccess = {
+  read: (principal) => requireRole(principal, catalogueReaders, "read the VM catalogue"),
+  write: (principal) => requireRole(principal, catalogueWriters, "change the VM catalogue"),
 };
 
-export const imageFilter: FilterSchema = {
-  name: { type: string, property: "name" },
-  os_family: { type: string, property: "osFamily" },
-  os_version: { type: string, property: "osVersion" },
-  architecture: { type: { kind: "enum", values: enumValues("ARCHITECTURE_", architectures) }, property: "architecture" },
-  status: { type: { kind: "enum", values: enumValues("IMAGE_STATUS_", imageStatuses) }, property: "status" },
-};
-
-const SPECIFICATION = "virtual_machine_specification";
-const IMAGE = "image";
-
 // ---------------------------------------------------------------------------------------------
-// Specifications
+// The two resources
 
-export async function createSpecification(
-  db: Database,
-  ctx: CallContext,
-  fields: SpecificationFields,
-  requestId: string,
-): Promise<VirtualMachineSpecification> {
-  requireCatalogueWrite(ctx.principal);
-  const id = await mutate(db, ctx, (em) =>
-    createOnce(em, ctx, SPECIFICATION, requestId, fields, async (id) => {
-      em.create(SpecificationEntity, { id, ...fields });
-    }),
-  );
-  return getSpecification(db, ctx, id);
-}
+/** Update never changes the sizes. */
+export const specifications = standardResource<
+  VirtualMachineSpecification,
+  SpecificationFields,
+  Pick<SpecificationFields, "name" | "generation" | "deprecated" | "description">
+>({
+  type: "virtual_machine_specification",
+  entity: SpecificationEntity,
+  filter: {
+    name: field.string("name"),
+    vcpu: field.integer("vcpu"),
+    memory_mib: field.integer("memoryMib"),
+    storage_gib: field.integer("storageGib"),
+    generation: field.string("generation"),
+    deprecated: field.boolean("deprecated"),
+  },
+  access: catalogueAccess,
+  dependents: [unusedByVirtualMachines("specification_id", "specification", "mark it deprecated instead")],
+});
 
-export async function getSpecification(db: Database, ctx: CallContext, id: string): Promise<VirtualMachineSpecification> {
-  requireCatalogueRead(ctx.principal);
-  return readById(db.em(), SpecificationEntity, SPECIFICATION, id);
-}
-
-export async function listSpecifications(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<VirtualMachineSpecification>> {
-  requireCatalogueRead(ctx.principal);
-  return listPage(db.em(), SpecificationEntity, request, specificationFilter);
-}
-
-export async function updateSpecification(
-  db: Database,
-  ctx: CallContext,
-  id: string,
-  etag: string,
-  patch: SpecificationPatch,
-): Promise<VirtualMachineSpecification> {
-  target(ctx, SPECIFICATION, id);
-  requireCatalogueWrite(ctx.principal);
-  return mutate(db, ctx, async (em) => {
-    const specification = await findForChange(em, ctx, SpecificationEntity, SPECIFICATION, id, etag);
-    em.assign(specification, patch);
-    return specification;
-  });
-}
-
-export async function deleteSpecification(db: Database, ctx: CallContext, id: string, etag: string): Promise<void> {
-  target(ctx, SPECIFICATION, id);
-  requireCatalogueWrite(ctx.principal);
-  await mutate(db, ctx, async (em) => {
-    // The row lock conflicts with the key-share lock a VM insert takes on it through its foreign
-    // key: a VM created concurrently either commits first (and is counted) or fails its key check.
-    const specification = await findForChange(em, ctx, SpecificationEntity, SPECIFICATION, id, etag);
-    await requireUnused(em, "specification_id", { type: SPECIFICATION, id, label: `specification ${specification.name}` });
-    em.remove(specification);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Images
-
-export async function createImage(db: Database, ctx: CallContext, fields: ImageFields, requestId: string): Promise<Image> {
-  requireCatalogueWrite(ctx.principal);
-  const id = await mutate(db, ctx, (em) =>
-    createOnce(em, ctx, IMAGE, requestId, fields, async (id) => {
-      em.create(ImageEntity, { id, ...fields });
-    }),
-  );
-  return getImage(db, ctx, id);
-}
-
-export async function getImage(db: Database, ctx: CallContext, id: string): Promise<Image> {
-  requireCatalogueRead(ctx.principal);
-  return readById(db.em(), ImageEntity, IMAGE, id);
-}
-
-export async function listImages(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Image>> {
-  requireCatalogueRead(ctx.principal);
-  return listPage(db.em(), ImageEntity, request, imageFilter);
-}
-
-export async function updateImage(db: Database, ctx: CallContext, id: string, etag: string, patch: ImagePatch): Promise<Image> {
-  target(ctx, IMAGE, id);
-  requireCatalogueWrite(ctx.principal);
-  return mutate(db, ctx, async (em) => {
-    const image = await findForChange(em, ctx, ImageEntity, IMAGE, id, etag);
-    em.assign(image, patch);
-    return image;
-  });
-}
-
-export async function deleteImage(db: Database, ctx: CallContext, id: string, etag: string): Promise<void> {
-  target(ctx, IMAGE, id);
-  requireCatalogueWrite(ctx.principal);
-  await mutate(db, ctx, async (em) => {
-    const image = await findForChange(em, ctx, ImageEntity, IMAGE, id, etag);
-    await requireUnused(em, "image_id", { type: IMAGE, id, label: `image ${image.name}` });
-    em.remove(image);
-  });
-}
+/** Update never changes the architecture. */
+export const images = standardResource<Image, ImageFields, Omit<ImageFields, "architecture">>({
+  type: "image",
+  entity: ImageEntity,
+  filter: {
+    name: field.string("name"),
+    os_family: field.string("osFamily"),
+    os_version: field.string("osVersion"),
+    architecture: field.enum("ARCHITECTURE_", architectures, "architecture"),
+    status: field.enum("IMAGE_STATUS_", imageStatuses, "status"),
+  },
+  access: catalogueAccess,
+  dependents: [unusedByVirtualMachines("image_id", "image", "set its status to DEPRECATED or DISABLED instead")],
+});
 
 // ---------------------------------------------------------------------------------------------
 
@@ -200,36 +101,35 @@ export async function deleteImage(db: Database, ctx: CallContext, id: string, et
  * FAILED_PRECONDITION / HAS_DEPENDENTS while a VM names the entry. Live VMs (any state but DELETED)
  * are what the client must act on. A DELETED VM is kept for the record and still references the
  * entry through a foreign key, so the entry cannot go either: the answer says so, and that
- * deprecating it (or disabling the image) is what retires it, instead of failing on the key.
+ * deprecating it (or disabling the image) is what retires it, instead of failing on the key. The
+ * entry's row lock (taken by Delete) conflicts with the key-share lock a VM insert takes on it
+ * through its foreign key: a VM created concurrently either commits first (and is counted) or
+ * fails its key check.
  */
-async function requireUnused(
-  em: EntityManager,
+function unusedByVirtualMachines(
   column: "specification_id" | "image_id",
-  entry: { type: string; id: string; label: string },
-): Promise<void> {
-  const [counts] = await em.execute<{ live: number; deleted: number }[]>(
-    `select count(*) filter (where state <> 'DELETED')::int as live, count(*) filter (where state = 'DELETED')::int as deleted
-       from virtual_machine where ${column} = ?`,
-    [entry.id],
-  );
-  const live = counts?.live ?? 0;
-  const deleted = counts?.deleted ?? 0;
-  if (live === 0 && deleted === 0) return;
-  const retire = entry.type === IMAGE ? "set its status to DEPRECATED or DISABLED instead" : "mark it deprecated instead";
-  const message =
-    live > 0
-      ? `${entry.label} is used by ${live} virtual machine(s); delete them first, or ${retire}`
-      : `${entry.label} is named by the records of ${deleted} deleted virtual machine(s), which are kept; ${retire}`;
-  throw new FailedPreconditionError("HAS_DEPENDENTS", message, {
-    resource_type: entry.type,
-    resource_id: entry.id,
-    virtual_machines: String(live),
-    deleted_virtual_machines: String(deleted),
-  });
-}
-
-/** Names the target before the role check, so a refused call's audit record names it too. */
-function target(ctx: CallContext, resourceType: string, id: string): void {
-  ctx.audit.resourceType = resourceType;
-  ctx.audit.resourceId = id;
+  noun: string,
+  retire: string,
+): DependentCheck<{ id: string; name: string }> {
+  return async (em, entry, { type }) => {
+    const [counts] = await em.execute<{ live: number; deleted: number }[]>(
+      `select count(*) filter (where state <> 'DELETED')::int as live, count(*) filter (where state = 'DELETED')::int as deleted
+         from virtual_machine where ${column} = ?`,
+      [entry.id],
+    );
+    const live = counts?.live ?? 0;
+    const deleted = counts?.deleted ?? 0;
+    if (live === 0 && deleted === 0) return;
+    const label = `${noun} ${entry.name}`;
+    const message =
+      live > 0
+        ? `${label} is used by ${live} virtual machine(s); delete them first, or ${retire}`
+        : `${label} is named by the records of ${deleted} deleted virtual machine(s), which are kept; ${retire}`;
+    throw new FailedPreconditionError("HAS_DEPENDENTS", message, {
+      resource_type: type,
+      resource_id: entry.id,
+      virtual_machines: String(live),
+      deleted_virtual_machines: String(deleted),
+    });
+  };
 }

@@ -6,7 +6,7 @@ import { SchedulingRecord as SchedulingRecordEntity, VirtualMachine as VirtualMa
 import type { SchedulingCandidateRecord, SchedulingEventRecord } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
+import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { listResourceMaintainers } from "../maintainers/assignments.js";
 import { getVirtualMachine, type VirtualMachine } from "./vms.js";

@@ -3,7 +3,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { requireTransition, type LifecycleVerb, type VirtualMachineRole, type VirtualMachineState } from "../../domain/compute.js";
 import { NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
-import type { Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
 import type { JobKind } from "../../domain/operations.js";
 import { isTenantRole, requireRole, type Principal } from "../../domain/principal.js";
@@ -134,5 +133,3 @@ export async function operateVirtualMachine(
   });
   return getOperation(db, ctx, operationId);
 }
-
-export type { Resources };

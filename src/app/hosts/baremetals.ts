@@ -11,15 +11,16 @@ import {
   type FieldViolation,
 } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
-import { baremetalStatuses, customFieldProblems, type BaremetalStatus, type CustomFields, type Resources } from "../../domain/hosts.js";
+import { field, resourceTimes } from "../../domain/filter-schema.js";
+import { checkNewBaremetals, type BaremetalBatchFacts } from "../../domain/baremetal-batch.js";
+import { baremetalStatuses, type BaremetalStatus, type CustomFields, type Placement, type Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
-import {
-  unitsUnavailable,
-  type Datacenter as DatacenterView,
-  type Rack as RackView,
-  type RackUnit as RackUnitView,
-  type Region as RegionView,
-  type Room as RoomView,
+import type {
+  Datacenter as DatacenterView,
+  Rack as RackView,
+  RackUnit as RackUnitView,
+  Region as RegionView,
+  Room as RoomView,
 } from "../../domain/inventory.js";
 import { isTenantRole } from "../../domain/principal.js";
 import {
@@ -33,7 +34,6 @@ import {
 } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
 import { mayViewRack, requireInventoryRead, requireInventoryWrite } from "../inventory/access.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
@@ -42,7 +42,7 @@ import { customFieldDefinitions, customFieldFilters, requireValidCustomFields } 
 import { purgeDeletedVirtualMachines } from "../compute/history.js";
 import { removeAssignments } from "../maintainers/resources.js";
 import { refreshEffectiveCapacity, refreshGroupTotals } from "./effective-capacity.js";
-import { mount, mountingConflicts, unmount, type Mounting } from "./mounting.js";
+import { mount, unmount } from "./mounting.js";
 
 /** A host as use cases return it. */
 export interface Baremetal {
@@ -75,13 +75,6 @@ export interface Baremetal {
   readonly description: string;
 }
 
-export interface Placement {
-  readonly rackId: string;
-  readonly firstPosition: number;
-  readonly heightUnits: number;
-  readonly reservationId: string | null;
-}
-
 export interface BaremetalFields {
   readonly name: string;
   readonly serialNumber: string;
@@ -92,28 +85,24 @@ export interface BaremetalFields {
   readonly description: string;
 }
 
-const uuid = { kind: "uuid" } as const;
-const integer = { kind: "integer" } as const;
-const string = { kind: "string" } as const;
 const baremetalFilter: FilterSchema = {
-  id: { type: uuid, property: "id" },
-  name: { type: string, property: "name" },
-  serial_number: { type: string, property: "serialNumber" },
-  status: { type: { kind: "enum", values: enumValues("BAREMETAL_STATUS_", baremetalStatuses) }, property: "status" },
-  group_id: { type: uuid, property: "groupId" },
-  rack_id: { type: uuid, property: "rackId" },
-  room_id: { type: uuid, property: "roomId" },
-  datacenter_id: { type: uuid, property: "datacenterId" },
-  region_id: { type: uuid, property: "regionId" },
-  capacity_cpu: { type: integer, property: "cpuCores" },
-  capacity_memory_mib: { type: integer, property: "memoryMib" },
-  capacity_storage_gib: { type: integer, property: "storageGib" },
-  free_cpu: { type: integer, property: "freeCpuCores" },
-  free_memory_mib: { type: integer, property: "freeMemoryMib" },
-  free_storage_gib: { type: integer, property: "freeStorageGib" },
-  description: { type: string, property: "description" },
-  create_time: { type: { kind: "timestamp" }, property: "createTime" },
-  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+  id: field.uuid("id"),
+  name: field.string("name"),
+  serial_number: field.string("serialNumber"),
+  status: field.enum("BAREMETAL_STATUS_", baremetalStatuses, "status"),
+  group_id: field.uuid("groupId"),
+  rack_id: field.uuid("rackId"),
+  room_id: field.uuid("roomId"),
+  datacenter_id: field.uuid("datacenterId"),
+  region_id: field.uuid("regionId"),
+  capacity_cpu: field.integer("cpuCores"),
+  capacity_memory_mib: field.integer("memoryMib"),
+  capacity_storage_gib: field.integer("storageGib"),
+  free_cpu: field.integer("freeCpuCores"),
+  free_memory_mib: field.integer("freeMemoryMib"),
+  free_storage_gib: field.integer("freeStorageGib"),
+  description: field.string("description"),
+  ...resourceTimes,
 };
 
 export async function createBaremetal(db: Database, ctx: CallContext, fields: BaremetalFields, requestId: string): Promise<Baremetal> {
@@ -148,8 +137,8 @@ export async function batchCreateBaremetals(db: Database, ctx: CallContext, item
 
 /**
  * Checks and inserts hosts with a fixed number of queries whatever their count: existing names
- * and serials, racks, groups and units are each read once for the whole batch; the rows go in one
- * INSERT and their units are occupied by one UPDATE.
+ * and serials, racks, groups and units are each read once for the whole batch and checked by
+ * domain/baremetal-batch.ts; the rows go in one INSERT and their units are occupied by one UPDATE.
  */
 async function insertBaremetals(
   em: EntityManager,
@@ -157,87 +146,12 @@ async function insertBaremetals(
   path: (index: number) => string,
   single: boolean,
 ): Promise<void> {
-  const problems: FieldViolation[][] = rows.map(() => []);
-  const reject = (index: number, field: string, description: string) =>
-    problems[index]!.push({ field: `${path(index)}${field ? `.${field}` : ""}`, description });
-
-  const definitions = await customFieldDefinitions(em);
-  rows.forEach(({ fields }, index) => {
-    for (const problem of customFieldProblems(definitions, "baremetal", fields.customFields, true)) {
-      reject(index, `custom_fields.${problem.field}`, `INVALID_CUSTOM_FIELD: ${problem.problem}`);
-    }
-  });
-
-  const names = rows.map((row) => row.fields.name);
-  const serials = rows.map((row) => row.fields.serialNumber);
-  const seenNames = new Map<string, number>();
-  const seenSerials = new Map<string, number>();
-  rows.forEach(({ fields }, index) => {
-    if (seenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: also used by item ${seenNames.get(fields.name)} of this batch`);
-    else seenNames.set(fields.name, index);
-    if (seenSerials.has(fields.serialNumber))
-      reject(index, "serial_number", `ALREADY_EXISTS: also used by item ${seenSerials.get(fields.serialNumber)} of this batch`);
-    else seenSerials.set(fields.serialNumber, index);
-  });
-
-  const rackIds = [...new Set(rows.map((row) => row.fields.placement.rackId))];
-  const groupIds = [...new Set(rows.flatMap((row) => (row.fields.groupId ? [row.fields.groupId] : [])))];
-  const [existing, racks, groups, units] = await Promise.all([
-    em.execute<{ name: string; serial_number: string }[]>(
-      "select name, serial_number from baremetal where name = any(array[?]::text[]) or serial_number = any(array[?]::text[])",
-      [names, serials],
-    ),
-    em.find(Rack, { id: { $in: rackIds } }, { fields: ["id", "heightUnits", "status", "roomId", "datacenterId", "regionId"] }),
-    groupIds.length > 0 ? em.find(BaremetalGroup, { id: { $in: groupIds } }, { fields: ["id"] }) : Promise.resolve([]),
-    em.execute<{ rack_id: string; position: number; status: string; reservation_id: string | null }[]>(
-      "select rack_id, position, status, reservation_id from rack_unit where rack_id = any(array[?]::uuid[])",
-      [rackIds],
-    ),
-  ]);
-  const takenNames = new Set(existing.map((row) => row.name));
-  const takenSerials = new Set(existing.map((row) => row.serial_number));
-  const rackById = new Map(racks.map((rack) => [rack.id, rack]));
-  const knownGroups = new Set(groups.map((group) => group.id));
-  const unitsByRack = new Map<string, Map<number, { status: string; reservationId: string | null }>>();
-  for (const unit of units) {
-    let rackUnits = unitsByRack.get(unit.rack_id);
-    if (!rackUnits) {
-      rackUnits = new Map();
-      unitsByRack.set(unit.rack_id, rackUnits);
-    }
-    rackUnits.set(unit.position, { status: unit.status, reservationId: unit.reservation_id });
-  }
-
-  const mountings: Mounting[] = [];
-  rows.forEach(({ id, fields }, index) => {
-    if (takenNames.has(fields.name)) reject(index, "name", `ALREADY_EXISTS: a host named ${fields.name} exists`);
-    if (takenSerials.has(fields.serialNumber))
-      reject(index, "serial_number", `ALREADY_EXISTS: a host with serial ${fields.serialNumber} exists`);
-    if (fields.groupId && !knownGroups.has(fields.groupId))
-      reject(index, "group_id", `RESOURCE_NOT_FOUND: baremetal_group ${fields.groupId} not found`);
-    const rack = rackById.get(fields.placement.rackId);
-    if (!rack) {
-      reject(index, "placement.rack_id", `RESOURCE_NOT_FOUND: rack ${fields.placement.rackId} not found`);
-      return;
-    }
-    if (rack.status === "DECOMMISSIONED") reject(index, "placement.rack_id", `RACK_DECOMMISSIONED: rack ${rack.id} is decommissioned`);
-    const mounting = { baremetalId: id, ...fields.placement };
-    const conflicts = mountingConflicts(mounting, rack.heightUnits, unitsByRack.get(rack.id) ?? new Map());
-    // Units taken by an earlier item of the same batch count as occupied.
-    for (const other of mountings) {
-      if (other.rackId !== mounting.rackId) continue;
-      for (let p = mounting.firstPosition; p < mounting.firstPosition + mounting.heightUnits; p++) {
-        if (p >= other.firstPosition && p < other.firstPosition + other.heightUnits)
-          conflicts.push({ position: p, status: "OCCUPIED by an earlier item of this batch" });
-      }
-    }
-    if (conflicts.length > 0) {
-      const error = unitsUnavailable(rack.id, conflicts);
-      reject(index, "placement", `${error.reason}: ${error.message}`);
-    }
-    mountings.push(mounting);
-  });
-
+  const facts = await batchFacts(em, rows);
+  const { problems, mountings } = checkNewBaremetals(
+    rows.map(({ id, fields }) => ({ id, ...fields })),
+    facts,
+    path,
+  );
   const failures = problems.flat();
   if (failures.length > 0) {
     if (single) throw singleFailure(failures[0]!, rows[0]!.fields);
@@ -255,7 +169,7 @@ async function insertBaremetals(
   await em.insertMany(
     BaremetalEntity,
     rows.map(({ id, fields }) => {
-      const rack = rackById.get(fields.placement.rackId)!;
+      const rack = facts.racks.get(fields.placement.rackId)!;
       return {
         id,
         version: 1,
@@ -286,6 +200,44 @@ async function insertBaremetals(
   );
   await refreshEffectiveCapacity(em, { baremetalIds: rows.map((row) => row.id) });
   await mount(em, mountings);
+}
+
+/** What the batch check needs of the database, read in one round of queries. */
+async function batchFacts(em: EntityManager, rows: readonly { fields: BaremetalFields }[]) {
+  const definitions = await customFieldDefinitions(em);
+  const names = rows.map((row) => row.fields.name);
+  const serials = rows.map((row) => row.fields.serialNumber);
+  const rackIds = [...new Set(rows.map((row) => row.fields.placement.rackId))];
+  const groupIds = [...new Set(rows.flatMap((row) => (row.fields.groupId ? [row.fields.groupId] : [])))];
+  const [existing, racks, groups, units] = await Promise.all([
+    em.execute<{ name: string; serial_number: string }[]>(
+      "select name, serial_number from baremetal where name = any(array[?]::text[]) or serial_number = any(array[?]::text[])",
+      [names, serials],
+    ),
+    em.find(Rack, { id: { $in: rackIds } }, { fields: ["id", "heightUnits", "status", "roomId", "datacenterId", "regionId"] }),
+    groupIds.length > 0 ? em.find(BaremetalGroup, { id: { $in: groupIds } }, { fields: ["id"] }) : Promise.resolve([]),
+    em.execute<{ rack_id: string; position: number; status: string; reservation_id: string | null }[]>(
+      "select rack_id, position, status, reservation_id from rack_unit where rack_id = any(array[?]::uuid[])",
+      [rackIds],
+    ),
+  ]);
+  const unitsByRack = new Map<string, Map<number, { status: string; reservationId: string | null }>>();
+  for (const unit of units) {
+    let rackUnits = unitsByRack.get(unit.rack_id);
+    if (!rackUnits) {
+      rackUnits = new Map();
+      unitsByRack.set(unit.rack_id, rackUnits);
+    }
+    rackUnits.set(unit.position, { status: unit.status, reservationId: unit.reservation_id });
+  }
+  return {
+    customFields: definitions,
+    takenNames: new Set(existing.map((row) => row.name)),
+    takenSerials: new Set(existing.map((row) => row.serial_number)),
+    racks: new Map(racks.map((rack) => [rack.id, rack])),
+    groups: new Set(groups.map((group) => group.id)),
+    units: unitsByRack,
+  } satisfies BaremetalBatchFacts;
 }
 
 /** A single create reports its first problem with its own code and reason, not as a batch. */

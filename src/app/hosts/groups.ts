@@ -3,12 +3,12 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
+import { field, resourceTimes } from "../../domain/filter-schema.js";
 import { baremetalGroupDimensions, type BaremetalGroupDimension, type Resources } from "../../domain/hosts.js";
 import type { SchedulingPolicy } from "../../domain/placement.js";
 import { BaremetalGroup as GroupEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
 import { requireInventoryRead, requireInventoryWrite } from "../inventory/access.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
@@ -36,12 +36,11 @@ export interface BaremetalGroup extends BaremetalGroupFields {
 }
 
 const groupFilter: FilterSchema = {
-  id: { type: { kind: "uuid" }, property: "id" },
-  name: { type: { kind: "string" }, property: "name" },
-  dimension: { type: { kind: "enum", values: enumValues("BAREMETAL_GROUP_DIMENSION_", baremetalGroupDimensions) }, property: "dimension" },
-  description: { type: { kind: "string" }, property: "description" },
-  create_time: { type: { kind: "timestamp" }, property: "createTime" },
-  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+  id: field.uuid("id"),
+  name: field.string("name"),
+  dimension: field.enum("BAREMETAL_GROUP_DIMENSION_", baremetalGroupDimensions, "dimension"),
+  description: field.string("description"),
+  ...resourceTimes,
 };
 
 /** The row as stored: the policy in flat columns. */

@@ -1,35 +1,11 @@
 // Mounting hosts on rack units. A host takes units that are FREE, or RESERVED by the reservation
 // it names; nothing else — occupied, faulty, reserved for someone else, or above the rack's top —
 // and the check is one conditional UPDATE per batch, so two hosts racing for a unit cannot both
-// get it (the loser's transaction rolls back naming the unit).
+// get it (the loser's transaction rolls back naming the unit). Which units a mounting cannot have,
+// read beforehand for the error, is domain/hosts.ts's mountingConflicts.
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Mounting } from "../../domain/hosts.js";
 import { unitsUnavailable } from "../../domain/inventory.js";
-
-export interface Mounting {
-  readonly baremetalId: string;
-  readonly rackId: string;
-  readonly firstPosition: number;
-  readonly heightUnits: number;
-  readonly reservationId: string | null;
-}
-
-/** The units each mounting cannot have, given the current units of its rack (read beforehand,
- * for reporting; the UPDATE in `mount` is what actually guards). */
-export function mountingConflicts(
-  mounting: Mounting,
-  rackHeight: number,
-  units: ReadonlyMap<number, { status: string; reservationId: string | null }>,
-): { position: number; status: string }[] {
-  const conflicts: { position: number; status: string }[] = [];
-  for (let position = mounting.firstPosition; position < mounting.firstPosition + mounting.heightUnits; position++) {
-    const unit = units.get(position);
-    if (position > rackHeight || !unit) conflicts.push({ position, status: `beyond the rack's ${rackHeight} units` });
-    else if (unit.status === "RESERVED" && unit.reservationId === mounting.reservationId) continue;
-    else if (unit.status === "RESERVED") conflicts.push({ position, status: "RESERVED for someone else" });
-    else if (unit.status !== "FREE") conflicts.push({ position, status: unit.status });
-  }
-  return conflicts;
-}
 
 /** Occupies the units of every mounting in one statement; throws RACK_UNITS_UNAVAILABLE when any
  * unit was not available at that moment. */

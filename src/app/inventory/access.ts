@@ -5,6 +5,7 @@ import type { FilterQuery } from "@mikro-orm/postgresql";
 import { inventoryReaders, inventoryWriters, isTenantRole, requireRole, type Principal } from "../../domain/principal.js";
 import type { Rack } from "../../domain/inventory.js";
 import type { Rack as RackEntity } from "../../persistence/entities/index.js";
+import type { ResourceAccess } from "../standard-resource.js";
 
 export function requireInventoryRead(principal: Principal): void {
   requireRole(principal, inventoryReaders, "read the inventory");
@@ -13,6 +14,9 @@ export function requireInventoryRead(principal: Principal): void {
 export function requireInventoryWrite(principal: Principal): void {
   requireRole(principal, inventoryWriters, "change the inventory");
 }
+
+/** The inventory's standard resources (regions, datacenters, rooms, slot groups). */
+export const inventoryAccess: ResourceAccess = { read: requireInventoryRead, write: requireInventoryWrite };
 
 /** The racks a principal may see, as a query condition; undefined means all of them. */
 export function visibleRacks(principal: Principal): FilterQuery<RackEntity> | undefined {

@@ -1,76 +1,43 @@
-import { FailedPreconditionError } from "../../domain/errors.js";
+// Rooms, in a datacenter that must exist; a room's region is copied down from it (datacenters
+// cannot move, so it never goes stale). Deleting one with racks needs `force`, which takes them.
 import type { Room } from "../../domain/inventory.js";
+import { field, resourceTimes } from "../../domain/filter-schema.js";
 import { Datacenter, Rack, Room as RoomEntity } from "../../persistence/entities/index.js";
-import type { CallContext } from "../context.js";
-import type { Database } from "../database.js";
-import { listPage, type ListRequest, type Page } from "../list.js";
-import { removeAssignments } from "../maintainers/resources.js";
-import { mutate } from "../mutation.js";
-import { createOnce, findById, findForChange, readById } from "../standard-methods.js";
-import { requireInventoryRead, requireInventoryWrite } from "./access.js";
+import { blockingChildren, standardResource } from "../standard-resource.js";
+import { findById } from "../standard-methods.js";
+import { inventoryAccess } from "./access.js";
 import { deleteRacks } from "./cascade.js";
-import { roomFilter } from "./filters.js";
 
 export interface RoomFields {
+  readonly datacenterId: string;
   readonly name: string;
   readonly description: string;
 }
 
-export async function createRoom(
-  db: Database,
-  ctx: CallContext,
-  datacenterId: string,
-  fields: RoomFields,
-  requestId: string,
-): Promise<Room> {
-  requireInventoryWrite(ctx.principal);
-  const id = await mutate(db, ctx, async (em) => {
-    const datacenter = await findById(em, Datacenter, "datacenter", datacenterId);
-    return createOnce(em, ctx, "room", requestId, { datacenterId, fields }, async (id) => {
-      em.create(RoomEntity, { id, datacenterId, regionId: datacenter.regionId, ...fields });
-    });
-  });
-  return getRoom(db, ctx, id);
-}
-
-export async function getRoom(db: Database, ctx: CallContext, id: string): Promise<Room> {
-  requireInventoryRead(ctx.principal);
-  return readById(db.em(), RoomEntity, "room", id);
-}
-
-export async function listRooms(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Room>> {
-  requireInventoryRead(ctx.principal);
-  return listPage(db.em(), RoomEntity, request, roomFilter);
-}
-
-export async function updateRoom(db: Database, ctx: CallContext, id: string, etag: string, patch: Partial<RoomFields>): Promise<Room> {
-  requireInventoryWrite(ctx.principal);
-  return mutate(db, ctx, async (em) => {
-    const room = await findForChange(em, ctx, RoomEntity, "room", id, etag);
-    em.assign(room, patch);
-    return room;
-  });
-}
-
-export async function deleteRoom(db: Database, ctx: CallContext, id: string, etag: string, force: boolean): Promise<void> {
-  requireInventoryWrite(ctx.principal);
-  await mutate(db, ctx, async (em) => {
-    const room = await findForChange(em, ctx, RoomEntity, "room", id, etag);
-    const racks = await em.find(Rack, { roomId: id }, { fields: ["id", "name"] });
-    if (racks.length > 0) {
-      if (!force) {
-        throw new FailedPreconditionError(
-          "HAS_DEPENDENTS",
-          `room ${room.name} still has ${racks.length} rack(s): ${racks
-            .map((rack) => rack.name)
-            .slice(0, 10)
-            .join(", ")}; delete them first or pass force`,
-          { resource_type: "room", resource_id: id, racks: String(racks.length) },
-        );
-      }
-      await deleteRacks(em, { column: "room_id", value: id });
-    }
-    em.remove(room);
-    await removeAssignments(em, "room", [id]);
-  });
-}
+export const rooms = standardResource<Room, RoomFields, Omit<RoomFields, "datacenterId">>({
+  type: "room",
+  entity: RoomEntity,
+  filter: {
+    id: field.uuid("id"),
+    name: field.string("name"),
+    datacenter_id: field.uuid("datacenterId"),
+    region_id: field.uuid("regionId"),
+    description: field.string("description"),
+    ...resourceTimes,
+  },
+  access: inventoryAccess,
+  async prepare(em, fields) {
+    const datacenter = await findById(em, Datacenter, "datacenter", fields.datacenterId);
+    return { ...fields, regionId: datacenter.regionId };
+  },
+  dependents: [
+    blockingChildren({
+      entity: Rack,
+      parentKey: "roomId",
+      noun: "rack",
+      cascade: async (em, room) => {
+        await deleteRacks(em, { column: "room_id", value: room.id });
+      },
+    }),
+  ],
+});

@@ -2,6 +2,7 @@
 // admins and backend services change them; every authenticated role except agents reads them.
 // Tenant principals additionally see only the resources they may see (resources.ts, tenantVisible).
 import { requireRole, type Principal, type Role } from "../../domain/principal.js";
+import type { ResourceAccess } from "../standard-resource.js";
 
 export const maintainerWriters: readonly Role[] = ["PLATFORM_ADMIN", "SERVICE"];
 /** Agents act on jobs; they have no business browsing who maintains what. */
@@ -14,3 +15,5 @@ export function requireMaintainerRead(principal: Principal): void {
 export function requireMaintainerWrite(principal: Principal): void {
   requireRole(principal, maintainerWriters, "change maintainers");
 }
+
+export const maintainerAccess: ResourceAccess = { read: requireMaintainerRead, write: requireMaintainerWrite };

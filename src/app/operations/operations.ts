@@ -16,7 +16,7 @@ import type { Sql } from "../../persistence/pipelined-transaction.js";
 import { executePrepared, type PreparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { enumValues } from "../inventory/filters.js";
+import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { readById } from "../standard-methods.js";

@@ -1,14 +1,13 @@
 // The fields ListTenants may filter on (AIP-160), mapped to entity properties.
 import type { FilterSchema } from "../../domain/filter.js";
+import { field, resourceTimes } from "../../domain/filter-schema.js";
 import { tenantKinds } from "../../domain/tenant.js";
-import { enumValues } from "../inventory/filters.js";
 
 export const tenantFilter: FilterSchema = {
-  id: { type: { kind: "uuid" }, property: "id" },
-  name: { type: { kind: "string" }, property: "name" },
-  kind: { type: { kind: "enum", values: enumValues("TENANT_KIND_", tenantKinds) }, property: "kind" },
-  disabled: { type: { kind: "boolean" }, property: "disabled" },
-  description: { type: { kind: "string" }, property: "description" },
-  create_time: { type: { kind: "timestamp" }, property: "createTime" },
-  update_time: { type: { kind: "timestamp" }, property: "updateTime" },
+  id: field.uuid("id"),
+  name: field.string("name"),
+  kind: field.enum("TENANT_KIND_", tenantKinds, "kind"),
+  disabled: field.boolean("disabled"),
+  description: field.string("description"),
+  ...resourceTimes,
 };
