@@ -9,6 +9,7 @@ import { InvalidArgumentError } from "../domain/errors.js";
 import type { Dispatcher } from "../agents/dispatcher.js";
 import { effectivePageSize } from "../domain/page-token.js";
 import { callContext, timestamp } from "./convert.js";
+import { at, reads, type TargetRules } from "./request-targets.js";
 
 export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: number): ServiceImpl<typeof AgentService> {
   return {
@@ -115,3 +116,10 @@ function decodeAgentToken(token: string): string {
   }
   return id;
 }
+
+export const agentTargets: TargetRules<typeof AgentService> = {
+  streamJobs: at("agent", () => ""),
+  reportJob: at("job", (request) => request.jobId),
+  reportResourceState: at("virtual_machine", (request) => request.virtualMachineId),
+  listAgents: reads,
+};

@@ -6,6 +6,7 @@ import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { listAuditEvents, type AuditEvent } from "../app/audit.js";
 import type { Database } from "../app/database.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
+import { reads, type TargetRules } from "./request-targets.js";
 
 export function auditService(db: Database): ServiceImpl<typeof AuditService> {
   return {
@@ -32,3 +33,5 @@ function auditEventMessage(event: AuditEvent) {
     message: event.message,
   });
 }
+
+export const auditTargets: TargetRules<typeof AuditService> = { listAuditEvents: reads };

@@ -1,6 +1,6 @@
 // rackplane.v1.ComputeService, the catalogue half: VM specifications and images (VM-1, VM-2).
-// Maps requests to use cases and results back; no rules here. The VM half is another module, merged
-// with this one in src/server/routes.ts.
+// Maps requests to use cases and results back; no rules here. The VM half is another module, part of the
+// whole service in compute-service.ts.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -16,9 +16,16 @@ import * as catalogue from "../app/compute/catalogue.js";
 import type { Database } from "../app/database.js";
 import type { Architecture as DomainArchitecture, ImageStatus as DomainImageStatus } from "../domain/compute.js";
 import { required, resourceFields } from "./convert.js";
-import { standardHandlers } from "./standard-handlers.js";
+import { standardHandlers, standardTargets } from "./standard-handlers.js";
+import type { TargetRules } from "./request-targets.js";
 
-export function computeCatalogue(db: Database): Partial<ServiceImpl<typeof ComputeService>> {
+/** The methods of this half: specifications and images. */
+export type CatalogueMethods = Extract<
+  keyof ServiceImpl<typeof ComputeService>,
+  `${string}VirtualMachineSpecification${string}` | `${string}Image${string}`
+>;
+
+export function catalogueHandlers(db: Database): Pick<ServiceImpl<typeof ComputeService>, CatalogueMethods> {
   return {
     ...standardHandlers(db, catalogue.specifications, {
       noun: "VirtualMachineSpecification",
@@ -53,6 +60,11 @@ export function computeCatalogue(db: Database): Partial<ServiceImpl<typeof Compu
     }),
   };
 }
+
+export const catalogueTargets: Pick<TargetRules<typeof ComputeService>, CatalogueMethods> = {
+  ...standardTargets(catalogue.specifications, "VirtualMachineSpecification", "specification"),
+  ...standardTargets(catalogue.images, "Image", "image"),
+};
 
 // ---------------------------------------------------------------------------------------------
 // Domain ⇄ proto

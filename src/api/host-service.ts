@@ -7,6 +7,7 @@ import * as customFieldDefinitions from "../app/hosts/custom-fields.js";
 import * as groups from "../app/hosts/groups.js";
 import type { BaremetalStatus as DomainStatus, CustomFieldType as DomainFieldType } from "../domain/hosts.js";
 import { callContext, listRequest, maskedPatch, required } from "./convert.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 import {
   baremetalFields,
   baremetalGroupMessage,
@@ -20,7 +21,13 @@ import {
 } from "./host-mapping.js";
 import { datacenterMessage, rackMessage, rackUnitMessage, regionMessage, roomMessage } from "./inventory-mapping.js";
 
-export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryService>> {
+/** The methods of this half: hosts, host groups and custom fields. */
+type HostMethods = Extract<
+  keyof ServiceImpl<typeof InventoryService>,
+  `${string}Baremetal${string}` | `${string}CustomFieldDefinition${string}`
+>;
+
+export function hostHandlers(db: Database): Pick<ServiceImpl<typeof InventoryService>, HostMethods> {
   return {
     async createBaremetal(req, ctx) {
       return {
@@ -160,3 +167,22 @@ export function hostService(db: Database): Partial<ServiceImpl<typeof InventoryS
 }
 
 const customFieldPath = /^custom_fields\.([a-z][a-z0-9_]*)$/;
+
+export const hostTargets: Pick<TargetRules<typeof InventoryService>, HostMethods> = {
+  createBaremetal: creates("baremetal"),
+  batchCreateBaremetals: creates("baremetal"),
+  getBaremetal: reads,
+  listBaremetals: reads,
+  updateBaremetal: at("baremetal", (request) => request.baremetal?.id),
+  deleteBaremetal: byId("baremetal"),
+  setBaremetalStatus: byId("baremetal"),
+  locateBaremetal: reads,
+  createBaremetalGroup: creates("baremetal_group"),
+  getBaremetalGroup: reads,
+  listBaremetalGroups: reads,
+  updateBaremetalGroup: at("baremetal_group", (request) => request.group?.id),
+  deleteBaremetalGroup: byId("baremetal_group"),
+  createCustomFieldDefinition: creates("custom_field_definition"),
+  listCustomFieldDefinitions: reads,
+  deleteCustomFieldDefinition: byId("custom_field_definition"),
+};

@@ -7,6 +7,7 @@ import type { Database } from "../app/database.js";
 import { createToken, listTokens, revokeToken, type ApiToken, type Authenticator } from "../app/identity.js";
 import type { Role as DomainRole } from "../domain/principal.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
+import { byId, creates, reads, type TargetRules } from "./request-targets.js";
 
 export function identityService(db: Database, authenticator: Authenticator): ServiceImpl<typeof IdentityService> {
   return {
@@ -48,3 +49,10 @@ function tokenMessage(token: ApiToken) {
     revokeTime: timestamp(token.revokeTime),
   });
 }
+
+export const identityTargets: TargetRules<typeof IdentityService> = {
+  createToken: creates("api_token"),
+  listTokens: reads,
+  revokeToken: byId("api_token"),
+  getCallerIdentity: reads,
+};

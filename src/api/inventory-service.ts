@@ -9,7 +9,9 @@ import * as racks from "../app/inventory/racks.js";
 import { regions } from "../app/inventory/regions.js";
 import { rooms } from "../app/inventory/rooms.js";
 import { slotGroups } from "../app/inventory/slot-groups.js";
-import { standardHandlers } from "./standard-handlers.js";
+import { hostHandlers, hostTargets } from "./host-service.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
+import { standardHandlers, standardTargets } from "./standard-handlers.js";
 import { callContext, listRequest, maskedPatch, nameAndDescription, required } from "./convert.js";
 import {
   datacenterFields,
@@ -29,8 +31,9 @@ import {
   slotGroupMessage,
 } from "./inventory-mapping.js";
 
-export function inventoryService(db: Database): Partial<ServiceImpl<typeof InventoryService>> {
+export function inventoryService(db: Database): ServiceImpl<typeof InventoryService> {
   return {
+    ...hostHandlers(db),
     ...standardHandlers(db, regions, {
       noun: "Region",
       field: "region",
@@ -161,3 +164,21 @@ export function inventoryService(db: Database): Partial<ServiceImpl<typeof Inven
     },
   };
 }
+
+export const inventoryTargets: TargetRules<typeof InventoryService> = {
+  ...standardTargets(regions, "Region", "region"),
+  ...standardTargets(datacenters, "Datacenter", "datacenter"),
+  ...standardTargets(rooms, "Room", "room"),
+  ...standardTargets(slotGroups, "SlotGroup", "slotGroup"),
+  createRack: creates("rack"),
+  getRack: reads,
+  listRacks: reads,
+  updateRack: at("rack", (request) => request.rack?.id),
+  deleteRack: byId("rack"),
+  getRackElevation: reads,
+  updateRackUnit: at("rack", (request) => request.unit?.rackId),
+  reserveRackUnits: creates("rack_reservation"),
+  releaseRackUnits: at("rack_reservation", (request) => request.reservationId),
+  setRackUnitsFaulty: at("rack", (request) => request.rackId),
+  ...hostTargets,
+};

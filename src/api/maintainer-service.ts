@@ -17,7 +17,8 @@ import {
   resourceMaintainerMessage,
   responsibleMaintainerMessage,
 } from "./maintainer-mapping.js";
-import { standardHandlers } from "./standard-handlers.js";
+import { standardHandlers, standardTargets } from "./standard-handlers.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 
 export function maintainerService(db: Database): ServiceImpl<typeof MaintainerService> {
   return {
@@ -105,3 +106,19 @@ export function maintainerService(db: Database): ServiceImpl<typeof MaintainerSe
     },
   };
 }
+
+export const maintainerTargets: TargetRules<typeof MaintainerService> = {
+  ...standardTargets(maintainers, "Maintainer", "maintainer"),
+  createMaintainerGroup: creates("maintainer_group"),
+  getMaintainerGroup: reads,
+  listMaintainerGroups: reads,
+  updateMaintainerGroup: at("maintainer_group", (request) => request.group?.id),
+  deleteMaintainerGroup: byId("maintainer_group"),
+  addGroupMember: at("maintainer_group", (request) => request.groupId),
+  removeGroupMember: at("maintainer_group", (request) => request.groupId),
+  listGroupMembers: reads,
+  createResourceMaintainer: creates("resource_maintainer"),
+  deleteResourceMaintainer: byId("resource_maintainer"),
+  listResourceMaintainers: reads,
+  listMaintainerResources: reads,
+};

@@ -5,6 +5,7 @@ import type { Database } from "../app/database.js";
 import { cancelOperation, getOperation, listOperations, type OperationNotices, watchOperation } from "../app/operations/operations.js";
 import { callContext, listRequest } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
+import { byId, reads, type TargetRules } from "./request-targets.js";
 
 export function operationService(db: Database, notifications: OperationNotices): ServiceImpl<typeof OperationService> {
   return {
@@ -25,3 +26,10 @@ export function operationService(db: Database, notifications: OperationNotices):
     },
   };
 }
+
+export const operationTargets: TargetRules<typeof OperationService> = {
+  getOperation: reads,
+  listOperations: reads,
+  watchOperation: reads,
+  cancelOperation: byId("operation"),
+};

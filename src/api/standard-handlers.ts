@@ -6,6 +6,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import type { Database } from "../app/database.js";
 import type { StandardMethods } from "../app/standard-resource.js";
 import { callContext, listRequest, maskedPatch } from "./convert.js";
+import { at, byId, creates, reads, type TargetRule } from "./request-targets.js";
 
 export interface ResourceMapping<Row, Fields, Updatable, Message, Noun extends string, Field extends string, ListField extends string> {
   /** The methods' noun: Create<Noun>, Get<Noun>, List<Noun>s, Update<Noun>, Delete<Noun>. */
@@ -76,4 +77,25 @@ export function standardHandlers<
     },
   };
   return handlers as unknown as StandardHandlers<Noun, Field, ListField, Message>;
+}
+
+/** What the five methods act on, for the audit record (request-targets.ts). */
+export type StandardTargets<Noun extends string, Field extends string> = Record<`create${Noun}`, TargetRule<unknown>> &
+  Record<`get${Noun}` | `list${Noun}s`, typeof reads> &
+  Record<`update${Noun}`, TargetRule<Given<Field, { readonly id: string }>>> &
+  Record<`delete${Noun}`, TargetRule<{ readonly id: string }>>;
+
+export function standardTargets<Noun extends string, Field extends string>(
+  resource: { readonly type: string },
+  noun: Noun,
+  field: Field,
+): StandardTargets<Noun, Field> {
+  const { type } = resource;
+  return {
+    [`create${noun}`]: creates(type),
+    [`get${noun}`]: reads,
+    [`list${noun}s`]: reads,
+    [`update${noun}`]: at(type, (request: Given<Field, { readonly id: string }>) => request[field]?.id),
+    [`delete${noun}`]: byId(type),
+  } as StandardTargets<Noun, Field>;
 }

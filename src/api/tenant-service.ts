@@ -7,9 +7,10 @@ import * as tenants from "../app/tenants/tenants.js";
 import * as usage from "../app/tenants/usage.js";
 import { callContext, listRequest, maskedPatch, required } from "./convert.js";
 import { quotaFields, quotaLimit, quotaMessage, tenantContact, tenantFields, tenantMessage, tenantUsageMessage } from "./tenant-mapping.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 
 /** TenantService: tenants (TEN-1..3), their quotas in host groups and their usage (QUO-1..5). */
-export function tenantService(db: Database, tokens: tenants.TokenCache): Partial<ServiceImpl<typeof TenantService>> {
+export function tenantService(db: Database, tokens: tenants.TokenCache): ServiceImpl<typeof TenantService> {
   return {
     async createTenant(req, ctx) {
       return { tenant: tenantMessage(await tenants.createTenant(db, callContext(ctx), tenantFields(req.tenant!), req.requestId)) };
@@ -79,3 +80,19 @@ export function tenantService(db: Database, tokens: tenants.TokenCache): Partial
     },
   };
 }
+
+export const tenantTargets: TargetRules<typeof TenantService> = {
+  createTenant: creates("tenant"),
+  getTenant: reads,
+  listTenants: reads,
+  updateTenant: at("tenant", (request) => request.tenant?.id),
+  deleteTenant: byId("tenant"),
+  disableTenant: byId("tenant"),
+  enableTenant: byId("tenant"),
+  createBaremetalGroupTenantQuota: creates("baremetal_group_tenant_quota"),
+  getBaremetalGroupTenantQuota: reads,
+  listBaremetalGroupTenantQuotas: reads,
+  updateBaremetalGroupTenantQuota: at("baremetal_group_tenant_quota", (request) => request.quota?.id),
+  deleteBaremetalGroupTenantQuota: byId("baremetal_group_tenant_quota"),
+  getTenantUsage: reads,
+};

@@ -16,6 +16,7 @@ import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { callKey, type CallState } from "../api/call.js";
 import { textViolations } from "./request-text.js";
+import type { RequestTargets } from "../api/request-targets.js";
 import { errorFields, log } from "../log.js";
 import type { RpcMetrics } from "./metrics.js";
 
@@ -34,6 +35,8 @@ export interface CallDependencies {
   /** Audit writes the request gate started and nobody awaits: shutdown waits for them before the
    * database closes. */
   readonly pendingAudits: Set<Promise<void>>;
+  /** What each method acts on, declared beside its handlers (api/request-targets.ts). */
+  readonly targets: RequestTargets;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface CallDependencies {
  * carries that error: it gets its ErrorInfo and request id here, in place, before it is written
  * out, and the call is logged, counted and — for a mutation — audited.
  */
-export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx: HandlerContext) => void {
+export function callGate({ db, metrics, pendingAudits, targets }: CallDependencies): (ctx: HandlerContext) => void {
   return (ctx) => {
     const method = `${ctx.service.typeName}/${ctx.method.name}`;
     const state: CallState = {
@@ -77,7 +80,7 @@ export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx
         const mutating =
           !publicServices.has(ctx.service.typeName) && ctx.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
         if (mutating) {
-          Object.assign(state.audit, { resourceType: auditTypeOf(ctx.method.name) });
+          Object.assign(state.audit, { resourceType: targets.of(ctx.method, undefined)?.type ?? "" });
           const write: Promise<void> = recordFailedMutation(db, state, code, reasonOf(error), error.rawMessage)
             .catch((auditError: unknown) =>
               log("error", "could not write the audit record", { method, request_id: state.requestId, ...errorFields(auditError) }),
@@ -101,7 +104,7 @@ function base64Message(query: URLSearchParams): boolean {
   return query.get("base64") !== "1" || /^[A-Za-z0-9+/_-]*={0,2}$/.test(query.get("message") ?? "");
 }
 
-export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
+export function callInterceptor({ db, authenticator, metrics, targets }: CallDependencies): Interceptor {
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
@@ -125,7 +128,7 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
   return (next) => async (req) => {
     const state = req.contextValues.get(callKey)!;
     const { started, method } = state;
-    const target = req.stream ? undefined : requestTarget(req.method.name, req.message);
+    const target = targets.of(req.method, req.stream ? undefined : req.message);
     if (target) Object.assign(state.audit, { resourceType: target.type, resourceId: target.id });
     const isPublic = publicServices.has(req.service.typeName);
     const mutating = !isPublic && req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
@@ -224,52 +227,6 @@ function violationField(schema: DescMessage, violation: Violation): string {
   if (!message?.fields.some((field) => field.name === named)) return path;
   return path === "" ? named : `${path}.${named}`;
 }
-
-/** The resource type a method acts on, when nothing of its request could be read. */
-function auditTypeOf(methodName: string): string {
-  return requestTarget(methodName, {})?.type ?? "";
-}
-
-/** The resource a mutation acts on, as its request names it: the type, the id (for a resource that
- * exists) and whether the call creates it. Filled in before authentication and validation, so that
- * a call refused before its use case names the target (bad input, no token, a role that may not)
- * is still audited against it; use cases overwrite it with what they learn. */
-function requestTarget(methodName: string, message: object): { type: string; id: string; creates: boolean } | undefined {
-  const fields = message as Record<string, unknown>;
-  const uuid = (value: unknown): string => (typeof value === "string" && uuidPattern.test(value) ? value : "");
-  const idOf = (value: unknown): string => uuid((value as { id?: unknown } | undefined)?.id);
-  switch (methodName) {
-    case "UpdateRackUnit":
-      return { type: "rack", id: uuid((fields.unit as { rackId?: unknown } | undefined)?.rackId), creates: false };
-    case "SetRackUnitsFaulty":
-      return { type: "rack", id: uuid(fields.rackId), creates: false };
-    case "ReserveRackUnits":
-      return { type: "rack_reservation", id: "", creates: true };
-    case "ReleaseRackUnits":
-      return { type: "rack_reservation", id: uuid(fields.reservationId), creates: false };
-    case "BatchCreateBaremetals":
-      return { type: "baremetal", id: "", creates: true };
-    case "SetBaremetalStatus":
-      return { type: "baremetal", id: uuid(fields.id), creates: false };
-    case "DisableTenant":
-    case "EnableTenant":
-      return { type: "tenant", id: uuid(fields.id), creates: false };
-    case "AddGroupMember":
-    case "RemoveGroupMember":
-      return { type: "maintainer_group", id: uuid(fields.groupId), creates: false };
-  }
-  const match = /^(Create|Update|Delete|Revoke)([A-Z]\w*)$/.exec(methodName);
-  if (!match) return undefined;
-  const [, verb, noun] = match as unknown as [string, string, string];
-  const type = noun === "Token" ? "api_token" : noun.replace(/(?<=[a-z0-9])([A-Z])/g, "_$1").toLowerCase();
-  if (verb === "Create") return { type, id: "", creates: true };
-  // An Update carries the resource as its message field, whatever that field is called (`group`,
-  // `specification`, `quota` …).
-  const resource = Object.values(fields).find((value) => typeof value === "object" && value !== null && "id" in value);
-  return { type, id: verb === "Update" ? idOf(resource) : uuid(fields.id), creates: false };
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function reasonOf(error: ReturnType<typeof toConnectError>): string {
   for (const detail of error.details) if ("value" in detail && "reason" in detail.value) return String(detail.value.reason);

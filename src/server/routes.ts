@@ -1,42 +1,33 @@
-// Every service on the one router.
+// Every service on the one router. Each entry pairs a service of the contract with its whole
+// implementation and what each of its methods acts on (for the audit record): the compiler refuses a
+// service with a method missing from either, and the lists health and reflection need are derived
+// from the same entries.
 import type { DescFile } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { AgentService, file_rackplane_v1_agent } from "../../gen/es/rackplane/v1/agent_pb.js";
-import { AuditService, file_rackplane_v1_audit } from "../../gen/es/rackplane/v1/audit_pb.js";
-import { ComputeService, file_rackplane_v1_compute } from "../../gen/es/rackplane/v1/compute_pb.js";
-import { file_rackplane_v1_identity, IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
-import { file_rackplane_v1_inventory, InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import { file_rackplane_v1_maintainer, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
-import { file_rackplane_v1_operation, OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
-import { file_rackplane_v1_tenant, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
-import { agentService } from "../api/agent-service.js";
-import { auditService } from "../api/audit-service.js";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { AgentService } from "../../gen/es/rackplane/v1/agent_pb.js";
+import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
+import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
+import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import type { Dispatcher } from "../agents/dispatcher.js";
-import { computeCatalogue } from "../api/compute-catalogue.js";
-import { identityService } from "../api/identity-service.js";
-import { hostService } from "../api/host-service.js";
-import { inventoryService } from "../api/inventory-service.js";
-import { maintainerService } from "../api/maintainer-service.js";
-import { operationService } from "../api/operation-service.js";
-import { vmService } from "../api/vm-service.js";
-import { tenantService } from "../api/tenant-service.js";
+import { agentService, agentTargets } from "../api/agent-service.js";
+import { auditService, auditTargets } from "../api/audit-service.js";
+import { computeService, computeTargets } from "../api/compute-service.js";
+import { identityService, identityTargets } from "../api/identity-service.js";
+import { inventoryService, inventoryTargets } from "../api/inventory-service.js";
+import { maintainerService, maintainerTargets } from "../api/maintainer-service.js";
+import { operationService, operationTargets } from "../api/operation-service.js";
+import { RequestTargets, type TargetRules } from "../api/request-targets.js";
+import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
 import type { Notifications } from "../persistence/notifications.js";
-import { registerHealth, type HealthStatus } from "./health.js";
+import { type HealthStatus, registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
-
-/** The contract files whose services this server implements, for reflection. */
-export const contractFiles: readonly DescFile[] = [
-  file_rackplane_v1_inventory,
-  file_rackplane_v1_identity,
-  file_rackplane_v1_audit,
-  file_rackplane_v1_tenant,
-  file_rackplane_v1_maintainer,
-  file_rackplane_v1_compute,
-  file_rackplane_v1_operation,
-  file_rackplane_v1_agent,
-];
 
 export interface RouteDependencies {
   readonly db: Database;
@@ -47,41 +38,56 @@ export interface RouteDependencies {
   readonly leaseMillis: number;
 }
 
-/** Each service's implementation; a service may be implemented by several api/ modules. */
-export function implementations({ db, authenticator, notifications, dispatcher, leaseMillis }: RouteDependencies) {
-  return [
-    [InventoryService, { ...inventoryService(db), ...hostService(db) }],
-    [IdentityService, identityService(db, authenticator)],
-    [AuditService, auditService(db)],
-    [MaintainerService, maintainerService(db)],
-    [TenantService, tenantService(db, authenticator)],
-    [
-      ComputeService,
-      {
-        ...computeCatalogue(db),
-        ...vmService(db),
-      },
-    ],
-    [OperationService, operationService(db, notifications)],
-    [AgentService, agentService(db, dispatcher, leaseMillis)],
-  ] as const;
+/** One service of the contract, as this server serves it. */
+export interface Route {
+  readonly service: GenService<GenServiceMethods>;
+  /** Builds the implementation and puts it on the router. */
+  register(router: ConnectRouter, dependencies: RouteDependencies): void;
+  /** Adds the service's request targets. */
+  describe(targets: RequestTargets): void;
+}
+
+function route<S extends GenService<GenServiceMethods>>(
+  service: S,
+  implement: (dependencies: RouteDependencies) => ServiceImpl<S>,
+  targets: TargetRules<S>,
+): Route {
+  return {
+    service,
+    register: (router, dependencies) => router.service(service, implement(dependencies)),
+    describe: (all) => all.add(service, targets),
+  };
+}
+
+/** Every rackplane service. */
+export const served: readonly Route[] = [
+  route(InventoryService, ({ db }) => inventoryService(db), inventoryTargets),
+  route(IdentityService, ({ db, authenticator }) => identityService(db, authenticator), identityTargets),
+  route(AuditService, ({ db }) => auditService(db), auditTargets),
+  route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
+  route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
+  route(ComputeService, ({ db }) => computeService(db), computeTargets),
+  route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
+  route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),
+];
+
+/** The contract files whose services this server implements, for reflection. */
+export const contractFiles: readonly DescFile[] = [...new Set(served.map((route) => route.service.file))];
+
+/** The fully qualified names of the services, for health. */
+export const serviceNames: readonly string[] = served.map((route) => route.service.typeName);
+
+/** What every method of every service acts on, for the call interceptor. */
+export function requestTargets(): RequestTargets {
+  const targets = new RequestTargets();
+  for (const route of served) route.describe(targets);
+  return targets;
 }
 
 export function routes(dependencies: RouteDependencies) {
   return (router: ConnectRouter): void => {
-    for (const [service, implementation] of implementations(dependencies)) router.service(service, implementation as never);
+    for (const route of served) route.register(router, dependencies);
     registerHealth(router, dependencies.health);
     registerReflection(router, contractFiles);
   };
 }
-
-export const serviceNames = [
-  InventoryService.typeName,
-  IdentityService.typeName,
-  AuditService.typeName,
-  TenantService.typeName,
-  MaintainerService.typeName,
-  ComputeService.typeName,
-  OperationService.typeName,
-  AgentService.typeName,
-];

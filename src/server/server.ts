@@ -16,7 +16,7 @@ import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
 import { renderCreationBatches, RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
-import { routes, serviceNames } from "./routes.js";
+import { requestTargets, routes, serviceNames } from "./routes.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -70,10 +70,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   dispatcher.start();
 
+  const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets() };
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
-    requestGate: callGate({ db, authenticator: callers, metrics, pendingAudits }),
-    interceptors: [callInterceptor({ db, authenticator: callers, metrics, pendingAudits })],
+    requestGate: callGate(calls),
+    interceptors: [callInterceptor(calls)],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
     // ACTIVE rack when the caller asked for something else.
     jsonOptions: { ignoreUnknownFields: false },

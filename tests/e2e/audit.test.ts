@@ -5,7 +5,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type CallOptions } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService, type AuditEvent } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
@@ -409,7 +409,13 @@ describe("a refused mutation writes one event with its result, and its change is
       body: '{"region": {"name": ',
     });
     expect(response.status).toBe(400);
-    expect((await eventsOf(id)).map((e) => [e.method, e.result])).toEqual([[CREATE_REGION, "INVALID_ARGUMENT"]]);
+    // The call gate writes this record as the refused call ends, beside the response, not before it.
+    await vi.waitFor(
+      async () => expect((await eventsOf(id)).map((e) => [e.method, e.result])).toEqual([[CREATE_REGION, "INVALID_ARGUMENT"]]),
+      {
+        timeout: 5_000,
+      },
+    );
   });
 });
 

@@ -1,4 +1,5 @@
-// rackplane.v1.ComputeService, the VM half: virtual machines, their lifecycle and placement records.
+// rackplane.v1.ComputeService: virtual machines, their lifecycle and placement records here; the
+// catalogue (specifications, images) in compute-catalogue.ts.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -13,14 +14,17 @@ import * as vms from "../app/compute/vms.js";
 import { getVirtualMachineDetail, listSchedulingRecords, listVirtualMachines, type SchedulingRecord } from "../app/compute/vm-queries.js";
 import type { Database } from "../app/database.js";
 import type { VirtualMachineRole as DomainRole } from "../domain/compute.js";
+import { catalogueHandlers, catalogueTargets } from "./compute-catalogue.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
+import { byId, creates, reads, type TargetRules } from "./request-targets.js";
 import { etagOf } from "../domain/etag.js";
 import { resourcesMessage } from "./host-mapping.js";
 import { responsibleMaintainerMessage } from "./maintainer-mapping.js";
 import { operationMessage } from "./operation-mapping.js";
 
-export function vmService(db: Database): Partial<ServiceImpl<typeof ComputeService>> {
+export function computeService(db: Database): ServiceImpl<typeof ComputeService> {
   return {
+    ...catalogueHandlers(db),
     async createVirtualMachine(req, ctx) {
       const antiAffinity = req.antiAffinity;
       const { virtualMachine, operation } = await vms.createVirtualMachine(
@@ -83,6 +87,18 @@ export function vmService(db: Database): Partial<ServiceImpl<typeof ComputeServi
     },
   };
 }
+
+export const computeTargets: TargetRules<typeof ComputeService> = {
+  ...catalogueTargets,
+  createVirtualMachine: creates("virtual_machine"),
+  getVirtualMachine: reads,
+  listVirtualMachines: reads,
+  startVirtualMachine: byId("virtual_machine"),
+  stopVirtualMachine: byId("virtual_machine"),
+  rebootVirtualMachine: byId("virtual_machine"),
+  deleteVirtualMachine: byId("virtual_machine"),
+  listSchedulingRecords: reads,
+};
 
 function role(value: VirtualMachineRole): DomainRole {
   return value === VirtualMachineRole.UNSPECIFIED ? "" : (VirtualMachineRole[value] as DomainRole);
