@@ -68,9 +68,6 @@ const clearedWithTenant: readonly ClearedKind[] = [
   { kind: "deleted_virtual_machines", clear: (em, tenantId) => removeDeletedVirtualMachines(em, "tenant_id", tenantId) },
 ];
 
-/** The kinds cleared with a tenant, in the order they are cleared (for the docs and the tests). */
-export const clearedKinds: readonly string[] = clearedWithTenant.map((cleared) => cleared.kind);
-
 /** Every blocker, counted inside the caller's transaction (after it locked the tenant row). */
 export async function countBlockers(em: EntityManager, tenantId: string): Promise<KindCount[]> {
   const counts: KindCount[] = [];
