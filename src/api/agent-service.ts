@@ -5,10 +5,8 @@ import { AgentJobSchema, AgentSchema, JobReportState, ObservedState, type AgentS
 import { listAgents } from "../app/agents/agents.js";
 import { reportJob, reportResourceState, type JobReport } from "../app/agents/reports.js";
 import type { Database } from "../app/database.js";
-import { InvalidArgumentError } from "../domain/errors.js";
 import type { Dispatcher } from "../agents/dispatcher.js";
-import { effectivePageSize } from "../domain/page-token.js";
-import { callContext, timestamp } from "./convert.js";
+import { callContext, listRequest, timestamp } from "./convert.js";
 import { at, reads, type TargetRules } from "./request-targets.js";
 
 export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: number): ServiceImpl<typeof AgentService> {
@@ -46,9 +44,7 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
       return { state: await reportResourceState(db, callContext(ctx), req.virtualMachineId, observed, req.reason) };
     },
     async listAgents(req, ctx) {
-      const after = req.pageToken === "" ? "" : decodeAgentToken(req.pageToken);
-      const page = await listAgents(db, callContext(ctx), effectivePageSize(req.pageSize), after);
-      const last = page.items.at(-1);
+      const page = await listAgents(db, callContext(ctx), listRequest({ ...req, filter: "" }));
       return {
         agents: page.items.map((agent) =>
           create(AgentSchema, {
@@ -68,7 +64,7 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
             lastSeenTime: timestamp(agent.lastSeenTime),
           }),
         ),
-        nextPageToken: !page.last && last ? Buffer.from(last.agentId).toString("base64url") : "",
+        nextPageToken: page.nextPageToken,
       };
     },
   };
@@ -105,16 +101,6 @@ function jobReport(req: {
         },
       };
   }
-}
-
-function decodeAgentToken(token: string): string {
-  const id = Buffer.from(token, "base64url").toString("utf8");
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id)) {
-    throw new InvalidArgumentError("INVALID_PAGE_TOKEN", "page_token is invalid: it is not a token this server issued", [
-      { field: "page_token", description: "not issued by this server" },
-    ]);
-  }
-  return id;
 }
 
 export const agentTargets: TargetRules<typeof AgentService> = {

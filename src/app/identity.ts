@@ -83,6 +83,11 @@ export class Authenticator {
     for (const [hash, entry] of this.cache) if (entry.principal?.tokenId === tokenId) this.cache.delete(hash);
   }
 
+  /** Forgets every token of a deleted tenant at once on this replica. */
+  forgetTenant(tenantId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.principal?.tenantId === tenantId) this.cache.delete(hash);
+  }
+
   /**
    * Concurrent calls with the same secret share one look-up: a fleet of agents reconnecting at once
    * presents one token a thousand times before the first answer fills the cache, and each look-up

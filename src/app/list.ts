@@ -3,7 +3,7 @@
 // index range scan however deep the client pages (no OFFSET).
 import type { EntityManager, EntityName, FilterQuery } from "@mikro-orm/postgresql";
 import { parseFilter, type FilterSchema } from "../domain/filter.js";
-import { decodePageToken, effectivePageSize, encodePageToken } from "../domain/page-token.js";
+import { decodePageToken, effectivePageSize, encodePageToken, type PageBinding } from "../domain/page-token.js";
 import { toFilterQuery } from "../persistence/filter-query.js";
 
 export interface ListRequest {
@@ -32,7 +32,8 @@ export async function listPage<T extends { id: string }>(
   options: ListOptions<T> = {},
 ): Promise<Page<T>> {
   const pageSize = effectivePageSize(request.pageSize);
-  const after = decodePageToken(request.pageToken, request.filter);
+  const binding = pageBinding(em, entity, request, options);
+  const after = decodePageToken(request.pageToken, binding)?.[0];
   const parsed = parseFilter(request.filter, schema);
   const conditions: FilterQuery<T>[] = [];
   if (options.scope) conditions.push(options.scope);
@@ -50,5 +51,25 @@ export async function listPage<T extends { id: string }>(
     .execute("all", true)) as unknown as T[];
   const items = rows.slice(0, pageSize);
   const last = items.at(-1);
-  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(last.id, request.filter) : "" };
+  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.id]) : "" };
+}
+
+/**
+ * What a page token of this list belongs to, derived here so no call site has to say it: the
+ * entity's table, the order, the filter, and the scope the caller is held to (a tenant's rows, a
+ * tenant's racks). The scope is built the same way on every page of one caller, so its JSON is a
+ * stable key; a caller whose scope changed between pages gets INVALID_PAGE_TOKEN and starts again.
+ */
+function pageBinding<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  request: ListRequest,
+  options: ListOptions<T>,
+): PageBinding {
+  return {
+    list: em.getMetadata().get(entity).tableName,
+    orderBy: options.newestFirst ? "id desc" : "id asc",
+    filter: request.filter,
+    scope: options.scope ? JSON.stringify(options.scope) : "",
+  };
 }

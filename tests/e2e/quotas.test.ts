@@ -544,22 +544,19 @@ describe("who may do what", () => {
 });
 
 describe("tenants holding quotas", () => {
-  it("cannot be deleted (TENANT_HAS_RESOURCES) until their quotas are gone", async () => {
+  it("are deleted with their quotas (TEN-3: quotas do not block); another tenant's quota in the group stays", async () => {
     const tenantId = await newTenant();
+    const other = await newTenant();
     const [g1, g2] = [await newGroup(), await newGroup()];
     const q1 = await newQuota(tenantId, g1.id);
     const q2 = await newQuota(tenantId, g2.id);
-    const refused = await failure(admin().tenants.deleteTenant({ id: tenantId }));
-    expect(refused).toMatchObject({
-      code: Code.FailedPrecondition,
-      reason: "TENANT_HAS_RESOURCES",
-      metadata: { tenant_id: tenantId, quotas: "2", rack_reservations: "0" },
-    });
-    expect(refused.message).toContain("2 quota(s)");
-    await admin().tenants.deleteBaremetalGroupTenantQuota({ id: q1.id });
-    expect(await failure(admin().tenants.deleteTenant({ id: tenantId }))).toMatchObject({ metadata: { quotas: "1" } });
-    await admin().tenants.deleteBaremetalGroupTenantQuota({ id: q2.id });
+    const kept = await newQuota(other, g1.id);
     await admin().tenants.deleteTenant({ id: tenantId });
     expect(await failure(admin().tenants.getTenant({ id: tenantId }))).toMatchObject({ code: Code.NotFound });
+    for (const gone of [q1, q2]) {
+      expect(await failure(admin().tenants.getBaremetalGroupTenantQuota({ id: gone.id }))).toMatchObject({ code: Code.NotFound });
+    }
+    expect((await admin().tenants.getBaremetalGroupTenantQuota({ id: kept.id })).quota).toEqual(kept);
+    expect((await lastAudit("DeleteTenant", tenantId))?.message).toContain("quotas=2");
   });
 });

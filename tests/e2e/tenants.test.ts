@@ -8,8 +8,11 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
-import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { InventoryService, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantKind, TenantService, type Tenant } from "../../gen/es/rackplane/v1/tenant_pb.js";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { buildCloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -27,9 +30,8 @@ let counter = 0;
 /** A name no other test uses (tenant names are lower case, digits and dashes). */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-/** Clients authenticated with the given secret (the platform admin by default). */
-function as(secret: string = t.adminToken) {
-  const transport = createGrpcTransport({
+function transportFor(secret: string) {
+  return createGrpcTransport({
     baseUrl: t.url,
     interceptors: [
       (next) => (req) => {
@@ -38,6 +40,11 @@ function as(secret: string = t.adminToken) {
       },
     ],
   });
+}
+
+/** Clients authenticated with the given secret (the platform admin by default). */
+function as(secret: string = t.adminToken) {
+  const transport = transportFor(secret);
   return {
     tenants: createClient(TenantService, transport),
     identity: createClient(IdentityService, transport),
@@ -85,6 +92,42 @@ async function allTenants(filter = "", pageSize = 100): Promise<Tenant[]> {
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
   return found;
+}
+
+/**
+ * The rows that still name a tenant, by table (tables with none are left out): every column with a
+ * foreign key to tenant and every tenant_id column, except the history kept on purpose (audit_event,
+ * operation); allowed_tenant_ids of racks and units; and maintainer assignments of its VMs (or of
+ * VMs no longer there).
+ */
+async function rowsNaming(tenantId: string): Promise<Record<string, number>> {
+  const em = t.server.db.em();
+  const count = async (sql: string) => (await em.execute<{ n: number }[]>(sql, [tenantId]))[0]!.n;
+  const columns = await em.execute<{ table_name: string; column_name: string }[]>(
+    `select c.conrelid::regclass::text as table_name, a.attname as column_name
+       from pg_constraint c join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any(c.conkey)
+      where c.contype = 'f' and c.confrelid = 'tenant'::regclass
+     union
+     select table_name, column_name from information_schema.columns
+      where table_schema = current_schema() and column_name = 'tenant_id' and table_name not in ('audit_event', 'operation')`,
+  );
+  const counts: Record<string, number> = {};
+  const add = (name: string, n: number) => {
+    if (n > 0) counts[name] = (counts[name] ?? 0) + n;
+  };
+  add("tenant", await count("select count(*)::int as n from tenant where id = ?"));
+  for (const { table_name, column_name } of columns)
+    add(table_name, await count(`select count(*)::int as n from ${table_name} where ${column_name} = ?`));
+  add("rack_allowed", await count("select count(*)::int as n from rack where ? = any(allowed_tenant_ids)"));
+  add("rack_unit_allowed", await count("select count(*)::int as n from rack_unit where ? = any(allowed_tenant_ids)"));
+  add(
+    "resource_maintainer",
+    await count(
+      `select count(*)::int as n from resource_maintainer rm where rm.resource_type = 'virtual_machine'
+          and not exists (select 1 from virtual_machine vm where vm.id = rm.resource_id and vm.tenant_id <> ?)`,
+    ),
+  );
+  return counts;
 }
 
 /** The newest audit event of a method on a resource. */
@@ -284,96 +327,163 @@ describe("create, get, list, update, delete", () => {
 });
 
 describe("DeleteTenant with resources (TEN-3)", () => {
-  it("is refused with TENANT_HAS_RESOURCES and the counts while reservations are held; after release it deletes, revokes the tokens and forgets the tenant in racks", async () => {
-    const tenant = await newTenant();
-    const other = await newTenant();
-    const room = await newRoom();
-    const rack = await newRack(room.id, [tenant.id, other.id]);
-    const platformRack = await newRack(room.id);
-    const { inventory } = admin();
-    await inventory.updateRackUnit({
-      unit: { rackId: platformRack.id, position: 2, allowedTenantIds: [other.id, tenant.id] },
-      updateMask: { paths: ["allowed_tenant_ids"] },
+  it("a tenant that had an auto-named VM, cancelled, deletes: live VMs block it by name and count, its name sequence no longer does", async () => {
+    const cloud = await buildCloud(t, { name: unique("seq"), hosts: 1 });
+    const compute = t.compute();
+    const { virtualMachine, operation } = await compute.createVirtualMachine({
+      tenantId: cloud.tenantId,
+      target: { case: "groupId", value: cloud.groupId },
+      specificationId: cloud.specificationId,
+      imageId: cloud.imageId,
     });
-    await inventory.updateRackUnit({
-      unit: { rackId: platformRack.id, position: 3, allowedTenantIds: [tenant.id] },
-      updateMask: { paths: ["allowed_tenant_ids"] },
-    });
-    const held = [
-      (await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "db", tenantId: tenant.id }))
-        .reservation!,
-      (await inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 3, unitCount: 1, purpose: "web", tenantId: tenant.id }))
-        .reservation!,
-    ];
-    // Another tenant's reservation does not count.
-    await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 5, unitCount: 1, purpose: "theirs", tenantId: other.id });
+    expect(virtualMachine!.name).toMatch(/-vm-0001$/);
 
-    const member = await token(Role.TENANT_MEMBER, "member", tenant.id);
-    const tenantAdmin = await token(Role.TENANT_ADMIN, "boss", tenant.id);
-    const bystander = await token(Role.TENANT_MEMBER, "member", other.id);
-    // Used first, so the server has them in its authentication cache.
-    for (const holder of [member, tenantAdmin, bystander]) await as(holder.secret).identity.getCallerIdentity({});
-
-    const refused = await failure(admin().tenants.deleteTenant({ id: tenant.id }));
+    // A live VM blocks: the error names the kind and its count, and nothing changes.
+    const refused = await failure(admin().tenants.deleteTenant({ id: cloud.tenantId }));
     expect(refused).toMatchObject({
       code: Code.FailedPrecondition,
       reason: "TENANT_HAS_RESOURCES",
-      metadata: { tenant_id: tenant.id, rack_reservations: "2" },
+      metadata: { tenant_id: cloud.tenantId, virtual_machines: "1" },
     });
-    expect(refused.message).toContain("2 rack reservation(s)");
-    expect(refused.message).toContain(tenant.name);
-    // Nothing happened: the tenant, its tokens and the racks are as they were.
-    expect((await admin().tenants.getTenant({ id: tenant.id })).tenant).toEqual(tenant);
-    expect((await as(member.secret).tenants.getTenant({ id: tenant.id })).tenant!.id).toBe(tenant.id);
-    expect((await inventory.getRack({ id: rack.id })).rack).toEqual(rack);
-    const refusal = await lastAudit("DeleteTenant", tenant.id);
-    expect(refusal).toMatchObject({ result: "FAILED_PRECONDITION", reason: "TENANT_HAS_RESOURCES", resourceType: "tenant" });
+    expect(refused.message).toContain("1 live virtual machine(s)");
+    expect(await rowsNaming(cloud.tenantId)).toMatchObject({
+      tenant: 1,
+      baremetal_group_tenant_quota: 1,
+      name_sequence: 1,
+      virtual_machine: 1,
+    });
 
-    await inventory.releaseRackUnits({ reservationId: held[0]!.id });
-    expect(await failure(admin().tenants.deleteTenant({ id: tenant.id }))).toMatchObject({ metadata: { rack_reservations: "1" } });
-    await inventory.releaseRackUnits({ reservationId: held[1]!.id });
+    await t.operations().cancelOperation({ id: operation!.id });
+    expect((await compute.getVirtualMachine({ id: virtualMachine!.id })).virtualMachine!.state).toBe(VirtualMachineState.DELETED);
+    const { quotas } = await admin().tenants.listBaremetalGroupTenantQuotas({ filter: `tenant_id = "${cloud.tenantId}"` });
+    await admin().tenants.deleteBaremetalGroupTenantQuota({ id: quotas[0]!.id });
 
-    await admin().tenants.deleteTenant({ id: tenant.id });
-    expect(await failure(admin().tenants.getTenant({ id: tenant.id }))).toMatchObject({ code: Code.NotFound });
-    expect(await lastAudit("DeleteTenant", tenant.id)).toMatchObject({ result: "OK", resourceType: "tenant" });
+    await admin().tenants.deleteTenant({ id: cloud.tenantId });
+    expect(await failure(admin().tenants.getTenant({ id: cloud.tenantId }))).toMatchObject({ code: Code.NotFound });
+    expect(await rowsNaming(cloud.tenantId)).toEqual({});
+  });
 
-    // Its tokens stop working at once, even those the server had cached; they show as revoked.
+  it("deletes a tenant with quotas, a naming rule, tokens, a reservation, allowed-tenant entries and maintainer assignments in one call, leaving no row behind", async () => {
+    const cloud = await buildCloud(t, { name: unique("full"), hosts: 1 });
+    const tenantId = cloud.tenantId;
+    const other = await newTenant();
+    const { inventory, tenants } = admin();
+    // A second quota, in another group; another tenant's quota in the same group stays.
+    const { group } = await inventory.createBaremetalGroup({ group: { name: unique("g") } });
+    const limit = { kind: { case: "percent" as const, value: 50 } };
+    await tenants.createBaremetalGroupTenantQuota({
+      quota: { tenantId, groupId: group!.id, cpu: limit, memoryMib: limit, storageGib: limit },
+    });
+    const { quota: othersQuota } = await tenants.createBaremetalGroupTenantQuota({
+      quota: { tenantId: other.id, groupId: cloud.groupId, cpu: limit, memoryMib: limit, storageGib: limit },
+    });
+    // A naming rule, and a VM named by it (its sequence row), cancelled into a DELETED VM with a
+    // maintainer assignment.
+    const { tenant } = await tenants.updateTenant({
+      tenant: { id: tenantId, namingRule: { template: "{tenant}-{role}-{seq:03}", pattern: "" } },
+      updateMask: { paths: ["naming_rule"] },
+    });
+    const created = await t.compute().createVirtualMachine({
+      tenantId,
+      target: { case: "groupId", value: cloud.groupId },
+      specificationId: cloud.specificationId,
+      imageId: cloud.imageId,
+    });
+    const maintainers = createClient(MaintainerService, transportFor(t.adminToken));
+    const { maintainer } = await maintainers.createMaintainer({ maintainer: { name: "Ops", account: unique("ops") } });
+    const assign = (type: string, id: string) =>
+      maintainers.createResourceMaintainer({
+        resourceMaintainer: {
+          resource: { type, id },
+          assignee: { case: "maintainerId", value: maintainer!.id },
+          role: MaintainerRole.OWNER,
+        },
+      });
+    await assign("virtual_machine", created.virtualMachine!.id);
+    await t.operations().cancelOperation({ id: created.operation!.id });
+    // Racks and units naming the tenant, and units reserved for it.
+    const room = await newRoom();
+    const rack = await newRack(room.id, [tenantId, other.id]);
+    const platformRack = await newRack(room.id);
+    await assign("rack", rack.id);
+    await inventory.updateRackUnit({
+      unit: { rackId: platformRack.id, position: 2, allowedTenantIds: [other.id, tenantId] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
+    await inventory.updateRackUnit({
+      unit: { rackId: platformRack.id, position: 3, allowedTenantIds: [tenantId] },
+      updateMask: { paths: ["allowed_tenant_ids"] },
+    });
+    await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 1, unitCount: 2, purpose: "db", tenantId });
+    await inventory.reserveRackUnits({ rackId: platformRack.id, firstPosition: 3, unitCount: 1, purpose: "web", tenantId });
+    const theirs = (
+      await inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 5, unitCount: 1, purpose: "theirs", tenantId: other.id })
+    ).reservation!;
+    // Tokens, used first so the server has them in its authentication cache.
+    const member = await token(Role.TENANT_MEMBER, "member", tenantId);
+    const tenantAdmin = await token(Role.TENANT_ADMIN, "boss", tenantId);
+    const bystander = await token(Role.TENANT_MEMBER, "member", other.id);
+    for (const holder of [member, tenantAdmin, bystander]) await as(holder.secret).identity.getCallerIdentity({});
+    expect(await rowsNaming(tenantId)).toEqual({
+      tenant: 1,
+      baremetal_group_tenant_quota: 2,
+      name_sequence: 1,
+      api_token: 2,
+      rack_reservation: 2,
+      rack_allowed: 1,
+      rack_unit_allowed: 2,
+      virtual_machine: 1,
+      scheduling_record: 1,
+      resource_maintainer: 1,
+    });
+
+    const rackBefore = (await inventory.getRack({ id: rack.id })).rack!;
+    await admin().tenants.deleteTenant({ id: tenantId, etag: tenant!.etag });
+
+    expect(await failure(admin().tenants.getTenant({ id: tenantId }))).toMatchObject({ code: Code.NotFound });
+    expect(await rowsNaming(tenantId)).toEqual({});
+    // Audited once, with what went with it.
+    const audited = await lastAudit("DeleteTenant", tenantId);
+    expect(audited).toMatchObject({ result: "OK", resourceType: "tenant" });
+    expect(audited!.message).toBe(
+      "cleared with the tenant: rack_reservations=2, rack_allowed_tenant_entries=1, unit_allowed_tenant_entries=2, quotas=2, " +
+        "name_sequences=1, tokens=2, maintainer_assignments=1, scheduling_records=1, deleted_virtual_machines=1",
+    );
+
+    // Its tokens stop working at once, even those the server had cached; another tenant's works.
     for (const holder of [member, tenantAdmin]) {
       expect(await failure(as(holder.secret).identity.getCallerIdentity({}))).toMatchObject({
         code: Code.Unauthenticated,
         reason: "TOKEN_INVALID",
       });
-      expect(await failure(as(holder.secret).tenants.getTenant({ id: tenant.id }))).toMatchObject({
-        code: Code.Unauthenticated,
-        reason: "TOKEN_INVALID",
-      });
     }
-    const listed = (await admin().identity.listTokens({ filter: `tenant_id = "${tenant.id}"`, pageSize: 100 })).tokens;
-    expect(listed.map((k) => k.id).sort()).toEqual([member.id, tenantAdmin.id].sort());
-    expect(listed.every((k) => k.revokeTime !== undefined)).toBe(true);
-    // Another tenant's token is untouched.
     expect((await as(bystander.secret).identity.getCallerIdentity({})).tenantId).toBe(other.id);
-
-    // The tenant is gone from every allowed_tenant_ids, the others stay; the changed rows' etags move.
-    const after = await inventory.getRackElevation({ rackId: rack.id });
-    expect(after.rack!.allowedTenantIds).toEqual([other.id]);
-    expect(after.rack!.etag).not.toBe(rack.etag);
-    const units = (await inventory.getRackElevation({ rackId: platformRack.id })).units;
-    expect(units.find((unit) => unit.position === 2)!.allowedTenantIds).toEqual([other.id]);
-    expect(units.find((unit) => unit.position === 3)!.allowedTenantIds).toEqual([]);
-    expect(units.find((unit) => unit.position === 4)!.etag).toBe('"1"');
-    expect((await inventory.getRack({ id: platformRack.id })).rack).toEqual(platformRack);
+    // Its reserved units are free again; the other tenant's reservation, quota and rack entries stay.
+    const elevation = await inventory.getRackElevation({ rackId: rack.id });
+    expect(elevation.rack!.allowedTenantIds).toEqual([other.id]);
+    expect(elevation.rack!.etag).not.toBe(rackBefore.etag);
+    const unitAt = (units: typeof elevation.units, position: number) => units.find((unit) => unit.position === position)!;
+    expect([1, 2].map((p) => unitAt(elevation.units, p).status)).toEqual([RackUnitStatus.FREE, RackUnitStatus.FREE]);
+    expect(unitAt(elevation.units, 5)).toMatchObject({ status: RackUnitStatus.RESERVED, occupant: { kind: "reservation", id: theirs.id } });
+    const platformUnits = (await inventory.getRackElevation({ rackId: platformRack.id })).units;
+    expect(unitAt(platformUnits, 2).allowedTenantIds).toEqual([other.id]);
+    expect(unitAt(platformUnits, 3)).toMatchObject({ allowedTenantIds: [], status: RackUnitStatus.FREE });
+    expect(unitAt(platformUnits, 4).etag).toBe('"1"');
+    expect((await tenants.getBaremetalGroupTenantQuota({ id: othersQuota!.id })).quota).toEqual(othersQuota);
+    // The rack's own maintainer assignment is not the tenant's: it stays.
+    expect(
+      (await maintainers.listResourceMaintainers({ resource: { type: "rack", id: rack.id } })).maintainers.map((m) => m.maintainer!.id),
+    ).toEqual([maintainer!.id]);
 
     // Nothing can name it any more.
-    expect(await failure(admin().identity.createToken({ principal: "late", role: Role.TENANT_MEMBER, tenantId: tenant.id }))).toMatchObject(
-      {
-        code: Code.NotFound,
-        metadata: { resource_type: "tenant", resource_id: tenant.id },
-      },
-    );
+    expect(await failure(admin().identity.createToken({ principal: "late", role: Role.TENANT_MEMBER, tenantId }))).toMatchObject({
+      code: Code.NotFound,
+      metadata: { resource_type: "tenant", resource_id: tenantId },
+    });
     expect(
-      await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 7, unitCount: 1, purpose: "late", tenantId: tenant.id })),
-    ).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: tenant.id } });
+      await failure(inventory.reserveRackUnits({ rackId: rack.id, firstPosition: 7, unitCount: 1, purpose: "late", tenantId })),
+    ).toMatchObject({ code: Code.NotFound, metadata: { resource_type: "tenant", resource_id: tenantId } });
+    expect(await failure(admin().tenants.deleteTenant({ id: tenantId }))).toMatchObject({ code: Code.NotFound });
   });
 });
 

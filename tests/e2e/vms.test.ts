@@ -1,11 +1,13 @@
 // Virtual machines end to end: placement under quota and capacity, every refusal reason, the
 // lifecycle state machine with operations, cancellation, naming rules, anti-affinity, and the
 // no-overcommit invariant under concurrent creates.
-import { ConnectError } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AntiAffinityScope, VirtualMachineRole, VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { buildCloud, finishOperation, reservationDrift, type Cloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
@@ -320,5 +322,44 @@ describe("under concurrency", () => {
       expect(ConnectError.from((refused as PromiseRejectedResult).reason).findDetails(ErrorInfoSchema)[0]?.reason).toBe("QUOTA_EXCEEDED");
     }
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+});
+
+describe("history", () => {
+  it("a deleted host takes its DELETED VMs with their scheduling records and maintainer assignments", async () => {
+    const c = await buildCloud(t, { name: "purge", hosts: 1 });
+    const { virtualMachine, operation } = await create({}, c);
+    const transport = createGrpcTransport({
+      baseUrl: t.url,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${t.adminToken}`);
+          return next(req);
+        },
+      ],
+    });
+    const maintainers = createClient(MaintainerService, transport);
+    const { maintainer } = await maintainers.createMaintainer({ maintainer: { name: "Purge", account: "purge-ops" } });
+    await maintainers.createResourceMaintainer({
+      resourceMaintainer: {
+        resource: { type: "virtual_machine", id: virtualMachine!.id },
+        assignee: { case: "maintainerId", value: maintainer!.id },
+        role: MaintainerRole.OWNER,
+      },
+    });
+    await t.operations().cancelOperation({ id: operation!.id });
+    const em = t.server.db.em();
+    const left = async () =>
+      (
+        await em.execute<{ vms: number; records: number; assignments: number }[]>(
+          `select (select count(*)::int from virtual_machine where id = ?) as vms,
+                  (select count(*)::int from scheduling_record where virtual_machine_id = ?) as records,
+                  (select count(*)::int from resource_maintainer where resource_id = ?) as assignments`,
+          [virtualMachine!.id, virtualMachine!.id, virtualMachine!.id],
+        )
+      )[0];
+    expect(await left()).toEqual({ vms: 1, records: 1, assignments: 1 });
+    await t.clients().inventory.deleteBaremetal({ id: virtualMachine!.baremetalId });
+    expect(await left()).toEqual({ vms: 0, records: 0, assignments: 0 });
   });
 });

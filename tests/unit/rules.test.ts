@@ -4,7 +4,7 @@ import { AbortedError, FailedPreconditionError, InvalidArgumentError } from "../
 import { etagOf, requireEtag } from "../../src/domain/etag.js";
 import { newId } from "../../src/domain/ids.js";
 import { requireRangeInRack, summariseUnits, tenantMayUseUnit, unitsUnavailable } from "../../src/domain/inventory.js";
-import { decodePageToken, effectivePageSize, encodePageToken } from "../../src/domain/page-token.js";
+import { decodePageToken, effectivePageSize, encodePageToken, uuidKeyPart } from "../../src/domain/page-token.js";
 import { requireRole, type Principal } from "../../src/domain/principal.js";
 
 describe("ids", () => {
@@ -22,21 +22,37 @@ describe("ids", () => {
 });
 
 describe("page tokens", () => {
-  it("round-trip the last id under the same filter", () => {
+  const racks = { list: "rack", orderBy: "id asc", filter: 'name = "a"', scope: "" };
+  const body = (token: string) => JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  const reencode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+  it("round-trip the key under the same binding (the filter compared trimmed)", () => {
     const id = newId();
-    expect(decodePageToken(encodePageToken(id, 'name = "a"'), 'name = "a"')).toBe(id);
-    expect(decodePageToken("", "")).toBeUndefined();
+    expect(decodePageToken(encodePageToken(racks, [id]), { ...racks, filter: ' name = "a" ' })).toEqual([id]);
+    expect(decodePageToken("", racks)).toBeUndefined();
+    const pair = [newId(), newId()];
+    expect(decodePageToken(encodePageToken(racks, pair), racks, [uuidKeyPart, uuidKeyPart])).toEqual(pair);
   });
   it.each([
     ["garbage", "not-base64!!"],
     ["json that is not ours", Buffer.from('{"x":1}').toString("base64url")],
-    ["a non-uuid id", Buffer.from('{"after":"1; drop table","filter":"x"}').toString("base64url")],
-  ])("refuses %s", (_, token) => {
-    expect(() => decodePageToken(token, "")).toThrowError(expect.objectContaining({ reason: "INVALID_PAGE_TOKEN" }));
+    ["a token of the old format", Buffer.from(`{"after":"${newId()}","filter":"x"}`).toString("base64url")],
+    ["a non-uuid key", reencode({ v: 1, l: "rack", k: ["1; drop table"], b: "x", c: "y" })],
+    ["a key of the wrong arity", reencode({ v: 1, l: "rack", k: [newId(), newId()], b: "x", c: "y" })],
+  ])("refuse %s", (_, token) => {
+    expect(() => decodePageToken(token, racks)).toThrowError(expect.objectContaining({ reason: "INVALID_PAGE_TOKEN" }));
   });
-  it("refuses a token issued for another filter", () => {
-    const token = encodePageToken(newId(), 'name = "a"');
-    expect(() => decodePageToken(token, 'name = "b"')).toThrowError(/different filter/);
+  it("refuse a token of another list, filter, order or scope, each saying so", () => {
+    const token = encodePageToken(racks, [newId()]);
+    expect(() => decodePageToken(token, { ...racks, list: "region" })).toThrowError(/another list \(rack\)/);
+    expect(() => decodePageToken(token, { ...racks, filter: 'name = "b"' })).toThrowError(/different filter/);
+    expect(() => decodePageToken(token, { ...racks, orderBy: "id desc" })).toThrowError(/different filter, order or scope/);
+    expect(() => decodePageToken(token, { ...racks, scope: '{"tenantId":"t"}' })).toThrowError(/different filter, order or scope/);
+  });
+  it("refuse a hand-edited token: another id inside, or its list renamed", () => {
+    const token = encodePageToken(racks, [newId()]);
+    expect(() => decodePageToken(reencode({ ...body(token), k: [newId()] }), racks)).toThrowError(/altered/);
+    expect(() => decodePageToken(reencode({ ...body(token), l: "region" }), { ...racks, list: "region" })).toThrowError(/altered/);
   });
   it("defaults and clamps the page size", () => {
     expect(effectivePageSize(0)).toBe(50);

@@ -1,8 +1,11 @@
 // The agent registry: who is connected where, for ListAgents and for an operator's eye.
+import { parseFilter } from "../../domain/filter.js";
+import { decodePageToken, effectivePageSize, encodePageToken } from "../../domain/page-token.js";
 import { requireRole } from "../../domain/principal.js";
 import { Agent as AgentEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
+import type { ListRequest, Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import type { AgentScope } from "./leases.js";
 
@@ -58,13 +61,16 @@ export async function disconnectAgent(db: Database, agentId: string, replica: st
   await db.em().execute("update agent set connected = false, last_seen_time = now() where id = ? and replica = ?", [agentId, replica]);
 }
 
-export async function listAgents(
-  db: Database,
-  ctx: CallContext,
-  pageSize: number,
-  after: string,
-): Promise<{ items: AgentView[]; last: boolean }> {
+/** An agent's id as agents declare it (agent.proto); the key of ListAgents' pages. */
+const agentIdKeyPart = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Agents by id. ListAgents has no filter: a request's filter must be empty (INVALID_FILTER otherwise). */
+export async function listAgents(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<AgentView>> {
   requireRole(ctx.principal, ["PLATFORM_ADMIN", "SERVICE"], "list agents");
+  parseFilter(request.filter, {});
+  const pageSize = effectivePageSize(request.pageSize);
+  const binding = { list: "agent", orderBy: "id asc", filter: request.filter, scope: "" };
+  const after = decodePageToken(request.pageToken, binding, [agentIdKeyPart])?.[0] ?? "";
   const rows = await db.em().execute<
     {
       id: string;
@@ -86,9 +92,8 @@ export async function listAgents(
     [after, pageSize + 1],
   );
   const now = Date.now();
-  return {
-    last: rows.length <= pageSize,
-    items: rows.slice(0, pageSize).map((row) => ({
+  const items = rows.slice(0, pageSize).map(
+    (row): AgentView => ({
       agentId: row.id,
       principal: row.principal,
       scope: { jobKinds: row.job_kinds, groupIds: row.group_ids, baremetalIds: row.baremetal_ids },
@@ -99,6 +104,8 @@ export async function listAgents(
       jobsInFlight: row.jobs_in_flight,
       connectTime: new Date(row.connect_time),
       lastSeenTime: new Date(row.last_seen_time),
-    })),
-  };
+    }),
+  );
+  const last = items.at(-1);
+  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.agentId]) : "" };
 }

@@ -274,7 +274,8 @@ export async function listBaremetals(db: Database, ctx: CallContext, request: Li
   const schema = { ...baremetalFilter, ...(await customFieldFilters(em, "baremetal")) };
   let scope: FilterQuery<Baremetal> | undefined;
   if (isTenantRole(ctx.principal.role)) {
-    const racks = await em.execute<{ id: string }[]>("select id from rack where allowed_tenant_ids @> array[?]::text[]", [
+    // In a stable order: the scope is part of the page token's binding (src/app/list.ts).
+    const racks = await em.execute<{ id: string }[]>("select id from rack where allowed_tenant_ids @> array[?]::text[] order by id", [
       ctx.principal.tenantId ?? "",
     ]);
     scope = { rackId: { $in: racks.map((rack) => rack.id) } } as never;

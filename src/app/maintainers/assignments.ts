@@ -6,7 +6,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { NotFoundError } from "../../domain/errors.js";
 import { parseFilter } from "../../domain/filter.js";
 import type { Maintainer, MaintainerRole, ResourceMaintainer, ResourceRef } from "../../domain/maintainer.js";
-import { effectivePageSize } from "../../domain/page-token.js";
+import { decodePageToken, effectivePageSize, encodePageToken, uuidKeyPart } from "../../domain/page-token.js";
 import { ResourceMaintainer as AssignmentEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -15,7 +15,6 @@ import { mutate } from "../mutation.js";
 import { createOnce, readById } from "../standard-methods.js";
 import { requireMaintainerRead, requireMaintainerWrite } from "./access.js";
 import { maintainedResourceFilter, responsibleMaintainerFilter } from "./filters.js";
-import { decodeKeysetToken, encodeKeysetToken } from "./page.js";
 import { assignmentVisibility, nameKey, requireResource, resourceKind, resourceNames } from "./resources.js";
 import { assignmentColumns, assignmentFromRow, maintainerColumns, maintainerFromRow } from "./rows.js";
 import { filterSql } from "./sql-filter.js";
@@ -107,8 +106,13 @@ export async function listResourceMaintainers(
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);
-  const query = `resource_maintainers/${resource.type}/${resource.id}\n${request.filter.trim()}`;
-  const after = decodeKeysetToken(request.pageToken, query, 2);
+  const binding = {
+    list: "resource_maintainers",
+    orderBy: "assignment_id asc, maintainer_id asc",
+    filter: request.filter,
+    scope: `${resource.type}/${resource.id}`,
+  };
+  const after = decodePageToken(request.pageToken, binding, [uuidKeyPart, uuidKeyPart]);
   const filter = filterSql(parseFilter(request.filter, responsibleMaintainerFilter));
   // Tenants: a resource they may not see reads as one that does not exist.
   await requireResource(em, ctx.principal, resource.type, resource.id);
@@ -138,7 +142,7 @@ export async function listResourceMaintainers(
   const last = items.at(-1);
   return {
     items,
-    nextPageToken: rows.length > pageSize && last ? encodeKeysetToken([last.assignment.id, last.maintainer.id], query) : "",
+    nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.assignment.id, last.maintainer.id]) : "",
   };
 }
 
@@ -159,10 +163,16 @@ export async function listMaintainerResources(
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);
   const ownerKey = "maintainerId" in owner ? `maintainer/${owner.maintainerId}` : `maintainer_group/${owner.groupId}`;
-  const query = `maintainer_resources/${ownerKey}\n${request.filter.trim()}`;
-  const after = decodeKeysetToken(request.pageToken, query, 1)?.[0];
-  const filter = filterSql(parseFilter(request.filter, maintainedResourceFilter));
   const visible = assignmentVisibility(ctx.principal);
+  // A tenant principal's page is narrowed to what its tenant may see: that is part of the scope.
+  const binding = {
+    list: "maintainer_resources",
+    orderBy: "assignment_id asc",
+    filter: request.filter,
+    scope: JSON.stringify([ownerKey, visible.params]),
+  };
+  const after = decodePageToken(request.pageToken, binding)?.[0];
+  const filter = filterSql(parseFilter(request.filter, maintainedResourceFilter));
 
   let source: string;
   let sourceParams: string[];
@@ -200,7 +210,7 @@ export async function listMaintainerResources(
     resourceName: names.get(nameKey(item.assignment.resourceType, item.assignment.resourceId)) ?? "",
   }));
   const last = items.at(-1);
-  return { items, nextPageToken: rows.length > pageSize && last ? encodeKeysetToken([last.assignment.id], query) : "" };
+  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.assignment.id]) : "" };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // and the rule holds whatever their order.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { DomainError, FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
-import { effectivePageSize } from "../../domain/page-token.js";
+import { decodePageToken, effectivePageSize, encodePageToken } from "../../domain/page-token.js";
 import type { Maintainer, MaintainerGroup } from "../../domain/maintainer.js";
 import { MaintainerGroup as GroupEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
@@ -15,7 +15,6 @@ import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { requireMaintainerRead, requireMaintainerWrite } from "./access.js";
 import { maintainerGroupFilter } from "./filters.js";
-import { decodeKeysetToken, encodeKeysetToken } from "./page.js";
 import { maintainerColumns, maintainerFromRow } from "./rows.js";
 
 export interface MaintainerGroupFields {
@@ -153,8 +152,8 @@ export async function listGroupMembers(
   requireMaintainerRead(ctx.principal);
   const em = db.em();
   const pageSize = effectivePageSize(request.pageSize);
-  const query = `group_members/${groupId}`;
-  const after = decodeKeysetToken(request.pageToken, query, 1)?.[0];
+  const binding = { list: "maintainer_group_members", orderBy: "maintainer_id asc", filter: "", scope: `maintainer_group/${groupId}` };
+  const after = decodePageToken(request.pageToken, binding)?.[0];
   await readById(em, GroupEntity, "maintainer_group", groupId);
   const rows = await em.execute<Record<string, unknown>[]>(
     `select ${maintainerColumns("m", "")}
@@ -166,7 +165,7 @@ export async function listGroupMembers(
   );
   const items = rows.slice(0, pageSize).map((row) => maintainerFromRow(em, row, ""));
   const last = items.at(-1);
-  return { items, nextPageToken: rows.length > pageSize && last ? encodeKeysetToken([last.id], query) : "" };
+  return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.id]) : "" };
 }
 
 // ---------------------------------------------------------------------------------------------

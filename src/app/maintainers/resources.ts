@@ -155,3 +155,24 @@ export async function removeAssignments(em: EntityManager, resourceType: string,
   );
   return removed.length;
 }
+
+/**
+ * removeAssignments for resources chosen by a sub-select (`select id from … where …`, trusted SQL
+ * with its own parameters) rather than listed: a purge of many rows never ships their ids back and
+ * forth. Returns how many assignments were removed.
+ */
+export async function removeSelectedAssignments(
+  em: EntityManager,
+  resourceType: string,
+  selectIds: string,
+  params: readonly unknown[],
+): Promise<number> {
+  if (!Object.hasOwn(registry, resourceType))
+    throw new Error(`removeSelectedAssignments: ${JSON.stringify(resourceType)} is not a registered resource type`);
+  const [row] = await em.execute<{ n: number }[]>(
+    `with gone as (delete from resource_maintainer where resource_type = ? and resource_id in (${selectIds}) returning 1)
+     select count(*)::int as n from gone`,
+    [resourceType, ...params],
+  );
+  return row?.n ?? 0;
+}

@@ -1,8 +1,6 @@
 // Tenants (TEN-1..3): create, read, update, disable / enable, delete. Platform admins manage them;
 // services read them all; a tenant's own principals read only their own (see access.ts).
-import { purgeDeletedVirtualMachines } from "../compute/history.js";
 import { renderTemplate, requireNameMatches } from "../../domain/naming.js";
-import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Tenant, TenantKind } from "../../domain/tenant.js";
 import { Tenant as TenantEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
@@ -12,7 +10,7 @@ import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
 import { requireTenantRead, requireTenantVisible, requireTenantWrite, visibleTenants } from "./access.js";
 import { tenantFilter } from "./filters.js";
-import { countOwned, requireOwnsNothing } from "./owned.js";
+import { clearedDetail, clearWithTenant, countBlockers, requireNoBlockers } from "./owned.js";
 
 export interface TenantFields {
   readonly name: string;
@@ -25,9 +23,9 @@ export interface TenantFields {
   readonly namingPattern: string;
 }
 
-/** What DeleteTenant needs of the authenticator: to forget the revoked tokens at once. */
+/** What DeleteTenant needs of the authenticator: to forget the tenant's deleted tokens at once. */
 export interface TokenCache {
-  forget(tokenId: string): void;
+  forgetTenant(tenantId: string): void;
 }
 
 export async function createTenant(db: Database, ctx: CallContext, fields: TenantFields, requestId: string): Promise<Tenant> {
@@ -100,44 +98,26 @@ export async function enableTenant(db: Database, ctx: CallContext, id: string, r
 }
 
 /**
- * TEN-3: only a tenant that owns nothing (owned.ts) is deleted. In the same transaction its tokens
- * are revoked and its id is taken out of every rack's and unit's allowed_tenant_ids; then this
- * replica forgets the revoked tokens at once (the others within their cache time).
+ * TEN-3: a tenant with live VMs (or, later, clusters) is refused, naming them (owned.ts `blockers`).
+ * Otherwise its own records go with it in one transaction (owned.ts `clearedWithTenant`: rack
+ * reservations, allowed-tenant entries, quotas, name sequences, tokens, its deleted VMs with their
+ * records and maintainer assignments), the audit detail counts each kind, and this replica forgets
+ * the tenant's tokens at once (the others within their cache time).
  */
 export async function deleteTenant(db: Database, ctx: CallContext, tokens: TokenCache, id: string, etag: string): Promise<void> {
   target(ctx, id);
   requireTenantWrite(ctx.principal, "delete tenants");
-  const revoked = await mutate(db, ctx, async (em) => {
-    // Locked FOR UPDATE: a reservation, token or rack naming the tenant that is being written now
-    // holds a share lock on this row, so it commits first (and is counted or removed below) or
+  await mutate(db, ctx, async (em) => {
+    // Locked FOR UPDATE: whatever names the tenant and is being written now holds a share lock on
+    // this row (a reservation, token or rack reads it FOR SHARE; a VM, quota or name sequence
+    // holds its foreign key's lock), so it commits first (and is counted or cleared below) or
     // waits and then finds the tenant gone.
     const tenant = await findForChange(em, ctx, TenantEntity, "tenant", id, etag);
-    requireOwnsNothing(tenant, await countOwned(em, tenant.id));
-    const revokedTokens = await revokeTokens(em, tenant.id);
-    await forgetTenantInRacks(em, tenant.id);
-    await purgeDeletedVirtualMachines(em, "tenant_id", id);
+    requireNoBlockers(tenant, await countBlockers(em, tenant.id));
+    ctx.audit.detail = clearedDetail(await clearWithTenant(em, tenant.id));
     em.remove(tenant);
-    return revokedTokens;
   });
-  for (const tokenId of revoked) tokens.forget(tokenId);
-}
-
-async function revokeTokens(em: EntityManager, tenantId: string): Promise<string[]> {
-  const rows = await em.execute<{ id: string }[]>(
-    "update api_token set revoke_time = now() where tenant_id = ? and revoke_time is null returning id",
-    [tenantId],
-  );
-  return rows.map((row) => row.id);
-}
-
-async function forgetTenantInRacks(em: EntityManager, tenantId: string): Promise<void> {
-  for (const table of ["rack", "rack_unit"]) {
-    await em.execute(
-      `update ${table} set allowed_tenant_ids = array_remove(allowed_tenant_ids, ?), version = version + 1, update_time = now()
-       where ? = any(allowed_tenant_ids)`,
-      [tenantId, tenantId],
-    );
-  }
+  tokens.forgetTenant(id);
 }
 
 /** Names the target before the role check, so a refused call's audit record names it too. */

@@ -1134,8 +1134,10 @@ export const TenantService: GenService<{
     output: typeof UpdateTenantResponseSchema;
   },
   /**
-   * Deletes a tenant that owns nothing; otherwise FAILED_PRECONDITION with reason
-   * TENANT_HAS_RESOURCES and the counts. Its tokens are revoked with it.
+   * Deletes a tenant that has no live VMs and no clusters; otherwise FAILED_PRECONDITION with
+   * reason TENANT_HAS_RESOURCES and their counts. Its own records go with it in the same
+   * transaction: quotas, rack reservations and allowed-tenant entries, naming sequences, tokens,
+   * and its deleted VMs with their placement records and maintainer assignments.
    *
    * @generated from rpc rackplane.v1.TenantService.DeleteTenant
    */

@@ -3675,8 +3675,10 @@ export const TenantServiceService = {
     responseDeserialize: (value: Buffer): UpdateTenantResponse => UpdateTenantResponse.decode(value),
   },
   /**
-   * Deletes a tenant that owns nothing; otherwise FAILED_PRECONDITION with reason
-   * TENANT_HAS_RESOURCES and the counts. Its tokens are revoked with it.
+   * Deletes a tenant that has no live VMs and no clusters; otherwise FAILED_PRECONDITION with
+   * reason TENANT_HAS_RESOURCES and their counts. Its own records go with it in the same
+   * transaction: quotas, rack reservations and allowed-tenant entries, naming sequences, tokens,
+   * and its deleted VMs with their placement records and maintainer assignments.
    */
   deleteTenant: {
     path: "/rackplane.v1.TenantService/DeleteTenant" as const,
@@ -3810,8 +3812,10 @@ export interface TenantServiceServer extends UntypedServiceImplementation {
   /** Updates the fields of a tenant named in update_mask. */
   updateTenant: handleUnaryCall<UpdateTenantRequest, UpdateTenantResponse>;
   /**
-   * Deletes a tenant that owns nothing; otherwise FAILED_PRECONDITION with reason
-   * TENANT_HAS_RESOURCES and the counts. Its tokens are revoked with it.
+   * Deletes a tenant that has no live VMs and no clusters; otherwise FAILED_PRECONDITION with
+   * reason TENANT_HAS_RESOURCES and their counts. Its own records go with it in the same
+   * transaction: quotas, rack reservations and allowed-tenant entries, naming sequences, tokens,
+   * and its deleted VMs with their placement records and maintainer assignments.
    */
   deleteTenant: handleUnaryCall<DeleteTenantRequest, DeleteTenantResponse>;
   /**
@@ -3919,8 +3923,10 @@ export interface TenantServiceClient extends Client {
     callback: (error: ServiceError | null, response: UpdateTenantResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Deletes a tenant that owns nothing; otherwise FAILED_PRECONDITION with reason
-   * TENANT_HAS_RESOURCES and the counts. Its tokens are revoked with it.
+   * Deletes a tenant that has no live VMs and no clusters; otherwise FAILED_PRECONDITION with
+   * reason TENANT_HAS_RESOURCES and their counts. Its own records go with it in the same
+   * transaction: quotas, rack reservations and allowed-tenant entries, naming sequences, tokens,
+   * and its deleted VMs with their placement records and maintainer assignments.
    */
   deleteTenant(
     request: DeleteTenantRequest,
