@@ -6,6 +6,7 @@ import { AuditService, file_rackplane_v1_audit } from "../../gen/es/rackplane/v1
 import { ComputeService, file_rackplane_v1_compute } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { file_rackplane_v1_identity, IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { file_rackplane_v1_inventory, InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { file_rackplane_v1_kubernetes, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { file_rackplane_v1_maintainer, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { file_rackplane_v1_operation, OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { file_rackplane_v1_tenant, TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
@@ -16,6 +17,7 @@ import { computeCatalogue } from "../api/compute-catalogue.js";
 import { identityService } from "../api/identity-service.js";
 import { hostService } from "../api/host-service.js";
 import { inventoryService } from "../api/inventory-service.js";
+import { kubernetesService } from "../api/kubernetes-service.js";
 import { maintainerService } from "../api/maintainer-service.js";
 import { operationService } from "../api/operation-service.js";
 import { vmService } from "../api/vm-service.js";
@@ -36,6 +38,7 @@ export const contractFiles: readonly DescFile[] = [
   file_rackplane_v1_compute,
   file_rackplane_v1_operation,
   file_rackplane_v1_agent,
+  file_rackplane_v1_kubernetes,
 ];
 
 export interface RouteDependencies {
@@ -64,6 +67,7 @@ export function implementations({ db, authenticator, notifications, dispatcher, 
     ],
     [OperationService, operationService(db, notifications)],
     [AgentService, agentService(db, dispatcher, leaseMillis)],
+    [KubernetesService, kubernetesService(db)],
   ] as const;
 }
 
@@ -84,4 +88,5 @@ export const serviceNames = [
   ComputeService.typeName,
   OperationService.typeName,
   AgentService.typeName,
+  KubernetesService.typeName,
 ];
