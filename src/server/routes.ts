@@ -10,6 +10,7 @@ import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
@@ -19,6 +20,7 @@ import { auditService, auditTargets } from "../api/audit-service.js";
 import { computeService, computeTargets } from "../api/compute-service.js";
 import { identityService, identityTargets } from "../api/identity-service.js";
 import { inventoryService, inventoryTargets } from "../api/inventory-service.js";
+import { kubernetesService, kubernetesTargets } from "../api/kubernetes-service.js";
 import { maintainerService, maintainerTargets } from "../api/maintainer-service.js";
 import { operationService, operationTargets } from "../api/operation-service.js";
 import { RequestTargets, type TargetRules } from "../api/request-targets.js";
@@ -67,6 +69,7 @@ export const served: readonly Route[] = [
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
   route(ComputeService, ({ db }) => computeService(db), computeTargets),
+  route(KubernetesService, ({ db }) => kubernetesService(db), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),
 ];

@@ -99,8 +99,13 @@ export const VirtualMachine = defineEntity({
     storageGib: p.bigint("number"),
     groupId: () => p.manyToOne(BaremetalGroup).mapToPk().fieldName("group_id").index(),
     baremetalId: () => p.manyToOne(Baremetal).mapToPk().fieldName("baremetal_id").index(),
-    /** Clusters arrive with the Kubernetes issue; the column is ready for them. */
+    /** The Kubernetes cluster it is a node of (no foreign key yet: CreateVirtualMachine still
+     * accepts any id here; the cluster lifecycle work decides that, see docs/kubernetes.md). */
     clusterId: p.uuid().nullable(),
+    /** Its node pool, for a worker node; null for control-plane nodes and plain VMs. */
+    nodePoolId: p.uuid().nullable(),
+    /** The Kubernetes version its kubelet runs, as an agent last reported; "" for plain VMs. */
+    kubernetesVersion: p.string().length(16).default(""),
     role: p.string().length(16).$type<VirtualMachineRole>().default(""),
     state: p.string().length(16).$type<VirtualMachineState>(),
     stateChangeTime: p.datetime(),

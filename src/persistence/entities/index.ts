@@ -10,6 +10,7 @@ import {
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
+import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
@@ -19,6 +20,7 @@ export * from "./compute.js";
 export * from "./hosts.js";
 export * from "./jobs.js";
 export * from "./identity.js";
+export * from "./kubernetes.js";
 export * from "./maintainer.js";
 export * from "./tenant.js";
 export * from "./inventory.js";
@@ -52,4 +54,9 @@ export const entities = [
   Operation,
   Job,
   Agent,
+  KubernetesVersion,
+  KubernetesClusterTemplate,
+  KubernetesCluster,
+  KubernetesNodePool,
+  KubernetesClusterCa,
 ];

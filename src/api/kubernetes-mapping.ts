@@ -1,0 +1,173 @@
+// Kubernetes messages ⇄ domain values. The wire's zero values ("", 0, UNSPECIFIED, an unset
+// message, an empty list or map) mean "not set" in a spec draft, so a request overrides only what
+// it sets (mergeClusterSpec) and a template keeps only what it was given.
+import { create } from "@bufbuild/protobuf";
+import {
+  KubernetesClusterTemplateSchema,
+  KubernetesCni,
+  KubernetesVersionSchema,
+  KubernetesVersionStatus,
+  StorageProvisioner,
+  TaintEffect,
+  type KubernetesControlPlane,
+  type KubernetesNetwork,
+  type KubernetesStorageClass,
+  type NodePool,
+} from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import type { KubernetesClusterTemplate } from "../app/kubernetes/templates.js";
+import type { KubernetesVersion } from "../app/kubernetes/versions.js";
+import { etagOf } from "../domain/etag.js";
+import type {
+  ClusterSpecDraft,
+  KubernetesCni as DomainCni,
+  KubernetesVersionStatus as DomainVersionStatus,
+  NodePoolDraft,
+  StorageClassSpec,
+  StorageProvisioner as DomainProvisioner,
+  TaintEffect as DomainTaintEffect,
+} from "../domain/kubernetes.js";
+import { timestamp } from "./convert.js";
+
+export function versionMessage(version: KubernetesVersion) {
+  return create(KubernetesVersionSchema, {
+    id: version.id,
+    version: version.kubernetesVersion,
+    status: KubernetesVersionStatus[version.status],
+    description: version.description,
+    etag: etagOf(version.version),
+    createTime: timestamp(version.createTime),
+    updateTime: timestamp(version.updateTime),
+  });
+}
+
+/** UNSPECIFIED on Create means SUPPORTED. */
+export function versionStatus(status: KubernetesVersionStatus): DomainVersionStatus {
+  return status === KubernetesVersionStatus.UNSPECIFIED ? "SUPPORTED" : (KubernetesVersionStatus[status] as DomainVersionStatus);
+}
+
+export function templateMessage(template: KubernetesClusterTemplate) {
+  return create(KubernetesClusterTemplateSchema, {
+    id: template.id,
+    name: template.name,
+    description: template.description,
+    tenantId: template.tenantId ?? "",
+    ...specMessageParts({ version: template.kubernetesVersion ?? undefined, ...template.spec }),
+    revision: template.version,
+    etag: etagOf(template.version),
+    createTime: timestamp(template.createTime),
+    updateTime: timestamp(template.updateTime),
+  });
+}
+
+/** The parts of a cluster or template message that make its spec. */
+export interface SpecMessage {
+  readonly version: string;
+  readonly controlPlane?: KubernetesControlPlane | undefined;
+  readonly nodePools: readonly NodePool[];
+  readonly network?: KubernetesNetwork | undefined;
+  readonly storageClasses: readonly KubernetesStorageClass[];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export function draftFromMessage(message: SpecMessage): ClusterSpecDraft {
+  return {
+    version: unset(message.version),
+    controlPlane: message.controlPlane ? controlPlaneDraft(message.controlPlane) : undefined,
+    nodePools: message.nodePools.length > 0 ? message.nodePools.map(nodePoolDraft) : undefined,
+    network: message.network ? networkDraft(message.network) : undefined,
+    storageClasses: message.storageClasses.length > 0 ? message.storageClasses.map(storageClassSpec) : undefined,
+    labels: Object.keys(message.labels).length > 0 ? { ...message.labels } : undefined,
+  };
+}
+
+export function controlPlaneDraft(message: KubernetesControlPlane): ClusterSpecDraft["controlPlane"] {
+  return {
+    count: message.count === 0 ? undefined : message.count,
+    groupId: unset(message.groupId),
+    specificationId: unset(message.specificationId),
+    imageId: unset(message.imageId),
+  };
+}
+
+export function networkDraft(message: KubernetesNetwork): ClusterSpecDraft["network"] {
+  return {
+    cni: message.cni === KubernetesCni.UNSPECIFIED ? undefined : (KubernetesCni[message.cni] as DomainCni),
+    podCidr: unset(message.podCidr),
+    serviceCidr: unset(message.serviceCidr),
+  };
+}
+
+export function nodePoolDraft(message: NodePool): NodePoolDraft {
+  return {
+    name: message.name,
+    groupId: unset(message.groupId),
+    specificationId: unset(message.specificationId),
+    imageId: unset(message.imageId),
+    nodeCount: message.nodeCount === 0 ? undefined : message.nodeCount,
+    autoscaling: message.autoscaling
+      ? { minNodeCount: message.autoscaling.minNodeCount, maxNodeCount: message.autoscaling.maxNodeCount }
+      : undefined,
+    labels: Object.keys(message.labels).length > 0 ? { ...message.labels } : undefined,
+    taints:
+      message.taints.length > 0
+        ? message.taints.map((taint) => ({ key: taint.key, value: taint.value, effect: TaintEffect[taint.effect] as DomainTaintEffect }))
+        : undefined,
+    upgradeStrategy: message.upgradeStrategy
+      ? { maxSurge: message.upgradeStrategy.maxSurge, maxUnavailable: message.upgradeStrategy.maxUnavailable }
+      : undefined,
+  };
+}
+
+export function storageClassSpec(message: KubernetesStorageClass): StorageClassSpec {
+  return {
+    name: message.name,
+    provisioner: StorageProvisioner[message.provisioner] as DomainProvisioner,
+    parameters: { ...message.parameters },
+    isDefault: message.isDefault,
+  };
+}
+
+/** A spec draft as message fields: whatever it leaves out stays the zero value. */
+export function specMessageParts(draft: ClusterSpecDraft) {
+  const { controlPlane, network } = draft;
+  return {
+    version: draft.version ?? "",
+    controlPlane: controlPlane
+      ? {
+          count: controlPlane.count ?? 0,
+          groupId: controlPlane.groupId ?? "",
+          specificationId: controlPlane.specificationId ?? "",
+          imageId: controlPlane.imageId ?? "",
+        }
+      : undefined,
+    nodePools: (draft.nodePools ?? []).map((pool) => ({
+      name: pool.name,
+      groupId: pool.groupId ?? "",
+      specificationId: pool.specificationId ?? "",
+      imageId: pool.imageId ?? "",
+      nodeCount: pool.nodeCount ?? 0,
+      autoscaling: pool.autoscaling,
+      labels: { ...pool.labels },
+      taints: (pool.taints ?? []).map((taint) => ({ key: taint.key, value: taint.value, effect: TaintEffect[taint.effect] })),
+      upgradeStrategy: pool.upgradeStrategy,
+    })),
+    network: network
+      ? {
+          cni: network.cni ? KubernetesCni[network.cni] : KubernetesCni.UNSPECIFIED,
+          podCidr: network.podCidr ?? "",
+          serviceCidr: network.serviceCidr ?? "",
+        }
+      : undefined,
+    storageClasses: (draft.storageClasses ?? []).map((storageClass) => ({
+      name: storageClass.name,
+      provisioner: StorageProvisioner[storageClass.provisioner],
+      parameters: { ...storageClass.parameters },
+      isDefault: storageClass.isDefault,
+    })),
+    labels: { ...draft.labels },
+  };
+}
+
+function unset(value: string): string | undefined {
+  return value === "" ? undefined : value;
+}

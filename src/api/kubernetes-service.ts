@@ -1,0 +1,116 @@
+// rackplane.v1.KubernetesService: the catalogue of versions and cluster templates (the clusters
+// themselves are not built yet: docs/kubernetes.md). Maps requests to use cases and results back.
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import type { Database } from "../app/database.js";
+import * as templates from "../app/kubernetes/templates.js";
+import * as versions from "../app/kubernetes/versions.js";
+import type { KubernetesVersionStatus as DomainVersionStatus } from "../domain/kubernetes.js";
+import { callContext, listRequest, maskedPatch, required } from "./convert.js";
+import {
+  controlPlaneDraft,
+  draftFromMessage,
+  networkDraft,
+  nodePoolDraft,
+  storageClassSpec,
+  templateMessage,
+  versionMessage,
+  versionStatus,
+} from "./kubernetes-mapping.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
+
+export function kubernetesService(db: Database): ServiceImpl<typeof KubernetesService> {
+  return {
+    async createKubernetesVersion(req, ctx) {
+      const version = req.version!;
+      const created = await versions.createVersion(
+        db,
+        callContext(ctx),
+        { kubernetesVersion: version.version, status: versionStatus(version.status), description: version.description },
+        req.requestId,
+      );
+      return { version: versionMessage(created) };
+    },
+    async getKubernetesVersion(req, ctx) {
+      return { version: versionMessage(await versions.getVersion(db, callContext(ctx), req.id)) };
+    },
+    async listKubernetesVersions(req, ctx) {
+      const page = await versions.listVersions(db, callContext(ctx), listRequest(req));
+      return { versions: page.items.map(versionMessage), nextPageToken: page.nextPageToken };
+    },
+    async updateKubernetesVersion(req, ctx) {
+      const version = req.version!;
+      // version is not here: a release is what it is; add another entry instead.
+      const patch = maskedPatch<versions.KubernetesVersionPatch>(req.updateMask, {
+        // A status can be changed, not cleared: UNSPECIFIED is refused rather than read as SUPPORTED.
+        status: () => ({ status: KubernetesVersionStatus[required("version.status", version.status)] as DomainVersionStatus }),
+        description: () => ({ description: version.description }),
+      });
+      return { version: versionMessage(await versions.updateVersion(db, callContext(ctx), version.id, version.etag, patch)) };
+    },
+    async deleteKubernetesVersion(req, ctx) {
+      await versions.deleteVersion(db, callContext(ctx), req.id, req.etag);
+      return {};
+    },
+
+    async createKubernetesClusterTemplate(req, ctx) {
+      const template = req.template!;
+      const { version, ...spec } = draftFromMessage(template);
+      const created = await templates.createTemplate(
+        db,
+        callContext(ctx),
+        {
+          name: template.name,
+          description: template.description,
+          tenantId: template.tenantId || null,
+          kubernetesVersion: version ?? null,
+          spec,
+        },
+        req.requestId,
+      );
+      return { template: templateMessage(created) };
+    },
+    async getKubernetesClusterTemplate(req, ctx) {
+      return { template: templateMessage(await templates.getTemplate(db, callContext(ctx), req.id)) };
+    },
+    async listKubernetesClusterTemplates(req, ctx) {
+      const page = await templates.listTemplates(db, callContext(ctx), listRequest(req));
+      return { templates: page.items.map(templateMessage), nextPageToken: page.nextPageToken };
+    },
+    async updateKubernetesClusterTemplate(req, ctx) {
+      const template = req.template!;
+      // tenant_id is not here: a template's owner is fixed.
+      const patch = maskedPatch<templates.TemplatePatch>(req.updateMask, {
+        name: () => ({ name: required("template.name", template.name) }),
+        description: () => ({ description: template.description }),
+        version: () => ({ version: template.version || undefined }),
+        control_plane: () => ({ controlPlane: template.controlPlane ? controlPlaneDraft(template.controlPlane) : undefined }),
+        node_pools: () => ({ nodePools: template.nodePools.length > 0 ? template.nodePools.map(nodePoolDraft) : undefined }),
+        network: () => ({ network: template.network ? networkDraft(template.network) : undefined }),
+        storage_classes: () => ({
+          storageClasses: template.storageClasses.length > 0 ? template.storageClasses.map(storageClassSpec) : undefined,
+        }),
+        labels: () => ({ labels: Object.keys(template.labels).length > 0 ? { ...template.labels } : undefined }),
+      });
+      return { template: templateMessage(await templates.updateTemplate(db, callContext(ctx), template.id, template.etag, patch)) };
+    },
+    async deleteKubernetesClusterTemplate(req, ctx) {
+      await templates.deleteTemplate(db, callContext(ctx), req.id, req.etag);
+      return {};
+    },
+  };
+}
+
+export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
+  createKubernetesVersion: creates("kubernetes_version"),
+  getKubernetesVersion: reads,
+  listKubernetesVersions: reads,
+  updateKubernetesVersion: at("kubernetes_version", (request) => request.version?.id),
+  deleteKubernetesVersion: byId("kubernetes_version"),
+  createKubernetesClusterTemplate: creates("kubernetes_cluster_template"),
+  getKubernetesClusterTemplate: reads,
+  listKubernetesClusterTemplates: reads,
+  updateKubernetesClusterTemplate: at("kubernetes_cluster_template", (request) => request.template?.id),
+  deleteKubernetesClusterTemplate: byId("kubernetes_cluster_template"),
+};
