@@ -35,6 +35,7 @@ import { file_grpc_health_v1_health } from "../../gen/es/grpc/health/v1/health_p
 import { JobReportState, ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
+import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
@@ -60,6 +61,9 @@ interface Seed extends Cloud {
   maintainerGroup: string;
   resourceMaintainer: string;
   tenantB: string;
+  kubernetesVersion: string;
+  /** Tenant A's cluster template. */
+  template: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -118,6 +122,22 @@ beforeAll(async () => {
     })
   ).resourceMaintainer!;
   const tenantB = await t.tenant("mx-b");
+  const kubernetes = createClient(
+    KubernetesService,
+    createGrpcTransport({
+      baseUrl: t.url,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${t.adminToken}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+  const kubernetesVersion = (await kubernetes.createKubernetesVersion({ version: { version: "1.31.4" } })).version!;
+  const template = (
+    await kubernetes.createKubernetesClusterTemplate({ template: { name: "mx-template", tenantId: cloud.tenantId, version: "1.31.4" } })
+  ).template!;
   s = {
     ...cloud,
     region: region.id,
@@ -133,6 +153,8 @@ beforeAll(async () => {
     maintainerGroup: maintainerGroup.id,
     resourceMaintainer: resourceMaintainer.id,
     tenantB,
+    kubernetesVersion: kubernetesVersion.id,
+    template: template.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -349,6 +371,26 @@ const rows: Record<string, Row> = {
   "AgentService/ReportJob": write(() => ({ jobId: MISSING, leaseToken: "x", state: JobReportState.IN_PROGRESS }), "service"),
   "AgentService/ReportResourceState": write(() => ({ virtualMachineId: s.vm, state: ObservedState.RUNNING }), "service"),
   "AgentService/ListAgents": list,
+
+  "KubernetesService/CreateKubernetesVersion": write(() => ({ version: { version: "1.31.5" } })),
+  "KubernetesService/GetKubernetesVersion": read(() => ({ id: s.kubernetesVersion })),
+  "KubernetesService/ListKubernetesVersions": list,
+  "KubernetesService/UpdateKubernetesVersion": write(() => ({
+    version: { id: s.kubernetesVersion, description: "x" },
+    updateMask: mask("description"),
+  })),
+  "KubernetesService/DeleteKubernetesVersion": write(() => ({ id: s.kubernetesVersion })),
+  "KubernetesService/CreateKubernetesClusterTemplate": write(() => ({ template: { name: "would-be", tenantId: s.tenantId } })),
+  "KubernetesService/GetKubernetesClusterTemplate": { ...read(() => ({ id: s.template })), foreign: hidden(() => ({ id: s.template })) },
+  "KubernetesService/ListKubernetesClusterTemplates": list,
+  "KubernetesService/UpdateKubernetesClusterTemplate": {
+    ...write(() => ({ template: { id: s.template, description: "x" }, updateMask: mask("description") })),
+    foreign: hidden(() => ({ template: { id: s.template, description: "x" }, updateMask: mask("description") })),
+  },
+  "KubernetesService/DeleteKubernetesClusterTemplate": {
+    ...write(() => ({ id: s.template })),
+    foreign: hidden(() => ({ id: s.template })),
+  },
 
   // Public: no token needed, no role refused.
   "Health/Check": { valid: () => ({ service: "" }), deniedTo: null },
