@@ -10,6 +10,7 @@ import type { Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./server/log.js";
 import { startServer } from "./server/server.js";
+import { parseRateLimit, type RateLimit } from "./domain/rate-limit.js";
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +23,18 @@ const { values } = parseArgs({
 const listenAddress = values.listen ?? process.env.RACKPLANE_LISTEN ?? "127.0.0.1:8080";
 const dataDir = resolve(values["data-dir"] ?? process.env.RACKPLANE_DATA_DIR ?? ".rackplane");
 const { host, port } = parseListen(listenAddress);
+const tokenCacheSeconds = Number(process.env.RACKPLANE_TOKEN_CACHE_SECONDS ?? 5);
+let rateLimit: RateLimit | undefined;
+try {
+  rateLimit = parseRateLimit(process.env.RACKPLANE_RATE_LIMIT, process.env.RACKPLANE_RATE_LIMIT_BURST);
+} catch (error) {
+  log("error", "bad rate limit setting", errorFields(error));
+  process.exit(2);
+}
+if (!(tokenCacheSeconds >= 0)) {
+  log("error", "bad RACKPLANE_TOKEN_CACHE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_TOKEN_CACHE_SECONDS });
+  process.exit(2);
+}
 
 mkdirSync(dataDir, { recursive: true });
 let embedded: EmbeddedDatabase | undefined;
@@ -34,7 +47,15 @@ if (!databaseUrl) {
 
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
-const server = await startServer({ databaseUrl, host, port, leaseMillis: leaseSeconds * 1000, poolSize });
+const server = await startServer({
+  databaseUrl,
+  host,
+  port,
+  leaseMillis: leaseSeconds * 1000,
+  poolSize,
+  tokenCacheMillis: tokenCacheSeconds * 1000,
+  ...(rateLimit ? { rateLimit } : {}),
+});
 const adminSecret = await bootstrapAdminToken(server.db);
 if (adminSecret) {
   const tokenFile = join(dataDir, "admin.token");

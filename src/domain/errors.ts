@@ -91,3 +91,14 @@ export class UnauthenticatedError extends DomainError {
 export class ResourceExhaustedError extends DomainError {
   readonly code = "RESOURCE_EXHAUSTED";
 }
+
+/** Too many calls too fast: retry after `retryAfterMillis` (sent as google.rpc.RetryInfo). */
+export class RateLimitedError extends ResourceExhaustedError {
+  constructor(
+    message: string,
+    readonly retryAfterMillis: number,
+    metadata: Readonly<Record<string, string>> = {},
+  ) {
+    super("RATE_LIMITED", message, metadata);
+  }
+}

@@ -16,6 +16,7 @@ import type { Database } from "../app/database.js";
 import { recordFailedMutation, recordMutation } from "../app/mutation.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
+import type { RateLimiter } from "../domain/rate-limit.js";
 import { callKey, type CallState } from "./call.js";
 import { errorFields, log } from "./log.js";
 import type { RpcMetrics } from "./metrics.js";
@@ -34,7 +35,16 @@ export interface CallDependencies {
   /** Audit writes the request gate started and nobody awaits: shutdown waits for them before the
    * database closes. */
   readonly pendingAudits: Set<Promise<void>>;
+  /** Mutations per principal on this process (docs/security.md); absent for no limit. */
+  readonly rateLimiter?: RateLimiter;
 }
+
+/** Agents' reports and job streams are never rate-limited: holding them back would cost leases. */
+const notRateLimited = new Set([
+  "rackplane.v1.AgentService/StreamJobs",
+  "rackplane.v1.AgentService/ReportJob",
+  "rackplane.v1.AgentService/ReportResourceState",
+]);
 
 /**
  * Opens every call before its body is read: request id, start time, metrics. If the call ends with
@@ -97,7 +107,7 @@ export function callGate({ db, metrics, pendingAudits }: CallDependencies): (ctx
   };
 }
 
-export function callInterceptor({ db, authenticator, metrics }: CallDependencies): Interceptor {
+export function callInterceptor({ db, authenticator, metrics, rateLimiter }: CallDependencies): Interceptor {
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
@@ -164,6 +174,9 @@ export function callInterceptor({ db, authenticator, metrics }: CallDependencies
     let response: UnaryResponse | StreamResponse;
     try {
       if (!isPublic) state.principal = await authenticator.authenticate(bearerToken(req.header.get("authorization")));
+      if (mutating && rateLimiter && state.principal && !notRateLimited.has(method)) {
+        rateLimiter.admit(`${state.principal.tenantId ?? ""}/${state.principal.name}`, performance.now());
+      }
       // A server stream's one request arrives as an iterable: each message is checked as it is read.
       if (!req.stream) validate(req.method.input, req.message);
       else req = { ...req, message: validated(req.message, (message) => validate(req.method.input, message as never)) } as typeof req;

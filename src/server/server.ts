@@ -4,6 +4,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Database } from "../app/database.js";
 import { Authenticator } from "../app/identity.js";
+import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { HealthStatus } from "./health.js";
@@ -26,6 +27,10 @@ export interface ServerOptions {
   /** How long in-flight requests may take to finish on shutdown. */
   readonly shutdownGraceMs?: number;
   readonly poolSize?: number;
+  /** How long a token's look-up is cached when no notice of its change arrives (default 5 s). */
+  readonly tokenCacheMillis?: number;
+  /** Mutations per principal on this process; absent for no limit. */
+  readonly rateLimit?: RateLimit;
 }
 
 export interface RunningServer {
@@ -39,7 +44,8 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
-  const authenticator = new Authenticator(db);
+  const authenticator = new Authenticator(db, options.tokenCacheMillis);
+  const rateLimiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   const metrics = new RpcMetrics();
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
   const shutdown = new AbortController();
@@ -48,6 +54,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log("warn", "notification listener lost its connection; reconnecting", errorFields(error)),
   );
   await notifications.start();
+  authenticator.follow(notifications);
   const leaseMillis = options.leaseMillis ?? 30_000;
   const dispatcher = new Dispatcher(db, notifications, {
     leaseMillis,
@@ -61,7 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
     requestGate: callGate({ db, authenticator, metrics, pendingAudits }),
-    interceptors: [callInterceptor({ db, authenticator, metrics, pendingAudits })],
+    interceptors: [callInterceptor({ db, authenticator, metrics, pendingAudits, ...(rateLimiter ? { rateLimiter } : {}) })],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
     // ACTIVE rack when the caller asked for something else.
     jsonOptions: { ignoreUnknownFields: false },

@@ -12,7 +12,7 @@ import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { AgentService } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { bootstrapAdminToken, issue } from "../../src/app/identity.js";
 import { newSecret } from "../../src/domain/token.js";
-import { startServer, type RunningServer } from "../../src/server/server.js";
+import { startServer, type RunningServer, type ServerOptions } from "../../src/server/server.js";
 import { freshDatabaseUrl } from "./database.js";
 
 export interface TestServer {
@@ -44,7 +44,10 @@ export interface TestServer {
 }
 
 /** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
-export async function startTestServer(databaseUrl?: string, options: { leaseMillis?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  databaseUrl?: string,
+  options: Pick<ServerOptions, "leaseMillis" | "rateLimit" | "tokenCacheMillis"> = {},
+): Promise<TestServer> {
   const server = await startServer({
     ...options,
     databaseUrl: databaseUrl ?? (await freshDatabaseUrl()),

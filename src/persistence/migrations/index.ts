@@ -5,6 +5,7 @@ import { Migration20261126121635_hosts_tenants_compute_agents } from "./Migratio
 import { Migration20261126151120_placement } from "./Migration20261126151120_placement.js";
 import { Migration20261126164910_lean_host_indexes } from "./Migration20261126164910_lean_host_indexes.js";
 import { Migration20261126172548_partial_cluster_index } from "./Migration20261126172548_partial_cluster_index.js";
+import { Migration20261202065651_agent_token_scope } from "./Migration20261202065651_agent_token_scope.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261126151120_placement", class: Migration20261126151120_placement },
   { name: "Migration20261126164910_lean_host_indexes", class: Migration20261126164910_lean_host_indexes },
   { name: "Migration20261126172548_partial_cluster_index", class: Migration20261126172548_partial_cluster_index },
+  { name: "Migration20261202065651_agent_token_scope", class: Migration20261202065651_agent_token_scope },
 ];
