@@ -3,10 +3,11 @@
 // two job kinds. Each receives only its jobs; a report outside its scope is NOT_FOUND (exactly as for
 // a job or VM that does not exist) and changes nothing; a stream may narrow its token's scope and is
 // refused with PERMISSION_DENIED / AGENT_SCOPE_EXCEEDED when it asks for more.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import { JobReportState, ObservedState, type AgentJob, type AgentScope } from "../../gen/es/rackplane/v1/agent_pb.js";
+import { type AgentJob, type AgentScopeSchema, JobReportState, ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
@@ -52,7 +53,7 @@ interface OpenStream {
   close(): void;
 }
 
-function open(who: keyof typeof secrets, agentId: string, scope: Partial<AgentScope> = {}): OpenStream {
+function open(who: keyof typeof secrets, agentId: string, scope: MessageInitShape<typeof AgentScopeSchema> = {}): OpenStream {
   const controller = new AbortController();
   const jobs: AgentJob[] = [];
   const waiters: (() => void)[] = [];
@@ -289,7 +290,7 @@ describe("a stream's scope", () => {
   });
 
   it("is refused with PERMISSION_DENIED naming what lies outside the token's scope, and the agent is not recorded", async () => {
-    const cases: [keyof typeof secrets, string, Partial<AgentScope>, Record<string, string>][] = [
+    const cases: [keyof typeof secrets, string, MessageInitShape<typeof AgentScopeSchema>, Record<string, string>][] = [
       ["west", "wide-group", { groupIds: [west.groupId, east.groupId] }, { group_ids: east.groupId }],
       ["west", "wide-kind", { jobKinds: ["CREATE_VIRTUAL_MACHINE", "STOP_VIRTUAL_MACHINE"] }, { job_kinds: "STOP_VIRTUAL_MACHINE" }],
       ["west", "wide-host", { baremetalIds: [west.hostIds[0]!, east.hostIds[1]!] }, { baremetal_ids: east.hostIds[1]! }],
