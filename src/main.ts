@@ -12,6 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embe
 import { errorFields, log } from "./log.js";
 import { startServer } from "./server/server.js";
 import { readCertificatePair, type TlsFiles } from "./server/tls.js";
+import { parseRateLimit, type RateLimit } from "./domain/rate-limit.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,18 @@ try {
   log("error", (error as Error).message);
   process.exit(2);
 }
+const tokenCacheSeconds = Number(process.env.RACKPLANE_TOKEN_CACHE_SECONDS ?? 5);
+let rateLimit: RateLimit | undefined;
+try {
+  rateLimit = parseRateLimit(process.env.RACKPLANE_RATE_LIMIT, process.env.RACKPLANE_RATE_LIMIT_BURST);
+} catch (error) {
+  log("error", "bad rate limit setting", errorFields(error));
+  process.exit(2);
+}
+if (!(tokenCacheSeconds >= 0)) {
+  log("error", "bad RACKPLANE_TOKEN_CACHE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_TOKEN_CACHE_SECONDS });
+  process.exit(2);
+}
 
 mkdirSync(dataDir, { recursive: true });
 let embedded: EmbeddedDatabase | undefined;
@@ -52,6 +65,8 @@ const server = await startServer({
   port,
   leaseMillis: leaseSeconds * 1000,
   poolSize,
+  tokenCacheMillis: tokenCacheSeconds * 1000,
+  ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),
   ...(oidc ? { oidc } : {}),
 });

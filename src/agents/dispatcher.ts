@@ -137,7 +137,15 @@ export class Dispatcher {
           // A stream that ended while it waited its turn must not take jobs it could not deliver.
           if (signal.aborted || this.stopped) return undefined;
           const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
-          return { free, jobs: await claimJobs(this.db, declaration.agentId, declaration.scope, free, this.options.leaseMillis) };
+          const jobs = await claimJobs(
+            this.db,
+            declaration.agentId,
+            declaration.scope,
+            free,
+            this.options.leaseMillis,
+            ctx.principal.agentScope,
+          );
+          return { free, jobs };
         });
         if (!look) break;
         const { free, jobs } = look;

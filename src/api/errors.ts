@@ -4,8 +4,8 @@
 // same details.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import { BatchRejectedError, DomainError, InvalidArgumentError } from "../domain/errors.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { BatchRejectedError, DomainError, InvalidArgumentError, RateLimitedError } from "../domain/errors.js";
 
 export const errorDomain = "rackplane.dev";
 
@@ -69,6 +69,13 @@ function fromDomainError(error: DomainError): ConnectError {
       value: create(BadRequestSchema, {
         fieldViolations: error.violations.map((violation) => ({ field: violation.field, description: violation.description })),
       }),
+    });
+  }
+  if (error instanceof RateLimitedError) {
+    const millis = Math.max(0, error.retryAfterMillis);
+    connectError.details.push({
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: { seconds: BigInt(Math.floor(millis / 1000)), nanos: (millis % 1000) * 1_000_000 } }),
     });
   }
   return connectError;

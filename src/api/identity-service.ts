@@ -2,10 +2,10 @@
 import { create } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ApiTokenSchema, type IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { AgentTokenScopeSchema, ApiTokenSchema, type IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import type { Database } from "../app/database.js";
-import { createToken, listTokens, revokeToken, type ApiToken, type Authenticator } from "../app/identity.js";
-import type { Role as DomainRole } from "../domain/principal.js";
+import { createToken, listTokens, revokeToken, scopeOf, type ApiToken, type Authenticator } from "../app/identity.js";
+import type { AgentTokenScope, Role as DomainRole } from "../domain/principal.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
 import { byId, creates, reads, type TargetRules } from "./request-targets.js";
 
@@ -18,6 +18,7 @@ export function identityService(db: Database, authenticator: Authenticator): Ser
         tenantId: req.tenantId || null,
         description: req.description,
         ttlMillis: req.ttl ? durationMs(req.ttl) : null,
+        ...(req.agentScope ? { agentScope: req.agentScope } : {}),
       });
       return { token: tokenMessage(token), secret };
     },
@@ -30,7 +31,13 @@ export function identityService(db: Database, authenticator: Authenticator): Ser
     },
     async getCallerIdentity(_req, ctx) {
       const { principal } = callContext(ctx);
-      return { principal: principal.name, role: Role[principal.role], tenantId: principal.tenantId ?? "", tokenId: principal.tokenId };
+      return {
+        principal: principal.name,
+        role: Role[principal.role],
+        tenantId: principal.tenantId ?? "",
+        tokenId: principal.tokenId,
+        agentScope: scopeMessage(principal.agentScope),
+      };
     },
   };
 }
@@ -47,6 +54,7 @@ function tokenMessage(token: ApiToken) {
     createTime: timestamp(token.createTime),
     expireTime: timestamp(token.expireTime),
     revokeTime: timestamp(token.revokeTime),
+    agentScope: scopeMessage(scopeOf(token)),
   });
 }
 
@@ -56,3 +64,12 @@ export const identityTargets: TargetRules<typeof IdentityService> = {
   revokeToken: byId("api_token"),
   getCallerIdentity: reads,
 };
+function scopeMessage(scope: AgentTokenScope | undefined) {
+  return scope
+    ? create(AgentTokenScopeSchema, {
+        datacenterIds: [...scope.datacenterIds],
+        groupIds: [...scope.groupIds],
+        jobKinds: [...scope.jobKinds],
+      })
+    : undefined;
+}

@@ -1,10 +1,13 @@
 // Tokens and authentication. A token is looked up by the hash of its secret; the answer is cached
-// for a few seconds per process, so the hot path costs no query. A revocation is therefore seen at
-// once by the replica that made it and within `cacheMillis` by the others.
+// for a few seconds per process, so the hot path costs no query. A change to a token row (a
+// revocation, a deletion) is announced by a trigger on `rackplane_token`, and every replica drops the
+// token when the notice arrives; `cacheMillis` bounds it only while notices cannot arrive.
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../domain/errors.js";
 import type { FilterSchema } from "../domain/filter.js";
-import { isTenantRole, roles, type Principal, type Role } from "../domain/principal.js";
+import { isTenantRole, roles, type AgentTokenScope, type Principal, type Role } from "../domain/principal.js";
 import { hashSecret, newSecret, secretPrefix } from "../domain/token.js";
+import { isWholeFleet } from "../domain/agent-scope.js";
+import type { Notifications } from "../persistence/notifications.js";
 import { ApiToken as ApiTokenEntity } from "../persistence/entities/index.js";
 import type { CallContext } from "./context.js";
 import type { Database } from "./database.js";
@@ -12,6 +15,7 @@ import { enumValues } from "../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "./list.js";
 import { mutate } from "./mutation.js";
 import { requireTenantsExist } from "./tenants/references.js";
+import { requireScopeReferencesExist } from "./agents/scope.js";
 import { LockMode } from "@mikro-orm/postgresql";
 
 export interface ApiToken {
@@ -25,6 +29,10 @@ export interface ApiToken {
   readonly createTime: Date;
   readonly expireTime?: Date | null;
   readonly revokeTime?: Date | null;
+  /** For agent tokens; all lists empty for the whole fleet. */
+  readonly scopeDatacenterIds: readonly string[];
+  readonly scopeGroupIds: readonly string[];
+  readonly scopeJobKinds: readonly string[];
 }
 
 export interface TokenRequest {
@@ -34,6 +42,8 @@ export interface TokenRequest {
   readonly description: string;
   /** Lifetime in milliseconds; null for a token that does not expire. */
   readonly ttlMillis: number | null;
+  /** For agent tokens: the part of the fleet it is confined to; absent for the whole fleet. */
+  readonly agentScope?: AgentTokenScope;
 }
 
 const tokenFilter: FilterSchema = {
@@ -51,9 +61,19 @@ interface CachedPrincipal {
   readonly cachedUntil: number;
 }
 
+/** A look-up's answer and the generation it began under. */
+interface Loaded {
+  readonly generation: number;
+  readonly entry: CachedPrincipal;
+}
+
 export class Authenticator {
   private readonly cache = new Map<string, CachedPrincipal>();
-  private readonly loading = new Map<string, Promise<CachedPrincipal>>();
+  private readonly loading = new Map<string, Promise<Loaded>>();
+  /** Raised by every invalidation. A look-up that began under an older generation may have read a
+   * token before its revocation committed: its answer serves the calls that were waiting for it but
+   * is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly db: Database,
@@ -68,9 +88,12 @@ export class Authenticator {
     const now = Date.now();
     let entry = this.cache.get(hash);
     if (!entry || entry.cachedUntil <= now) {
-      entry = await this.loadOnce(hash, now);
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(hash, entry);
+      const { generation, entry: loaded } = await this.loadOnce(hash, now);
+      entry = loaded;
+      if (generation === this.generation) {
+        if (this.cache.size > 10_000) this.cache.clear();
+        this.cache.set(hash, entry);
+      }
     }
     if (!entry.principal || (entry.expireTime !== null && entry.expireTime <= now)) {
       throw new UnauthenticatedError("TOKEN_INVALID", "the bearer token is unknown, expired or revoked");
@@ -80,12 +103,38 @@ export class Authenticator {
 
   /** Forgets a revoked token at once on this replica. */
   forget(tokenId: string): void {
+    this.invalidate();
     for (const [hash, entry] of this.cache) if (entry.principal?.tokenId === tokenId) this.cache.delete(hash);
   }
 
   /** Forgets every token of a deleted tenant at once on this replica. */
   forgetTenant(tenantId: string): void {
+    this.invalidate();
     for (const [hash, entry] of this.cache) if (entry.principal?.tenantId === tenantId) this.cache.delete(hash);
+  }
+
+  /** Forgets every token: notices may have been lost. */
+  forgetAll(): void {
+    this.invalidate();
+    this.cache.clear();
+  }
+
+  /** Follows the database's notices of changed tokens (and forgets everything when the listening
+   * connection was lost and is back) until the returned function is called. */
+  follow(notifications: Notifications): () => void {
+    const unsubscribe = notifications.subscribe("rackplane_token", (tokenId) => this.forget(tokenId));
+    const unfollow = notifications.onReconnect(() => this.forgetAll());
+    return () => {
+      unsubscribe();
+      unfollow();
+    };
+  }
+
+  /** Look-ups under way may have read the old row: later calls start their own, and theirs are
+   * not cached. */
+  private invalidate(): void {
+    this.generation++;
+    this.loading.clear();
   }
 
   /**
@@ -93,10 +142,16 @@ export class Authenticator {
    * presents one token a thousand times before the first answer fills the cache, and each look-up
    * would otherwise hold an EntityManager and its query while it waits for a pooled connection.
    */
-  private loadOnce(hash: string, now: number): Promise<CachedPrincipal> {
+  private loadOnce(hash: string, now: number): Promise<Loaded> {
     let pending = this.loading.get(hash);
     if (!pending) {
-      pending = this.load(hash, now).finally(() => this.loading.delete(hash));
+      const generation = this.generation;
+      const started: Promise<Loaded> = this.load(hash, now)
+        .then((entry) => ({ generation, entry }))
+        .finally(() => {
+          if (this.loading.get(hash) === started) this.loading.delete(hash);
+        });
+      pending = started;
       this.loading.set(hash, pending);
     }
     return pending;
@@ -106,12 +161,25 @@ export class Authenticator {
     const token = await this.db.em().findOne(ApiTokenEntity, { secretHash: hash, revokeTime: null });
     const cachedUntil = now + this.cacheMillis;
     if (!token) return { principal: undefined, expireTime: null, cachedUntil };
+    const scope = scopeOf(token);
     return {
-      principal: { name: token.principal, role: token.role as Role, tenantId: token.tenantId ?? undefined, tokenId: token.id },
+      principal: {
+        name: token.principal,
+        role: token.role as Role,
+        tenantId: token.tenantId ?? undefined,
+        tokenId: token.id,
+        ...(scope ? { agentScope: scope } : {}),
+      },
       expireTime: token.expireTime?.getTime() ?? null,
       cachedUntil,
     };
   }
+}
+
+/** An agent token's scope, or undefined for the whole fleet (and for every other role). */
+export function scopeOf(token: Pick<ApiToken, "scopeDatacenterIds" | "scopeGroupIds" | "scopeJobKinds">): AgentTokenScope | undefined {
+  const scope = { datacenterIds: token.scopeDatacenterIds, groupIds: token.scopeGroupIds, jobKinds: token.scopeJobKinds };
+  return isWholeFleet(scope) ? undefined : scope;
 }
 
 /** Platform admins issue any token; tenant admins issue tenant tokens for their own tenant. */
@@ -134,11 +202,17 @@ export async function createToken(db: Database, ctx: CallContext, request: Token
       { field: "tenant_id", description: "required exactly for ROLE_TENANT_ADMIN and ROLE_TENANT_MEMBER" },
     ]);
   }
+  if (request.agentScope && request.role !== "AGENT") {
+    throw new InvalidArgumentError("AGENT_SCOPE_NOT_FOR_ROLE", "agent_scope is only for ROLE_AGENT tokens", [
+      { field: "agent_scope", description: "allowed only with role ROLE_AGENT" },
+    ]);
+  }
   const secret = newSecret();
   const token = await mutate(db, ctx, async (em) => {
     // A tenant role's tenant must exist (read FOR SHARE, so a concurrent DeleteTenant cannot slip
     // between the check and the new token).
     if (request.tenantId !== null) await requireTenantsExist(em, [request.tenantId]);
+    if (request.agentScope) await requireScopeReferencesExist(em, request.agentScope);
     return issue(em, ctx.principal.name, request, secret, ctx);
   });
   return { token, secret };
@@ -161,6 +235,9 @@ export function issue(
     secretPrefix: secretPrefix(secret),
     createdBy,
     expireTime: request.ttlMillis === null ? null : new Date(Date.now() + request.ttlMillis),
+    scopeDatacenterIds: [...(request.agentScope?.datacenterIds ?? [])],
+    scopeGroupIds: [...(request.agentScope?.groupIds ?? [])],
+    scopeJobKinds: [...(request.agentScope?.jobKinds ?? [])],
   });
   if (ctx) {
     ctx.audit.resourceType = "api_token";

@@ -98,3 +98,14 @@ export class ResourceExhaustedError extends DomainError {
 export class UnavailableError extends DomainError {
   readonly code = "UNAVAILABLE";
 }
+
+/** Too many calls too fast: retry after `retryAfterMillis` (sent as google.rpc.RetryInfo). */
+export class RateLimitedError extends ResourceExhaustedError {
+  constructor(
+    message: string,
+    readonly retryAfterMillis: number,
+    metadata: Readonly<Record<string, string>> = {},
+  ) {
+    super("RATE_LIMITED", message, metadata);
+  }
+}

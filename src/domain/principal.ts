@@ -12,6 +12,17 @@ export interface Principal {
   readonly tenantId: string | undefined;
   /** The token presented; empty for the server's own work. */
   readonly tokenId: string;
+  /** For an agent token confined to part of the fleet: where it may work (domain/agent-scope.ts).
+   * Absent means the whole fleet. */
+  readonly agentScope?: AgentTokenScope;
+}
+
+/** The part of the fleet an agent token is confined to, set by the admin who issued it. Each
+ * non-empty list restricts; empty lists do not. */
+export interface AgentTokenScope {
+  readonly datacenterIds: readonly string[];
+  readonly groupIds: readonly string[];
+  readonly jobKinds: readonly string[];
 }
 
 export function isTenantRole(role: Role): boolean {

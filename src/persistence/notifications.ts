@@ -5,7 +5,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import pg from "pg";
 
-export type Channel = "rackplane_operation" | "rackplane_job";
+export type Channel = "rackplane_operation" | "rackplane_job" | "rackplane_token";
+const channels: readonly Channel[] = ["rackplane_operation", "rackplane_job", "rackplane_token"];
 type Subscriber = (payload: string) => void;
 
 /** Announces `payload` on `channel` when the surrounding transaction commits. */
@@ -16,6 +17,8 @@ export async function notify(em: EntityManager, channel: Channel, payload: strin
 export class Notifications {
   private client: pg.Client | undefined;
   private readonly subscribers = new Map<Channel, Set<Subscriber>>();
+  /** Called after a lost listening connection is back: notices sent meanwhile were lost. */
+  private readonly reconnected = new Set<() => void>();
   private closed = false;
 
   constructor(
@@ -33,8 +36,15 @@ export class Notifications {
       this.reconnect();
     });
     await client.connect();
-    for (const channel of ["rackplane_operation", "rackplane_job"] satisfies Channel[]) await client.query(`LISTEN ${channel}`);
+    for (const channel of channels) await client.query(`LISTEN ${channel}`);
     this.client = client;
+  }
+
+  /** Calls `listener` each time the listening connection is re-established after a loss, until the
+   * returned function is called: whoever caches what notices invalidate must forget it then. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnected.add(listener);
+    return () => this.reconnected.delete(listener);
   }
 
   /** Calls `subscriber` with every payload on `channel` until the returned function is called. */
@@ -62,10 +72,15 @@ export class Notifications {
     void old?.end().catch(() => {});
     setTimeout(() => {
       if (!this.closed)
-        this.start().catch((error: unknown) => {
-          this.onError(error);
-          this.reconnect();
-        });
+        this.start().then(
+          () => {
+            for (const listener of this.reconnected) listener();
+          },
+          (error: unknown) => {
+            this.onError(error);
+            this.reconnect();
+          },
+        );
     }, 1000);
   }
 }

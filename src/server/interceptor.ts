@@ -18,6 +18,7 @@ import { callKey, type CallState } from "../api/call.js";
 import { textViolations } from "./request-text.js";
 import type { RequestTargets } from "../api/request-targets.js";
 import { errorFields, log } from "../log.js";
+import type { RateLimiter } from "../domain/rate-limit.js";
 import type { RpcMetrics } from "./metrics.js";
 
 /** Services anyone may call without a token: load balancers and tooling must reach them. */
@@ -37,7 +38,16 @@ export interface CallDependencies {
   readonly pendingAudits: Set<Promise<void>>;
   /** What each method acts on, declared beside its handlers (api/request-targets.ts). */
   readonly targets: RequestTargets;
+  /** Mutations per principal on this process (docs/security.md); absent for no limit. */
+  readonly rateLimiter?: RateLimiter;
 }
+
+/** Agents' reports and job streams are never rate-limited: holding them back would cost leases. */
+const notRateLimited = new Set([
+  "rackplane.v1.AgentService/StreamJobs",
+  "rackplane.v1.AgentService/ReportJob",
+  "rackplane.v1.AgentService/ReportResourceState",
+]);
 
 /**
  * Opens every call before its body is read: request id, start time, metrics. If the call ends with
@@ -104,7 +114,7 @@ function base64Message(query: URLSearchParams): boolean {
   return query.get("base64") !== "1" || /^[A-Za-z0-9+/_-]*={0,2}$/.test(query.get("message") ?? "");
 }
 
-export function callInterceptor({ db, authenticator, metrics, targets }: CallDependencies): Interceptor {
+export function callInterceptor({ db, authenticator, metrics, targets, rateLimiter }: CallDependencies): Interceptor {
   const validator = createValidator();
   const validate = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void => {
     const result = validator.validate(schema, message);
@@ -174,6 +184,9 @@ export function callInterceptor({ db, authenticator, metrics, targets }: CallDep
     let response: UnaryResponse | StreamResponse;
     try {
       if (!isPublic) state.principal = await authenticator.authenticate(bearerToken(req.header.get("authorization")));
+      if (mutating && rateLimiter && state.principal && !notRateLimited.has(method)) {
+        rateLimiter.admit(`${state.principal.tenantId ?? ""}/${state.principal.name}`, performance.now());
+      }
       // A server stream's one request arrives as an iterable: each message is checked as it is read.
       if (!req.stream) validate(req.method.input, req.message);
       else req = { ...req, message: validated(req.message, (message) => validate(req.method.input, message as never)) } as typeof req;

@@ -5,6 +5,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import { Database } from "../app/database.js";
 import { Authenticator } from "../app/identity.js";
 import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
+import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { HealthStatus } from "./health.js";
@@ -32,6 +33,10 @@ export interface ServerOptions {
   readonly tls?: TlsFiles;
   /** Also accept JWT bearer tokens from this OpenID Connect issuer. */
   readonly oidc?: OidcSettings;
+  /** How long a token's look-up is cached when no notice of its change arrives (default 5 s). */
+  readonly tokenCacheMillis?: number;
+  /** Mutations per principal on this process; absent for no limit. */
+  readonly rateLimit?: RateLimit;
 }
 
 export interface RunningServer {
@@ -48,7 +53,8 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
-  const authenticator = new Authenticator(db);
+  const authenticator = new Authenticator(db, options.tokenCacheMillis);
+  const rateLimiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   // JWTs from the issuer go to OIDC, everything else to the opaque tokens; routes keep the token
   // authenticator itself (revocations make it forget).
   const callers = options.oidc ? new OidcAuthenticator(db, authenticator, options.oidc) : authenticator;
@@ -60,6 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log("warn", "notification listener lost its connection; reconnecting", errorFields(error)),
   );
   await notifications.start();
+  authenticator.follow(notifications);
   const leaseMillis = options.leaseMillis ?? 30_000;
   const dispatcher = new Dispatcher(db, notifications, {
     leaseMillis,
@@ -70,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   dispatcher.start();
 
-  const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets() };
+  const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets(), ...(rateLimiter ? { rateLimiter } : {}) };
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
     requestGate: callGate(calls),

@@ -7,6 +7,7 @@ import { completeOperation, startJob, type Outcome } from "../../src/app/operati
 import type { TestServer } from "./server.js";
 
 export interface Cloud {
+  readonly datacenterId: string;
   readonly groupId: string;
   readonly rackId: string;
   readonly hostIds: string[];
@@ -68,6 +69,7 @@ export async function buildCloud(t: TestServer, options: CloudOptions): Promise<
     image: { name: `${options.name}-img`, osFamily: "ubuntu", osVersion: "24.04", architecture: Architecture.X86_64 },
   });
   return {
+    datacenterId: datacenter!.id,
     groupId: group!.id,
     rackId: rack!.id,
     hostIds: baremetals.map((b) => b.id),

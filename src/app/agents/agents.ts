@@ -8,6 +8,7 @@ import type { Database } from "../database.js";
 import type { ListRequest, Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import type { AgentScope } from "./leases.js";
+import { requireStreamWithinToken } from "./scope.js";
 
 export interface AgentDeclaration {
   readonly agentId: string;
@@ -28,13 +29,15 @@ export interface AgentView extends AgentDeclaration {
 /** How long a stream may go unseen before its agent counts as disconnected (its replica died). */
 export const staleAfterMillis = 30_000;
 
-/** Records that the agent opened a stream on this replica (audited as the agent's connection). */
+/** Records that the agent opened a stream on this replica (audited as the agent's connection); a
+ * scope naming anything outside its token's is refused first. */
 export async function connectAgent(db: Database, ctx: CallContext, declaration: AgentDeclaration, replica: string): Promise<void> {
   requireRole(ctx.principal, ["AGENT"], "take jobs");
   await mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = "agent";
     ctx.audit.resourceId = "";
     ctx.audit.detail = `${declaration.agentId} connected to ${replica}`;
+    await requireStreamWithinToken(em, ctx.principal, declaration.scope);
     await em.upsert(AgentEntity, {
       id: declaration.agentId,
       principal: ctx.principal.name,

@@ -3,6 +3,7 @@
 // for work never block on each other nor take the same job, and never a job whose resource has an
 // earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create).
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { AgentTokenScope } from "../../domain/principal.js";
 import type { Database } from "../database.js";
 import { completeOperation, startJob } from "../operations/completion.js";
 
@@ -26,13 +27,15 @@ export interface ClaimedJob {
 }
 
 /** Leases up to `limit` ready jobs to the agent and marks their operations running, in one
- * transaction. */
+ * transaction: jobs in the stream's scope and inside its token's (`confinement`; absent for the
+ * whole fleet). */
 export async function claimJobs(
   db: Database,
   agentId: string,
   scope: AgentScope,
   limit: number,
   leaseMillis: number,
+  confinement?: AgentTokenScope,
 ): Promise<ClaimedJob[]> {
   if (limit <= 0) return [];
   const conditions = ["j.state = 'QUEUED'"];
@@ -51,6 +54,19 @@ export async function claimJobs(
     parameters.push(scope.baremetalIds);
   }
   if (places.length > 0) conditions.push(`(${places.join(" or ")})`);
+  // The token's scope: every non-empty list restricts (domain/agent-scope.ts).
+  if (confinement && confinement.jobKinds.length > 0) {
+    conditions.push("j.kind = any(array[?]::text[])");
+    parameters.push(confinement.jobKinds);
+  }
+  if (confinement && confinement.groupIds.length > 0) {
+    conditions.push("j.group_id = any(array[?]::uuid[])");
+    parameters.push(confinement.groupIds);
+  }
+  if (confinement && confinement.datacenterIds.length > 0) {
+    conditions.push("exists (select 1 from baremetal b where b.id = j.baremetal_id and b.datacenter_id = any(array[?]::uuid[]))");
+    parameters.push(confinement.datacenterIds);
+  }
   return db.em().transactional(async (em) => {
     const rows = await em.execute<
       {

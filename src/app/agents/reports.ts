@@ -10,6 +10,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
 import { completeOperation } from "../operations/completion.js";
+import { requireJobInScope, requireVirtualMachineInScope } from "./scope.js";
 import type { Facts } from "../operations/outcomes.js";
 
 export interface AgentError {
@@ -48,6 +49,7 @@ export async function reportJob(
     ctx.audit.resourceId = jobId;
     const job = await em.findOne(Job, { id: jobId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!job) throw new NotFoundError("job", jobId);
+    await requireJobInScope(em, ctx.principal, job);
     agentId = job.agentId;
     if (job.leaseToken !== leaseToken) {
       throw new FailedPreconditionError(
@@ -132,6 +134,7 @@ export async function reportResourceState(
       [virtualMachineId],
     );
     if (!vm) throw new NotFoundError("virtual_machine", virtualMachineId);
+    await requireVirtualMachineInScope(em, ctx.principal, virtualMachineId);
     if (vm.active_operation_id) {
       throw new FailedPreconditionError(
         "OPERATION_IN_PROGRESS",

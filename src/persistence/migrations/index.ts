@@ -5,6 +5,7 @@ import { Migration20261126121635_hosts_tenants_compute_agents } from "./Migratio
 import { Migration20261126151120_placement } from "./Migration20261126151120_placement.js";
 import { Migration20261126164910_lean_host_indexes } from "./Migration20261126164910_lean_host_indexes.js";
 import { Migration20261126172548_partial_cluster_index } from "./Migration20261126172548_partial_cluster_index.js";
+import { Migration20261202065651_agent_token_scope } from "./Migration20261202065651_agent_token_scope.js";
 import { Migration20261202072521_kubernetes } from "./Migration20261202072521_kubernetes.js";
 
 export const migrations: MigrationObject[] = [
@@ -13,5 +14,6 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261126151120_placement", class: Migration20261126151120_placement },
   { name: "Migration20261126164910_lean_host_indexes", class: Migration20261126164910_lean_host_indexes },
   { name: "Migration20261126172548_partial_cluster_index", class: Migration20261126172548_partial_cluster_index },
+  { name: "Migration20261202065651_agent_token_scope", class: Migration20261202065651_agent_token_scope },
   { name: "Migration20261202072521_kubernetes", class: Migration20261202072521_kubernetes },
 ];

@@ -16,7 +16,10 @@ export const file_rackplane_v1_agent: GenFile = /*@__PURE__*/
   fileDesc("ChhyYWNrcGxhbmUvdjEvYWdlbnQucHJvdG8SDHJhY2twbGFuZS52MSKUAQoKQWdlbnRTY29wZRI0Cglqb2Jfa2luZHMYASADKAlCIbpIHpIBGxAgGAEiFXITMhFeW0EtWl1bQS1aMC05X10qJBIlCglncm91cF9pZHMYAiADKAlCErpID5IBDBCAAhgBIgVyA7ABARIpCg1iYXJlbWV0YWxfaWRzGAMgAygJQhK6SA+SAQwQgAgYASIFcgOwAQEigwIKCEFnZW50Sm9iEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFQoNcmVzb3VyY2VfdHlwZRgDIAEoCRITCgtyZXNvdXJjZV9pZBgEIAEoCRIUCgxiYXJlbWV0YWxfaWQYBSABKAkSFAoMb3BlcmF0aW9uX2lkGAYgASgJEigKB3BheWxvYWQYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2F0dGVtcHQYCCABKA0SEwoLbGVhc2VfdG9rZW4YCSABKAkSNQoRbGVhc2VfZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsEBChFTdHJlYW1Kb2JzUmVxdWVzdBI7CghhZ2VudF9pZBgBIAEoCUIpukgmciQQARiAATIdXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dKiQSJwoFc2NvcGUYAiABKAsyGC5yYWNrcGxhbmUudjEuQWdlbnRTY29wZRInChNtYXhfY29uY3VycmVudF9qb2JzGAMgASgNQgq6SAcqBRiAAigBEh0KC2Rlc2NyaXB0aW9uGAQgASgJQgi6SAVyAxiAAiI5ChJTdHJlYW1Kb2JzUmVzcG9uc2USIwoDam9iGAEgASgLMhYucmFja3BsYW5lLnYxLkFnZW50Sm9iImoKCkFnZW50RXJyb3ISHAoKYWdlbnRfY29kZRgBIAEoCUIIukgFcgMYgAESGQoHbWVzc2FnZRgCIAEoCUIIukgFcgMYgBASEQoJcGVybWFuZW50GAMgASgIEhAKCGNhcGFjaXR5GAQgASgIIlwKE1ZpcnR1YWxNYWNoaW5lRmFjdHMSHwoNaHlwZXJ2aXNvcl9pZBgBIAEoCUIIukgFcgMYgAESJAoMaXBfYWRkcmVzc2VzGAIgAygJQg66SAuSAQgQECIEcgJwASKeAgoQUmVwb3J0Sm9iUmVxdWVzdBIYCgZqb2JfaWQYASABKAlCCLpIBXIDsAEBEh4KC2xlYXNlX3Rva2VuGAIgASgJQgm6SAZyBBABGEASNwoFc3RhdGUYAyABKA4yHC5yYWNrcGxhbmUudjEuSm9iUmVwb3J0U3RhdGVCCrpIB4IBBBABIAASIQoQcHJvZ3Jlc3NfcGVyY2VudBgEIAEoDUIHukgEKgIYZBIZCgdtZXNzYWdlGAUgASgJQgi6SAVyAxiACBIwCgVmYWN0cxgGIAEoCzIhLnJhY2twbGFuZS52MS5WaXJ0dWFsTWFjaGluZUZhY3RzEicKBWVycm9yGAcgASgLMhgucmFja3BsYW5lLnYxLkFnZW50RXJyb3IiWwoRUmVwb3J0Sm9iUmVzcG9uc2USNQoRbGVhc2VfZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2FwcGxpZWQYAiABKAgilAEKGlJlcG9ydFJlc291cmNlU3RhdGVSZXF1ZXN0EiQKEnZpcnR1YWxfbWFjaGluZV9pZBgBIAEoCUIIukgFcgOwAQESNgoFc3RhdGUYAiABKA4yGy5yYWNrcGxhbmUudjEuT2JzZXJ2ZWRTdGF0ZUIKukgHggEEEAEgABIYCgZyZWFzb24YAyABKAlCCLpIBXIDGIAIIiwKG1JlcG9ydFJlc291cmNlU3RhdGVSZXNwb25zZRINCgVzdGF0ZRgBIAEoCSKjAgoFQWdlbnQSCgoCaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEicKBXNjb3BlGAMgASgLMhgucmFja3BsYW5lLnYxLkFnZW50U2NvcGUSGwoTbWF4X2NvbmN1cnJlbnRfam9icxgEIAEoDRIRCgljb25uZWN0ZWQYBSABKAgSDwoHcmVwbGljYRgGIAEoCRIWCg5qb2JzX2luX2ZsaWdodBgHIAEoDRITCgtkZXNjcmlwdGlvbhgIIAEoCRIwCgxjb25uZWN0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3Rfc2Vlbl90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNChFMaXN0QWdlbnRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgiUgoSTGlzdEFnZW50c1Jlc3BvbnNlEiMKBmFnZW50cxgBIAMoCzITLnJhY2twbGFuZS52MS5BZ2VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqkQEKDkpvYlJlcG9ydFN0YXRlEiAKHEpPQl9SRVBPUlRfU1RBVEVfVU5TUEVDSUZJRUQQABIgChxKT0JfUkVQT1JUX1NUQVRFX0lOX1BST0dSRVNTEAESHgoaSk9CX1JFUE9SVF9TVEFURV9TVUNDRUVERUQQAhIbChdKT0JfUkVQT1JUX1NUQVRFX0ZBSUxFRBADKoMBCg1PYnNlcnZlZFN0YXRlEh4KGk9CU0VSVkVEX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWT0JTRVJWRURfU1RBVEVfUlVOTklORxABEhoKFk9CU0VSVkVEX1NUQVRFX1NUT1BQRUQQAhIaChZPQlNFUlZFRF9TVEFURV9DUkFTSEVEEAMy8QIKDEFnZW50U2VydmljZRJRCgpTdHJlYW1Kb2JzEh8ucmFja3BsYW5lLnYxLlN0cmVhbUpvYnNSZXF1ZXN0GiAucmFja3BsYW5lLnYxLlN0cmVhbUpvYnNSZXNwb25zZTABEkwKCVJlcG9ydEpvYhIeLnJhY2twbGFuZS52MS5SZXBvcnRKb2JSZXF1ZXN0Gh8ucmFja3BsYW5lLnYxLlJlcG9ydEpvYlJlc3BvbnNlEmoKE1JlcG9ydFJlc291cmNlU3RhdGUSKC5yYWNrcGxhbmUudjEuUmVwb3J0UmVzb3VyY2VTdGF0ZVJlcXVlc3QaKS5yYWNrcGxhbmUudjEuUmVwb3J0UmVzb3VyY2VTdGF0ZVJlc3BvbnNlElQKCkxpc3RBZ2VudHMSHy5yYWNrcGxhbmUudjEuTGlzdEFnZW50c1JlcXVlc3QaIC5yYWNrcGxhbmUudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
- * The work an agent serves: job kinds, and where (host groups or hosts). Empty lists mean "all".
+ * The work an agent serves: job kinds, and where (host groups or hosts). Empty lists mean "all"
+ * (all of what the agent's token allows). A scoped token (IdentityService AgentTokenScope) confines
+ * it further: jobs are handed out only where both agree, and naming a kind, group or host outside
+ * the token's scope is refused.
  *
  * @generated from message rackplane.v1.AgentScope
  */
@@ -648,7 +651,9 @@ export const AgentService: GenService<{
   /**
    * Opens the agent's job stream: the server pushes jobs in the agent's scope as they become ready,
    * never more at once than max_concurrent_jobs minus the jobs the agent holds. The stream stays
-   * open until the agent cancels it or the server shuts down; reconnect with backoff.
+   * open until the agent cancels it or the server shuts down; reconnect with backoff. The scope it
+   * declares narrows its token's scope (IdentityService AgentTokenScope); a scope naming anything
+   * outside the token's is refused with PERMISSION_DENIED reason AGENT_SCOPE_EXCEEDED.
    *
    * @generated from rpc rackplane.v1.AgentService.StreamJobs
    */
@@ -660,7 +665,8 @@ export const AgentService: GenService<{
   /**
    * Reports progress (keeping the lease) or the outcome of a job. A report under a lease that was
    * lost (expired, or the job was given to another agent) is refused with FAILED_PRECONDITION
-   * reason LEASE_LOST; repeating a final report is a no-op.
+   * reason LEASE_LOST; repeating a final report is a no-op. A job outside the token's scope is
+   * NOT_FOUND, as if it did not exist.
    *
    * @generated from rpc rackplane.v1.AgentService.ReportJob
    */
@@ -670,7 +676,8 @@ export const AgentService: GenService<{
     output: typeof ReportJobResponseSchema;
   },
   /**
-   * Reports what an agent observes outside any job: a VM crashed, was powered off or came back.
+   * Reports what an agent observes outside any job: a VM crashed, was powered off or came back. A
+   * VM outside the token's scope is NOT_FOUND, as if it did not exist.
    *
    * @generated from rpc rackplane.v1.AgentService.ReportResourceState
    */

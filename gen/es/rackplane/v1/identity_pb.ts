@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rackplane/v1/identity.proto.
  */
 export const file_rackplane_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("ChtyYWNrcGxhbmUvdjEvaWRlbnRpdHkucHJvdG8SDHJhY2twbGFuZS52MSKxAgoIQXBpVG9rZW4SCgoCaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEiAKBHJvbGUYAyABKA4yEi5yYWNrcGxhbmUudjEuUm9sZRIRCgl0ZW5hbnRfaWQYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSFQoNc2VjcmV0X3ByZWZpeBgGIAEoCRISCgpjcmVhdGVkX2J5GAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqUDChJDcmVhdGVUb2tlblJlcXVlc3QSPQoJcHJpbmNpcGFsGAEgASgJQiq6SCdyJRABGIABMh5eW0EtWmEtejAtOV1bQS1aYS16MC05QC5fOi1dKiQSLAoEcm9sZRgCIAEoDjISLnJhY2twbGFuZS52MS5Sb2xlQgq6SAeCAQQQASAAEh4KCXRlbmFudF9pZBgDIAEoCUILukgI2AEBcgOwAQESHQoLZGVzY3JpcHRpb24YBCABKAlCCLpIBXIDGIAEEjoKA3R0bBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkISukgPqgEMIgYIgIawlgEyAgg8OqYBukiiARqfAQoWdGVuYW50X2lkLm1hdGNoZXNfcm9sZRJHdGVuYW50X2lkIGlzIHJlcXVpcmVkIGZvciB0ZW5hbnQgcm9sZXMgYW5kIG11c3QgYmUgZW1wdHkgZm9yIHRoZSBvdGhlcnMaPCh0aGlzLnJvbGUgPT0gMiB8fCB0aGlzLnJvbGUgPT0gMykgPT0gKHRoaXMudGVuYW50X2lkICE9ICcnKSJMChNDcmVhdGVUb2tlblJlc3BvbnNlEiUKBXRva2VuGAEgASgLMhYucmFja3BsYW5lLnYxLkFwaVRva2VuEg4KBnNlY3JldBgCIAEoCSJnChFMaXN0VG9rZW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJVChJMaXN0VG9rZW5zUmVzcG9uc2USJgoGdG9rZW5zGAEgAygLMhYucmFja3BsYW5lLnYxLkFwaVRva2VuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChJSZXZva2VUb2tlblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjwKE1Jldm9rZVRva2VuUmVzcG9uc2USJQoFdG9rZW4YASABKAsyFi5yYWNrcGxhbmUudjEuQXBpVG9rZW4iGgoYR2V0Q2FsbGVySWRlbnRpdHlSZXF1ZXN0InUKGUdldENhbGxlcklkZW50aXR5UmVzcG9uc2USEQoJcHJpbmNpcGFsGAEgASgJEiAKBHJvbGUYAiABKA4yEi5yYWNrcGxhbmUudjEuUm9sZRIRCgl0ZW5hbnRfaWQYAyABKAkSEAoIdG9rZW5faWQYBCABKAkqhgEKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEhcKE1JPTEVfUExBVEZPUk1fQURNSU4QARIVChFST0xFX1RFTkFOVF9BRE1JThACEhYKElJPTEVfVEVOQU5UX01FTUJFUhADEhAKDFJPTEVfU0VSVklDRRAEEg4KClJPTEVfQUdFTlQQBTL6AgoPSWRlbnRpdHlTZXJ2aWNlElIKC0NyZWF0ZVRva2VuEiAucmFja3BsYW5lLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLnJhY2twbGFuZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlElQKCkxpc3RUb2tlbnMSHy5yYWNrcGxhbmUudjEuTGlzdFRva2Vuc1JlcXVlc3QaIC5yYWNrcGxhbmUudjEuTGlzdFRva2Vuc1Jlc3BvbnNlIgOQAgESUgoLUmV2b2tlVG9rZW4SIC5yYWNrcGxhbmUudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiEucmFja3BsYW5lLnYxLlJldm9rZVRva2VuUmVzcG9uc2USaQoRR2V0Q2FsbGVySWRlbnRpdHkSJi5yYWNrcGxhbmUudjEuR2V0Q2FsbGVySWRlbnRpdHlSZXF1ZXN0GicucmFja3BsYW5lLnYxLkdldENhbGxlcklkZW50aXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChtyYWNrcGxhbmUvdjEvaWRlbnRpdHkucHJvdG8SDHJhY2twbGFuZS52MSLlAgoIQXBpVG9rZW4SCgoCaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEiAKBHJvbGUYAyABKA4yEi5yYWNrcGxhbmUudjEuUm9sZRIRCgl0ZW5hbnRfaWQYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSFQoNc2VjcmV0X3ByZWZpeBgGIAEoCRISCgpjcmVhdGVkX2J5GAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC2FnZW50X3Njb3BlGAsgASgLMh0ucmFja3BsYW5lLnYxLkFnZW50VG9rZW5TY29wZSKaAQoPQWdlbnRUb2tlblNjb3BlEioKDmRhdGFjZW50ZXJfaWRzGAEgAygJQhK6SA+SAQwQgAIYASIFcgOwAQESJQoJZ3JvdXBfaWRzGAIgAygJQhK6SA+SAQwQgAIYASIFcgOwAQESNAoJam9iX2tpbmRzGAMgAygJQiG6SB6SARsQIBgBIhVyEzIRXltBLVpdW0EtWjAtOV9dKiQi0QQKEkNyZWF0ZVRva2VuUmVxdWVzdBI9CglwcmluY2lwYWwYASABKAlCKrpIJ3IlEAEYgAEyHl5bQS1aYS16MC05XVtBLVphLXowLTlALl86LV0qJBIsCgRyb2xlGAIgASgOMhIucmFja3BsYW5lLnYxLlJvbGVCCrpIB4IBBBABIAASHgoJdGVuYW50X2lkGAMgASgJQgu6SAjYAQFyA7ABARIdCgtkZXNjcmlwdGlvbhgEIAEoCUIIukgFcgMYgAQSOgoDdHRsGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhK6SA+qAQwiBgiAhrCWATICCDwSMgoLYWdlbnRfc2NvcGUYBiABKAsyHS5yYWNrcGxhbmUudjEuQWdlbnRUb2tlblNjb3BlOp4CukiaAhqfAQoWdGVuYW50X2lkLm1hdGNoZXNfcm9sZRJHdGVuYW50X2lkIGlzIHJlcXVpcmVkIGZvciB0ZW5hbnQgcm9sZXMgYW5kIG11c3QgYmUgZW1wdHkgZm9yIHRoZSBvdGhlcnMaPCh0aGlzLnJvbGUgPT0gMiB8fCB0aGlzLnJvbGUgPT0gMykgPT0gKHRoaXMudGVuYW50X2lkICE9ICcnKRp2Ch9hZ2VudF9zY29wZS5yZXF1aXJlc19hZ2VudF9yb2xlEilhZ2VudF9zY29wZSBpcyBvbmx5IGZvciBST0xFX0FHRU5UIHRva2VucxooIWhhcyh0aGlzLmFnZW50X3Njb3BlKSB8fCB0aGlzLnJvbGUgPT0gNSJMChNDcmVhdGVUb2tlblJlc3BvbnNlEiUKBXRva2VuGAEgASgLMhYucmFja3BsYW5lLnYxLkFwaVRva2VuEg4KBnNlY3JldBgCIAEoCSJnChFMaXN0VG9rZW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJVChJMaXN0VG9rZW5zUmVzcG9uc2USJgoGdG9rZW5zGAEgAygLMhYucmFja3BsYW5lLnYxLkFwaVRva2VuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChJSZXZva2VUb2tlblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjwKE1Jldm9rZVRva2VuUmVzcG9uc2USJQoFdG9rZW4YASABKAsyFi5yYWNrcGxhbmUudjEuQXBpVG9rZW4iGgoYR2V0Q2FsbGVySWRlbnRpdHlSZXF1ZXN0IqkBChlHZXRDYWxsZXJJZGVudGl0eVJlc3BvbnNlEhEKCXByaW5jaXBhbBgBIAEoCRIgCgRyb2xlGAIgASgOMhIucmFja3BsYW5lLnYxLlJvbGUSEQoJdGVuYW50X2lkGAMgASgJEhAKCHRva2VuX2lkGAQgASgJEjIKC2FnZW50X3Njb3BlGAUgASgLMh0ucmFja3BsYW5lLnYxLkFnZW50VG9rZW5TY29wZSqGAQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASFwoTUk9MRV9QTEFURk9STV9BRE1JThABEhUKEVJPTEVfVEVOQU5UX0FETUlOEAISFgoSUk9MRV9URU5BTlRfTUVNQkVSEAMSEAoMUk9MRV9TRVJWSUNFEAQSDgoKUk9MRV9BR0VOVBAFMvoCCg9JZGVudGl0eVNlcnZpY2USUgoLQ3JlYXRlVG9rZW4SIC5yYWNrcGxhbmUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiEucmFja3BsYW5lLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USVAoKTGlzdFRva2VucxIfLnJhY2twbGFuZS52MS5MaXN0VG9rZW5zUmVxdWVzdBogLnJhY2twbGFuZS52MS5MaXN0VG9rZW5zUmVzcG9uc2UiA5ACARJSCgtSZXZva2VUb2tlbhIgLnJhY2twbGFuZS52MS5SZXZva2VUb2tlblJlcXVlc3QaIS5yYWNrcGxhbmUudjEuUmV2b2tlVG9rZW5SZXNwb25zZRJpChFHZXRDYWxsZXJJZGVudGl0eRImLnJhY2twbGFuZS52MS5HZXRDYWxsZXJJZGVudGl0eVJlcXVlc3QaJy5yYWNrcGxhbmUudjEuR2V0Q2FsbGVySWRlbnRpdHlSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * ApiToken is the record of an issued bearer token. The secret itself is never stored.
@@ -90,6 +90,14 @@ export type ApiToken = Message<"rackplane.v1.ApiToken"> & {
    * @generated from field: google.protobuf.Timestamp revoke_time = 10;
    */
   revokeTime?: Timestamp | undefined;
+
+  /**
+   * For an agent token: the part of the fleet it is confined to. Unset for other roles and for an
+   * agent token that serves the whole fleet.
+   *
+   * @generated from field: rackplane.v1.AgentTokenScope agent_scope = 11;
+   */
+  agentScope?: AgentTokenScope | undefined;
 };
 
 /**
@@ -98,6 +106,47 @@ export type ApiToken = Message<"rackplane.v1.ApiToken"> & {
  */
 export const ApiTokenSchema: GenMessage<ApiToken> = /*@__PURE__*/
   messageDesc(file_rackplane_v1_identity, 0);
+
+/**
+ * AgentTokenScope confines an agent token to part of the fleet. The platform admin sets it when
+ * issuing the token; it cannot be changed afterwards (issue a new token). An agent's job stream may
+ * narrow it but never widen it, and its reports are accepted only for jobs and VMs inside it.
+ * Every non-empty list restricts, and they combine: a job is inside when its kind is listed, its host
+ * is in a listed datacenter and its host group is listed (an empty list does not restrict). All
+ * lists empty means the whole fleet, as for a token issued without a scope.
+ *
+ * @generated from message rackplane.v1.AgentTokenScope
+ */
+export type AgentTokenScope = Message<"rackplane.v1.AgentTokenScope"> & {
+  /**
+   * Datacenters whose hosts the agent may serve; empty means every datacenter.
+   *
+   * @generated from field: repeated string datacenter_ids = 1;
+   */
+  datacenterIds: string[];
+
+  /**
+   * Host groups the agent may serve; empty means every group.
+   *
+   * @generated from field: repeated string group_ids = 2;
+   */
+  groupIds: string[];
+
+  /**
+   * Job kinds the agent may take, e.g. "CREATE_VIRTUAL_MACHINE"; empty means every kind. Observed
+   * states (AgentService.ReportResourceState) are not jobs: only the places restrict them.
+   *
+   * @generated from field: repeated string job_kinds = 3;
+   */
+  jobKinds: string[];
+};
+
+/**
+ * Describes the message rackplane.v1.AgentTokenScope.
+ * Use `create(AgentTokenScopeSchema)` to create a new message.
+ */
+export const AgentTokenScopeSchema: GenMessage<AgentTokenScope> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_identity, 1);
 
 /**
  * Request of IdentityService.CreateToken.
@@ -139,6 +188,14 @@ export type CreateTokenRequest = Message<"rackplane.v1.CreateTokenRequest"> & {
    * @generated from field: google.protobuf.Duration ttl = 5;
    */
   ttl?: Duration | undefined;
+
+  /**
+   * For ROLE_AGENT only: the part of the fleet the token is confined to. Unset means the whole
+   * fleet. The datacenters and host groups named must exist.
+   *
+   * @generated from field: rackplane.v1.AgentTokenScope agent_scope = 6;
+   */
+  agentScope?: AgentTokenScope | undefined;
 };
 
 /**
@@ -146,7 +203,7 @@ export type CreateTokenRequest = Message<"rackplane.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 1);
+  messageDesc(file_rackplane_v1_identity, 2);
 
 /**
  * Response of IdentityService.CreateToken.
@@ -174,7 +231,7 @@ export type CreateTokenResponse = Message<"rackplane.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 2);
+  messageDesc(file_rackplane_v1_identity, 3);
 
 /**
  * Request of IdentityService.ListTokens.
@@ -210,7 +267,7 @@ export type ListTokensRequest = Message<"rackplane.v1.ListTokensRequest"> & {
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
 export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 3);
+  messageDesc(file_rackplane_v1_identity, 4);
 
 /**
  * Response of IdentityService.ListTokens.
@@ -238,7 +295,7 @@ export type ListTokensResponse = Message<"rackplane.v1.ListTokensResponse"> & {
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
 export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 4);
+  messageDesc(file_rackplane_v1_identity, 5);
 
 /**
  * Request of IdentityService.RevokeToken.
@@ -259,7 +316,7 @@ export type RevokeTokenRequest = Message<"rackplane.v1.RevokeTokenRequest"> & {
  * Use `create(RevokeTokenRequestSchema)` to create a new message.
  */
 export const RevokeTokenRequestSchema: GenMessage<RevokeTokenRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 5);
+  messageDesc(file_rackplane_v1_identity, 6);
 
 /**
  * Response of IdentityService.RevokeToken.
@@ -280,7 +337,7 @@ export type RevokeTokenResponse = Message<"rackplane.v1.RevokeTokenResponse"> & 
  * Use `create(RevokeTokenResponseSchema)` to create a new message.
  */
 export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 6);
+  messageDesc(file_rackplane_v1_identity, 7);
 
 /**
  * Request of IdentityService.GetCallerIdentity.
@@ -295,7 +352,7 @@ export type GetCallerIdentityRequest = Message<"rackplane.v1.GetCallerIdentityRe
  * Use `create(GetCallerIdentityRequestSchema)` to create a new message.
  */
 export const GetCallerIdentityRequestSchema: GenMessage<GetCallerIdentityRequest> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 7);
+  messageDesc(file_rackplane_v1_identity, 8);
 
 /**
  * Response of IdentityService.GetCallerIdentity.
@@ -330,6 +387,13 @@ export type GetCallerIdentityResponse = Message<"rackplane.v1.GetCallerIdentityR
    * @generated from field: string token_id = 4;
    */
   tokenId: string;
+
+  /**
+   * For an agent token confined to part of the fleet: its scope. Unset otherwise.
+   *
+   * @generated from field: rackplane.v1.AgentTokenScope agent_scope = 5;
+   */
+  agentScope?: AgentTokenScope | undefined;
 };
 
 /**
@@ -337,7 +401,7 @@ export type GetCallerIdentityResponse = Message<"rackplane.v1.GetCallerIdentityR
  * Use `create(GetCallerIdentityResponseSchema)` to create a new message.
  */
 export const GetCallerIdentityResponseSchema: GenMessage<GetCallerIdentityResponse> = /*@__PURE__*/
-  messageDesc(file_rackplane_v1_identity, 8);
+  messageDesc(file_rackplane_v1_identity, 9);
 
 /**
  * Role decides what a principal may do. Tenant roles are bound to one tenant.

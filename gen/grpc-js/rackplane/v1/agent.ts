@@ -127,7 +127,12 @@ export function observedStateToJSON(object: ObservedState): string {
   }
 }
 
-/** The work an agent serves: job kinds, and where (host groups or hosts). Empty lists mean "all". */
+/**
+ * The work an agent serves: job kinds, and where (host groups or hosts). Empty lists mean "all"
+ * (all of what the agent's token allows). A scoped token (IdentityService AgentTokenScope) confines
+ * it further: jobs are handed out only where both agree, and naming a kind, group or host outside
+ * the token's scope is refused.
+ */
 export interface AgentScope {
   /** Job kinds handled, e.g. "CREATE_VIRTUAL_MACHINE"; empty means every kind. */
   jobKinds: string[];
@@ -1939,7 +1944,9 @@ export const AgentServiceService = {
   /**
    * Opens the agent's job stream: the server pushes jobs in the agent's scope as they become ready,
    * never more at once than max_concurrent_jobs minus the jobs the agent holds. The stream stays
-   * open until the agent cancels it or the server shuts down; reconnect with backoff.
+   * open until the agent cancels it or the server shuts down; reconnect with backoff. The scope it
+   * declares narrows its token's scope (IdentityService AgentTokenScope); a scope naming anything
+   * outside the token's is refused with PERMISSION_DENIED reason AGENT_SCOPE_EXCEEDED.
    */
   streamJobs: {
     path: "/rackplane.v1.AgentService/StreamJobs" as const,
@@ -1953,7 +1960,8 @@ export const AgentServiceService = {
   /**
    * Reports progress (keeping the lease) or the outcome of a job. A report under a lease that was
    * lost (expired, or the job was given to another agent) is refused with FAILED_PRECONDITION
-   * reason LEASE_LOST; repeating a final report is a no-op.
+   * reason LEASE_LOST; repeating a final report is a no-op. A job outside the token's scope is
+   * NOT_FOUND, as if it did not exist.
    */
   reportJob: {
     path: "/rackplane.v1.AgentService/ReportJob" as const,
@@ -1964,7 +1972,10 @@ export const AgentServiceService = {
     responseSerialize: (value: ReportJobResponse): Buffer => Buffer.from(ReportJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportJobResponse => ReportJobResponse.decode(value),
   },
-  /** Reports what an agent observes outside any job: a VM crashed, was powered off or came back. */
+  /**
+   * Reports what an agent observes outside any job: a VM crashed, was powered off or came back. A
+   * VM outside the token's scope is NOT_FOUND, as if it did not exist.
+   */
   reportResourceState: {
     path: "/rackplane.v1.AgentService/ReportResourceState" as const,
     requestStream: false as const,
@@ -1992,16 +2003,22 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   /**
    * Opens the agent's job stream: the server pushes jobs in the agent's scope as they become ready,
    * never more at once than max_concurrent_jobs minus the jobs the agent holds. The stream stays
-   * open until the agent cancels it or the server shuts down; reconnect with backoff.
+   * open until the agent cancels it or the server shuts down; reconnect with backoff. The scope it
+   * declares narrows its token's scope (IdentityService AgentTokenScope); a scope naming anything
+   * outside the token's is refused with PERMISSION_DENIED reason AGENT_SCOPE_EXCEEDED.
    */
   streamJobs: handleServerStreamingCall<StreamJobsRequest, StreamJobsResponse>;
   /**
    * Reports progress (keeping the lease) or the outcome of a job. A report under a lease that was
    * lost (expired, or the job was given to another agent) is refused with FAILED_PRECONDITION
-   * reason LEASE_LOST; repeating a final report is a no-op.
+   * reason LEASE_LOST; repeating a final report is a no-op. A job outside the token's scope is
+   * NOT_FOUND, as if it did not exist.
    */
   reportJob: handleUnaryCall<ReportJobRequest, ReportJobResponse>;
-  /** Reports what an agent observes outside any job: a VM crashed, was powered off or came back. */
+  /**
+   * Reports what an agent observes outside any job: a VM crashed, was powered off or came back. A
+   * VM outside the token's scope is NOT_FOUND, as if it did not exist.
+   */
   reportResourceState: handleUnaryCall<ReportResourceStateRequest, ReportResourceStateResponse>;
   /** Lists agents: connected or not, last seen, scope, jobs in flight, and which replica holds them. */
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
@@ -2011,7 +2028,9 @@ export interface AgentServiceClient extends Client {
   /**
    * Opens the agent's job stream: the server pushes jobs in the agent's scope as they become ready,
    * never more at once than max_concurrent_jobs minus the jobs the agent holds. The stream stays
-   * open until the agent cancels it or the server shuts down; reconnect with backoff.
+   * open until the agent cancels it or the server shuts down; reconnect with backoff. The scope it
+   * declares narrows its token's scope (IdentityService AgentTokenScope); a scope naming anything
+   * outside the token's is refused with PERMISSION_DENIED reason AGENT_SCOPE_EXCEEDED.
    */
   streamJobs(request: StreamJobsRequest, options?: Partial<CallOptions>): ClientReadableStream<StreamJobsResponse>;
   streamJobs(
@@ -2022,7 +2041,8 @@ export interface AgentServiceClient extends Client {
   /**
    * Reports progress (keeping the lease) or the outcome of a job. A report under a lease that was
    * lost (expired, or the job was given to another agent) is refused with FAILED_PRECONDITION
-   * reason LEASE_LOST; repeating a final report is a no-op.
+   * reason LEASE_LOST; repeating a final report is a no-op. A job outside the token's scope is
+   * NOT_FOUND, as if it did not exist.
    */
   reportJob(
     request: ReportJobRequest,
@@ -2039,7 +2059,10 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportJobResponse) => void,
   ): ClientUnaryCall;
-  /** Reports what an agent observes outside any job: a VM crashed, was powered off or came back. */
+  /**
+   * Reports what an agent observes outside any job: a VM crashed, was powered off or came back. A
+   * VM outside the token's scope is NOT_FOUND, as if it did not exist.
+   */
   reportResourceState(
     request: ReportResourceStateRequest,
     callback: (error: ServiceError | null, response: ReportResourceStateResponse) => void,

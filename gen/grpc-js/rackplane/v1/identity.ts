@@ -114,7 +114,34 @@ export interface ApiToken {
     | Date
     | undefined;
   /** When the token was revoked; unset while it is valid. */
-  revokeTime: Date | undefined;
+  revokeTime:
+    | Date
+    | undefined;
+  /**
+   * For an agent token: the part of the fleet it is confined to. Unset for other roles and for an
+   * agent token that serves the whole fleet.
+   */
+  agentScope: AgentTokenScope | undefined;
+}
+
+/**
+ * AgentTokenScope confines an agent token to part of the fleet. The platform admin sets it when
+ * issuing the token; it cannot be changed afterwards (issue a new token). An agent's job stream may
+ * narrow it but never widen it, and its reports are accepted only for jobs and VMs inside it.
+ * Every non-empty list restricts, and they combine: a job is inside when its kind is listed, its host
+ * is in a listed datacenter and its host group is listed (an empty list does not restrict). All
+ * lists empty means the whole fleet, as for a token issued without a scope.
+ */
+export interface AgentTokenScope {
+  /** Datacenters whose hosts the agent may serve; empty means every datacenter. */
+  datacenterIds: string[];
+  /** Host groups the agent may serve; empty means every group. */
+  groupIds: string[];
+  /**
+   * Job kinds the agent may take, e.g. "CREATE_VIRTUAL_MACHINE"; empty means every kind. Observed
+   * states (AgentService.ReportResourceState) are not jobs: only the places restrict them.
+   */
+  jobKinds: string[];
 }
 
 /** Request of IdentityService.CreateToken. */
@@ -128,7 +155,14 @@ export interface CreateTokenRequest {
   /** Free text: what the token is for. */
   description: string;
   /** How long the token stays valid; unset means it does not expire. */
-  ttl: Duration | undefined;
+  ttl:
+    | Duration
+    | undefined;
+  /**
+   * For ROLE_AGENT only: the part of the fleet the token is confined to. Unset means the whole
+   * fleet. The datacenters and host groups named must exist.
+   */
+  agentScope: AgentTokenScope | undefined;
 }
 
 /** Response of IdentityService.CreateToken. */
@@ -188,6 +222,8 @@ export interface GetCallerIdentityResponse {
   tenantId: string;
   /** The token the caller presented. */
   tokenId: string;
+  /** For an agent token confined to part of the fleet: its scope. Unset otherwise. */
+  agentScope: AgentTokenScope | undefined;
 }
 
 function createBaseApiToken(): ApiToken {
@@ -202,6 +238,7 @@ function createBaseApiToken(): ApiToken {
     createTime: undefined,
     expireTime: undefined,
     revokeTime: undefined,
+    agentScope: undefined,
   };
 }
 
@@ -236,6 +273,9 @@ export const ApiToken: MessageFns<ApiToken> = {
     }
     if (message.revokeTime !== undefined) {
       Timestamp.encode(toTimestamp(message.revokeTime), writer.uint32(82).fork()).join();
+    }
+    if (message.agentScope !== undefined) {
+      AgentTokenScope.encode(message.agentScope, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -333,6 +373,14 @@ export const ApiToken: MessageFns<ApiToken> = {
             message.revokeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.agentScope = AgentTokenScope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -381,6 +429,11 @@ export const ApiToken: MessageFns<ApiToken> = {
         : isSet(object.revoke_time)
         ? fromJsonTimestamp(object.revoke_time)
         : undefined,
+      agentScope: isSet(object.agentScope)
+        ? AgentTokenScope.fromJSON(object.agentScope)
+        : isSet(object.agent_scope)
+        ? AgentTokenScope.fromJSON(object.agent_scope)
+        : undefined,
     };
   },
 
@@ -416,6 +469,9 @@ export const ApiToken: MessageFns<ApiToken> = {
     if (message.revokeTime !== undefined) {
       obj.revokeTime = message.revokeTime.toISOString();
     }
+    if (message.agentScope !== undefined) {
+      obj.agentScope = AgentTokenScope.toJSON(message.agentScope);
+    }
     return obj;
   },
 
@@ -434,12 +490,128 @@ export const ApiToken: MessageFns<ApiToken> = {
     message.createTime = object.createTime ?? undefined;
     message.expireTime = object.expireTime ?? undefined;
     message.revokeTime = object.revokeTime ?? undefined;
+    message.agentScope = (object.agentScope !== undefined && object.agentScope !== null)
+      ? AgentTokenScope.fromPartial(object.agentScope)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAgentTokenScope(): AgentTokenScope {
+  return { datacenterIds: [], groupIds: [], jobKinds: [] };
+}
+
+export const AgentTokenScope: MessageFns<AgentTokenScope> = {
+  encode(message: AgentTokenScope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.datacenterIds) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.groupIds) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.jobKinds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentTokenScope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentTokenScope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datacenterIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groupIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jobKinds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentTokenScope {
+    return {
+      datacenterIds: globalThis.Array.isArray(object?.datacenterIds)
+        ? object.datacenterIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.datacenter_ids)
+        ? object.datacenter_ids.map((e: any) => globalThis.String(e))
+        : [],
+      groupIds: globalThis.Array.isArray(object?.groupIds)
+        ? object.groupIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.group_ids)
+        ? object.group_ids.map((e: any) => globalThis.String(e))
+        : [],
+      jobKinds: globalThis.Array.isArray(object?.jobKinds)
+        ? object.jobKinds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.job_kinds)
+        ? object.job_kinds.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AgentTokenScope): unknown {
+    const obj: any = {};
+    if (message.datacenterIds?.length) {
+      obj.datacenterIds = message.datacenterIds;
+    }
+    if (message.groupIds?.length) {
+      obj.groupIds = message.groupIds;
+    }
+    if (message.jobKinds?.length) {
+      obj.jobKinds = message.jobKinds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentTokenScope>, I>>(base?: I): AgentTokenScope {
+    return AgentTokenScope.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentTokenScope>, I>>(object: I): AgentTokenScope {
+    const message = createBaseAgentTokenScope();
+    message.datacenterIds = object.datacenterIds?.map((e) => e) || [];
+    message.groupIds = object.groupIds?.map((e) => e) || [];
+    message.jobKinds = object.jobKinds?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseCreateTokenRequest(): CreateTokenRequest {
-  return { principal: "", role: 0, tenantId: "", description: "", ttl: undefined };
+  return { principal: "", role: 0, tenantId: "", description: "", ttl: undefined, agentScope: undefined };
 }
 
 export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
@@ -458,6 +630,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     }
     if (message.ttl !== undefined) {
       Duration.encode(message.ttl, writer.uint32(42).fork()).join();
+    }
+    if (message.agentScope !== undefined) {
+      AgentTokenScope.encode(message.agentScope, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -515,6 +690,14 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
             message.ttl = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.agentScope = AgentTokenScope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -538,6 +721,11 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
         : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
       ttl: isSet(object.ttl) ? Duration.fromJSON(object.ttl) : undefined,
+      agentScope: isSet(object.agentScope)
+        ? AgentTokenScope.fromJSON(object.agentScope)
+        : isSet(object.agent_scope)
+        ? AgentTokenScope.fromJSON(object.agent_scope)
+        : undefined,
     };
   },
 
@@ -558,6 +746,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     if (message.ttl !== undefined) {
       obj.ttl = Duration.toJSON(message.ttl);
     }
+    if (message.agentScope !== undefined) {
+      obj.agentScope = AgentTokenScope.toJSON(message.agentScope);
+    }
     return obj;
   },
 
@@ -571,6 +762,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     message.tenantId = object.tenantId ?? "";
     message.description = object.description ?? "";
     message.ttl = (object.ttl !== undefined && object.ttl !== null) ? Duration.fromPartial(object.ttl) : undefined;
+    message.agentScope = (object.agentScope !== undefined && object.agentScope !== null)
+      ? AgentTokenScope.fromPartial(object.agentScope)
+      : undefined;
     return message;
   },
 };
@@ -1049,7 +1243,7 @@ export const GetCallerIdentityRequest: MessageFns<GetCallerIdentityRequest> = {
 };
 
 function createBaseGetCallerIdentityResponse(): GetCallerIdentityResponse {
-  return { principal: "", role: 0, tenantId: "", tokenId: "" };
+  return { principal: "", role: 0, tenantId: "", tokenId: "", agentScope: undefined };
 }
 
 export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = {
@@ -1065,6 +1259,9 @@ export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = 
     }
     if (message.tokenId !== "") {
       writer.uint32(34).string(message.tokenId);
+    }
+    if (message.agentScope !== undefined) {
+      AgentTokenScope.encode(message.agentScope, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1114,6 +1311,14 @@ export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = 
             message.tokenId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.agentScope = AgentTokenScope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1140,6 +1345,11 @@ export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = 
         : isSet(object.token_id)
         ? globalThis.String(object.token_id)
         : "",
+      agentScope: isSet(object.agentScope)
+        ? AgentTokenScope.fromJSON(object.agentScope)
+        : isSet(object.agent_scope)
+        ? AgentTokenScope.fromJSON(object.agent_scope)
+        : undefined,
     };
   },
 
@@ -1157,6 +1367,9 @@ export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = 
     if (message.tokenId !== "") {
       obj.tokenId = message.tokenId;
     }
+    if (message.agentScope !== undefined) {
+      obj.agentScope = AgentTokenScope.toJSON(message.agentScope);
+    }
     return obj;
   },
 
@@ -1169,6 +1382,9 @@ export const GetCallerIdentityResponse: MessageFns<GetCallerIdentityResponse> = 
     message.role = object.role ?? 0;
     message.tenantId = object.tenantId ?? "";
     message.tokenId = object.tokenId ?? "";
+    message.agentScope = (object.agentScope !== undefined && object.agentScope !== null)
+      ? AgentTokenScope.fromPartial(object.agentScope)
+      : undefined;
     return message;
   },
 };
