@@ -6,6 +6,7 @@ import { Database } from "../app/database.js";
 import { Authenticator } from "../app/identity.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
@@ -81,6 +82,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const listener = await listen(options.host, options.port, handler);
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
+  const stopProbing = watchDatabase(db, health, serviceNames);
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
   log("info", "listening", { url });
 
@@ -92,6 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     health,
     close() {
       closing ??= (async () => {
+        stopProbing();
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
