@@ -32,7 +32,7 @@ export function watchDatabase(
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        db.em().execute("select 1"),
+        db.ping(),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`database probe took longer than ${timeoutMs} ms`)), timeoutMs);
         }),

@@ -5,8 +5,8 @@
 // report no deadlock, no client may see ABORTED or INTERNAL, no agent stream may end, and afterwards
 // every reservation adds up.
 //
-// It runs for STRESS_SECONDS (default 20) of load; for a longer soak: STRESS_SECONDS=180 npx vitest
-// run tests/e2e/lock-order-stress.test.ts
+// A fault test (`npm run test:faults`, not `npm test`): it loads for STRESS_SECONDS (default 20); for
+// a longer soak, STRESS_SECONDS=180 npm run test:faults -- lock-order
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import type { Agent } from "../../src/agent-sdk/index.js";
