@@ -7,6 +7,7 @@ import { connectAgent, disconnectAgent, touchAgents, type AgentDeclaration } fro
 import { claimJobs, expireLeases, jobsHeld, type ClaimedJob } from "../app/agents/leases.js";
 import type { CallContext } from "../app/context.js";
 import type { Database } from "../app/database.js";
+import { isRetryableConflict } from "../app/database-errors.js";
 import type { Notifications } from "../persistence/notifications.js";
 
 export interface DispatcherOptions {
@@ -106,11 +107,13 @@ export class Dispatcher {
   async *stream(ctx: CallContext, declaration: AgentDeclaration, signal: AbortSignal): AsyncGenerator<ClaimedJob> {
     // A stream that ended while it waited its turn (the agent gave up, the server is stopping) never
     // connects: the call gate has logged and audited how it ended.
-    const connected = await this.bookkeeping.run(async () => {
-      if (signal.aborted || this.stopped) return false;
-      await connectAgent(this.db, ctx, declaration, this.replica);
-      return true;
-    });
+    const connected = await this.retryConflicts(signal, () =>
+      this.bookkeeping.run(async () => {
+        if (signal.aborted || this.stopped) return false;
+        await connectAgent(this.db, ctx, declaration, this.replica);
+        return true;
+      }),
+    );
     if (!connected) return;
     let pending = true;
     let resume: (() => void) | undefined;
@@ -133,20 +136,22 @@ export class Dispatcher {
           continue;
         }
         pending = false;
-        const look = await this.bookkeeping.run(async () => {
-          // A stream that ended while it waited its turn must not take jobs it could not deliver.
-          if (signal.aborted || this.stopped) return undefined;
-          const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
-          const jobs = await claimJobs(
-            this.db,
-            declaration.agentId,
-            declaration.scope,
-            free,
-            this.options.leaseMillis,
-            ctx.principal.agentScope,
-          );
-          return { free, jobs };
-        });
+        const look = await this.retryConflicts(signal, () =>
+          this.bookkeeping.run(async () => {
+            // A stream that ended while it waited its turn must not take jobs it could not deliver.
+            if (signal.aborted || this.stopped) return undefined;
+            const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
+            const jobs = await claimJobs(
+              this.db,
+              declaration.agentId,
+              declaration.scope,
+              free,
+              this.options.leaseMillis,
+              ctx.principal.agentScope,
+            );
+            return { free, jobs };
+          }),
+        );
         if (!look) break;
         const { free, jobs } = look;
         session.free = free - jobs.length;
@@ -161,6 +166,25 @@ export class Dispatcher {
       await this.bookkeeping
         .run(async () => (this.stopped ? undefined : disconnectAgent(this.db, declaration.agentId, this.replica)))
         .catch(this.options.onError);
+    }
+  }
+
+  /**
+   * Runs a stream's database work again while it fails with a retryable conflict (a deadlock, a
+   * serialization failure, a lock timeout: the transaction was rolled back whole, so nothing was
+   * claimed). Such an error must never end an agent's stream. Undefined once the stream ended.
+   */
+  private async retryConflicts<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await task();
+      } catch (error) {
+        if (!isRetryableConflict(error)) throw error;
+        this.options.onError(error);
+        // Jittered and growing a little, so the two sides of a conflict do not meet again at once.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 25 * 2 ** attempt)));
+        if (signal.aborted || this.stopped) return undefined;
+      }
     }
   }
 

@@ -5,6 +5,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { isDatabaseUnavailable } from "../app/database-errors.js";
+import { asDomainError } from "../app/mutation.js";
 import { BatchRejectedError, DomainError, InvalidArgumentError, RateLimitedError } from "../domain/errors.js";
 
 export const errorDomain = "rackplane.dev";
@@ -17,6 +19,20 @@ export function toConnectError(error: unknown): ConnectError {
     return withInfo(error.rawMessage, error.code, codeName(error.code), {}, error);
   }
   if (clientWentAway(error)) return withInfo("the client closed the call", Code.Canceled, "CANCELED", {}, error);
+  // A database conflict that escaped its use case's mapping is still only a conflict.
+  const domain = asDomainError(error);
+  if (domain instanceof DomainError) return fromDomainError(domain);
+  if (isDatabaseUnavailable(error)) {
+    const unavailable = withInfo(
+      "the database is unavailable right now; retry shortly",
+      Code.Unavailable,
+      "DATABASE_UNAVAILABLE",
+      {},
+      error,
+    );
+    unavailable.details.push({ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 1n, nanos: 0 } }) });
+    return unavailable;
+  }
   return withInfo("internal error; the server logged the details under this request's id", Code.Internal, "INTERNAL", {}, error);
 }
 

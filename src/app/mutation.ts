@@ -17,6 +17,7 @@ import type { Database } from "./database.js";
 import { AuditEvent } from "../persistence/entities/index.js";
 import { pipelinedTransaction, type PipelinedTransaction } from "../persistence/pipelined-transaction.js";
 import { requireTenantEnabled } from "./tenant-guard.js";
+import { isRetryableConflict } from "./database-errors.js";
 
 export async function mutate<R>(db: Database, ctx: CallContext, change: (em: EntityManager) => Promise<R>): Promise<R> {
   try {
@@ -136,7 +137,7 @@ export function asDomainError(error: unknown): unknown {
   if (error instanceof OptimisticLockError) {
     return new AbortedError("ETAG_MISMATCH", "the resource changed concurrently; read it again and retry", {}, { cause: error });
   }
-  if (error instanceof DeadlockException || error instanceof LockWaitTimeoutException || (error as { code?: string }).code === "40001") {
+  if (error instanceof DeadlockException || error instanceof LockWaitTimeoutException || isRetryableConflict(error)) {
     // The SQLSTATE says which: 40P01 a deadlock, 40001 a serialization failure (or a failed
     // rackplane_require check), 55P03 a lock not available.
     const sqlstate = (error as { code?: string }).code ?? "";

@@ -32,6 +32,8 @@ export interface EmbeddedDatabaseOptions {
   /** Further server settings (`name=value`), e.g. to load pg_stat_statements for a benchmark. */
   readonly settings?: readonly string[];
   readonly log?: (message: string) => void;
+  /** A fixed port, e.g. to start a stopped cluster again where its clients look (default: a free one). */
+  readonly port?: number;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
@@ -51,7 +53,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   const fresh = !existsSync(join(dir, "pg", "PG_VERSION"));
   if (fresh) writeFileSync(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = readFileSync(passwordFile, "utf8").trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
 
   const cluster = new EmbeddedPostgres({

@@ -8,6 +8,7 @@ import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
 import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
@@ -101,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const listener = await listen(options.host, options.port, handler, options.tls && readCertificatePair(options.tls));
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
+  const stopProbing = watchDatabase(db, health, serviceNames);
   const url = `${listener.tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
   log("info", "listening", { url, tls: listener.tls });
   if (!listener.tls && !isLoopback(options.host)) {
@@ -128,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     close() {
       closing ??= (async () => {
+        stopProbing();
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());

@@ -8,9 +8,10 @@
 //
 // Correctness rests on the same guards as a creation alone (the quota row locked, candidates locked
 // with SKIP LOCKED, the guarded host UPDATE), plus these rules of the batch:
-// - A batch holds at most one creation per tenant, in tenant-id order, so batches lock quota and
-//   name-sequence rows in one global order and cannot deadlock each other. A batch waits at most
-//   `waitAtMost` for a lock, which breaks the rare cycles it can form with other transactions (see there).
+// - A batch holds at most one creation per tenant, in tenant-id order, and locks all its quota rows
+//   first, in that order, before any host: the lock order every path keeps (docs/compute.md, "Lock
+//   order"), so it never holds a host while it waits for a quota row. It still waits at most
+//   `waitAtMost` for any lock, a safety net (see there).
 // - Creations of one batch may lock the same candidate hosts (a transaction does not skip its own
 //   locks): each decision sees the free capacity the batch's earlier decisions left.
 // - Anything a batch cannot decide with the facts it read — no fitting candidate left, a name number
@@ -160,8 +161,9 @@ export class CreationBatcher {
   private async decideAndWrite(batch: readonly Pending[]): Promise<Outcome[]> {
     return pipelinedTransaction(this.db.orm, async (tx) => {
       const draws = batch.map((pending) => sequenceDraw(pending.request));
-      const [, ...rows] = await tx.executeAll([
+      const [, , ...rows] = await tx.executeAll([
         waitAtMost,
+        lockQuotas(batch),
         ...batch.map((pending, i) => placementFactsStatement(pending.request, draws[i])),
       ]);
       const taken = new Map<string, Resources>();
@@ -183,13 +185,29 @@ export class CreationBatcher {
   }
 }
 
-/** How long a batch waits for a lock before it gives up and its creations run alone. A batch holds
- * the candidate hosts of its earlier creations while it locks the later ones' quota rows, the
- * opposite of the order a release takes them in (quota, then host; see reservations.ts), and a
- * creation alone that waits for busy hosts holds its name-sequence row: the two can deadlock with a
- * batch. Waiting this long, the batch gives up first — well before PostgreSQL's deadlock check (one
- * second) — and the other side goes on. A lock held by an ordinary creation is free long before. */
+/** How long a batch waits for a lock before it gives up and its creations run alone: a safety net.
+ * The batch takes its quota rows before any host (`lockQuotas`), as every path does, but a batch
+ * is many creations in one transaction, and one that waits long holds every row it already has.
+ * Waiting at most this long, it gives up well before PostgreSQL's deadlock check (one second). A
+ * lock held by an ordinary creation is free long before. */
 const waitAtMost: Statement = { sql: "set local lock_timeout = '200ms'", params: [] };
+
+/** Locks the quota row of every creation of the batch, in tenant-id order (the batch's order),
+ * before the facts statements lock any host. A creation that names a host has its quota in that
+ * host's group. */
+function lockQuotas(batch: readonly Pending[]): Statement {
+  const rows = batch.map(({ request }) =>
+    "groupId" in request.target ? "(?::uuid, ?::uuid)" : "(?::uuid, (select group_id from baremetal where id = ?::uuid))",
+  );
+  return {
+    sql: `select 1 from baremetal_group_tenant_quota where (tenant_id, group_id) in (values ${rows.join(", ")})
+           order by tenant_id, group_id for update`,
+    params: batch.flatMap(({ request }) => [
+      request.tenantId,
+      "groupId" in request.target ? request.target.groupId : request.target.baremetalId,
+    ]),
+  };
+}
 
 /** One creation's decision within a batch; `taken` holds what the batch's earlier decisions took
  * from each host, and gets this one's. */

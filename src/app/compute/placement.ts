@@ -446,10 +446,17 @@ async function waitForCandidates(
     parameters.push(facts.avoid.ids);
   }
   const order = policy === "PACK" ? "asc" : "desc";
+  // The best few by the policy, as this transaction sees them, locked in id order: every creation
+  // that waits for hosts takes them in the same order, so two of them never hold one host each while
+  // waiting for the other's (docs/compute.md, "Lock order"). Once a host is locked its row is read
+  // again, and one that no longer fits drops out; the caller ranks what is left.
+  const where = conditions.join(" and ");
   const rows = await sql.execute<{ candidate: CandidateTuple }[]>(
-    `select json_build_array(${candidateColumns}) as candidate from baremetal where ${conditions.join(" and ")}
-      order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update`,
-    parameters,
+    `select json_build_array(${candidateColumns}) as candidate from baremetal
+      where id in (select id from baremetal where ${where} order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt})
+        and ${where}
+      order by id for update`,
+    [...parameters, ...parameters],
   );
   return rows.map((row) => candidateOf(row.candidate));
 }

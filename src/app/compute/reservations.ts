@@ -13,16 +13,24 @@ export interface Reservation {
   readonly resources: Resources;
 }
 
-/** Gives a reservation back: host counters, quota usage, the VM's `reserved` flag, and an event on
- * its scheduling record. Idempotent: a VM no longer reserved changes nothing. */
-export async function release(em: EntityManager, reservation: Reservation, reason: string): Promise<void> {
-  const [vm] = await em.execute<{ id: string }[]>(
-    "update virtual_machine set reserved = false, update_time = now(), version = version + 1 where id = ? and reserved returning id",
-    [reservation.virtualMachineId],
-  );
-  if (!vm) return;
+/**
+ * Locks the rows a release changes, in the one lock order (docs/compute.md, "Lock order"): the
+ * tenant's quota row in the group, then the host — the order a creation takes them in — before the
+ * caller locks the VM itself.
+ */
+export async function lockReservationHolders(em: EntityManager, tenantId: string, groupId: string, baremetalId: string): Promise<void> {
+  await em.execute("select 1 from baremetal_group_tenant_quota where tenant_id = ? and group_id = ? for no key update", [
+    tenantId,
+    groupId,
+  ]);
+  await em.execute("select 1 from baremetal where id = ? for no key update", [baremetalId]);
+}
+
+/** Gives a reservation back: host counters, quota usage, and an event on its scheduling record.
+ * The caller holds the rows (`lockReservationHolders`, then the VM) and has cleared the VM's
+ * `reserved` flag in its own update of the VM, which told it the VM was still reserved. */
+export async function releaseCounters(em: EntityManager, reservation: Reservation, reason: string): Promise<void> {
   const { cpuCores, memoryMib, storageGib } = reservation.resources;
-  // Quota row before host row: the order placement locks them in, so the two never deadlock.
   await em.execute(
     `update baremetal_group_tenant_quota set cpu_used = cpu_used - ?, memory_mib_used = memory_mib_used - ?, storage_gib_used = storage_gib_used - ?
       where tenant_id = ? and group_id = ?`,

@@ -94,6 +94,13 @@ export async function operateVirtualMachine(
   const operationId = await mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = "virtual_machine";
     ctx.audit.resourceId = id;
+    // The tenant before the VM (docs/compute.md, "Lock order"); a VM's tenant never changes.
+    const [owner] = await em.execute<{ tenant_id: string; state: string }[]>("select tenant_id, state from virtual_machine where id = ?", [
+      id,
+    ]);
+    if (!owner || owner.state === "DELETED") throw new NotFoundError("virtual_machine", id);
+    requireOwnTenant(ctx.principal, owner.tenant_id, { type: "virtual_machine", id });
+    await requireTenantEnabled(em, owner.tenant_id);
     const [vm] = await em.execute<
       {
         id: string;
@@ -106,8 +113,6 @@ export async function operateVirtualMachine(
       }[]
     >("select id, tenant_id, state, active_operation_id, group_id, baremetal_id, name from virtual_machine where id = ? for update", [id]);
     if (!vm || vm.state === "DELETED") throw new NotFoundError("virtual_machine", id);
-    requireOwnTenant(ctx.principal, vm.tenant_id, { type: "virtual_machine", id });
-    await requireTenantEnabled(em, vm.tenant_id);
     requireTransition({ id, state: vm.state, activeOperationId: vm.active_operation_id }, verb);
     const operationId = newId();
     const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as

@@ -216,11 +216,13 @@ export async function cancelOperation(db: Database, ctx: CallContext, id: string
   await mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = "operation";
     ctx.audit.resourceId = id;
+    // The job before its operation, as a claim, a report and the lease sweep take them (docs/compute.md,
+    // "Lock order"): the other way round, a cancel and a claim of the same job deadlock.
+    const job = await em.findOne(Job, { operationId: id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     const operation = await em.findOne(OperationEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!operation || (isTenantRole(ctx.principal.role) && operation.tenantId !== ctx.principal.tenantId))
       throw new NotFoundError("operation", id);
     requireRole(ctx.principal, ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"], "cancel operations");
-    const job = await em.findOne(Job, { operationId: id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (operation.state !== "PENDING" || !job || job.state !== "QUEUED") {
       throw new FailedPreconditionError(
         "OPERATION_STARTED",

@@ -4,9 +4,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { VirtualMachineState } from "../../domain/compute.js";
 import type { JobKind } from "../../domain/operations.js";
-import { VirtualMachine } from "../../persistence/entities/index.js";
 import { notify } from "../../persistence/notifications.js";
-import { release } from "../compute/reservations.js";
+import { lockReservationHolders, releaseCounters } from "../compute/reservations.js";
 
 interface OperationView {
   readonly id: string;
@@ -36,21 +35,23 @@ export async function markStarted(em: EntityManager, operation: OperationView): 
 }
 
 export async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
-  const vm = await lockVm(em, operation.resourceId);
+  const releasing = operation.kind === "DELETE_VIRTUAL_MACHINE";
+  const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
-  await setState(em, vm.id, onSuccess[operation.kind], facts);
-  if (operation.kind === "DELETE_VIRTUAL_MACHINE") await release(em, reservationOf(vm), "deleted");
+  await setState(em, vm.id, onSuccess[operation.kind], facts, releasing);
+  if (releasing) await releaseLocked(em, vm, "deleted");
 }
 
 /** A failed creation releases its reservation and leaves the VM in ERROR; a failed deletion leaves
  * it in ERROR, still reserved (what the host holds is unknown); any other failure returns the VM to
  * where it was. */
 export async function applyFailure(em: EntityManager, operation: OperationView): Promise<void> {
-  const vm = await lockVm(em, operation.resourceId);
+  const releasing = operation.kind === "CREATE_VIRTUAL_MACHINE";
+  const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
-  if (operation.kind === "CREATE_VIRTUAL_MACHINE") {
-    await setState(em, vm.id, "ERROR", {});
-    await release(em, reservationOf(vm), "creation failed");
+  if (releasing) {
+    await setState(em, vm.id, "ERROR", {}, true);
+    await releaseLocked(em, vm, "creation failed");
   } else if (operation.kind === "DELETE_VIRTUAL_MACHINE") {
     await setState(em, vm.id, "ERROR", {});
   } else {
@@ -61,59 +62,97 @@ export async function applyFailure(em: EntityManager, operation: OperationView):
 /** Undoes an operation no agent took: a creation is withdrawn (the VM is DELETED and its
  * reservation released), anything else returns the VM to its previous state. */
 export async function undoQueued(em: EntityManager, operation: OperationView): Promise<void> {
-  const vm = await lockVm(em, operation.resourceId);
+  const releasing = operation.kind === "CREATE_VIRTUAL_MACHINE";
+  const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
-  if (operation.kind === "CREATE_VIRTUAL_MACHINE") {
-    await setState(em, vm.id, "DELETED", {});
-    await release(em, reservationOf(vm), "creation cancelled");
+  if (releasing) {
+    await setState(em, vm.id, "DELETED", {}, true);
+    await releaseLocked(em, vm, "creation cancelled");
   } else {
     await setState(em, vm.id, operation.previousState as VirtualMachineState, {});
   }
 }
 
-async function lockVm(em: EntityManager, id: string) {
-  const [vm] = await em.execute<
-    {
-      id: string;
-      state: VirtualMachineState;
-      tenant_id: string;
-      group_id: string;
-      baremetal_id: string;
-      cpu_cores: number;
-      memory_mib: number;
-      storage_gib: number;
-    }[]
-  >(
-    "select id, state, tenant_id, group_id, baremetal_id, cpu_cores, memory_mib, storage_gib from virtual_machine where id = ? for update",
+type LockedVm = {
+  id: string;
+  state: VirtualMachineState;
+  reserved: boolean;
+  tenant_id: string;
+  group_id: string;
+  baremetal_id: string;
+  cpu_cores: number;
+  memory_mib: number;
+  storage_gib: number;
+};
+
+/**
+ * Locks the VM in the one lock order (docs/compute.md, "Lock order"): when the outcome may release
+ * its reservation, the tenant's quota row and the host row first — as a creation takes them — and
+ * the VM after them. A creation holding that quota row or host can wait for the VM (a new VM of the
+ * same name waits on its unique index entry while the VM's row is being changed), so the VM must
+ * never be held while waiting for them. The VM's tenant, group and host never change, so they are
+ * read before any lock.
+ */
+async function lockVm(em: EntityManager, id: string, releasing: boolean): Promise<LockedVm | undefined> {
+  if (releasing) {
+    const [where] = await em.execute<{ tenant_id: string; group_id: string; baremetal_id: string }[]>(
+      "select tenant_id, group_id, baremetal_id from virtual_machine where id = ?",
+      [id],
+    );
+    if (!where) return undefined;
+    await lockReservationHolders(em, where.tenant_id, where.group_id, where.baremetal_id);
+  }
+  const [vm] = await em.execute<LockedVm[]>(
+    `select id, state, reserved, tenant_id, group_id, baremetal_id, cpu_cores, memory_mib, storage_gib
+       from virtual_machine where id = ? for update`,
     [id],
   );
   return vm;
 }
 
-function reservationOf(vm: NonNullable<Awaited<ReturnType<typeof lockVm>>>) {
-  return {
-    virtualMachineId: vm.id,
-    tenantId: vm.tenant_id,
-    groupId: vm.group_id,
-    baremetalId: vm.baremetal_id,
-    resources: { cpuCores: vm.cpu_cores, memoryMib: vm.memory_mib, storageGib: vm.storage_gib },
-  };
+/** Gives the locked VM's reservation back, if it still held one (its row was just updated). */
+async function releaseLocked(em: EntityManager, vm: LockedVm, reason: string): Promise<void> {
+  if (!vm.reserved) return;
+  await releaseCounters(
+    em,
+    {
+      virtualMachineId: vm.id,
+      tenantId: vm.tenant_id,
+      groupId: vm.group_id,
+      baremetalId: vm.baremetal_id,
+      resources: { cpuCores: vm.cpu_cores, memoryMib: vm.memory_mib, storageGib: vm.storage_gib },
+    },
+    reason,
+  );
 }
 
-/** Sets the state, clears the active operation (the one that ended) and records the facts. */
-async function setState(em: EntityManager, id: string, state: VirtualMachineState, facts: Facts): Promise<void> {
-  await em.nativeUpdate(
-    VirtualMachine,
-    { id },
-    {
+/**
+ * Sets the state, clears the active operation (the one that ended), records the facts and, when
+ * `release` says so, clears the reservation flag — in ONE update. A second update of the row in the
+ * same transaction would make PostgreSQL check every foreign key of the row again (the row is then
+ * the transaction's own), taking key-share locks on the host, tenant and group rows late, behind
+ * creations that hold the host: the deadlock docs/compute.md describes.
+ */
+async function setState(em: EntityManager, id: string, state: VirtualMachineState, facts: Facts, release = false): Promise<void> {
+  await em.execute(
+    `update virtual_machine set state = ?, state_change_time = now(), update_time = now(), version = version + 1,
+            active_operation_id = case when ? then active_operation_id else null end,
+            hypervisor_id = coalesce(?, hypervisor_id), ip_addresses = coalesce(?::text[], ip_addresses),
+            reserved = reserved and not ?
+      where id = ?`,
+    [
       state,
-      stateChangeTime: new Date(),
-      updateTime: new Date(),
-      ...(state === "PROVISIONING" ? {} : { activeOperationId: null }),
-      ...(facts.hypervisorId !== undefined ? { hypervisorId: facts.hypervisorId } : {}),
-      ...(facts.ipAddresses !== undefined ? { ipAddresses: [...facts.ipAddresses] } : {}),
-    },
+      state === "PROVISIONING",
+      facts.hypervisorId ?? null,
+      facts.ipAddresses !== undefined ? arrayLiteral(facts.ipAddresses) : null,
+      release,
+      id,
+    ],
   );
-  await em.execute("update virtual_machine set version = version + 1 where id = ?", [id]);
   await notify(em, "rackplane_operation", "");
+}
+
+/** A PostgreSQL text array literal, each element quoted. */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(",")}}`;
 }

@@ -71,7 +71,7 @@ export async function updateTenant(
 }
 
 /** TEN-2: from now on every mutation by the tenant's tokens, and every one made for the tenant, is
- * refused with TENANT_DISABLED (src/app/tenants/guard.ts). Disabling a disabled tenant replaces
+ * refused with TENANT_DISABLED (src/app/tenant-guard.ts). Disabling a disabled tenant replaces
  * the reason and keeps the time it was disabled. */
 export async function disableTenant(db: Database, ctx: CallContext, id: string, reason: string): Promise<Tenant> {
   target(ctx, id);
