@@ -42,6 +42,13 @@ module.exports = {
       to: { path: "^src/app/[^/]+/" },
     },
     {
+      name: "operations-know-no-kind",
+      severity: "error",
+      comment: "The operation engine is generic: each kind registers its lifecycle (app/lifecycles.ts), never the reverse.",
+      from: { path: "^src/app/operations/" },
+      to: { path: "^src/app/(?!operations/)[^/]+/" },
+    },
+    {
       name: "api-has-no-sql",
       severity: "error",
       comment: "api/ maps proto to use cases: no entities, no SQL, no server internals.",

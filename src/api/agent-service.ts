@@ -41,7 +41,9 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
     },
     async reportResourceState(req, ctx) {
       const observed = req.state === ObservedState.RUNNING ? "RUNNING" : req.state === ObservedState.STOPPED ? "STOPPED" : "CRASHED";
-      return { state: await reportResourceState(db, callContext(ctx), req.virtualMachineId, observed, req.reason) };
+      return {
+        state: await reportResourceState(db, callContext(ctx), { type: "virtual_machine", id: req.virtualMachineId }, observed, req.reason),
+      };
     },
     async listAgents(req, ctx) {
       const page = await listAgents(db, callContext(ctx), listRequest({ ...req, filter: "" }));

@@ -13,7 +13,7 @@ import {
 import * as vms from "../app/compute/vms.js";
 import { getVirtualMachineDetail, listSchedulingRecords, listVirtualMachines, type SchedulingRecord } from "../app/compute/vm-queries.js";
 import type { Database } from "../app/database.js";
-import type { VirtualMachineRole as DomainRole } from "../domain/compute.js";
+import type { VirtualMachine, VirtualMachineRole as DomainRole } from "../domain/compute.js";
 import { catalogueHandlers, catalogueTargets } from "./compute-catalogue.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
 import { byId, creates, reads, type TargetRules } from "./request-targets.js";
@@ -104,7 +104,7 @@ function role(value: VirtualMachineRole): DomainRole {
   return value === VirtualMachineRole.UNSPECIFIED ? "" : (VirtualMachineRole[value] as DomainRole);
 }
 
-export function virtualMachineMessage(vm: vms.VirtualMachine) {
+export function virtualMachineMessage(vm: VirtualMachine) {
   return create(VirtualMachineSchema, {
     id: vm.id,
     name: vm.name,

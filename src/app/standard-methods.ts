@@ -5,7 +5,7 @@ import { LockMode, type EntityManager, type EntityName } from "@mikro-orm/postgr
 import { FailedPreconditionError, NotFoundError } from "../domain/errors.js";
 import { requireEtag } from "../domain/etag.js";
 import { newId } from "../domain/ids.js";
-import type { Sql } from "../persistence/pipelined-transaction.js";
+import type { Sql } from "../persistence/sql.js";
 import type { CallContext } from "./context.js";
 
 /** A managed entity, for use inside a mutation. */

@@ -1,7 +1,7 @@
 // TEN-2: a disabled tenant can neither create nor operate. Checked inside the mutation's
 // transaction with a shared row lock, so a DisableTenant that commits first is seen, and one that
 // comes later waits for the mutations already under way.
-import type { Sql } from "../persistence/pipelined-transaction.js";
+import type { Sql } from "../persistence/sql.js";
 import { NotFoundError } from "../domain/errors.js";
 import { tenantDisabled } from "../domain/tenant.js";
 

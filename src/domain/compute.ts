@@ -56,3 +56,27 @@ export function requireTransition(
     );
   }
 }
+
+/** A virtual machine as use cases return it. */
+export interface VirtualMachine {
+  readonly id: string;
+  readonly version: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly name: string;
+  readonly tenantId: string;
+  readonly specificationId: string;
+  readonly imageId: string;
+  readonly cpuCores: number;
+  readonly memoryMib: number;
+  readonly storageGib: number;
+  readonly groupId: string;
+  readonly baremetalId: string;
+  readonly clusterId?: string | null;
+  readonly role: VirtualMachineRole;
+  readonly state: VirtualMachineState;
+  readonly stateChangeTime: Date;
+  readonly activeOperationId?: string | null;
+  readonly hypervisorId: string;
+  readonly ipAddresses: string[];
+}

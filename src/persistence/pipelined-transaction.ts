@@ -14,17 +14,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
 import { ensurePrepared, type PreparedSession } from "./prepared.js";
-
-/** What the statements of a use case need: EntityManager has the same method. */
-export interface Sql {
-  execute<T extends object[] = Record<string, unknown>[]>(sql: string, params?: readonly unknown[]): Promise<T>;
-}
-
-/** A statement with `?` placeholders and its parameters. */
-export interface Statement {
-  readonly sql: string;
-  readonly params: readonly unknown[];
-}
+import type { Sql, Statement } from "./sql.js";
 
 export interface PipelinedTransaction extends Sql, PreparedSession {
   /** The next statement (or list of them) commits the transaction in the same round trip. */

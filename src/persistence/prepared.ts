@@ -7,7 +7,7 @@
 // Declare statements at module top level. One declared later is prepared on each connection the
 // next time a pipelined transaction takes it.
 import type pg from "pg";
-import type { Sql } from "./pipelined-transaction.js";
+import type { Sql } from "./sql.js";
 
 export interface PreparedStatement {
   readonly name: string;

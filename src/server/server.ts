@@ -4,6 +4,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Database } from "../app/database.js";
 import { Authenticator } from "../app/identity.js";
+import { registerLifecycles } from "../app/lifecycles.js";
 import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
 import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
@@ -54,6 +55,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
+  registerLifecycles();
   const authenticator = new Authenticator(db, options.tokenCacheMillis);
   const rateLimiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   // JWTs from the issuer go to OIDC, everything else to the opaque tokens; routes keep the token

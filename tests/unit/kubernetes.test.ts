@@ -54,7 +54,8 @@ describe("versions", () => {
         const parsedA = parseKubernetesVersion(text(a))!;
         const parsedB = parseKubernetesVersion(text(b))!;
         expect(parsedA).toEqual(a);
-        expect(Math.sign(compareKubernetesVersions(parsedA, parsedB))).toBe(-Math.sign(compareKubernetesVersions(parsedB, parsedA)));
+        // Antisymmetric: a < b exactly when b > a (summed, so that 0 and -0 agree).
+        expect(Math.sign(compareKubernetesVersions(parsedA, parsedB)) + Math.sign(compareKubernetesVersions(parsedB, parsedA))).toBe(0);
         expect(compareKubernetesVersions(parsedA, parsedB) === 0).toBe(text(a) === text(b));
       }),
     );

@@ -10,8 +10,8 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
 import { completeOperation } from "../operations/completion.js";
-import { requireJobInScope, requireVirtualMachineInScope } from "./scope.js";
-import type { Facts } from "../operations/outcomes.js";
+import { requireJobInScope, requirePlaceInScope } from "./scope.js";
+import { type Facts, lifecycleOf, type ObservedState } from "../operations/lifecycle.js";
 
 export interface AgentError {
   readonly agentCode: string;
@@ -113,49 +113,25 @@ export function translate(error: AgentError, agentId: string, kind: string, atte
   };
 }
 
-export type ObservedState = "RUNNING" | "STOPPED" | "CRASHED";
-
-/** A VM's observed state, outside any job: it follows, unless an operation is under way (whose
- * own outcome decides) or it is being built or torn down. */
+/** A resource's observed state, outside any job: its lifecycle decides what the record makes of it
+ * (app/operations/lifecycle.ts). Only inside the agent's scope: elsewhere it is NOT_FOUND, as for a
+ * resource that does not exist. */
 export async function reportResourceState(
   db: Database,
   ctx: CallContext,
-  virtualMachineId: string,
+  resource: { readonly type: string; readonly id: string },
   observed: ObservedState,
   reason: string,
 ): Promise<string> {
   requireRole(ctx.principal, ["AGENT"], "report resource states");
+  const lifecycle = lifecycleOf(resource.type);
   return mutate(db, ctx, async (em) => {
-    ctx.audit.resourceType = "virtual_machine";
-    ctx.audit.resourceId = virtualMachineId;
+    ctx.audit.resourceType = resource.type;
+    ctx.audit.resourceId = resource.id;
     ctx.audit.detail = `observed ${observed}${reason ? `: ${reason}` : ""}`;
-    const [vm] = await em.execute<{ state: string; active_operation_id: string | null }[]>(
-      "select state, active_operation_id from virtual_machine where id = ? for update",
-      [virtualMachineId],
-    );
-    if (!vm) throw new NotFoundError("virtual_machine", virtualMachineId);
-    await requireVirtualMachineInScope(em, ctx.principal, virtualMachineId);
-    if (vm.active_operation_id) {
-      throw new FailedPreconditionError(
-        "OPERATION_IN_PROGRESS",
-        `virtual machine ${virtualMachineId} has operation ${vm.active_operation_id} under way; its outcome decides the state`,
-        {
-          operation_id: vm.active_operation_id,
-        },
-      );
-    }
-    if (!["RUNNING", "STOPPED", "ERROR"].includes(vm.state)) {
-      throw new FailedPreconditionError(
-        "INVALID_STATE",
-        `virtual machine ${virtualMachineId} is ${vm.state}: observed states apply only to built VMs`,
-        { state: vm.state },
-      );
-    }
-    const state = observed === "CRASHED" ? "ERROR" : observed;
-    await em.execute(
-      "update virtual_machine set state = ?, state_change_time = now(), update_time = now(), version = version + 1 where id = ? and state <> ?",
-      [state, virtualMachineId, state],
-    );
-    return state;
+    const place = await lifecycle.placeOf(em, resource.id);
+    if (!place) throw new NotFoundError(resource.type, resource.id);
+    await requirePlaceInScope(em, ctx.principal, resource, place);
+    return lifecycle.acceptObserved(em, resource.id, observed);
   });
 }

@@ -58,17 +58,18 @@ export async function requireJobInScope(
   if (!jobInScope(scope, job.kind, place)) throw new NotFoundError("job", job.id);
 }
 
-/** NOT_FOUND unless the VM's host and group lie inside the caller's scope (job kinds do not apply:
- * an observed state is not a job). */
-export async function requireVirtualMachineInScope(em: EntityManager, principal: Principal, virtualMachineId: string): Promise<void> {
+/** NOT_FOUND unless the resource's host and group lie inside the caller's scope (job kinds do not
+ * apply: an observed state is not a job). */
+export async function requirePlaceInScope(
+  em: EntityManager,
+  principal: Principal,
+  resource: { readonly type: string; readonly id: string },
+  where: { readonly groupId: string | null; readonly baremetalId: string | null },
+): Promise<void> {
   const scope = principal.agentScope;
   if (isWholeFleet(scope)) return;
-  const [vm] = await em.execute<{ group_id: string | null; baremetal_id: string | null }[]>(
-    "select group_id, baremetal_id from virtual_machine where id = ?",
-    [virtualMachineId],
-  );
-  const place = vm && { groupId: vm.group_id, datacenterId: await datacenterOf(em, vm.baremetal_id, scope) };
-  if (!place || !placeInScope(scope, place)) throw new NotFoundError("virtual_machine", virtualMachineId);
+  const place = { groupId: where.groupId, datacenterId: await datacenterOf(em, where.baremetalId, scope) };
+  if (!placeInScope(scope, place)) throw new NotFoundError(resource.type, resource.id);
 }
 
 /** The host's datacenter, read only when the scope restricts datacenters. */

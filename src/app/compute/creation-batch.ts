@@ -25,7 +25,7 @@ import type { Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
 import { candidatesLeft } from "../../domain/placement.js";
 import { add } from "../../domain/quota.js";
-import type { Statement } from "../../persistence/pipelined-transaction.js";
+import type { Statement } from "../../persistence/sql.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { pipelinedTransaction } from "../../persistence/pipelined-transaction.js";

@@ -3,11 +3,11 @@
 // `createAlone` runs one creation in a transaction of its own; creation-batch.ts runs several in one
 // (group commit) with the same statements and the same rules, which live here.
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
-import type { VirtualMachineRole } from "../../domain/compute.js";
+import type { VirtualMachine, VirtualMachineRole } from "../../domain/compute.js";
 import { newId } from "../../domain/ids.js";
 import { nameFor, renderTemplate, requireNameMatches, type RenderedTemplate } from "../../domain/naming.js";
 import { tenantDisabled } from "../../domain/tenant.js";
-import type { Statement, Sql } from "../../persistence/pipelined-transaction.js";
+import type { Statement, Sql } from "../../persistence/sql.js";
 import { preparedCall, preparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -15,7 +15,7 @@ import { auditInsert, mutatePipelined } from "../mutation.js";
 import { getOperation, operationRecords, operationStatement, type Operation } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
 import { hostReservation, place, readForPlacement, type PlacementDecision, type PlacementFacts, type SequenceDraw } from "./placement.js";
-import { getVirtualMachine, type VirtualMachine } from "./vms.js";
+import { getVirtualMachine } from "./vm-queries.js";
 
 export interface CreateVirtualMachine {
   readonly tenantId: string;

@@ -18,7 +18,7 @@ import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
 import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimits } from "../../domain/quota.js";
-import type { Sql, Statement } from "../../persistence/pipelined-transaction.js";
+import type { Sql, Statement } from "../../persistence/sql.js";
 import { executePrepared, preparedCall, preparedStatement, type PreparedStatement } from "../../persistence/prepared.js";
 import { limitsOf } from "../tenants/quotas.js";
 

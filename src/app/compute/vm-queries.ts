@@ -1,7 +1,10 @@
 // Reading VMs (VM-5) and placement records (VM-7).
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { VirtualMachine } from "../../domain/compute.js";
+import { NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
 import { virtualMachineRoles, virtualMachineStates } from "../../domain/compute.js";
-import { isTenantRole, requireRole } from "../../domain/principal.js";
+import { isTenantRole, type Principal, requireRole } from "../../domain/principal.js";
 import { SchedulingRecord as SchedulingRecordEntity, VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
 import type { SchedulingCandidateRecord, SchedulingEventRecord } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
@@ -9,7 +12,30 @@ import type { Database } from "../database.js";
 import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { listResourceMaintainers } from "../maintainers/assignments.js";
-import { getVirtualMachine, type VirtualMachine } from "./vms.js";
+
+/** Who may read and operate VMs (tenant principals: their own tenant's). */
+export const vmUsers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
+
+/** Tenant principals act only for their own tenant; another tenant's VM does not exist for them. */
+export function requireOwnTenant(principal: Principal, tenantId: string, resource: { type: string; id: string } | undefined): void {
+  if (!isTenantRole(principal.role) || principal.tenantId === tenantId) return;
+  if (resource) throw new NotFoundError(resource.type, resource.id);
+  throw new PermissionDeniedError("TENANT_MISMATCH", `a principal of tenant ${principal.tenantId} may not act for tenant ${tenantId}`, {
+    tenant_id: tenantId,
+  });
+}
+
+export async function getVirtualMachine(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<VirtualMachine> {
+  requireRole(ctx.principal, vmUsers, "read virtual machines");
+  const vm = (await em
+    .createQueryBuilder(VirtualMachineEntity)
+    .select("*")
+    .where({ id })
+    .execute("get", true)) as unknown as VirtualMachine | null;
+  if (!vm) throw new NotFoundError("virtual_machine", id);
+  requireOwnTenant(ctx.principal, vm.tenantId, { type: "virtual_machine", id });
+  return vm;
+}
 
 const uuid = { kind: "uuid" } as const;
 const vmFilter: FilterSchema = {

@@ -1,44 +1,19 @@
 // Virtual machines (VM-3..6): creation (creation.ts) decides everything in one transaction, and
-// every lifecycle verb is a state-machine check plus an operation for an agent.
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { requireTransition, type LifecycleVerb, type VirtualMachineRole, type VirtualMachineState } from "../../domain/compute.js";
-import { NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
+// every lifecycle verb is a state-machine check plus an operation for an agent. Reads are in
+// vm-queries.ts; what operations' outcomes do to a VM in vm-lifecycle.ts.
+import { requireTransition, type LifecycleVerb, type VirtualMachineState } from "../../domain/compute.js";
+import { NotFoundError } from "../../domain/errors.js";
 import { newId } from "../../domain/ids.js";
 import type { JobKind } from "../../domain/operations.js";
-import { isTenantRole, requireRole, type Principal } from "../../domain/principal.js";
-import { VirtualMachine as VirtualMachineEntity } from "../../persistence/entities/index.js";
+import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
 import { creationBatcher } from "./creation-batch.js";
+import { requireOwnTenant, vmUsers as users } from "./vm-queries.js";
 import { createAlone, type CreateVirtualMachine, type Created } from "./creation.js";
-
-export interface VirtualMachine {
-  readonly id: string;
-  readonly version: number;
-  readonly createTime: Date;
-  readonly updateTime: Date;
-  readonly name: string;
-  readonly tenantId: string;
-  readonly specificationId: string;
-  readonly imageId: string;
-  readonly cpuCores: number;
-  readonly memoryMib: number;
-  readonly storageGib: number;
-  readonly groupId: string;
-  readonly baremetalId: string;
-  readonly clusterId?: string | null;
-  readonly role: VirtualMachineRole;
-  readonly state: VirtualMachineState;
-  readonly stateChangeTime: Date;
-  readonly activeOperationId?: string | null;
-  readonly hypervisorId: string;
-  readonly ipAddresses: string[];
-}
-
-const users = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
 
 /** Creates a VM (creation.ts): with a request id in a transaction of its own, otherwise in a batch
  * with others when some are waiting (creation-batch.ts). */
@@ -51,27 +26,6 @@ export async function createVirtualMachine(
   requireRole(ctx.principal, users, "create virtual machines");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
   return requestId === "" ? creationBatcher(db).create(ctx, request) : createAlone(db, ctx, request, requestId);
-}
-
-/** Tenant principals act only for their own tenant; another tenant's VM does not exist for them. */
-function requireOwnTenant(principal: Principal, tenantId: string, resource: { type: string; id: string } | undefined): void {
-  if (!isTenantRole(principal.role) || principal.tenantId === tenantId) return;
-  if (resource) throw new NotFoundError(resource.type, resource.id);
-  throw new PermissionDeniedError("TENANT_MISMATCH", `a principal of tenant ${principal.tenantId} may not act for tenant ${tenantId}`, {
-    tenant_id: tenantId,
-  });
-}
-
-export async function getVirtualMachine(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<VirtualMachine> {
-  requireRole(ctx.principal, users, "read virtual machines");
-  const vm = (await em
-    .createQueryBuilder(VirtualMachineEntity)
-    .select("*")
-    .where({ id })
-    .execute("get", true)) as unknown as VirtualMachine | null;
-  if (!vm) throw new NotFoundError("virtual_machine", id);
-  requireOwnTenant(ctx.principal, vm.tenantId, { type: "virtual_machine", id });
-  return vm;
 }
 
 const verbs: Record<LifecycleVerb, JobKind> = {

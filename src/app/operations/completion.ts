@@ -5,7 +5,7 @@ import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify } from "../../persistence/notifications.js";
 import type { Operation } from "./operations.js";
-import { applyFailure, applySuccess, markStarted, type Facts } from "./outcomes.js";
+import { type Facts, lifecycleOf } from "./lifecycle.js";
 
 export type Outcome =
   | { readonly succeeded: true; readonly facts: Facts }
@@ -25,7 +25,7 @@ export async function startJob(em: EntityManager, operationId: string): Promise<
   if (operation.state !== "PENDING") return;
   operation.state = "RUNNING";
   await em.flush();
-  await markStarted(em, operation as Operation);
+  await lifecycleOf(operation.resourceType).markStarted(em, operation as Operation);
   await notify(em, "rackplane_operation", operationId);
 }
 
@@ -56,8 +56,9 @@ export async function completeOperation(em: EntityManager, operationId: string, 
     { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseExpireTime: null },
   );
   await em.flush();
-  if (outcome.succeeded) await applySuccess(em, operation as Operation, outcome.facts);
-  else await applyFailure(em, operation as Operation);
+  const lifecycle = lifecycleOf(operation.resourceType);
+  if (outcome.succeeded) await lifecycle.applySuccess(em, operation as Operation, outcome.facts);
+  else await lifecycle.applyFailure(em, operation as Operation);
   await notify(em, "rackplane_operation", operationId);
 }
 

@@ -12,7 +12,7 @@ import { notify, type Notifications } from "../../persistence/notifications.js";
 
 /** What following an operation needs of the cross-replica notices. */
 export type OperationNotices = Pick<Notifications, "subscribe">;
-import type { Sql } from "../../persistence/pipelined-transaction.js";
+import type { Sql } from "../../persistence/sql.js";
 import { executePrepared, type PreparedStatement } from "../../persistence/prepared.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -20,7 +20,7 @@ import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { readById } from "../standard-methods.js";
-import { undoQueued } from "./outcomes.js";
+import { lifecycleOf } from "./lifecycle.js";
 
 export interface Operation {
   readonly id: string;
@@ -236,7 +236,7 @@ export async function cancelOperation(db: Database, ctx: CallContext, id: string
     em.assign(job, { state: "CANCELLED" });
     em.assign(operation, { state: "CANCELLED", doneTime: new Date(), message: `cancelled by ${ctx.principal.name}` });
     await em.flush();
-    await undoQueued(em, operation as Operation);
+    await lifecycleOf(operation.resourceType).undoQueued(em, operation as Operation);
     await notify(em, "rackplane_operation", id);
   });
   return getOperation(db, ctx, id);

@@ -1,27 +1,25 @@
-// What an operation's outcome does to its resource. Agents' reports (and cancellations) land here,
-// in the transaction that records them, so the operation, the resource and the reservation move
-// together.
+// A virtual machine's lifecycle: what its operations' start and outcomes, and states observed by its
+// agent, do to the VM and its reservation. Registered with the operation engine
+// (app/operations/lifecycle.ts) by app/lifecycles.ts; every handler runs in the transaction that
+// records the change, so the operation, the VM and the reservation move together.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { VirtualMachineState } from "../../domain/compute.js";
+import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import type { JobKind } from "../../domain/operations.js";
 import { notify } from "../../persistence/notifications.js";
-import { lockReservationHolders, releaseCounters } from "../compute/reservations.js";
+import type { Facts, Lifecycle, ObservedState, OperationView } from "../operations/lifecycle.js";
+import { lockReservationHolders, releaseCounters } from "./reservations.js";
 
-interface OperationView {
-  readonly id: string;
-  readonly kind: JobKind;
-  readonly resourceId: string;
-  readonly previousState: string;
-}
-
-/** Facts an agent learned while doing the work. */
-export interface Facts {
-  readonly hypervisorId?: string;
-  readonly ipAddresses?: readonly string[];
-}
+const jobKinds = [
+  "CREATE_VIRTUAL_MACHINE",
+  "START_VIRTUAL_MACHINE",
+  "STOP_VIRTUAL_MACHINE",
+  "REBOOT_VIRTUAL_MACHINE",
+  "DELETE_VIRTUAL_MACHINE",
+] as const satisfies readonly JobKind[];
 
 /** State a VM takes when its operation succeeds. */
-const onSuccess: Record<JobKind, VirtualMachineState> = {
+const onSuccess: Record<(typeof jobKinds)[number], VirtualMachineState> = {
   CREATE_VIRTUAL_MACHINE: "RUNNING",
   START_VIRTUAL_MACHINE: "RUNNING",
   STOP_VIRTUAL_MACHINE: "STOPPED",
@@ -30,22 +28,22 @@ const onSuccess: Record<JobKind, VirtualMachineState> = {
 };
 
 /** An agent took the job: a VM being created is now PROVISIONING. */
-export async function markStarted(em: EntityManager, operation: OperationView): Promise<void> {
+async function markStarted(em: EntityManager, operation: OperationView): Promise<void> {
   if (operation.kind === "CREATE_VIRTUAL_MACHINE") await setState(em, operation.resourceId, "PROVISIONING", {});
 }
 
-export async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
+async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
   const releasing = operation.kind === "DELETE_VIRTUAL_MACHINE";
   const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
-  await setState(em, vm.id, onSuccess[operation.kind], facts, releasing);
+  await setState(em, vm.id, onSuccess[operation.kind as keyof typeof onSuccess], facts, releasing);
   if (releasing) await releaseLocked(em, vm, "deleted");
 }
 
 /** A failed creation releases its reservation and leaves the VM in ERROR; a failed deletion leaves
  * it in ERROR, still reserved (what the host holds is unknown); any other failure returns the VM to
  * where it was. */
-export async function applyFailure(em: EntityManager, operation: OperationView): Promise<void> {
+async function applyFailure(em: EntityManager, operation: OperationView): Promise<void> {
   const releasing = operation.kind === "CREATE_VIRTUAL_MACHINE";
   const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
@@ -61,7 +59,7 @@ export async function applyFailure(em: EntityManager, operation: OperationView):
 
 /** Undoes an operation no agent took: a creation is withdrawn (the VM is DELETED and its
  * reservation released), anything else returns the VM to its previous state. */
-export async function undoQueued(em: EntityManager, operation: OperationView): Promise<void> {
+async function undoQueued(em: EntityManager, operation: OperationView): Promise<void> {
   const releasing = operation.kind === "CREATE_VIRTUAL_MACHINE";
   const vm = await lockVm(em, operation.resourceId, releasing);
   if (!vm) return;
@@ -156,3 +154,51 @@ async function setState(em: EntityManager, id: string, state: VirtualMachineStat
 function arrayLiteral(values: readonly string[]): string {
   return `{${values.map((value) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(",")}}`;
 }
+
+/** A VM's observed state, outside any job: it follows, unless an operation is under way (whose own
+ * outcome decides) or it is being built or torn down. */
+async function acceptObserved(em: EntityManager, id: string, observed: ObservedState): Promise<string> {
+  const [vm] = await em.execute<{ state: string; active_operation_id: string | null }[]>(
+    "select state, active_operation_id from virtual_machine where id = ? for update",
+    [id],
+  );
+  if (!vm) throw new NotFoundError("virtual_machine", id);
+  if (vm.active_operation_id) {
+    throw new FailedPreconditionError(
+      "OPERATION_IN_PROGRESS",
+      `virtual machine ${id} has operation ${vm.active_operation_id} under way; its outcome decides the state`,
+      { operation_id: vm.active_operation_id },
+    );
+  }
+  if (!["RUNNING", "STOPPED", "ERROR"].includes(vm.state)) {
+    throw new FailedPreconditionError("INVALID_STATE", `virtual machine ${id} is ${vm.state}: observed states apply only to built VMs`, {
+      state: vm.state,
+    });
+  }
+  const state = observed === "CRASHED" ? "ERROR" : observed;
+  await em.execute(
+    "update virtual_machine set state = ?, state_change_time = now(), update_time = now(), version = version + 1 where id = ? and state <> ?",
+    [state, id, state],
+  );
+  return state;
+}
+
+/** A VM's host group and host, which never change. */
+async function placeOf(em: EntityManager, id: string) {
+  const [vm] = await em.execute<{ group_id: string | null; baremetal_id: string | null }[]>(
+    "select group_id, baremetal_id from virtual_machine where id = ?",
+    [id],
+  );
+  return vm && { groupId: vm.group_id, baremetalId: vm.baremetal_id };
+}
+
+export const vmLifecycle: Lifecycle = {
+  resourceType: "virtual_machine",
+  jobKinds,
+  markStarted,
+  applySuccess,
+  applyFailure,
+  undoQueued,
+  placeOf,
+  acceptObserved,
+};

@@ -1,0 +1,11 @@
+// Every kind of resource with a lifecycle, registered with the operation engine
+// (app/operations/lifecycle.ts). The server, the composition root, registers them once as it starts;
+// a new kind (a cluster, a node pool, a plugin) is one more entry here.
+import { vmLifecycle } from "./compute/vm-lifecycle.js";
+import { type Lifecycle, registerLifecycle } from "./operations/lifecycle.js";
+
+export const lifecycles: readonly Lifecycle[] = [vmLifecycle];
+
+export function registerLifecycles(): void {
+  for (const lifecycle of lifecycles) registerLifecycle(lifecycle);
+}

@@ -1,0 +1,83 @@
+// Every kind registered with the operation engine (src/app/lifecycles.ts) has each of its handlers
+// exercised through the real server: a scenario per kind drives operations to their start, success,
+// failure and cancellation and reports an observed state, and the test counts the calls each handler
+// received. A kind registered without a scenario fails the test, so a new kind cannot join the
+// engine untested.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
+import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { lifecycles } from "../../src/app/lifecycles.js";
+import type { Lifecycle } from "../../src/app/operations/lifecycle.js";
+import { buildCloud, finishOperation, reservationDrift } from "../support/compute.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(() => t.close());
+
+const handlers = [
+  "markStarted",
+  "applySuccess",
+  "applyFailure",
+  "undoQueued",
+  "placeOf",
+  "acceptObserved",
+] as const satisfies readonly (keyof Lifecycle)[];
+
+/** Drives one kind's resources through every handler. */
+const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
+  async virtual_machine(t) {
+    const cloud = await buildCloud(t, { name: "lc", hosts: 2 });
+    const compute = t.compute();
+    const create = () =>
+      compute.createVirtualMachine({
+        tenantId: cloud.tenantId,
+        target: { case: "groupId", value: cloud.groupId },
+        specificationId: cloud.specificationId,
+        imageId: cloud.imageId,
+      });
+    // Created (markStarted, applySuccess), then observed powered off (placeOf, acceptObserved).
+    const built = await create();
+    await finishOperation(t, built.operation!.id);
+    const vm = built.virtualMachine!.id;
+    const agent = t.agents(await t.token(Role.AGENT, "lc-agent"));
+    expect((await agent.reportResourceState({ virtualMachineId: vm, state: ObservedState.STOPPED, reason: "off" })).state).toBe("STOPPED");
+    // A start that fails returns the VM where it was (applyFailure).
+    const start = await compute.startVirtualMachine({ id: vm });
+    await finishOperation(t, start.operation!.id, {
+      succeeded: false,
+      error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", message: "no", metadata: {} },
+    });
+    expect((await compute.getVirtualMachine({ id: vm })).virtualMachine!.state).toBe(VirtualMachineState.STOPPED);
+    // A creation cancelled before any agent took it is withdrawn (undoQueued).
+    const queued = await create();
+    const cancelled = await t.operations().cancelOperation({ id: queued.operation!.id });
+    expect(cancelled.operation!.state).toBe(OperationState.CANCELLED);
+    expect((await compute.getVirtualMachine({ id: queued.virtualMachine!.id })).virtualMachine!.state).toBe(VirtualMachineState.DELETED);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  },
+};
+
+describe("the operation engine's registered kinds", () => {
+  it("each have a scenario", () => {
+    expect(lifecycles.length).toBeGreaterThan(0);
+    expect(lifecycles.map((lifecycle) => lifecycle.resourceType).filter((type) => !scenarios[type])).toEqual([]);
+  });
+
+  it.each(lifecycles.map((lifecycle) => [lifecycle.resourceType, lifecycle] as const))(
+    "%s: every handler is called through the server",
+    async (_type, lifecycle) => {
+      const spies = handlers.map((name) => [name, vi.spyOn(lifecycle, name)] as const);
+      try {
+        await scenarios[lifecycle.resourceType]!(t);
+        expect(spies.filter(([, spy]) => spy.mock.calls.length === 0).map(([name]) => name)).toEqual([]);
+      } finally {
+        for (const [, spy] of spies) spy.mockRestore();
+      }
+    },
+  );
+});
