@@ -4,6 +4,7 @@
 // (group commit) with the same statements and the same rules, which live here.
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import type { VirtualMachine, VirtualMachineRole } from "../../domain/compute.js";
+import type { Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
 import { nameFor, renderTemplate, requireNameMatches, type RenderedTemplate } from "../../domain/naming.js";
 import { tenantDisabled } from "../../domain/tenant.js";
@@ -33,19 +34,68 @@ export interface Created {
   readonly operation: Operation;
 }
 
-/** A creation's own writes, before the operation's and job's: the host's reservation, the quota
- * count, the VM, its scheduling record and the call's audit row; and the check that the host was taken. */
-const creationCtes = [
-  hostReservation.cte,
-  `counted as (update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?,
+/** The tenant's usage in the group counts the new VM. */
+const quotaCount = {
+  cte: `counted as (update baremetal_group_tenant_quota set cpu_used = cpu_used + ?, memory_mib_used = memory_mib_used + ?,
          storage_gib_used = storage_gib_used + ? where id = ?)`,
-  `new_vm as (insert into virtual_machine (id, version, create_time, update_time, name, tenant_id, specification_id, image_id, cpu_cores,
+  params: (decision: PlacementDecision, resources: Resources): unknown[] => [
+    resources.cpuCores,
+    resources.memoryMib,
+    resources.storageGib,
+    decision.quotaId,
+  ],
+};
+
+/** The VM's row, reserved and PENDING under its creation's operation. */
+const newVm = {
+  cte: `new_vm as (insert into virtual_machine (id, version, create_time, update_time, name, tenant_id, specification_id, image_id, cpu_cores,
          memory_mib, storage_gib, group_id, baremetal_id, cluster_id, role, state, state_change_time, reserved, active_operation_id)
          values (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, true, ?))`,
-  `new_record as (insert into scheduling_record (id, virtual_machine_id, tenant_id, group_id, cpu_cores, memory_mib, storage_gib,
+  params: (vm: VirtualMachine): unknown[] => [
+    vm.id,
+    vm.createTime,
+    vm.updateTime,
+    vm.name,
+    vm.tenantId,
+    vm.specificationId,
+    vm.imageId,
+    vm.cpuCores,
+    vm.memoryMib,
+    vm.storageGib,
+    vm.groupId,
+    vm.baremetalId,
+    vm.clusterId,
+    vm.role,
+    vm.stateChangeTime,
+    vm.activeOperationId,
+  ],
+};
+
+/** The placement's record: what was asked, the candidates, the host chosen and why. */
+const schedulingRecord = {
+  cte: `new_record as (insert into scheduling_record (id, virtual_machine_id, tenant_id, group_id, cpu_cores, memory_mib, storage_gib,
          candidates, baremetal_id, reason, policy, events, create_time) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?))`,
-  auditInsert.cte,
-];
+  params: (vm: VirtualMachine, decision: PlacementDecision, resources: Resources, now: Date): unknown[] => [
+    newId(),
+    vm.id,
+    vm.tenantId,
+    decision.groupId,
+    resources.cpuCores,
+    resources.memoryMib,
+    resources.storageGib,
+    JSON.stringify(decision.candidates),
+    decision.baremetalId,
+    decision.reason,
+    decision.policy,
+    JSON.stringify([{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }]),
+    now,
+  ],
+};
+
+/** A creation's own writes, before the operation's and job's: the host's reservation, the quota
+ * count, the VM, its scheduling record and the call's audit row; and the check that the host was taken.
+ * Each part's parameters are declared beside its text, in the same order. */
+const creationCtes = [hostReservation.cte, quotaCount.cte, newVm.cte, schedulingRecord.cte, auditInsert.cte];
 const creationStatement = preparedStatement("create_virtual_machine", operationStatement(creationCtes, hostReservation.check));
 
 /** One creation in a transaction of its own; with a request id, at most once per id (AIP-155). */
@@ -146,39 +196,9 @@ export function creationRecords(
   };
   const ownParams = [
     ...hostReservation.params(decision, resources),
-    resources.cpuCores,
-    resources.memoryMib,
-    resources.storageGib,
-    decision.quotaId,
-    id,
-    now,
-    now,
-    name,
-    request.tenantId,
-    specification.id,
-    image.id,
-    resources.cpuCores,
-    resources.memoryMib,
-    resources.storageGib,
-    decision.groupId,
-    decision.baremetalId,
-    request.clusterId,
-    request.role,
-    now,
-    operationId,
-    newId(),
-    id,
-    request.tenantId,
-    decision.groupId,
-    resources.cpuCores,
-    resources.memoryMib,
-    resources.storageGib,
-    JSON.stringify(decision.candidates),
-    decision.baremetalId,
-    decision.reason,
-    decision.policy,
-    JSON.stringify([{ kind: "RESERVED", resources, reason: "placed", time: now.toISOString() }]),
-    now,
+    ...quotaCount.params(decision, resources),
+    ...newVm.params(virtualMachine),
+    ...schedulingRecord.params(virtualMachine, decision, resources, now),
     ...auditInsert.params(ctx),
   ];
   const { operation, params } = operationRecords(
