@@ -10,7 +10,7 @@ import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { AuditService, type AuditEvent } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService, RackUnitStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
@@ -58,15 +58,7 @@ function as(caller: Caller) {
     caller === "admin" ? t.adminToken : caller === "anonymous" ? undefined : caller === "garbage" ? "rpt_garbage" : s.secrets[caller];
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors:
-      secret === undefined
-        ? []
-        : [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${secret}`);
-              return next(req);
-            },
-          ],
+    interceptors: secret === undefined ? [] : [bearer(secret)],
   });
   return {
     inventory: createClient(InventoryService, transport),

@@ -20,7 +20,7 @@ import {
   type RackStatus,
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { served as routes } from "../../src/server/routes.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
@@ -171,15 +171,7 @@ function makeClients(caller: Caller) {
   }[caller];
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors:
-      secret === undefined
-        ? []
-        : [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${secret}`);
-              return next(req);
-            },
-          ],
+    interceptors: secret === undefined ? [] : [bearer(secret)],
   });
   return {
     InventoryService: createClient(InventoryService, transport),

@@ -12,7 +12,7 @@ import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { InventoryService, RackSchema, RackStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { ErrorInfo } from "../../gen/grpc-js/google/rpc/error_details.js";
 import * as stubs from "../../gen/grpc-js/rackplane/v1/inventory.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -267,12 +267,7 @@ describe("Connect GET and gRPC-Web", () => {
     const transport = createGrpcWebTransport({
       baseUrl: t.url,
       httpVersion: "1.1",
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${t.adminToken}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(t.adminToken)],
     });
     const inventory = createClient(InventoryService, transport);
     const { rack } = await inventory.getRack({ id: rackId });

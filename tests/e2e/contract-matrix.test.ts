@@ -39,7 +39,7 @@ import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
@@ -101,12 +101,7 @@ beforeAll(async () => {
     MaintainerService,
     createGrpcTransport({
       baseUrl: t.url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${t.adminToken}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(t.adminToken)],
     }),
   );
   const maintainer = (await maintainers.createMaintainer({ maintainer: { name: "mx-ann", account: "ann" } })).maintainer!;
@@ -126,12 +121,7 @@ beforeAll(async () => {
     KubernetesService,
     createGrpcTransport({
       baseUrl: t.url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${t.adminToken}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(t.adminToken)],
     }),
   );
   const kubernetesVersion = (await kubernetes.createKubernetesVersion({ version: { version: "1.31.4" } })).version!;

@@ -8,7 +8,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role, type ApiToken } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
@@ -43,12 +43,7 @@ function as(caller: string | undefined) {
   const secret = caller === undefined ? t.adminToken : (callers[caller]?.secret ?? caller);
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(secret)],
   });
   return {
     identity: createClient(IdentityService, transport),

@@ -17,7 +17,7 @@ import {
 } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 let cloud: Cloud;
@@ -44,12 +44,7 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(secret)],
   });
   return { k8s: createClient(KubernetesService, transport), audit: createClient(AuditService, transport) };
 }

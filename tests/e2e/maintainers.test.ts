@@ -16,7 +16,7 @@ import {
   type ResponsibleMaintainer,
 } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 let inventory: ReturnType<TestServer["clients"]>["inventory"];
@@ -25,12 +25,7 @@ let mnt: Client<typeof MaintainerService>;
 function maintainerClient(token: string): Client<typeof MaintainerService> {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(token)],
   });
   return createClient(MaintainerService, transport);
 }

@@ -13,7 +13,7 @@ import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js"
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { OidcAuthenticator, type OidcSettings } from "../../src/app/oidc.js";
 import { DomainError } from "../../src/domain/errors.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 /** A stand-in identity provider: a discovery document and a JWKS whose keys the tests change. */
 const published: JWK[] = [];
@@ -87,15 +87,10 @@ function sign(claims: JWTPayload, key: SigningKey = first, header: { iss?: strin
     .sign(key.privateKey);
 }
 
-function as(bearer: string) {
+function as(token: string) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${bearer}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(token)],
   });
   return {
     identity: createClient(IdentityService, transport),

@@ -10,7 +10,7 @@ import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { type Maintainer, type MaintainerGroup, MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { buildCloud, tenantsWithQuota, type Cloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 let cloud: Cloud;
@@ -40,12 +40,7 @@ beforeAll(async () => {
   const operations = t.operations();
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${t.adminToken}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(t.adminToken)],
   });
   const maintainers = createClient(MaintainerService, transport);
 

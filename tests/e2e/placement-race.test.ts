@@ -9,7 +9,7 @@ import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { buildCloud, reservationDrift, tenantsWithQuota, type Cloud } from "../support/compute.js";
 import { freshDatabaseUrl } from "../support/database.js";
 import { startServerProcess, type ServerProcess } from "../support/processes.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let databaseUrl: string;
 let replicas: ServerProcess[] = [];
@@ -37,12 +37,7 @@ it("admits exactly what capacity and quota allow across two replicas", async () 
       ComputeService,
       createGrpcTransport({
         baseUrl: replica.url,
-        interceptors: [
-          (next) => (req) => {
-            req.header.set("authorization", `Bearer ${token}`);
-            return next(req);
-          },
-        ],
+        interceptors: [bearer(token)],
       }),
     ),
   );

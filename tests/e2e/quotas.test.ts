@@ -12,7 +12,7 @@ import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js"
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService, type BaremetalGroupTenantQuotaSchema, type GetTenantUsageResponse } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 let rackId = "";
@@ -35,12 +35,7 @@ afterAll(() => t?.close());
 function as(secret: string = t.adminToken) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(secret)],
   });
   return {
     tenants: createClient(TenantService, transport),

@@ -10,19 +10,14 @@ import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService, type Rack } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService, type Tenant } from "../../gen/es/rackplane/v1/tenant_pb.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
 function clientsFor(secret: string) {
   const transport = createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(secret)],
   });
   return {
     tenants: createClient(TenantService, transport),

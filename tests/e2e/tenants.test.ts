@@ -14,7 +14,7 @@ import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { buildCloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 
@@ -33,12 +33,7 @@ const unique = (prefix: string) => `${prefix}-${++counter}`;
 function transportFor(secret: string) {
   return createGrpcTransport({
     baseUrl: t.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(secret)],
   });
 }
 

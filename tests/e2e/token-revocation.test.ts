@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { freshDatabaseUrl } from "../support/database.js";
 import { startServerProcess, type ServerProcess } from "../support/processes.js";
+import { bearer } from "../support/server.js";
 
 let replicas: ServerProcess[] = [];
 let databaseUrl = "";
@@ -31,12 +32,7 @@ const identity = (replica: ServerProcess, token: string) =>
     IdentityService,
     createGrpcTransport({
       baseUrl: replica.url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(token)],
     }),
   );
 

@@ -11,7 +11,7 @@ import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/mai
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { buildCloud, finishOperation, reservationDrift, type Cloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let t: TestServer;
 let cloud: Cloud;
@@ -331,12 +331,7 @@ describe("history", () => {
     const { virtualMachine, operation } = await create({}, c);
     const transport = createGrpcTransport({
       baseUrl: t.url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${t.adminToken}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(t.adminToken)],
     });
     const maintainers = createClient(MaintainerService, transport);
     const { maintainer } = await maintainers.createMaintainer({ maintainer: { name: "Purge", account: "purge-ops" } });

@@ -18,7 +18,7 @@ import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/persistence/embedded-postgres.js";
 import { buildCloud, reservationDrift, type Cloud } from "../support/compute.js";
 import { startServerProcess, type ServerProcess } from "../support/processes.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
 let dir = "";
 let postgres: EmbeddedDatabase | undefined;
@@ -57,12 +57,7 @@ it("goes NOT_SERVING and answers UNAVAILABLE while PostgreSQL is down, and recov
   const token = server.adminToken()!;
   const transport = createGrpcTransport({
     baseUrl: server.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(token)],
   });
   const compute = createClient(ComputeService, transport);
   const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));

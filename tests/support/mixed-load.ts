@@ -8,6 +8,7 @@ import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import type { Cloud } from "./compute.js";
+import { bearer } from "./server.js";
 
 export interface LoadClients {
   readonly compute: Client<typeof ComputeService>;
@@ -17,12 +18,7 @@ export interface LoadClients {
 export function loadClients(url: string, token: string): LoadClients {
   const transport = createGrpcTransport({
     baseUrl: url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearer(token)],
   });
   return { compute: createClient(ComputeService, transport), operations: createClient(OperationService, transport) };
 }

@@ -1,7 +1,7 @@
 // A real rackplane server on a free port over its own database, with the three kinds of client
 // the contract promises to serve: connect-node (gRPC), a stock @grpc/grpc-js client built from the
 // ts-proto stubs, and plain JSON over fetch.
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuditService } from "../../gen/es/rackplane/v1/audit_pb.js";
 import { IdentityService, type Role } from "../../gen/es/rackplane/v1/identity_pb.js";
@@ -60,12 +60,7 @@ export async function startTestServer(
   const authedTransport = (token: string) =>
     createGrpcTransport({
       baseUrl: server.url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearer(token)],
     });
   const clients = (token = adminToken) => {
     const authed = authedTransport(token);
@@ -121,4 +116,12 @@ async function extraAdminToken(server: RunningServer): Promise<string> {
     );
   });
   return secret;
+}
+
+/** An interceptor that sends `token` as the call's bearer token. */
+export function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 }
