@@ -112,6 +112,13 @@ export class OidcAuthenticator {
       throw new UnauthenticatedError("TOKEN_CLAIM_INVALID", `the token's issuer and sub make a name over ${maxNameLength} characters`);
     }
     const role = this.roleOf(payload);
+    // An agent's reach (datacenters, groups, job kinds) is set on its token by the admin who issues
+    // it; a provider's token carries none, so it would reach the whole fleet. Agents use opaque tokens.
+    if (role === "AGENT") {
+      throw new UnauthenticatedError("TOKEN_ROLE_NOT_ALLOWED", "agents authenticate with a rackplane agent token, not an OIDC token", {
+        role,
+      });
+    }
     const tokenId = typeof payload.jti === "string" ? payload.jti : "";
     if (!isTenantRole(role)) return { name, role, tenantId: undefined, tokenId };
     const claimed = claimAt(payload, this.settings.tenantClaim);

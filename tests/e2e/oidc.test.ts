@@ -63,6 +63,7 @@ beforeAll(async () => {
       ["ops", "PLATFORM_ADMIN"],
       ["payments-admins", "TENANT_ADMIN"],
       ["payments", "TENANT_MEMBER"],
+      ["robots", "AGENT"],
     ],
     // The test rotates keys at once; a real provider is given the default 30 s.
     jwksCooldownMs: 0,
@@ -220,6 +221,11 @@ describe("refusals, each UNAUTHENTICATED with its own reason", () => {
     ["not a JWT at all (three dotted parts of nonsense)", async () => "abc.def.ghi", "TOKEN_MALFORMED"],
     ["with no group that maps to a role", () => sign({ sub: "nobody", groups: ["staff"] }), "TOKEN_ROLE_MISSING"],
     ["for a tenant role without a tenant", () => sign({ sub: "pat", groups: ["payments"] }), "TOKEN_TENANT_MISSING"],
+    [
+      "mapped to the agent role (agents' scopes live on their own tokens)",
+      () => sign({ sub: "bot", groups: ["robots"] }),
+      "TOKEN_ROLE_NOT_ALLOWED",
+    ],
     [
       "naming a tenant that does not exist",
       () => sign({ sub: "pat", groups: ["payments"], rackplane_tenant: "no-such-tenant" }),
