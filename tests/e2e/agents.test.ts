@@ -2,7 +2,7 @@
 // under a lease, reports move the operation and the VM, stale leases are refused, repeats are
 // no-ops, expired leases are redelivered with the attempt raised, and failures are translated.
 import { ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { JobReportState, ObservedState, type AgentJob } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
@@ -15,14 +15,17 @@ let t: TestServer;
 let cloud: Cloud;
 let agentToken = "";
 beforeAll(async () => {
-  t = await startTestServer(undefined, { leaseMillis: 1_000 });
+  t = await startTestServer(undefined, { leaseMillis: 2_000 });
   cloud = await buildCloud(t, { name: "ag", hosts: 2 });
   agentToken = await t.token(Role.AGENT, "agent-1");
 });
 afterAll(() => t.close());
 
 /** Opens a stream (kept open until `close`) and waits until `count` jobs arrived (or the timeout). */
-async function take(agentId: string, count: number, timeoutMs = 10_000): Promise<{ jobs: AgentJob[]; close(): void }> {
+/** Opens a stream as `agentId` and waits until `count` jobs arrived (or `timeoutMs` passed). Its
+ * close() returns once the server has seen the stream end: a stream the server still counts could
+ * take the next test's job. */
+async function take(agentId: string, count: number, timeoutMs = 10_000): Promise<{ jobs: AgentJob[]; close(): Promise<void> }> {
   const controller = new AbortController();
   const jobs: AgentJob[] = [];
   let enough: () => void = () => {};
@@ -41,7 +44,19 @@ async function take(agentId: string, count: number, timeoutMs = 10_000): Promise
     }
   })();
   await Promise.race([arrived, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
-  return { jobs, close: () => controller.abort() };
+  return {
+    jobs,
+    close: async () => {
+      controller.abort();
+      await vi.waitFor(
+        async () => {
+          const { agents } = await t.agentsAdmin().listAgents({});
+          expect(agents.filter((agent) => agent.id === agentId && agent.connected)).toEqual([]);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+    },
+  };
 }
 
 const createVm = () =>
@@ -92,7 +107,7 @@ describe("the agent protocol", () => {
     expect(done.applied).toBe(true);
     const again = await agents.reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
     expect(again.applied).toBe(false);
-    stream.close();
+    await stream.close();
     expect((await t.compute().getVirtualMachine({ id: virtualMachine!.id })).virtualMachine).toMatchObject({
       state: VirtualMachineState.RUNNING,
       hypervisorId: "kvm-7",
@@ -104,8 +119,8 @@ describe("the agent protocol", () => {
     const { operation } = await createVm();
     const first = await take("kvm-b", 1);
     const job = first.jobs[0]!;
-    first.close();
-    // kvm-b goes silent; after the 1 s lease the job is handed out again.
+    await first.close();
+    // kvm-b goes silent; after the 2 s lease the job is handed out again.
     const second = await take("kvm-c", 1, 8_000);
     const again = second.jobs[0]!;
     expect(again).toMatchObject({ id: job.id, attempt: 2 });
@@ -114,7 +129,7 @@ describe("the agent protocol", () => {
       await reason(t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED })),
     ).toBe("LEASE_LOST");
     await t.agents(agentToken).reportJob({ jobId: again.id, leaseToken: again.leaseToken, state: JobReportState.SUCCEEDED });
-    second.close();
+    await second.close();
     expect((await t.operations().getOperation({ id: operation!.id })).operation?.state).toBe(OperationState.SUCCEEDED);
   });
 
@@ -125,7 +140,7 @@ describe("the agent protocol", () => {
       const job = stream.jobs[0]!;
       expect(job.attempt).toBe(attempt);
       // Leave before reporting, so the retry goes to the next stream, not back to this one.
-      stream.close();
+      await stream.close();
       await t.agents(agentToken).reportJob({
         jobId: job.id,
         leaseToken: job.leaseToken,
@@ -150,7 +165,7 @@ describe("the agent protocol", () => {
     const listed = agents.find((agent) => agent.id === "kvm-e");
     expect(listed).toMatchObject({ connected: true, jobsInFlight: 1, principal: "agent-1" });
     await t.agents(agentToken).reportJob({ jobId: job.id, leaseToken: job.leaseToken, state: JobReportState.SUCCEEDED });
-    stream.close();
+    await stream.close();
     const observed = await t
       .agents(agentToken)
       .reportResourceState({ virtualMachineId: virtualMachine!.id, state: ObservedState.CRASHED, reason: "kernel panic" });
@@ -178,15 +193,15 @@ describe("ordering", () => {
        values (?, ?, 'STOP_VIRTUAL_MACHINE', 'virtual_machine', ?, ?, '{}', 'QUEUED', now(), now())`,
       [later, laterOperation, virtualMachine!.id, cloud.groupId],
     );
-    // Shorter than the 1 s lease, so the first job is not redelivered meanwhile.
-    const stream = await take("kvm-order", 2, 600);
+    // Shorter than the 2 s lease, so the first job is not redelivered meanwhile.
+    const stream = await take("kvm-order", 2, 1_200);
     expect(stream.jobs.map((job) => `${job.id} ${job.kind} ${job.resourceId}`)).toEqual([
       `${first!.id} CREATE_VIRTUAL_MACHINE ${virtualMachine!.id}`,
     ]);
     await t.agents(agentToken).reportJob({ jobId: first!.id, leaseToken: stream.jobs[0]!.leaseToken, state: JobReportState.SUCCEEDED });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(stream.jobs.map((job) => job.id)).toEqual([first!.id, later]);
-    stream.close();
+    await stream.close();
   });
 });
 
