@@ -207,5 +207,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Exit at once: an idle keep-alive connection must not hold the process open.
-process.exit(await main(process.argv.slice(2)));
+// Exit once stdout and stderr are flushed (a pipe takes big outputs in pieces), without waiting for
+// idle keep-alive connections to time out.
+const code = await main(process.argv.slice(2));
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+process.exit(code);

@@ -80,13 +80,19 @@ export async function run(kindWord: string, file: string, options: ImportOptions
     } catch (error) {
       bar.end();
       if (error instanceof ConnectError) {
+        // One line per rejected row, with every reason the server gave for it.
+        const reasons = new Map<string, string[]>();
         for (const violation of error.findDetails(BadRequestSchema).flatMap((request) => request.fieldViolations)) {
           const index = /^requests\[(\d+)\]/.exec(violation.field)?.[1];
-          const line = index === undefined ? undefined : batch[Number(index)]?.line;
-          process.stderr.write(`line ${line ?? "?"}: ${violation.field}: ${violation.description}\n`);
+          const line = String((index === undefined ? undefined : batch[Number(index)]?.line) ?? "?");
+          reasons.set(line, [...(reasons.get(line) ?? []), violation.description]);
         }
+        for (const [line, list] of reasons) process.stderr.write(`line ${line}: ${list.join("; ")}\n`);
       }
       process.stderr.write(`${written} hosts written; this batch wrote nothing. Resume with --from-line ${batch[0]!.line}\n`);
+      if (error instanceof ConnectError && error.findDetails(BadRequestSchema).length > 0) {
+        throw new RefusedError(`the batch from line ${batch[0]!.line} to ${batch.at(-1)!.line} was refused (${error.rawMessage.split(":")[0]})`);
+      }
       throw error;
     }
     written += batch.length;
