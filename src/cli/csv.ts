@@ -44,8 +44,8 @@ export function parseCsv(text: string): CsvRow[] {
   return rows;
 }
 
-const escape = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+const quoteField = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
 
 export function csvLine(values: readonly string[]): string {
-  return `${values.map(escape).join(",")}\n`;
+  return `${values.map(quoteField).join(",")}\n`;
 }

@@ -16,7 +16,16 @@ export class NotFoundError extends Error {
 /** Something the command itself refuses (e.g. rejected rows of an import). */
 export class RefusedError extends Error {}
 
-const refusedCodes = new Set([Code.InvalidArgument, Code.FailedPrecondition, Code.PermissionDenied, Code.AlreadyExists, Code.ResourceExhausted, Code.Unauthenticated, Code.Aborted, Code.OutOfRange]);
+const refusedCodes = new Set([
+  Code.InvalidArgument,
+  Code.FailedPrecondition,
+  Code.PermissionDenied,
+  Code.AlreadyExists,
+  Code.ResourceExhausted,
+  Code.Unauthenticated,
+  Code.Aborted,
+  Code.OutOfRange,
+]);
 
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return exitCodes.usage;

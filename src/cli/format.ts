@@ -16,13 +16,13 @@ export function table<T>(rows: readonly T[], columns: readonly Column<T>[]): str
       .map((cell, i) => (i === line.length - 1 ? cell : cell.padEnd(widths[i]!)))
       .join("   ")
       .trimEnd();
-  return [render(columns.map((column) => column.header)), ...cells.map(render)].join("\n") + "\n";
+  return `${[render(columns.map((column) => column.header)), ...cells.map(render)].join("\n")}\n`;
 }
 
 /** `label: value` lines with aligned values, for describe. */
 export function fields(pairs: readonly (readonly [string, string])[]): string {
   const width = Math.max(...pairs.map(([label]) => label.length)) + 1;
-  return pairs.map(([label, value]) => `${`${label}:`.padEnd(width)} ${value}`).join("\n") + "\n";
+  return `${pairs.map(([label, value]) => `${`${label}:`.padEnd(width)} ${value}`).join("\n")}\n`;
 }
 
 /** A bar of `width` cells for used / limit, and the figures beside it. */

@@ -51,15 +51,14 @@ export function hostOf(record: HostRecord, inventory: Inventory): { host: any } 
     if (!/^\d+$/.test(text)) return { reason: `${column} "${text}" is not a whole number` };
     numbers[column] = Number(text);
   }
-  if (numbers.first_position! < 1 || numbers.first_position! > 60) return { reason: `first_position ${numbers.first_position} is outside 1-60` };
+  if (numbers.first_position! < 1 || numbers.first_position! > 60)
+    return { reason: `first_position ${numbers.first_position} is outside 1-60` };
   if (numbers.height_units! < 1 || numbers.height_units! > 60) return { reason: `height_units ${numbers.height_units} is outside 1-60` };
   const group = pick(inventory.groups, record.group, () => true);
   if ("reason" in group) return { reason: `group ${group.reason}` };
   const datacenter = record.datacenter ? pick(inventory.datacenters, record.datacenter, () => true) : undefined;
   if (datacenter && "reason" in datacenter) return { reason: `datacenter ${datacenter.reason}` };
-  const room = record.room
-    ? pick(inventory.rooms, record.room, (r) => !datacenter || r.datacenterId === datacenter.row.id)
-    : undefined;
+  const room = record.room ? pick(inventory.rooms, record.room, (r) => !datacenter || r.datacenterId === datacenter.row.id) : undefined;
   if (room && "reason" in room) return { reason: `room ${room.reason}` };
   const rack = pick(
     inventory.racks,

@@ -97,7 +97,12 @@ const standard = (service: DescService, singular: string, plural: string) => ({
   service,
 });
 
-function kind(spec: Omit<Kind, "service" | "methods" | "filter"> & { methods: ReturnType<typeof standard> | (Kind["methods"] & { service: DescService }); filter?: boolean }): Kind {
+function kind(
+  spec: Omit<Kind, "service" | "methods" | "filter"> & {
+    methods: ReturnType<typeof standard> | (Kind["methods"] & { service: DescService });
+    filter?: boolean;
+  },
+): Kind {
   const { service, ...methods } = spec.methods;
   return { ...spec, service, methods, filter: spec.filter ?? true };
 }
@@ -397,7 +402,11 @@ export const kinds: readonly Kind[] = [
     listField: "versions",
     methods: standard(KubernetesService, "KubernetesVersion", "KubernetesVersions"),
     nameField: "version",
-    columns: () => [col("VERSION", (r) => r.version), col("STATUS", (r) => KubernetesVersionStatus[r.status]), col("DESCRIPTION", (r) => r.description)],
+    columns: () => [
+      col("VERSION", (r) => r.version),
+      col("STATUS", (r) => KubernetesVersionStatus[r.status]),
+      col("DESCRIPTION", (r) => r.description),
+    ],
     wide: () => [idColumn],
   }),
   kind({

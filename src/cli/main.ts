@@ -41,20 +41,31 @@ rackctl create vm --tenant payments --group general --spec s1.small --image ubun
     .command("login")
     .description("check --server and --token-file (or --token, --ca-file) and save them as a context, made current")
     .option("--name <context>", "the context's name", "default")
-    .addHelpText("after", examples("rackctl login --server https://rackplane.example:8443 --token-file ~/admin.token --ca-file ca.pem --name prod"))
+    .addHelpText(
+      "after",
+      examples("rackctl login --server https://rackplane.example:8443 --token-file ~/admin.token --ca-file ca.pem --name prod"),
+    )
     .action(run(() => import("./commands/login.js")));
 
   scopeFlags(
     root
       .command("get")
       .description("list resources of a kind, or the named ones (names or ids)")
-      .argument("<kind>", "regions, datacenters, rooms, racks, hosts, hostgroups, tenants, quotas, specifications, images, vms, operations, maintainers, maintainergroups, tokens, agents, auditevents, kubernetesversions, clustertemplates")
+      .argument(
+        "<kind>",
+        "regions, datacenters, rooms, racks, hosts, hostgroups, tenants, quotas, specifications, images, vms, operations, maintainers, maintainergroups, tokens, agents, auditevents, kubernetesversions, clustertemplates",
+      )
       .argument("[names...]", "names or ids")
-      .option("--filter <filter>", 'AIP-160 filter, e.g. \'status = RACK_STATUS_ACTIVE AND asn >= 65000\'')
+      .option("--filter <filter>", "AIP-160 filter, e.g. 'status = RACK_STATUS_ACTIVE AND asn >= 65000'")
       .option("--limit <n>", "at most this many rows (all pages by default)", (v) => Number.parseInt(v, 10))
       .addOption(outputFlag()),
   )
-    .addHelpText("after", examples(`rackctl get racks\nrackctl get racks a01 --room hall-a -o yaml\nrackctl get hosts --filter 'free_cpu >= 16' --limit 20 -o wide\nrackctl get vms --tenant payments -o name`))
+    .addHelpText(
+      "after",
+      examples(
+        `rackctl get racks\nrackctl get racks a01 --room hall-a -o yaml\nrackctl get hosts --filter 'free_cpu >= 16' --limit 20 -o wide\nrackctl get vms --tenant payments -o name`,
+      ),
+    )
     .action(run(() => import("./commands/get.js")));
 
   scopeFlags(
@@ -109,7 +120,12 @@ rackctl create hostgroup -f group.yaml`),
       .option("--set <field=value...>", "set a field (JSON name, dotted for nested)")
       .addOption(outputFlag()),
   )
-    .addHelpText("after", examples("rackctl update rack a01 --room hall-a --set description='row 1' --set asn=65002\nrackctl update tenant analytics -f tenant.yaml"))
+    .addHelpText(
+      "after",
+      examples(
+        "rackctl update rack a01 --room hall-a --set description='row 1' --set asn=65002\nrackctl update tenant analytics -f tenant.yaml",
+      ),
+    )
     .action(run(() => import("./commands/update.js")));
 
   scopeFlags(
@@ -134,7 +150,11 @@ rackctl create hostgroup -f group.yaml`),
       .option("--force", verb === "start" ? "ignored" : "hard power-off / reset instead of a graceful one")
       .option("--wait", "follow the operation to its end; exit non-zero when it fails")
       .addHelpText("after", examples(`rackctl ${verb} vm payments-vm-001 --tenant payments --wait`))
-      .action(run(async () => ({ run: (kind: string, name: string, options: never) => import("./commands/power.js").then((m) => m.run(verb, kind, name, options)) })));
+      .action(
+        run(async () => ({
+          run: (kind: string, name: string, options: never) => import("./commands/power.js").then((m) => m.run(verb, kind, name, options)),
+        })),
+      );
   }
 
   root
@@ -171,7 +191,10 @@ rackctl create hostgroup -f group.yaml`),
     .option("--dry-run", "check every row and resolve its names, write nothing")
     .option("--from-line <n>", "start at this line of the file (the resume point a failed run prints)", (v) => Number.parseInt(v, 10))
     .option("--batch-size <n>", "rows per batch, 1 to 1000", (v) => Number.parseInt(v, 10), 1000)
-    .addHelpText("after", examples("rackctl import hosts hosts.csv --dry-run\nrackctl import hosts hosts.csv\nrackctl import hosts hosts.csv --from-line 3002"))
+    .addHelpText(
+      "after",
+      examples("rackctl import hosts hosts.csv --dry-run\nrackctl import hosts hosts.csv\nrackctl import hosts hosts.csv --from-line 3002"),
+    )
     .action(run(() => import("./commands/import.js")));
 
   root
@@ -187,8 +210,10 @@ rackctl create hostgroup -f group.yaml`),
     .command("completion")
     .description("print a shell completion script")
     .argument("<shell>", "bash or zsh")
-    .addHelpText("after", examples("source <(rackctl completion bash)\nrackctl completion zsh > \"${fpath[1]}/_rackctl\""))
-    .action(async (shell: string, _options: unknown, command: Command) => (await import("./commands/completion.js")).run(shell, command.parent!));
+    .addHelpText("after", examples('source <(rackctl completion bash)\nrackctl completion zsh > "${fpath[1]}/_rackctl"'))
+    .action(async (shell: string, _options: unknown, command: Command) =>
+      (await import("./commands/completion.js")).run(shell, command.parent!),
+    );
 
   return root;
 }

@@ -22,7 +22,13 @@ export const jsonOf = (kind: Kind, row: any) => toJson(kind.schema, row);
 export async function printRows(connection: Connection, kind: Kind, rows: readonly any[], format: Format): Promise<void> {
   switch (format) {
     case "json":
-      process.stdout.write(`${JSON.stringify(rows.map((row) => jsonOf(kind, row)), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(
+          rows.map((row) => jsonOf(kind, row)),
+          null,
+          2,
+        )}\n`,
+      );
       return;
     case "yaml":
       process.stdout.write(stringify(rows.map((row) => jsonOf(kind, row))));

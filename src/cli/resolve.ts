@@ -23,7 +23,13 @@ export function call(connection: Connection, kind: Kind, method: string | undefi
 export const quote = (text: string) => JSON.stringify(text);
 
 /** Every row matching the filter, page after page, stopping after `limit` rows (0: all). */
-export async function listAll(connection: Connection, kind: Kind, filter: string, limit = 0, onPage?: (count: number) => void): Promise<any[]> {
+export async function listAll(
+  connection: Connection,
+  kind: Kind,
+  filter: string,
+  limit = 0,
+  onPage?: (count: number) => void,
+): Promise<any[]> {
   if (filter && !kind.filter) throw new UsageError(`${kind.name} cannot be filtered`);
   const rows: any[] = [];
   let pageToken = "";
@@ -60,7 +66,12 @@ export async function resolveOne(connection: Connection, kind: Kind, reference: 
     return row;
   }
   if (!kind.nameField) throw new UsageError(`${kind.name} are named by id only`);
-  const rows = await listAll(connection, kind, and(`${kind.nameField} = ${quote(reference)}`, await scopeFilter(connection, kind, options)), 2);
+  const rows = await listAll(
+    connection,
+    kind,
+    and(`${kind.nameField} = ${quote(reference)}`, await scopeFilter(connection, kind, options)),
+    2,
+  );
   if (rows.length === 0) throw new NotFoundError(`no ${kind.name} named "${reference}"`);
   if (rows.length > 1) {
     const hint = kind.scope ? ` (name its ${kind.scope.flag} with --${kind.scope.flag}, or use the id)` : " (use the id)";

@@ -38,7 +38,12 @@ const count = async (sql: string) => (await t.server.db.em().execute<{ n: number
 beforeAll(async () => {
   t = await startTestServer();
   await loadDemo(t.server.db);
-  agent = createSimulatedAgent({ servers: [t.url.replace("http://", "")], token: await demoAgentToken(t.server.db), agentId: "cli-simulator", latencyMs: 20 });
+  agent = createSimulatedAgent({
+    servers: [t.url.replace("http://", "")],
+    token: await demoAgentToken(t.server.db),
+    agentId: "cli-simulator",
+    latencyMs: 20,
+  });
   agent.start();
   writeFileSync(join(dir, "admin.token"), t.adminToken);
   const login = await rackctl(["login", "--server", t.url, "--token-file", join(dir, "admin.token")]);
@@ -78,22 +83,52 @@ describe("rackctl", () => {
 
   it("creates, describes, updates and deletes by name within scope", async () => {
     expect((await rackctl(["create", "region", "cli-region"])).code).toBe(0);
-    expect((await rackctl(["create", "datacenter", "cli-dc1", "--region", "cli-region", "--city", "Berlin", "--country", "DE"])).code).toBe(0);
+    expect((await rackctl(["create", "datacenter", "cli-dc1", "--region", "cli-region", "--city", "Berlin", "--country", "DE"])).code).toBe(
+      0,
+    );
     expect((await rackctl(["create", "room", "hall-a", "--datacenter", "cli-dc1"])).code).toBe(0);
-    expect((await rackctl(["create", "rack", "r01", "--room", "hall-a", "--datacenter", "cli-dc1", "--height", "42", "--asn", "65100"])).stderr).toBe("");
+    expect(
+      (await rackctl(["create", "rack", "r01", "--room", "hall-a", "--datacenter", "cli-dc1", "--height", "42", "--asn", "65100"])).stderr,
+    ).toBe("");
     // "hall-a" exists in the demo too: the room name alone is ambiguous, the scope settles it.
     expect((await rackctl(["get", "rooms", "hall-a"])).code).toBe(2);
     const rooms = JSON.parse((await rackctl(["get", "rooms", "hall-a", "--datacenter", "cli-dc1", "-o", "json"])).stdout);
     const described = await rackctl(["describe", "rack", "r01", "--room", rooms[0].id]);
     golden("describe-rack.txt", described.stdout.replace(/^ID: .*$/m, "ID:     <id>"));
-    const updated = await rackctl(["update", "rack", "r01", "--room", rooms[0].id, "--set", "asn=65101", "--set", "description=row one", "-o", "json"]);
+    const updated = await rackctl([
+      "update",
+      "rack",
+      "r01",
+      "--room",
+      rooms[0].id,
+      "--set",
+      "asn=65101",
+      "--set",
+      "description=row one",
+      "-o",
+      "json",
+    ]);
     expect(JSON.parse(updated.stdout)[0]).toMatchObject({ asn: 65101, description: "row one" });
     expect((await rackctl(["delete", "rack", "r01", "--room", rooms[0].id])).code).toBe(0);
     expect((await rackctl(["get", "racks", "r01", "--room", rooms[0].id])).code).toBe(3);
   });
 
   it("creates a VM, follows it to RUNNING, stops it with --wait, and shows quota and audit", async () => {
-    const created = await rackctl(["create", "vm", "--tenant", "payments", "--group", "general-compute", "--spec", "s1.small", "--image", "ubuntu-24.04", "--wait", "-o", "json"]);
+    const created = await rackctl([
+      "create",
+      "vm",
+      "--tenant",
+      "payments",
+      "--group",
+      "general-compute",
+      "--spec",
+      "s1.small",
+      "--image",
+      "ubuntu-24.04",
+      "--wait",
+      "-o",
+      "json",
+    ]);
     expect(created.stderr).toContain("SUCCEEDED");
     const [vm] = JSON.parse(created.stdout);
     expect(vm.state).toBe("VIRTUAL_MACHINE_STATE_RUNNING");
@@ -117,20 +152,23 @@ describe("rackctl", () => {
     const { rooms } = await inventory.listRooms({ filter: 'name = "bulk-room"' });
     for (let r = 0; r < 250; r += 25) {
       await Promise.all(
-        Array.from({ length: 25 }, (_, i) => inventory.createRack({ rack: { name: `b${String(r + i).padStart(3, "0")}`, roomId: rooms[0]!.id, heightUnits: 42 } })),
+        Array.from({ length: 25 }, (_, i) =>
+          inventory.createRack({ rack: { name: `b${String(r + i).padStart(3, "0")}`, roomId: rooms[0]!.id, heightUnits: 42 } }),
+        ),
       );
     }
-    const header = "name,serial_number,group,datacenter,room,rack,first_position,height_units,cpu_cores,memory_mib,storage_gib,description\n";
+    const header =
+      "name,serial_number,group,datacenter,room,rack,first_position,height_units,cpu_cores,memory_mib,storage_gib,description\n";
     const rows = Array.from({ length: 10_000 }, (_, i) => {
       const rack = `b${String(Math.floor(i / 40)).padStart(3, "0")}`;
       return `bulk-${i},BULK${i},general-compute,bulk-dc,bulk-room,${rack},${(i % 40) + 1},1,32,131072,1000,"imported, row ${i}"`;
     });
-    const good = header + rows.join("\n") + "\n";
+    const good = `${header + rows.join("\n")}\n`;
     const bad = [...rows];
     bad[10] = bad[10]!.replace(",32,", ",lots,");
     bad[5000] = bad[5000]!.replace(",b125,", ",no-such-rack,");
     bad[9998] = bad[9998]!.replace("BULK9998", "BULK3");
-    writeFileSync(join(dir, "bad.csv"), header + bad.join("\n") + "\n");
+    writeFileSync(join(dir, "bad.csv"), `${header + bad.join("\n")}\n`);
     writeFileSync(join(dir, "good.csv"), good);
     const before = await count("select count(*)::int as n from baremetal");
 
@@ -168,7 +206,9 @@ describe("rackctl", () => {
       for (let r = 0; r < 250; r += 25) {
         await Promise.all(
           Array.from({ length: 25 }, (_, i) =>
-            fresh.clients().inventory.createRack({ rack: { name: `b${String(r + i).padStart(3, "0")}`, roomId: room.id, heightUnits: 42 } }),
+            fresh
+              .clients()
+              .inventory.createRack({ rack: { name: `b${String(r + i).padStart(3, "0")}`, roomId: room.id, heightUnits: 42 } }),
           ),
         );
       }

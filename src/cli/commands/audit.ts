@@ -15,7 +15,8 @@ interface AuditOptions extends GlobalOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: audit rows are generated AuditEvent messages
-const timeOf = (event: any) => (event.time ? new Date(Number(event.time.seconds) * 1000 + Math.floor(event.time.nanos / 1e6)).toISOString() : "");
+const timeOf = (event: any) =>
+  event.time ? new Date(Number(event.time.seconds) * 1000 + Math.floor(event.time.nanos / 1e6)).toISOString() : "";
 
 export async function run(options: AuditOptions): Promise<void> {
   const kind = kindOf("auditevents");

@@ -6,7 +6,15 @@ import type { Command } from "commander";
 export async function run(shell: string, root: Command): Promise<void> {
   const commands = root.commands.map((c) => c.name());
   const kindWords = kinds.map((k) => k.name).join(" ");
-  const flags = Object.fromEntries(root.commands.map((c) => [c.name(), c.options.map((o) => o.long).filter(Boolean).join(" ")]));
+  const flags = Object.fromEntries(
+    root.commands.map((c) => [
+      c.name(),
+      c.options
+        .map((o) => o.long)
+        .filter(Boolean)
+        .join(" "),
+    ]),
+  );
   const globals = root.options.map((o) => o.long).join(" ");
   const cases = Object.entries(flags)
     .map(([name, list]) => `    ${name}) flags="${list} ${globals} --help";;`)

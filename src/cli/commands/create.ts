@@ -47,7 +47,11 @@ async function fromFlags(connection: Connection, name: string | undefined, optio
   if (options.height) json.heightUnits = Number(options.height);
   if (options.asn) json.asn = Number(options.asn);
   if (options.city || options.country) {
-    json.location = { ...(json.location as object), ...(options.city ? { city: options.city } : {}), ...(options.country ? { countryCode: options.country } : {}) };
+    json.location = {
+      ...(json.location as object),
+      ...(options.city ? { city: options.city } : {}),
+      ...(options.country ? { countryCode: options.country } : {}),
+    };
   }
   return applySets(json, options.set);
 }

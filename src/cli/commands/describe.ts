@@ -58,13 +58,17 @@ async function describeVm(connection: Connection, id: string): Promise<string> {
     ["Host group", named(host?.group)],
     [
       "Location",
-      host?.rack?.id ? `${host.region?.name} / ${host.datacenter?.name} / ${host.room?.name} / rack ${host.rack.name} U${host.firstPosition}` : "-",
+      host?.rack?.id
+        ? `${host.region?.name} / ${host.datacenter?.name} / ${host.room?.name} / rack ${host.rack.name} U${host.firstPosition}`
+        : "-",
     ],
     ["Active operation", v.activeOperationId || "-"],
   ]);
   text += "\nMaintainers:\n";
   text += maintainers.maintainers.length
-    ? maintainers.maintainers.map((m) => `  ${m.maintainer?.name} <${m.maintainer?.email}>${m.viaGroupName ? ` via ${m.viaGroupName}` : ""}\n`).join("")
+    ? maintainers.maintainers
+        .map((m) => `  ${m.maintainer?.name} <${m.maintainer?.email}>${m.viaGroupName ? ` via ${m.viaGroupName}` : ""}\n`)
+        .join("")
     : "  (none)\n";
   text += "\nScheduling:\n";
   const record = records.schedulingRecords[0];
@@ -84,7 +88,10 @@ async function describeRack(connection: Connection, id: string): Promise<string>
     ["Status", RackStatus[rack.status]],
     ["Height", `${rack.heightUnits}U`],
     ["ASN", rack.asn ? String(rack.asn) : "-"],
-    ["Load", load ? `${load.unitsOccupied} occupied, ${load.unitsReserved} reserved, ${load.unitsFaulty} faulty, ${load.unitsFree} free` : "-"],
+    [
+      "Load",
+      load ? `${load.unitsOccupied} occupied, ${load.unitsReserved} reserved, ${load.unitsFaulty} faulty, ${load.unitsFree} free` : "-",
+    ],
   ]);
   text += "\nElevation:\n";
   const units = [...elevation.units].sort((a, b) => b.position - a.position);

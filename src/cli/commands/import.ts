@@ -91,7 +91,9 @@ export async function run(kindWord: string, file: string, options: ImportOptions
       }
       process.stderr.write(`${written} hosts written; this batch wrote nothing. Resume with --from-line ${batch[0]!.line}\n`);
       if (error instanceof ConnectError && error.findDetails(BadRequestSchema).length > 0) {
-        throw new RefusedError(`the batch from line ${batch[0]!.line} to ${batch.at(-1)!.line} was refused (${error.rawMessage.split(":")[0]})`);
+        throw new RefusedError(
+          `the batch from line ${batch[0]!.line} to ${batch.at(-1)!.line} was refused (${error.rawMessage.split(":")[0]})`,
+        );
       }
       throw error;
     }

@@ -20,7 +20,11 @@ export async function run(options: LoginOptions): Promise<void> {
     ...(options.tokenFile ? { tokenFile: options.tokenFile } : { token: options.token }),
     ...(options.caFile ? { caFile: options.caFile } : {}),
   };
-  const identity = await connect({ ...context, context: undefined }).client(IdentityService).getCallerIdentity({});
+  const identity = await connect({ ...context, context: undefined })
+    .client(IdentityService)
+    .getCallerIdentity({});
   const path = saveContext(options.name, context);
-  process.stdout.write(`logged in to ${options.server} as ${identity.principal} (${Role[identity.role]}); context "${options.name}" saved in ${path}\n`);
+  process.stdout.write(
+    `logged in to ${options.server} as ${identity.principal} (${Role[identity.role]}); context "${options.name}" saved in ${path}\n`,
+  );
 }
