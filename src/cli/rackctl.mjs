@@ -5,6 +5,7 @@
 // sources, the TypeScript through tsx (slower to start, always current).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import module from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -21,6 +22,9 @@ if (major < 24) {
   process.exit(child.status ?? 1);
 }
 
+// V8's compile cache (under the system's temporary directory) spares re-parsing the clients and
+// libraries on every start: about a third of the start-up time.
+module.enableCompileCache?.();
 const compiled = join(root, "dist", "src", "cli", "main.js");
 const newestSource = (dir) =>
   Math.max(
