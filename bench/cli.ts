@@ -46,7 +46,12 @@ try {
       ),
     );
   }
-  const env = { ...process.env, RACKPLANE_SERVER: server.url, RACKPLANE_TOKEN: server.adminToken, RACKPLANE_CONFIG: join(dir, "none.yaml") };
+  const env = {
+    ...process.env,
+    RACKPLANE_SERVER: server.url,
+    RACKPLANE_TOKEN: server.adminToken,
+    RACKPLANE_CONFIG: join(dir, "none.yaml"),
+  };
 
   const floor: number[] = [];
   const first: number[] = [];
@@ -70,7 +75,9 @@ try {
   writeFileSync(join(dir, "hosts.csv"), csv);
   const imported = await timed(["src/cli/rackctl.mjs", "import", "hosts", join(dir, "hosts.csv")], env);
   if (imported.code !== 0) throw new Error(`rackctl import exited ${imported.code}`);
-  console.log(`rackctl import hosts: ${hostCount} rows in ${(imported.exitMs / 1000).toFixed(1)} s = ${Math.round(hostCount / (imported.exitMs / 1000))} hosts/s`);
+  console.log(
+    `rackctl import hosts: ${hostCount} rows in ${(imported.exitMs / 1000).toFixed(1)} s = ${Math.round(hostCount / (imported.exitMs / 1000))} hosts/s`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
   await server.stop();

@@ -210,7 +210,7 @@ rackctl create hostgroup -f group.yaml`),
     .command("completion")
     .description("print a shell completion script")
     .argument("<shell>", "bash or zsh")
-    .addHelpText("after", examples('source <(rackctl completion bash)\nrackctl completion zsh > ~/.zsh/completions/_rackctl'))
+    .addHelpText("after", examples("source <(rackctl completion bash)\nrackctl completion zsh > ~/.zsh/completions/_rackctl"))
     .action(async (shell: string, _options: unknown, command: Command) =>
       (await import("./commands/completion.js")).run(shell, command.parent!),
     );
