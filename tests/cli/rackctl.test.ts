@@ -1,7 +1,7 @@
 // rackctl end to end: the real bin in its own process against a real server over the demo cloud
 // (with a simulated agent, so VMs reach RUNNING), tables compared with golden files, JSON parsed,
 // exit codes per error class, and a 10,000-row host import that writes nothing while a row is bad.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -218,6 +218,39 @@ describe("rackctl", () => {
       await fresh.close();
     }
   }, 180_000);
+
+  it("follows the audit trail", async () => {
+    const child = spawn(process.execPath, ["src/cli/rackctl.mjs", "audit", "--follow", "--limit", "1", "--interval", "0.2"], {
+      env: { ...process.env, RACKPLANE_CONFIG: join(dir, "config.yaml") },
+    });
+    try {
+      // The last event is printed first (one write); only what comes after it counts as followed.
+      let first: (() => void) | undefined;
+      const printedFirst = new Promise<void>((resolve) => {
+        first = resolve;
+      });
+      let output = "";
+      let onOutput = () => {};
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (first) {
+          first();
+          first = undefined;
+          return;
+        }
+        output += chunk.toString();
+        onOutput();
+      });
+      await printedFirst;
+      expect((await rackctl(["create", "region", "followed-region"])).code).toBe(0);
+      await new Promise<void>((resolve) => {
+        onOutput = () => output.includes("CreateRegion") && resolve();
+        onOutput();
+      });
+      expect(output).toContain("rackplane.v1.InventoryService/CreateRegion");
+    } finally {
+      child.kill();
+    }
+  }, 60_000);
 
   it("prints completion scripts and help with examples", async () => {
     expect((await rackctl(["completion", "bash"])).stdout).toContain("complete -F _rackctl rackctl");
