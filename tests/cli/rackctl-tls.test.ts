@@ -1,7 +1,7 @@
 // rackctl against a TLS server: login with --ca-file stores it in the context and every later call
 // trusts that CA; without it the server's certificate is refused.
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
@@ -44,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   ca?.remove();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 it("logs in over TLS with a CA file and keeps trusting it", async () => {

@@ -2,7 +2,7 @@
 // (with a simulated agent, so VMs reach RUNNING), tables compared with golden files, JSON parsed,
 // exit codes per error class, and a 10,000-row host import that writes nothing while a row is bad.
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop({ graceMs: 100 });
   await t?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("rackctl", () => {
