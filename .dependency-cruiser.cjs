@@ -10,7 +10,7 @@ module.exports = {
       name: "no-orphans",
       severity: "error",
       comment: "A module nothing imports is dead code (entry points and declarations excepted).",
-      from: { orphan: true, pathNot: ["\\.d\\.ts$", "^src/main\\.ts$", "^src/agent/main\\.ts$", "^src/persistence/migrations/", "(^|/)tests/", "^bench/", "^scripts/", "vitest\\.config\\.ts$"] },
+      from: { orphan: true, pathNot: ["\\.d\\.ts$", "^src/main\\.ts$", "^src/agent/main\\.ts$", "^src/cli/main\\.ts$", "^src/persistence/migrations/", "(^|/)tests/", "^bench/", "^scripts/", "vitest\\.config\\.ts$"] },
       to: {},
     },
     {
@@ -68,6 +68,13 @@ module.exports = {
       comment: "The reference agent and its SDK are clients of the public contract: no server internals (the log format is shared).",
       from: { path: "^src/(agent|agent-sdk)/" },
       to: { path: ["^src/(?!agent/|agent-sdk/|log\\.ts$)"] },
+    },
+    {
+      name: "cli-is-a-client",
+      severity: "error",
+      comment: "rackctl speaks to the server only through the generated clients: no server internals.",
+      from: { path: "^src/cli/" },
+      to: { path: ["^src/(?!cli/|log\\.ts$)"] },
     },
   ],
   options: {

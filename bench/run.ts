@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   hosts: () => import("./hosts.js"),
   placement: () => import("./placement.js"),
   agents: () => import("./agents.js"),
+  cli: () => import("./cli.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;
