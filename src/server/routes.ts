@@ -27,6 +27,7 @@ import { RequestTargets, type TargetRules } from "../api/request-targets.js";
 import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
+import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import type { Notifications } from "../persistence/notifications.js";
 import { type HealthStatus, registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
@@ -38,6 +39,8 @@ export interface RouteDependencies {
   readonly notifications: Notifications;
   readonly dispatcher: Dispatcher;
   readonly leaseMillis: number;
+  /** The server's secret key: seals clusters' CA keys at rest (app/kubernetes/secret-box.ts). */
+  readonly secrets: SecretBox;
 }
 
 /** One service of the contract, as this server serves it. */
@@ -69,7 +72,7 @@ export const served: readonly Route[] = [
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
   route(ComputeService, ({ db }) => computeService(db), computeTargets),
-  route(KubernetesService, ({ db }) => kubernetesService(db), kubernetesTargets),
+  route(KubernetesService, ({ db, secrets }) => kubernetesService(db, secrets), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),
 ];

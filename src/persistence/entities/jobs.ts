@@ -34,7 +34,7 @@ export type Operation = InferEntity<typeof Operation>;
  * A unit of agent work. Agents claim QUEUED jobs in their scope (group, host, kinds) with
  * `FOR UPDATE SKIP LOCKED`, hold them under a lease, and report with the lease token. Jobs of one
  * resource run in id (= creation) order: a job is claimable only when no earlier job of its
- * resource is unfinished.
+ * resource is unfinished, and none while an operation it waits for is still under way.
  */
 export const Job = defineEntity({
   name: "Job",
@@ -59,6 +59,9 @@ export const Job = defineEntity({
     agentId: p.string().length(128).default(""),
     leaseToken: p.string().length(64).default(""),
     leaseExpireTime: p.datetime().nullable(),
+    /** Operations that must succeed before this job may be claimed (a cluster's bootstrap waits for
+     * its node VMs' creations); if one fails or is cancelled, this job's operation fails with it. */
+    waitForOperationIds: p.array().default([]),
     createTime: resourceProperties().createTime,
     updateTime: resourceProperties().updateTime,
   },

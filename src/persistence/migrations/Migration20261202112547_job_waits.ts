@@ -1,0 +1,13 @@
+import { Migration } from "@mikro-orm/migrations";
+
+export class Migration20261202112547_job_waits extends Migration {
+  override name = "Migration20261202112547_job_waits";
+
+  override up(): void | Promise<void> {
+    this.addSql(`alter table "job" add "wait_for_operation_ids" text[] not null default '{}';`);
+  }
+
+  override down(): void | Promise<void> {
+    this.addSql(`alter table "job" drop column "wait_for_operation_ids";`);
+  }
+}
