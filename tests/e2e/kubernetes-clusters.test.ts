@@ -133,7 +133,7 @@ describe("a Kubernetes cluster", () => {
     const second = await k8s().listKubernetesClusters({
       pageSize: 1,
       pageToken: first.nextPageToken,
-      filter: "status = ACTIVE AND cni = CALICO",
+      filter: "status = KUBERNETES_CLUSTER_STATUS_ACTIVE AND cni = CALICO",
     });
     expect(second.clusters.map((c) => c.name)).toEqual(["staging"]);
     expect(second.nextPageToken).toBe("");
@@ -146,11 +146,11 @@ describe("a Kubernetes cluster", () => {
     const stranger = k8s(await t.token(Role.TENANT_ADMIN, "kc-stranger-admin", strangerTenant));
     expect((await stranger.listKubernetesClusters({})).clusters).toEqual([]);
     for (const call of [
-      stranger.getKubernetesCluster({ id: clusterId }),
-      stranger.issueKubeconfig({ clusterId }),
-      stranger.deleteKubernetesCluster({ id: clusterId }),
+      () => stranger.getKubernetesCluster({ id: clusterId }),
+      () => stranger.issueKubeconfig({ clusterId }),
+      () => stranger.deleteKubernetesCluster({ id: clusterId }),
     ]) {
-      expect(await failure(call)).toMatchObject({ code: Code.NotFound, reason: "NOT_FOUND" });
+      expect(await failure(call())).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
     }
     expect(await failure(k8s().deleteKubernetesCluster({ id: other.cluster!.id, etag: 'W/"999"' }))).toMatchObject({ code: Code.Aborted });
     expect(await settled((await k8s().deleteKubernetesCluster({ id: other.cluster!.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
@@ -180,7 +180,7 @@ describe("a Kubernetes cluster", () => {
     const events = await t.server.db
       .em()
       .execute<{ message: string; principal: string }[]>(
-        "select message, principal from audit_event where method like '%IssueKubeconfig' and resource_id = ? and outcome = 'OK'",
+        "select message, principal from audit_event where method like '%IssueKubeconfig' and resource_id = ? and result = 'OK'",
         [clusterId],
       );
     expect(events.some((event) => event.principal === "kc-alice" && event.message.includes(issued.serialNumber))).toBe(true);
