@@ -15,6 +15,7 @@ import { parse } from "yaml";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { KubernetesClusterStatus, KubernetesCni, KubernetesNodeRole, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import type { Agent } from "../../src/agent-sdk/index.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
@@ -213,6 +214,21 @@ describe("a Kubernetes cluster", () => {
   });
 
   it("is deleted with every node VM, and every reservation is released", async () => {
+    // While it lives, its tenant cannot be deleted (TEN-3); maintainers may be assigned to it.
+    const refused = await failure(t.clients().tenants.deleteTenant({ id: cloud.tenantId }));
+    expect(refused).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_HAS_RESOURCES", metadata: { clusters: "1" } });
+    const maintainers = createClient(MaintainerService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] }));
+    const ann = (await maintainers.createMaintainer({ maintainer: { name: "kc-ann", account: "ann" } })).maintainer!;
+    await maintainers.createResourceMaintainer({
+      resourceMaintainer: {
+        resource: { type: "k8s_cluster", id: clusterId },
+        assignee: { case: "maintainerId", value: ann.id },
+        role: MaintainerRole.OWNER,
+      },
+    });
+    expect(
+      (await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers,
+    ).toHaveLength(1);
     const deleted = await k8s().deleteKubernetesCluster({ id: clusterId });
     expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.status).toBe(KubernetesClusterStatus.DELETING);
     expect(await settled(deleted.operation!.id)).toBe(OperationState.SUCCEEDED);
@@ -232,6 +248,9 @@ describe("a Kubernetes cluster", () => {
     expect(usage!.cpu).toBe(0);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
     expect(await failure(k8s().deleteKubernetesCluster({ id: clusterId }))).toMatchObject({ code: Code.NotFound });
+    expect((await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers).toEqual(
+      [],
+    );
   });
 });
 

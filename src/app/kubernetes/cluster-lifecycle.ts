@@ -16,6 +16,7 @@ import {
   type OpenSecrets,
   type OperationView,
 } from "../operations/lifecycle.js";
+import { removeAssignments } from "../maintainers/resources.js";
 import { loadClusterCa } from "./cluster-ca.js";
 import { setClusterStatus } from "./clusters.js";
 
@@ -33,7 +34,10 @@ async function markStarted(em: EntityManager, operation: OperationView): Promise
 async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
   const cluster = await lockCluster(em, operation.resourceId);
   if (!cluster) return;
-  await setClusterStatus(em, cluster.id, statusAfter(verbOf(operation.kind), "SUCCEEDED"), "", null, facts.endpoint);
+  const status = statusAfter(verbOf(operation.kind), "SUCCEEDED");
+  await setClusterStatus(em, cluster.id, status, "", null, facts.endpoint);
+  // Maintainers go with the cluster; the row stays, DELETED, for the record.
+  if (status === "DELETED") await removeAssignments(em, "k8s_cluster", [cluster.id]);
 }
 
 /** A failed step stops the workflow: the cluster is ERROR with the step's error, and keeps every
