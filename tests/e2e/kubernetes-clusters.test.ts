@@ -111,6 +111,13 @@ describe("a Kubernetes cluster", () => {
       "prod-web-3",
     ]);
     expect(view.nodes.every((node) => node.version === "1.31.4")).toBe(true);
+    // A node VM shows its cluster and pool, and the cluster's VMs are a filter away.
+    const worker = view.nodes.find((node) => node.name === "prod-web-2")!;
+    const detail = await t.compute().getVirtualMachine({ id: worker.virtualMachineId });
+    expect(detail.cluster).toMatchObject({ id: clusterId, name: "prod" });
+    expect(detail.nodePool).toMatchObject({ id: web.id, name: "web" });
+    expect(detail.virtualMachine!.clusterId).toBe(clusterId);
+    expect((await t.compute().listVirtualMachines({ filter: `cluster_id = "${clusterId}"` })).virtualMachines).toHaveLength(9);
 
     // Each node VM records its cluster and pool; its scheduling record names them.
     const rows = await t.server.db
@@ -226,9 +233,7 @@ describe("a Kubernetes cluster", () => {
         role: MaintainerRole.OWNER,
       },
     });
-    expect(
-      (await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers,
-    ).toHaveLength(1);
+    expect((await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers).toHaveLength(1);
     const deleted = await k8s().deleteKubernetesCluster({ id: clusterId });
     expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.status).toBe(KubernetesClusterStatus.DELETING);
     expect(await settled(deleted.operation!.id)).toBe(OperationState.SUCCEEDED);
@@ -248,9 +253,7 @@ describe("a Kubernetes cluster", () => {
     expect(usage!.cpu).toBe(0);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
     expect(await failure(k8s().deleteKubernetesCluster({ id: clusterId }))).toMatchObject({ code: Code.NotFound });
-    expect((await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers).toEqual(
-      [],
-    );
+    expect((await maintainers.listResourceMaintainers({ resource: { type: "k8s_cluster", id: clusterId } })).maintainers).toEqual([]);
   });
 });
 

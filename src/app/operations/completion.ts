@@ -73,13 +73,15 @@ export async function completeOperation(em: EntityManager, operationId: string, 
 export async function settleWaiters(em: EntityManager, operationId: string, outcome: "SUCCEEDED" | "FAILED" | "CANCELLED"): Promise<void> {
   if (outcome === "SUCCEEDED") {
     await em.execute(
-      "select pg_notify('rackplane_job', '') where exists (select 1 from job where state = 'QUEUED' and ? = any(wait_for_operation_ids))",
+      `select pg_notify('rackplane_job', '') where exists (select 1 from job where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0
+          and ? = any(wait_for_operation_ids))`,
       [operationId],
     );
     return;
   }
   const waiters = await em.execute<{ operation_id: string }[]>(
-    "select operation_id from job where state = 'QUEUED' and ? = any(wait_for_operation_ids) for update skip locked",
+    `select operation_id from job where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0 and ? = any(wait_for_operation_ids)
+      for update skip locked`,
     [operationId],
   );
   for (const waiter of waiters) await completeOperation(em, waiter.operation_id, prerequisiteFailed(operationId, outcome));

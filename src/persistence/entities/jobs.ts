@@ -42,6 +42,11 @@ export const Job = defineEntity({
     { name: "job_queued_index", expression: "create index job_queued_index on job (id) where state = 'QUEUED'" },
     { properties: ["resourceType", "resourceId", "id"] },
     { name: "job_lease_index", expression: "create index job_lease_index on job (lease_expire_time) where state = 'LEASED'" },
+    // The few queued jobs that wait for other operations: what an ending operation looks up.
+    {
+      name: "job_waiting_index",
+      expression: "create index job_waiting_index on job (id) where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0",
+    },
   ],
   properties: {
     id: resourceProperties().id,
