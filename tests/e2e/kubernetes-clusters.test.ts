@@ -118,6 +118,11 @@ describe("a Kubernetes cluster", () => {
     expect(detail.nodePool).toMatchObject({ id: web.id, name: "web" });
     expect(detail.virtualMachine!.clusterId).toBe(clusterId);
     expect((await t.compute().listVirtualMachines({ filter: `cluster_id = "${clusterId}"` })).virtualMachines).toHaveLength(9);
+    // It goes with its cluster, never alone.
+    expect(await failure(t.compute().deleteVirtualMachine({ id: worker.virtualMachineId }))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "MANAGED_BY_CLUSTER",
+    });
 
     // Each node VM records its cluster and pool; its scheduling record names them.
     const rows = await t.server.db
