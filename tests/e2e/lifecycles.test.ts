@@ -124,6 +124,28 @@ const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
         queued.cluster!.id,
       ]);
     expect(live!.n).toBe(0);
+    // A node that fails to build fails the bootstrap waiting for it at once: the cluster is ERROR,
+    // the other nodes keep their reservations until the cluster is deleted, and the delete cleans up.
+    const broken = await create("lk-three");
+    const [first, second] = await waited(broken.operation!.id);
+    await finishOperation(t, first!, {
+      succeeded: false,
+      error: { code: "FAILED_PRECONDITION", reason: "AGENT_FAILED", message: "image missing", metadata: {} },
+    });
+    const bootstrap = (await t.operations().getOperation({ id: broken.operation!.id })).operation!;
+    expect(bootstrap.state).toBe(OperationState.FAILED);
+    expect(bootstrap.error).toMatchObject({ reason: "PREREQUISITE_FAILED" });
+    expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.ERROR);
+    await finishOperation(t, second!);
+    const [held] = await t.server.db
+      .em()
+      .execute<{ n: number }[]>("select count(*)::int as n from virtual_machine where cluster_id = ? and reserved", [broken.cluster!.id]);
+    expect(held!.n).toBe(1);
+    const teardown = await k8s.deleteKubernetesCluster({ id: broken.cluster!.id });
+    for (const nodeOperation of await waited(teardown.operation!.id)) await finishOperation(t, nodeOperation);
+    await finishOperation(t, teardown.operation!.id);
+    expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.DELETED);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   },
 };
 
