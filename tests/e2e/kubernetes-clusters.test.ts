@@ -304,6 +304,28 @@ describe("admission of a cluster", () => {
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
 
+  it("is refused, as is any change to its clusters, while the tenant is disabled (TEN-2)", async () => {
+    const c = await buildCloud(t, { name: "kt", hosts: 4 });
+    const request = clusterRequest("held", c);
+    request.cluster.nodePools = [];
+    const created = await k8s().createKubernetesCluster(request);
+    expect(await settled(created.operation!.id)).toBe(OperationState.SUCCEEDED);
+    const { tenants } = t.clients();
+    await tenants.disableTenant({ id: c.tenantId, reason: "unpaid" });
+    const again = clusterRequest("more", c);
+    again.cluster.nodePools = [];
+    const tenantAdmin = k8s(await t.token(Role.TENANT_ADMIN, "kt-admin", c.tenantId));
+    for (const call of [
+      () => k8s().createKubernetesCluster(again),
+      () => k8s().deleteKubernetesCluster({ id: created.cluster!.id }),
+      () => tenantAdmin.issueKubeconfig({ clusterId: created.cluster!.id }),
+    ]) {
+      expect(await failure(call())).toMatchObject({ code: Code.FailedPrecondition, reason: "TENANT_DISABLED" });
+    }
+    await tenants.enableTenant({ id: c.tenantId });
+    expect(await settled((await k8s().deleteKubernetesCluster({ id: created.cluster!.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
+  });
+
   it("refuses a version that is not in the catalogue, and a tenant principal acting for another tenant", async () => {
     const request = clusterRequest("nover");
     request.cluster.version = "1.29.0";
