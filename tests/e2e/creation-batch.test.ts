@@ -3,7 +3,7 @@
 // and everything queued behind it forms the next batches, at most one creation per tenant each.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreationBatcher } from "../../src/app/compute/creation-batch.js";
-import type { CreateVirtualMachine, Created } from "../../src/app/compute/creation.js";
+import { createAlone, type CreateVirtualMachine, type Created } from "../../src/app/compute/creation.js";
 import type { CallContext } from "../../src/app/context.js";
 import { DomainError } from "../../src/domain/errors.js";
 import { buildCloud, reservationDrift, tenantsWithQuota, type Cloud } from "../support/compute.js";
@@ -158,5 +158,45 @@ describe("a batch of creations", () => {
     } finally {
       await release.end();
     }
+  });
+});
+
+describe("a creation alone", () => {
+  it("waits for busy hosts in a transaction of its own, and is placed once they are free", async () => {
+    const cloud = await buildCloud(t, { name: "busy", hosts: 2 });
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      // Every fitting host is held by another transaction, as concurrent placements hold them.
+      await holder.query("begin");
+      await holder.query("select 1 from baremetal where id = any($1::uuid[]) for update", [cloud.hostIds]);
+      const creation = outcome(createAlone(t.server.db, callContext(), request(cloud, cloud.tenantId, "patient"), ""));
+      // The first transaction skipped both hosts and rolled back; the second waits for them with the
+      // statement that locks them in id order.
+      const em = t.server.db.em();
+      for (let waiting = 0; waiting === 0; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        [{ waiting } = { waiting: 0 }] = await em.execute<{ waiting: number }[]>(
+          "select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock' and query like '%placement_facts_group_wait%'",
+        );
+      }
+      await holder.query("commit");
+      expect(await creation).toEqual({ name: "patient" });
+      expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("is refused for capacity only after it has waited", async () => {
+    const cloud = await buildCloud(t, { name: "full", hosts: 1, quotaCpu: 100_000n });
+    const results: Array<{ name: string } | { reason: string }> = [];
+    for (let i = 0; i < 64; i++) {
+      const result = await outcome(createAlone(t.server.db, callContext(), request(cloud, cloud.tenantId, `fill-${i}`), ""));
+      results.push(result);
+      if ("reason" in result) break;
+    }
+    expect(results.at(-1)).toEqual({ reason: "INSUFFICIENT_CAPACITY" });
+    expect(results.slice(0, -1).every((result) => "name" in result)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // One PostgreSQL for the whole run: DATABASE_URL when given, otherwise a throwaway embedded one.
 // A template database with every migration applied is prepared once; each test file clones it
 // (CREATE DATABASE … TEMPLATE), which takes milliseconds and keeps files independent.
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -23,7 +23,13 @@ export async function setup(project: TestProject): Promise<void> {
   let baseUrl = process.env.DATABASE_URL;
   if (!baseUrl) {
     dir = mkdtempSync(join(tmpdir(), "rackplane-test-"));
-    embedded = await startEmbeddedPostgres({ dir, durable: false });
+    // RACKPLANE_TEST_PG_LOG=FILE keeps PostgreSQL's own log (deadlock reports name both statements).
+    const logFile = process.env.RACKPLANE_TEST_PG_LOG;
+    embedded = await startEmbeddedPostgres({
+      dir,
+      durable: false,
+      ...(logFile ? { log: (line: string) => appendFileSync(logFile, `${line}\n`), settings: ["log_lock_waits=on"] } : {}),
+    });
     baseUrl = embedded.url;
   }
   const template = `rackplane_template_${process.pid}`;

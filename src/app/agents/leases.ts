@@ -132,17 +132,39 @@ export async function jobsHeld(em: EntityManager, agentId: string): Promise<numb
  * queue for another agent in scope, with its lease token cleared so a late report from the old
  * holder is refused — or, after its last attempt, fails its operation. Returns how many jobs were
  * requeued.
+ *
+ * Each job that fails does so in a transaction of its own: failing a creation releases its
+ * reservation (its quota row, then its host), and one transaction releasing two would take the
+ * second quota row after the first host, against the one lock order (docs/compute.md).
  */
 export async function expireLeases(db: Database): Promise<number> {
-  return db.em().transactional(async (em) => {
-    const rows = await em.execute<{ id: string; state: string; operation_id: string; agent: string; attempt: number; kind: string }[]>(
-      `with expired as (select id, agent_id from job where state = 'LEASED' and lease_expire_time < now() for update skip locked)
-       update job set state = case when job.attempt >= job.max_attempts then 'FAILED' else 'QUEUED' end,
-                      agent_id = '', lease_token = '', lease_expire_time = null, update_time = now()
+  const requeued = await db.em().transactional(async (em) => {
+    const rows = await em.execute<{ id: string }[]>(
+      `with expired as (select id from job where state = 'LEASED' and lease_expire_time < now() and attempt < max_attempts
+                          for update skip locked)
+       update job set state = 'QUEUED', agent_id = '', lease_token = '', lease_expire_time = null, update_time = now()
          from expired where job.id = expired.id
-       returning job.id, job.state, job.operation_id, expired.agent_id as agent, job.attempt, job.kind`,
+       returning job.id`,
     );
-    for (const row of rows.filter((r) => r.state === "FAILED")) {
+    if (rows.length > 0) await em.execute("select pg_notify('rackplane_job', '')");
+    return rows.length;
+  });
+  const last = await db
+    .em()
+    .execute<{ id: string }[]>(
+      "select id from job where state = 'LEASED' and lease_expire_time < now() and attempt >= max_attempts order by id",
+    );
+  for (const { id } of last) {
+    await db.em().transactional(async (em) => {
+      const [row] = await em.execute<{ operation_id: string; agent: string; attempt: number; kind: string }[]>(
+        `with expired as (select id, agent_id from job where id = ? and state = 'LEASED' and lease_expire_time < now()
+                            for update skip locked)
+         update job set state = 'FAILED', agent_id = '', lease_token = '', lease_expire_time = null, update_time = now()
+           from expired where job.id = expired.id
+         returning job.operation_id, expired.agent_id as agent, job.attempt, job.kind`,
+        [id],
+      );
+      if (!row) return;
       await completeOperation(em, row.operation_id, {
         succeeded: false,
         error: {
@@ -152,10 +174,10 @@ export async function expireLeases(db: Database): Promise<number> {
           metadata: { agent_id: row.agent, attempt: String(row.attempt) },
         },
       });
-    }
-    await failStrandedWaiters(em);
-    const requeued = rows.filter((r) => r.state === "QUEUED").length;
-    if (requeued > 0) await em.execute("select pg_notify('rackplane_job', '')");
-    return requeued;
-  });
+    });
+  }
+  // Queued jobs waiting for an operation that failed or was cancelled (a report that found them
+  // locked left them): they fail too. Cluster operations only move their cluster, no reservation.
+  await db.em().transactional((em) => failStrandedWaiters(em));
+  return requeued;
 }

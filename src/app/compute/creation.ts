@@ -15,7 +15,15 @@ import type { Database } from "../database.js";
 import { auditInsert, mutatePipelined } from "../mutation.js";
 import { getOperation, operationRecords, operationStatement, type Operation } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
-import { hostReservation, place, readForPlacement, type PlacementDecision, type PlacementFacts, type SequenceDraw } from "./placement.js";
+import {
+  HostsBusy,
+  hostReservation,
+  place,
+  readForPlacement,
+  type PlacementDecision,
+  type PlacementFacts,
+  type SequenceDraw,
+} from "./placement.js";
 import { getVirtualMachine } from "./vm-queries.js";
 
 export interface CreateVirtualMachine {
@@ -98,13 +106,29 @@ const schedulingRecord = {
 const creationCtes = [hostReservation.cte, quotaCount.cte, newVm.cte, schedulingRecord.cte, auditInsert.cte];
 const creationStatement = preparedStatement("create_virtual_machine", operationStatement(creationCtes, hostReservation.check));
 
-/** One creation in a transaction of its own; with a request id, at most once per id (AIP-155). */
+/** One creation in a transaction of its own; with a request id, at most once per id (AIP-155). When
+ * every fitting host was busy, once more in a new transaction that waits for them (`HostsBusy`). */
 export async function createAlone(db: Database, ctx: CallContext, request: CreateVirtualMachine, requestId: string): Promise<Created> {
+  try {
+    return await createInTransaction(db, ctx, request, requestId, false);
+  } catch (error) {
+    if (!(error instanceof HostsBusy)) throw error;
+    return createInTransaction(db, ctx, request, requestId, true);
+  }
+}
+
+async function createInTransaction(
+  db: Database,
+  ctx: CallContext,
+  request: CreateVirtualMachine,
+  requestId: string,
+  waitForHosts: boolean,
+): Promise<Created> {
   let created: Created | undefined;
   const id = await mutatePipelined(db, ctx, async (tx) =>
     createOnce(tx, ctx, "virtual_machine", requestId, request, async (id) => {
       const draw = sequenceDraw(request);
-      const facts = await readForPlacement(tx, request, draw);
+      const facts = await readForPlacement(tx, request, draw, waitForHosts);
       const catalogue = usableCatalogue(facts, request);
       const name = drawnName(catalogue.tenant, request, draw, facts) ?? (await nameWithOwnDraw(tx, catalogue.tenant, request));
       requireAvoidedFound(facts, request.antiAffinity);

@@ -6,7 +6,8 @@
 //    (FOR UPDATE: concurrent creates of one tenant in one group queue here), the hosts of VMs to keep
 //    away from, and a handful of candidate hosts that fit (FOR UPDATE SKIP LOCKED: concurrent
 //    placements spread over different hosts instead of queueing on the best one). It can also draw
-//    the VM's name sequence (see vms.ts).
+//    the VM's name sequence (see vms.ts). When every fitting host is busy, the creation starts again
+//    in a new transaction whose facts statement waits for them instead (`HostsBusy`).
 // 2. `place` checks the quota and ranks the candidates by the group's policy (domain rules), and
 //    `reserveHost` is the guarded UPDATE that takes the resources from the chosen host, which the
 //    caller runs in the same statement as the VM, scheduling record, operation and job.
@@ -77,6 +78,8 @@ export interface PlacementFacts {
     | undefined;
   /** Fitting hosts nobody else is placing on, locked by this transaction. */
   readonly candidates: readonly Candidate[];
+  /** Whether the candidates were waited for (locked in id order) rather than skipped when busy. */
+  readonly waited: boolean;
   /** The number drawn for the SequenceDraw asked for, or undefined if none was drawn. */
   readonly sequence: number | undefined;
 }
@@ -142,12 +145,14 @@ interface FactsRow {
   candidates: CandidateTuple[] | null;
 }
 
-type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined; readonly draw: boolean };
+/** One shape of the facts statement. `wait`: the candidates are locked waiting, in id order, instead
+ * of skipping hosts others hold (see `HostsBusy`). */
+type Variant = { readonly byHost: boolean; readonly avoid: "HOST" | "RACK" | undefined; readonly draw: boolean; readonly wait: boolean };
 
 /** The statement for one shape of request; its parameters are, in order: tenant, specification,
  * image, the group or host, tenant, with anti-affinity the VM ids and tenant, and with a sequence
  * draw the key, tenant name and naming template. */
-function factsStatement({ byHost, avoid, draw }: Variant): string {
+function factsStatement({ byHost, avoid, draw, wait }: Variant): string {
   const ctes: string[] = [
     `t as (select id, name, disabled, disabled_reason, naming_template, naming_pattern from tenant where id = ? for share)`,
     `s as (select id, name, vcpu, memory_mib, storage_gib, deprecated from virtual_machine_specification where id = ?)`,
@@ -181,9 +186,19 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
     ["SPREAD", "desc"],
     ["PACK", "asc"],
   ] as const) {
-    ctes.push(`${policy.toLowerCase()} as (select ${candidateColumns} from baremetal
-        where ${fits} and (select placement_policy from g) = '${policy}'
-        order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update skip locked)`);
+    const best = `${fits} and (select placement_policy from g) = '${policy}'`;
+    ctes.push(
+      wait
+        ? // The best few as this statement sees them, locked in id order, each read again once locked
+          // (one that no longer fits drops out; the caller ranks what is left): every creation that
+          // waits for hosts takes them in the same order, holding no other host.
+          `${policy.toLowerCase()} as (select ${candidateColumns} from baremetal
+            where id in (select id from baremetal where ${best} order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt})
+              and ${best}
+            order by id for update)`
+        : `${policy.toLowerCase()} as (select ${candidateColumns} from baremetal
+            where ${best} order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt} for update skip locked)`,
+    );
   }
   // One JSON column: the driver's per-column work for forty columns cost more than parsing this.
   return `with ${ctes.join(",\n")}
@@ -203,26 +218,30 @@ function factsStatement({ byHost, avoid, draw }: Variant): string {
        left join t on true left join s on true left join i on true left join th on true left join g on true left join q on true) f`;
 }
 
-/** Every shape, prepared once per connection. */
+/** Every shape, prepared once per connection (when first used on it). */
 const factsStatements = new Map(
   [false, true].flatMap((byHost) =>
     ([undefined, "HOST", "RACK"] as const).flatMap((avoid) =>
-      [false, true].map((draw) => [
-        `${byHost}/${avoid}/${draw}`,
-        preparedStatement(
-          `placement_facts_${byHost ? "host" : "group"}${avoid ? `_avoid_${avoid.toLowerCase()}` : ""}${draw ? "_draw" : ""}`,
-          factsStatement({ byHost, avoid, draw }),
-        ),
-      ]),
+      [false, true].flatMap((draw) =>
+        [false, true].map((wait) => [
+          `${byHost}/${avoid}/${draw}/${wait}`,
+          preparedStatement(
+            `placement_facts_${byHost ? "host" : "group"}${avoid ? `_avoid_${avoid.toLowerCase()}` : ""}${draw ? "_draw" : ""}${wait ? "_wait" : ""}`,
+            factsStatement({ byHost, avoid, draw, wait }),
+          ),
+        ]),
+      ),
     ),
   ),
 );
 
 /** The one statement that reads and locks what a creation needs (see the top of this file), and
- * draws the VM's name sequence when the caller could tell its key. */
-export async function readForPlacement(sql: Sql, request: PlacementRequest, draw?: SequenceDraw): Promise<PlacementFacts> {
-  const { statement, params } = factsQuery(request, draw);
-  return factsOf(request, await executePrepared<FactsRows>(sql, statement, params));
+ * draws the VM's name sequence when the caller could tell its key. With `wait`, it waits for the
+ * fitting hosts others hold (in id order) instead of skipping them: only in a transaction that
+ * holds no host yet (see `HostsBusy`). */
+export async function readForPlacement(sql: Sql, request: PlacementRequest, draw?: SequenceDraw, wait = false): Promise<PlacementFacts> {
+  const { statement, params } = factsQuery(request, draw, wait);
+  return factsOf(request, await executePrepared<FactsRows>(sql, statement, params), wait);
 }
 
 /** `readForPlacement`'s statement as an EXECUTE, for a caller that sends it with others (on a
@@ -238,7 +257,11 @@ function avoidedOf(request: PlacementRequest): PlacementRequest["antiAffinity"] 
   return request.antiAffinity && request.antiAffinity.virtualMachineIds.length > 0 ? request.antiAffinity : undefined;
 }
 
-function factsQuery(request: PlacementRequest, draw: SequenceDraw | undefined): { statement: PreparedStatement; params: unknown[] } {
+function factsQuery(
+  request: PlacementRequest,
+  draw: SequenceDraw | undefined,
+  wait = false,
+): { statement: PreparedStatement; params: unknown[] } {
   const byHost = "baremetalId" in request.target;
   const avoid = avoidedOf(request);
   const params: unknown[] = [
@@ -250,11 +273,11 @@ function factsQuery(request: PlacementRequest, draw: SequenceDraw | undefined): 
     ...(avoid ? [avoid.virtualMachineIds, request.tenantId] : []),
     ...(draw ? [draw.key, draw.tenantName, draw.namingTemplate] : []),
   ];
-  return { statement: factsStatements.get(`${byHost}/${avoid?.scope}/${Boolean(draw)}`)!, params };
+  return { statement: factsStatements.get(`${byHost}/${avoid?.scope}/${Boolean(draw)}/${wait}`)!, params };
 }
 
 /** The facts in the rows of `request`'s statement. */
-export function factsOf(request: PlacementRequest, rows: readonly object[]): PlacementFacts {
+export function factsOf(request: PlacementRequest, rows: readonly object[], waited = false): PlacementFacts {
   const row = (rows as FactsRows)[0]!.facts;
   const avoid = avoidedOf(request);
   return {
@@ -315,6 +338,7 @@ export function factsOf(request: PlacementRequest, rows: readonly object[]): Pla
       : undefined,
     avoid: avoid ? { scope: avoid.scope, virtualMachineIds: row.avoided_vm_ids ?? [], ids: row.avoided_ids ?? [] } : undefined,
     candidates: (row.candidates ?? []).map(candidateOf),
+    waited,
     sequence: row.sequence ?? undefined,
   };
 }
@@ -339,15 +363,28 @@ function candidateOf([
   };
 }
 
-/** Checks the quota and chooses a host among the locked candidates; when every fitting host was
- * busy with another placement, waits for them and looks again before refusing. */
+/**
+ * Every fitting host was busy with another transaction when the facts were read (or none fits): the
+ * creation must start again in a new transaction that waits for the hosts (`readForPlacement` with
+ * `wait`). It cannot wait in this one: the facts statement may hold a host that it locked and then
+ * dropped because a concurrent change made it no longer fit (PostgreSQL keeps the lock of a row that
+ * fails its re-check), and waiting for hosts in id order while holding another, in any order, is the
+ * deadlock docs/compute.md ("Lock order") rules out. Rolled back, the transaction holds nothing.
+ */
+export class HostsBusy extends Error {
+  constructor() {
+    super("every fitting host was busy: place again, waiting for them");
+  }
+}
+
+/** Checks the quota and chooses a host among the locked candidates. With none, refuses once the
+ * candidates were waited for, and otherwise throws `HostsBusy`. */
 export async function place(sql: Sql, request: PlacementRequest, facts: PlacementFacts, asked: Resources): Promise<PlacementDecision> {
   const group = requireQuota(request, facts, asked);
-  let candidates = facts.candidates;
-  if (candidates.length === 0) candidates = await waitForCandidates(sql, group.id, group.policy, request, facts, asked);
-  const decision = choose(group, request, candidates, asked);
-  if (!decision) throw await insufficientCapacity(sql, group, request, facts, asked);
-  return decision;
+  const decision = choose(group, request, facts.candidates, asked);
+  if (decision) return decision;
+  if (!facts.waited) throw new HostsBusy();
+  throw await insufficientCapacity(sql, group, request, facts, asked);
 }
 
 /** The best of `candidates` (each of which fits) by the group's policy, or undefined if there are none. */
@@ -425,47 +462,11 @@ export function requireQuota(request: PlacementRequest, facts: PlacementFacts, a
   return { id: group.id, name: group.name, policy: group.policy, quotaId: quota.id };
 }
 
-/** Every fitting host was locked by another placement: wait for them (no SKIP LOCKED) and take
- * what is still free once they commit. */
-async function waitForCandidates(
-  sql: Sql,
-  groupId: string,
-  policy: PlacementPolicy,
-  request: PlacementRequest,
-  facts: PlacementFacts,
-  asked: Resources,
-): Promise<Candidate[]> {
-  const conditions = ["group_id = ?", "status = 'ACTIVE'", "free_cpu_cores >= ?", "free_memory_mib >= ?", "free_storage_gib >= ?"];
-  const parameters: unknown[] = [groupId, asked.cpuCores, asked.memoryMib, asked.storageGib];
-  if ("baremetalId" in request.target) {
-    conditions.push("id = ?");
-    parameters.push(request.target.baremetalId);
-  }
-  if (facts.avoid && facts.avoid.ids.length > 0) {
-    conditions.push(facts.avoid.scope === "HOST" ? "id <> all(array[?]::uuid[])" : "rack_id <> all(array[?]::uuid[])");
-    parameters.push(facts.avoid.ids);
-  }
-  const order = policy === "PACK" ? "asc" : "desc";
-  // The best few by the policy, as this transaction sees them, locked in id order: every creation
-  // that waits for hosts takes them in the same order, so two of them never hold one host each while
-  // waiting for the other's (docs/compute.md, "Lock order"). Once a host is locked its row is read
-  // again, and one that no longer fits drops out; the caller ranks what is left.
-  const where = conditions.join(" and ");
-  const rows = await sql.execute<{ candidate: CandidateTuple }[]>(
-    `select json_build_array(${candidateColumns}) as candidate from baremetal
-      where id in (select id from baremetal where ${where} order by free_cpu_cores ${order}, id ${order} limit ${candidatesPerAttempt})
-        and ${where}
-      order by id for update`,
-    [...parameters, ...parameters],
-  );
-  return rows.map((row) => candidateOf(row.candidate));
-}
-
 /**
  * The guarded UPDATE that takes the resources from the chosen host, as a common table expression
  * named `taken` for the creation's final statement, and `check`, the expression that fails that
  * statement (and rolls everything back) if it took nothing. The host is locked by this transaction
- * since `readForPlacement` (or `waitForCandidates`), so the re-check fails only if an invariant broke.
+ * since `readForPlacement`, so the re-check fails only if an invariant broke.
  */
 export const hostReservation = {
   check:
