@@ -45,7 +45,9 @@ const force = process.argv.includes("--force");
 if (!force && existsSync(stampFile) && readFileSync(stampFile, "utf8") === inputs) {
   process.exit(0);
 }
-await build({ configFile: join(root, "web", "vite.config.ts") });
+// Always the production build of React, even when started from a test runner (NODE_ENV=test).
+process.env.NODE_ENV = "production";
+await build({ configFile: join(root, "web", "vite.config.ts"), mode: "production" });
 const { files, bytes } = firstLoadBytes(out);
 const kb = (bytes / 1024).toFixed(1);
 console.log(`console built into dist/web: first load ${kb} KB of compressed JavaScript (${files.length} files, budget 300 KB)`);

@@ -6,6 +6,7 @@ import { BaremetalStatus, InventoryService } from "../../../gen/es/rackplane/v1/
 import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
 import { MaintainerService } from "../../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PagerControls, usePager } from "../components/pager";
+import { Field } from "../components/field";
 import { ErrorNotice } from "../errors";
 import { enumName, mib, quote } from "../format";
 import { Link } from "../router";
@@ -45,26 +46,28 @@ export function Hosts() {
     <>
       <h1>Hosts</h1>
       <form className="filters" onSubmit={submit} aria-label="Host filters">
-        <label>
-          Status
-          <select value={form.status} onChange={(e) => setForm({ ...form, status: e.target.value })}>
-            <option value="">any</option>
-            {statuses.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Group
-          <select value={form.groupId} onChange={(e) => setForm({ ...form, groupId: e.target.value })}>
-            <option value="">any</option>
-            {groups.data?.groups.map((g) => (
-              <option key={g.id} value={g.id}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Field label="Status">
+          {(id) => (
+            <select id={id} value={form.status} onChange={(e) => setForm({ ...form, status: e.target.value })}>
+              <option value="">any</option>
+              {statuses.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Group">
+          {(id) => (
+            <select id={id} value={form.groupId} onChange={(e) => setForm({ ...form, groupId: e.target.value })}>
+              <option value="">any</option>
+              {groups.data?.groups.map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <label>
           Free CPU at least
           <input type="number" min={0} value={form.freeCpu} onChange={(e) => setForm({ ...form, freeCpu: e.target.value })} />

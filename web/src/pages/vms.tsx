@@ -7,6 +7,7 @@ import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v
 import { OperationState } from "../../../gen/es/rackplane/v1/operation_pb.js";
 import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { PagerControls, usePager } from "../components/pager";
+import { Field } from "../components/field";
 import { ErrorNotice } from "../errors";
 import { enumName, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
@@ -77,51 +78,55 @@ function CreateVm() {
       <summary>Create a virtual machine</summary>
       <form className="form-grid" onSubmit={submit} aria-label="Create a virtual machine">
         {admin && (
-          <label>
-            Tenant
-            <select value={tenantId} onChange={(e) => setTenantId(e.target.value)} required>
+          <Field label="Tenant">
+            {(id) => (
+              <select id={id} value={tenantId} onChange={(e) => setTenantId(e.target.value)} required>
+                <option value="">choose…</option>
+                {tenants.data?.tenants.map((t) => (
+                  <option key={t.id} value={t.id}>
+                    {t.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        )}
+        <Field label="Host group">
+          {(id) => (
+            <select id={id} value={groupId} onChange={(e) => setGroupId(e.target.value)} required>
               <option value="">choose…</option>
-              {tenants.data?.tenants.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
+              {usage.data?.groups.map((g) => (
+                <option key={g.groupId} value={g.groupId}>
+                  {g.groupName}
                 </option>
               ))}
             </select>
-          </label>
-        )}
-        <label>
-          Host group
-          <select value={groupId} onChange={(e) => setGroupId(e.target.value)} required>
-            <option value="">choose…</option>
-            {usage.data?.groups.map((g) => (
-              <option key={g.groupId} value={g.groupId}>
-                {g.groupName}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Specification
-          <select value={specificationId} onChange={(e) => setSpecificationId(e.target.value)} required>
-            <option value="">choose…</option>
-            {specifications.data?.specifications.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Image
-          <select value={imageId} onChange={(e) => setImageId(e.target.value)} required>
-            <option value="">choose…</option>
-            {images.data?.images.map((i) => (
-              <option key={i.id} value={i.id}>
-                {i.name}
-              </option>
-            ))}
-          </select>
-        </label>
+          )}
+        </Field>
+        <Field label="Specification">
+          {(id) => (
+            <select id={id} value={specificationId} onChange={(e) => setSpecificationId(e.target.value)} required>
+              <option value="">choose…</option>
+              {specifications.data?.specifications.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Image">
+          {(id) => (
+            <select id={id} value={imageId} onChange={(e) => setImageId(e.target.value)} required>
+              <option value="">choose…</option>
+              {images.data?.images.map((i) => (
+                <option key={i.id} value={i.id}>
+                  {i.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <label>
           Name (empty: the tenant's naming rule)
           <input value={name} onChange={(e) => setName(e.target.value)} pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?" />
