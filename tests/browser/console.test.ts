@@ -2,7 +2,7 @@
 // with the demo data and a simulated hypervisor. Screenshots of each page go to test-artifacts/
 // (git-ignored). Without chromium this test fails, saying how to install it: it never skips.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -48,15 +48,49 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  if (Object.keys(figures).length > 0) {
+    writeFileSync(join(artifacts, "figures.json"), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log("console browser figures:", JSON.stringify(figures));
+  }
   for (const context of contexts) await context.close();
   await browser?.close();
   await agent?.stop({ graceMs: 1_000 });
   await t?.close();
 });
 
+/** Browser figures of this run, written beside the screenshots (figures.json). */
+const figures: Record<string, number> = {};
+
+/** Notes when the first element matching `selector` (and `count` of them) is in the DOM. */
+const markAppearance = ({ selector, count, name }: { selector: string; count: number; name: string }) => {
+  const holder = window as unknown as { __marks?: Record<string, number> };
+  holder.__marks ??= {};
+  const marks = holder.__marks;
+  const observer = new MutationObserver(() => {
+    if (marks[name] === undefined && document.querySelectorAll(selector).length >= count) marks[name] = performance.now();
+  });
+  observer.observe(document, { subtree: true, childList: true });
+};
+
+/** Milliseconds from the end of the last response of `rpc` to the mark `name`. */
+function afterResponse(page: Page, rpc: string, name: string): Promise<number> {
+  return page.evaluate(
+    ([rpc, name]) => {
+      const response = performance
+        .getEntriesByType("resource")
+        .filter((entry) => entry.name.endsWith(`/${rpc}`))
+        .at(-1) as PerformanceResourceTiming;
+      return (window as unknown as { __marks: Record<string, number> }).__marks[name]! - response.responseEnd;
+    },
+    [rpc, name] as const,
+  );
+}
+
 async function signedIn(token: string, width = 1280): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   contexts.push(context);
+  await context.addInitScript(markAppearance, { selector: "svg.elevation", count: 1, name: "elevation" });
+  await context.addInitScript(markAppearance, { selector: "tbody tr", count: 50, name: "hosts" });
   const page = await context.newPage();
   await page.goto(t.url);
   await page.getByLabel("API token").fill(token);
@@ -90,6 +124,10 @@ it("walks regions → datacenters → rooms → racks and opens a rack elevation
   await elevation.waitFor();
   const hosts = elevation.getByRole("link");
   expect(await hosts.count()).toBeGreaterThan(0);
+  // The budget: a 42U elevation drawn within 100 ms of its response.
+  expect(await page.getByRole("img", { name: /42 units/ }).count()).toBe(1);
+  figures.elevationRenderMs = await afterResponse(page, "GetRackElevation", "elevation");
+  expect(figures.elevationRenderMs).toBeLessThan(100);
   expect(await page.getByText(/^AS\d+$/).count()).toBe(1);
   expect(await page.getByRole("meter", { name: "CPU cores" }).count()).toBe(1);
   await shot(page, "02-rack-elevation");
@@ -102,6 +140,10 @@ it("walks regions → datacenters → rooms → racks and opens a rack elevation
   const phone = await signedIn(t.adminToken, 390);
   await phone.goto(page.url().replace(/\/hosts\/.*/, "/hosts"));
   await phone.getByRole("table").waitFor();
+  await expect.poll(() => phone.locator("tbody tr").count()).toBe(50);
+  // The budget: a page of 50 hosts within 150 ms of its response.
+  figures.hostsPageRenderMs = await afterResponse(phone, "ListBaremetals", "hosts");
+  expect(figures.hostsPageRenderMs).toBeLessThan(150);
   expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await shot(phone, "04-hosts-phone");
 }, 60_000);

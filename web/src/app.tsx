@@ -6,7 +6,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { IdentityService, Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { ErrorNotice } from "./errors";
-import { enumName } from "./format";
+import { enumName, shortId } from "./format";
 import { Caller } from "./identity";
 import { Pages } from "./pages/index";
 import { Link } from "./router";
@@ -68,7 +68,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         </nav>
         <span className="whoami" data-testid="whoami">
           {caller.principal} · {enumName(Role, caller.role, "ROLE_")}
-          {caller.tenantId ? ` · tenant ${caller.tenantId.slice(0, 8)}` : ""}
+          {caller.tenantId ? ` · tenant ${shortId(caller.tenantId)}` : ""}
         </span>
         <button type="button" onClick={onSignOut}>
           Sign out

@@ -21,3 +21,8 @@ export function time(value: Timestamp | undefined): string {
 export function quote(value: string): string {
   return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
+
+/** A short form of an id for tables: the tail, since time-ordered UUIDs share their head. */
+export function shortId(id: string): string {
+  return id.length > 12 ? `…${id.slice(-8)}` : id;
+}

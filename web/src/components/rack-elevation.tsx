@@ -36,21 +36,34 @@ export function RackElevation({ elevation }: { elevation: GetRackElevationRespon
   const height = elevation.rack?.heightUnits || elevation.units.length;
   const byPosition = new Map(elevation.units.map((unit) => [unit.position, unit]));
   const rows = [];
-  for (let position = height; position >= 1; position--) {
-    const unit = byPosition.get(position);
-    const y = (height - position) * unitHeight;
+  for (let top = height; top >= 1; ) {
+    const unit = byPosition.get(top);
+    // A host or reservation over several units is one block, as it sits in the rack.
+    let bottom = top;
+    const holder = unit?.occupant?.id;
+    while (
+      holder &&
+      bottom > 1 &&
+      byPosition.get(bottom - 1)?.occupant?.id === holder &&
+      byPosition.get(bottom - 1)?.status === unit.status
+    )
+      bottom--;
+    const span = top - bottom + 1;
+    const y = (height - top) * unitHeight;
     const label = unit ? unitLabel(unit, elevation.reservations) : "";
     const host = unit?.status === RackUnitStatus.OCCUPIED && unit.occupant?.kind === "baremetal" ? unit.occupant.id : "";
     const open = () => navigate(`/hosts/${host}`);
+    const units = span > 1 ? `U${bottom}–U${top}` : `U${top}`;
     rows.push(
       <g
-        key={position}
-        data-position={position}
+        key={top}
+        data-position={bottom}
+        data-units={span}
         {...(host
           ? {
               role: "link",
               tabIndex: 0,
-              "aria-label": `U${position} ${label}`,
+              "aria-label": `${units} ${label}`,
               className: "unit host",
               onClick: open,
               onKeyDown: (event: React.KeyboardEvent) => {
@@ -62,22 +75,25 @@ export function RackElevation({ elevation }: { elevation: GetRackElevationRespon
             }
           : { className: "unit" })}
       >
-        <text x={rail - 4} y={y + 15} textAnchor="end" className="u-number">
-          {position}
-        </text>
+        {Array.from({ length: span }, (_, i) => (
+          <text key={top - i} x={rail - 4} y={y + i * unitHeight + 15} textAnchor="end" className="u-number">
+            {top - i}
+          </text>
+        ))}
         <rect
           x={rail}
           y={y}
           width={width - rail}
-          height={unitHeight - 1}
+          height={span * unitHeight - 1}
           fill={fills[unit?.status ?? RackUnitStatus.FREE] ?? "#f4f6f8"}
           stroke="#8a96a3"
         />
-        <text x={rail + 6} y={y + 15} className="u-label">
+        <text x={rail + 6} y={y + (span * unitHeight) / 2 + 4} className="u-label">
           {label}
         </text>
       </g>,
     );
+    top = bottom - 1;
   }
   return (
     <svg

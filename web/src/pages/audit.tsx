@@ -4,7 +4,7 @@ import { type FormEvent, useState } from "react";
 import { AuditService } from "../../../gen/es/rackplane/v1/audit_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { ErrorNotice } from "../errors";
-import { quote, time } from "../format";
+import { quote, shortId, time } from "../format";
 
 interface AuditFilter {
   principal: string;
@@ -72,7 +72,7 @@ export function Audit() {
                 <td>{e.principal}</td>
                 <td>{e.method}</td>
                 <td>
-                  {e.resourceType} {e.resourceId.slice(0, 8)}
+                  {e.resourceType} {shortId(e.resourceId)}
                 </td>
                 <td>
                   {e.result}

@@ -9,7 +9,7 @@ import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
 import { ErrorNotice } from "../errors";
-import { enumName, time } from "../format";
+import { enumName, shortId, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
 import { useOperation } from "../operation";
 import { Link, navigate } from "../router";
@@ -194,7 +194,11 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
             Operation {operation.kind}:{" "}
             <span data-testid="operation-state">{enumName(OperationState, operation.state, "OPERATION_STATE_")}</span>
           </h2>
-          <progress max={100} value={operation.progressPercent} aria-label="Operation progress" />
+          <progress
+            max={100}
+            value={operation.state === OperationState.SUCCEEDED ? 100 : operation.progressPercent}
+            aria-label="Operation progress"
+          />
           <p>{operation.message}</p>
           {operation.error && (
             <p role="alert" className="error">
@@ -210,7 +214,11 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
           <p>
             Chose{" "}
             {record.chosenBaremetalId ? (
-              <Link to={`/hosts/${record.chosenBaremetalId}`}>{record.chosenBaremetalId.slice(0, 8)}</Link>
+              <Link to={`/hosts/${record.chosenBaremetalId}`}>
+                {record.chosenBaremetalId === v.baremetalId
+                  ? vm.data?.host?.baremetal?.name || shortId(v.baremetalId)
+                  : shortId(record.chosenBaremetalId)}
+              </Link>
             ) : (
               "none"
             )}{" "}
@@ -229,7 +237,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
               <tbody>
                 {record.candidates.map((c) => (
                   <tr key={c.baremetalId}>
-                    <td>{c.baremetalId.slice(0, 8)}</td>
+                    <td>{shortId(c.baremetalId)}</td>
                     <td>{c.free?.cpuCores}</td>
                     <td>{c.score.toFixed(3)}</td>
                   </tr>
