@@ -73,6 +73,12 @@ it("signs in and shows who the caller is; the token stays in the tab", async () 
   expect(await page.evaluate(() => sessionStorage.getItem("rackplane.token"))).toBe(t.adminToken);
   expect(await page.evaluate(() => localStorage.length)).toBe(0);
   await shot(page, "01-inventory");
+  // Maintainers: a person, then everything they maintain.
+  await page.getByRole("link", { name: "Maintainers" }).click();
+  await page.getByRole("region", { name: "People" }).getByRole("link").first().click();
+  await page.getByRole("heading", { name: /^Maintained by / }).waitFor();
+  await page.getByRole("table").waitFor();
+  await shot(page, "10-maintained");
 }, 60_000);
 
 it("walks regions → datacenters → rooms → racks and opens a rack elevation with its hosts", async () => {
