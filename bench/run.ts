@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   placement: () => import("./placement.js"),
   agents: () => import("./agents.js"),
   cli: () => import("./cli.js"),
+  console: () => import("./console.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;

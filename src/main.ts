@@ -1,7 +1,8 @@
 // `npm start`: the rackplane server. Without DATABASE_URL it runs an embedded PostgreSQL whose data
 // lives in the data directory and survives restarts.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
 import { secretKeyFile } from "./app/kubernetes/secret-box.js";
@@ -11,6 +12,7 @@ import { createSimulatedAgent } from "./agent/simulator.js";
 import { tlsCredentials, type Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./log.js";
+import { parseCorsOrigins } from "./server/cors.js";
 import { startServer } from "./server/server.js";
 import { readCertificatePair, type TlsFiles } from "./server/tls.js";
 import { parseRateLimit, type RateLimit } from "./domain/rate-limit.js";
@@ -44,6 +46,13 @@ try {
   log("error", "bad rate limit setting", errorFields(error));
   process.exit(2);
 }
+let corsOrigins: string[];
+try {
+  corsOrigins = parseCorsOrigins(process.env.RACKPLANE_CORS_ORIGINS);
+} catch (error) {
+  log("error", (error as Error).message);
+  process.exit(2);
+}
 if (!(tokenCacheSeconds >= 0)) {
   log("error", "bad RACKPLANE_TOKEN_CACHE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_TOKEN_CACHE_SECONDS });
   process.exit(2);
@@ -69,6 +78,9 @@ const server = await startServer({
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),
+  // `npm run build` puts the console beside the compiled server: dist/web next to dist/src.
+  consoleDir: resolve(dirname(fileURLToPath(import.meta.url)), "..", "web"),
+  corsOrigins,
   ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),
   ...(oidc ? { oidc } : {}),

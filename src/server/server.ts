@@ -14,6 +14,8 @@ import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
+import { ConsoleFiles } from "./console.js";
+import { withCors } from "./cors.js";
 import { isLoopback, readCertificatePair, type TlsFiles } from "./tls.js";
 import { errorFields, log } from "../log.js";
 import { Notifications } from "../persistence/notifications.js";
@@ -44,6 +46,10 @@ export interface ServerOptions {
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
    * share it). Unset: a key made for this process only, lost with it — for tests. */
   readonly secretKeyFile?: string;
+  /** The built web console (vite's output) to serve at `/`; absent: no console. */
+  readonly consoleDir?: string;
+  /** Browser origins other than the server's own that may call the API (CORS); none by default. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -87,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   dispatcher.start();
 
+  const consoleFiles = options.consoleDir ? new ConsoleFiles(options.consoleDir) : undefined;
   const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets(), ...(rateLimiter ? { rateLimiter } : {}) };
   const handler = connectNodeAdapter({
     routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis, secrets }),
@@ -104,11 +111,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         res.end(metrics.render() + renderCreationBatches(creationBatcher(db).stats));
         return;
       }
+      if (consoleFiles?.serve(req, res)) return;
       res.writeHead(404, { "content-type": "text/plain" });
-      res.end("not found\n");
+      res.end(req.url === "/" && consoleFiles ? "not found: the console is not built (npm run build)\n" : "not found\n");
     },
   });
-  const listener = await listen(options.host, options.port, handler, options.tls && readCertificatePair(options.tls));
+  const listener = await listen(
+    options.host,
+    options.port,
+    withCors(options.corsOrigins ?? [], handler),
+    options.tls && readCertificatePair(options.tls),
+  );
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
