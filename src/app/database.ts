@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
+import { poolGuardStats } from "../persistence/pool-guard.js";
 
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
  * (its own identity map), never on the global one. */
@@ -16,5 +17,12 @@ export class Database {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
     const { rows } = await pool.query<{ standby: boolean }>("select pg_is_in_recovery() as standby");
     if (rows[0]?.standby) throw new Error("the database is a read-only standby, not a primary");
+  }
+
+  /** The pool's counts, for metrics: connections open and idle, callers waiting, and what the pool
+   * guard dropped (persistence/pool-guard.ts). */
+  async poolState(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number }> {
+    const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
   }
 }
