@@ -4,11 +4,13 @@ import { defineConfig } from "vitest/config";
 // stress under two replicas, PostgreSQL stopped and started): on two cores they would starve the
 // suite's lease-timed tests of CPU.
 const faults = process.env.RACKPLANE_TESTS === "faults";
+// `npm run test:ha` runs only the failover test (tests/ha), which needs Patroni, etcd and HAProxy.
+const ha = process.env.RACKPLANE_TESTS === "ha";
 
 export default defineConfig({
   test: {
-    include: faults ? ["tests/faults/**/*.test.ts"] : ["tests/**/*.test.ts"],
-    exclude: faults ? ["**/node_modules/**"] : ["**/node_modules/**", "tests/faults/**"],
+    include: faults ? ["tests/faults/**/*.test.ts"] : ha ? ["tests/ha/**/*.test.ts"] : ["tests/**/*.test.ts"],
+    exclude: faults || ha ? ["**/node_modules/**"] : ["**/node_modules/**", "tests/faults/**", "tests/ha/**"],
     globalSetup: ["tests/support/global-setup.ts"],
     env: { RACKPLANE_LOG: process.env.RACKPLANE_LOG ?? "silent" },
     testTimeout: 60_000,
