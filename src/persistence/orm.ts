@@ -29,7 +29,10 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
     pool: { min: 1, max: poolSize },
     // A connection that reached a read-only server (a standby after a failover) is destroyed, not
     // pooled again (pool-guard.ts).
-    driverOptions: { onPoolCreated: (pool: pg.Pool) => guardPool(pool) },
+    // MikroORM reads only host, port, user, password and database from the URL; handing pg the URL
+    // itself as well keeps the rest (sslmode, sslrootcert, application_name, statement_timeout …)
+    // for every pooled connection, as for the notification listener (docs/deployment.md).
+    driverOptions: { connectionString: databaseUrl, onPoolCreated: (pool: pg.Pool) => guardPool(pool) },
     // Each request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: false,

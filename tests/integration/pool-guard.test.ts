@@ -17,7 +17,7 @@ let orm: MikroORM;
 let pool: pg.Pool;
 beforeAll(async () => {
   url = await freshDatabaseUrl();
-  orm = await openDatabase(url, 4);
+  orm = await openDatabase(`${url}${url.includes("?") ? "&" : "?"}application_name=pool-guard-test&statement_timeout=45000`, 4);
   pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
 });
 afterAll(async () => {
@@ -40,6 +40,11 @@ it("destroys a connection that met a read-only transaction and keeps the others"
   expect(poolGuardStats(pool).droppedReadOnly).toBe(1);
   // The connection kept is a writable one: a write through the pool works.
   await pool.query("create table pool_guard_probe (x int)");
+});
+
+it("gives every pooled connection the settings of the database URL", async () => {
+  const { rows } = await pool.query("select current_setting('application_name') as name, current_setting('statement_timeout') as timeout");
+  expect(rows[0]).toEqual({ name: "pool-guard-test", timeout: "45s" });
 });
 
 it("runs the migrations once when several replicas open the database at the same time", async () => {
