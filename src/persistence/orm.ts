@@ -4,7 +4,7 @@ import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
 import { routines } from "./routines.js";
 import pg from "pg";
-import { guardPool } from "./pool-guard.js";
+import { poolGuardOptions } from "./pool-guard.js";
 
 // Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
 // numbers keeps plain-row reads and entity reads alike.
@@ -32,7 +32,7 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
     // MikroORM reads only host, port, user, password and database from the URL; handing pg the URL
     // itself as well keeps the rest (sslmode, sslrootcert, application_name, statement_timeout …)
     // for every pooled connection, as for the notification listener (docs/deployment.md).
-    driverOptions: { connectionString: databaseUrl, onPoolCreated: (pool: pg.Pool) => guardPool(pool) },
+    driverOptions: { connectionString: databaseUrl, ...poolGuardOptions() },
     // Each request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: false,

@@ -1,9 +1,10 @@
 // Keeps connections to a server that cannot take writes out of the pool. After a failover the proxy
 // may, for a moment, still send new connections to the old primary (now a standby), and a pooled
 // connection opened before may outlive the switch; both would go on failing every write with
-// SQLSTATE 25006 for as long as the pool keeps them. A connection that meets 25006, or whose first
-// question (`pg_is_in_recovery()`) says it reached a standby, is destroyed when it is released
-// instead of going back to the pool, so the next checkout opens a fresh one through the proxy.
+// SQLSTATE 25006 for as long as the pool keeps them. A new connection whose first question
+// (`pg_is_in_recovery()`) says it reached a standby is closed before anyone uses it; a pooled one
+// that meets 25006 is destroyed when it is released instead of going back to the pool, so the next
+// checkout opens a fresh one through the proxy.
 // docs/deployment.md explains the failover this guards.
 import type pg from "pg";
 
@@ -17,12 +18,29 @@ export interface PoolGuardStats {
 
 const stats = new WeakMap<pg.Pool, PoolGuardStats>();
 
-/** Installs the guard on `pool` (before it opens its first connection). */
-export function guardPool(pool: pg.Pool): void {
+/**
+ * The pool options that install the guard: MikroORM passes them to the pg Pool it makes
+ * (`driverOptions`). A new connection first asks `pg_is_in_recovery()`; on a standby it is closed
+ * at once and the checkout fails with 25006, which callers answer as UNAVAILABLE (retry shortly).
+ */
+export function poolGuardOptions(): { onConnect(client: pg.PoolClient): Promise<void>; onPoolCreated(pool: pg.Pool): void } {
   const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0 };
-  stats.set(pool, counts);
-  pool.on("error", () => counts.idleErrors++);
-  pool.on("connect", (client) => guardClient(client, counts));
+  return {
+    async onConnect(client) {
+      const { rows } = await client.query<{ standby: boolean }>("select pg_is_in_recovery() as standby");
+      if (rows[0]?.standby) {
+        counts.droppedReadOnly++;
+        throw Object.assign(new Error("the new connection reached a read-only standby; the proxy has not followed the failover yet"), {
+          code: "25006",
+        });
+      }
+      guardClient(client, counts);
+    },
+    onPoolCreated(pool) {
+      stats.set(pool, counts);
+      pool.on("error", () => counts.idleErrors++);
+    },
+  };
 }
 
 /** The guard's counts for `pool`, zero when it has none. */
@@ -56,11 +74,6 @@ function guardClient(client: pg.PoolClient, counts: PoolGuardStats): void {
     if (result instanceof Promise) result.catch((error: unknown) => (sqlState(error) === "25006" ? doom() : undefined));
     return result;
   };
-  // Queued ahead of whatever the first borrower sends: the answer is in before that returns.
-  (query("select pg_is_in_recovery() as standby") as Promise<pg.QueryResult<{ standby: boolean }>>).then(
-    (result) => (result.rows[0]?.standby ? doom() : undefined),
-    () => undefined,
-  );
 }
 
 function sqlState(error: unknown): string {
