@@ -258,11 +258,13 @@ async function failover(): Promise<void> {
   const check = await startTestServer(ha.url, { leaseMillis: 5_000 });
   try {
     const em = check.server.db.em();
-    // Every acknowledged operation is there, and ends (its job was neither lost nor stuck).
+    // Every acknowledged operation is there, and ends (its job was neither lost nor stuck). A cancel
+    // answers with the operation it cancelled: the same id twice.
+    const acknowledgedOperations = [...new Set(tally.operationIds)];
     const [operations] = await em.execute<{ n: number }[]>("select count(*)::int as n from operation where id = any(array[?]::uuid[])", [
-      tally.operationIds,
+      acknowledgedOperations,
     ]);
-    expect(operations!.n).toBe(tally.operationIds.length);
+    expect(operations!.n).toBe(acknowledgedOperations.length);
     await until("every operation to end", 120_000, async () => {
       const [row] = await em.execute<{ open: number }[]>(
         "select count(*)::int as open from operation where state in ('PENDING', 'RUNNING')",
@@ -280,6 +282,15 @@ async function failover(): Promise<void> {
   // The agent's stream came back; it ended only with the database (never INTERNAL).
   expect(agent.stats().connected).toBe(true);
   expect(streamEnds.filter((end) => /INTERNAL|UNKNOWN/.test(end))).toEqual([]);
+  // Each ended stream's log line names the agent's principal.
+  const streamLines = replicas.flatMap((replica) =>
+    replica
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"method":"rackplane.v1.AgentService/StreamJobs"')),
+  );
+  expect(streamLines.length).toBeGreaterThan(0);
+  expect(streamLines.filter((line) => !line.includes('"principal":"ha-agent"'))).toEqual([]);
 
   // SIGTERM ends each replica within its grace period.
   for (const replica of replicas) {
