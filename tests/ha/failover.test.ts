@@ -287,7 +287,7 @@ async function failover(): Promise<void> {
     replica
       .output()
       .split("\n")
-      .filter((line) => line.includes('"method":"rackplane.v1.AgentService/StreamJobs"')),
+      .filter((line) => line.includes('"message":"rpc","method":"rackplane.v1.AgentService/StreamJobs"')),
   );
   expect(streamLines.length).toBeGreaterThan(0);
   expect(streamLines.filter((line) => !line.includes('"principal":"ha-agent"'))).toEqual([]);
