@@ -4,6 +4,7 @@ import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
 import { routines } from "./routines.js";
 import pg from "pg";
+import { connectionSettings } from "./connection-settings.js";
 import { poolGuardOptions } from "./pool-guard.js";
 
 // Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
@@ -29,10 +30,9 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
     pool: { min: 1, max: poolSize },
     // A connection that reached a read-only server (a standby after a failover) is destroyed, not
     // pooled again (pool-guard.ts).
-    // MikroORM reads only host, port, user, password and database from the URL; handing pg the URL
-    // itself as well keeps the rest (sslmode, sslrootcert, application_name, statement_timeout …)
-    // for every pooled connection, as for the notification listener (docs/deployment.md).
-    driverOptions: { connectionString: databaseUrl, ...poolGuardOptions() },
+    // MikroORM reads only host, port, user, password and database from the URL; the TLS and session
+    // settings it names reach every pooled connection through these (docs/deployment.md).
+    driverOptions: { ...connectionSettings(databaseUrl), ...poolGuardOptions() },
     // Each request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: false,
