@@ -6,6 +6,8 @@ import { defineConfig } from "vitest/config";
 // suite's lease-timed tests of CPU. The console's component tests are a project of their own in a
 // simulated DOM (happy-dom); its browser tests run in the server project against real servers.
 const faults = process.env.RACKPLANE_TESTS === "faults";
+// `npm run test:ha` runs only the failover test (tests/ha), which needs Patroni, etcd and HAProxy.
+const ha = process.env.RACKPLANE_TESTS === "ha";
 
 export default defineConfig({
   test: {
@@ -15,15 +17,15 @@ export default defineConfig({
       {
         test: {
           name: "server",
-          include: faults ? ["tests/faults/**/*.test.ts"] : ["tests/**/*.test.ts"],
-          exclude: faults ? ["**/node_modules/**"] : ["**/node_modules/**", "tests/faults/**"],
+          include: faults ? ["tests/faults/**/*.test.ts"] : ha ? ["tests/ha/**/*.test.ts"] : ["tests/**/*.test.ts"],
+          exclude: faults || ha ? ["**/node_modules/**"] : ["**/node_modules/**", "tests/faults/**", "tests/ha/**"],
           globalSetup: ["tests/support/global-setup.ts"],
           env: { RACKPLANE_LOG: process.env.RACKPLANE_LOG ?? "silent" },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
       },
-      ...(faults
+      ...(faults || ha
         ? []
         : [
             {

@@ -67,6 +67,11 @@ if (!databaseUrl) {
   databaseUrl = embedded.url;
 }
 
+const graceSeconds = Number(process.env.RACKPLANE_SHUTDOWN_GRACE_SECONDS ?? 25);
+if (!(graceSeconds > 0)) {
+  log("error", "bad RACKPLANE_SHUTDOWN_GRACE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_SHUTDOWN_GRACE_SECONDS });
+  process.exit(2);
+}
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
 const server = await startServer({
@@ -75,6 +80,8 @@ const server = await startServer({
   port,
   leaseMillis: leaseSeconds * 1000,
   poolSize,
+  // Calls in flight get half the grace period; the rest is for the database work of stopping.
+  shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),
@@ -124,6 +131,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     log("info", "shutting down", { signal });
+    // Stopping waits on the database (audits, agents marked disconnected, the pool's end); a database
+    // that does not answer must not keep the process past its grace period (systemd, Kubernetes
+    // would kill it less kindly).
+    setTimeout(() => {
+      log("error", "shutdown took longer than its grace period; exiting now", { grace_seconds: graceSeconds });
+      process.exit(1);
+    }, graceSeconds * 1000).unref();
     void (async () => {
       try {
         await demoAgent?.stop({ graceMs: 2_000 });

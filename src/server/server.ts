@@ -20,9 +20,10 @@ import { isLoopback, readCertificatePair, type TlsFiles } from "./tls.js";
 import { errorFields, log } from "../log.js";
 import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
-import { renderCreationBatches, RpcMetrics } from "./metrics.js";
+import { RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
 import { openSecretBox, secretBoxWithKey } from "../app/kubernetes/secret-box.js";
+import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 
 export interface ServerOptions {
@@ -106,9 +107,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Clients and server share a data-center network: compressing costs more CPU than it saves.
     acceptCompression: [],
     fallback(req, res) {
-      if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(metrics.render() + renderCreationBatches(creationBatcher(db).stats));
+      const path = req.url?.split("?")[0];
+      // Liveness: the process answers. Never the database: a replica is not restarted for an outage.
+      if (req.method === "GET" && path === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("ok\n");
+        return;
+      }
+      // Readiness: the overall health, which follows the database (database-health.ts).
+      if (req.method === "GET" && path === "/readyz") {
+        const ready = health.get("") === ServingStatus.SERVING;
+        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
+        res.end(ready ? "ready\n" : "not ready: no writable database\n");
+        return;
+      }
+      if (req.method === "GET" && path === "/metrics") {
+        metrics.render().then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.contentType });
+            res.end(text);
+          },
+          (error: unknown) => {
+            log("error", "could not render the metrics", errorFields(error));
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end("could not render the metrics\n");
+          },
+        );
         return;
       }
       if (consoleFiles?.serve(req, res)) return;
@@ -125,6 +149,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
+  metrics.observe({
+    creationBatches: () => creationBatcher(db).stats,
+    pool: () => db.poolState(),
+    dispatcher: () => dispatcher.stats,
+    fleet: () => readFleetState(db),
+    ready: () => health.get("") === ServingStatus.SERVING,
+  });
   const url = `${listener.tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
   log("info", "listening", { url, tls: listener.tls });
   if (!listener.tls && !isLoopback(options.host)) {
