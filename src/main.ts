@@ -59,12 +59,14 @@ if (!databaseUrl) {
 
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
+const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
 const server = await startServer({
   databaseUrl,
   host,
   port,
   leaseMillis: leaseSeconds * 1000,
   poolSize,
+  observationStaleMillis: observationStaleSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
   ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),

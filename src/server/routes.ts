@@ -27,6 +27,7 @@ import { RequestTargets, type TargetRules } from "../api/request-targets.js";
 import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
+import type { ObservationSettings } from "../app/observations/latest.js";
 import type { Notifications } from "../persistence/notifications.js";
 import { type HealthStatus, registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
@@ -38,6 +39,8 @@ export interface RouteDependencies {
   readonly notifications: Notifications;
   readonly dispatcher: Dispatcher;
   readonly leaseMillis: number;
+  /** How observations read (staleness). */
+  readonly observations: ObservationSettings;
 }
 
 /** One service of the contract, as this server serves it. */
@@ -63,12 +66,12 @@ function route<S extends GenService<GenServiceMethods>>(
 
 /** Every rackplane service. */
 export const served: readonly Route[] = [
-  route(InventoryService, ({ db }) => inventoryService(db), inventoryTargets),
+  route(InventoryService, ({ db, observations }) => inventoryService(db, observations), inventoryTargets),
   route(IdentityService, ({ db, authenticator }) => identityService(db, authenticator), identityTargets),
   route(AuditService, ({ db }) => auditService(db), auditTargets),
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
-  route(ComputeService, ({ db }) => computeService(db), computeTargets),
+  route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
   route(KubernetesService, ({ db }) => kubernetesService(db), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),

@@ -20,6 +20,7 @@ import { Dispatcher } from "../agents/dispatcher.js";
 import { renderCreationBatches, RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
+import { defaultObservationSettings } from "../app/observations/latest.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -39,6 +40,8 @@ export interface ServerOptions {
   readonly tokenCacheMillis?: number;
   /** Mutations per principal on this process; absent for no limit. */
   readonly rateLimit?: RateLimit;
+  /** An observation older than this reads as health UNKNOWN (default 300 s). */
+  readonly observationStaleMillis?: number;
 }
 
 export interface RunningServer {
@@ -82,7 +85,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets(), ...(rateLimiter ? { rateLimiter } : {}) };
   const handler = connectNodeAdapter({
-    routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis }),
+    routes: routes({
+      db,
+      authenticator,
+      health,
+      notifications,
+      dispatcher,
+      leaseMillis,
+      observations: { staleMillis: options.observationStaleMillis ?? defaultObservationSettings.staleMillis },
+    }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an

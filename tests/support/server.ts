@@ -46,7 +46,7 @@ export interface TestServer {
 /** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
 export async function startTestServer(
   databaseUrl?: string,
-  options: Pick<ServerOptions, "leaseMillis" | "oidc" | "rateLimit" | "tokenCacheMillis"> = {},
+  options: Pick<ServerOptions, "leaseMillis" | "oidc" | "rateLimit" | "tokenCacheMillis" | "observationStaleMillis"> = {},
 ): Promise<TestServer> {
   const server = await startServer({
     ...options,
