@@ -1,6 +1,8 @@
 // Observed state (issue 19): what agents see of hosts and VMs, beside what rackplane recorded. The
 // rules here are pure: which kinds of resource are observed, and how an observation reads at a
 // given moment (stale → UNKNOWN). Ingest and storage are in app/agents/observations.ts.
+import type { FilterSchema } from "./filter.js";
+import { field } from "./filter-schema.js";
 
 /** The kinds of resource an agent reports on, as audit records and scopes name them. */
 export const observedKinds = ["baremetal", "virtual_machine"] as const;
@@ -62,3 +64,13 @@ export function viewObservation(stored: StoredObservation, now: Date, staleMilli
   const stale = ageMillis > staleMillis;
   return { ...stored, ageMillis, stale, effectiveHealth: stale ? "UNKNOWN" : (stored.health ?? "OK") };
 }
+
+/** What List filters may say of a host's or VM's latest observation (persistence/entities/
+ * observed-columns.ts): `health` is the effective one, UNKNOWN when stale or never reported. */
+export const observedFilter: FilterSchema = {
+  health: field.enum("HEALTH_", healths, "observedHealth"),
+  "observed.power_state": field.enum("POWER_STATE_", powerStates, "observedPowerState"),
+  "observed.cpu_percent": { type: { kind: "number" }, property: "observedCpuPercent" },
+  "observed.memory_used_mib": field.integer("observedMemoryUsedMib"),
+  "observed.storage_used_gib": field.integer("observedStorageUsedGib"),
+};

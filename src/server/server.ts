@@ -21,6 +21,7 @@ import { renderCreationBatches, RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
+import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -56,6 +57,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const observationStaleMillis = options.observationStaleMillis ?? defaultObservationSettings.staleMillis;
+  setObservationStaleSeconds(observationStaleMillis / 1000);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   registerLifecycles();
@@ -92,7 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       notifications,
       dispatcher,
       leaseMillis,
-      observations: { staleMillis: options.observationStaleMillis ?? defaultObservationSettings.staleMillis },
+      observations: { staleMillis: observationStaleMillis },
     }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],

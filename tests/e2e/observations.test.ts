@@ -191,6 +191,29 @@ describe("ReportObservations", () => {
     });
   });
 
+  it("filters hosts and VMs on effective health and observed use", async () => {
+    const f = await buildCloud(t, { name: "of", hosts: 3 });
+    await report("fleet", [
+      hostReport(f.hostIds[0]!, 0, { health: Health.CRITICAL, cpuPercent: 95 }),
+      hostReport(f.hostIds[1]!, STALE_MILLIS + 10_000, { health: Health.OK, cpuPercent: 10 }),
+      vmReport(eastVm, 0, { cpuPercent: 90 }),
+      vmReport(westVm, 0, { cpuPercent: 20, powerState: PowerState.OFF }),
+    ]);
+    const hostIds = async (filter: string) =>
+      (await t.clients().inventory.listBaremetals({ filter, pageSize: 100 })).baremetals.map((host) => host.id).sort();
+    const vmIds = async (filter: string) =>
+      (await t.compute().listVirtualMachines({ filter, pageSize: 100 })).virtualMachines.map((vm) => vm.id).sort();
+    const group = `group_id = "${f.groupId}"`;
+    expect(await hostIds(`${group} AND health = "CRITICAL"`)).toEqual([f.hostIds[0]]);
+    // Stale, and never reported: both UNKNOWN.
+    expect(await hostIds(`${group} AND health = HEALTH_UNKNOWN`)).toEqual([f.hostIds[1], f.hostIds[2]].sort());
+    expect(await hostIds(`${group} AND observed.cpu_percent > 80`)).toEqual([f.hostIds[0]]);
+    expect(await hostIds(`${group} AND health = "OK"`)).toEqual([]);
+    expect(await vmIds("observed.cpu_percent > 80")).toEqual([eastVm]);
+    expect(await vmIds('observed.power_state = "OFF"')).toEqual([westVm]);
+    expect(await vmIds('health = "OK" AND observed.memory_used_mib >= 1500')).toEqual([eastVm, westVm].sort());
+  });
+
   it("refuses a host without health, a VM with one, and a tenant's token", async () => {
     const code = async (call: Promise<unknown>) => {
       try {
