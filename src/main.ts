@@ -60,6 +60,7 @@ if (!databaseUrl) {
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
 const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
+const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
   databaseUrl,
   host,
@@ -67,6 +68,7 @@ const server = await startServer({
   leaseMillis: leaseSeconds * 1000,
   poolSize,
   observationStaleMillis: observationStaleSeconds * 1000,
+  driftGraceMillis: driftGraceSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
   ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),

@@ -50,5 +50,8 @@ export function observationMessage(view: ObservationView | undefined) {
     cpuPercent: view.cpuPercent,
     memoryUsedMib: BigInt(view.memoryUsedMib),
     storageUsedGib: BigInt(view.storageUsedGib),
+    drifted: view.drifted,
+    driftRecordedState: view.driftRecordedState,
+    driftStartTime: timestamp(view.driftSince),
   });
 }

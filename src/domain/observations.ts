@@ -41,6 +41,11 @@ export type ObservationOutcome = "ACCEPTED" | "SUPERSEDED" | "NOT_FOUND";
 /** The stored latest observation of one resource. */
 export interface StoredObservation {
   readonly observeTime: Date;
+  /** A VM's observed power contradicts its recorded state: since when, and which state; null and
+   * "" while they agree. `drifted` once that lasted longer than the grace period. */
+  readonly driftSince: Date | null;
+  readonly driftRecordedState: string;
+  readonly drifted: boolean;
   readonly powerState: PowerState;
   readonly health: Exclude<Health, "UNKNOWN"> | null;
   readonly reasons: readonly HealthReason[];
@@ -73,4 +78,5 @@ export const observedFilter: FilterSchema = {
   "observed.cpu_percent": { type: { kind: "number" }, property: "observedCpuPercent" },
   "observed.memory_used_mib": field.integer("observedMemoryUsedMib"),
   "observed.storage_used_gib": field.integer("observedStorageUsedGib"),
+  drifted: field.boolean("observedDrifted"),
 };

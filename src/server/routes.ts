@@ -74,7 +74,11 @@ export const served: readonly Route[] = [
   route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
   route(KubernetesService, ({ db }) => kubernetesService(db), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
-  route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),
+  route(
+    AgentService,
+    ({ db, dispatcher, leaseMillis, observations }) => agentService(db, dispatcher, leaseMillis, observations),
+    agentTargets,
+  ),
 ];
 
 /** The contract files whose services this server implements, for reflection. */

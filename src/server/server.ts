@@ -43,6 +43,9 @@ export interface ServerOptions {
   readonly rateLimit?: RateLimit;
   /** An observation older than this reads as health UNKNOWN (default 300 s). */
   readonly observationStaleMillis?: number;
+  /** How long a VM's observed power may contradict its recorded state before it is drifted
+   * (default 120 s). */
+  readonly driftGraceMillis?: number;
 }
 
 export interface RunningServer {
@@ -95,7 +98,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       notifications,
       dispatcher,
       leaseMillis,
-      observations: { staleMillis: observationStaleMillis },
+      observations: {
+        staleMillis: observationStaleMillis,
+        driftGraceMillis: options.driftGraceMillis ?? defaultObservationSettings.driftGraceMillis,
+      },
     }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],

@@ -14,6 +14,8 @@ import {
   type ObservationReportSchema,
   PowerState,
 } from "../../gen/es/rackplane/v1/observation_pb.js";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -24,10 +26,11 @@ let eastVm = "";
 let westVm = "";
 const secrets = { east: "", fleet: "" };
 const STALE_MILLIS = 60_000;
+const GRACE_MILLIS = 60_000;
 const MISSING = "0f5b4a3e-58a1-4c4e-9b7e-1d2c3b4a5f60";
 
 beforeAll(async () => {
-  t = await startTestServer(undefined, { observationStaleMillis: STALE_MILLIS });
+  t = await startTestServer(undefined, { observationStaleMillis: STALE_MILLIS, driftGraceMillis: GRACE_MILLIS });
   east = await buildCloud(t, { name: "oe", hosts: 2 });
   west = await buildCloud(t, { name: "ow", hosts: 1 });
   const vm = async (cloud: Cloud) =>
@@ -212,6 +215,63 @@ describe("ReportObservations", () => {
     expect(await vmIds("observed.cpu_percent > 80")).toEqual([eastVm]);
     expect(await vmIds('observed.power_state = "OFF"')).toEqual([westVm]);
     expect(await vmIds('health = "OK" AND observed.memory_used_mib >= 1500')).toEqual([eastVm, westVm].sort());
+  });
+
+  it("marks a VM drifted when its observed power contradicts the record past the grace period, audits start and end, and never changes the record", async () => {
+    const d = await buildCloud(t, { name: "od", hosts: 1 });
+    const agent = createSimulatedAgent({
+      servers: [t.server.url.replace("http://", "")],
+      token: await t.token(Role.AGENT, "observer-sim"),
+      agentId: "observer-sim",
+      latencyMs: 20,
+      groupIds: [d.groupId],
+    });
+    agent.start();
+    try {
+      const { virtualMachine } = await t.compute().createVirtualMachine({
+        tenantId: d.tenantId,
+        target: { case: "groupId", value: d.groupId },
+        specificationId: d.specificationId,
+        imageId: d.imageId,
+      });
+      const id = virtualMachine!.id;
+      const deadline = Date.now() + 20_000;
+      while ((await t.compute().getVirtualMachine({ id })).virtualMachine!.state !== VirtualMachineState.RUNNING) {
+        if (Date.now() > deadline) throw new Error("the simulated agent did not bring the VM to RUNNING");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const current = async () => (await t.compute().getVirtualMachine({ id })).virtualMachine!;
+      const drifted = async () =>
+        (await t.compute().listVirtualMachines({ filter: "drifted = true", pageSize: 100 })).virtualMachines.map((vm) => vm.id);
+
+      // Off for a moment: contradicting, not yet drifted.
+      await report("fleet", [vmReport(id, 100_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+      let vm = await current();
+      expect(vm.observation).toMatchObject({ drifted: false, driftRecordedState: "RUNNING" });
+      expect(await drifted()).not.toContain(id);
+      // Still off 90 s later (more than the 60 s grace): drifted, with both states.
+      await report("fleet", [vmReport(id, 10_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+      vm = await current();
+      expect(vm.state).toBe(VirtualMachineState.RUNNING);
+      expect(vm.observation).toMatchObject({ drifted: true, driftRecordedState: "RUNNING", powerState: PowerState.OFF });
+      expect(Number(vm.observation!.driftStartTime!.seconds)).toBeLessThanOrEqual(Math.ceil((Date.now() - 99_000) / 1000));
+      expect(await drifted()).toEqual([id]);
+      // On again: the drift ends.
+      await report("fleet", [vmReport(id, 0, { powerState: PowerState.ON })]);
+      vm = await current();
+      expect(vm.observation).toMatchObject({ drifted: false, driftRecordedState: "" });
+      expect(vm.observation!.driftStartTime).toBeUndefined();
+      expect(await drifted()).toEqual([]);
+
+      const { auditEvents } = await t.clients().audit.listAuditEvents({ filter: `resource_id = "${id}"`, pageSize: 100 });
+      // Newest first: one start, then one end.
+      expect(auditEvents.filter((event) => event.reason.startsWith("DRIFT_")).map((event) => event.reason)).toEqual([
+        "DRIFT_ENDED",
+        "DRIFT_STARTED",
+      ]);
+    } finally {
+      await agent.stop({ graceMs: 1_000 });
+    }
   });
 
   it("refuses a host without health, a VM with one, and a tenant's token", async () => {

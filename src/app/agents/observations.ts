@@ -8,7 +8,7 @@ import type { ObservationOutcome, ObservationReport, ObservedKind } from "../../
 import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
-import { mutate } from "../mutation.js";
+import { mutate, recordMutations } from "../mutation.js";
 
 export interface ObservationsResult {
   /** One per report, in the order given. */
@@ -23,6 +23,7 @@ export async function reportObservations(
   db: Database,
   ctx: CallContext,
   reports: readonly ObservationReport[],
+  settings: { readonly driftGraceMillis: number },
 ): Promise<ObservationsResult> {
   requireRole(ctx.principal, ["AGENT"], "report observations");
   return mutate(db, ctx, async (em) => {
@@ -45,6 +46,8 @@ export async function reportObservations(
     const candidates = [...newest.values()].map((index) => reports[index]!);
     const stored = await upsertNewer(em, candidates, ctx.principal.name);
     for (const [k, index] of newest) if (stored.has(k)) outcomes[index] = "ACCEPTED";
+    const acceptedVms = [...stored].filter((k) => k.startsWith("virtual_machine/")).map((k) => k.slice("virtual_machine/".length));
+    await recordDrift(em, ctx, acceptedVms, settings.driftGraceMillis);
     const acceptedCount = stored.size;
     const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
     ctx.audit.detail = `${reports.length} observations: ${acceptedCount} accepted, ${reports.length - acceptedCount - notFound} superseded, ${notFound} not found`;
@@ -111,4 +114,51 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
     ],
   );
   return new Set(rows.map((row) => key(row.resource_type, row.resource_id)));
+}
+
+/**
+ * Drift, evaluated in the ingest transaction for the VMs whose observation was just stored: one
+ * statement compares each with its recorded state (RUNNING observed OFF, STOPPED observed ON; a VM
+ * in any other state is in transition and never drifts), keeps since when the contradiction lasts,
+ * and marks it drifted once that is longer than the grace period. Its start and its end are each
+ * audited (reasons DRIFT_STARTED, DRIFT_ENDED); the record itself is never changed. Set-based and
+ * on rows the upsert already locked, so it costs one statement per call; doing it here rather than
+ * in a sweep means a drift is known the moment the report proving it arrives.
+ */
+async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly string[], graceMillis: number): Promise<void> {
+  if (vmIds.length === 0) return;
+  const grace = graceMillis / 1000;
+  const changed = await em.execute<{ resource_id: string; drifted: boolean; was_drifted: boolean; recorded: string; observed: string }[]>(
+    `with evaluated as (
+       select o.resource_id, o.drifted as was_drifted, v.state as recorded, o.power_state as observed,
+              case when (v.state = 'RUNNING' and o.power_state = 'OFF') or (v.state = 'STOPPED' and o.power_state = 'ON')
+                   then coalesce(o.drift_since, o.observe_time) end as since,
+              o.observe_time
+         from observation o join virtual_machine v on v.id = o.resource_id
+        where o.resource_type = 'virtual_machine' and o.resource_id = any(array[?]::uuid[])
+     ), decided as (
+       select e.*, coalesce(e.since <= e.observe_time - make_interval(secs => ?), false) as drifted from evaluated e
+     )
+     update observation o
+        set drift_since = d.since, drift_recorded_state = case when d.since is null then '' else d.recorded end, drifted = d.drifted
+       from decided d
+      where o.resource_type = 'virtual_machine' and o.resource_id = d.resource_id
+        and (o.drift_since is distinct from d.since or o.drifted <> d.drifted)
+      returning o.resource_id, d.drifted, d.was_drifted, d.recorded, d.observed`,
+    [[...vmIds], grace],
+  );
+  const transitions = changed.filter((row) => row.drifted !== row.was_drifted);
+  if (transitions.length === 0) return;
+  await recordMutations(
+    em,
+    ctx,
+    transitions.map((row) => ({
+      resourceType: "virtual_machine",
+      resourceId: row.resource_id,
+      reason: row.drifted ? "DRIFT_STARTED" : "DRIFT_ENDED",
+      message: row.drifted
+        ? `recorded ${row.recorded}, observed power ${row.observed} for longer than ${grace} s; the record is left as it is`
+        : `observed power ${row.observed} agrees with the recorded ${row.recorded} again`,
+    })),
+  );
 }

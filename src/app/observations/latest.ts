@@ -14,9 +14,11 @@ import {
 /** How observations read: older than `staleMillis`, health is UNKNOWN. */
 export interface ObservationSettings {
   readonly staleMillis: number;
+  /** How long observed power may contradict the recorded state before the VM is drifted. */
+  readonly driftGraceMillis: number;
 }
 
-export const defaultObservationSettings: ObservationSettings = { staleMillis: 300_000 };
+export const defaultObservationSettings: ObservationSettings = { staleMillis: 300_000, driftGraceMillis: 120_000 };
 
 /** The latest observation of each of `ids` (of one kind) that has one, as it reads now. */
 export async function observationsOf(
@@ -37,9 +39,12 @@ export async function observationsOf(
       cpu_percent: number;
       memory_used_mib: string | number;
       storage_used_gib: string | number;
+      drift_since: Date | null;
+      drift_recorded_state: string;
+      drifted: boolean;
     }[]
   >(
-    `select now() as now, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib
+    `select now() as now, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib, drift_since, drift_recorded_state, drifted
          from observation where resource_type = ? and resource_id = any(array[?]::uuid[])`,
     [kind, [...ids]],
   );
@@ -56,6 +61,9 @@ export async function observationsOf(
           cpuPercent: Number(row.cpu_percent),
           memoryUsedMib: Number(row.memory_used_mib),
           storageUsedGib: Number(row.storage_used_gib),
+          driftSince: row.drift_since === null ? null : new Date(row.drift_since),
+          driftRecordedState: row.drift_recorded_state,
+          drifted: row.drifted,
         },
         new Date(row.now),
         settings.staleMillis,

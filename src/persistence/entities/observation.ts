@@ -20,6 +20,12 @@ export const Observation = defineEntity({
     cpuPercent: p.double().runtimeType("number").$type<number>(),
     memoryUsedMib: p.bigint("number"),
     storageUsedGib: p.bigint("number"),
+    /** The observe time of the first report contradicting the recorded state; null while they agree. */
+    driftSince: p.datetime().nullable(),
+    /** The recorded state contradicted, "" while they agree. */
+    driftRecordedState: p.string().length(16).default(""),
+    /** Contradicting for longer than the grace period. */
+    drifted: p.boolean().default(false),
     /** The principal that reported it. */
     reportedBy: p.string().length(128),
   },

@@ -31,6 +31,13 @@ export function observedColumns(kind: ObservedKind) {
       .lazy()
       .persist(false),
     observedPowerState: latest("o.power_state", "string"),
+    observedDrifted: p
+      .formula(
+        (cols) => `coalesce((select o.drifted from observation o where o.resource_type = '${kind}' and o.resource_id = ${cols}.id), false)`,
+      )
+      .type("boolean")
+      .lazy()
+      .persist(false),
     observedCpuPercent: latest("o.cpu_percent", "double"),
     observedMemoryUsedMib: latest("o.memory_used_mib", "bigint"),
     observedStorageUsedGib: latest("o.storage_used_gib", "bigint"),

@@ -308,6 +308,16 @@ export interface Observation {
   memoryUsedMib: number;
   /** Storage in use, in GiB. */
   storageUsedGib: number;
+  /**
+   * Whether the observed power has contradicted the recorded state (a RUNNING VM observed OFF, a
+   * STOPPED one observed ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS).
+   * rackplane does not change the record on its own: an operator decides, e.g. by starting the VM.
+   */
+  drifted: boolean;
+  /** The recorded state the observations contradict, e.g. "RUNNING"; empty while they agree. */
+  driftRecordedState: string;
+  /** Since when (observe time) the observations contradict the record; unset while they agree. */
+  driftStartTime: Date | undefined;
 }
 
 function createBaseHealthReason(): HealthReason {
@@ -820,6 +830,9 @@ function createBaseObservation(): Observation {
     cpuPercent: 0,
     memoryUsedMib: 0,
     storageUsedGib: 0,
+    drifted: false,
+    driftRecordedState: "",
+    driftStartTime: undefined,
   };
 }
 
@@ -854,6 +867,15 @@ export const Observation: MessageFns<Observation> = {
     }
     if (message.storageUsedGib !== 0) {
       writer.uint32(80).uint64(message.storageUsedGib);
+    }
+    if (message.drifted !== false) {
+      writer.uint32(88).bool(message.drifted);
+    }
+    if (message.driftRecordedState !== "") {
+      writer.uint32(98).string(message.driftRecordedState);
+    }
+    if (message.driftStartTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.driftStartTime), writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -951,6 +973,30 @@ export const Observation: MessageFns<Observation> = {
             message.storageUsedGib = longToNumber(reader.uint64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.drifted = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.driftRecordedState = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.driftStartTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1001,6 +1047,17 @@ export const Observation: MessageFns<Observation> = {
         : isSet(object.storage_used_gib)
         ? globalThis.Number(object.storage_used_gib)
         : 0,
+      drifted: isSet(object.drifted) ? globalThis.Boolean(object.drifted) : false,
+      driftRecordedState: isSet(object.driftRecordedState)
+        ? globalThis.String(object.driftRecordedState)
+        : isSet(object.drift_recorded_state)
+        ? globalThis.String(object.drift_recorded_state)
+        : "",
+      driftStartTime: isSet(object.driftStartTime)
+        ? fromJsonTimestamp(object.driftStartTime)
+        : isSet(object.drift_start_time)
+        ? fromJsonTimestamp(object.drift_start_time)
+        : undefined,
     };
   },
 
@@ -1036,6 +1093,15 @@ export const Observation: MessageFns<Observation> = {
     if (message.storageUsedGib !== 0) {
       obj.storageUsedGib = Math.round(message.storageUsedGib);
     }
+    if (message.drifted !== false) {
+      obj.drifted = message.drifted;
+    }
+    if (message.driftRecordedState !== "") {
+      obj.driftRecordedState = message.driftRecordedState;
+    }
+    if (message.driftStartTime !== undefined) {
+      obj.driftStartTime = message.driftStartTime.toISOString();
+    }
     return obj;
   },
 
@@ -1054,6 +1120,9 @@ export const Observation: MessageFns<Observation> = {
     message.cpuPercent = object.cpuPercent ?? 0;
     message.memoryUsedMib = object.memoryUsedMib ?? 0;
     message.storageUsedGib = object.storageUsedGib ?? 0;
+    message.drifted = object.drifted ?? false;
+    message.driftRecordedState = object.driftRecordedState ?? "";
+    message.driftStartTime = object.driftStartTime ?? undefined;
     return message;
   },
 };
