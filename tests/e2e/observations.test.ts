@@ -274,6 +274,50 @@ describe("ReportObservations", () => {
     }
   });
 
+  it("receives plausible use from the simulated agent, a failing host, and a VM that powered off by itself", async () => {
+    const sim = await buildCloud(t, { name: "os", hosts: 2 });
+    const agent = createSimulatedAgent({
+      servers: [t.server.url.replace("http://", "")],
+      token: await t.token(Role.AGENT, "observer-sim2"),
+      agentId: "observer-sim2",
+      latencyMs: 20,
+      groupIds: [sim.groupId],
+      observeIntervalMs: 100,
+      hostIds: sim.hostIds,
+      failingHostIds: [sim.hostIds[1]!],
+      selfPowerOffAfterMs: 300,
+    });
+    agent.start();
+    try {
+      const { virtualMachine } = await t.compute().createVirtualMachine({
+        tenantId: sim.tenantId,
+        target: { case: "groupId", value: sim.groupId },
+        specificationId: sim.specificationId,
+        imageId: sim.imageId,
+      });
+      const id = virtualMachine!.id;
+      const deadline = Date.now() + 20_000;
+      // The record says RUNNING; the hypervisor has it off: contradicting (drift after the grace).
+      for (;;) {
+        const vm = (await t.compute().getVirtualMachine({ id })).virtualMachine!;
+        if (vm.state === VirtualMachineState.RUNNING && vm.observation?.powerState === PowerState.OFF) {
+          expect(vm.observation).toMatchObject({ stale: false, driftRecordedState: "RUNNING", cpuPercent: 0 });
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`no OFF observation of the running VM: ${JSON.stringify(vm.observation)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const healthy = (await t.clients().inventory.getBaremetal({ id: sim.hostIds[0]! })).baremetal!.observation!;
+      expect(healthy.health).toBe(Health.OK);
+      expect(healthy.cpuPercent).toBeGreaterThanOrEqual(10);
+      expect(healthy.cpuPercent).toBeLessThanOrEqual(70);
+      const failing = (await t.clients().inventory.getBaremetal({ id: sim.hostIds[1]! })).baremetal!.observation!;
+      expect(failing).toMatchObject({ health: Health.CRITICAL, reasons: [{ kind: HealthReasonKind.DISK_FAILED }] });
+    } finally {
+      await agent.stop({ graceMs: 1_000 });
+    }
+  });
+
   it("refuses a host without health, a VM with one, and a tenant's token", async () => {
     const code = async (call: Promise<unknown>) => {
       try {
