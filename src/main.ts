@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
+import { secretKeyFile } from "./app/kubernetes/secret-box.js";
 import { oidcSettingsFromEnv, type OidcSettings } from "./app/oidc.js";
 import { demoAgentToken, loadDemo } from "./demo.js";
 import { createSimulatedAgent } from "./agent/simulator.js";
@@ -70,6 +71,8 @@ const server = await startServer({
   observationStaleMillis: observationStaleSeconds * 1000,
   driftGraceMillis: driftGraceSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
+  // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
+  secretKeyFile: secretKeyFile(process.env, dataDir),
   ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),
   ...(oidc ? { oidc } : {}),

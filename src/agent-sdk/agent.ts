@@ -356,7 +356,7 @@ function success(result: JobResult | undefined): Outcome {
       }),
     );
   }
-  return { state: "SUCCEEDED", message, facts: { hypervisorId, ipAddresses } };
+  return { state: "SUCCEEDED", message, facts: { hypervisorId, ipAddresses, endpoint: facts.endpoint ?? "" } };
 }
 
 function failure(error: unknown): Outcome {

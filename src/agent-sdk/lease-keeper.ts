@@ -95,7 +95,9 @@ export class LeaseKeeper {
       ReportJobRequest.fromPartial({
         state: outcome.state === "SUCCEEDED" ? JobReportState.JOB_REPORT_STATE_SUCCEEDED : JobReportState.JOB_REPORT_STATE_FAILED,
         message: outcome.message,
-        facts: outcome.facts ? { hypervisorId: outcome.facts.hypervisorId, ipAddresses: [...outcome.facts.ipAddresses] } : undefined,
+        facts: outcome.facts
+          ? { hypervisorId: outcome.facts.hypervisorId, ipAddresses: [...outcome.facts.ipAddresses], endpoint: outcome.facts.endpoint }
+          : undefined,
         error: outcome.error,
       }),
     );

@@ -10,6 +10,8 @@ export const jobKinds = [
   "STOP_VIRTUAL_MACHINE",
   "REBOOT_VIRTUAL_MACHINE",
   "DELETE_VIRTUAL_MACHINE",
+  "CREATE_KUBERNETES_CLUSTER",
+  "DELETE_KUBERNETES_CLUSTER",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 
@@ -41,10 +43,12 @@ export interface JobContext {
   readonly signal: AbortSignal;
 }
 
-/** What an agent learned about a VM. */
+/** What an agent learned about the resource it worked on: a VM, or a cluster (its endpoint). */
 export interface VirtualMachineFacts {
   readonly hypervisorId?: string;
   readonly ipAddresses?: readonly string[];
+  /** For CREATE_KUBERNETES_CLUSTER: the API server's URL, e.g. "https://10.0.0.10:6443". */
+  readonly endpoint?: string;
 }
 
 export interface JobResult {
@@ -124,6 +128,6 @@ export interface AgentStats {
 export interface Outcome {
   readonly state: "SUCCEEDED" | "FAILED";
   readonly message: string;
-  readonly facts?: { readonly hypervisorId: string; readonly ipAddresses: readonly string[] };
+  readonly facts?: { readonly hypervisorId: string; readonly ipAddresses: readonly string[]; readonly endpoint: string };
   readonly error?: { readonly agentCode: string; readonly message: string; readonly permanent: boolean; readonly capacity: boolean };
 }

@@ -113,6 +113,25 @@ export class SimulatedHypervisor {
         this.ipsInUse.delete(vm.ip);
         return { message: job.payload.keepDataDisk === true ? "deleted; data disk kept" : "deleted" };
       }),
+    // A cluster's bootstrap: kubeadm init on the control plane with the CA it was handed, then the
+    // joins, the CNI and the storage classes — here, an endpoint on an address of its own.
+    CREATE_KUBERNETES_CLUSTER: (job, context) =>
+      this.work(job, context, "bootstrapping", (id) => {
+        if (typeof job.payload.caKeyPem !== "string" || typeof job.payload.caCertificatePem !== "string") {
+          throw new JobError(`cluster ${id}: the job carries no CA to bootstrap with`, { agentCode: "SIM_NO_CA", permanent: true });
+        }
+        const endpoint = this.clusters.get(id) ?? `https://${this.allocateIp(id)}:6443`;
+        this.clusters.set(id, endpoint);
+        return { message: "bootstrapped", facts: { endpoint } };
+      }),
+    DELETE_KUBERNETES_CLUSTER: (job, context) =>
+      this.work(job, context, "tearing down", (id) => {
+        const endpoint = this.clusters.get(id);
+        if (!endpoint) return { message: "already gone" };
+        this.clusters.delete(id);
+        this.ipsInUse.delete(new URL(endpoint).hostname);
+        return { message: "torn down" };
+      }),
   };
 
   /** What its hosts and VMs look like now: plausible, varying use; a failing host CRITICAL. */
@@ -146,11 +165,13 @@ export class SimulatedHypervisor {
     );
     return [...hosts, ...vms];
   }
+  /** Clusters bootstrapped here, by id: their endpoints. */
+  readonly clusters = new Map<string, string>();
 
   /** Waits half the job's time, reports 50 %, waits the rest, maybe fails, then applies `effect`.
    * A failure changes nothing: the state moves only when the job succeeds. */
   private async work(job: Job, context: JobContext, doing: string, effect: (vmId: string) => JobResult): Promise<JobResult> {
-    const vmId = String(job.payload.virtualMachineId ?? job.resourceId);
+    const vmId = String(job.payload.virtualMachineId ?? job.payload.clusterId ?? job.resourceId);
     // A forced power-off is quick; everything else takes the configured time, ±50 %.
     const total = this.latencyMs * (0.5 + this.random()) * (job.kind === "STOP_VIRTUAL_MACHINE" && job.payload.force === true ? 0.25 : 1);
     await delay(total / 2, context.signal);

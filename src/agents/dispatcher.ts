@@ -8,6 +8,7 @@ import { claimJobs, expireLeases, jobsHeld, type ClaimedJob } from "../app/agent
 import type { CallContext } from "../app/context.js";
 import type { Database } from "../app/database.js";
 import { isRetryableConflict } from "../app/database-errors.js";
+import type { OpenSecrets } from "../app/operations/lifecycle.js";
 import type { Notifications } from "../persistence/notifications.js";
 
 export interface DispatcherOptions {
@@ -20,6 +21,8 @@ export interface DispatcherOptions {
    * which requests need too. More at once would only wait for the pool, each holding its forked
    * EntityManager and query state while it waits. */
   readonly bookkeepingConcurrency: number;
+  /** Opens the secrets some jobs receive only on delivery (a cluster's CA key). */
+  readonly secrets?: OpenSecrets;
 }
 
 interface Session {
@@ -148,6 +151,7 @@ export class Dispatcher {
               free,
               this.options.leaseMillis,
               ctx.principal.agentScope,
+              this.options.secrets,
             );
             return { free, jobs };
           }),

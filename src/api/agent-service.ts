@@ -88,7 +88,7 @@ function jobReport(req: {
   state: JobReportState;
   progressPercent: number;
   message: string;
-  facts?: { hypervisorId: string; ipAddresses: string[] };
+  facts?: { hypervisorId: string; ipAddresses: string[]; endpoint: string };
   error?: { agentCode: string; message: string; permanent: boolean; capacity: boolean };
 }): JobReport {
   switch (req.state) {
@@ -101,6 +101,7 @@ function jobReport(req: {
         facts: {
           ...(req.facts?.hypervisorId ? { hypervisorId: req.facts.hypervisorId } : {}),
           ...(req.facts ? { ipAddresses: req.facts.ipAddresses } : {}),
+          ...(req.facts?.endpoint ? { endpoint: req.facts.endpoint } : {}),
         },
       };
     default:

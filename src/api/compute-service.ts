@@ -63,6 +63,8 @@ export function computeService(db: Database, observations: ObservationSettings):
         image: detail.image,
         host: detail.host,
         maintainers: detail.maintainers.map(responsibleMaintainerMessage),
+        ...(detail.cluster ? { cluster: detail.cluster } : {}),
+        ...(detail.nodePool ? { nodePool: detail.nodePool } : {}),
       };
     },
     async listVirtualMachines(req, ctx) {

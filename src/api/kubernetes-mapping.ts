@@ -2,9 +2,15 @@
 // message, an empty list or map) mean "not set" in a spec draft, so a request overrides only what
 // it sets (mergeClusterSpec) and a template keeps only what it was given.
 import { create } from "@bufbuild/protobuf";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import {
+  KubernetesClusterSchema,
+  KubernetesClusterStatus,
   KubernetesClusterTemplateSchema,
   KubernetesCni,
+  KubernetesNodeRole,
+  KubernetesNodeSchema,
+  NodePoolSchema,
   KubernetesVersionSchema,
   KubernetesVersionStatus,
   StorageProvisioner,
@@ -14,6 +20,7 @@ import {
   type KubernetesStorageClass,
   type NodePool,
 } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import type { ClusterView, KubernetesCluster, NodePool as ClusterNodePool } from "../app/kubernetes/cluster-queries.js";
 import type { KubernetesClusterTemplate } from "../app/kubernetes/templates.js";
 import type { KubernetesVersion } from "../app/kubernetes/versions.js";
 import { etagOf } from "../domain/etag.js";
@@ -170,4 +177,80 @@ export function specMessageParts(draft: ClusterSpecDraft) {
 
 function unset(value: string): string | undefined {
   return value === "" ? undefined : value;
+}
+
+/** A cluster with its pools (a List item, or the cluster part of Get). */
+export function clusterMessage({ cluster, nodePools }: { cluster: KubernetesCluster; nodePools: readonly ClusterNodePool[] }) {
+  return create(KubernetesClusterSchema, {
+    id: cluster.id,
+    name: cluster.name,
+    description: cluster.description,
+    tenantId: cluster.tenantId,
+    version: cluster.kubernetesVersion,
+    controlPlane: {
+      count: cluster.controlPlaneCount,
+      groupId: cluster.controlPlaneGroupId,
+      specificationId: cluster.controlPlaneSpecificationId,
+      imageId: cluster.controlPlaneImageId,
+    },
+    nodePools: nodePools.map(nodePoolMessage),
+    network: { cni: KubernetesCni[cluster.cni], podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr },
+    storageClasses: cluster.storageClasses.map((storageClass) => ({
+      name: storageClass.name,
+      provisioner: StorageProvisioner[storageClass.provisioner],
+      parameters: { ...storageClass.parameters },
+      isDefault: storageClass.isDefault,
+    })),
+    endpoint: cluster.endpoint,
+    status: KubernetesClusterStatus[cluster.status],
+    statusReason: cluster.statusReason,
+    statusTime: timestamp(cluster.statusTime),
+    labels: { ...cluster.labels },
+    templateId: cluster.templateId ?? "",
+    templateRevision: cluster.templateRevision ?? 0,
+    activeOperationId: cluster.activeOperationId ?? "",
+    etag: etagOf(cluster.version),
+    createTime: timestamp(cluster.createTime),
+    updateTime: timestamp(cluster.updateTime),
+  });
+}
+
+function nodePoolMessage(pool: ClusterNodePool) {
+  return create(NodePoolSchema, {
+    id: pool.id,
+    clusterId: pool.clusterId,
+    name: pool.name,
+    groupId: pool.groupId,
+    specificationId: pool.specificationId,
+    imageId: pool.imageId,
+    nodeCount: pool.nodeCount,
+    ...(pool.autoscalingMinNodeCount !== null && pool.autoscalingMinNodeCount !== undefined
+      ? { autoscaling: { minNodeCount: pool.autoscalingMinNodeCount, maxNodeCount: pool.autoscalingMaxNodeCount ?? 0 } }
+      : {}),
+    labels: { ...pool.labels },
+    taints: pool.taints.map((taint) => ({ key: taint.key, value: taint.value, effect: TaintEffect[taint.effect] })),
+    upgradeStrategy: { maxSurge: pool.maxSurge, maxUnavailable: pool.maxUnavailable },
+    etag: etagOf(pool.version),
+    createTime: timestamp(pool.createTime),
+    updateTime: timestamp(pool.updateTime),
+  });
+}
+
+/** GetKubernetesCluster's answer: the cluster, its tenant and every node. */
+export function clusterViewMessage(view: ClusterView) {
+  return {
+    cluster: clusterMessage(view),
+    tenant: { id: view.cluster.tenantId, name: view.tenantName },
+    nodes: view.nodes.map((node) =>
+      create(KubernetesNodeSchema, {
+        virtualMachineId: node.virtualMachineId,
+        name: node.name,
+        nodePoolId: node.nodePoolId,
+        role: node.role === "CONTROL_PLANE" ? KubernetesNodeRole.CONTROL_PLANE : KubernetesNodeRole.WORKER,
+        baremetal: { id: node.baremetalId, name: node.baremetalName },
+        state: VirtualMachineState[node.state as keyof typeof VirtualMachineState],
+        version: node.kubernetesVersion,
+      }),
+    ),
+  };
 }

@@ -1,14 +1,23 @@
-// rackplane.v1.KubernetesService: the catalogue of versions and cluster templates (the clusters
-// themselves are not built yet: docs/kubernetes.md). Maps requests to use cases and results back.
+// rackplane.v1.KubernetesService: the catalogue of versions and cluster templates, and the clusters
+// (create, read, delete, status marks, kubeconfigs; node pools and upgrades are still to come:
+// docs/kubernetes.md). Maps requests to use cases and results back.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
-import { KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesClusterStatus, KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import type { Database } from "../app/database.js";
+import * as clusters from "../app/kubernetes/clusters.js";
+import { getCluster, listClusters } from "../app/kubernetes/cluster-queries.js";
+import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import * as templates from "../app/kubernetes/templates.js";
 import * as versions from "../app/kubernetes/versions.js";
-import type { KubernetesVersionStatus as DomainVersionStatus } from "../domain/kubernetes.js";
-import { callContext, listRequest, maskedPatch, required } from "./convert.js";
+import type {
+  KubernetesClusterStatus as DomainClusterStatus,
+  KubernetesVersionStatus as DomainVersionStatus,
+} from "../domain/kubernetes.js";
+import { callContext, listRequest, maskedPatch, required, timestamp } from "./convert.js";
 import {
+  clusterMessage,
+  clusterViewMessage,
   controlPlaneDraft,
   draftFromMessage,
   networkDraft,
@@ -18,9 +27,10 @@ import {
   versionMessage,
   versionStatus,
 } from "./kubernetes-mapping.js";
+import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 
-export function kubernetesService(db: Database): ServiceImpl<typeof KubernetesService> {
+export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl<typeof KubernetesService> {
   return {
     async createKubernetesVersion(req, ctx) {
       const version = req.version!;
@@ -99,6 +109,47 @@ export function kubernetesService(db: Database): ServiceImpl<typeof KubernetesSe
       await templates.deleteTemplate(db, callContext(ctx), req.id, req.etag);
       return {};
     },
+
+    async createKubernetesCluster(req, ctx) {
+      const cluster = req.cluster!;
+      const created = await clusters.createCluster(
+        db,
+        callContext(ctx),
+        secrets,
+        {
+          name: cluster.name,
+          description: cluster.description,
+          tenantId: cluster.tenantId,
+          draft: draftFromMessage(cluster),
+          templateId: req.templateId || null,
+        },
+        req.requestId,
+      );
+      return { cluster: clusterMessage(created.cluster), operation: operationMessage(created.operation) };
+    },
+    async getKubernetesCluster(req, ctx) {
+      return clusterViewMessage(await getCluster(db, callContext(ctx), req.id));
+    },
+    async listKubernetesClusters(req, ctx) {
+      const page = await listClusters(db, callContext(ctx), listRequest(req));
+      return { clusters: page.items.map(clusterMessage), nextPageToken: page.nextPageToken };
+    },
+    async deleteKubernetesCluster(req, ctx) {
+      return { operation: operationMessage(await clusters.deleteCluster(db, callContext(ctx), req.id, req.etag)) };
+    },
+    async setKubernetesClusterStatus(req, ctx) {
+      const call = callContext(ctx);
+      const status = KubernetesClusterStatus[req.status] as DomainClusterStatus;
+      if (call.principal.role === "AGENT") {
+        return { cluster: clusterMessage(await clusters.reportClusterStatus(db, call, req.id, status, req.reason)) };
+      }
+      return { cluster: clusterMessage(await clusters.markClusterStatus(db, call, req.id, status, req.reason, req.etag)) };
+    },
+    async issueKubeconfig(req, ctx) {
+      const ttlMillis = req.ttl ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6) : undefined;
+      const issued = await clusters.issueClusterKubeconfig(db, callContext(ctx), secrets, req.clusterId, ttlMillis);
+      return { kubeconfig: issued.kubeconfig, expireTime: timestamp(issued.expireTime), serialNumber: issued.serialNumber };
+    },
   };
 }
 
@@ -113,4 +164,10 @@ export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
   listKubernetesClusterTemplates: reads,
   updateKubernetesClusterTemplate: at("kubernetes_cluster_template", (request) => request.template?.id),
   deleteKubernetesClusterTemplate: byId("kubernetes_cluster_template"),
+  createKubernetesCluster: creates("kubernetes_cluster"),
+  getKubernetesCluster: reads,
+  listKubernetesClusters: reads,
+  deleteKubernetesCluster: byId("kubernetes_cluster"),
+  setKubernetesClusterStatus: byId("kubernetes_cluster"),
+  issueKubeconfig: at("kubernetes_cluster", (request) => request.clusterId),
 };

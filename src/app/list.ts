@@ -5,6 +5,7 @@ import type { EntityManager, EntityName, FilterQuery } from "@mikro-orm/postgres
 import { parseFilter, type FilterSchema } from "../domain/filter.js";
 import { decodePageToken, effectivePageSize, encodePageToken, type PageBinding } from "../domain/page-token.js";
 import { toFilterQuery } from "../persistence/filter-query.js";
+import { readRows } from "../persistence/reads.js";
 
 export interface ListRequest {
   readonly pageSize: number;
@@ -42,13 +43,15 @@ export async function listPage<T extends { id: string }>(
   const where = (conditions.length === 0 ? {} : conditions.length === 1 ? conditions[0] : { $and: conditions }) as FilterQuery<T>;
   // Plain rows, not managed entities: a page is read-only, and hydrating 50 entities into an
   // identity map costs more than the query.
-  const rows = (await em
+  // The query builder writes the SQL; it runs as a prepared statement (persistence/reads.ts).
+  const query = em
     .createQueryBuilder(entity)
     .select("*")
     .where(where as never)
     .orderBy({ id: options.newestFirst ? "desc" : "asc" } as never)
     .limit(pageSize + 1)
-    .execute("all", true)) as unknown as T[];
+    .toQuery();
+  const rows = await readRows(em, entity, query);
   const items = rows.slice(0, pageSize);
   const last = items.at(-1);
   return { items, nextPageToken: rows.length > pageSize && last ? encodePageToken(binding, [last.id]) : "" };

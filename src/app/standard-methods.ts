@@ -5,6 +5,7 @@ import { LockMode, type EntityManager, type EntityName } from "@mikro-orm/postgr
 import { FailedPreconditionError, NotFoundError } from "../domain/errors.js";
 import { requireEtag } from "../domain/etag.js";
 import { newId } from "../domain/ids.js";
+import { readRowById } from "../persistence/reads.js";
 import type { Sql } from "../persistence/sql.js";
 import type { CallContext } from "./context.js";
 
@@ -15,15 +16,12 @@ export async function findById<T extends object>(em: EntityManager, entity: Enti
   return found as T;
 }
 
-/** A plain row, for reads: no identity map, no change tracking. */
+/** A plain row, for reads: no identity map, no change tracking; a prepared statement outside a
+ * transaction (persistence/reads.ts). */
 export async function readById<T extends object>(em: EntityManager, entity: EntityName<T>, resourceType: string, id: string): Promise<T> {
-  const found = await em
-    .createQueryBuilder(entity)
-    .select("*")
-    .where({ id } as never)
-    .execute("get", true);
+  const found = await readRowById(em, entity, id);
   if (!found) throw new NotFoundError(resourceType, id);
-  return found as unknown as T;
+  return found;
 }
 
 /** Loads for a change (locking the row until the transaction ends, so the etag checked is the one

@@ -11,5 +11,7 @@ export const jobKinds = [
   "STOP_VIRTUAL_MACHINE",
   "REBOOT_VIRTUAL_MACHINE",
   "DELETE_VIRTUAL_MACHINE",
+  "CREATE_KUBERNETES_CLUSTER",
+  "DELETE_KUBERNETES_CLUSTER",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];

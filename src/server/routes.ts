@@ -28,6 +28,7 @@ import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
 import type { ObservationSettings } from "../app/observations/latest.js";
+import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import type { Notifications } from "../persistence/notifications.js";
 import { type HealthStatus, registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
@@ -41,6 +42,8 @@ export interface RouteDependencies {
   readonly leaseMillis: number;
   /** How observations read (staleness). */
   readonly observations: ObservationSettings;
+  /** The server's secret key: seals clusters' CA keys at rest (app/kubernetes/secret-box.ts). */
+  readonly secrets: SecretBox;
 }
 
 /** One service of the contract, as this server serves it. */
@@ -72,7 +75,7 @@ export const served: readonly Route[] = [
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
   route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
-  route(KubernetesService, ({ db }) => kubernetesService(db), kubernetesTargets),
+  route(KubernetesService, ({ db, secrets }) => kubernetesService(db, secrets), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(
     AgentService,

@@ -1,5 +1,6 @@
 // Assembles a running rackplane server from a database URL: ORM (with migrations), use-case
 // dependencies, routes, interceptors, the one port, and an orderly shutdown.
+import { randomBytes } from "node:crypto";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Database } from "../app/database.js";
@@ -19,6 +20,7 @@ import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
 import { renderCreationBatches, RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
+import { openSecretBox, secretBoxWithKey } from "../app/kubernetes/secret-box.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
 import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
@@ -46,6 +48,9 @@ export interface ServerOptions {
   /** How long a VM's observed power may contradict its recorded state before it is drifted
    * (default 120 s). */
   readonly driftGraceMillis?: number;
+  /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
+   * share it). Unset: a key made for this process only, lost with it — for tests. */
+  readonly secretKeyFile?: string;
 }
 
 export interface RunningServer {
@@ -65,6 +70,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   registerLifecycles();
+  const secrets = options.secretKeyFile ? openSecretBox(options.secretKeyFile) : secretBoxWithKey(randomBytes(32));
   const authenticator = new Authenticator(db, options.tokenCacheMillis);
   const rateLimiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   // JWTs from the issuer go to OIDC, everything else to the opaque tokens; routes keep the token
@@ -86,6 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onError: (error) => log("warn", "job dispatch bookkeeping failed", errorFields(error)),
     // Two fifths of the pool (8 of the default 20): the rest stays free for requests.
     bookkeepingConcurrency: Math.max(1, Math.floor(((options.poolSize ?? 20) * 2) / 5)),
+    secrets,
   });
   dispatcher.start();
 
@@ -98,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       notifications,
       dispatcher,
       leaseMillis,
+      secrets,
       observations: {
         staleMillis: observationStaleMillis,
         driftGraceMillis: options.driftGraceMillis ?? defaultObservationSettings.driftGraceMillis,

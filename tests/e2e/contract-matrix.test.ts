@@ -65,6 +65,8 @@ interface Seed extends Cloud {
   kubernetesVersion: string;
   /** Tenant A's cluster template. */
   template: string;
+  /** Tenant A's cluster (PROVISIONING: no agent builds it here). */
+  cluster: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -129,6 +131,12 @@ beforeAll(async () => {
   const template = (
     await kubernetes.createKubernetesClusterTemplate({ template: { name: "mx-template", tenantId: cloud.tenantId, version: "1.31.4" } })
   ).template!;
+  const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+  const cluster = (
+    await kubernetes.createKubernetesCluster({
+      cluster: { name: "mx-cluster", tenantId: cloud.tenantId, version: "1.31.4", controlPlane: { count: 1, ...node } },
+    })
+  ).cluster!;
   s = {
     ...cloud,
     region: region.id,
@@ -146,6 +154,7 @@ beforeAll(async () => {
     tenantB,
     kubernetesVersion: kubernetesVersion.id,
     template: template.id,
+    cluster: cluster.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -389,6 +398,39 @@ const rows: Record<string, Row> = {
   "KubernetesService/DeleteKubernetesClusterTemplate": {
     ...write(() => ({ id: s.template })),
     foreign: hidden(() => ({ id: s.template })),
+  },
+
+  "KubernetesService/CreateKubernetesCluster": {
+    ...write(
+      () => ({
+        cluster: {
+          name: "would-be",
+          tenantId: s.tenantId,
+          version: "1.31.4",
+          controlPlane: { count: 1, groupId: s.groupId, specificationId: s.specificationId, imageId: s.imageId },
+        },
+      }),
+      "agent",
+    ),
+    foreign: mismatch(() => ({
+      cluster: {
+        name: "would-be",
+        tenantId: s.tenantId,
+        version: "1.31.4",
+        controlPlane: { count: 1, groupId: s.groupId, specificationId: s.specificationId, imageId: s.imageId },
+      },
+    })),
+  },
+  "KubernetesService/GetKubernetesCluster": { ...read(() => ({ id: s.cluster })), foreign: hidden(() => ({ id: s.cluster })) },
+  "KubernetesService/ListKubernetesClusters": list,
+  "KubernetesService/DeleteKubernetesCluster": { ...write(() => ({ id: s.cluster }), "agent"), foreign: hidden(() => ({ id: s.cluster })) },
+  "KubernetesService/SetKubernetesClusterStatus": {
+    ...write(() => ({ id: s.cluster, status: 4, reason: "x" }), "service"),
+    foreign: denied(() => ({ id: s.cluster, status: 4, reason: "x" })),
+  },
+  "KubernetesService/IssueKubeconfig": {
+    ...write(() => ({ clusterId: s.cluster }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster })),
   },
 
   // Public: no token needed, no role refused.

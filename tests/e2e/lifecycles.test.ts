@@ -3,15 +3,18 @@
 // failure and cancellation and reports an observed state, and the test counts the calls each handler
 // received. A kind registered without a scenario fails the test, so a new kind cannot join the
 // engine untested.
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { KubernetesClusterStatus, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { lifecycles } from "../../src/app/lifecycles.js";
 import type { Lifecycle } from "../../src/app/operations/lifecycle.js";
 import { buildCloud, finishOperation, reservationDrift } from "../support/compute.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { bearer, startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -58,6 +61,90 @@ const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
     const cancelled = await t.operations().cancelOperation({ id: queued.operation!.id });
     expect(cancelled.operation!.state).toBe(OperationState.CANCELLED);
     expect((await compute.getVirtualMachine({ id: queued.virtualMachine!.id })).virtualMachine!.state).toBe(VirtualMachineState.DELETED);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  },
+
+  async kubernetes_cluster(t) {
+    const cloud = await buildCloud(t, { name: "lk", hosts: 2 });
+    const k8s = createClient(KubernetesService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] }));
+    await k8s.createKubernetesVersion({ version: { version: "1.31.4" } });
+    const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+    const create = (name: string) =>
+      k8s.createKubernetesCluster({
+        cluster: {
+          name,
+          tenantId: cloud.tenantId,
+          version: "1.31.4",
+          controlPlane: { count: 1, ...node },
+          nodePools: [{ name: "w", nodeCount: 1, ...node }],
+        },
+      });
+    /** The operations a cluster operation's job waits for (its node VMs'). */
+    const waited = async (operationId: string) =>
+      (
+        await t.server.db
+          .em()
+          .execute<{ ids: string[] }[]>("select wait_for_operation_ids as ids from job where operation_id = ?", [operationId])
+      )[0]!.ids;
+    // Built: its nodes first, then the bootstrap (markStarted, applySuccess).
+    const built = await create("lk-one");
+    for (const id of await waited(built.operation!.id)) await finishOperation(t, id);
+    await finishOperation(t, built.operation!.id, { succeeded: true, facts: { endpoint: "https://10.9.9.9:6443" } });
+    const id = built.cluster!.id;
+    expect((await k8s.getKubernetesCluster({ id })).cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    // An agent reports a fault and the recovery (placeOf, acceptObserved).
+    const agent = createClient(
+      KubernetesService,
+      createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(await t.token(Role.AGENT, "lk-agent"))] }),
+    );
+    const fault = await agent.setKubernetesClusterStatus({ id, status: KubernetesClusterStatus.ERROR, reason: "etcd lost quorum" });
+    expect(fault.cluster!.status).toBe(KubernetesClusterStatus.ERROR);
+    expect((await agent.setKubernetesClusterStatus({ id, status: KubernetesClusterStatus.ACTIVE })).cluster!.status).toBe(
+      KubernetesClusterStatus.ACTIVE,
+    );
+    // A teardown that fails leaves the cluster ERROR (applyFailure).
+    const deleted = await k8s.deleteKubernetesCluster({ id });
+    for (const nodeOperation of await waited(deleted.operation!.id)) await finishOperation(t, nodeOperation);
+    await finishOperation(t, deleted.operation!.id, {
+      succeeded: false,
+      error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", message: "load balancer stuck", metadata: {} },
+    });
+    const failed = (await k8s.getKubernetesCluster({ id })).cluster!;
+    expect(failed.status).toBe(KubernetesClusterStatus.ERROR);
+    expect(failed.statusReason).toBe("load balancer stuck");
+    // A creation cancelled before any agent took it is withdrawn with its nodes (undoQueued).
+    const queued = await create("lk-two");
+    const cancelled = await t.operations().cancelOperation({ id: queued.operation!.id });
+    expect(cancelled.operation!.state).toBe(OperationState.CANCELLED);
+    expect((await k8s.getKubernetesCluster({ id: queued.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.DELETED);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    const [live] = await t.server.db
+      .em()
+      .execute<{ n: number }[]>("select count(*)::int as n from virtual_machine where cluster_id = ? and state <> 'DELETED'", [
+        queued.cluster!.id,
+      ]);
+    expect(live!.n).toBe(0);
+    // A node that fails to build fails the bootstrap waiting for it at once: the cluster is ERROR,
+    // the other nodes keep their reservations until the cluster is deleted, and the delete cleans up.
+    const broken = await create("lk-three");
+    const [first, second] = await waited(broken.operation!.id);
+    await finishOperation(t, first!, {
+      succeeded: false,
+      error: { code: "FAILED_PRECONDITION", reason: "AGENT_FAILED", message: "image missing", metadata: {} },
+    });
+    const bootstrap = (await t.operations().getOperation({ id: broken.operation!.id })).operation!;
+    expect(bootstrap.state).toBe(OperationState.FAILED);
+    expect(bootstrap.error).toMatchObject({ reason: "PREREQUISITE_FAILED" });
+    expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.ERROR);
+    await finishOperation(t, second!);
+    const [held] = await t.server.db
+      .em()
+      .execute<{ n: number }[]>("select count(*)::int as n from virtual_machine where cluster_id = ? and reserved", [broken.cluster!.id]);
+    expect(held!.n).toBe(1);
+    const teardown = await k8s.deleteKubernetesCluster({ id: broken.cluster!.id });
+    for (const nodeOperation of await waited(teardown.operation!.id)) await finishOperation(t, nodeOperation);
+    await finishOperation(t, teardown.operation!.id);
+    expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.DELETED);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   },
 };

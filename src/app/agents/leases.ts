@@ -1,11 +1,13 @@
 // Claiming jobs under a lease, and taking back leases that expired. A claim is one statement: the
 // oldest ready jobs in the agent's scope, `FOR UPDATE SKIP LOCKED` so replicas and agents racing
 // for work never block on each other nor take the same job, and never a job whose resource has an
-// earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create).
+// earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create) — and
+// never one that waits for an operation that has not succeeded (a cluster's bootstrap, for its nodes).
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { AgentTokenScope } from "../../domain/principal.js";
 import type { Database } from "../database.js";
-import { completeOperation, startJob } from "../operations/completion.js";
+import { completeOperation, failStrandedWaiters, startJob } from "../operations/completion.js";
+import { lifecycleOf, type OpenSecrets } from "../operations/lifecycle.js";
 
 export interface AgentScope {
   readonly jobKinds: readonly string[];
@@ -36,6 +38,7 @@ export async function claimJobs(
   limit: number,
   leaseMillis: number,
   confinement?: AgentTokenScope,
+  secrets?: OpenSecrets,
 ): Promise<ClaimedJob[]> {
   if (limit <= 0) return [];
   const conditions = ["j.state = 'QUEUED'"];
@@ -87,6 +90,7 @@ export async function claimJobs(
           where ${conditions.join(" and ")}
             and not exists (select 1 from job e where e.resource_type = j.resource_type and e.resource_id = j.resource_id
                               and e.id < j.id and e.state in ('QUEUED', 'LEASED'))
+            and not exists (select 1 from operation w where w.id = any(j.wait_for_operation_ids::uuid[]) and w.state <> 'SUCCEEDED')
           order by j.id limit ? for update skip locked)
        update job set state = 'LEASED', attempt = job.attempt + 1, agent_id = ?, lease_token = gen_random_uuid()::text,
                       lease_expire_time = now() + ? * interval '1 millisecond', update_time = now()
@@ -96,6 +100,12 @@ export async function claimJobs(
       [...parameters, limit, agentId, leaseMillis],
     );
     for (const row of rows) await startJob(em, row.operation_id);
+    // Secrets a kind needs join its payload here, on the way out: the job row never holds them.
+    for (const row of rows) {
+      const deliver = lifecycleOf(row.resource_type).deliveredSecrets;
+      if (deliver && secrets)
+        row.payload = { ...row.payload, ...(await deliver(em, { kind: row.kind, resourceId: row.resource_id }, secrets)) };
+    }
     return rows.map((row) => ({
       id: row.id,
       kind: row.kind,
@@ -166,5 +176,8 @@ export async function expireLeases(db: Database): Promise<number> {
       });
     });
   }
+  // Queued jobs waiting for an operation that failed or was cancelled (a report that found them
+  // locked left them): they fail too. Cluster operations only move their cluster, no reservation.
+  await db.em().transactional((em) => failStrandedWaiters(em));
   return requeued;
 }

@@ -132,6 +132,6 @@ export async function reportResourceState(
     const place = await lifecycle.placeOf(em, resource.id);
     if (!place) throw new NotFoundError(resource.type, resource.id);
     await requirePlaceInScope(em, ctx.principal, resource, place);
-    return lifecycle.acceptObserved(em, resource.id, observed);
+    return lifecycle.acceptObserved(em, resource.id, observed, reason);
   });
 }

@@ -83,6 +83,9 @@ export interface VirtualMachineDetail {
     readonly region: Named;
   };
   readonly maintainers: Awaited<ReturnType<typeof listResourceMaintainers>>["items"];
+  /** The Kubernetes cluster and node pool it is a node of, if any. */
+  readonly cluster: Named | undefined;
+  readonly nodePool: Named | undefined;
 }
 
 /** The VM with everything around it: one joined query for the related names and the host's place,
@@ -94,7 +97,8 @@ export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id
     em.execute<Record<string, string | number>[]>(
       `select t.name as tenant, s.name as specification, i.name as image, b.name as baremetal, g.name as "group",
               r.id as rack_id, r.name as rack, b.first_position, ro.id as room_id, ro.name as room,
-              d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region
+              d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region,
+              kc.id as cluster_id, kc.name as cluster, np.id as node_pool_id, np.name as node_pool
          from virtual_machine vm
          join tenant t on t.id = vm.tenant_id
          join virtual_machine_specification s on s.id = vm.specification_id
@@ -105,6 +109,8 @@ export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id
          join room ro on ro.id = b.room_id
          join datacenter d on d.id = b.datacenter_id
          join region re on re.id = b.region_id
+         left join kubernetes_cluster kc on kc.id = vm.cluster_id
+         left join kubernetes_node_pool np on np.id = vm.node_pool_id
         where vm.id = ?`,
       [id],
     ),
@@ -127,6 +133,8 @@ export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id
       region: named(r.region_id, r.region),
     },
     maintainers: maintainers.items,
+    cluster: r.cluster_id ? named(r.cluster_id, r.cluster) : undefined,
+    nodePool: r.node_pool_id ? named(r.node_pool_id, r.node_pool) : undefined,
   };
 }
 

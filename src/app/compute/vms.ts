@@ -2,7 +2,8 @@
 // every lifecycle verb is a state-machine check plus an operation for an agent. Reads are in
 // vm-queries.ts; what operations' outcomes do to a VM in vm-lifecycle.ts.
 import { requireTransition, type LifecycleVerb, type VirtualMachineState } from "../../domain/compute.js";
-import { NotFoundError } from "../../domain/errors.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import { newId } from "../../domain/ids.js";
 import type { JobKind } from "../../domain/operations.js";
 import { requireRole } from "../../domain/principal.js";
@@ -26,6 +27,20 @@ export async function createVirtualMachine(
   requireRole(ctx.principal, users, "create virtual machines");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
   return requestId === "" ? creationBatcher(db).create(ctx, request) : createAlone(db, ctx, request, requestId);
+}
+
+/** A cluster's node goes with its cluster (DeleteKubernetesCluster), never alone: the cluster would
+ * lose a node it still counts. A VM naming a cluster that does not exist is its own. */
+async function requireNotClusterNode(em: EntityManager, id: string, clusterId: string): Promise<void> {
+  const [cluster] = await em.execute<{ name: string }[]>("select name from kubernetes_cluster where id = ? and status <> 'DELETED'", [
+    clusterId,
+  ]);
+  if (!cluster) return;
+  throw new FailedPreconditionError(
+    "MANAGED_BY_CLUSTER",
+    `virtual machine ${id} is a node of Kubernetes cluster ${cluster.name}: delete the cluster instead`,
+    { virtual_machine_id: id, cluster_id: clusterId },
+  );
 }
 
 const verbs: Record<LifecycleVerb, JobKind> = {
@@ -64,9 +79,14 @@ export async function operateVirtualMachine(
         group_id: string;
         baremetal_id: string;
         name: string;
+        cluster_id: string | null;
       }[]
-    >("select id, tenant_id, state, active_operation_id, group_id, baremetal_id, name from virtual_machine where id = ? for update", [id]);
+    >(
+      "select id, tenant_id, state, active_operation_id, group_id, baremetal_id, name, cluster_id from virtual_machine where id = ? for update",
+      [id],
+    );
     if (!vm || vm.state === "DELETED") throw new NotFoundError("virtual_machine", id);
+    if (verb === "DELETE" && vm.cluster_id) await requireNotClusterNode(em, id, vm.cluster_id);
     requireTransition({ id, state: vm.state, activeOperationId: vm.active_operation_id }, verb);
     const operationId = newId();
     const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as

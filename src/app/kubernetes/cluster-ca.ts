@@ -35,7 +35,7 @@ export async function createAndStoreClusterCa(
 /** The CA with its key opened: for the bootstrap job and for signing, never for a response. */
 export async function loadClusterCa(
   em: EntityManager,
-  secrets: SecretBox,
+  secrets: Pick<SecretBox, "open">,
   clusterId: string,
 ): Promise<{ certificatePem: string; privateKeyPem: string }> {
   const row = await em.findOne(KubernetesClusterCa, { clusterId });

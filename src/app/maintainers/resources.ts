@@ -40,6 +40,7 @@ const registry: Readonly<Record<string, ResourceKind>> = {
   },
   baremetal_group: { table: "baremetal_group", label: "name" },
   virtual_machine: { table: "virtual_machine", label: "name", tenantVisible: "t.tenant_id = ?::uuid" },
+  k8s_cluster: { table: "kubernetes_cluster", label: "name", tenantVisible: "t.tenant_id = ?::uuid" },
 };
 
 /** The registered kinds, in registry order. */

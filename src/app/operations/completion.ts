@@ -4,8 +4,7 @@ import { LockMode, type EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify } from "../../persistence/notifications.js";
-import type { Operation } from "./operations.js";
-import { type Facts, lifecycleOf } from "./lifecycle.js";
+import { type Facts, lifecycleOf, type OperationView } from "./lifecycle.js";
 
 export type Outcome =
   | { readonly succeeded: true; readonly facts: Facts }
@@ -25,7 +24,7 @@ export async function startJob(em: EntityManager, operationId: string): Promise<
   if (operation.state !== "PENDING") return;
   operation.state = "RUNNING";
   await em.flush();
-  await lifecycleOf(operation.resourceType).markStarted(em, operation as Operation);
+  await lifecycleOf(operation.resourceType).markStarted(em, operation as OperationView);
   await notify(em, "rackplane_operation", operationId);
 }
 
@@ -57,9 +56,65 @@ export async function completeOperation(em: EntityManager, operationId: string, 
   );
   await em.flush();
   const lifecycle = lifecycleOf(operation.resourceType);
-  if (outcome.succeeded) await lifecycle.applySuccess(em, operation as Operation, outcome.facts);
-  else await lifecycle.applyFailure(em, operation as Operation);
+  if (outcome.succeeded) await lifecycle.applySuccess(em, operation as OperationView, outcome.facts);
+  else await lifecycle.applyFailure(em, operation as OperationView);
   await notify(em, "rackplane_operation", operationId);
+  await settleWaiters(em, operationId, outcome.succeeded ? "SUCCEEDED" : "FAILED");
+}
+
+/**
+ * The jobs that wait for an operation (job.wait_for_operation_ids), once it ended: on success they
+ * may be ready now, so agents are woken; on failure or cancellation they fail with it, so a
+ * cluster's bootstrap never runs without its nodes. Waiters are taken SKIP LOCKED: one locked by
+ * another transaction (a cancel of it under way) is left to that transaction, or else to the sweep
+ * (`failStrandedWaiters`) — waiting here would take a job's lock after the VM's, against the lock
+ * order (docs/compute.md).
+ */
+export async function settleWaiters(em: EntityManager, operationId: string, outcome: "SUCCEEDED" | "FAILED" | "CANCELLED"): Promise<void> {
+  if (outcome === "SUCCEEDED") {
+    await em.execute(
+      `select pg_notify('rackplane_job', '') where exists (select 1 from job where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0
+          and ? = any(wait_for_operation_ids))`,
+      [operationId],
+    );
+    return;
+  }
+  const waiters = await em.execute<{ operation_id: string }[]>(
+    `select operation_id from job where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0 and ? = any(wait_for_operation_ids)
+      for update skip locked`,
+    [operationId],
+  );
+  for (const waiter of waiters) await completeOperation(em, waiter.operation_id, prerequisiteFailed(operationId, outcome));
+}
+
+/** The sweep's safety net for `settleWaiters`: queued jobs that wait for an operation that failed or
+ * was cancelled fail too. Returns how many. */
+export async function failStrandedWaiters(em: EntityManager): Promise<number> {
+  const rows = await em.execute<{ operation_id: string; failed_id: string; failed_state: "FAILED" | "CANCELLED" }[]>(
+    `select j.operation_id, w.id as failed_id, w.state as failed_state
+       from job j join operation w on w.id = any(j.wait_for_operation_ids::uuid[])
+      where j.state = 'QUEUED' and cardinality(j.wait_for_operation_ids) > 0 and w.state in ('FAILED', 'CANCELLED')
+      for update of j skip locked`,
+  );
+  const done = new Set<string>();
+  for (const row of rows) {
+    if (done.has(row.operation_id)) continue;
+    done.add(row.operation_id);
+    await completeOperation(em, row.operation_id, prerequisiteFailed(row.failed_id, row.failed_state));
+  }
+  return done.size;
+}
+
+function prerequisiteFailed(operationId: string, outcome: "FAILED" | "CANCELLED"): Outcome {
+  return {
+    succeeded: false,
+    error: {
+      code: "FAILED_PRECONDITION",
+      reason: "PREREQUISITE_FAILED",
+      message: `operation ${operationId}, which this one waited for, ${outcome === "FAILED" ? "failed" : "was cancelled"}`,
+      metadata: { operation_id: operationId },
+    },
+  };
 }
 
 async function lockOperation(em: EntityManager, id: string) {

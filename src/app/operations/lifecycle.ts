@@ -20,6 +20,8 @@ export interface OperationView {
 export interface Facts {
   readonly hypervisorId?: string;
   readonly ipAddresses?: readonly string[];
+  /** A cluster's API server URL, from its bootstrap job. */
+  readonly endpoint?: string;
 }
 
 /** A state an agent observed outside any job. */
@@ -49,8 +51,21 @@ export interface Lifecycle {
   undoQueued(em: EntityManager, operation: OperationView): Promise<void>;
   /** Where the resource lives, or undefined when it does not exist. */
   placeOf(em: EntityManager, resourceId: string): Promise<Place | undefined>;
-  /** A state observed outside any job: returns the state the record now holds, or refuses. */
-  acceptObserved(em: EntityManager, resourceId: string, observed: ObservedState): Promise<string>;
+  /** A state observed outside any job (with the agent's reason): returns the state the record now
+   * holds, or refuses. */
+  acceptObserved(em: EntityManager, resourceId: string, observed: ObservedState, reason: string): Promise<string>;
+  /** Secrets a job of this kind needs, added to its payload only as an agent takes it, so the job
+   * row never holds them (a cluster's bootstrap gets its CA's key). */
+  deliveredSecrets?(
+    em: EntityManager,
+    job: { readonly kind: string; readonly resourceId: string },
+    secrets: OpenSecrets,
+  ): Promise<Record<string, unknown>>;
+}
+
+/** What delivering secrets needs of the server's secret box (app/kubernetes/secret-box.ts). */
+export interface OpenSecrets {
+  open(sealed: string, context: string): string;
 }
 
 const registry = new Map<string, Lifecycle>();

@@ -20,6 +20,7 @@ import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { readById } from "../standard-methods.js";
+import { settleWaiters } from "./completion.js";
 import { lifecycleOf } from "./lifecycle.js";
 
 export interface Operation {
@@ -55,6 +56,9 @@ export interface OperationRequest {
   readonly groupId: string | null;
   readonly baremetalId: string | null;
   readonly payload: Record<string, unknown>;
+  /** Operations that must succeed before an agent may take this one's job (a cluster's bootstrap
+   * waits for its node VMs); if one fails or is cancelled, this one fails too (completion.ts). */
+  readonly waitFor?: readonly string[];
 }
 
 /** A caller's own writes run in the same round trip as an operation's rows: a statement declared
@@ -67,8 +71,9 @@ export interface SameStatement {
 const operationCtes = [
   `new_operation as (insert into operation (id, kind, resource_type, resource_id, tenant_id, state, requested_by, previous_state, create_time, update_time)
      values (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?))`,
-  `new_job as (insert into job (id, operation_id, kind, resource_type, resource_id, group_id, baremetal_id, payload, state, create_time, update_time)
-     values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'QUEUED', ?, ?))`,
+  `new_job as (insert into job (id, operation_id, kind, resource_type, resource_id, group_id, baremetal_id, payload, state, create_time, update_time,
+                             wait_for_operation_ids)
+     values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'QUEUED', ?, ?, ?::text[]))`,
 ];
 
 /** The text `startOperation` runs: the caller's expressions, the operation's and job's rows, and
@@ -138,6 +143,8 @@ export function operationRecords(
     JSON.stringify(request.payload),
     now,
     now,
+    // An array literal: the same text whichever way the statement travels (ids need no quoting).
+    `{${(request.waitFor ?? []).join(",")}}`,
     request.groupId ?? "",
   ];
   return { operation, params };
@@ -238,6 +245,7 @@ export async function cancelOperation(db: Database, ctx: CallContext, id: string
     await em.flush();
     await lifecycleOf(operation.resourceType).undoQueued(em, operation as Operation);
     await notify(em, "rackplane_operation", id);
+    await settleWaiters(em, id, "CANCELLED");
   });
   return getOperation(db, ctx, id);
 }

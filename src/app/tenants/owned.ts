@@ -1,6 +1,6 @@
 // What deleting a tenant means (TEN-3), as two registries of kinds, one entry each:
-// - `blockers`: what the tenant must no longer have — live VMs, and clusters when they arrive (one
-//   line: { kind: "clusters", label: "cluster(s)", count: … }). Any of them refuses the delete.
+// - `blockers`: what the tenant must no longer have — live VMs and clusters not yet DELETED. Any of
+//   them refuses the delete.
 // - `clearedWithTenant`: the tenant's own records, removed in the delete's transaction, in this
 //   order, before the tenant row. Every table that names a tenant is here or is history on purpose
 //   (audit_event, operation, job: see docs/tenants.md).
@@ -12,6 +12,7 @@ import {
   removeDeletedVirtualMachineRecords,
   removeDeletedVirtualMachines,
 } from "../compute/history.js";
+import { removeSelectedAssignments } from "../maintainers/resources.js";
 
 export interface KindCount {
   /** Stable snake_case key: ErrorInfo metadata of TENANT_HAS_RESOURCES, or the audit detail. */
@@ -34,6 +35,7 @@ interface ClearedKind {
 
 const blockers: readonly Blocker[] = [
   { kind: "virtual_machines", label: "live virtual machine(s)", count: (em, tenantId) => liveVirtualMachines(em, "tenant_id", tenantId) },
+  { kind: "clusters", label: "Kubernetes cluster(s)", count: liveClusters },
 ];
 
 const clearedWithTenant: readonly ClearedKind[] = [
@@ -66,7 +68,24 @@ const clearedWithTenant: readonly ClearedKind[] = [
   { kind: "maintainer_assignments", clear: (em, tenantId) => removeDeletedVirtualMachineAssignments(em, "tenant_id", tenantId) },
   { kind: "scheduling_records", clear: (em, tenantId) => removeDeletedVirtualMachineRecords(em, "tenant_id", tenantId) },
   { kind: "deleted_virtual_machines", clear: (em, tenantId) => removeDeletedVirtualMachines(em, "tenant_id", tenantId) },
+  // Only DELETED clusters are left (a blocker): their assignments, then the rows (their pools and
+  // CAs go with them).
+  {
+    kind: "cluster_maintainer_assignments",
+    clear: (em, tenantId) =>
+      removeSelectedAssignments(em, "k8s_cluster", "select id from kubernetes_cluster where tenant_id = ?", [tenantId]),
+  },
+  { kind: "deleted_clusters", clear: (em, tenantId) => changed(em, "delete from kubernetes_cluster where tenant_id = ?", [tenantId]) },
 ];
+
+/** Clusters of the tenant not yet DELETED (a creation holds the tenant FOR SHARE, the delete FOR UPDATE: neither slips past the other). */
+async function liveClusters(em: EntityManager, tenantId: string): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>(
+    "select count(*)::int as n from kubernetes_cluster where tenant_id = ? and status <> 'DELETED'",
+    [tenantId],
+  );
+  return row?.n ?? 0;
+}
 
 /** Every blocker, counted inside the caller's transaction (after it locked the tenant row). */
 export async function countBlockers(em: EntityManager, tenantId: string): Promise<KindCount[]> {

@@ -34,7 +34,7 @@ export type Operation = InferEntity<typeof Operation>;
  * A unit of agent work. Agents claim QUEUED jobs in their scope (group, host, kinds) with
  * `FOR UPDATE SKIP LOCKED`, hold them under a lease, and report with the lease token. Jobs of one
  * resource run in id (= creation) order: a job is claimable only when no earlier job of its
- * resource is unfinished.
+ * resource is unfinished, and none while an operation it waits for is still under way.
  */
 export const Job = defineEntity({
   name: "Job",
@@ -42,6 +42,11 @@ export const Job = defineEntity({
     { name: "job_queued_index", expression: "create index job_queued_index on job (id) where state = 'QUEUED'" },
     { properties: ["resourceType", "resourceId", "id"] },
     { name: "job_lease_index", expression: "create index job_lease_index on job (lease_expire_time) where state = 'LEASED'" },
+    // The few queued jobs that wait for other operations: what an ending operation looks up.
+    {
+      name: "job_waiting_index",
+      expression: "create index job_waiting_index on job (id) where state = 'QUEUED' and cardinality(wait_for_operation_ids) > 0",
+    },
   ],
   properties: {
     id: resourceProperties().id,
@@ -59,6 +64,9 @@ export const Job = defineEntity({
     agentId: p.string().length(128).default(""),
     leaseToken: p.string().length(64).default(""),
     leaseExpireTime: p.datetime().nullable(),
+    /** Operations that must succeed before this job may be claimed (a cluster's bootstrap waits for
+     * its node VMs' creations); if one fails or is cancelled, this job's operation fails with it. */
+    waitForOperationIds: p.array().default([]),
     createTime: resourceProperties().createTime,
     updateTime: resourceProperties().updateTime,
   },

@@ -201,12 +201,20 @@ export interface AgentError {
   capacity: boolean;
 }
 
-/** What an agent learned about a VM. */
+/**
+ * What an agent learned about the resource its job worked on: a VM (hypervisor id, addresses) or,
+ * for a cluster's bootstrap job, the cluster (its API server's endpoint).
+ */
 export interface VirtualMachineFacts {
   /** The hypervisor's id for the VM. */
   hypervisorId: string;
   /** Its IP addresses. */
   ipAddresses: string[];
+  /**
+   * For CREATE_KUBERNETES_CLUSTER: the URL of the cluster's API server, e.g.
+   * "https://10.0.0.10:6443", which issued kubeconfigs point at.
+   */
+  endpoint: string;
 }
 
 /** Request of AgentService.ReportJob. */
@@ -976,7 +984,7 @@ export const AgentError: MessageFns<AgentError> = {
 };
 
 function createBaseVirtualMachineFacts(): VirtualMachineFacts {
-  return { hypervisorId: "", ipAddresses: [] };
+  return { hypervisorId: "", ipAddresses: [], endpoint: "" };
 }
 
 export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
@@ -986,6 +994,9 @@ export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
     }
     for (const v of message.ipAddresses) {
       writer.uint32(18).string(v!);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(26).string(message.endpoint);
     }
     return writer;
   },
@@ -1019,6 +1030,14 @@ export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
             message.ipAddresses.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1043,6 +1062,7 @@ export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
         : globalThis.Array.isArray(object?.ip_addresses)
         ? object.ip_addresses.map((e: any) => globalThis.String(e))
         : [],
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
     };
   },
 
@@ -1054,6 +1074,9 @@ export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
     if (message.ipAddresses?.length) {
       obj.ipAddresses = message.ipAddresses;
     }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
     return obj;
   },
 
@@ -1064,6 +1087,7 @@ export const VirtualMachineFacts: MessageFns<VirtualMachineFacts> = {
     const message = createBaseVirtualMachineFacts();
     message.hypervisorId = object.hypervisorId ?? "";
     message.ipAddresses = object.ipAddresses?.map((e) => e) || [];
+    message.endpoint = object.endpoint ?? "";
     return message;
   },
 };

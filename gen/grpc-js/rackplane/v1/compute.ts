@@ -680,6 +680,8 @@ export interface GetVirtualMachineResponse {
     | undefined;
   /** Who maintains it: assigned directly or through a maintainer group. */
   maintainers: ResponsibleMaintainer[];
+  /** Its node pool, for a worker node of a cluster; unset otherwise. */
+  nodePool: RelatedResource | undefined;
 }
 
 /** Request of ComputeService.ListVirtualMachines. */
@@ -4173,6 +4175,7 @@ function createBaseGetVirtualMachineResponse(): GetVirtualMachineResponse {
     host: undefined,
     cluster: undefined,
     maintainers: [],
+    nodePool: undefined,
   };
 }
 
@@ -4198,6 +4201,9 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
     }
     for (const v of message.maintainers) {
       ResponsibleMaintainer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.nodePool !== undefined) {
+      RelatedResource.encode(message.nodePool, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -4271,6 +4277,14 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
             message.maintainers.push(ResponsibleMaintainer.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nodePool = RelatedResource.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4298,6 +4312,11 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
       maintainers: globalThis.Array.isArray(object?.maintainers)
         ? object.maintainers.map((e: any) => ResponsibleMaintainer.fromJSON(e))
         : [],
+      nodePool: isSet(object.nodePool)
+        ? RelatedResource.fromJSON(object.nodePool)
+        : isSet(object.node_pool)
+        ? RelatedResource.fromJSON(object.node_pool)
+        : undefined,
     };
   },
 
@@ -4323,6 +4342,9 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
     }
     if (message.maintainers?.length) {
       obj.maintainers = message.maintainers.map((e) => ResponsibleMaintainer.toJSON(e));
+    }
+    if (message.nodePool !== undefined) {
+      obj.nodePool = RelatedResource.toJSON(message.nodePool);
     }
     return obj;
   },
@@ -4351,6 +4373,9 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
       ? RelatedResource.fromPartial(object.cluster)
       : undefined;
     message.maintainers = object.maintainers?.map((e) => ResponsibleMaintainer.fromPartial(e)) || [];
+    message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
+      ? RelatedResource.fromPartial(object.nodePool)
+      : undefined;
     return message;
   },
 };

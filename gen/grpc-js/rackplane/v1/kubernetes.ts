@@ -18,8 +18,16 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../google/protobuf/duration.js";
 import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import {
+  RelatedResource,
+  VirtualMachineState,
+  virtualMachineStateFromJSON,
+  virtualMachineStateToJSON,
+} from "./compute.js";
+import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
 
@@ -70,6 +78,91 @@ export function kubernetesVersionStatusToJSON(object: KubernetesVersionStatus): 
     case KubernetesVersionStatus.KUBERNETES_VERSION_STATUS_UNSUPPORTED:
       return "KUBERNETES_VERSION_STATUS_UNSUPPORTED";
     case KubernetesVersionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Lifecycle status of a cluster (K8S-2). */
+export enum KubernetesClusterStatus {
+  /** KUBERNETES_CLUSTER_STATUS_UNSPECIFIED - Not set. */
+  KUBERNETES_CLUSTER_STATUS_UNSPECIFIED = 0,
+  /** KUBERNETES_CLUSTER_STATUS_PROVISIONING - Its nodes are being created and bootstrapped. */
+  KUBERNETES_CLUSTER_STATUS_PROVISIONING = 1,
+  /** KUBERNETES_CLUSTER_STATUS_ACTIVE - Serving. */
+  KUBERNETES_CLUSTER_STATUS_ACTIVE = 2,
+  /** KUBERNETES_CLUSTER_STATUS_UPDATING - A scale or upgrade is under way; it keeps serving. */
+  KUBERNETES_CLUSTER_STATUS_UPDATING = 3,
+  /** KUBERNETES_CLUSTER_STATUS_MAINTENANCE - Marked by an admin for maintenance: takes no scale or upgrade. */
+  KUBERNETES_CLUSTER_STATUS_MAINTENANCE = 4,
+  /** KUBERNETES_CLUSTER_STATUS_OFFLINE - Marked by an admin as out of service: takes no scale or upgrade. */
+  KUBERNETES_CLUSTER_STATUS_OFFLINE = 5,
+  /** KUBERNETES_CLUSTER_STATUS_ERROR - A step failed or an agent reported a fault; see status_reason. */
+  KUBERNETES_CLUSTER_STATUS_ERROR = 6,
+  /** KUBERNETES_CLUSTER_STATUS_DELETING - Being deleted; reservations are released as agents confirm. */
+  KUBERNETES_CLUSTER_STATUS_DELETING = 7,
+  /** KUBERNETES_CLUSTER_STATUS_DELETED - Deleted; kept for the record. */
+  KUBERNETES_CLUSTER_STATUS_DELETED = 8,
+  UNRECOGNIZED = -1,
+}
+
+export function kubernetesClusterStatusFromJSON(object: any): KubernetesClusterStatus {
+  switch (object) {
+    case 0:
+    case "KUBERNETES_CLUSTER_STATUS_UNSPECIFIED":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_UNSPECIFIED;
+    case 1:
+    case "KUBERNETES_CLUSTER_STATUS_PROVISIONING":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_PROVISIONING;
+    case 2:
+    case "KUBERNETES_CLUSTER_STATUS_ACTIVE":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_ACTIVE;
+    case 3:
+    case "KUBERNETES_CLUSTER_STATUS_UPDATING":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_UPDATING;
+    case 4:
+    case "KUBERNETES_CLUSTER_STATUS_MAINTENANCE":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_MAINTENANCE;
+    case 5:
+    case "KUBERNETES_CLUSTER_STATUS_OFFLINE":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_OFFLINE;
+    case 6:
+    case "KUBERNETES_CLUSTER_STATUS_ERROR":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_ERROR;
+    case 7:
+    case "KUBERNETES_CLUSTER_STATUS_DELETING":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_DELETING;
+    case 8:
+    case "KUBERNETES_CLUSTER_STATUS_DELETED":
+      return KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_DELETED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return KubernetesClusterStatus.UNRECOGNIZED;
+  }
+}
+
+export function kubernetesClusterStatusToJSON(object: KubernetesClusterStatus): string {
+  switch (object) {
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_UNSPECIFIED:
+      return "KUBERNETES_CLUSTER_STATUS_UNSPECIFIED";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_PROVISIONING:
+      return "KUBERNETES_CLUSTER_STATUS_PROVISIONING";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_ACTIVE:
+      return "KUBERNETES_CLUSTER_STATUS_ACTIVE";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_UPDATING:
+      return "KUBERNETES_CLUSTER_STATUS_UPDATING";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_MAINTENANCE:
+      return "KUBERNETES_CLUSTER_STATUS_MAINTENANCE";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_OFFLINE:
+      return "KUBERNETES_CLUSTER_STATUS_OFFLINE";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_ERROR:
+      return "KUBERNETES_CLUSTER_STATUS_ERROR";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_DELETING:
+      return "KUBERNETES_CLUSTER_STATUS_DELETING";
+    case KubernetesClusterStatus.KUBERNETES_CLUSTER_STATUS_DELETED:
+      return "KUBERNETES_CLUSTER_STATUS_DELETED";
+    case KubernetesClusterStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -232,6 +325,49 @@ export function taintEffectToJSON(object: TaintEffect): string {
   }
 }
 
+/** The role of a node in its cluster. */
+export enum KubernetesNodeRole {
+  /** KUBERNETES_NODE_ROLE_UNSPECIFIED - Not set. */
+  KUBERNETES_NODE_ROLE_UNSPECIFIED = 0,
+  /** KUBERNETES_NODE_ROLE_CONTROL_PLANE - Runs the API server, etcd and the controllers. */
+  KUBERNETES_NODE_ROLE_CONTROL_PLANE = 1,
+  /** KUBERNETES_NODE_ROLE_WORKER - Runs workloads; belongs to a node pool. */
+  KUBERNETES_NODE_ROLE_WORKER = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function kubernetesNodeRoleFromJSON(object: any): KubernetesNodeRole {
+  switch (object) {
+    case 0:
+    case "KUBERNETES_NODE_ROLE_UNSPECIFIED":
+      return KubernetesNodeRole.KUBERNETES_NODE_ROLE_UNSPECIFIED;
+    case 1:
+    case "KUBERNETES_NODE_ROLE_CONTROL_PLANE":
+      return KubernetesNodeRole.KUBERNETES_NODE_ROLE_CONTROL_PLANE;
+    case 2:
+    case "KUBERNETES_NODE_ROLE_WORKER":
+      return KubernetesNodeRole.KUBERNETES_NODE_ROLE_WORKER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return KubernetesNodeRole.UNRECOGNIZED;
+  }
+}
+
+export function kubernetesNodeRoleToJSON(object: KubernetesNodeRole): string {
+  switch (object) {
+    case KubernetesNodeRole.KUBERNETES_NODE_ROLE_UNSPECIFIED:
+      return "KUBERNETES_NODE_ROLE_UNSPECIFIED";
+    case KubernetesNodeRole.KUBERNETES_NODE_ROLE_CONTROL_PLANE:
+      return "KUBERNETES_NODE_ROLE_CONTROL_PLANE";
+    case KubernetesNodeRole.KUBERNETES_NODE_ROLE_WORKER:
+      return "KUBERNETES_NODE_ROLE_WORKER";
+    case KubernetesNodeRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** KubernetesVersion is a release in the catalogue clusters may run. */
 export interface KubernetesVersion {
   /** Server-assigned identifier (output only). */
@@ -365,6 +501,95 @@ export interface NodePool {
 }
 
 export interface NodePool_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+/** A node of a cluster: one VM, as the cluster view shows it. */
+export interface KubernetesNode {
+  /** The node's VM. */
+  virtualMachineId: string;
+  /** The VM's name, which is also the node's name in Kubernetes. */
+  name: string;
+  /** Its pool; empty for control-plane nodes. */
+  nodePoolId: string;
+  /** Control plane or worker. */
+  role: KubernetesNodeRole;
+  /** The host it runs on. */
+  baremetal:
+    | RelatedResource
+    | undefined;
+  /** The VM's lifecycle state. */
+  state: VirtualMachineState;
+  /**
+   * The Kubernetes version its kubelet runs, as last reported; differs from the cluster's during
+   * an upgrade.
+   */
+  version: string;
+}
+
+/** KubernetesCluster is a tenant's Kubernetes cluster (K8S-1..7). */
+export interface KubernetesCluster {
+  /** Server-assigned identifier (output only). */
+  id: string;
+  /**
+   * Name, unique within its tenant among clusters not deleted; short, so node VM names stay
+   * within 63 characters.
+   */
+  name: string;
+  /** Free text. */
+  description: string;
+  /** The owning tenant; fixed once created. */
+  tenantId: string;
+  /** The Kubernetes version it runs, e.g. "1.31.4"; changed by UpgradeKubernetesCluster only. */
+  version: string;
+  /** The control plane. */
+  controlPlane:
+    | KubernetesControlPlane
+    | undefined;
+  /**
+   * The worker pools; on Create, pools named like one of the template's override it field by
+   * field, others are added. Afterwards changed by the node-pool verbs only.
+   */
+  nodePools: NodePool[];
+  /** The network; fixed once created. */
+  network:
+    | KubernetesNetwork
+    | undefined;
+  /**
+   * Storage classes; names unique, at most one default. On Create, classes named like one of the
+   * template's replace it, others are added.
+   */
+  storageClasses: KubernetesStorageClass[];
+  /** The API server's URL, as reported by the agent that bootstrapped it (output only). */
+  endpoint: string;
+  /** Lifecycle status (output only: changed by the verbs, SetKubernetesClusterStatus and agents). */
+  status: KubernetesClusterStatus;
+  /** Why it has its status: the admin's reason or the agent's error (output only). */
+  statusReason: string;
+  /** When its status last changed (output only). */
+  statusTime:
+    | Date
+    | undefined;
+  /** rackplane labels (not Kubernetes labels), for filtering and grouping. */
+  labels: { [key: string]: string };
+  /** The template it was created from, if any (output only). */
+  templateId: string;
+  /** The template's revision it was created from (output only). */
+  templateRevision: number;
+  /** The lifecycle operation under way, if any; one at a time (output only). */
+  activeOperationId: string;
+  /** Opaque version for optimistic concurrency; pass it back on Update and Delete (output only). */
+  etag: string;
+  /** When it was created (output only). */
+  createTime:
+    | Date
+    | undefined;
+  /** When it last changed (output only). */
+  updateTime: Date | undefined;
+}
+
+export interface KubernetesCluster_LabelsEntry {
   key: string;
   value: string;
 }
@@ -573,6 +798,128 @@ export interface DeleteKubernetesClusterTemplateRequest {
 
 /** Response of KubernetesService.DeleteKubernetesClusterTemplate. */
 export interface DeleteKubernetesClusterTemplateResponse {
+}
+
+/** Request of KubernetesService.CreateKubernetesCluster. */
+export interface CreateKubernetesClusterRequest {
+  /**
+   * The cluster: name and tenant_id are required; every other part comes from the template
+   * unless set here (zero values mean "not set"). Without a template, version, control_plane
+   * (all of it) and at least its node pools' group, specification and image are required.
+   */
+  cluster:
+    | KubernetesCluster
+    | undefined;
+  /** The template to start from; the platform's or the cluster's tenant's. */
+  templateId: string;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of KubernetesService.CreateKubernetesCluster. */
+export interface CreateKubernetesClusterResponse {
+  /** The cluster, placed and PROVISIONING. */
+  cluster:
+    | KubernetesCluster
+    | undefined;
+  /** The provisioning operation. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.GetKubernetesCluster. */
+export interface GetKubernetesClusterRequest {
+  /** The cluster's id. */
+  id: string;
+}
+
+/** Response of KubernetesService.GetKubernetesCluster: the cluster with its nodes (K8S-2). */
+export interface GetKubernetesClusterResponse {
+  /** The cluster, with its node pools. */
+  cluster:
+    | KubernetesCluster
+    | undefined;
+  /** Its tenant. */
+  tenant:
+    | RelatedResource
+    | undefined;
+  /** Every node: the control plane first, then each pool's. */
+  nodes: KubernetesNode[];
+}
+
+/** Request of KubernetesService.ListKubernetesClusters. */
+export interface ListKubernetesClustersRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /**
+   * AIP-160 filter over name, tenant_id, status, version, cni, create_time, e.g.
+   * `status = KUBERNETES_CLUSTER_STATUS_ACTIVE AND cni = KUBERNETES_CNI_CILIUM`.
+   */
+  filter: string;
+}
+
+/** Response of KubernetesService.ListKubernetesClusters. */
+export interface ListKubernetesClustersResponse {
+  /** The clusters of this page, with their pools but without nodes. */
+  clusters: KubernetesCluster[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of KubernetesService.DeleteKubernetesCluster. */
+export interface DeleteKubernetesClusterRequest {
+  /** The cluster's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesService.DeleteKubernetesCluster. */
+export interface DeleteKubernetesClusterResponse {
+  /** The delete operation. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.SetKubernetesClusterStatus. */
+export interface SetKubernetesClusterStatusRequest {
+  /** The cluster's id. */
+  id: string;
+  /** The status to mark: MAINTENANCE, OFFLINE or ACTIVE (admins); ERROR or ACTIVE (agents). */
+  status: KubernetesClusterStatus;
+  /** Why; shown as the cluster's status_reason. Required for every status but ACTIVE. */
+  reason: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesService.SetKubernetesClusterStatus. */
+export interface SetKubernetesClusterStatusResponse {
+  /** The cluster with its new status. */
+  cluster: KubernetesCluster | undefined;
+}
+
+/** Request of KubernetesService.IssueKubeconfig. */
+export interface IssueKubeconfigRequest {
+  /** The cluster's id; it must be ACTIVE. */
+  clusterId: string;
+  /** How long the client certificate stays valid; unset means 8 hours, at most 24 hours. */
+  ttl: Duration | undefined;
+}
+
+/** Response of KubernetesService.IssueKubeconfig. */
+export interface IssueKubeconfigResponse {
+  /**
+   * The kubeconfig YAML: the cluster's endpoint and CA, and a client certificate and key for the
+   * caller (CN its principal, O its groups). Keep it secret; rackplane does not keep the key.
+   */
+  kubeconfig: string;
+  /** When the client certificate expires. */
+  expireTime:
+    | Date
+    | undefined;
+  /** The certificate's serial number (hex), as recorded in the audit trail. */
+  serialNumber: string;
 }
 
 function createBaseKubernetesVersion(): KubernetesVersion {
@@ -1952,6 +2299,740 @@ export const NodePool_LabelsEntry: MessageFns<NodePool_LabelsEntry> = {
   },
   fromPartial<I extends Exact<DeepPartial<NodePool_LabelsEntry>, I>>(object: I): NodePool_LabelsEntry {
     const message = createBaseNodePool_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseKubernetesNode(): KubernetesNode {
+  return { virtualMachineId: "", name: "", nodePoolId: "", role: 0, baremetal: undefined, state: 0, version: "" };
+}
+
+export const KubernetesNode: MessageFns<KubernetesNode> = {
+  encode(message: KubernetesNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.virtualMachineId !== "") {
+      writer.uint32(10).string(message.virtualMachineId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.nodePoolId !== "") {
+      writer.uint32(26).string(message.nodePoolId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(32).int32(message.role);
+    }
+    if (message.baremetal !== undefined) {
+      RelatedResource.encode(message.baremetal, writer.uint32(42).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.version !== "") {
+      writer.uint32(58).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.virtualMachineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodePoolId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.baremetal = RelatedResource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesNode {
+    return {
+      virtualMachineId: isSet(object.virtualMachineId)
+        ? globalThis.String(object.virtualMachineId)
+        : isSet(object.virtual_machine_id)
+        ? globalThis.String(object.virtual_machine_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      nodePoolId: isSet(object.nodePoolId)
+        ? globalThis.String(object.nodePoolId)
+        : isSet(object.node_pool_id)
+        ? globalThis.String(object.node_pool_id)
+        : "",
+      role: isSet(object.role) ? kubernetesNodeRoleFromJSON(object.role) : 0,
+      baremetal: isSet(object.baremetal) ? RelatedResource.fromJSON(object.baremetal) : undefined,
+      state: isSet(object.state) ? virtualMachineStateFromJSON(object.state) : 0,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: KubernetesNode): unknown {
+    const obj: any = {};
+    if (message.virtualMachineId !== "") {
+      obj.virtualMachineId = message.virtualMachineId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.nodePoolId !== "") {
+      obj.nodePoolId = message.nodePoolId;
+    }
+    if (message.role !== 0) {
+      obj.role = kubernetesNodeRoleToJSON(message.role);
+    }
+    if (message.baremetal !== undefined) {
+      obj.baremetal = RelatedResource.toJSON(message.baremetal);
+    }
+    if (message.state !== 0) {
+      obj.state = virtualMachineStateToJSON(message.state);
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesNode>, I>>(base?: I): KubernetesNode {
+    return KubernetesNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesNode>, I>>(object: I): KubernetesNode {
+    const message = createBaseKubernetesNode();
+    message.virtualMachineId = object.virtualMachineId ?? "";
+    message.name = object.name ?? "";
+    message.nodePoolId = object.nodePoolId ?? "";
+    message.role = object.role ?? 0;
+    message.baremetal = (object.baremetal !== undefined && object.baremetal !== null)
+      ? RelatedResource.fromPartial(object.baremetal)
+      : undefined;
+    message.state = object.state ?? 0;
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseKubernetesCluster(): KubernetesCluster {
+  return {
+    id: "",
+    name: "",
+    description: "",
+    tenantId: "",
+    version: "",
+    controlPlane: undefined,
+    nodePools: [],
+    network: undefined,
+    storageClasses: [],
+    endpoint: "",
+    status: 0,
+    statusReason: "",
+    statusTime: undefined,
+    labels: {},
+    templateId: "",
+    templateRevision: 0,
+    activeOperationId: "",
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const KubernetesCluster: MessageFns<KubernetesCluster> = {
+  encode(message: KubernetesCluster, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(34).string(message.tenantId);
+    }
+    if (message.version !== "") {
+      writer.uint32(42).string(message.version);
+    }
+    if (message.controlPlane !== undefined) {
+      KubernetesControlPlane.encode(message.controlPlane, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.nodePools) {
+      NodePool.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.network !== undefined) {
+      KubernetesNetwork.encode(message.network, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.storageClasses) {
+      KubernetesStorageClass.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(82).string(message.endpoint);
+    }
+    if (message.status !== 0) {
+      writer.uint32(88).int32(message.status);
+    }
+    if (message.statusReason !== "") {
+      writer.uint32(98).string(message.statusReason);
+    }
+    if (message.statusTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.statusTime), writer.uint32(106).fork()).join();
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      KubernetesCluster_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    if (message.templateId !== "") {
+      writer.uint32(122).string(message.templateId);
+    }
+    if (message.templateRevision !== 0) {
+      writer.uint32(128).uint32(message.templateRevision);
+    }
+    if (message.activeOperationId !== "") {
+      writer.uint32(138).string(message.activeOperationId);
+    }
+    if (message.etag !== "") {
+      writer.uint32(146).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(154).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(162).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesCluster {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesCluster();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.controlPlane = KubernetesControlPlane.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nodePools.push(NodePool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.network = KubernetesNetwork.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.storageClasses.push(KubernetesStorageClass.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.statusReason = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.statusTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = KubernetesCluster_LabelsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.labels[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.templateId = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.templateRevision = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.activeOperationId = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesCluster {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      controlPlane: isSet(object.controlPlane)
+        ? KubernetesControlPlane.fromJSON(object.controlPlane)
+        : isSet(object.control_plane)
+        ? KubernetesControlPlane.fromJSON(object.control_plane)
+        : undefined,
+      nodePools: globalThis.Array.isArray(object?.nodePools)
+        ? object.nodePools.map((e: any) => NodePool.fromJSON(e))
+        : globalThis.Array.isArray(object?.node_pools)
+        ? object.node_pools.map((e: any) => NodePool.fromJSON(e))
+        : [],
+      network: isSet(object.network) ? KubernetesNetwork.fromJSON(object.network) : undefined,
+      storageClasses: globalThis.Array.isArray(object?.storageClasses)
+        ? object.storageClasses.map((e: any) => KubernetesStorageClass.fromJSON(e))
+        : globalThis.Array.isArray(object?.storage_classes)
+        ? object.storage_classes.map((e: any) => KubernetesStorageClass.fromJSON(e))
+        : [],
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      status: isSet(object.status) ? kubernetesClusterStatusFromJSON(object.status) : 0,
+      statusReason: isSet(object.statusReason)
+        ? globalThis.String(object.statusReason)
+        : isSet(object.status_reason)
+        ? globalThis.String(object.status_reason)
+        : "",
+      statusTime: isSet(object.statusTime)
+        ? fromJsonTimestamp(object.statusTime)
+        : isSet(object.status_time)
+        ? fromJsonTimestamp(object.status_time)
+        : undefined,
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      templateId: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      templateRevision: isSet(object.templateRevision)
+        ? globalThis.Number(object.templateRevision)
+        : isSet(object.template_revision)
+        ? globalThis.Number(object.template_revision)
+        : 0,
+      activeOperationId: isSet(object.activeOperationId)
+        ? globalThis.String(object.activeOperationId)
+        : isSet(object.active_operation_id)
+        ? globalThis.String(object.active_operation_id)
+        : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: KubernetesCluster): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.controlPlane !== undefined) {
+      obj.controlPlane = KubernetesControlPlane.toJSON(message.controlPlane);
+    }
+    if (message.nodePools?.length) {
+      obj.nodePools = message.nodePools.map((e) => NodePool.toJSON(e));
+    }
+    if (message.network !== undefined) {
+      obj.network = KubernetesNetwork.toJSON(message.network);
+    }
+    if (message.storageClasses?.length) {
+      obj.storageClasses = message.storageClasses.map((e) => KubernetesStorageClass.toJSON(e));
+    }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.status !== 0) {
+      obj.status = kubernetesClusterStatusToJSON(message.status);
+    }
+    if (message.statusReason !== "") {
+      obj.statusReason = message.statusReason;
+    }
+    if (message.statusTime !== undefined) {
+      obj.statusTime = message.statusTime.toISOString();
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.templateId !== "") {
+      obj.templateId = message.templateId;
+    }
+    if (message.templateRevision !== 0) {
+      obj.templateRevision = Math.round(message.templateRevision);
+    }
+    if (message.activeOperationId !== "") {
+      obj.activeOperationId = message.activeOperationId;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesCluster>, I>>(base?: I): KubernetesCluster {
+    return KubernetesCluster.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesCluster>, I>>(object: I): KubernetesCluster {
+    const message = createBaseKubernetesCluster();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.version = object.version ?? "";
+    message.controlPlane = (object.controlPlane !== undefined && object.controlPlane !== null)
+      ? KubernetesControlPlane.fromPartial(object.controlPlane)
+      : undefined;
+    message.nodePools = object.nodePools?.map((e) => NodePool.fromPartial(e)) || [];
+    message.network = (object.network !== undefined && object.network !== null)
+      ? KubernetesNetwork.fromPartial(object.network)
+      : undefined;
+    message.storageClasses = object.storageClasses?.map((e) => KubernetesStorageClass.fromPartial(e)) || [];
+    message.endpoint = object.endpoint ?? "";
+    message.status = object.status ?? 0;
+    message.statusReason = object.statusReason ?? "";
+    message.statusTime = object.statusTime ?? undefined;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.templateId = object.templateId ?? "";
+    message.templateRevision = object.templateRevision ?? 0;
+    message.activeOperationId = object.activeOperationId ?? "";
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseKubernetesCluster_LabelsEntry(): KubernetesCluster_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const KubernetesCluster_LabelsEntry: MessageFns<KubernetesCluster_LabelsEntry> = {
+  encode(message: KubernetesCluster_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesCluster_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesCluster_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesCluster_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: KubernetesCluster_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesCluster_LabelsEntry>, I>>(base?: I): KubernetesCluster_LabelsEntry {
+    return KubernetesCluster_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesCluster_LabelsEntry>, I>>(
+    object: I,
+  ): KubernetesCluster_LabelsEntry {
+    const message = createBaseKubernetesCluster_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
     return message;
@@ -4037,11 +5118,1142 @@ export const DeleteKubernetesClusterTemplateResponse: MessageFns<DeleteKubernete
   },
 };
 
+function createBaseCreateKubernetesClusterRequest(): CreateKubernetesClusterRequest {
+  return { cluster: undefined, templateId: "", requestId: "" };
+}
+
+export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterRequest> = {
+  encode(message: CreateKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.templateId !== "") {
+      writer.uint32(18).string(message.templateId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.templateId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateKubernetesClusterRequest {
+    return {
+      cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
+      templateId: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    if (message.templateId !== "") {
+      obj.templateId = message.templateId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateKubernetesClusterRequest>, I>>(base?: I): CreateKubernetesClusterRequest {
+    return CreateKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateKubernetesClusterRequest>, I>>(
+    object: I,
+  ): CreateKubernetesClusterRequest {
+    const message = createBaseCreateKubernetesClusterRequest();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    message.templateId = object.templateId ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateKubernetesClusterResponse(): CreateKubernetesClusterResponse {
+  return { cluster: undefined, operation: undefined };
+}
+
+export const CreateKubernetesClusterResponse: MessageFns<CreateKubernetesClusterResponse> = {
+  encode(message: CreateKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateKubernetesClusterResponse {
+    return {
+      cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
+      operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined,
+    };
+  },
+
+  toJSON(message: CreateKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateKubernetesClusterResponse>, I>>(base?: I): CreateKubernetesClusterResponse {
+    return CreateKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateKubernetesClusterResponse>, I>>(
+    object: I,
+  ): CreateKubernetesClusterResponse {
+    const message = createBaseCreateKubernetesClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetKubernetesClusterRequest(): GetKubernetesClusterRequest {
+  return { id: "" };
+}
+
+export const GetKubernetesClusterRequest: MessageFns<GetKubernetesClusterRequest> = {
+  encode(message: GetKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKubernetesClusterRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKubernetesClusterRequest>, I>>(base?: I): GetKubernetesClusterRequest {
+    return GetKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKubernetesClusterRequest>, I>>(object: I): GetKubernetesClusterRequest {
+    const message = createBaseGetKubernetesClusterRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetKubernetesClusterResponse(): GetKubernetesClusterResponse {
+  return { cluster: undefined, tenant: undefined, nodes: [] };
+}
+
+export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterResponse> = {
+  encode(message: GetKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.tenant !== undefined) {
+      RelatedResource.encode(message.tenant, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.nodes) {
+      KubernetesNode.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = RelatedResource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodes.push(KubernetesNode.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKubernetesClusterResponse {
+    return {
+      cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
+      tenant: isSet(object.tenant) ? RelatedResource.fromJSON(object.tenant) : undefined,
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => KubernetesNode.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    if (message.tenant !== undefined) {
+      obj.tenant = RelatedResource.toJSON(message.tenant);
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => KubernetesNode.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKubernetesClusterResponse>, I>>(base?: I): GetKubernetesClusterResponse {
+    return GetKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKubernetesClusterResponse>, I>>(object: I): GetKubernetesClusterResponse {
+    const message = createBaseGetKubernetesClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    message.tenant = (object.tenant !== undefined && object.tenant !== null)
+      ? RelatedResource.fromPartial(object.tenant)
+      : undefined;
+    message.nodes = object.nodes?.map((e) => KubernetesNode.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListKubernetesClustersRequest(): ListKubernetesClustersRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListKubernetesClustersRequest: MessageFns<ListKubernetesClustersRequest> = {
+  encode(message: ListKubernetesClustersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListKubernetesClustersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListKubernetesClustersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListKubernetesClustersRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListKubernetesClustersRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListKubernetesClustersRequest>, I>>(base?: I): ListKubernetesClustersRequest {
+    return ListKubernetesClustersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListKubernetesClustersRequest>, I>>(
+    object: I,
+  ): ListKubernetesClustersRequest {
+    const message = createBaseListKubernetesClustersRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListKubernetesClustersResponse(): ListKubernetesClustersResponse {
+  return { clusters: [], nextPageToken: "" };
+}
+
+export const ListKubernetesClustersResponse: MessageFns<ListKubernetesClustersResponse> = {
+  encode(message: ListKubernetesClustersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.clusters) {
+      KubernetesCluster.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListKubernetesClustersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListKubernetesClustersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusters.push(KubernetesCluster.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListKubernetesClustersResponse {
+    return {
+      clusters: globalThis.Array.isArray(object?.clusters)
+        ? object.clusters.map((e: any) => KubernetesCluster.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListKubernetesClustersResponse): unknown {
+    const obj: any = {};
+    if (message.clusters?.length) {
+      obj.clusters = message.clusters.map((e) => KubernetesCluster.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListKubernetesClustersResponse>, I>>(base?: I): ListKubernetesClustersResponse {
+    return ListKubernetesClustersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListKubernetesClustersResponse>, I>>(
+    object: I,
+  ): ListKubernetesClustersResponse {
+    const message = createBaseListKubernetesClustersResponse();
+    message.clusters = object.clusters?.map((e) => KubernetesCluster.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteKubernetesClusterRequest(): DeleteKubernetesClusterRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteKubernetesClusterRequest: MessageFns<DeleteKubernetesClusterRequest> = {
+  encode(message: DeleteKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteKubernetesClusterRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteKubernetesClusterRequest>, I>>(base?: I): DeleteKubernetesClusterRequest {
+    return DeleteKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteKubernetesClusterRequest>, I>>(
+    object: I,
+  ): DeleteKubernetesClusterRequest {
+    const message = createBaseDeleteKubernetesClusterRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteKubernetesClusterResponse(): DeleteKubernetesClusterResponse {
+  return { operation: undefined };
+}
+
+export const DeleteKubernetesClusterResponse: MessageFns<DeleteKubernetesClusterResponse> = {
+  encode(message: DeleteKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteKubernetesClusterResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: DeleteKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteKubernetesClusterResponse>, I>>(base?: I): DeleteKubernetesClusterResponse {
+    return DeleteKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteKubernetesClusterResponse>, I>>(
+    object: I,
+  ): DeleteKubernetesClusterResponse {
+    const message = createBaseDeleteKubernetesClusterResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetKubernetesClusterStatusRequest(): SetKubernetesClusterStatusRequest {
+  return { id: "", status: 0, reason: "", etag: "" };
+}
+
+export const SetKubernetesClusterStatusRequest: MessageFns<SetKubernetesClusterStatusRequest> = {
+  encode(message: SetKubernetesClusterStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.etag !== "") {
+      writer.uint32(34).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetKubernetesClusterStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetKubernetesClusterStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetKubernetesClusterStatusRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      status: isSet(object.status) ? kubernetesClusterStatusFromJSON(object.status) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: SetKubernetesClusterStatusRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.status !== 0) {
+      obj.status = kubernetesClusterStatusToJSON(message.status);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetKubernetesClusterStatusRequest>, I>>(
+    base?: I,
+  ): SetKubernetesClusterStatusRequest {
+    return SetKubernetesClusterStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetKubernetesClusterStatusRequest>, I>>(
+    object: I,
+  ): SetKubernetesClusterStatusRequest {
+    const message = createBaseSetKubernetesClusterStatusRequest();
+    message.id = object.id ?? "";
+    message.status = object.status ?? 0;
+    message.reason = object.reason ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseSetKubernetesClusterStatusResponse(): SetKubernetesClusterStatusResponse {
+  return { cluster: undefined };
+}
+
+export const SetKubernetesClusterStatusResponse: MessageFns<SetKubernetesClusterStatusResponse> = {
+  encode(message: SetKubernetesClusterStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetKubernetesClusterStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetKubernetesClusterStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetKubernetesClusterStatusResponse {
+    return { cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined };
+  },
+
+  toJSON(message: SetKubernetesClusterStatusResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetKubernetesClusterStatusResponse>, I>>(
+    base?: I,
+  ): SetKubernetesClusterStatusResponse {
+    return SetKubernetesClusterStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetKubernetesClusterStatusResponse>, I>>(
+    object: I,
+  ): SetKubernetesClusterStatusResponse {
+    const message = createBaseSetKubernetesClusterStatusResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseIssueKubeconfigRequest(): IssueKubeconfigRequest {
+  return { clusterId: "", ttl: undefined };
+}
+
+export const IssueKubeconfigRequest: MessageFns<IssueKubeconfigRequest> = {
+  encode(message: IssueKubeconfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.ttl !== undefined) {
+      Duration.encode(message.ttl, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueKubeconfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueKubeconfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ttl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueKubeconfigRequest {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      ttl: isSet(object.ttl) ? Duration.fromJSON(object.ttl) : undefined,
+    };
+  },
+
+  toJSON(message: IssueKubeconfigRequest): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.ttl !== undefined) {
+      obj.ttl = Duration.toJSON(message.ttl);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueKubeconfigRequest>, I>>(base?: I): IssueKubeconfigRequest {
+    return IssueKubeconfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueKubeconfigRequest>, I>>(object: I): IssueKubeconfigRequest {
+    const message = createBaseIssueKubeconfigRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.ttl = (object.ttl !== undefined && object.ttl !== null) ? Duration.fromPartial(object.ttl) : undefined;
+    return message;
+  },
+};
+
+function createBaseIssueKubeconfigResponse(): IssueKubeconfigResponse {
+  return { kubeconfig: "", expireTime: undefined, serialNumber: "" };
+}
+
+export const IssueKubeconfigResponse: MessageFns<IssueKubeconfigResponse> = {
+  encode(message: IssueKubeconfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kubeconfig !== "") {
+      writer.uint32(10).string(message.kubeconfig);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(26).string(message.serialNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueKubeconfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueKubeconfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kubeconfig = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueKubeconfigResponse {
+    return {
+      kubeconfig: isSet(object.kubeconfig) ? globalThis.String(object.kubeconfig) : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      serialNumber: isSet(object.serialNumber)
+        ? globalThis.String(object.serialNumber)
+        : isSet(object.serial_number)
+        ? globalThis.String(object.serial_number)
+        : "",
+    };
+  },
+
+  toJSON(message: IssueKubeconfigResponse): unknown {
+    const obj: any = {};
+    if (message.kubeconfig !== "") {
+      obj.kubeconfig = message.kubeconfig;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.serialNumber !== "") {
+      obj.serialNumber = message.serialNumber;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueKubeconfigResponse>, I>>(base?: I): IssueKubeconfigResponse {
+    return IssueKubeconfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueKubeconfigResponse>, I>>(object: I): IssueKubeconfigResponse {
+    const message = createBaseIssueKubeconfigResponse();
+    message.kubeconfig = object.kubeconfig ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.serialNumber = object.serialNumber ?? "";
+    return message;
+  },
+};
+
 /**
- * KubernetesService: tenants' Kubernetes clusters (K8S-1..7). Today it holds their catalogue — the
- * versions clusters may run and named templates to create them from; the clusters themselves
- * (admission against quota as a whole, placement of one VM per node, rolling upgrades, kubeconfigs)
- * are added to this service as they are built, each lifecycle change answering an Operation.
+ * KubernetesService: tenants' Kubernetes clusters (K8S-1..7) and their catalogue — the versions
+ * clusters may run and named templates to create them from. rackplane decides (admission against
+ * quota as a whole, placement of one VM per node), records, keeps each cluster's CA and hands the
+ * physical work to provision agents; every lifecycle change answers an Operation at once. Node
+ * pools, scaling and rolling upgrades are added to this service as they are built.
  */
 export type KubernetesServiceService = typeof KubernetesServiceService;
 export const KubernetesServiceService = {
@@ -4188,6 +6400,96 @@ export const KubernetesServiceService = {
     responseDeserialize: (value: Buffer): DeleteKubernetesClusterTemplateResponse =>
       DeleteKubernetesClusterTemplateResponse.decode(value),
   },
+  /**
+   * Creates a cluster from a template, custom settings, or a template with overrides (K8S-1):
+   * admits the quota of every node VM as a whole, places them, records the cluster PROVISIONING,
+   * creates its CA and queues the work.
+   */
+  createKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/CreateKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateKubernetesClusterRequest): Buffer =>
+      Buffer.from(CreateKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateKubernetesClusterRequest => CreateKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: CreateKubernetesClusterResponse): Buffer =>
+      Buffer.from(CreateKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateKubernetesClusterResponse =>
+      CreateKubernetesClusterResponse.decode(value),
+  },
+  /** Gets a cluster with its pools and every node: VM, pool, role, host and state (K8S-2). */
+  getKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/GetKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetKubernetesClusterRequest): Buffer =>
+      Buffer.from(GetKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetKubernetesClusterRequest => GetKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: GetKubernetesClusterResponse): Buffer =>
+      Buffer.from(GetKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetKubernetesClusterResponse => GetKubernetesClusterResponse.decode(value),
+  },
+  /** Lists clusters (without their nodes). */
+  listKubernetesClusters: {
+    path: "/rackplane.v1.KubernetesService/ListKubernetesClusters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListKubernetesClustersRequest): Buffer =>
+      Buffer.from(ListKubernetesClustersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListKubernetesClustersRequest => ListKubernetesClustersRequest.decode(value),
+    responseSerialize: (value: ListKubernetesClustersResponse): Buffer =>
+      Buffer.from(ListKubernetesClustersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListKubernetesClustersResponse =>
+      ListKubernetesClustersResponse.decode(value),
+  },
+  /**
+   * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
+   * confirm.
+   */
+  deleteKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/DeleteKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteKubernetesClusterRequest): Buffer =>
+      Buffer.from(DeleteKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteKubernetesClusterRequest => DeleteKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: DeleteKubernetesClusterResponse): Buffer =>
+      Buffer.from(DeleteKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteKubernetesClusterResponse =>
+      DeleteKubernetesClusterResponse.decode(value),
+  },
+  /**
+   * Marks a cluster's status with a reason (K8S-2): admins mark MAINTENANCE, OFFLINE or ACTIVE;
+   * agents report ERROR and recovery to ACTIVE.
+   */
+  setKubernetesClusterStatus: {
+    path: "/rackplane.v1.KubernetesService/SetKubernetesClusterStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetKubernetesClusterStatusRequest): Buffer =>
+      Buffer.from(SetKubernetesClusterStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetKubernetesClusterStatusRequest =>
+      SetKubernetesClusterStatusRequest.decode(value),
+    responseSerialize: (value: SetKubernetesClusterStatusResponse): Buffer =>
+      Buffer.from(SetKubernetesClusterStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetKubernetesClusterStatusResponse =>
+      SetKubernetesClusterStatusResponse.decode(value),
+  },
+  /**
+   * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
+   * Audited; the key is never stored.
+   */
+  issueKubeconfig: {
+    path: "/rackplane.v1.KubernetesService/IssueKubeconfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueKubeconfigRequest): Buffer =>
+      Buffer.from(IssueKubeconfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueKubeconfigRequest => IssueKubeconfigRequest.decode(value),
+    responseSerialize: (value: IssueKubeconfigResponse): Buffer =>
+      Buffer.from(IssueKubeconfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueKubeconfigResponse => IssueKubeconfigResponse.decode(value),
+  },
 } as const;
 
 export interface KubernetesServiceServer extends UntypedServiceImplementation {
@@ -4235,6 +6537,31 @@ export interface KubernetesServiceServer extends UntypedServiceImplementation {
     DeleteKubernetesClusterTemplateRequest,
     DeleteKubernetesClusterTemplateResponse
   >;
+  /**
+   * Creates a cluster from a template, custom settings, or a template with overrides (K8S-1):
+   * admits the quota of every node VM as a whole, places them, records the cluster PROVISIONING,
+   * creates its CA and queues the work.
+   */
+  createKubernetesCluster: handleUnaryCall<CreateKubernetesClusterRequest, CreateKubernetesClusterResponse>;
+  /** Gets a cluster with its pools and every node: VM, pool, role, host and state (K8S-2). */
+  getKubernetesCluster: handleUnaryCall<GetKubernetesClusterRequest, GetKubernetesClusterResponse>;
+  /** Lists clusters (without their nodes). */
+  listKubernetesClusters: handleUnaryCall<ListKubernetesClustersRequest, ListKubernetesClustersResponse>;
+  /**
+   * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
+   * confirm.
+   */
+  deleteKubernetesCluster: handleUnaryCall<DeleteKubernetesClusterRequest, DeleteKubernetesClusterResponse>;
+  /**
+   * Marks a cluster's status with a reason (K8S-2): admins mark MAINTENANCE, OFFLINE or ACTIVE;
+   * agents report ERROR and recovery to ACTIVE.
+   */
+  setKubernetesClusterStatus: handleUnaryCall<SetKubernetesClusterStatusRequest, SetKubernetesClusterStatusResponse>;
+  /**
+   * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
+   * Audited; the key is never stored.
+   */
+  issueKubeconfig: handleUnaryCall<IssueKubeconfigRequest, IssueKubeconfigResponse>;
 }
 
 export interface KubernetesServiceClient extends Client {
@@ -4406,6 +6733,115 @@ export interface KubernetesServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteKubernetesClusterTemplateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates a cluster from a template, custom settings, or a template with overrides (K8S-1):
+   * admits the quota of every node VM as a whole, places them, records the cluster PROVISIONING,
+   * creates its CA and queues the work.
+   */
+  createKubernetesCluster(
+    request: CreateKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: CreateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  createKubernetesCluster(
+    request: CreateKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  createKubernetesCluster(
+    request: CreateKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets a cluster with its pools and every node: VM, pool, role, host and state (K8S-2). */
+  getKubernetesCluster(
+    request: GetKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: GetKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  getKubernetesCluster(
+    request: GetKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  getKubernetesCluster(
+    request: GetKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists clusters (without their nodes). */
+  listKubernetesClusters(
+    request: ListKubernetesClustersRequest,
+    callback: (error: ServiceError | null, response: ListKubernetesClustersResponse) => void,
+  ): ClientUnaryCall;
+  listKubernetesClusters(
+    request: ListKubernetesClustersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListKubernetesClustersResponse) => void,
+  ): ClientUnaryCall;
+  listKubernetesClusters(
+    request: ListKubernetesClustersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListKubernetesClustersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
+   * confirm.
+   */
+  deleteKubernetesCluster(
+    request: DeleteKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: DeleteKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  deleteKubernetesCluster(
+    request: DeleteKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  deleteKubernetesCluster(
+    request: DeleteKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Marks a cluster's status with a reason (K8S-2): admins mark MAINTENANCE, OFFLINE or ACTIVE;
+   * agents report ERROR and recovery to ACTIVE.
+   */
+  setKubernetesClusterStatus(
+    request: SetKubernetesClusterStatusRequest,
+    callback: (error: ServiceError | null, response: SetKubernetesClusterStatusResponse) => void,
+  ): ClientUnaryCall;
+  setKubernetesClusterStatus(
+    request: SetKubernetesClusterStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetKubernetesClusterStatusResponse) => void,
+  ): ClientUnaryCall;
+  setKubernetesClusterStatus(
+    request: SetKubernetesClusterStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetKubernetesClusterStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
+   * Audited; the key is never stored.
+   */
+  issueKubeconfig(
+    request: IssueKubeconfigRequest,
+    callback: (error: ServiceError | null, response: IssueKubeconfigResponse) => void,
+  ): ClientUnaryCall;
+  issueKubeconfig(
+    request: IssueKubeconfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueKubeconfigResponse) => void,
+  ): ClientUnaryCall;
+  issueKubeconfig(
+    request: IssueKubeconfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueKubeconfigResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,96 @@
+// Reads on prepared statements. MikroORM runs every statement as a simple-protocol query with its
+// values inlined, so PostgreSQL parses and plans each read afresh; for a one-row read by primary
+// key that is most of the read's cost in the database, and a large share of a list's. Reads outside
+// a transaction go through here instead: the same SQL (for a list, the text MikroORM's query
+// builder writes), its values sent as parameters, as a named statement that each pooled connection
+// parses once and then only binds and executes (node-postgres keeps a connection's prepared
+// statements by name). Rows become plain objects with their properties by MikroORM's own mapping,
+// exactly as the query builder's `execute(…, true)` made them.
+//
+// A read inside a transaction stays on the transaction's connection (the caller's EntityManager).
+// Statement texts are named up to `namedTexts` per process (a few per resource in practice: every
+// filter of one structure shares a text); texts beyond that run unnamed (parsed each time), so no
+// client can make the server keep an unbounded number of statements on its connections.
+import { createHash } from "node:crypto";
+import type { EntityManager, EntityName } from "@mikro-orm/postgresql";
+import type pg from "pg";
+
+/** A statement with `?` placeholders (MikroORM's) and its values. */
+export interface ReadQuery {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+const namedTexts = 2_000;
+const names = new Map<string, string>();
+
+/** The rows of `query`, mapped to `entity`'s properties; on the caller's transaction if it is in
+ * one, otherwise as a prepared statement on a pooled connection. */
+export async function readRows<T extends object>(em: EntityManager, entity: EntityName<T>, query: ReadQuery): Promise<T[]> {
+  const meta = em.getMetadata().get(entity);
+  const driver = em.getDriver();
+  const text = numbered(query.sql, query.params.length);
+  if (em.isInTransaction() || text === undefined) {
+    const rows = await em.execute<Record<string, unknown>[]>(query.sql, [...query.params]);
+    return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
+  }
+  const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
+  const name = statementName(text);
+  const started = performance.now();
+  let result: pg.QueryResult;
+  try {
+    result = await pool.query(name ? { name, text, values: query.params as unknown[] } : { text, values: query.params as unknown[] });
+  } catch (error) {
+    throw em
+      .getPlatform()
+      .getExceptionConverter()
+      .convertException(error as Error);
+  }
+  // In MikroORM's query log too (debug: ["query"]), as every other statement is.
+  const logger = em.config.getLogger();
+  if (logger.isEnabled("query")) {
+    logger.logQuery({
+      query: text,
+      params: [...query.params],
+      took: Math.round(performance.now() - started),
+      results: result.rowCount ?? 0,
+    });
+  }
+  return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+}
+
+/** The row of `entity` with this primary key, or undefined. */
+export async function readRowById<T extends object>(em: EntityManager, entity: EntityName<T>, id: string): Promise<T | undefined> {
+  const [row] = await readRows(em, entity, { sql: byIdSql(em, entity), params: [id] });
+  return row;
+}
+
+const byIdTexts = new Map<string, string>();
+
+function byIdSql<T extends object>(em: EntityManager, entity: EntityName<T>): string {
+  const meta = em.getMetadata().get(entity);
+  let sql = byIdTexts.get(meta.className);
+  if (!sql) {
+    const key = meta.properties[meta.primaryKeys[0]!]!.fieldNames[0]!;
+    sql = `select * from "${meta.tableName}" where "${key}" = ?`;
+    byIdTexts.set(meta.className, sql);
+  }
+  return sql;
+}
+
+/** `?` placeholders as `$1, $2, …`; undefined when the count does not match the values (a `?` that
+ * is not a placeholder, such as a JSON operator): such a statement runs as MikroORM runs it. */
+function numbered(sql: string, count: number): string | undefined {
+  let n = 0;
+  const text = sql.replace(/\?/g, () => `$${++n}`);
+  return n === count ? text : undefined;
+}
+
+function statementName(text: string): string | undefined {
+  let name = names.get(text);
+  if (name === undefined && names.size < namedTexts) {
+    name = `read_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
+}
