@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   hosts: () => import("./hosts.js"),
   placement: () => import("./placement.js"),
   agents: () => import("./agents.js"),
+  observations: () => import("./observations.js"),
   cli: () => import("./cli.js"),
   console: () => import("./console.js"),
 };

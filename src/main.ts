@@ -74,6 +74,8 @@ if (!(graceSeconds > 0)) {
 }
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
+const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
+const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
   databaseUrl,
   host,
@@ -82,6 +84,8 @@ const server = await startServer({
   poolSize,
   // Calls in flight get half the grace period; the rest is for the database work of stopping.
   shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
+  observationStaleMillis: observationStaleSeconds * 1000,
+  driftGraceMillis: driftGraceSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),

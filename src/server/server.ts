@@ -25,6 +25,8 @@ import { creationBatcher } from "../app/compute/creation-batch.js";
 import { openSecretBox, secretBoxWithKey } from "../app/kubernetes/secret-box.js";
 import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
+import { defaultObservationSettings } from "../app/observations/latest.js";
+import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -44,6 +46,11 @@ export interface ServerOptions {
   readonly tokenCacheMillis?: number;
   /** Mutations per principal on this process; absent for no limit. */
   readonly rateLimit?: RateLimit;
+  /** An observation older than this reads as health UNKNOWN (default 300 s). */
+  readonly observationStaleMillis?: number;
+  /** How long a VM's observed power may contradict its recorded state before it is drifted
+   * (default 120 s). */
+  readonly driftGraceMillis?: number;
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
    * share it). Unset: a key made for this process only, lost with it — for tests. */
   readonly secretKeyFile?: string;
@@ -65,6 +72,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const observationStaleMillis = options.observationStaleMillis ?? defaultObservationSettings.staleMillis;
+  setObservationStaleSeconds(observationStaleMillis / 1000);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   registerLifecycles();
@@ -97,7 +106,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const consoleFiles = options.consoleDir ? new ConsoleFiles(options.consoleDir) : undefined;
   const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets(), ...(rateLimiter ? { rateLimiter } : {}) };
   const handler = connectNodeAdapter({
-    routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis, secrets }),
+    routes: routes({
+      db,
+      authenticator,
+      health,
+      notifications,
+      dispatcher,
+      leaseMillis,
+      secrets,
+      observations: {
+        staleMillis: observationStaleMillis,
+        driftGraceMillis: options.driftGraceMillis ?? defaultObservationSettings.driftGraceMillis,
+      },
+    }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
