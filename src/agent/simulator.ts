@@ -113,10 +113,24 @@ export class SimulatedHypervisor {
         this.ipsInUse.delete(new URL(endpoint).hostname);
         return { message: "torn down" };
       }),
+    // A pool's nodes join the cluster (kubeadm join with the pool's labels and taints), once every
+    // node VM is built; a scale joins the added nodes or drains the removed ones; a pool's deletion
+    // drains its nodes. Here, the cluster must have been bootstrapped by this agent.
+    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => this.poolChange(job, "joined")),
+    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => this.poolChange(job, "scaled")),
+    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => this.poolChange(job, "drained")),
   };
 
   /** Clusters bootstrapped here, by id: their endpoints. */
   readonly clusters = new Map<string, string>();
+
+  private poolChange(job: Job, done: string): JobResult {
+    const clusterId = String(job.payload.clusterId);
+    if (!this.clusters.has(clusterId)) {
+      throw new JobError(`cluster ${clusterId} was not bootstrapped by this agent`, { agentCode: "SIM_NO_CLUSTER", permanent: true });
+    }
+    return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
+  }
 
   /** Waits half the job's time, reports 50 %, waits the rest, maybe fails, then applies `effect`.
    * A failure changes nothing: the state moves only when the job succeeds. */
