@@ -115,22 +115,14 @@ export class SimulatedHypervisor {
       }),
     // A pool's nodes join the cluster (kubeadm join with the pool's labels and taints), once every
     // node VM is built; a scale joins the added nodes or drains the removed ones; a pool's deletion
-    // drains its nodes. Here, the cluster must have been bootstrapped by this agent.
-    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => this.poolChange(job, "joined")),
-    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => this.poolChange(job, "scaled")),
-    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => this.poolChange(job, "drained")),
+    // drains its nodes. Here, a message.
+    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => poolChange(job, "joined")),
+    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => poolChange(job, "scaled")),
+    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => poolChange(job, "drained")),
   };
 
   /** Clusters bootstrapped here, by id: their endpoints. */
   readonly clusters = new Map<string, string>();
-
-  private poolChange(job: Job, done: string): JobResult {
-    const clusterId = String(job.payload.clusterId);
-    if (!this.clusters.has(clusterId)) {
-      throw new JobError(`cluster ${clusterId} was not bootstrapped by this agent`, { agentCode: "SIM_NO_CLUSTER", permanent: true });
-    }
-    return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
-  }
 
   /** Waits half the job's time, reports 50 %, waits the rest, maybe fails, then applies `effect`.
    * A failure changes nothing: the state moves only when the job succeeds. */
@@ -205,4 +197,8 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", abort, { once: true });
   });
+}
+
+function poolChange(job: Job, done: string): JobResult {
+  return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
 }
