@@ -1,7 +1,8 @@
 // Node pools end to end (K8S-5, QUO-4) through the real server and the simulated agent: a pool
 // scales 3 → 5 and 5 → 2 (the newest nodes go first) with its reservations checked in the database;
 // a second lifecycle operation on the cluster is refused naming the running one; a scale over quota
-// is refused as a whole and leaves no reservation; a pool is added and deleted (the last one too);
+// is refused as a whole and leaves no reservation; a scale or a new pool cancelled before any agent
+// took it is undone; a pool is added and deleted (the last one too);
 // a cluster an admin marked MAINTENANCE takes no scale but keeps taking settings.
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -174,6 +175,24 @@ describe("a node pool", () => {
     // A stranger does not see the pool.
     const stranger = await t.token(Role.TENANT_ADMIN, "np-stranger", await t.tenant("np-other"));
     expect(await failure(k8s(stranger).deleteNodePool({ id: webId }))).toMatchObject({ code: Code.NotFound });
+  });
+
+  it("undoes a scale or a new pool cancelled before any agent took it: old count, no reservation left", async () => {
+    await agent.stop();
+    const scaled = await k8s().updateNodePool({ nodePool: { id: webId, nodeCount: 4 }, updateMask: { paths: ["node_count"] } });
+    expect(await poolInDatabase(webId)).toMatchObject({ reserved: 4, cpuUsed: 10 });
+    await t.operations().cancelOperation({ id: scaled.operation!.id });
+    expect(await settled(scaled.operation!.id)).toBe(OperationState.CANCELLED);
+    expect(await poolInDatabase(webId)).toEqual({ names: ["np-web-1", "np-web-2"], reserved: 2, cpuUsed: 6 });
+    const added = await k8s().createNodePool({ clusterId, nodePool: { name: "gone", nodeCount: 1, ...node() } });
+    await t.operations().cancelOperation({ id: added.operation!.id });
+    expect(await settled(added.operation!.id)).toBe(OperationState.CANCELLED);
+    await startAgent();
+    const view = await k8s().getKubernetesCluster({ id: clusterId });
+    expect(view.cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    expect(view.cluster!.nodePools.map((pool) => [pool.name, pool.nodeCount])).toEqual([["web", 2]]);
+    expect(await poolInDatabase(added.nodePool!.id)).toEqual({ names: [], reserved: 0, cpuUsed: 6 });
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
 
   it("takes no scale while an admin has the cluster in MAINTENANCE, nor a new pool", async () => {
