@@ -202,6 +202,12 @@ describe("a node pool", () => {
     const added = await failure(k8s().createNodePool({ clusterId, nodePool: { name: "later", nodeCount: 1, ...node() } }));
     expect(added).toMatchObject({ code: Code.FailedPrecondition, reason: "CLUSTER_MARKED" });
     expect(await poolInDatabase(webId)).toMatchObject({ reserved: 2, cpuUsed: 6 });
+    // Settings are not a scale.
+    const settings = await k8s().updateNodePool({
+      nodePool: { id: webId, upgradeStrategy: { maxSurge: 2, maxUnavailable: 0 } },
+      updateMask: { paths: ["upgrade_strategy"] },
+    });
+    expect(settings.nodePool!.upgradeStrategy).toMatchObject({ maxSurge: 2, maxUnavailable: 0 });
     await k8s().setKubernetesClusterStatus({ id: clusterId, status: KubernetesClusterStatus.ACTIVE });
   });
 

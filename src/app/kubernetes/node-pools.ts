@@ -5,18 +5,20 @@
 // for the node VMs' own operations; cluster-lifecycle.ts says what its outcome does. docs/kubernetes.md.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { NotFoundError } from "../../domain/errors.js";
-import { requireEtag } from "../../domain/etag.js";
+import { etagOf, requireEtag } from "../../domain/etag.js";
 import { newId } from "../../domain/ids.js";
 import {
   defaultUpgradeStrategy,
   nodePoolViolations,
   requireClusterVerb,
   requireNoViolations,
+  type KubernetesClusterStatus,
+  type NodeDemand,
   type NodePoolAutoscaling,
   type NodePoolDraft,
   type UpgradeStrategy,
 } from "../../domain/kubernetes.js";
-import { requireRole } from "../../domain/principal.js";
+import { isTenantRole, requireRole } from "../../domain/principal.js";
 import type { JobKind } from "../../domain/operations.js";
 import { KubernetesNodePool } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
@@ -24,6 +26,7 @@ import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
 import { createOnce } from "../standard-methods.js";
+import { requireTenantEnabled } from "../tenant-guard.js";
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { clusterUsers, lockCluster, readNodePool, type KubernetesCluster, type NodePool } from "./cluster-queries.js";
 import { CLUSTER, deleteNodeVms, insertNodeVm, setClusterStatus } from "./clusters.js";
@@ -62,15 +65,14 @@ export async function createNodePool(
   requireNoViolations(prefixed("node_pool", nodePoolViolations(draft)));
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, NODE_POOL, requestId, { clusterId, draft }, async (id) => {
-      const cluster = await lockCluster(em, ctx, clusterId, "");
+      const owner = await precheck(em, ctx, clusterId, true);
       ctx.audit.resourceType = NODE_POOL;
       ctx.audit.resourceId = id;
-      requireClusterVerb(cluster, "SCALE");
       const nodeCount = draft.nodeCount ?? 0;
       const placed =
         nodeCount === 0
           ? []
-          : await placeCluster(em, cluster.tenantId, [
+          : await placeCluster(em, owner.tenantId, [
               {
                 role: "WORKER",
                 poolName: draft.name,
@@ -80,6 +82,10 @@ export async function createNodePool(
                 count: nodeCount,
               },
             ]);
+      const cluster = await lockCluster(em, ctx, clusterId, "");
+      ctx.audit.resourceType = NODE_POOL;
+      ctx.audit.resourceId = id;
+      requireClusterVerb(cluster, "SCALE");
       await reserveNodes(em, cluster.tenantId, placed);
       const now = new Date();
       const strategy = draft.upgradeStrategy ?? defaultUpgradeStrategy;
@@ -137,7 +143,15 @@ export async function updateNodePool(
   requireRole(ctx.principal, clusterUsers, "update node pools");
   let operationId: string | undefined;
   await mutate(db, ctx, async (em) => {
+    // Placement locks quota rows and hosts, which come before the cluster in the lock order: the
+    // added nodes are placed from the pool as read, and the pool must be the same once locked.
+    const seen = await readNodePool(em, id);
+    if (!seen) throw new NotFoundError(NODE_POOL, id);
+    const added = (patch.nodeCount ?? seen.nodeCount) - seen.nodeCount;
+    const owner = await precheck(em, ctx, seen.clusterId, added !== 0, NODE_POOL, id);
+    const placed = added > 0 ? await placeCluster(em, owner.tenantId, [workerDemand(seen, added)]) : [];
     const { cluster, pool } = await lockPool(em, ctx, id, etag);
+    requireEtag(pool.version, etagOf(seen.version), NODE_POOL, id);
     const nodeCount = patch.nodeCount ?? pool.nodeCount;
     const autoscaling =
       patch.autoscaling === undefined
@@ -157,7 +171,7 @@ export async function updateNodePool(
       requireClusterVerb(cluster, "SCALE");
       operationId =
         nodeCount > pool.nodeCount
-          ? await scaleUp(em, ctx, cluster, pool, nodeCount - pool.nodeCount)
+          ? await scaleUp(em, ctx, cluster, pool, placed)
           : await scaleDown(em, ctx, cluster, pool, pool.nodeCount - nodeCount);
     }
     await em.execute(
@@ -187,18 +201,26 @@ export async function deleteNodePool(db: Database, ctx: CallContext, id: string,
   return getOperation(db, ctx, operationId);
 }
 
-/** The added nodes, admitted and placed as a whole, numbered after the pool's highest node. */
-async function scaleUp(em: EntityManager, ctx: CallContext, cluster: KubernetesCluster, pool: NodePool, added: number): Promise<string> {
-  const placed = await placeCluster(em, cluster.tenantId, [
-    {
-      role: "WORKER",
-      poolName: pool.name,
-      groupId: pool.groupId,
-      specificationId: pool.specificationId,
-      imageId: pool.imageId,
-      count: added,
-    },
-  ]);
+/** `added` more nodes of the pool's kind, admitted against quota as one line. */
+function workerDemand(pool: NodePool, added: number): NodeDemand {
+  return {
+    role: "WORKER",
+    poolName: pool.name,
+    groupId: pool.groupId,
+    specificationId: pool.specificationId,
+    imageId: pool.imageId,
+    count: added,
+  };
+}
+
+/** The added nodes, placed as a whole, reserved and numbered after the pool's highest node. */
+async function scaleUp(
+  em: EntityManager,
+  ctx: CallContext,
+  cluster: KubernetesCluster,
+  pool: NodePool,
+  placed: readonly PlacedNode[],
+): Promise<string> {
   await reserveNodes(em, cluster.tenantId, placed);
   const [highest] = await em.execute<{ ordinal: number }[]>(
     "select coalesce(max(substring(name from '-([0-9]+)$')::int), 0) as ordinal from virtual_machine where node_pool_id = ?",
@@ -293,6 +315,32 @@ async function startPoolOperation(
     payload: { clusterId: cluster.id, name: cluster.name, ...payload },
   });
   return operationId;
+}
+
+/**
+ * Before any lock but the tenant's: the cluster read unlocked, its tenant checked (a stranger gets
+ * NOT_FOUND, named as `type` and `id`) and share-locked (TEN-2), and, when nodes change, the verb
+ * checked, so that a marked or busy cluster is refused for what it is rather than for quota. The
+ * verb is checked again under the cluster's lock.
+ */
+async function precheck(
+  em: EntityManager,
+  ctx: CallContext,
+  clusterId: string,
+  scales: boolean,
+  type = CLUSTER,
+  id = clusterId,
+): Promise<{ tenantId: string }> {
+  const [cluster] = await em.execute<{ tenant_id: string; status: KubernetesClusterStatus; active_operation_id: string | null }[]>(
+    "select tenant_id, status, active_operation_id from kubernetes_cluster where id = ?",
+    [clusterId],
+  );
+  if (!cluster || cluster.status === "DELETED" || (isTenantRole(ctx.principal.role) && cluster.tenant_id !== ctx.principal.tenantId)) {
+    throw new NotFoundError(type, id);
+  }
+  await requireTenantEnabled(em, cluster.tenant_id);
+  if (scales) requireClusterVerb({ id: clusterId, status: cluster.status, activeOperationId: cluster.active_operation_id }, "SCALE");
+  return { tenantId: cluster.tenant_id };
 }
 
 /** A pool and its cluster locked for a change, in the lock order: the cluster (tenant checked) first,
