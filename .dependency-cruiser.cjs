@@ -10,7 +10,7 @@ module.exports = {
       name: "no-orphans",
       severity: "error",
       comment: "A module nothing imports is dead code (entry points and declarations excepted).",
-      from: { orphan: true, pathNot: ["\\.d\\.ts$", "^src/main\\.ts$", "^src/agent/main\\.ts$", "^src/cli/main\\.ts$", "^src/persistence/migrations/", "(^|/)tests/", "^bench/", "^scripts/", "vitest\\.config\\.ts$"] },
+      from: { orphan: true, pathNot: ["\\.d\\.ts$", "^src/main\\.ts$", "^src/agent/main\\.ts$", "^src/cli/main\\.ts$", "^src/persistence/migrations/", "(^|/)tests/", "^bench/", "^scripts/", "vitest\\.config\\.ts$", "^web/vite\\.config\\.ts$", "^web/src/main\\.tsx$", "\\.test\\.tsx?$", "^web/src/vite-env\\.d\\.ts$"] },
       to: {},
     },
     {
@@ -76,12 +76,26 @@ module.exports = {
       from: { path: "^src/cli/" },
       to: { path: ["^src/(?!cli/|log\\.ts$)"] },
     },
+    {
+      name: "web-is-a-client",
+      severity: "error",
+      comment: "The console speaks to the server only through the generated contract (gen/es): no server code.",
+      from: { path: "^web/" },
+      to: { path: ["^src/", "^gen/(?!es/)", "^tests/", "^scripts/"] },
+    },
+    {
+      name: "server-serves-web-files-only",
+      severity: "error",
+      comment: "The server serves the console's built files; it never imports the console's sources.",
+      from: { path: "^(src|tests|scripts|bench)/" },
+      to: { path: "^web/src/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },
     exclude: { path: "^(node_modules|dist|gen/ts)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".js"] },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".tsx", ".js"] },
   },
 };

@@ -26,7 +26,8 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(): Promise<BenchServer> {
+/** `demo`: start with `--demo` (the demo cloud and its simulated agent), as the console bench needs. */
+export async function startBenchServer(options: { demo?: boolean } = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), "rackplane-bench-"));
   // BENCH_PG_STATS=1 loads pg_stat_statements and prints where PostgreSQL spent its time at the end.
   const pgStats = process.env.BENCH_PG_STATS === "1";
@@ -56,6 +57,7 @@ export async function startBenchServer(): Promise<BenchServer> {
       `127.0.0.1:${port}`,
       "--data-dir",
       dir,
+      ...(options.demo ? ["--demo"] : []),
     ],
     {
       env: { ...process.env, DATABASE_URL: database.url, RACKPLANE_LOG: "warn" },
@@ -104,6 +106,7 @@ let built = false;
 function buildOnce(): void {
   if (built) return;
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-b", "tsconfig.build.json"], { stdio: "inherit" });
+  execFileSync(process.execPath, ["scripts/build-web.ts"], { stdio: "inherit" });
   built = true;
 }
 

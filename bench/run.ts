@@ -5,7 +5,9 @@ const suites: Record<string, () => Promise<unknown>> = {
   hosts: () => import("./hosts.js"),
   placement: () => import("./placement.js"),
   agents: () => import("./agents.js"),
+  observations: () => import("./observations.js"),
   cli: () => import("./cli.js"),
+  console: () => import("./console.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;

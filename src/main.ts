@@ -1,7 +1,8 @@
 // `npm start`: the rackplane server. Without DATABASE_URL it runs an embedded PostgreSQL whose data
 // lives in the data directory and survives restarts.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
 import { secretKeyFile } from "./app/kubernetes/secret-box.js";
@@ -11,6 +12,7 @@ import { createSimulatedAgent } from "./agent/simulator.js";
 import { tlsCredentials, type Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
 import { errorFields, log } from "./log.js";
+import { parseCorsOrigins } from "./server/cors.js";
 import { startServer } from "./server/server.js";
 import { readCertificatePair, type TlsFiles } from "./server/tls.js";
 import { parseRateLimit, type RateLimit } from "./domain/rate-limit.js";
@@ -44,6 +46,13 @@ try {
   log("error", "bad rate limit setting", errorFields(error));
   process.exit(2);
 }
+let corsOrigins: string[];
+try {
+  corsOrigins = parseCorsOrigins(process.env.RACKPLANE_CORS_ORIGINS);
+} catch (error) {
+  log("error", (error as Error).message);
+  process.exit(2);
+}
 if (!(tokenCacheSeconds >= 0)) {
   log("error", "bad RACKPLANE_TOKEN_CACHE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_TOKEN_CACHE_SECONDS });
   process.exit(2);
@@ -58,17 +67,31 @@ if (!databaseUrl) {
   databaseUrl = embedded.url;
 }
 
+const graceSeconds = Number(process.env.RACKPLANE_SHUTDOWN_GRACE_SECONDS ?? 25);
+if (!(graceSeconds > 0)) {
+  log("error", "bad RACKPLANE_SHUTDOWN_GRACE_SECONDS; want a number of seconds", { value: process.env.RACKPLANE_SHUTDOWN_GRACE_SECONDS });
+  process.exit(2);
+}
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
+const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
+const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
   databaseUrl,
   host,
   port,
   leaseMillis: leaseSeconds * 1000,
   poolSize,
+  // Calls in flight get half the grace period; the rest is for the database work of stopping.
+  shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
+  observationStaleMillis: observationStaleSeconds * 1000,
+  driftGraceMillis: driftGraceSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),
+  // `npm run build` puts the console beside the compiled server: dist/web next to dist/src.
+  consoleDir: resolve(dirname(fileURLToPath(import.meta.url)), "..", "web"),
+  corsOrigins,
   ...(rateLimit ? { rateLimit } : {}),
   ...(tls ? { tls } : {}),
   ...(oidc ? { oidc } : {}),
@@ -112,6 +135,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     log("info", "shutting down", { signal });
+    // Stopping waits on the database (audits, agents marked disconnected, the pool's end); a database
+    // that does not answer must not keep the process past its grace period (systemd, Kubernetes
+    // would kill it less kindly).
+    setTimeout(() => {
+      log("error", "shutdown took longer than its grace period; exiting now", { grace_seconds: graceSeconds });
+      process.exit(1);
+    }, graceSeconds * 1000).unref();
     void (async () => {
       try {
         await demoAgent?.stop({ graceMs: 2_000 });

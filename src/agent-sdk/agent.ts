@@ -10,6 +10,7 @@
 //   LEASE_LOST                                → abort the handler, report nothing more
 import { isIP } from "node:net";
 import { ObservedState, type AgentJob } from "../../gen/grpc-js/rackplane/v1/agent.js";
+import type { ObservationOutcome, ObservationReport } from "../../gen/grpc-js/rackplane/v1/observation.js";
 import { defaultBackoff, fullJitter, sleep, type Backoff } from "./backoff.js";
 import { Connection, insecure } from "./connection.js";
 import { AgentStoppedError, describeError, JobError, LeaseLostError } from "./errors.js";
@@ -135,6 +136,18 @@ export class Agent {
       reason: truncate(reason, 1024),
     });
     return response.state;
+  }
+
+  /** Reports what the agent observes of hosts and VMs (power, health, use), in calls of up to
+   * 1,000. Resolves with one outcome per observation, in order (ACCEPTED, SUPERSEDED when the
+   * server holds a newer one, NOT_FOUND outside the token's scope). */
+  async reportObservations(observations: readonly ObservationReport[]): Promise<ObservationOutcome[]> {
+    const outcomes: ObservationOutcome[] = [];
+    for (let start = 0; start < observations.length; start += 1_000) {
+      const response = await this.connection.reportObservations({ observations: observations.slice(start, start + 1_000) });
+      outcomes.push(...response.outcomes);
+    }
+    return outcomes;
   }
 
   stats(): AgentStats {

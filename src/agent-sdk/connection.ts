@@ -19,6 +19,7 @@ import {
   type StreamJobsRequest,
   type StreamJobsResponse,
 } from "../../gen/grpc-js/rackplane/v1/agent.js";
+import type { ReportObservationsRequest, ReportObservationsResponse } from "../../gen/grpc-js/rackplane/v1/observation.js";
 import { fullJitter, sleep, type Backoff } from "./backoff.js";
 import { describeError, isTransient } from "./errors.js";
 import type { LogFn } from "./types.js";
@@ -90,6 +91,10 @@ export class Connection {
 
   reportResourceState(request: ReportResourceStateRequest): Promise<ReportResourceStateResponse> {
     return this.unary((client, metadata, options, done) => client.reportResourceState(request, metadata, options, done));
+  }
+
+  reportObservations(request: ReportObservationsRequest): Promise<ReportObservationsResponse> {
+    return this.unary((client, metadata, options, done) => client.reportObservations(request, metadata, options, done));
   }
 
   private async run(): Promise<void> {

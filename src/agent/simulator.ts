@@ -17,7 +17,9 @@ import {
   type JobKind,
   type JobResult,
   type LogFn,
+  type StopOptions,
 } from "../agent-sdk/index.js";
+import { Health, HealthReasonKind, type ObservationReport, PowerState } from "../../gen/grpc-js/rackplane/v1/observation.js";
 
 export interface SimulatedVm {
   state: "RUNNING" | "STOPPED";
@@ -40,6 +42,15 @@ export interface SimulatorOptions {
   readonly log?: LogFn;
   /** Randomness for jitter and failures (default Math.random), so tests can pin it. */
   readonly random?: () => number;
+  /** Report observations of its hosts and VMs this often, ms; unset or 0: never. */
+  readonly observeIntervalMs?: number;
+  /** The hosts it runs on, reported with plausible use. */
+  readonly hostIds?: readonly string[];
+  /** Hosts to report as failing: CRITICAL, with a failed disk. */
+  readonly failingHostIds?: readonly string[];
+  /** The first VM it creates powers off by itself this long after it was created, ms, without any
+   * job: the record still says RUNNING, observations say OFF (drift). */
+  readonly selfPowerOffAfterMs?: number;
   /** Passed through to the SDK (backoff, timeouts…). */
   readonly sdk?: Partial<Pick<AgentOptions, "backoff" | "callTimeoutMs" | "minRenewIntervalMs" | "credentials">>;
 }
@@ -53,7 +64,10 @@ export class SimulatedHypervisor {
   private readonly failureRate: number;
   private readonly random: () => number;
 
-  constructor(options: { latencyMs?: number; failureRate?: number; random?: () => number } = {}) {
+  private readonly selfPowerOffAfterMs: number | undefined;
+
+  constructor(options: { latencyMs?: number; failureRate?: number; random?: () => number; selfPowerOffAfterMs?: number } = {}) {
+    this.selfPowerOffAfterMs = options.selfPowerOffAfterMs;
     this.latencyMs = Math.max(0, options.latencyMs ?? 200);
     this.failureRate = Math.min(1, Math.max(0, options.failureRate ?? 0));
     this.random = options.random ?? Math.random;
@@ -66,6 +80,11 @@ export class SimulatedHypervisor {
         if (existing) return this.factsOf(existing, "already created");
         const vm: SimulatedVm = { state: "RUNNING", hypervisorId: `sim-${++this.created}`, ip: this.allocateIp(id) };
         this.vms.set(id, vm);
+        if (this.created === 1 && this.selfPowerOffAfterMs !== undefined) {
+          setTimeout(() => {
+            vm.state = "STOPPED";
+          }, this.selfPowerOffAfterMs).unref();
+        }
         return this.factsOf(vm, "created");
       }),
     START_VIRTUAL_MACHINE: (job, context) =>
@@ -121,6 +140,37 @@ export class SimulatedHypervisor {
     DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => poolChange(job, "drained")),
   };
 
+  /** What its hosts and VMs look like now: plausible, varying use; a failing host CRITICAL. */
+  observe(hostIds: readonly string[], failingHostIds: readonly string[]): ObservationReport[] {
+    const observeTime = new Date();
+    const between = (low: number, high: number) => low + (high - low) * this.random();
+    const hosts = hostIds.map((id): ObservationReport => {
+      const failing = failingHostIds.includes(id);
+      return {
+        baremetalId: id,
+        observeTime,
+        powerState: PowerState.POWER_STATE_ON,
+        health: failing ? Health.HEALTH_CRITICAL : Health.HEALTH_OK,
+        reasons: failing ? [{ kind: HealthReasonKind.HEALTH_REASON_KIND_DISK_FAILED, message: "sdb: I/O errors (simulated)" }] : [],
+        cpuPercent: Math.round(between(10, 70) * 10) / 10,
+        memoryUsedMib: Math.round(between(8_192, 49_152)),
+        storageUsedGib: Math.round(between(100, 800)),
+      };
+    });
+    const vms = [...this.vms].map(
+      ([id, vm]): ObservationReport => ({
+        virtualMachineId: id,
+        observeTime,
+        powerState: vm.state === "RUNNING" ? PowerState.POWER_STATE_ON : PowerState.POWER_STATE_OFF,
+        health: Health.HEALTH_UNSPECIFIED,
+        reasons: [],
+        cpuPercent: vm.state === "RUNNING" ? Math.round(between(5, 60) * 10) / 10 : 0,
+        memoryUsedMib: vm.state === "RUNNING" ? Math.round(between(256, 2_048)) : 0,
+        storageUsedGib: Math.round(between(1, 20)),
+      }),
+    );
+    return [...hosts, ...vms];
+  }
   /** Clusters bootstrapped here, by id: their endpoints. */
   readonly clusters = new Map<string, string>();
 
@@ -168,20 +218,59 @@ export class SimulatedHypervisor {
   }
 }
 
+/** A simulated agent that also reports what it observes every `observeIntervalMs`, while running. */
+class SimulatedAgent extends Agent {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    agentOptions: AgentOptions,
+    private readonly hypervisor: SimulatedHypervisor,
+    private readonly options: SimulatorOptions,
+  ) {
+    super(agentOptions);
+  }
+
+  override start(): void {
+    super.start();
+    const interval = this.options.observeIntervalMs ?? 0;
+    if (interval > 0) this.timer = setInterval(() => void this.reportObserved(), interval);
+  }
+
+  override stop(options?: StopOptions): Promise<void> {
+    clearInterval(this.timer);
+    return super.stop(options);
+  }
+
+  private async reportObserved(): Promise<void> {
+    const observations = this.hypervisor.observe(this.options.hostIds ?? [], this.options.failingHostIds ?? []);
+    if (observations.length === 0) return;
+    try {
+      await this.reportObservations(observations);
+    } catch (error) {
+      // The next round reports the state again: nothing to retry.
+      this.options.log?.("warn", "reporting observations failed", { error: String(error) });
+    }
+  }
+}
+
 /** A simulated agent, ready to start(). */
 export function createSimulatedAgent(options: SimulatorOptions): Agent {
   const hypervisor = new SimulatedHypervisor(options);
-  return new Agent({
-    ...options.sdk,
-    servers: options.servers,
-    token: options.token,
-    agentId: options.agentId,
-    scope: { jobKinds: Object.keys(hypervisor.handlers), groupIds: options.groupIds ?? [] },
-    maxConcurrentJobs: options.concurrency ?? 8,
-    handlers: hypervisor.handlers,
-    description: "rackplane simulated hypervisor",
-    ...(options.log ? { log: options.log } : {}),
-  });
+  return new SimulatedAgent(
+    {
+      ...options.sdk,
+      servers: options.servers,
+      token: options.token,
+      agentId: options.agentId,
+      scope: { jobKinds: Object.keys(hypervisor.handlers), groupIds: options.groupIds ?? [] },
+      maxConcurrentJobs: options.concurrency ?? 8,
+      handlers: hypervisor.handlers,
+      description: "rackplane simulated hypervisor",
+      ...(options.log ? { log: options.log } : {}),
+    },
+    hypervisor,
+    options,
+  );
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

@@ -66,6 +66,9 @@ class Gate {
 export class Dispatcher {
   /** This process, as ListAgents shows it. */
   readonly replica = `${hostname()}:${process.pid}`;
+  /** Since start, for metrics: leases this replica's sweeps took back (the job requeued), and jobs
+   * its streams handed out again after an earlier attempt. */
+  readonly stats = { leaseExpiries: 0, redeliveries: 0 };
   private readonly sessions = new Set<Session>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -159,6 +162,7 @@ export class Dispatcher {
         if (!look) break;
         const { free, jobs } = look;
         session.free = free - jobs.length;
+        for (const job of jobs) if (job.attempt > 1) this.stats.redeliveries++;
         // A full batch may mean more is ready: look again at once.
         if (jobs.length > 0 && jobs.length === free) pending = true;
         for (const job of jobs) yield job;
@@ -224,7 +228,7 @@ export class Dispatcher {
 
   private async sweepOnce(): Promise<void> {
     try {
-      await expireLeases(this.db);
+      this.stats.leaseExpiries += await expireLeases(this.db);
       if (this.sessions.size === 0) return;
       await touchAgents(this.db, [...new Set([...this.sessions].map((session) => session.declaration.agentId))]);
       // The second look is for work a stream may have missed (a notice lost while the listening

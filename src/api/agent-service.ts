@@ -3,13 +3,21 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AgentJobSchema, AgentSchema, JobReportState, ObservedState, type AgentService } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { listAgents } from "../app/agents/agents.js";
+import { reportObservations } from "../app/agents/observations.js";
+import type { ObservationSettings } from "../app/observations/latest.js";
+import { observationOutcome, observationReport } from "./observation-mapping.js";
 import { reportJob, reportResourceState, type JobReport } from "../app/agents/reports.js";
 import type { Database } from "../app/database.js";
 import type { Dispatcher } from "../agents/dispatcher.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
 import { at, reads, type TargetRules } from "./request-targets.js";
 
-export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: number): ServiceImpl<typeof AgentService> {
+export function agentService(
+  db: Database,
+  dispatcher: Dispatcher,
+  leaseMillis: number,
+  observations: ObservationSettings,
+): ServiceImpl<typeof AgentService> {
   return {
     async *streamJobs(req, ctx) {
       const declaration = {
@@ -44,6 +52,10 @@ export function agentService(db: Database, dispatcher: Dispatcher, leaseMillis: 
       return {
         state: await reportResourceState(db, callContext(ctx), { type: "virtual_machine", id: req.virtualMachineId }, observed, req.reason),
       };
+    },
+    async reportObservations(req, ctx) {
+      const result = await reportObservations(db, callContext(ctx), req.observations.map(observationReport), observations);
+      return { outcomes: result.outcomes.map(observationOutcome), acceptedCount: result.acceptedCount };
     },
     async listAgents(req, ctx) {
       const page = await listAgents(db, callContext(ctx), listRequest({ ...req, filter: "" }));
@@ -110,5 +122,6 @@ export const agentTargets: TargetRules<typeof AgentService> = {
   streamJobs: at("agent", () => ""),
   reportJob: at("job", (request) => request.jobId),
   reportResourceState: at("virtual_machine", (request) => request.virtualMachineId),
+  reportObservations: at("observation", () => ""),
   listAgents: reads,
 };

@@ -11,6 +11,9 @@ import {
   type ComputeService,
 } from "../../gen/es/rackplane/v1/compute_pb.js";
 import * as vms from "../app/compute/vms.js";
+import { type ObservationSettings, readObservations } from "../app/observations/latest.js";
+import type { ObservationView } from "../domain/observations.js";
+import { observationMessage } from "./observation-mapping.js";
 import { getVirtualMachineDetail, listSchedulingRecords, listVirtualMachines, type SchedulingRecord } from "../app/compute/vm-queries.js";
 import type { Database } from "../app/database.js";
 import type { VirtualMachine, VirtualMachineRole as DomainRole } from "../domain/compute.js";
@@ -22,7 +25,7 @@ import { resourcesMessage } from "./host-mapping.js";
 import { responsibleMaintainerMessage } from "./maintainer-mapping.js";
 import { operationMessage } from "./operation-mapping.js";
 
-export function computeService(db: Database): ServiceImpl<typeof ComputeService> {
+export function computeService(db: Database, observations: ObservationSettings): ServiceImpl<typeof ComputeService> {
   return {
     ...catalogueHandlers(db),
     async createVirtualMachine(req, ctx) {
@@ -52,8 +55,9 @@ export function computeService(db: Database): ServiceImpl<typeof ComputeService>
     },
     async getVirtualMachine(req, ctx) {
       const detail = await getVirtualMachineDetail(db, callContext(ctx), req.id);
+      const observed = await readObservations(db, "virtual_machine", [detail.virtualMachine.id], observations);
       return {
-        virtualMachine: virtualMachineMessage(detail.virtualMachine),
+        virtualMachine: virtualMachineMessage(detail.virtualMachine, observed.get(detail.virtualMachine.id)),
         tenant: detail.tenant,
         specification: detail.specification,
         image: detail.image,
@@ -65,7 +69,13 @@ export function computeService(db: Database): ServiceImpl<typeof ComputeService>
     },
     async listVirtualMachines(req, ctx) {
       const page = await listVirtualMachines(db, callContext(ctx), listRequest(req));
-      return { virtualMachines: page.items.map(virtualMachineMessage), nextPageToken: page.nextPageToken };
+      const observed = await readObservations(
+        db,
+        "virtual_machine",
+        page.items.map((vm) => vm.id),
+        observations,
+      );
+      return { virtualMachines: page.items.map((vm) => virtualMachineMessage(vm, observed.get(vm.id))), nextPageToken: page.nextPageToken };
     },
     async startVirtualMachine(req, ctx) {
       return { operation: operationMessage(await vms.operateVirtualMachine(db, callContext(ctx), req.id, "START", {})) };
@@ -106,7 +116,7 @@ function role(value: VirtualMachineRole): DomainRole {
   return value === VirtualMachineRole.UNSPECIFIED ? "" : (VirtualMachineRole[value] as DomainRole);
 }
 
-export function virtualMachineMessage(vm: VirtualMachine) {
+export function virtualMachineMessage(vm: VirtualMachine, observation?: ObservationView) {
   return create(VirtualMachineSchema, {
     id: vm.id,
     name: vm.name,
@@ -126,6 +136,7 @@ export function virtualMachineMessage(vm: VirtualMachine) {
     createTime: timestamp(vm.createTime),
     updateTime: timestamp(vm.updateTime),
     stateChangeTime: timestamp(vm.stateChangeTime),
+    observation: observationMessage(observation),
   });
 }
 

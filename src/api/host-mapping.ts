@@ -1,4 +1,6 @@
 // Hosts, host groups and custom fields: domain ⇄ proto.
+import type { ObservationView } from "../domain/observations.js";
+import { observationMessage } from "./observation-mapping.js";
 import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
 import {
@@ -35,7 +37,7 @@ export function resources(message: ResourcesMessage | undefined): Resources {
   return { cpuCores: message?.cpuCores ?? 0, memoryMib: Number(message?.memoryMib ?? 0n), storageGib: Number(message?.storageGib ?? 0n) };
 }
 
-export function baremetalMessage(host: Baremetal) {
+export function baremetalMessage(host: Baremetal, observation?: ObservationView) {
   const capacity = { cpuCores: host.cpuCores, memoryMib: host.memoryMib, storageGib: host.storageGib };
   const allocated = { cpuCores: host.cpuCoresAllocated, memoryMib: host.memoryMibAllocated, storageGib: host.storageGibAllocated };
   const effective = { cpuCores: host.effectiveCpuCores, memoryMib: host.effectiveMemoryMib, storageGib: host.effectiveStorageGib };
@@ -60,6 +62,7 @@ export function baremetalMessage(host: Baremetal) {
     etag: etagOf(host.version),
     createTime: timestamp(host.createTime),
     updateTime: timestamp(host.updateTime),
+    observation: observationMessage(observation),
   });
 }
 

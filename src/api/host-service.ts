@@ -3,6 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { BaremetalStatus, CustomFieldType, type InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import type { Database } from "../app/database.js";
 import * as baremetals from "../app/hosts/baremetals.js";
+import { type ObservationSettings, readObservations } from "../app/observations/latest.js";
 import * as customFieldDefinitions from "../app/hosts/custom-fields.js";
 import * as groups from "../app/hosts/groups.js";
 import type { BaremetalStatus as DomainStatus, CustomFieldType as DomainFieldType } from "../domain/hosts.js";
@@ -27,7 +28,7 @@ type HostMethods = Extract<
   `${string}Baremetal${string}` | `${string}CustomFieldDefinition${string}`
 >;
 
-export function hostHandlers(db: Database): Pick<ServiceImpl<typeof InventoryService>, HostMethods> {
+export function hostHandlers(db: Database, observations: ObservationSettings): Pick<ServiceImpl<typeof InventoryService>, HostMethods> {
   return {
     async createBaremetal(req, ctx) {
       return {
@@ -40,14 +41,22 @@ export function hostHandlers(db: Database): Pick<ServiceImpl<typeof InventorySer
         callContext(ctx),
         req.requests.map((item) => baremetalFields(item.baremetal!)),
       );
-      return { baremetals: created.map(baremetalMessage) };
+      return { baremetals: created.map((host) => baremetalMessage(host)) };
     },
     async getBaremetal(req, ctx) {
-      return { baremetal: baremetalMessage(await baremetals.getBaremetal(db, callContext(ctx), req.id)) };
+      const host = await baremetals.getBaremetal(db, callContext(ctx), req.id);
+      const observed = await readObservations(db, "baremetal", [host.id], observations);
+      return { baremetal: baremetalMessage(host, observed.get(host.id)) };
     },
     async listBaremetals(req, ctx) {
       const page = await baremetals.listBaremetals(db, callContext(ctx), listRequest(req));
-      return { baremetals: page.items.map(baremetalMessage), nextPageToken: page.nextPageToken };
+      const observed = await readObservations(
+        db,
+        "baremetal",
+        page.items.map((host) => host.id),
+        observations,
+      );
+      return { baremetals: page.items.map((host) => baremetalMessage(host, observed.get(host.id))), nextPageToken: page.nextPageToken };
     },
     async updateBaremetal(req, ctx) {
       const host = req.baremetal!;

@@ -10,6 +10,7 @@ import { regions } from "../app/inventory/regions.js";
 import { rooms } from "../app/inventory/rooms.js";
 import { slotGroups } from "../app/inventory/slot-groups.js";
 import { hostHandlers, hostTargets } from "./host-service.js";
+import type { ObservationSettings } from "../app/observations/latest.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 import { standardHandlers, standardTargets } from "./standard-handlers.js";
 import { callContext, listRequest, maskedPatch, nameAndDescription, required } from "./convert.js";
@@ -31,9 +32,9 @@ import {
   slotGroupMessage,
 } from "./inventory-mapping.js";
 
-export function inventoryService(db: Database): ServiceImpl<typeof InventoryService> {
+export function inventoryService(db: Database, observations: ObservationSettings): ServiceImpl<typeof InventoryService> {
   return {
-    ...hostHandlers(db),
+    ...hostHandlers(db, observations),
     ...standardHandlers(db, regions, {
       noun: "Region",
       field: "region",

@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
+import { poolGuardStats } from "../persistence/pool-guard.js";
 
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
  * (its own identity map), never on the global one. */
@@ -10,10 +11,18 @@ export class Database {
     return this.orm.em.fork();
   }
 
-  /** Asks the database for `select 1` on a pooled connection, past the ORM (and its query log):
-   * the health probe's question, whether the database answers at all. */
+  /** Asks a pooled connection, past the ORM (and its query log), whether the server it reached
+   * takes writes: the readiness probe's question. Throws when it does not answer or is a standby. */
   async ping(): Promise<void> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
-    await pool.query("select 1");
+    const { rows } = await pool.query<{ standby: boolean }>("select pg_is_in_recovery() as standby");
+    if (rows[0]?.standby) throw new Error("the database is a read-only standby, not a primary");
+  }
+
+  /** The pool's counts, for metrics: connections open and idle, callers waiting, and what the pool
+   * guard dropped (persistence/pool-guard.ts). */
+  async poolState(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number }> {
+    const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
   }
 }

@@ -103,6 +103,26 @@ export async function recordFailedMutation(
   await db.em().insert(AuditEvent, auditRow(call, result, reason, message));
 }
 
+/** Extra success records inside a mutation's transaction, for what one call changed besides its
+ * target (a drift that started or ended during an ingest). */
+export async function recordMutations(
+  em: EntityManager,
+  ctx: CallContext,
+  events: readonly { resourceType: string; resourceId: string; reason: string; message: string }[],
+): Promise<void> {
+  await em.insertMany(
+    AuditEvent,
+    events.map((event) =>
+      auditRow(
+        { ...ctx, audit: { ...ctx.audit, resourceType: event.resourceType, resourceId: event.resourceId } },
+        "OK",
+        event.reason,
+        event.message,
+      ),
+    ),
+  );
+}
+
 /** The success record, for the rare mutation that finished without going through `mutate`. */
 export async function recordMutation(db: Database, call: AuditedCall): Promise<void> {
   await db.em().insert(AuditEvent, auditRow(call, "OK"));

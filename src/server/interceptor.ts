@@ -78,12 +78,13 @@ export function callGate({ db, metrics, pendingAudits, targets }: CallDependenci
         // The framework writes the error it raised: it is completed in place (api/errors.ts).
         const error = reason instanceof ConnectError ? completeInPlace(reason) : toConnectError(reason);
         const code = codeName(error.code);
-        metrics.finished(method, code, (performance.now() - state.started) / 1000);
+        metrics.finished(method, code, (performance.now() - state.started) / 1000, reasonOf(error));
         log("info", "rpc", {
           method,
           code,
           duration_ms: Math.round((performance.now() - state.started) * 100) / 100,
-          principal: "",
+          // Set when the interceptor authenticated the call before it ended (an agent's stream).
+          principal: state.principal?.name ?? "",
           request_id: state.requestId,
           reason: error.rawMessage,
         });
@@ -152,7 +153,7 @@ export function callInterceptor({ db, authenticator, metrics, targets, rateLimit
       const code = codeName(connectError?.code);
       if (mutating) await audit(state, code, connectError);
       const durationMs = performance.now() - started;
-      metrics.finished(method, code, durationMs / 1000);
+      metrics.finished(method, code, durationMs / 1000, connectError ? reasonOf(connectError) : "");
       const fields: Record<string, unknown> = {
         method,
         code,

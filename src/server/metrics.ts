@@ -1,82 +1,210 @@
-// Prometheus text exposition of RPC counts and latency histograms, by method and code. Kept in
-// process (no client library): two maps and a fixed bucket ladder are all it takes.
+// What /metrics exposes, through prom-client on a registry of this server's own (tests run several
+// servers in one process): the process and Node.js runtime, every RPC by method and code, the
+// database pool, the job queue and agents, placement refusals, operations in flight and readiness.
+// Gauges read from the database are refreshed once per scrape with a short deadline; a database
+// that does not answer leaves them out rather than failing the scrape (readiness says why).
+// docs/deployment.md lists the alerts worth having on them.
+import client from "prom-client";
 import type { CreationBatchStats } from "../app/compute/creation-batch.js";
-const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import type { FleetState } from "../app/fleet-state.js";
 
-interface Series {
-  readonly method: string;
-  readonly code: string;
-  count: number;
-  sum: number;
-  readonly bucketCounts: number[];
+/** Where the gauges read from; installed once the server has them (`RpcMetrics.observe`). */
+export interface MetricSources {
+  creationBatches(): CreationBatchStats;
+  /** The pool's counts: checked out, idle, callers waiting, and the guard's counters. */
+  pool(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number }>;
+  dispatcher(): { leaseExpiries: number; redeliveries: number };
+  fleet(): Promise<FleetState>;
+  ready(): boolean;
 }
 
+/** Reasons of a refused placement (app/compute/placement.ts). */
+const placementReasons = new Set(["INSUFFICIENT_CAPACITY", "QUOTA_EXCEEDED"]);
+const databaseDeadlineMs = 2_000;
+
 export class RpcMetrics {
-  private readonly series = new Map<string, Series>();
+  readonly registry = new client.Registry();
   private inFlight = 0;
+  private readonly requests = new client.Counter({
+    name: "rackplane_rpc_requests_total",
+    help: "RPCs handled, by method and status code.",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+  private readonly durations = new client.Histogram({
+    name: "rackplane_rpc_duration_seconds",
+    help: "RPC latency, by method and status code.",
+    labelNames: ["method", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly refusals = new client.Counter({
+    name: "rackplane_placement_refusals_total",
+    help: "Placements refused, by reason (no host with the capacity, or the tenant's quota).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  private sources: MetricSources | undefined;
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+    const inFlight = () => this.inFlight;
+    new client.Gauge({
+      name: "rackplane_rpc_in_flight",
+      help: "RPCs being handled now.",
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
+      },
+    });
+  }
 
   started(): void {
     this.inFlight++;
   }
 
-  finished(method: string, code: string, seconds: number): void {
+  finished(method: string, code: string, seconds: number, reason = ""): void {
     this.inFlight--;
-    const key = `${method}\u0000${code}`;
-    let series = this.series.get(key);
-    if (!series) {
-      series = { method, code, count: 0, sum: 0, bucketCounts: buckets.map(() => 0) };
-      this.series.set(key, series);
-    }
-    series.count++;
-    series.sum += seconds;
-    for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) series.bucketCounts[i]!++;
+    this.requests.inc({ method, code });
+    this.durations.observe({ method, code }, seconds);
+    if (code === "RESOURCE_EXHAUSTED" && placementReasons.has(reason)) this.refusals.inc({ reason });
   }
 
   inFlightCount(): number {
     return this.inFlight;
   }
 
-  render(): string {
-    const lines = [
-      "# HELP rackplane_rpc_requests_total RPCs handled, by method and status code.",
-      "# TYPE rackplane_rpc_requests_total counter",
-    ];
-    for (const s of this.series.values()) lines.push(`rackplane_rpc_requests_total{${labels(s)}} ${s.count}`);
-    lines.push(
-      "# HELP rackplane_rpc_duration_seconds RPC latency, by method and status code.",
-      "# TYPE rackplane_rpc_duration_seconds histogram",
+  /** Registers the families read from the rest of the server. Called once. */
+  observe(sources: MetricSources): void {
+    this.sources = sources;
+    const registers = [this.registry];
+    const counter = (name: string, help: string, read: () => number) =>
+      new client.Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    counter(
+      "rackplane_vm_creation_batches_total",
+      "Transactions that held more than one VM creation.",
+      () => sources.creationBatches().batches,
     );
-    for (const s of this.series.values()) {
-      for (const [i, le] of buckets.entries())
-        lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="${le}"} ${s.bucketCounts[i]}`);
-      lines.push(`rackplane_rpc_duration_seconds_bucket{${labels(s)},le="+Inf"} ${s.count}`);
-      lines.push(`rackplane_rpc_duration_seconds_sum{${labels(s)}} ${s.sum}`);
-      lines.push(`rackplane_rpc_duration_seconds_count{${labels(s)}} ${s.count}`);
-    }
-    lines.push(
-      "# HELP rackplane_rpc_in_flight RPCs being handled now.",
-      "# TYPE rackplane_rpc_in_flight gauge",
-      `rackplane_rpc_in_flight ${this.inFlight}`,
+    counter(
+      "rackplane_vm_creations_batched_total",
+      "VM creations committed in those transactions.",
+      () => sources.creationBatches().batched,
     );
-    return `${lines.join("\n")}\n`;
+    counter(
+      "rackplane_vm_creations_handed_on_total",
+      "VM creations a batch handed on to run in a transaction of their own.",
+      () => sources.creationBatches().handedOn,
+    );
+    counter(
+      "rackplane_vm_creation_batches_failed_total",
+      "Batches that failed as a whole and were retried creation by creation.",
+      () => sources.creationBatches().failedBatches,
+    );
+    counter(
+      "rackplane_job_lease_expiries_total",
+      "Job leases this replica took back because their agent stopped renewing them (the job was queued again).",
+      () => sources.dispatcher().leaseExpiries,
+    );
+    counter(
+      "rackplane_job_redeliveries_total",
+      "Jobs this replica handed to an agent again after an earlier attempt.",
+      () => sources.dispatcher().redeliveries,
+    );
+    new client.Gauge({
+      name: "rackplane_ready",
+      help: "1 while this replica is ready (it reaches a writable database), 0 otherwise.",
+      registers,
+      collect() {
+        this.set(sources.ready() ? 1 : 0);
+      },
+    });
+
+    const poolConnections = new client.Gauge({
+      name: "rackplane_db_pool_connections",
+      help: "Connections of this replica's database pool, by state (in_use, idle).",
+      labelNames: ["state"] as const,
+      registers,
+    });
+    const poolWaiting = new client.Gauge({
+      name: "rackplane_db_pool_waiting",
+      help: "Callers waiting for a connection of the pool (a pool too small, or a database too slow).",
+      registers,
+    });
+    const poolErrors = new client.Counter({
+      name: "rackplane_db_pool_errors_total",
+      help: "Pool connections lost, by cause: idle_error (the server went away) or read_only (reached a standby; destroyed).",
+      labelNames: ["cause"] as const,
+      registers,
+    });
+    const jobs = new client.Gauge({
+      name: "rackplane_jobs",
+      help: "Jobs waiting for an agent (QUEUED) or held by one (LEASED), by kind.",
+      labelNames: ["kind", "state"] as const,
+      registers,
+    });
+    const oldestQueued = new client.Gauge({
+      name: "rackplane_jobs_oldest_queued_age_seconds",
+      help: "How long the oldest queued job has waited for an agent (0 with none queued).",
+      registers,
+    });
+    const agents = new client.Gauge({
+      name: "rackplane_agents_connected",
+      help: 'Agents connected (to any replica) per job kind they take; "*" for agents that take every kind.',
+      labelNames: ["job_kind"] as const,
+      registers,
+    });
+    const operations = new client.Gauge({
+      name: "rackplane_operations",
+      help: "Operations not finished yet, by state (PENDING, RUNNING).",
+      labelNames: ["state"] as const,
+      registers,
+    });
+    // One refresh per scrape sets every database-read family before the registry renders.
+    this.refresh = async () => {
+      const pool = await sources.pool();
+      poolConnections.set({ state: "in_use" }, pool.total - pool.idle);
+      poolConnections.set({ state: "idle" }, pool.idle);
+      poolWaiting.set(pool.waiting);
+      poolErrors.reset();
+      poolErrors.inc({ cause: "idle_error" }, pool.idleErrors);
+      poolErrors.inc({ cause: "read_only" }, pool.droppedReadOnly);
+      for (const gauge of [jobs, oldestQueued, agents, operations]) gauge.reset();
+      const fleet = await withDeadline(sources.fleet(), databaseDeadlineMs).catch(() => undefined);
+      if (!fleet) return;
+      for (const row of fleet.jobs) jobs.set({ kind: row.kind, state: row.state }, row.count);
+      oldestQueued.set(fleet.oldestQueuedSeconds);
+      for (const row of fleet.agents) agents.set({ job_kind: row.jobKind }, row.count);
+      for (const row of fleet.operations) operations.set({ state: row.state }, row.count);
+    };
+  }
+
+  private refresh: () => Promise<void> = async () => undefined;
+
+  /** The exposition in Prometheus text format. */
+  async render(): Promise<string> {
+    if (this.sources) await this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }
 
-function labels(series: Series): string {
-  return `method="${series.method}",code="${series.code}"`;
-}
-
-/** The VM-creation batcher's counters (app/compute/creation-batch.ts). */
-export function renderCreationBatches(stats: CreationBatchStats): string {
-  const counters: Array<[string, string, number]> = [
-    ["rackplane_vm_creation_batches_total", "Transactions that held more than one VM creation.", stats.batches],
-    ["rackplane_vm_creations_batched_total", "VM creations committed in those transactions.", stats.batched],
-    ["rackplane_vm_creations_handed_on_total", "VM creations a batch handed on to run in a transaction of their own.", stats.handedOn],
-    [
-      "rackplane_vm_creation_batches_failed_total",
-      "Batches that failed as a whole and were retried creation by creation.",
-      stats.failedBatches,
-    ],
-  ];
-  return counters.map(([name, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`).join("");
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`took longer than ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

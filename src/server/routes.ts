@@ -27,6 +27,7 @@ import { RequestTargets, type TargetRules } from "../api/request-targets.js";
 import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
+import type { ObservationSettings } from "../app/observations/latest.js";
 import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import type { Notifications } from "../persistence/notifications.js";
 import { type HealthStatus, registerHealth } from "./health.js";
@@ -39,6 +40,8 @@ export interface RouteDependencies {
   readonly notifications: Notifications;
   readonly dispatcher: Dispatcher;
   readonly leaseMillis: number;
+  /** How observations read (staleness). */
+  readonly observations: ObservationSettings;
   /** The server's secret key: seals clusters' CA keys at rest (app/kubernetes/secret-box.ts). */
   readonly secrets: SecretBox;
 }
@@ -66,15 +69,19 @@ function route<S extends GenService<GenServiceMethods>>(
 
 /** Every rackplane service. */
 export const served: readonly Route[] = [
-  route(InventoryService, ({ db }) => inventoryService(db), inventoryTargets),
+  route(InventoryService, ({ db, observations }) => inventoryService(db, observations), inventoryTargets),
   route(IdentityService, ({ db, authenticator }) => identityService(db, authenticator), identityTargets),
   route(AuditService, ({ db }) => auditService(db), auditTargets),
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
-  route(ComputeService, ({ db }) => computeService(db), computeTargets),
+  route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
   route(KubernetesService, ({ db, secrets }) => kubernetesService(db, secrets), kubernetesTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
-  route(AgentService, ({ db, dispatcher, leaseMillis }) => agentService(db, dispatcher, leaseMillis), agentTargets),
+  route(
+    AgentService,
+    ({ db, dispatcher, leaseMillis, observations }) => agentService(db, dispatcher, leaseMillis, observations),
+    agentTargets,
+  ),
 ];
 
 /** The contract files whose services this server implements, for reflection. */

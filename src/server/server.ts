@@ -14,14 +14,19 @@ import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
+import { ConsoleFiles } from "./console.js";
+import { withCors } from "./cors.js";
 import { isLoopback, readCertificatePair, type TlsFiles } from "./tls.js";
 import { errorFields, log } from "../log.js";
 import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
-import { renderCreationBatches, RpcMetrics } from "./metrics.js";
+import { RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
 import { openSecretBox, secretBoxWithKey } from "../app/kubernetes/secret-box.js";
+import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
+import { defaultObservationSettings } from "../app/observations/latest.js";
+import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -41,9 +46,18 @@ export interface ServerOptions {
   readonly tokenCacheMillis?: number;
   /** Mutations per principal on this process; absent for no limit. */
   readonly rateLimit?: RateLimit;
+  /** An observation older than this reads as health UNKNOWN (default 300 s). */
+  readonly observationStaleMillis?: number;
+  /** How long a VM's observed power may contradict its recorded state before it is drifted
+   * (default 120 s). */
+  readonly driftGraceMillis?: number;
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
    * share it). Unset: a key made for this process only, lost with it — for tests. */
   readonly secretKeyFile?: string;
+  /** The built web console (vite's output) to serve at `/`; absent: no console. */
+  readonly consoleDir?: string;
+  /** Browser origins other than the server's own that may call the API (CORS); none by default. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -58,6 +72,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const observationStaleMillis = options.observationStaleMillis ?? defaultObservationSettings.staleMillis;
+  setObservationStaleSeconds(observationStaleMillis / 1000);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   registerLifecycles();
@@ -87,9 +103,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   dispatcher.start();
 
+  const consoleFiles = options.consoleDir ? new ConsoleFiles(options.consoleDir) : undefined;
   const calls = { db, authenticator: callers, metrics, pendingAudits, targets: requestTargets(), ...(rateLimiter ? { rateLimiter } : {}) };
   const handler = connectNodeAdapter({
-    routes: routes({ db, authenticator, health, notifications, dispatcher, leaseMillis, secrets }),
+    routes: routes({
+      db,
+      authenticator,
+      health,
+      notifications,
+      dispatcher,
+      leaseMillis,
+      secrets,
+      observations: {
+        staleMillis: observationStaleMillis,
+        driftGraceMillis: options.driftGraceMillis ?? defaultObservationSettings.driftGraceMillis,
+      },
+    }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],
     // Unknown fields and enum names are errors, not silently dropped: a typo must not create an
@@ -99,19 +128,55 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Clients and server share a data-center network: compressing costs more CPU than it saves.
     acceptCompression: [],
     fallback(req, res) {
-      if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(metrics.render() + renderCreationBatches(creationBatcher(db).stats));
+      const path = req.url?.split("?")[0];
+      // Liveness: the process answers. Never the database: a replica is not restarted for an outage.
+      if (req.method === "GET" && path === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("ok\n");
         return;
       }
+      // Readiness: the overall health, which follows the database (database-health.ts).
+      if (req.method === "GET" && path === "/readyz") {
+        const ready = health.get("") === ServingStatus.SERVING;
+        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
+        res.end(ready ? "ready\n" : "not ready: no writable database\n");
+        return;
+      }
+      if (req.method === "GET" && path === "/metrics") {
+        metrics.render().then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.contentType });
+            res.end(text);
+          },
+          (error: unknown) => {
+            log("error", "could not render the metrics", errorFields(error));
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end("could not render the metrics\n");
+          },
+        );
+        return;
+      }
+      if (consoleFiles?.serve(req, res)) return;
       res.writeHead(404, { "content-type": "text/plain" });
-      res.end("not found\n");
+      res.end(req.url === "/" && consoleFiles ? "not found: the console is not built (npm run build)\n" : "not found\n");
     },
   });
-  const listener = await listen(options.host, options.port, handler, options.tls && readCertificatePair(options.tls));
+  const listener = await listen(
+    options.host,
+    options.port,
+    withCors(options.corsOrigins ?? [], handler),
+    options.tls && readCertificatePair(options.tls),
+  );
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
+  metrics.observe({
+    creationBatches: () => creationBatcher(db).stats,
+    pool: () => db.poolState(),
+    dispatcher: () => dispatcher.stats,
+    fleet: () => readFleetState(db),
+    ready: () => health.get("") === ServingStatus.SERVING,
+  });
   const url = `${listener.tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${listener.port}`;
   log("info", "listening", { url, tls: listener.tls });
   if (!listener.tls && !isLoopback(options.host)) {

@@ -22,7 +22,7 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import { base64Decode, base64Encode, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { AnySchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { AnySchema, MethodOptions_IdempotencyLevel, timestampNow } from "@bufbuild/protobuf/wkt";
 import { field as fieldRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { getOption } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
@@ -37,6 +37,7 @@ import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
 import { startTestServer, type TestServer, bearer } from "../support/server.js";
@@ -377,6 +378,14 @@ const rows: Record<string, Row> = {
   "AgentService/StreamJobs": write(() => ({ agentId: "mx-kvm", maxConcurrentJobs: 1 }), "service"),
   "AgentService/ReportJob": write(() => ({ jobId: MISSING, leaseToken: "x", state: JobReportState.IN_PROGRESS }), "service"),
   "AgentService/ReportResourceState": write(() => ({ virtualMachineId: s.vm, state: ObservedState.RUNNING }), "service"),
+  "AgentService/ReportObservations": write(
+    () => ({
+      observations: [
+        { subject: { case: "virtualMachineId", value: s.vm }, observeTime: timestampNow(), powerState: PowerState.ON, cpuPercent: 1 },
+      ],
+    }),
+    "service",
+  ),
   "AgentService/ListAgents": list,
 
   "KubernetesService/CreateKubernetesVersion": write(() => ({ version: { version: "1.31.5" } })),

@@ -5,6 +5,7 @@
 // shared one must stay up), started again on the same port.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -124,12 +125,16 @@ it("goes NOT_SERVING and answers UNAVAILABLE while PostgreSQL is down, and recov
 
   await postgres!.stop();
   await until(async () => (await status()) === ServingStatus.NOT_SERVING, 10_000, "health to say NOT_SERVING");
+  // Readiness follows the database, liveness does not.
+  expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   const failedBefore = failures.length;
   await until(async () => failures.length >= failedBefore + 8, 10_000, "calls to fail while the database is down");
   const duringOutage = failures.slice(failedBefore);
 
   await startPostgres();
   await until(async () => (await status()) === ServingStatus.SERVING, 30_000, "health to say SERVING again");
+  expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   const afterRecovery = acknowledged.length;
   await until(async () => acknowledged.length >= afterRecovery + 20, 30_000, "creations after the restart");
   loading = false;
@@ -168,3 +173,37 @@ it("goes NOT_SERVING and answers UNAVAILABLE while PostgreSQL is down, and recov
   expect(streamEnds.filter((end) => /INTERNAL|UNKNOWN/.test(end))).toEqual([]);
   expect(server.child.exitCode).toBeNull();
 }, 180_000);
+
+it("ends within its shutdown grace period on SIGTERM when PostgreSQL stops answering", async () => {
+  // A proxy in front of PostgreSQL that can freeze: connections stay open, nothing comes back, as
+  // with a primary that vanished from the network. Every database step of stopping would wait.
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const proxy = createServer((socket) => {
+    sockets.add(socket);
+    if (frozen) return;
+    const upstream = connect(port, "127.0.0.1");
+    sockets.add(upstream);
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+    for (const end of [socket, upstream]) end.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(postgres!.url);
+  proxied.port = String((proxy.address() as AddressInfo).port);
+  const stuck = await startServerProcess(proxied.toString(), { RACKPLANE_SHUTDOWN_GRACE_SECONDS: "3" });
+  try {
+    frozen = true;
+    for (const socket of sockets) socket.pause();
+    const started = performance.now();
+    const code = await stuck.stop("SIGTERM");
+    const seconds = (performance.now() - started) / 1000;
+    expect(seconds).toBeLessThan(5);
+    expect(code).toBe(1);
+    expect(stuck.output()).toContain("shutdown took longer than its grace period");
+  } finally {
+    stuck.child.kill("SIGKILL");
+    for (const socket of sockets) socket.destroy();
+    proxy.close();
+  }
+}, 60_000);

@@ -46,7 +46,10 @@ export interface TestServer {
 /** Starts a server on a fresh database, or on `databaseUrl` to join other replicas. */
 export async function startTestServer(
   databaseUrl?: string,
-  options: Pick<ServerOptions, "leaseMillis" | "oidc" | "rateLimit" | "tokenCacheMillis"> = {},
+  options: Pick<
+    ServerOptions,
+    "leaseMillis" | "oidc" | "rateLimit" | "tokenCacheMillis" | "consoleDir" | "corsOrigins" | "observationStaleMillis" | "driftGraceMillis"
+  > = {},
 ): Promise<TestServer> {
   const server = await startServer({
     ...options,

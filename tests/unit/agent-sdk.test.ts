@@ -6,6 +6,7 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfo } from "../../gen/grpc-js/google/rpc/error_details.js";
+import { ObservationOutcome, type ObservationReport } from "../../gen/grpc-js/rackplane/v1/observation.js";
 import {
   AgentServiceService,
   JobReportState,
@@ -55,6 +56,7 @@ class FakeAgentService {
   /** The next this many ReportJob calls fail with UNAVAILABLE (a replica restarting). */
   failNextReports = 0;
   unavailableReports = 0;
+  observations: ObservationReport[] = [];
   /** When set, each StreamJobs is ended at once with this status (a replica refusing work). */
   refuseStreams: grpc.status | undefined;
   private server!: grpc.Server;
@@ -114,6 +116,13 @@ class FakeAgentService {
       reportResourceState: (call, callback) => {
         this.resourceStates.push(call.request);
         callback(null, { state: call.request.state === ObservedState.OBSERVED_STATE_CRASHED ? "ERROR" : "RUNNING" });
+      },
+      reportObservations: (call, callback) => {
+        this.observations.push(...call.request.observations);
+        callback(null, {
+          outcomes: call.request.observations.map(() => ObservationOutcome.OBSERVATION_OUTCOME_ACCEPTED),
+          acceptedCount: call.request.observations.length,
+        });
       },
       listAgents: (_call, callback) => callback(null, { agents: [], nextPageToken: "" }),
     };

@@ -1,4 +1,5 @@
 // Reading VMs (VM-5) and placement records (VM-7).
+import { observedFilter } from "../../domain/observations.js";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { VirtualMachine } from "../../domain/compute.js";
 import { NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
@@ -50,6 +51,7 @@ const vmFilter: FilterSchema = {
   specification_id: { type: uuid, property: "specificationId" },
   image_id: { type: uuid, property: "imageId" },
   create_time: { type: { kind: "timestamp" }, property: "createTime" },
+  ...observedFilter,
 };
 
 const readers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;

@@ -2,6 +2,7 @@
 // check for all items with a fixed number of queries, so a 1,000-host import costs about what one
 // host does, times the rows.
 import type { EntityManager, FilterQuery } from "@mikro-orm/postgresql";
+import { observedFilter } from "../../domain/observations.js";
 import {
   AlreadyExistsError,
   BatchRejectedError,
@@ -103,6 +104,7 @@ const baremetalFilter: FilterSchema = {
   free_storage_gib: field.integer("freeStorageGib"),
   description: field.string("description"),
   ...resourceTimes,
+  ...observedFilter,
 };
 
 export async function createBaremetal(db: Database, ctx: CallContext, fields: BaremetalFields, requestId: string): Promise<Baremetal> {

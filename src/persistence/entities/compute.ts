@@ -1,4 +1,5 @@
 // The VM catalogue, VMs, quotas and placement records (VM-1..7, QUO-1..5).
+import { observedColumns } from "./observed-columns.js";
 import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
 import type { Architecture, ImageStatus, VirtualMachineRole, VirtualMachineState } from "../../domain/compute.js";
 import { resourceProperties } from "./common.js";
@@ -114,6 +115,7 @@ export const VirtualMachine = defineEntity({
     activeOperationId: p.uuid().nullable(),
     hypervisorId: p.string().length(128).default(""),
     ipAddresses: p.array().default([]),
+    ...observedColumns("virtual_machine"),
   },
 });
 export type VirtualMachine = InferEntity<typeof VirtualMachine>;

@@ -1,4 +1,5 @@
 // Bare-metal hosts, host groups and custom field definitions (HOST-1..4).
+import { observedColumns } from "./observed-columns.js";
 import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
 import type { BaremetalGroupDimension, BaremetalStatus, CustomFieldType } from "../../domain/hosts.js";
 import type { PlacementPolicy } from "../../domain/placement.js";
@@ -77,6 +78,7 @@ export const Baremetal = defineEntity({
     regionId: p.uuid(),
     customFields: p.json<Record<string, string | number | boolean>>().default("{}"),
     description: p.text().default(""),
+    ...observedColumns("baremetal"),
   },
 });
 export type Baremetal = InferEntity<typeof Baremetal>;

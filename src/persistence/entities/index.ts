@@ -12,6 +12,7 @@ import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
+import { Observation } from "./observation.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
@@ -22,6 +23,7 @@ export * from "./jobs.js";
 export * from "./identity.js";
 export * from "./kubernetes.js";
 export * from "./maintainer.js";
+export * from "./observation.js";
 export * from "./tenant.js";
 export * from "./inventory.js";
 
@@ -59,4 +61,5 @@ export const entities = [
   KubernetesCluster,
   KubernetesNodePool,
   KubernetesClusterCa,
+  Observation,
 ];

@@ -8,6 +8,7 @@ import { Migration20261126172548_partial_cluster_index } from "./Migration202611
 import { Migration20261202065651_agent_token_scope } from "./Migration20261202065651_agent_token_scope.js";
 import { Migration20261202072521_kubernetes } from "./Migration20261202072521_kubernetes.js";
 import { Migration20261202112547_job_waits } from "./Migration20261202112547_job_waits.js";
+import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202065651_agent_token_scope", class: Migration20261202065651_agent_token_scope },
   { name: "Migration20261202072521_kubernetes", class: Migration20261202072521_kubernetes },
   { name: "Migration20261202112547_job_waits", class: Migration20261202112547_job_waits },
+  { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
 ];

@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Struct } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { ReportObservationsRequest, ReportObservationsResponse } from "./observation.js";
 
 export const protobufPackage = "rackplane.v1";
 
@@ -2011,6 +2012,23 @@ export const AgentServiceService = {
       Buffer.from(ReportResourceStateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportResourceStateResponse => ReportResourceStateResponse.decode(value),
   },
+  /**
+   * Reports what an agent observes of hosts and VMs (power, health, use): up to 1,000 observations
+   * at once, each answered by its own outcome. One outside the token's scope is NOT_FOUND, as if it
+   * did not exist; one older than the stored observation is ignored (SUPERSEDED). See
+   * docs/observations.md.
+   */
+  reportObservations: {
+    path: "/rackplane.v1.AgentService/ReportObservations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportObservationsRequest): Buffer =>
+      Buffer.from(ReportObservationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportObservationsRequest => ReportObservationsRequest.decode(value),
+    responseSerialize: (value: ReportObservationsResponse): Buffer =>
+      Buffer.from(ReportObservationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportObservationsResponse => ReportObservationsResponse.decode(value),
+  },
   /** Lists agents: connected or not, last seen, scope, jobs in flight, and which replica holds them. */
   listAgents: {
     path: "/rackplane.v1.AgentService/ListAgents" as const,
@@ -2044,6 +2062,13 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * VM outside the token's scope is NOT_FOUND, as if it did not exist.
    */
   reportResourceState: handleUnaryCall<ReportResourceStateRequest, ReportResourceStateResponse>;
+  /**
+   * Reports what an agent observes of hosts and VMs (power, health, use): up to 1,000 observations
+   * at once, each answered by its own outcome. One outside the token's scope is NOT_FOUND, as if it
+   * did not exist; one older than the stored observation is ignored (SUPERSEDED). See
+   * docs/observations.md.
+   */
+  reportObservations: handleUnaryCall<ReportObservationsRequest, ReportObservationsResponse>;
   /** Lists agents: connected or not, last seen, scope, jobs in flight, and which replica holds them. */
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
 }
@@ -2101,6 +2126,27 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportResourceStateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reports what an agent observes of hosts and VMs (power, health, use): up to 1,000 observations
+   * at once, each answered by its own outcome. One outside the token's scope is NOT_FOUND, as if it
+   * did not exist; one older than the stored observation is ignored (SUPERSEDED). See
+   * docs/observations.md.
+   */
+  reportObservations(
+    request: ReportObservationsRequest,
+    callback: (error: ServiceError | null, response: ReportObservationsResponse) => void,
+  ): ClientUnaryCall;
+  reportObservations(
+    request: ReportObservationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportObservationsResponse) => void,
+  ): ClientUnaryCall;
+  reportObservations(
+    request: ReportObservationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportObservationsResponse) => void,
   ): ClientUnaryCall;
   /** Lists agents: connected or not, last seen, scope, jobs in flight, and which replica holds them. */
   listAgents(

@@ -22,6 +22,7 @@ import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { Resources } from "./inventory.js";
 import { ResponsibleMaintainer } from "./maintainer.js";
+import { Observation } from "./observation.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -447,7 +448,11 @@ export interface VirtualMachine {
     | Date
     | undefined;
   /** When its state last changed. */
-  stateChangeTime: Date | undefined;
+  stateChangeTime:
+    | Date
+    | undefined;
+  /** What its agent last observed of it (output only); unset until one reported. */
+  observation: Observation | undefined;
 }
 
 /** Request of ComputeService.CreateVirtualMachineSpecification. */
@@ -1704,6 +1709,7 @@ function createBaseVirtualMachine(): VirtualMachine {
     createTime: undefined,
     updateTime: undefined,
     stateChangeTime: undefined,
+    observation: undefined,
   };
 }
 
@@ -1762,6 +1768,9 @@ export const VirtualMachine: MessageFns<VirtualMachine> = {
     }
     if (message.stateChangeTime !== undefined) {
       Timestamp.encode(toTimestamp(message.stateChangeTime), writer.uint32(146).fork()).join();
+    }
+    if (message.observation !== undefined) {
+      Observation.encode(message.observation, writer.uint32(802).fork()).join();
     }
     return writer;
   },
@@ -1923,6 +1932,14 @@ export const VirtualMachine: MessageFns<VirtualMachine> = {
             message.stateChangeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.observation = Observation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2003,6 +2020,7 @@ export const VirtualMachine: MessageFns<VirtualMachine> = {
         : isSet(object.state_change_time)
         ? fromJsonTimestamp(object.state_change_time)
         : undefined,
+      observation: isSet(object.observation) ? Observation.fromJSON(object.observation) : undefined,
     };
   },
 
@@ -2062,6 +2080,9 @@ export const VirtualMachine: MessageFns<VirtualMachine> = {
     if (message.stateChangeTime !== undefined) {
       obj.stateChangeTime = message.stateChangeTime.toISOString();
     }
+    if (message.observation !== undefined) {
+      obj.observation = Observation.toJSON(message.observation);
+    }
     return obj;
   },
 
@@ -2090,6 +2111,9 @@ export const VirtualMachine: MessageFns<VirtualMachine> = {
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
     message.stateChangeTime = object.stateChangeTime ?? undefined;
+    message.observation = (object.observation !== undefined && object.observation !== null)
+      ? Observation.fromPartial(object.observation)
+      : undefined;
     return message;
   },
 };

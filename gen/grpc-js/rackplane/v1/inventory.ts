@@ -21,6 +21,7 @@ import {
 import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Struct } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { Observation } from "./observation.js";
 
 export const protobufPackage = "rackplane.v1";
 
@@ -1151,7 +1152,11 @@ export interface Baremetal {
    * What the scheduler may hand out: (capacity − the group's reserve per host) × the group's
    * allocation ratio (output only). free is effective − allocated.
    */
-  effective: Resources | undefined;
+  effective:
+    | Resources
+    | undefined;
+  /** What its agent last observed of it (output only); unset until one reported. */
+  observation: Observation | undefined;
 }
 
 /** BaremetalGroup groups hosts; tenant quotas and placement name a group (HOST-2). */
@@ -9000,6 +9005,7 @@ function createBaseBaremetal(): Baremetal {
     createTime: undefined,
     updateTime: undefined,
     effective: undefined,
+    observation: undefined,
   };
 }
 
@@ -9064,6 +9070,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     }
     if (message.effective !== undefined) {
       Resources.encode(message.effective, writer.uint32(162).fork()).join();
+    }
+    if (message.observation !== undefined) {
+      Observation.encode(message.observation, writer.uint32(802).fork()).join();
     }
     return writer;
   },
@@ -9241,6 +9250,14 @@ export const Baremetal: MessageFns<Baremetal> = {
             message.effective = Resources.decode(reader, reader.uint32());
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.observation = Observation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9315,6 +9332,7 @@ export const Baremetal: MessageFns<Baremetal> = {
         ? fromJsonTimestamp(object.update_time)
         : undefined,
       effective: isSet(object.effective) ? Resources.fromJSON(object.effective) : undefined,
+      observation: isSet(object.observation) ? Observation.fromJSON(object.observation) : undefined,
     };
   },
 
@@ -9380,6 +9398,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     if (message.effective !== undefined) {
       obj.effective = Resources.toJSON(message.effective);
     }
+    if (message.observation !== undefined) {
+      obj.observation = Observation.toJSON(message.observation);
+    }
     return obj;
   },
 
@@ -9415,6 +9436,9 @@ export const Baremetal: MessageFns<Baremetal> = {
     message.updateTime = object.updateTime ?? undefined;
     message.effective = (object.effective !== undefined && object.effective !== null)
       ? Resources.fromPartial(object.effective)
+      : undefined;
+    message.observation = (object.observation !== undefined && object.observation !== null)
+      ? Observation.fromPartial(object.observation)
       : undefined;
     return message;
   },

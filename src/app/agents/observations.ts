@@ -1,0 +1,164 @@
+// Observed state (issue 19): agents report what hosts and VMs actually do, in batches. One call is
+// one transaction of two statements whatever its size: one read of where each named resource lives
+// (for the agent's scope), one upsert of every accepted observation that keeps the newer of the
+// stored and the reported one; and one audit record. docs/observations.md says why.
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { placeInScope } from "../../domain/agent-scope.js";
+import type { ObservationOutcome, ObservationReport, ObservedKind } from "../../domain/observations.js";
+import { requireRole } from "../../domain/principal.js";
+import type { CallContext } from "../context.js";
+import type { Database } from "../database.js";
+import { mutate, recordMutations } from "../mutation.js";
+
+export interface ObservationsResult {
+  /** One per report, in the order given. */
+  readonly outcomes: readonly ObservationOutcome[];
+  readonly acceptedCount: number;
+}
+
+/** Stores each observation inside the agent's scope that is newer than the stored one. A resource
+ * outside the scope is NOT_FOUND, exactly like one that does not exist; an older (or equally old)
+ * report is SUPERSEDED and changes nothing. */
+export async function reportObservations(
+  db: Database,
+  ctx: CallContext,
+  reports: readonly ObservationReport[],
+  settings: { readonly driftGraceMillis: number },
+): Promise<ObservationsResult> {
+  requireRole(ctx.principal, ["AGENT"], "report observations");
+  return mutate(db, ctx, async (em) => {
+    ctx.audit.resourceType = "observation";
+    ctx.audit.resourceId = "";
+    const places = await placesOf(em, reports);
+    const outcomes: ObservationOutcome[] = reports.map((report) => {
+      const place = places.get(key(report.kind, report.id));
+      return place && placeInScope(ctx.principal.agentScope, place) ? "SUPERSEDED" : "NOT_FOUND";
+    });
+    // A batch may name one resource twice: only its newest report can be stored (one statement may
+    // not change a row twice), the others are superseded by it.
+    const newest = new Map<string, number>();
+    reports.forEach((report, index) => {
+      if (outcomes[index] === "NOT_FOUND") return;
+      const k = key(report.kind, report.id);
+      const previous = newest.get(k);
+      if (previous === undefined || reports[previous]!.observeTime < report.observeTime) newest.set(k, index);
+    });
+    const candidates = [...newest.values()].map((index) => reports[index]!);
+    const stored = await upsertNewer(em, candidates, ctx.principal.name);
+    for (const [k, index] of newest) if (stored.has(k)) outcomes[index] = "ACCEPTED";
+    const acceptedVms = [...stored].filter((k) => k.startsWith("virtual_machine/")).map((k) => k.slice("virtual_machine/".length));
+    await recordDrift(em, ctx, acceptedVms, settings.driftGraceMillis);
+    const acceptedCount = stored.size;
+    const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
+    ctx.audit.detail = `${reports.length} observations: ${acceptedCount} accepted, ${reports.length - acceptedCount - notFound} superseded, ${notFound} not found`;
+    return { outcomes, acceptedCount };
+  });
+}
+
+function key(kind: ObservedKind, id: string): string {
+  return `${kind}/${id.toLowerCase()}`;
+}
+
+/** Where each named host and VM lives (its group and its host's datacenter), in one statement; a
+ * resource that does not exist is missing from the map. */
+async function placesOf(em: EntityManager, reports: readonly ObservationReport[]) {
+  const ids = (kind: ObservedKind) => [...new Set(reports.filter((report) => report.kind === kind).map((report) => report.id))];
+  const hosts = ids("baremetal");
+  const vms = ids("virtual_machine");
+  const rows = await em.execute<{ kind: ObservedKind; id: string; group_id: string | null; datacenter_id: string | null }[]>(
+    `select 'baremetal' as kind, b.id, b.group_id, b.datacenter_id
+       from baremetal b where b.id = any(${uuidArray(hosts.length)})
+     union all
+     select 'virtual_machine' as kind, v.id, v.group_id, b.datacenter_id
+       from virtual_machine v join baremetal b on b.id = v.baremetal_id
+      where v.id = any(${uuidArray(vms.length)})`,
+    [...(hosts.length > 0 ? [hosts] : []), ...(vms.length > 0 ? [vms] : [])],
+  );
+  return new Map(rows.map((row) => [key(row.kind, row.id), { groupId: row.group_id, datacenterId: row.datacenter_id }]));
+}
+
+/** `array[?]::uuid[]`, or an empty array literal when there is nothing to bind. */
+function uuidArray(length: number): string {
+  return length > 0 ? "array[?]::uuid[]" : "'{}'::uuid[]";
+}
+
+/** One statement for the whole batch: each row is written only when it is newer than the stored
+ * one, so a late report never regresses the state. Returns the keys written. */
+async function upsertNewer(em: EntityManager, reports: readonly ObservationReport[], reportedBy: string): Promise<Set<string>> {
+  if (reports.length === 0) return new Set();
+  const rows = await em.execute<{ resource_type: ObservedKind; resource_id: string }[]>(
+    `insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
+                                   cpu_percent, memory_used_mib, storage_used_gib, reported_by)
+     select r.resource_type, r.resource_id, r.observe_time, now(), r.power_state, r.health, r.reasons::jsonb,
+            r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?
+       from unnest(array[?]::text[], array[?]::uuid[], array[?]::timestamptz[], array[?]::text[], array[?]::text[], array[?]::text[],
+                   array[?]::float8[], array[?]::int8[], array[?]::int8[])
+            as r(resource_type, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib)
+     on conflict (resource_type, resource_id) do update
+        set observe_time = excluded.observe_time, receive_time = excluded.receive_time, power_state = excluded.power_state,
+            health = excluded.health, reasons = excluded.reasons, cpu_percent = excluded.cpu_percent,
+            memory_used_mib = excluded.memory_used_mib, storage_used_gib = excluded.storage_used_gib, reported_by = excluded.reported_by
+      where excluded.observe_time > o.observe_time
+     returning o.resource_type, o.resource_id`,
+    [
+      reportedBy,
+      reports.map((report) => report.kind),
+      reports.map((report) => report.id),
+      reports.map((report) => report.observeTime.toISOString()),
+      reports.map((report) => report.powerState),
+      reports.map((report) => report.health ?? ""),
+      reports.map((report) => JSON.stringify(report.reasons)),
+      reports.map((report) => report.cpuPercent),
+      reports.map((report) => report.memoryUsedMib),
+      reports.map((report) => report.storageUsedGib),
+    ],
+  );
+  return new Set(rows.map((row) => key(row.resource_type, row.resource_id)));
+}
+
+/**
+ * Drift, evaluated in the ingest transaction for the VMs whose observation was just stored: one
+ * statement compares each with its recorded state (RUNNING observed OFF, STOPPED observed ON; a VM
+ * in any other state is in transition and never drifts), keeps since when the contradiction lasts,
+ * and marks it drifted once that is longer than the grace period. Its start and its end are each
+ * audited (reasons DRIFT_STARTED, DRIFT_ENDED); the record itself is never changed. Set-based and
+ * on rows the upsert already locked, so it costs one statement per call; doing it here rather than
+ * in a sweep means a drift is known the moment the report proving it arrives.
+ */
+async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly string[], graceMillis: number): Promise<void> {
+  if (vmIds.length === 0) return;
+  const grace = graceMillis / 1000;
+  const changed = await em.execute<{ resource_id: string; drifted: boolean; was_drifted: boolean; recorded: string; observed: string }[]>(
+    `with evaluated as (
+       select o.resource_id, o.drifted as was_drifted, v.state as recorded, o.power_state as observed,
+              case when (v.state = 'RUNNING' and o.power_state = 'OFF') or (v.state = 'STOPPED' and o.power_state = 'ON')
+                   then coalesce(o.drift_since, o.observe_time) end as since,
+              o.observe_time
+         from observation o join virtual_machine v on v.id = o.resource_id
+        where o.resource_type = 'virtual_machine' and o.resource_id = any(array[?]::uuid[])
+     ), decided as (
+       select e.*, coalesce(e.since <= e.observe_time - make_interval(secs => ?), false) as drifted from evaluated e
+     )
+     update observation o
+        set drift_since = d.since, drift_recorded_state = case when d.since is null then '' else d.recorded end, drifted = d.drifted
+       from decided d
+      where o.resource_type = 'virtual_machine' and o.resource_id = d.resource_id
+        and (o.drift_since is distinct from d.since or o.drifted <> d.drifted)
+      returning o.resource_id, d.drifted, d.was_drifted, d.recorded, d.observed`,
+    [[...vmIds], grace],
+  );
+  const transitions = changed.filter((row) => row.drifted !== row.was_drifted);
+  if (transitions.length === 0) return;
+  await recordMutations(
+    em,
+    ctx,
+    transitions.map((row) => ({
+      resourceType: "virtual_machine",
+      resourceId: row.resource_id,
+      reason: row.drifted ? "DRIFT_STARTED" : "DRIFT_ENDED",
+      message: row.drifted
+        ? `recorded ${row.recorded}, observed power ${row.observed} for longer than ${grace} s; the record is left as it is`
+        : `observed power ${row.observed} agrees with the recorded ${row.recorded} again`,
+    })),
+  );
+}

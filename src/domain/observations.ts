@@ -1,0 +1,82 @@
+// Observed state (issue 19): what agents see of hosts and VMs, beside what rackplane recorded. The
+// rules here are pure: which kinds of resource are observed, and how an observation reads at a
+// given moment (stale → UNKNOWN). Ingest and storage are in app/agents/observations.ts.
+import type { FilterSchema } from "./filter.js";
+import { field } from "./filter-schema.js";
+
+/** The kinds of resource an agent reports on, as audit records and scopes name them. */
+export const observedKinds = ["baremetal", "virtual_machine"] as const;
+export type ObservedKind = (typeof observedKinds)[number];
+
+export const healths = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
+export type Health = (typeof healths)[number];
+
+export const powerStates = ["ON", "OFF"] as const;
+export type PowerState = (typeof powerStates)[number];
+
+export const healthReasonKinds = ["DISK_FAILED", "BMC_UNREACHABLE", "INLET_TEMPERATURE_HIGH", "OTHER"] as const;
+export type HealthReasonKind = (typeof healthReasonKinds)[number];
+
+export interface HealthReason {
+  readonly kind: HealthReasonKind;
+  readonly message: string;
+}
+
+/** One observation as an agent reports it. `health` is null for a VM. */
+export interface ObservationReport {
+  readonly kind: ObservedKind;
+  readonly id: string;
+  readonly observeTime: Date;
+  readonly powerState: PowerState;
+  readonly health: Exclude<Health, "UNKNOWN"> | null;
+  readonly reasons: readonly HealthReason[];
+  readonly cpuPercent: number;
+  readonly memoryUsedMib: number;
+  readonly storageUsedGib: number;
+}
+
+/** What became of one reported observation. */
+export type ObservationOutcome = "ACCEPTED" | "SUPERSEDED" | "NOT_FOUND";
+
+/** The stored latest observation of one resource. */
+export interface StoredObservation {
+  readonly observeTime: Date;
+  /** A VM's observed power contradicts its recorded state: since when, and which state; null and
+   * "" while they agree. `drifted` once that lasted longer than the grace period. */
+  readonly driftSince: Date | null;
+  readonly driftRecordedState: string;
+  readonly drifted: boolean;
+  readonly powerState: PowerState;
+  readonly health: Exclude<Health, "UNKNOWN"> | null;
+  readonly reasons: readonly HealthReason[];
+  readonly cpuPercent: number;
+  readonly memoryUsedMib: number;
+  readonly storageUsedGib: number;
+}
+
+/** An observation as a view shows it at `now`. */
+export interface ObservationView extends StoredObservation {
+  readonly ageMillis: number;
+  readonly stale: boolean;
+  /** What counts: UNKNOWN once stale, else the reported health (OK for a VM, which has none). */
+  readonly effectiveHealth: Health;
+}
+
+/** How `stored` reads at `now` when observations older than `staleMillis` no longer count. A
+ * report from an agent whose clock runs ahead reads as age 0, never negative. */
+export function viewObservation(stored: StoredObservation, now: Date, staleMillis: number): ObservationView {
+  const ageMillis = Math.max(0, now.getTime() - stored.observeTime.getTime());
+  const stale = ageMillis > staleMillis;
+  return { ...stored, ageMillis, stale, effectiveHealth: stale ? "UNKNOWN" : (stored.health ?? "OK") };
+}
+
+/** What List filters may say of a host's or VM's latest observation (persistence/entities/
+ * observed-columns.ts): `health` is the effective one, UNKNOWN when stale or never reported. */
+export const observedFilter: FilterSchema = {
+  health: field.enum("HEALTH_", healths, "observedHealth"),
+  "observed.power_state": field.enum("POWER_STATE_", powerStates, "observedPowerState"),
+  "observed.cpu_percent": { type: { kind: "number" }, property: "observedCpuPercent" },
+  "observed.memory_used_mib": field.integer("observedMemoryUsedMib"),
+  "observed.storage_used_gib": field.integer("observedStorageUsedGib"),
+  drifted: field.boolean("observedDrifted"),
+};

@@ -1,0 +1,33 @@
+// The latest observation of each host and VM (issue 19), one row per resource, written by
+// AgentService.ReportObservations with one batched upsert per call (app/agents/observations.ts).
+// Keyed by kind and id rather than a foreign key, so one table and one statement serve both kinds.
+import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
+import type { HealthReason, PowerState } from "../../domain/observations.js";
+
+export const Observation = defineEntity({
+  name: "Observation",
+  properties: {
+    resourceType: p.string().length(32).primary(),
+    resourceId: p.uuid().primary(),
+    /** The agent's clock: a report older than this one is ignored. */
+    observeTime: p.datetime(),
+    /** The server's clock when it was stored. */
+    receiveTime: p.datetime(),
+    powerState: p.string().length(8).$type<PowerState>(),
+    /** "" for a VM. */
+    health: p.string().length(16),
+    reasons: p.json<HealthReason[]>(),
+    cpuPercent: p.double().runtimeType("number").$type<number>(),
+    memoryUsedMib: p.bigint("number"),
+    storageUsedGib: p.bigint("number"),
+    /** The observe time of the first report contradicting the recorded state; null while they agree. */
+    driftSince: p.datetime().nullable(),
+    /** The recorded state contradicted, "" while they agree. */
+    driftRecordedState: p.string().length(16).default(""),
+    /** Contradicting for longer than the grace period. */
+    drifted: p.boolean().default(false),
+    /** The principal that reported it. */
+    reportedBy: p.string().length(128),
+  },
+});
+export type Observation = InferEntity<typeof Observation>;

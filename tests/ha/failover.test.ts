@@ -1,0 +1,303 @@
+// The fleet on highly available PostgreSQL (docs/deployment.md), failover tested: etcd, two
+// PostgreSQL nodes under Patroni and HAProxy on loopback ports (tests/support/ha-cluster.ts), two
+// rackplane replicas on HAProxy's address and a simulated agent connected to both. Under mixed load
+// (creations, lifecycle verbs, cancels, the agent's reports) and a client that retries creations
+// with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
+// SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
+// be lost, no retried request id may create twice, every operation must end (no job lost), no
+// reservation may leak, the agent's stream must resume, readiness must follow the database, and
+// SIGTERM must still stop each replica within its grace period. Prints the recovery times.
+//
+// `npm run test:ha` (scripts/test-ha.sh installs patroni, etcd-server, haproxy and postgresql-15 when
+// missing); not part of `npm test`.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import type { Agent } from "../../src/agent-sdk/index.js";
+import { createSimulatedAgent } from "../../src/agent/simulator.js";
+import { buildCloud, reservationDrift, tenantsWithQuota, type Cloud } from "../support/compute.js";
+import { type HaCluster, startHaCluster } from "../support/ha-cluster.js";
+import { loadClients, runMixedLoad, Tally, type LoadClients } from "../support/mixed-load.js";
+import { startServerProcess, type ServerProcess } from "../support/processes.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+const graceSeconds = 10;
+let cluster: HaCluster | undefined;
+let replicas: ServerProcess[] = [];
+let agent: Agent | undefined;
+
+beforeAll(async () => {
+  cluster = await startHaCluster();
+  // Started together: the migrations run once, under their advisory lock.
+  replicas = await Promise.all(
+    [0, 1].map(() =>
+      startServerProcess(cluster!.url, {
+        RACKPLANE_LEASE_SECONDS: "5",
+        RACKPLANE_DB_POOL: "10",
+        RACKPLANE_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
+      }),
+    ),
+  );
+}, 240_000);
+afterAll(async () => {
+  await agent?.stop({ graceMs: 0 });
+  await Promise.all(replicas.map((replica) => replica.stop("SIGKILL")));
+  await cluster?.stop();
+}, 60_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** Readiness of each replica, sampled every 200 ms, with the time of each sample. */
+class ReadinessLog {
+  readonly samples: { at: number; replica: number; ready: boolean }[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(urls: readonly string[]) {
+    this.done = (async () => {
+      while (this.running) {
+        await Promise.all(
+          urls.map(async (url, replica) => {
+            const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) })
+              .then((response) => response.status === 200)
+              .catch(() => false);
+            this.samples.push({ at: Date.now(), replica, ready });
+          }),
+        );
+        await sleep(200);
+      }
+    })();
+  }
+
+  /** Whether `replica` was seen not ready after `from`, and ready again after that. */
+  followed(replica: number, from: number): { wentDown: boolean; cameBack: boolean } {
+    const after = this.samples.filter((s) => s.replica === replica && s.at >= from);
+    const down = after.findIndex((s) => !s.ready);
+    return { wentDown: down >= 0, cameBack: down >= 0 && after.slice(down).some((s) => s.ready) };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
+/** Creates unnamed VMs one after another, each with a request id of its own, retrying a failed call
+ * with the same id until it succeeds: after a failover the retry must find the first result, not
+ * create again. Records when each creation was acknowledged. */
+async function retryingCreator(
+  clients: readonly LoadClients[],
+  cloud: Cloud,
+  tenantId: string,
+  until: () => boolean,
+): Promise<{ acknowledged: Map<string, string>; retries: number; unexpected: string[]; okTimes: number[] }> {
+  const acknowledged = new Map<string, string>();
+  const unexpected: string[] = [];
+  const okTimes: number[] = [];
+  let retries = 0;
+  for (let n = 0; !until(); n++) {
+    const requestId = `ha-retry-${n}`;
+    for (let attempt = 0; ; attempt++) {
+      const api = clients[(n + attempt) % clients.length]!;
+      try {
+        const { virtualMachine } = await api.compute.createVirtualMachine({
+          tenantId,
+          target: { case: "groupId", value: cloud.groupId },
+          specificationId: cloud.specificationId,
+          imageId: cloud.imageId,
+          requestId,
+        });
+        acknowledged.set(requestId, virtualMachine!.id);
+        okTimes.push(Date.now());
+        break;
+      } catch (error) {
+        const e = ConnectError.from(error);
+        if (e.code !== Code.Unavailable) unexpected.push(`${requestId}: ${Code[e.code]} ${e.message}`);
+        else if (e.findDetails(RetryInfoSchema).length === 0 && e.findDetails(ErrorInfoSchema).length > 0) {
+          unexpected.push(`${requestId}: UNAVAILABLE without a retry hint: ${e.message}`);
+        }
+        retries++;
+        if (attempt > 300) throw new Error(`${requestId} never succeeded: ${e.message}`);
+        await sleep(100);
+      }
+    }
+    await sleep(100);
+  }
+  return { acknowledged, retries, unexpected, okTimes };
+}
+
+let stopLoad = () => {};
+let currentTally: Tally | undefined;
+
+it("survives a switchover and a killed primary under load, losing nothing", async () => {
+  await failover().catch((error: unknown) => {
+    // What the replicas and the database nodes said, to tell a real failure from a slow machine.
+    stopLoad();
+    console.error("ha failover failed:", currentTally?.summary(), currentTally?.unexpected.slice(0, 20));
+    for (const [i, replica] of replicas.entries()) console.error(`==== replica ${i}\n${replica.output().slice(-6_000)}`);
+    console.error(cluster?.logs());
+    throw error;
+  });
+}, 600_000);
+
+async function failover(): Promise<void> {
+  const ha = cluster!;
+  const setup: TestServer = await startTestServer(ha.url, { leaseMillis: 5_000 });
+  let cloud: Cloud;
+  let tenants: string[];
+  let retryTenant: string;
+  let agentToken: string;
+  try {
+    cloud = await buildCloud(setup, {
+      name: "ha",
+      hosts: 8,
+      cpuAllocationRatio: 16,
+      quotaCpu: 100_000n,
+      spec: { vcpu: 1, memoryMib: 256n, storageGib: 1n },
+    });
+    tenants = [cloud.tenantId, ...(await tenantsWithQuota(setup, cloud, "ha-mixer", 3, 100_000n))];
+    retryTenant = (await tenantsWithQuota(setup, cloud, "ha-retry", 1, 100_000n))[0]!;
+    agentToken = await setup.token(Role.AGENT, "ha-agent");
+  } finally {
+    // Set-up only: the replicas under test are the two processes.
+    await setup.close();
+  }
+  const token = replicas[0]!.adminToken() ?? replicas[1]!.adminToken();
+  expect(token).toBeDefined();
+  const clients = replicas.map((replica) => loadClients(replica.url, token!));
+
+  const streamEnds: string[] = [];
+  agent = createSimulatedAgent({
+    servers: replicas.map((replica) => replica.url.replace("http://", "")),
+    token: agentToken!,
+    agentId: "ha-sim",
+    latencyMs: 30,
+    concurrency: 8,
+    sdk: { backoff: { baseMs: 100, capMs: 1_000 } },
+    log: (_level, message, fields) => {
+      if (message === "job stream ended; reconnecting") streamEnds.push(JSON.stringify(fields));
+    },
+  });
+  agent.start();
+  await until("the agent to connect", 20_000, async () => agent!.stats().connected);
+
+  const readiness = new ReadinessLog(replicas.map((replica) => replica.url));
+  // Failover of either kind: only UNAVAILABLE is tolerated, and it must carry its retry hint.
+  const tally = new Tally((error) => error.code === Code.Unavailable && error.findDetails(RetryInfoSchema).length > 0);
+  let loading = true;
+  // Rounds of five seconds, so the load runs exactly as long as the test needs it.
+  const mixed = (async () => {
+    while (loading) {
+      await runMixedLoad({ clients, cloud: cloud!, tenants: tenants!, tally, until: Date.now() + 5_000, namedClients: 4, burstClients: 1 });
+    }
+  })();
+  const retrying = retryingCreator(clients, cloud!, retryTenant!, () => !loading);
+  stopLoad = () => {
+    loading = false;
+  };
+  currentTally = tally;
+  await until("load before the switchover", 90_000, async () => tally.get("CreateVirtualMachine OK") >= 10);
+
+  // 1. A planned switchover.
+  const before = await ha.waitForPrimary(10_000);
+  const target = ha.nodes.find((node) => node !== before)!;
+  const switchStarted = Date.now();
+  await ha.switchover(before, target);
+  await until("Patroni to promote the candidate", 60_000, async () => (await ha.primary()) === target);
+  const switchPromoted = Date.now();
+  await ha.waitForPrimary(60_000);
+  await sleep(10_000);
+
+  // 2. The primary's PostgreSQL killed outright.
+  const primary = await ha.waitForPrimary(30_000);
+  const killedAt = Date.now();
+  ha.killPostgres(primary);
+  await sleep(1_000);
+  const recovered = await ha.waitForPrimary(90_000);
+  const writableAgain = Date.now();
+  await until("both replicas ready again", 60_000, async () =>
+    (await Promise.all(replicas.map(async (r) => (await fetch(`${r.url}/readyz`)).status === 200))).every(Boolean),
+  );
+  const readyAgain = Date.now();
+  await sleep(10_000);
+
+  loading = false;
+  const retried = await retrying;
+  await mixed;
+  await readiness.stop();
+
+  console.info("ha failover:", {
+    switchover: { promotedAfterMs: switchPromoted - switchStarted, to: target.name },
+    kill: {
+      node: primary.name,
+      writableAfterMs: writableAgain - killedAt,
+      readyAfterMs: readyAgain - killedAt,
+      primaryNow: recovered.name,
+    },
+    firstRetriedCreationAfterKillMs: Math.min(...retried.okTimes.filter((at) => at > killedAt)) - killedAt,
+    retries: retried.retries,
+    tally: tally.summary(),
+  });
+
+  // No call failed with anything but UNAVAILABLE-with-a-retry-hint; no INTERNAL in either replica.
+  expect(tally.unexpected).toEqual([]);
+  expect(retried.unexpected).toEqual([]);
+  for (const replica of replicas) expect(replica.output()).not.toMatch(/"code":"(INTERNAL|UNKNOWN)"/);
+  // Readiness followed the database when it went away, and came back.
+  for (const replica of [0, 1]) expect(readiness.followed(replica, killedAt)).toEqual({ wentDown: true, cameBack: true });
+
+  const check = await startTestServer(ha.url, { leaseMillis: 5_000 });
+  try {
+    const em = check.server.db.em();
+    // Every acknowledged operation is there, and ends (its job was neither lost nor stuck). A cancel
+    // answers with the operation it cancelled: the same id twice.
+    const acknowledgedOperations = [...new Set(tally.operationIds)];
+    const [operations] = await em.execute<{ n: number }[]>("select count(*)::int as n from operation where id = any(array[?]::uuid[])", [
+      acknowledgedOperations,
+    ]);
+    expect(operations!.n).toBe(acknowledgedOperations.length);
+    await until("every operation to end", 120_000, async () => {
+      const [row] = await em.execute<{ open: number }[]>(
+        "select count(*)::int as open from operation where state in ('PENDING', 'RUNNING')",
+      );
+      return row!.open === 0;
+    });
+    // One VM per acknowledged request id, each the one its (possibly retried) call returned.
+    const vms = await em.execute<{ id: string }[]>("select id from virtual_machine where tenant_id = ?", [retryTenant!]);
+    expect(new Set(vms.map((vm) => vm.id))).toEqual(new Set(retried.acknowledged.values()));
+    expect(retried.acknowledged.size).toBeGreaterThan(20);
+    expect(await reservationDrift(check)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  } finally {
+    await check.close();
+  }
+  // The agent's stream came back; it ended only with the database (never INTERNAL).
+  expect(agent.stats().connected).toBe(true);
+  expect(streamEnds.filter((end) => /INTERNAL|UNKNOWN/.test(end))).toEqual([]);
+  // Each ended stream's log line names the agent's principal, unless the database was down when the
+  // stream opened: then the token could not be looked up and the call ended UNAVAILABLE unnamed.
+  const streamLines = replicas.flatMap((replica) =>
+    replica
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"message":"rpc","method":"rackplane.v1.AgentService/StreamJobs"')),
+  );
+  expect(streamLines.filter((line) => line.includes('"principal":"ha-agent"')).length).toBeGreaterThan(0);
+  expect(streamLines.filter((line) => !line.includes('"principal":"ha-agent"') && !line.includes('"code":"UNAVAILABLE"'))).toEqual([]);
+
+  // SIGTERM ends each replica within its grace period.
+  for (const replica of replicas) {
+    const started = performance.now();
+    await replica.stop("SIGTERM");
+    expect((performance.now() - started) / 1000).toBeLessThan(graceSeconds + 1);
+  }
+  replicas = [];
+}

@@ -1,0 +1,64 @@
+// The pool guard (src/persistence/pool-guard.ts) against real PostgreSQL: a connection that met a
+// read-only server (SQLSTATE 25006) is destroyed when released, the others go back to the pool;
+// the error reads as "database unavailable" (UNAVAILABLE with a retry hint on the wire); and
+// migrations run under an advisory lock, so replicas opening one database together all succeed.
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { isDatabaseUnavailable } from "../../src/app/database-errors.js";
+import { openDatabase } from "../../src/persistence/orm.js";
+import { poolGuardStats } from "../../src/persistence/pool-guard.js";
+import { freshDatabaseUrl } from "../support/database.js";
+import { withDatabase } from "../support/global-setup.js";
+
+let url = "";
+let orm: MikroORM;
+let pool: pg.Pool;
+beforeAll(async () => {
+  url = await freshDatabaseUrl();
+  orm = await openDatabase(`${url}${url.includes("?") ? "&" : "?"}application_name=pool-guard-test&statement_timeout=45000`, 4);
+  pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+});
+afterAll(async () => {
+  await orm.close();
+});
+
+it("destroys a connection that met a read-only transaction and keeps the others", async () => {
+  const healthy = await pool.connect();
+  const readOnly = await pool.connect();
+  const before = pool.totalCount;
+  await readOnly.query("set session characteristics as transaction read only");
+  const error = await readOnly.query("create table pool_guard_probe (x int)").catch((e: unknown) => e);
+  expect((error as { code?: string }).code).toBe("25006");
+  expect(isDatabaseUnavailable(error)).toBe(true);
+  await healthy.query("select 1");
+  readOnly.release();
+  healthy.release();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(pool.totalCount).toBe(before - 1);
+  expect(poolGuardStats(pool).droppedReadOnly).toBe(1);
+  // The connection kept is a writable one: a write through the pool works.
+  await pool.query("create table pool_guard_probe (x int)");
+});
+
+it("gives every pooled connection the settings of the database URL", async () => {
+  const { rows } = await pool.query("select current_setting('application_name') as name, current_setting('statement_timeout') as timeout");
+  expect(rows[0]).toEqual({ name: "pool-guard-test", timeout: "45s" });
+});
+
+it("runs the migrations once when several replicas open the database at the same time", async () => {
+  // An empty database (no template): every migration is pending.
+  const server = inject("postgresServerUrl");
+  const name = `rackplane_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  const fresh = withDatabase(server, name);
+  const opened = await Promise.all(Array.from({ length: 3 }, () => openDatabase(fresh, 2)));
+  try {
+    for (const replica of opened) expect(await replica.migrator.getPending()).toEqual([]);
+  } finally {
+    await Promise.all(opened.map((replica) => replica.close()));
+  }
+});
