@@ -12,6 +12,9 @@ export const jobKinds = [
   "DELETE_VIRTUAL_MACHINE",
   "CREATE_KUBERNETES_CLUSTER",
   "DELETE_KUBERNETES_CLUSTER",
+  "CREATE_NODE_POOL",
+  "SCALE_NODE_POOL",
+  "DELETE_NODE_POOL",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 

@@ -132,6 +132,12 @@ export class SimulatedHypervisor {
         this.ipsInUse.delete(new URL(endpoint).hostname);
         return { message: "torn down" };
       }),
+    // A pool's nodes join the cluster (kubeadm join with the pool's labels and taints), once every
+    // node VM is built; a scale joins the added nodes or drains the removed ones; a pool's deletion
+    // drains its nodes. Here, a message.
+    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => poolChange(job, "joined")),
+    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => poolChange(job, "scaled")),
+    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => poolChange(job, "drained")),
   };
 
   /** What its hosts and VMs look like now: plausible, varying use; a failing host CRITICAL. */
@@ -280,4 +286,8 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", abort, { once: true });
   });
+}
+
+function poolChange(job: Job, done: string): JobResult {
+  return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
 }

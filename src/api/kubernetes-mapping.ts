@@ -215,7 +215,7 @@ export function clusterMessage({ cluster, nodePools }: { cluster: KubernetesClus
   });
 }
 
-function nodePoolMessage(pool: ClusterNodePool) {
+export function nodePoolMessage(pool: ClusterNodePool) {
   return create(NodePoolSchema, {
     id: pool.id,
     clusterId: pool.clusterId,

@@ -1,18 +1,20 @@
 // rackplane.v1.KubernetesService: the catalogue of versions and cluster templates, and the clusters
-// (create, read, delete, status marks, kubeconfigs; node pools and upgrades are still to come:
-// docs/kubernetes.md). Maps requests to use cases and results back.
+// (create, read, delete, status marks, kubeconfigs) and their node pools (create, scale, settings,
+// delete); rolling upgrades are still to come (docs/kubernetes.md). Maps requests to use cases and results back.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { KubernetesClusterStatus, KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import type { Database } from "../app/database.js";
 import * as clusters from "../app/kubernetes/clusters.js";
+import * as nodePools from "../app/kubernetes/node-pools.js";
 import { getCluster, listClusters } from "../app/kubernetes/cluster-queries.js";
 import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import * as templates from "../app/kubernetes/templates.js";
 import * as versions from "../app/kubernetes/versions.js";
-import type {
-  KubernetesClusterStatus as DomainClusterStatus,
-  KubernetesVersionStatus as DomainVersionStatus,
+import {
+  defaultUpgradeStrategy,
+  type KubernetesClusterStatus as DomainClusterStatus,
+  type KubernetesVersionStatus as DomainVersionStatus,
 } from "../domain/kubernetes.js";
 import { callContext, listRequest, maskedPatch, required, timestamp } from "./convert.js";
 import {
@@ -22,6 +24,7 @@ import {
   draftFromMessage,
   networkDraft,
   nodePoolDraft,
+  nodePoolMessage,
   storageClassSpec,
   templateMessage,
   versionMessage,
@@ -145,6 +148,39 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
       }
       return { cluster: clusterMessage(await clusters.markClusterStatus(db, call, req.id, status, req.reason, req.etag)) };
     },
+    async createNodePool(req, ctx) {
+      const pool = req.nodePool!;
+      const created = await nodePools.createNodePool(
+        db,
+        callContext(ctx),
+        req.clusterId,
+        { ...nodePoolDraft(pool), groupId: pool.groupId, specificationId: pool.specificationId, imageId: pool.imageId },
+        req.requestId,
+      );
+      return { nodePool: nodePoolMessage(created.pool), operation: created.operation && operationMessage(created.operation) };
+    },
+    async updateNodePool(req, ctx) {
+      const pool = req.nodePool!;
+      // Name, placement, labels and taints are fixed once the pool is built.
+      const patch = maskedPatch<nodePools.NodePoolPatch>(req.updateMask, {
+        node_count: () => ({ nodeCount: pool.nodeCount }),
+        autoscaling: () => ({
+          autoscaling: pool.autoscaling
+            ? { minNodeCount: pool.autoscaling.minNodeCount, maxNodeCount: pool.autoscaling.maxNodeCount }
+            : null,
+        }),
+        upgrade_strategy: () => ({
+          upgradeStrategy: pool.upgradeStrategy
+            ? { maxSurge: pool.upgradeStrategy.maxSurge, maxUnavailable: pool.upgradeStrategy.maxUnavailable }
+            : defaultUpgradeStrategy,
+        }),
+      });
+      const updated = await nodePools.updateNodePool(db, callContext(ctx), pool.id, pool.etag, patch);
+      return { nodePool: nodePoolMessage(updated.pool), operation: updated.operation && operationMessage(updated.operation) };
+    },
+    async deleteNodePool(req, ctx) {
+      return { operation: operationMessage(await nodePools.deleteNodePool(db, callContext(ctx), req.id, req.etag)) };
+    },
     async issueKubeconfig(req, ctx) {
       const ttlMillis = req.ttl ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6) : undefined;
       const issued = await clusters.issueClusterKubeconfig(db, callContext(ctx), secrets, req.clusterId, ttlMillis);
@@ -169,5 +205,8 @@ export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
   listKubernetesClusters: reads,
   deleteKubernetesCluster: byId("kubernetes_cluster"),
   setKubernetesClusterStatus: byId("kubernetes_cluster"),
+  createNodePool: at("kubernetes_cluster", (request) => request.clusterId),
+  updateNodePool: at("kubernetes_node_pool", (request) => request.nodePool?.id),
+  deleteNodePool: byId("kubernetes_node_pool"),
   issueKubeconfig: at("kubernetes_cluster", (request) => request.clusterId),
 };

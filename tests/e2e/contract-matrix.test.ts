@@ -67,6 +67,7 @@ interface Seed extends Cloud {
   template: string;
   /** Tenant A's cluster (PROVISIONING: no agent builds it here). */
   cluster: string;
+  nodePool: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -134,7 +135,13 @@ beforeAll(async () => {
   const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
   const cluster = (
     await kubernetes.createKubernetesCluster({
-      cluster: { name: "mx-cluster", tenantId: cloud.tenantId, version: "1.31.4", controlPlane: { count: 1, ...node } },
+      cluster: {
+        name: "mx-cluster",
+        tenantId: cloud.tenantId,
+        version: "1.31.4",
+        controlPlane: { count: 1, ...node },
+        nodePools: [{ name: "mx-pool", ...node }],
+      },
     })
   ).cluster!;
   s = {
@@ -155,6 +162,7 @@ beforeAll(async () => {
     kubernetesVersion: kubernetesVersion.id,
     template: template.id,
     cluster: cluster.id,
+    nodePool: cluster.nodePools[0]!.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -428,6 +436,24 @@ const rows: Record<string, Row> = {
     ...write(() => ({ id: s.cluster, status: 4, reason: "x" }), "service"),
     foreign: denied(() => ({ id: s.cluster, status: 4, reason: "x" })),
   },
+  "KubernetesService/CreateNodePool": {
+    ...write(
+      () => ({
+        clusterId: s.cluster,
+        nodePool: { name: "would-be", groupId: s.groupId, specificationId: s.specificationId, imageId: s.imageId },
+      }),
+      "agent",
+    ),
+    foreign: hidden(() => ({
+      clusterId: s.cluster,
+      nodePool: { name: "would-be", groupId: s.groupId, specificationId: s.specificationId, imageId: s.imageId },
+    })),
+  },
+  "KubernetesService/UpdateNodePool": {
+    ...write(() => ({ nodePool: { id: s.nodePool, nodeCount: 1 }, updateMask: mask("node_count") }), "agent"),
+    foreign: hidden(() => ({ nodePool: { id: s.nodePool, nodeCount: 1 }, updateMask: mask("node_count") })),
+  },
+  "KubernetesService/DeleteNodePool": { ...write(() => ({ id: s.nodePool }), "agent"), foreign: hidden(() => ({ id: s.nodePool })) },
   "KubernetesService/IssueKubeconfig": {
     ...write(() => ({ clusterId: s.cluster }), "agent"),
     foreign: hidden(() => ({ clusterId: s.cluster })),

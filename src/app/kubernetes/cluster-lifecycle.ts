@@ -20,7 +20,13 @@ import { removeAssignments } from "../maintainers/resources.js";
 import { loadClusterCa } from "./cluster-ca.js";
 import { setClusterStatus } from "./clusters.js";
 
-const jobKinds = ["CREATE_KUBERNETES_CLUSTER", "DELETE_KUBERNETES_CLUSTER"] as const satisfies readonly JobKind[];
+const jobKinds = [
+  "CREATE_KUBERNETES_CLUSTER",
+  "DELETE_KUBERNETES_CLUSTER",
+  "CREATE_NODE_POOL",
+  "SCALE_NODE_POOL",
+  "DELETE_NODE_POOL",
+] as const satisfies readonly JobKind[];
 
 const verbOf = (kind: JobKind) => (kind === "DELETE_KUBERNETES_CLUSTER" ? "DELETE" : "SCALE") as "DELETE" | "SCALE";
 
@@ -30,10 +36,12 @@ async function markStarted(em: EntityManager, operation: OperationView): Promise
   await notify(em, "rackplane_operation", operation.id);
 }
 
-/** Bootstrapped: ACTIVE with the endpoint its agent reported. Torn down: DELETED. */
+/** Bootstrapped: ACTIVE with the endpoint its agent reported. Torn down: DELETED. A pool's change
+ * done: ACTIVE again, and a deleted pool's row gone (its node VMs are DELETED by then). */
 async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
   const cluster = await lockCluster(em, operation.resourceId);
   if (!cluster) return;
+  if (operation.kind === "DELETE_NODE_POOL") await removePool(em, operation.id);
   const status = statusAfter(verbOf(operation.kind), "SUCCEEDED");
   await setClusterStatus(em, cluster.id, status, "", null, facts.endpoint);
   // Maintainers go with the cluster; the row stays, DELETED, for the record.
@@ -106,8 +114,24 @@ async function undoQueued(em: EntityManager, operation: OperationView): Promise<
   }
   const cluster = await lockCluster(em, operation.resourceId);
   if (!cluster) return;
+  // A pool that was never built goes; a scale that never ran leaves the count it found.
+  if (operation.kind === "CREATE_NODE_POOL") await removePool(em, operation.id);
+  if (operation.kind === "SCALE_NODE_POOL") {
+    await em.execute(
+      `update kubernetes_node_pool p set node_count = (j.payload->>'previousNodeCount')::int, version = p.version + 1, update_time = now()
+         from job j where j.operation_id = ? and p.id = (j.payload->>'nodePoolId')::uuid`,
+      [operation.id],
+    );
+  }
   const status = operation.kind === "CREATE_KUBERNETES_CLUSTER" ? "DELETED" : (operation.previousState as KubernetesClusterStatus);
   await setClusterStatus(em, cluster.id, status, status === "DELETED" ? "creation cancelled" : "", null);
+}
+
+/** The pool a pool operation's job names, deleted (after the cluster, in the lock order). */
+async function removePool(em: EntityManager, operationId: string): Promise<void> {
+  await em.execute("delete from kubernetes_node_pool where id = (select (payload->>'nodePoolId')::uuid from job where operation_id = ?)", [
+    operationId,
+  ]);
 }
 
 /** Where the cluster lives, for agents' scopes: its control plane's group. */

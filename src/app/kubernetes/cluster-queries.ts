@@ -176,6 +176,16 @@ export async function listClusters(db: Database, ctx: CallContext, request: List
   };
 }
 
+/** One pool, or undefined when there is none. */
+export async function readNodePool(em: EntityManager, id: string): Promise<NodePool | undefined> {
+  const [pool] = (await em
+    .createQueryBuilder(KubernetesNodePool)
+    .select("*")
+    .where({ id } as never)
+    .execute("all", true)) as unknown as NodePool[];
+  return pool;
+}
+
 async function poolsOf(em: EntityManager, clusterIds: readonly string[]): Promise<NodePool[]> {
   if (clusterIds.length === 0) return [];
   return (await em

@@ -192,7 +192,7 @@ async function creationOperationOf(db: Database, clusterId: string): Promise<str
 
 /** A node VM, PENDING and reserved on its host, with its scheduling record (naming its cluster and
  * pool) and its own creation operation and job, as CreateVirtualMachine makes them. */
-async function insertNodeVm(
+export async function insertNodeVm(
   em: EntityManager,
   ctx: CallContext,
   cluster: { clusterId: string; clusterName: string; tenantId: string; version: string },
@@ -282,40 +282,7 @@ export async function deleteCluster(db: Database, ctx: CallContext, id: string, 
     const cluster = await lockCluster(em, ctx, id, etag);
     requireClusterVerb(cluster, "DELETE");
     // The node VMs, locked after the cluster (as every cluster transaction takes them).
-    const nodes = await em.execute<
-      { id: string; name: string; state: string; active_operation_id: string | null; group_id: string; baremetal_id: string }[]
-    >(
-      "select id, name, state, active_operation_id, group_id, baremetal_id from virtual_machine where cluster_id = ? and state <> 'DELETED' order by id for update",
-      [id],
-    );
-    const busy = nodes.find((node) => node.active_operation_id);
-    if (busy) {
-      throw new FailedPreconditionError(
-        "OPERATION_IN_PROGRESS",
-        `node ${busy.name} has operation ${busy.active_operation_id} under way; delete the cluster once it ends`,
-        { cluster_id: id, operation_id: busy.active_operation_id!, virtual_machine_id: busy.id },
-      );
-    }
-    const nodeOperations: string[] = [];
-    for (const node of nodes) {
-      const nodeOperationId = newId();
-      await em.execute(
-        "update virtual_machine set state = 'DELETING', active_operation_id = ?, state_change_time = now(), version = version + 1, update_time = now() where id = ?",
-        [nodeOperationId, node.id],
-      );
-      await startOperation(em, ctx, {
-        id: nodeOperationId,
-        kind: "DELETE_VIRTUAL_MACHINE",
-        resourceType: "virtual_machine",
-        resourceId: node.id,
-        tenantId: cluster.tenantId,
-        previousState: node.state,
-        groupId: node.group_id,
-        baremetalId: node.baremetal_id,
-        payload: { virtualMachineId: node.id, name: node.name, clusterId: id },
-      });
-      nodeOperations.push(nodeOperationId);
-    }
+    const nodeOperations = await deleteNodeVms(em, ctx, cluster, "cluster_id = ?", [id]);
     await setClusterStatus(em, id, "DELETING", "", operationId);
     await startOperation(em, ctx, {
       id: operationId,
@@ -331,6 +298,55 @@ export async function deleteCluster(db: Database, ctx: CallContext, id: string, 
     });
   });
   return getOperation(db, ctx, operationId);
+}
+
+/**
+ * Starts the delete operation and job of each live node VM that `where` selects among the cluster's
+ * (locked FOR UPDATE in id order, after the cluster); returns their operations for a cluster job to
+ * wait for. A node with an operation under way refuses the whole request (OPERATION_IN_PROGRESS).
+ */
+export async function deleteNodeVms(
+  em: EntityManager,
+  ctx: CallContext,
+  cluster: { readonly id: string; readonly tenantId: string },
+  where: string,
+  params: readonly unknown[],
+): Promise<string[]> {
+  const nodes = await em.execute<
+    { id: string; name: string; state: string; active_operation_id: string | null; group_id: string; baremetal_id: string }[]
+  >(
+    `select id, name, state, active_operation_id, group_id, baremetal_id from virtual_machine where ${where} and state <> 'DELETED' order by id for update`,
+    [...params],
+  );
+  const busy = nodes.find((node) => node.active_operation_id);
+  if (busy) {
+    throw new FailedPreconditionError(
+      "OPERATION_IN_PROGRESS",
+      `node ${busy.name} has operation ${busy.active_operation_id} under way; try again once it ends`,
+      { cluster_id: cluster.id, operation_id: busy.active_operation_id!, virtual_machine_id: busy.id },
+    );
+  }
+  const nodeOperations: string[] = [];
+  for (const node of nodes) {
+    const nodeOperationId = newId();
+    await em.execute(
+      "update virtual_machine set state = 'DELETING', active_operation_id = ?, state_change_time = now(), version = version + 1, update_time = now() where id = ?",
+      [nodeOperationId, node.id],
+    );
+    await startOperation(em, ctx, {
+      id: nodeOperationId,
+      kind: "DELETE_VIRTUAL_MACHINE",
+      resourceType: "virtual_machine",
+      resourceId: node.id,
+      tenantId: cluster.tenantId,
+      previousState: node.state,
+      groupId: node.group_id,
+      baremetalId: node.baremetal_id,
+      payload: { virtualMachineId: node.id, name: node.name, clusterId: cluster.id },
+    });
+    nodeOperations.push(nodeOperationId);
+  }
+  return nodeOperations;
 }
 
 /**

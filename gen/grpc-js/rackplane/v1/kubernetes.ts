@@ -899,6 +899,62 @@ export interface SetKubernetesClusterStatusResponse {
   cluster: KubernetesCluster | undefined;
 }
 
+/** Request of KubernetesService.CreateNodePool. */
+export interface CreateNodePoolRequest {
+  /** The cluster to add it to. */
+  clusterId: string;
+  /** The pool; name, group_id, specification_id and image_id are required. */
+  nodePool:
+    | NodePool
+    | undefined;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of KubernetesService.CreateNodePool. */
+export interface CreateNodePoolResponse {
+  /** The pool. */
+  nodePool:
+    | NodePool
+    | undefined;
+  /** The operation that creates and joins its nodes. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.UpdateNodePool. */
+export interface UpdateNodePoolRequest {
+  /** The pool with its id, etag (optional) and the new values of the fields in update_mask. */
+  nodePool:
+    | NodePool
+    | undefined;
+  /** The fields to change: node_count, autoscaling, upgrade_strategy. */
+  updateMask: string[] | undefined;
+}
+
+/** Response of KubernetesService.UpdateNodePool. */
+export interface UpdateNodePoolResponse {
+  /** The updated pool. */
+  nodePool:
+    | NodePool
+    | undefined;
+  /** The scaling operation, when node_count changed; unset when only settings changed. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.DeleteNodePool. */
+export interface DeleteNodePoolRequest {
+  /** The pool's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesService.DeleteNodePool. */
+export interface DeleteNodePoolResponse {
+  /** The operation that drains and deletes its nodes. */
+  operation: Operation | undefined;
+}
+
 /** Request of KubernetesService.IssueKubeconfig. */
 export interface IssueKubeconfigRequest {
   /** The cluster's id; it must be ACTIVE. */
@@ -6050,6 +6106,556 @@ export const SetKubernetesClusterStatusResponse: MessageFns<SetKubernetesCluster
   },
 };
 
+function createBaseCreateNodePoolRequest(): CreateNodePoolRequest {
+  return { clusterId: "", nodePool: undefined, requestId: "" };
+}
+
+export const CreateNodePoolRequest: MessageFns<CreateNodePoolRequest> = {
+  encode(message: CreateNodePoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.nodePool !== undefined) {
+      NodePool.encode(message.nodePool, writer.uint32(18).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNodePoolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNodePoolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodePool = NodePool.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNodePoolRequest {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      nodePool: isSet(object.nodePool)
+        ? NodePool.fromJSON(object.nodePool)
+        : isSet(object.node_pool)
+        ? NodePool.fromJSON(object.node_pool)
+        : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateNodePoolRequest): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.nodePool !== undefined) {
+      obj.nodePool = NodePool.toJSON(message.nodePool);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNodePoolRequest>, I>>(base?: I): CreateNodePoolRequest {
+    return CreateNodePoolRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNodePoolRequest>, I>>(object: I): CreateNodePoolRequest {
+    const message = createBaseCreateNodePoolRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
+      ? NodePool.fromPartial(object.nodePool)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNodePoolResponse(): CreateNodePoolResponse {
+  return { nodePool: undefined, operation: undefined };
+}
+
+export const CreateNodePoolResponse: MessageFns<CreateNodePoolResponse> = {
+  encode(message: CreateNodePoolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodePool !== undefined) {
+      NodePool.encode(message.nodePool, writer.uint32(10).fork()).join();
+    }
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNodePoolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNodePoolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodePool = NodePool.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNodePoolResponse {
+    return {
+      nodePool: isSet(object.nodePool)
+        ? NodePool.fromJSON(object.nodePool)
+        : isSet(object.node_pool)
+        ? NodePool.fromJSON(object.node_pool)
+        : undefined,
+      operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined,
+    };
+  },
+
+  toJSON(message: CreateNodePoolResponse): unknown {
+    const obj: any = {};
+    if (message.nodePool !== undefined) {
+      obj.nodePool = NodePool.toJSON(message.nodePool);
+    }
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNodePoolResponse>, I>>(base?: I): CreateNodePoolResponse {
+    return CreateNodePoolResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNodePoolResponse>, I>>(object: I): CreateNodePoolResponse {
+    const message = createBaseCreateNodePoolResponse();
+    message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
+      ? NodePool.fromPartial(object.nodePool)
+      : undefined;
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateNodePoolRequest(): UpdateNodePoolRequest {
+  return { nodePool: undefined, updateMask: undefined };
+}
+
+export const UpdateNodePoolRequest: MessageFns<UpdateNodePoolRequest> = {
+  encode(message: UpdateNodePoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodePool !== undefined) {
+      NodePool.encode(message.nodePool, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateNodePoolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateNodePoolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodePool = NodePool.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateNodePoolRequest {
+    return {
+      nodePool: isSet(object.nodePool)
+        ? NodePool.fromJSON(object.nodePool)
+        : isSet(object.node_pool)
+        ? NodePool.fromJSON(object.node_pool)
+        : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateNodePoolRequest): unknown {
+    const obj: any = {};
+    if (message.nodePool !== undefined) {
+      obj.nodePool = NodePool.toJSON(message.nodePool);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateNodePoolRequest>, I>>(base?: I): UpdateNodePoolRequest {
+    return UpdateNodePoolRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateNodePoolRequest>, I>>(object: I): UpdateNodePoolRequest {
+    const message = createBaseUpdateNodePoolRequest();
+    message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
+      ? NodePool.fromPartial(object.nodePool)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateNodePoolResponse(): UpdateNodePoolResponse {
+  return { nodePool: undefined, operation: undefined };
+}
+
+export const UpdateNodePoolResponse: MessageFns<UpdateNodePoolResponse> = {
+  encode(message: UpdateNodePoolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodePool !== undefined) {
+      NodePool.encode(message.nodePool, writer.uint32(10).fork()).join();
+    }
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateNodePoolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateNodePoolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodePool = NodePool.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateNodePoolResponse {
+    return {
+      nodePool: isSet(object.nodePool)
+        ? NodePool.fromJSON(object.nodePool)
+        : isSet(object.node_pool)
+        ? NodePool.fromJSON(object.node_pool)
+        : undefined,
+      operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateNodePoolResponse): unknown {
+    const obj: any = {};
+    if (message.nodePool !== undefined) {
+      obj.nodePool = NodePool.toJSON(message.nodePool);
+    }
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateNodePoolResponse>, I>>(base?: I): UpdateNodePoolResponse {
+    return UpdateNodePoolResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateNodePoolResponse>, I>>(object: I): UpdateNodePoolResponse {
+    const message = createBaseUpdateNodePoolResponse();
+    message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
+      ? NodePool.fromPartial(object.nodePool)
+      : undefined;
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteNodePoolRequest(): DeleteNodePoolRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteNodePoolRequest: MessageFns<DeleteNodePoolRequest> = {
+  encode(message: DeleteNodePoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteNodePoolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteNodePoolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteNodePoolRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteNodePoolRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteNodePoolRequest>, I>>(base?: I): DeleteNodePoolRequest {
+    return DeleteNodePoolRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteNodePoolRequest>, I>>(object: I): DeleteNodePoolRequest {
+    const message = createBaseDeleteNodePoolRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteNodePoolResponse(): DeleteNodePoolResponse {
+  return { operation: undefined };
+}
+
+export const DeleteNodePoolResponse: MessageFns<DeleteNodePoolResponse> = {
+  encode(message: DeleteNodePoolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteNodePoolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteNodePoolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteNodePoolResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: DeleteNodePoolResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteNodePoolResponse>, I>>(base?: I): DeleteNodePoolResponse {
+    return DeleteNodePoolResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteNodePoolResponse>, I>>(object: I): DeleteNodePoolResponse {
+    const message = createBaseDeleteNodePoolResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseIssueKubeconfigRequest(): IssueKubeconfigRequest {
   return { clusterId: "", ttl: undefined };
 }
@@ -6252,8 +6858,8 @@ export const IssueKubeconfigResponse: MessageFns<IssueKubeconfigResponse> = {
  * KubernetesService: tenants' Kubernetes clusters (K8S-1..7) and their catalogue — the versions
  * clusters may run and named templates to create them from. rackplane decides (admission against
  * quota as a whole, placement of one VM per node), records, keeps each cluster's CA and hands the
- * physical work to provision agents; every lifecycle change answers an Operation at once. Node
- * pools, scaling and rolling upgrades are added to this service as they are built.
+ * physical work to provision agents; every lifecycle change answers an Operation at once. Rolling
+ * upgrades are added to this service as they are built.
  */
 export type KubernetesServiceService = typeof KubernetesServiceService;
 export const KubernetesServiceService = {
@@ -6475,6 +7081,45 @@ export const KubernetesServiceService = {
     responseDeserialize: (value: Buffer): SetKubernetesClusterStatusResponse =>
       SetKubernetesClusterStatusResponse.decode(value),
   },
+  /** Adds a node pool to a cluster, admitting and placing its nodes (K8S-5). */
+  createNodePool: {
+    path: "/rackplane.v1.KubernetesService/CreateNodePool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateNodePoolRequest): Buffer =>
+      Buffer.from(CreateNodePoolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateNodePoolRequest => CreateNodePoolRequest.decode(value),
+    responseSerialize: (value: CreateNodePoolResponse): Buffer =>
+      Buffer.from(CreateNodePoolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateNodePoolResponse => CreateNodePoolResponse.decode(value),
+  },
+  /**
+   * Updates a node pool's node count, autoscaling bounds or upgrade strategy (K8S-5); a new count
+   * scales the pool by hand.
+   */
+  updateNodePool: {
+    path: "/rackplane.v1.KubernetesService/UpdateNodePool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateNodePoolRequest): Buffer =>
+      Buffer.from(UpdateNodePoolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateNodePoolRequest => UpdateNodePoolRequest.decode(value),
+    responseSerialize: (value: UpdateNodePoolResponse): Buffer =>
+      Buffer.from(UpdateNodePoolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateNodePoolResponse => UpdateNodePoolResponse.decode(value),
+  },
+  /** Deletes a node pool with its node VMs. */
+  deleteNodePool: {
+    path: "/rackplane.v1.KubernetesService/DeleteNodePool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteNodePoolRequest): Buffer =>
+      Buffer.from(DeleteNodePoolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteNodePoolRequest => DeleteNodePoolRequest.decode(value),
+    responseSerialize: (value: DeleteNodePoolResponse): Buffer =>
+      Buffer.from(DeleteNodePoolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteNodePoolResponse => DeleteNodePoolResponse.decode(value),
+  },
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
    * Audited; the key is never stored.
@@ -6557,6 +7202,15 @@ export interface KubernetesServiceServer extends UntypedServiceImplementation {
    * agents report ERROR and recovery to ACTIVE.
    */
   setKubernetesClusterStatus: handleUnaryCall<SetKubernetesClusterStatusRequest, SetKubernetesClusterStatusResponse>;
+  /** Adds a node pool to a cluster, admitting and placing its nodes (K8S-5). */
+  createNodePool: handleUnaryCall<CreateNodePoolRequest, CreateNodePoolResponse>;
+  /**
+   * Updates a node pool's node count, autoscaling bounds or upgrade strategy (K8S-5); a new count
+   * scales the pool by hand.
+   */
+  updateNodePool: handleUnaryCall<UpdateNodePoolRequest, UpdateNodePoolResponse>;
+  /** Deletes a node pool with its node VMs. */
+  deleteNodePool: handleUnaryCall<DeleteNodePoolRequest, DeleteNodePoolResponse>;
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
    * Audited; the key is never stored.
@@ -6823,6 +7477,57 @@ export interface KubernetesServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetKubernetesClusterStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Adds a node pool to a cluster, admitting and placing its nodes (K8S-5). */
+  createNodePool(
+    request: CreateNodePoolRequest,
+    callback: (error: ServiceError | null, response: CreateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  createNodePool(
+    request: CreateNodePoolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  createNodePool(
+    request: CreateNodePoolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Updates a node pool's node count, autoscaling bounds or upgrade strategy (K8S-5); a new count
+   * scales the pool by hand.
+   */
+  updateNodePool(
+    request: UpdateNodePoolRequest,
+    callback: (error: ServiceError | null, response: UpdateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  updateNodePool(
+    request: UpdateNodePoolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  updateNodePool(
+    request: UpdateNodePoolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes a node pool with its node VMs. */
+  deleteNodePool(
+    request: DeleteNodePoolRequest,
+    callback: (error: ServiceError | null, response: DeleteNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  deleteNodePool(
+    request: DeleteNodePoolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  deleteNodePool(
+    request: DeleteNodePoolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteNodePoolResponse) => void,
   ): ClientUnaryCall;
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
