@@ -1,6 +1,7 @@
 // What the fleet looks like from the database, for the metrics an operator alerts on: the job
-// queue by kind, how long the oldest queued job has waited, the agents connected per job kind, and
-// the operations still in flight. The same numbers on every replica (they read shared rows).
+// queue by kind, how long the oldest queued job has waited, the agents connected per job kind, the
+// operations still in flight and the resources drifted from their record. The same numbers on every
+// replica (they read shared rows).
 import type { Database } from "./database.js";
 
 export interface FleetState {
@@ -11,6 +12,8 @@ export interface FleetState {
   readonly agents: readonly { jobKind: string; count: number }[];
   /** Operations not finished yet (PENDING, RUNNING): finished ones only grow and are not gauged. */
   readonly operations: readonly { state: string; count: number }[];
+  /** Resources whose observed power contradicts their record past the grace period, by type. */
+  readonly drifted: readonly { resourceType: string; count: number }[];
 }
 
 export async function readFleetState(db: Database): Promise<FleetState> {
@@ -30,10 +33,15 @@ export async function readFleetState(db: Database): Promise<FleetState> {
   const operations = await em.execute<{ state: string; count: number }[]>(
     "select state, count(*)::int as count from operation where state in ('PENDING', 'RUNNING') group by state",
   );
+  // The partial index holds drifted rows only.
+  const drifted = await em.execute<{ resource_type: string; count: number }[]>(
+    "select resource_type, count(*)::int as count from observation where drifted group by resource_type",
+  );
   return {
     jobs,
     oldestQueuedSeconds: Math.max(0, oldest?.seconds ?? 0),
     agents: agents.map((row) => ({ jobKind: row.job_kind, count: row.count })),
     operations,
+    drifted: drifted.map((row) => ({ resourceType: row.resource_type, count: row.count })),
   };
 }

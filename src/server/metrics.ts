@@ -167,6 +167,12 @@ export class RpcMetrics {
       labelNames: ["state"] as const,
       registers,
     });
+    const drifted = new client.Gauge({
+      name: "rackplane_drifted_resources",
+      help: "Resources whose observed power state has contradicted their recorded state past the grace period, by type.",
+      labelNames: ["resource_type"] as const,
+      registers,
+    });
     // One refresh per scrape sets every database-read family before the registry renders.
     this.refresh = async () => {
       const pool = await sources.pool();
@@ -176,13 +182,14 @@ export class RpcMetrics {
       poolErrors.reset();
       poolErrors.inc({ cause: "idle_error" }, pool.idleErrors);
       poolErrors.inc({ cause: "read_only" }, pool.droppedReadOnly);
-      for (const gauge of [jobs, oldestQueued, agents, operations]) gauge.reset();
+      for (const gauge of [jobs, oldestQueued, agents, operations, drifted]) gauge.reset();
       const fleet = await withDeadline(sources.fleet(), databaseDeadlineMs).catch(() => undefined);
       if (!fleet) return;
       for (const row of fleet.jobs) jobs.set({ kind: row.kind, state: row.state }, row.count);
       oldestQueued.set(fleet.oldestQueuedSeconds);
       for (const row of fleet.agents) agents.set({ job_kind: row.jobKind }, row.count);
       for (const row of fleet.operations) operations.set({ state: row.state }, row.count);
+      for (const row of fleet.drifted) drifted.set({ resource_type: row.resourceType }, row.count);
     };
   }
 

@@ -114,6 +114,7 @@ it("exposes well-formed families an operator can alert on, following what happen
     ["rackplane_agents_connected", "gauge"],
     ["rackplane_placement_refusals_total", "counter"],
     ["rackplane_operations", "gauge"],
+    ["rackplane_drifted_resources", "gauge"],
     ["rackplane_ready", "gauge"],
     ["rackplane_vm_creations_batched_total", "counter"],
   ] as const) {

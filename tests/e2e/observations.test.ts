@@ -256,12 +256,14 @@ describe("ReportObservations", () => {
       expect(vm.observation).toMatchObject({ drifted: true, driftRecordedState: "RUNNING", powerState: PowerState.OFF });
       expect(Number(vm.observation!.driftStartTime!.seconds)).toBeLessThanOrEqual(Math.ceil((Date.now() - 99_000) / 1000));
       expect(await drifted()).toEqual([id]);
+      expect(await driftGauge()).toBe(1);
       // On again: the drift ends.
       await report("fleet", [vmReport(id, 0, { powerState: PowerState.ON })]);
       vm = await current();
       expect(vm.observation).toMatchObject({ drifted: false, driftRecordedState: "" });
       expect(vm.observation!.driftStartTime).toBeUndefined();
       expect(await drifted()).toEqual([]);
+      expect(await driftGauge()).toBe(0);
 
       const { auditEvents } = await t.clients().audit.listAuditEvents({ filter: `resource_id = "${id}"`, pageSize: 100 });
       // Newest first: one start, then one end.
@@ -334,3 +336,10 @@ describe("ReportObservations", () => {
     expect(await code(t.agents(tenantToken).reportObservations({ observations: [vmReport(eastVm, 0)] }))).toBe("PermissionDenied");
   });
 });
+
+/** The drifted VMs /metrics counts (0 when the family has no sample for them). */
+async function driftGauge(): Promise<number> {
+  const text = await (await fetch(`${t.server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith('rackplane_drifted_resources{resource_type="virtual_machine"}'));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}

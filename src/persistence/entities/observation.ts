@@ -6,6 +6,13 @@ import type { HealthReason, PowerState } from "../../domain/observations.js";
 
 export const Observation = defineEntity({
   name: "Observation",
+  indexes: [
+    // Only drifted resources are entered: the metrics count them on every scrape.
+    {
+      name: "observation_drifted_index",
+      expression: "create index observation_drifted_index on observation (resource_type) where drifted",
+    },
+  ],
   properties: {
     resourceType: p.string().length(32).primary(),
     resourceId: p.uuid().primary(),
