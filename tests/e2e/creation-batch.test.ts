@@ -188,7 +188,7 @@ describe("a creation alone", () => {
     }
   });
 
-  it("is refused for capacity only after it has waited", async () => {
+  it("is refused for capacity once no host fits, never with the busy-hosts retry signal", async () => {
     const cloud = await buildCloud(t, { name: "full", hosts: 1, quotaCpu: 100_000n });
     const results: Array<{ name: string } | { reason: string }> = [];
     for (let i = 0; i < 64; i++) {
