@@ -134,9 +134,10 @@ try {
     return Number(rows[0]!.n);
   };
   const opening = performance.now();
-  let agentsConnected = 0;
-  while ((agentsConnected = await connected()) < idleAgents && performance.now() - opening < 60_000) {
+  let agentsConnected = await connected();
+  while (agentsConnected < idleAgents && performance.now() - opening < 60_000) {
     await new Promise((resolve) => setTimeout(resolve, 500));
+    agentsConnected = await connected();
   }
   const openSeconds = (performance.now() - opening) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 3_000));
