@@ -4,9 +4,9 @@ import { useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 import { BaremetalStatus, InventoryService } from "../../../gen/es/rackplane/v1/inventory_pb.js";
 import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
-import { MaintainerService } from "../../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { ErrorNotice } from "../errors";
 import { enumName, mib, quote } from "../format";
 import { Link } from "../router";
@@ -118,7 +118,6 @@ export function Hosts() {
 export function HostDetail({ id }: { id: string }) {
   const host = useQuery(InventoryService.method.getBaremetal, { id });
   const vms = useQuery(ComputeService.method.listVirtualMachines, { pageSize: 200, filter: `baremetal_id = ${quote(id)}` });
-  const maintainers = useQuery(MaintainerService.method.listResourceMaintainers, { resource: { type: "baremetal", id }, pageSize: 100 });
   if (host.error) return <ErrorNotice error={host.error} />;
   const h = host.data?.baremetal;
   if (!h) return <p aria-busy="true">Loading…</p>;
@@ -153,16 +152,7 @@ export function HostDetail({ id }: { id: string }) {
         ))}
         {vms.data?.virtualMachines.length === 0 && <li>none</li>}
       </ul>
-      <h2>Maintainers</h2>
-      <ErrorNotice error={maintainers.error} />
-      <ul>
-        {maintainers.data?.maintainers.map((m) => (
-          <li key={`${m.maintainer?.id}-${m.assignment?.id}`}>
-            {m.maintainer?.name}
-            {m.viaGroupName ? ` (via ${m.viaGroupName})` : ""}
-          </li>
-        ))}
-      </ul>
+      <ResourceMaintainers type="baremetal" id={id} />
     </>
   );
 }

@@ -19,6 +19,7 @@ import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { Field } from "../components/field";
 import { OperationProgress } from "../components/operation-progress";
 import { PagerControls, usePager } from "../components/pager";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { ErrorNotice } from "../errors";
 import { enumName, quote, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
@@ -440,6 +441,7 @@ export function ClusterDetail({ id, operationId }: { id: string; operationId: st
           </tbody>
         </table>
       </div>
+      <ResourceMaintainers type="k8s_cluster" id={id} />
     </>
   );
 }

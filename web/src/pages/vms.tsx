@@ -8,6 +8,7 @@ import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
 import { OperationProgress } from "../components/operation-progress";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { ErrorNotice } from "../errors";
 import { enumName, shortId, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
@@ -231,6 +232,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
       ) : (
         <p>none</p>
       )}
+      <ResourceMaintainers type="virtual_machine" id={id} />
     </>
   );
 }
