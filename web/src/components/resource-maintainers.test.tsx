@@ -11,7 +11,7 @@ import {
   type CreateResourceMaintainerRequest,
   MaintainerRole,
   MaintainerService,
-  ResponsibleMaintainerSchema,
+  type ResponsibleMaintainerSchema,
 } from "../../../gen/es/rackplane/v1/maintainer_pb.js";
 import { Caller } from "../identity";
 import { ResourceMaintainers } from "./resource-maintainers";
