@@ -4,10 +4,11 @@ import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
-import { OperationState } from "../../../gen/es/rackplane/v1/operation_pb.js";
 import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
+import { OperationProgress } from "../components/operation-progress";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { ErrorNotice } from "../errors";
 import { enumName, shortId, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
@@ -188,25 +189,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
         </button>
       </fieldset>
       <ErrorNotice error={start.error ?? stop.error ?? reboot.error ?? remove.error ?? watchError} />
-      {operation && (
-        <section className="card" aria-label="Operation" aria-live="polite">
-          <h2>
-            Operation {operation.kind}:{" "}
-            <span data-testid="operation-state">{enumName(OperationState, operation.state, "OPERATION_STATE_")}</span>
-          </h2>
-          <progress
-            max={100}
-            value={operation.state === OperationState.SUCCEEDED ? 100 : operation.progressPercent}
-            aria-label="Operation progress"
-          />
-          <p>{operation.message}</p>
-          {operation.error && (
-            <p role="alert" className="error">
-              <strong>{operation.error.reason || operation.error.code}</strong>: {operation.error.message}
-            </p>
-          )}
-        </section>
-      )}
+      <OperationProgress operation={operation} />
       <h2>Scheduling record</h2>
       <ErrorNotice error={records.error} />
       {record ? (
@@ -249,6 +232,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
       ) : (
         <p>none</p>
       )}
+      <ResourceMaintainers type="virtual_machine" id={id} />
     </>
   );
 }
