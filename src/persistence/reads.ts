@@ -8,12 +8,18 @@
 // exactly as the query builder's `execute(…, true)` made them.
 //
 // A read inside a transaction stays on the transaction's connection (the caller's EntityManager).
+// With a read pool (DATABASE_READ_URL, a streaming replica), a read outside a transaction made
+// within `withReplicaReads` (a Get or List call: docs/deployment.md, "Read routing") goes to it
+// instead; every other read, and every write, stays on the primary.
 // Statement texts are named up to `namedTexts` per process (a few per resource in practice: every
 // filter of one structure shares a text); texts beyond that run unnamed (parsed each time), so no
 // client can make the server keep an unbounded number of statements on its connections.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import type { EntityManager, EntityName } from "@mikro-orm/postgresql";
-import type pg from "pg";
+import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
+import pg from "pg";
+import { boundEnd, keepAlive, poolTimeouts } from "./pool-guard.js";
+import { connectionSettings } from "./connection-settings.js";
 
 /** A statement with `?` placeholders (MikroORM's) and its values. */
 export interface ReadQuery {
@@ -37,9 +43,14 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
   const started = performance.now();
+  const statement = name ? { name, text, values: query.params as unknown[] } : { text, values: query.params as unknown[] };
   let result: pg.QueryResult;
   try {
-    result = await pool.query(name ? { name, text, values: query.params as unknown[] } : { text, values: query.params as unknown[] });
+    const replica = replicaReads.getStore() ? readPools.get(pool) : undefined;
+    // A replica that cannot answer is no reason to fail a read the primary can serve.
+    result = replica
+      ? await replica.query(statement).catch((error: unknown) => fallBack(error, () => pool.query(statement)))
+      : await pool.query(statement);
   } catch (error) {
     throw em
       .getPlatform()
@@ -93,4 +104,48 @@ function statementName(text: string): string | undefined {
     names.set(text, name);
   }
   return name;
+}
+
+const replicaReads = new AsyncLocalStorage<true>();
+/** The read pool of each primary pool that has one. */
+const readPools = new WeakMap<pg.Pool, pg.Pool>();
+
+/** Runs `work` with its reads outside transactions allowed on the read pool (when there is one):
+ * for calls that only read and accept the replica's lag. */
+export function withReplicaReads<T>(work: () => T): T {
+  return replicaReads.run(true, work);
+}
+
+/**
+ * Opens the read pool beside `orm`'s (primary) pool on `readUrl`: `size` connections with the
+ * primary's type parsers (rows map the same) and its bounds on every wait (pool-guard.ts), but no
+ * check that the server takes writes. Returns the function that closes it.
+ */
+export async function openReadPool(orm: MikroORM, readUrl: string, size: number): Promise<() => Promise<void>> {
+  const primary = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+  const timeouts = poolTimeouts(connectionSettings(readUrl));
+  const replica = new pg.Pool({
+    connectionString: readUrl,
+    max: size,
+    types: (primary.options as { types?: pg.CustomTypesConfig }).types,
+    connectionTimeoutMillis: timeouts.connectMs,
+    query_timeout: timeouts.queryMs,
+    ...keepAlive,
+    onConnect: (client: pg.Client) => boundEnd(client, timeouts.connectMs),
+  } as pg.PoolConfig);
+  // An idle connection whose server went away: the pool has dropped it already.
+  replica.on("error", () => undefined);
+  readPools.set(primary, replica);
+  return async () => {
+    readPools.delete(primary);
+    await replica.end();
+  };
+}
+
+/** Runs `primary` when `error` says the replica could not be reached or did not answer (no
+ * SQLSTATE, or a connection-class one); rethrows an error of the statement itself. */
+function fallBack<T>(error: unknown, primary: () => Promise<T>): Promise<T> {
+  const sqlState = error instanceof pg.DatabaseError ? (error.code ?? "") : "";
+  if (sqlState === "" || sqlState.startsWith("08") || sqlState.startsWith("57P")) return primary();
+  throw error;
 }
