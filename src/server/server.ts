@@ -27,9 +27,12 @@ import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
 import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
+import { openReadPool } from "../persistence/reads.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
+  /** A streaming replica for Get and List calls' reads (DATABASE_READ_URL); absent: all on the primary. */
+  readonly databaseReadUrl?: string;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -76,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   setObservationStaleSeconds(observationStaleMillis / 1000);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
+  const closeReadPool = options.databaseReadUrl ? await openReadPool(orm, options.databaseReadUrl, options.poolSize ?? 20) : async () => {};
   registerLifecycles();
   const secrets = options.secretKeyFile ? openSecretBox(options.secretKeyFile) : secretBoxWithKey(randomBytes(32));
   const authenticator = new Authenticator(db, options.tokenCacheMillis);
@@ -225,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await dispatcher.stop();
         await Promise.all(pendingAudits);
         await notifications.close();
+        await closeReadPool();
         await orm.close();
       })();
       return closing;
