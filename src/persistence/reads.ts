@@ -36,15 +36,21 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   }
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
+  const values = query.params as unknown[];
   const started = performance.now();
   let result: pg.QueryResult;
   try {
-    result = await pool.query(name ? { name, text, values: query.params as unknown[] } : { text, values: query.params as unknown[] });
+    result = await runOnPool(pool, name ? { name, text, values } : { text, values });
   } catch (error) {
-    throw em
-      .getPlatform()
-      .getExceptionConverter()
-      .convertException(error as Error);
+    if (!(name && isStalePlan(error))) throw convert(em, error);
+    // A migration changed a table this statement reads (a column added under `select *`): the
+    // connection's prepared statement can never run again, so the connection goes and the read runs
+    // once more, unnamed. Each connection heals so on its first such read.
+    try {
+      result = await runOnPool(pool, { text, values });
+    } catch (retryError) {
+      throw convert(em, retryError);
+    }
   }
   // In MikroORM's query log too (debug: ["query"]), as every other statement is.
   const logger = em.config.getLogger();
@@ -57,6 +63,32 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
     });
   }
   return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+}
+
+/** Runs one statement on a pooled connection; a connection whose prepared statement went stale
+ * is closed instead of going back to the pool. */
+async function runOnPool(pool: pg.Pool, config: pg.QueryConfig): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  try {
+    const result = await client.query(config);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(isStalePlan(error) ? (error as Error) : undefined);
+    throw error;
+  }
+}
+
+/** PostgreSQL's answer to EXECUTE of a statement whose result's columns changed since PREPARE. */
+function isStalePlan(error: unknown): boolean {
+  return (error as { code?: string }).code === "0A000" && /cached plan must not change result type/.test(String((error as Error).message));
+}
+
+function convert(em: EntityManager, error: unknown): Error {
+  return em
+    .getPlatform()
+    .getExceptionConverter()
+    .convertException(error as Error);
 }
 
 /** The row of `entity` with this primary key, or undefined. */

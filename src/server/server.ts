@@ -138,8 +138,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Readiness: the overall health, which follows the database (database-health.ts).
       if (req.method === "GET" && path === "/readyz") {
         const ready = health.get("") === ServingStatus.SERVING;
-        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
-        res.end(ready ? "ready\n" : "not ready: no writable database\n");
+        if (ready) {
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.end("ready\n");
+          return;
+        }
+        // The pool's counts in the detail: a database that is down holds no connection; a wedged
+        // pool holds them, or has callers waiting.
+        db.poolState()
+          .then(
+            (pool) => `total=${pool.total} idle=${pool.idle} waiting=${pool.waiting}`,
+            () => "unknown",
+          )
+          .then((pool) => {
+            res.writeHead(503, { "content-type": "text/plain" });
+            res.end(`not ready: no writable database (pool: ${pool})\n`);
+          });
         return;
       }
       if (req.method === "GET" && path === "/metrics") {

@@ -4,9 +4,10 @@
 // (creations, lifecycle verbs, cancels, the agent's reports) and a client that retries creations
 // with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
 // SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
-// be lost, no retried request id may create twice, every operation must end (no job lost), no
-// reservation may leak, the agent's stream must resume, readiness must follow the database, and
-// SIGTERM must still stop each replica within its grace period. Prints the recovery times.
+// be lost, no retried request id may create twice, every operation must end (no job lost), no job
+// may run or complete twice past its fencing, no reservation may leak, the agent's stream must
+// resume, readiness must follow the database, and SIGTERM must still stop each replica within its
+// grace period. Prints the recovery times.
 //
 // `npm run test:ha` (scripts/test-ha.sh installs patroni, etcd-server, haproxy and postgresql-15 when
 // missing); not part of `npm test`.
@@ -176,6 +177,13 @@ async function failover(): Promise<void> {
   const clients = replicas.map((replica) => loadClients(replica.url, token!));
 
   const streamEnds: string[] = [];
+  // Every run of a job's work that succeeded, and every final report the server applied, by job:
+  // across the failovers neither may happen twice for one job (a lease's fencing token keeps a
+  // stale holder out; the SDK reports a finished job's stored outcome instead of redoing it).
+  const executions = new Map<string, number>();
+  const completions = new Map<string, number>();
+  const successes = new Map<string, number>();
+  const count = (counts: Map<string, number>, jobId: unknown) => counts.set(String(jobId), (counts.get(String(jobId)) ?? 0) + 1);
   agent = createSimulatedAgent({
     servers: replicas.map((replica) => replica.url.replace("http://", "")),
     token: agentToken!,
@@ -185,6 +193,11 @@ async function failover(): Promise<void> {
     sdk: { backoff: { baseMs: 100, capMs: 1_000 } },
     log: (_level, message, fields) => {
       if (message === "job stream ended; reconnecting") streamEnds.push(JSON.stringify(fields));
+      if (message === "job finished" && fields?.state === "SUCCEEDED") count(executions, fields.jobId);
+      if (message === "job reported" && fields?.applied === true) {
+        count(completions, fields.jobId);
+        if (fields.state === "SUCCEEDED") count(successes, fields.jobId);
+      }
     },
   });
   agent.start();
@@ -276,6 +289,23 @@ async function failover(): Promise<void> {
     expect(new Set(vms.map((vm) => vm.id))).toEqual(new Set(retried.acknowledged.values()));
     expect(retried.acknowledged.size).toBeGreaterThan(20);
     expect(await reservationDrift(check)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // No job ran twice past its fencing: each job's work succeeded at most once and the server
+    // applied at most one final report for it; every job the database calls SUCCEEDED is exactly
+    // one successful run whose report was applied once.
+    const jobs = await em.execute<{ id: string; state: string; attempt: number }[]>("select id, state, attempt from job");
+    const twice = (counts: Map<string, number>) => [...counts].filter(([, n]) => n > 1);
+    expect(twice(executions)).toEqual([]);
+    expect(twice(completions)).toEqual([]);
+    const succeeded = jobs.filter((job) => job.state === "SUCCEEDED").map((job) => job.id);
+    expect(succeeded.filter((id) => executions.get(id) !== 1 || successes.get(id) !== 1)).toEqual([]);
+    expect(succeeded.length).toBeGreaterThan(20);
+    console.info("ha failover jobs:", {
+      jobs: jobs.length,
+      succeeded: succeeded.length,
+      successfulRuns: [...executions.values()].reduce((a, b) => a + b, 0),
+      appliedCompletions: [...completions.values()].reduce((a, b) => a + b, 0),
+      redeliveredAttempts: jobs.filter((job) => job.attempt > 1).length,
+    });
   } finally {
     await check.close();
   }
