@@ -210,6 +210,7 @@ it("an admin assigns a maintainer group to a host and removes it again", async (
   const { baremetals } = await t.clients().inventory.listBaremetals({ pageSize: 1, orderBy: "name desc" });
   await page.goto(`${t.url}/hosts/${baremetals[0]!.id}`);
   const section = page.getByRole("region", { name: "Maintainers" });
+  await page.getByText("Assign a maintainer or group").click();
   const form = page.getByRole("form", { name: "Assign a maintainer" });
   await expect.poll(() => form.getByLabel("Maintainer or group").locator("optgroup[label=Groups] option").count()).toBeGreaterThan(0);
   const group = (await form.getByLabel("Maintainer or group").locator("optgroup[label=Groups] option").first().textContent())!;
