@@ -369,6 +369,10 @@ const rows: Record<string, Row> = {
   "ComputeService/RebootVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/DeleteVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/ListSchedulingRecords": list,
+  "ComputeService/PreviewVirtualMachineName": {
+    ...read(() => ({ tenantId: s.tenantId })),
+    foreign: hidden(() => ({ tenantId: s.tenantId })),
+  },
 
   "OperationService/GetOperation": { ...read(() => ({ id: s.operation })), foreign: hidden(() => ({ id: s.operation })) },
   "OperationService/ListOperations": list,

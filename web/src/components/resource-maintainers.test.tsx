@@ -75,7 +75,11 @@ it("lists one entry per assignment and lets a platform admin assign and unassign
     "ada OWNER Unassign ada",
     "storage-oncall: bob, cy ON_CALL Unassign storage-oncall",
   ]);
-  const form = within(screen.getByRole("form", { name: "Assign a maintainer" }));
+  expect(screen.queryByRole("form", { name: "Assign a maintainer" })).toBeNull();
+  const details = screen.getByText("Assign a maintainer or group").closest("details")!;
+  details.open = true;
+  fireEvent(details, new Event("toggle"));
+  const form = within(await screen.findByRole("form", { name: "Assign a maintainer" }));
   await form.findByRole("option", { name: "dee" });
   fireEvent.change(form.getByLabelText("Maintainer or group"), { target: { value: "group:g-1" } });
   fireEvent.change(form.getByLabelText("Role"), { target: { value: String(MaintainerRole.ESCALATION) } });

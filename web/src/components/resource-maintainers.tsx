@@ -42,6 +42,7 @@ export function ResourceMaintainers({ type, id }: { type: string; id: string }) 
   const list = useQuery(MaintainerService.method.listResourceMaintainers, { resource: { type, id }, pageSize: 200 });
   const unassign = useMutation(MaintainerService.method.deleteResourceMaintainer, { onSuccess: refresh });
   const entries = assignments(list.data?.maintainers ?? []);
+  const [assigning, setAssigning] = useState(false);
   return (
     <section aria-label="Maintainers">
       <h2>Maintainers</h2>
@@ -66,7 +67,14 @@ export function ResourceMaintainers({ type, id }: { type: string; id: string }) 
         ))}
         {list.data && entries.length === 0 && <li>none</li>}
       </ul>
-      {admin && <AssignMaintainer type={type} id={id} onAssigned={refresh} />}
+      {admin && (
+        // Closed at first: the people and groups to choose from are read only when it opens, so a
+        // rack's or host's page loads with one extra read, not three.
+        <details className="card" onToggle={(event) => setAssigning(event.currentTarget.open)}>
+          <summary>Assign a maintainer or group</summary>
+          {assigning && <AssignMaintainer type={type} id={id} onAssigned={refresh} />}
+        </details>
+      )}
     </section>
   );
 }

@@ -67,6 +67,8 @@ function CreateVm() {
   const usage = useQuery(TenantService.method.getTenantUsage, tenantId ? { tenantId } : skipToken);
   const specifications = useQuery(ComputeService.method.listVirtualMachineSpecifications, { pageSize: 200 });
   const images = useQuery(ComputeService.method.listImages, { pageSize: 200 });
+  // What the naming rule gives next (a read: it draws no number), shown while no name is typed.
+  const preview = useQuery(ComputeService.method.previewVirtualMachineName, tenantId && name === "" ? { tenantId } : skipToken);
   const create = useMutation(ComputeService.method.createVirtualMachine, {
     onSuccess: (response) => navigate(`/vms/${response.virtualMachine?.id}?operation=${response.operation?.id ?? ""}`),
   });
@@ -130,8 +132,17 @@ function CreateVm() {
         </Field>
         <label>
           Name (empty: the tenant's naming rule)
-          <input value={name} onChange={(e) => setName(e.target.value)} pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?" />
+          <input
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?"
+            placeholder={preview.data?.name}
+            aria-describedby="vm-name-preview"
+          />
         </label>
+        <p id="vm-name-preview" className="hint" data-testid="name-preview" aria-live="polite">
+          {name === "" && preview.data ? `Next by the rule ${preview.data.template}: ${preview.data.name}` : ""}
+        </p>
         <button type="submit" disabled={create.isPending}>
           Create
         </button>
