@@ -22,11 +22,9 @@ export interface HealthReason {
   readonly message: string;
 }
 
-/** One observation as an agent reports it. `health` is null for a VM. */
-export interface ObservationReport {
-  readonly kind: ObservedKind;
-  readonly id: string;
-  readonly observeTime: Date;
+/** What an agent saw of one resource at one moment: the values a report carries and the stored
+ * observation keeps. `health` is null for a VM. */
+export interface ObservedValues {
   readonly powerState: PowerState;
   readonly health: Exclude<Health, "UNKNOWN"> | null;
   readonly reasons: readonly HealthReason[];
@@ -35,23 +33,24 @@ export interface ObservationReport {
   readonly storageUsedGib: number;
 }
 
+/** One observation as an agent reports it. */
+export interface ObservationReport extends ObservedValues {
+  readonly kind: ObservedKind;
+  readonly id: string;
+  readonly observeTime: Date;
+}
+
 /** What became of one reported observation. */
 export type ObservationOutcome = "ACCEPTED" | "SUPERSEDED" | "NOT_FOUND";
 
 /** The stored latest observation of one resource. */
-export interface StoredObservation {
+export interface StoredObservation extends ObservedValues {
   readonly observeTime: Date;
   /** A VM's observed power contradicts its recorded state: since when, and which state; null and
    * "" while they agree. `drifted` once that lasted longer than the grace period. */
   readonly driftSince: Date | null;
   readonly driftRecordedState: string;
   readonly drifted: boolean;
-  readonly powerState: PowerState;
-  readonly health: Exclude<Health, "UNKNOWN"> | null;
-  readonly reasons: readonly HealthReason[];
-  readonly cpuPercent: number;
-  readonly memoryUsedMib: number;
-  readonly storageUsedGib: number;
 }
 
 /** An observation as a view shows it at `now`. */
