@@ -79,3 +79,23 @@ export const observedFilter: FilterSchema = {
   "observed.storage_used_gib": field.integer("observedStorageUsedGib"),
   drifted: field.boolean("observedDrifted"),
 };
+
+/** How long hourly roll-ups are kept. */
+export const observationHistoryDays = 30;
+
+/** The lowest, mean and highest of one value over an hour. */
+export interface UsageRange {
+  readonly min: number;
+  readonly avg: number;
+  readonly max: number;
+}
+
+/** One resource's use over one hour (UTC) of its history. */
+export interface ObservationHistoryPoint {
+  readonly hourStart: Date;
+  /** How many observations the hour holds. */
+  readonly sampleCount: number;
+  readonly cpuPercent: UsageRange;
+  readonly memoryUsedMib: UsageRange;
+  readonly storageUsedGib: UsageRange;
+}

@@ -1,7 +1,8 @@
 // Observed state (issue 19): agents report what hosts and VMs actually do, in batches. One call is
 // one transaction of two statements whatever its size: one read of where each named resource lives
 // (for the agent's scope), one upsert of every accepted observation that keeps the newer of the
-// stored and the reported one; and one audit record. docs/observations.md says why.
+// stored and the reported one (and keeps it as a sample for the hourly history); and one audit
+// record. docs/observations.md says why.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { placeInScope } from "../../domain/agent-scope.js";
 import type { ObservationOutcome, ObservationReport, ObservedKind } from "../../domain/observations.js";
@@ -83,11 +84,14 @@ function uuidArray(length: number): string {
 }
 
 /** One statement for the whole batch: each row is written only when it is newer than the stored
- * one, so a late report never regresses the state. Returns the keys written. */
+ * one, so a late report never regresses the state, and each row written is also kept as a sample
+ * for the hourly roll-up (app/observations/history.ts), which runs off this path. Returns the keys
+ * written. */
 async function upsertNewer(em: EntityManager, reports: readonly ObservationReport[], reportedBy: string): Promise<Set<string>> {
   if (reports.length === 0) return new Set();
   const rows = await em.execute<{ resource_type: ObservedKind; resource_id: string }[]>(
-    `insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
+    `with stored as (
+     insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
                                    cpu_percent, memory_used_mib, storage_used_gib, reported_by)
      select r.resource_type, r.resource_id, r.observe_time, now(), r.power_state, r.health, r.reasons::jsonb,
             r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?
@@ -99,7 +103,13 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
             health = excluded.health, reasons = excluded.reasons, cpu_percent = excluded.cpu_percent,
             memory_used_mib = excluded.memory_used_mib, storage_used_gib = excluded.storage_used_gib, reported_by = excluded.reported_by
       where excluded.observe_time > o.observe_time
-     returning o.resource_type, o.resource_id`,
+     returning o.resource_type, o.resource_id, o.observe_time, o.cpu_percent, o.memory_used_mib, o.storage_used_gib
+     ), sampled as (
+       insert into observation_sample (resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib)
+       select resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib from stored
+       on conflict do nothing
+     )
+     select resource_type, resource_id from stored`,
     [
       reportedBy,
       reports.map((report) => report.kind),
