@@ -1,25 +1,32 @@
 // Observation history (issue 19) through the real server: observations with explicit times in a
 // completed hour roll up into that hour's min / avg / max; a late sample of a rolled-up hour merges
 // into it; the current hour is left to roll up once it completes; roll-ups past 30 days are pruned.
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+// ListObservationHistory reads them hour by hour, paged, only for whoever may read the resource.
+import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
-import { Health, ObservationOutcome, PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import { Health, ObservationOutcome, ObservationService, PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { rollUpObservations } from "../../src/app/observations/history.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { bearer, startTestServer, type TestServer } from "../support/server.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ListObservationHistoryRequestSchema } from "../../gen/es/rackplane/v1/observation_pb.js";
 
 let t: TestServer;
 let cloud: Cloud;
 let agent = "";
 const HOUR = 3_600_000;
+const MISSING = "0f5b4a3e-58a1-4c4e-9b7e-1d2c3b4a5f60";
 /** The start of the hour three hours ago: complete, and within the day a report may be late. */
 const hour = Math.floor((Date.now() - 3 * HOUR) / HOUR) * HOUR;
 
 beforeAll(async () => {
   // The periodic roll-up stays out of the way: the tests run it themselves.
   t = await startTestServer(undefined, { observationRollupMillis: 3_600_000 });
-  cloud = await buildCloud(t, { name: "oh", hosts: 2 });
+  cloud = await buildCloud(t, { name: "oh", hosts: 3 });
   agent = await t.token(Role.AGENT, "history-agent");
 });
 afterAll(async () => {
@@ -117,7 +124,155 @@ describe("hourly roll-ups", () => {
       expect(await rollUpObservations(t.server.db)).toBeUndefined();
     });
   });
+});
 
+type HistoryRequest = MessageInitShape<typeof ListObservationHistoryRequestSchema>;
+const history = (request: HistoryRequest, token = t.adminToken) =>
+  createClient(ObservationService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(token)] })).listObservationHistory(request);
+type HistoryRange = { startTime?: HistoryRequest["startTime"]; endTime?: HistoryRequest["endTime"]; pageSize?: number; pageToken?: string };
+const ofHost = (id: string, extra: HistoryRange = {}): HistoryRequest => ({
+  resource: { case: "baremetalId", value: id },
+  ...extra,
+});
+async function refusal(request: Promise<unknown>): Promise<{ code: Code; reason: string; fields: string[] }> {
+  const error = await request.then(
+    () => {
+      throw new Error("accepted");
+    },
+    (error: unknown) => ConnectError.from(error),
+  );
+  return {
+    code: error.code,
+    reason: error.findDetails(ErrorInfoSchema)[0]?.reason ?? "",
+    fields: error.findDetails(BadRequestSchema).flatMap((bad) => bad.fieldViolations.map((violation) => violation.field)),
+  };
+}
+
+describe("ListObservationHistory", () => {
+  // Runs after the roll-ups above: host 1 holds the hour `hour`, rolled up.
+  it("reads rolled-up hours and the current hour as one, oldest first, with min / avg / max", async () => {
+    await observe(cloud.hostIds[1]!, Date.now(), 40, 2_000n, 4n);
+    const { points, nextPageToken } = await history(ofHost(cloud.hostIds[1]!));
+    expect(nextPageToken).toBe("");
+    expect(points.map((point) => timestampDate(point.hourStartTime!).getTime())).toEqual([hour, Math.floor(Date.now() / HOUR) * HOUR]);
+    expect(points[0]).toMatchObject({
+      sampleCount: 2,
+      cpuPercent: { min: 30, avg: 55, max: 80 },
+      memoryUsedMib: { min: 500, avg: 750, max: 1_000 },
+      storageUsedGib: { min: 1, avg: 2, max: 3 },
+    });
+    expect(points[1]).toMatchObject({ sampleCount: 1, cpuPercent: { min: 40, avg: 40, max: 40 } });
+  });
+
+  it("pages by the hour, within the time range asked", async () => {
+    const host = cloud.hostIds[2]!;
+    for (const back of [3, 2, 1, 0]) await observe(host, hour - back * HOUR, back, 1n, 1n);
+    await rollUpObservations(t.server.db);
+    const hours = (points: { hourStartTime?: Parameters<typeof timestampDate>[0] }[]) =>
+      points.map((point) => timestampDate(point.hourStartTime!).getTime());
+    const all: number[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await history(ofHost(host, { pageSize: 3, pageToken }));
+      expect(page.points.length).toBeLessThanOrEqual(3);
+      all.push(...hours(page.points));
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken !== "");
+    expect(pages).toBe(2);
+    expect(all).toEqual([hour - 3 * HOUR, hour - 2 * HOUR, hour - HOUR, hour]);
+    // [start, end): the hour starting at end is left out.
+    const range = await history(ofHost(host, { startTime: timestampFromMs(hour - 2 * HOUR), endTime: timestampFromMs(hour) }));
+    expect(hours(range.points)).toEqual([hour - 2 * HOUR, hour - HOUR]);
+    // Before any observation: nothing.
+    expect((await history(ofHost(host, { endTime: timestampFromMs(hour - 3 * HOUR) }))).points).toEqual([]);
+  });
+
+  it.each([
+    ["no resource", () => ({}), Code.InvalidArgument, "VALIDATION_FAILED", "resource"],
+    [
+      "id not a UUID",
+      () => ({ resource: { case: "baremetalId", value: "host-1" } }),
+      Code.InvalidArgument,
+      "VALIDATION_FAILED",
+      "baremetal_id",
+    ],
+    ["negative page size", () => ofHost(MISSING, { pageSize: -1 }), Code.InvalidArgument, "VALIDATION_FAILED", "page_size"],
+    [
+      "end before start",
+      () => ofHost(MISSING, { startTime: timestampFromMs(hour), endTime: timestampFromMs(hour - HOUR) }),
+      Code.InvalidArgument,
+      "VALIDATION_FAILED",
+      "",
+    ],
+    [
+      "a page token not issued",
+      () => ofHost(cloud.hostIds[0]!, { pageToken: "bm90IGEgdG9rZW4" }),
+      Code.InvalidArgument,
+      "INVALID_PAGE_TOKEN",
+      "page_token",
+    ],
+    ["an unknown host", () => ofHost(MISSING), Code.NotFound, "RESOURCE_NOT_FOUND", undefined],
+    ["an unknown VM", () => ({ resource: { case: "virtualMachineId", value: MISSING } }), Code.NotFound, "RESOURCE_NOT_FOUND", undefined],
+  ] as [string, () => HistoryRequest, Code, string, string | undefined][])("refuses %s", async (_what, request, code, reason, field) => {
+    const refused = await refusal(history(request()));
+    expect(refused).toMatchObject({ code, reason });
+    if (field !== undefined) expect(refused.fields).toContain(field);
+  });
+
+  it("refuses a page token of another range or resource", async () => {
+    const first = await history(ofHost(cloud.hostIds[2]!, { pageSize: 1 }));
+    expect(first.nextPageToken).not.toBe("");
+    for (const request of [
+      ofHost(cloud.hostIds[1]!, { pageSize: 1, pageToken: first.nextPageToken }),
+      ofHost(cloud.hostIds[2]!, { pageSize: 1, pageToken: first.nextPageToken, startTime: timestampFromMs(hour - HOUR) }),
+    ]) {
+      expect(await refusal(history(request))).toMatchObject({
+        code: Code.InvalidArgument,
+        reason: "INVALID_PAGE_TOKEN",
+        fields: ["page_token"],
+      });
+    }
+  });
+
+  it("shows a VM's history to its tenant's members only, and no one's to an agent", async () => {
+    const vm = (
+      await t.compute().createVirtualMachine({
+        tenantId: cloud.tenantId,
+        target: { case: "groupId", value: cloud.groupId },
+        specificationId: cloud.specificationId,
+        imageId: cloud.imageId,
+      })
+    ).virtualMachine!.id;
+    await t.agents(agent).reportObservations({
+      observations: [
+        {
+          subject: { case: "virtualMachineId", value: vm },
+          observeTime: timestampFromMs(hour + 60_000),
+          powerState: PowerState.ON,
+          cpuPercent: 7,
+        },
+      ],
+    });
+    const other = await t.tenant("oh-other");
+    const member = await t.token(Role.TENANT_MEMBER, "oh-member", cloud.tenantId);
+    const stranger = await t.token(Role.TENANT_ADMIN, "oh-stranger", other);
+    const request: HistoryRequest = { resource: { case: "virtualMachineId", value: vm } };
+    const own = await history(request, member);
+    expect(own.points).toMatchObject([{ sampleCount: 1, cpuPercent: { min: 7, avg: 7, max: 7 } }]);
+    // Another tenant's VM reads as one that does not exist.
+    expect(await refusal(history(request, stranger))).toMatchObject({ code: Code.NotFound, reason: "RESOURCE_NOT_FOUND" });
+    expect(await refusal(history(request, agent))).toMatchObject({ code: Code.PermissionDenied, reason: "ROLE_NOT_ALLOWED" });
+    expect(await refusal(history(ofHost(cloud.hostIds[0]!), agent))).toMatchObject({
+      code: Code.PermissionDenied,
+      reason: "ROLE_NOT_ALLOWED",
+    });
+  });
+});
+
+// Last: it moves the clock thirty days on.
+describe("retention", () => {
   it("prunes roll-ups older than 30 days", async () => {
     const host = cloud.hostIds[0]!;
     expect((await rollups(host)).length).toBe(2);
