@@ -69,6 +69,24 @@ export function viewObservation(stored: StoredObservation, now: Date, staleMilli
   return { ...stored, ageMillis, stale, effectiveHealth: stale ? "UNKNOWN" : (stored.health ?? "OK") };
 }
 
+/** The observed use of a set of hosts (a rack's): summed over those whose observation is fresh, a
+ * stale or missing one counting for nothing rather than for its last values. */
+export function observedUse(hosts: readonly { readonly cpuCores: number; readonly observation: ObservationView | undefined }[]): {
+  observedHostCount: number;
+  cpuCoresUsed: number;
+  memoryMibUsed: number;
+  storageGibUsed: number;
+} {
+  const fresh = hosts.filter((host) => host.observation && !host.observation.stale);
+  const sum = (pick: (host: (typeof fresh)[number]) => number) => fresh.reduce((total, host) => total + pick(host), 0);
+  return {
+    observedHostCount: fresh.length,
+    cpuCoresUsed: sum((host) => (host.cpuCores * host.observation!.cpuPercent) / 100),
+    memoryMibUsed: sum((host) => host.observation!.memoryUsedMib),
+    storageGibUsed: sum((host) => host.observation!.storageUsedGib),
+  };
+}
+
 /** What List filters may say of a host's or VM's latest observation (persistence/entities/
  * observed-columns.ts): `health` is the effective one, UNKNOWN when stale or never reported. */
 export const observedFilter: FilterSchema = {

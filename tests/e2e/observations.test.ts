@@ -335,6 +335,37 @@ describe("ReportObservations", () => {
     const tenantToken = await t.token(Role.TENANT_ADMIN, "observer-tenant", east.tenantId);
     expect(await code(t.agents(tenantToken).reportObservations({ observations: [vmReport(eastVm, 0)] }))).toBe("PermissionDenied");
   });
+
+  it("shows each host's health and the rack's observed use beside its allocation in the elevation", async () => {
+    const rack = await buildCloud(t, { name: "oel", hosts: 3 });
+    const [fresh, stale, silent] = rack.hostIds as [string, string, string];
+    await report("fleet", [
+      hostReport(fresh, 1_000, { health: Health.WARNING, cpuPercent: 50 }),
+      hostReport(stale, STALE_MILLIS + 30_000, { health: Health.OK, cpuPercent: 90 }),
+    ]);
+    const { units, load } = await t.clients().inventory.getRackElevation({ rackId: rack.rackId });
+    const occupant = (id: string) => units.find((unit) => unit.occupant?.id === id)!.occupant!;
+    expect(occupant(fresh)).toMatchObject({ kind: "baremetal", health: Health.WARNING, observation: { stale: false, cpuPercent: 50 } });
+    expect(Number(occupant(fresh).observation!.age!.seconds)).toBeLessThan(30);
+    expect(occupant(stale)).toMatchObject({
+      health: Health.UNKNOWN,
+      observation: { stale: true, reportedHealth: Health.OK, cpuPercent: 90 },
+    });
+    expect(occupant(silent).health).toBe(Health.UNKNOWN);
+    expect(occupant(silent).observation).toBeUndefined();
+
+    const { baremetal } = await t.clients().inventory.getBaremetal({ id: fresh });
+    const cores = baremetal!.capacity!.cpuCores;
+    expect(load).toMatchObject({
+      hostCount: 3,
+      cpuCoresCapacity: BigInt(cores * 3),
+      // Only the fresh host counts: a stale observation is not current use.
+      observedHostCount: 1,
+      cpuCoresUsed: cores * 0.5,
+      memoryMibUsed: 20_000n,
+      storageGibUsed: 300n,
+    });
+  });
 });
 
 /** The drifted VMs /metrics counts (0 when the family has no sample for them). */
