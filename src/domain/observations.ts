@@ -40,6 +40,18 @@ export interface ObservationReport extends ObservedValues {
   readonly observeTime: Date;
 }
 
+/**
+ * When observed power contradicts a resource's recorded state: for each kind, the recorded states
+ * that claim a power, and the observed power that contradicts each. A state not listed is in
+ * transition (a VM being created or stopped, a host under maintenance) and never drifts.
+ */
+export const powerContradictions: Readonly<Record<ObservedKind, Readonly<Record<string, PowerState>>>> = {
+  // RUNNING claims on, STOPPED off.
+  virtual_machine: { RUNNING: "OFF", STOPPED: "ON" },
+  // ACTIVE claims a host in service (on); OFFLINE and DECOMMISSIONED claim it is off or gone.
+  baremetal: { ACTIVE: "OFF", OFFLINE: "ON", DECOMMISSIONED: "ON" },
+};
+
 /** What became of one reported observation. */
 export type ObservationOutcome = "ACCEPTED" | "SUPERSEDED" | "NOT_FOUND";
 

@@ -15,6 +15,7 @@ import {
   PowerState,
 } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { BaremetalStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -273,6 +274,50 @@ describe("ReportObservations", () => {
       ]);
     } finally {
       await agent.stop({ graceMs: 1_000 });
+    }
+  });
+
+  it("marks a host drifted when observed off while ACTIVE past the grace period, lists and counts it, audits start and end", async () => {
+    const d = await buildCloud(t, { name: "ohd", hosts: 2 });
+    const [host, offline] = d.hostIds as [string, string];
+    const drifted = async () =>
+      (
+        await t.clients().inventory.listBaremetals({ filter: `drifted = true AND group_id = "${d.groupId}"`, pageSize: 100 })
+      ).baremetals.map((h) => h.id);
+    const hostGauge = async () => {
+      const text = await (await fetch(`${t.server.url}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith('rackplane_drifted_resources{resource_type="baremetal"}'));
+      return line ? Number(line.split(" ").at(-1)) : 0;
+    };
+    await report("fleet", [hostReport(host, 100_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+    let observation = (await t.clients().inventory.getBaremetal({ id: host })).baremetal!.observation!;
+    expect(observation).toMatchObject({ drifted: false, driftRecordedState: "ACTIVE" });
+    await report("fleet", [hostReport(host, 10_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+    const { baremetal } = await t.clients().inventory.getBaremetal({ id: host });
+    expect(baremetal!.status).toBe(BaremetalStatus.ACTIVE);
+    expect(baremetal!.observation).toMatchObject({ drifted: true, driftRecordedState: "ACTIVE", powerState: PowerState.OFF });
+    expect(await drifted()).toEqual([host]);
+    expect(await hostGauge()).toBe(1);
+
+    // An OFFLINE host observed on contradicts its record too.
+    await t.clients().inventory.setBaremetalStatus({ id: offline, status: BaremetalStatus.OFFLINE, reason: "psu" });
+    await report("fleet", [hostReport(offline, 100_000), hostReport(host, 0)]);
+    await report("fleet", [hostReport(offline, 0)]);
+    expect(await drifted()).toEqual([offline]);
+    observation = (await t.clients().inventory.getBaremetal({ id: offline })).baremetal!.observation!;
+    expect(observation).toMatchObject({ drifted: true, driftRecordedState: "OFFLINE", powerState: PowerState.ON });
+    // The operator records what is true: the next report agrees and ends the drift.
+    await t.clients().inventory.setBaremetalStatus({ id: offline, status: BaremetalStatus.ACTIVE, reason: "back" });
+    await report("fleet", [hostReport(offline, -1_000)]);
+    expect(await drifted()).toEqual([]);
+    expect(await hostGauge()).toBe(0);
+
+    for (const id of [host, offline]) {
+      const { auditEvents } = await t.clients().audit.listAuditEvents({ filter: `resource_id = "${id}"`, pageSize: 100 });
+      expect(auditEvents.filter((event) => event.reason.startsWith("DRIFT_")).map((event) => [event.resourceType, event.reason])).toEqual([
+        ["baremetal", "DRIFT_ENDED"],
+        ["baremetal", "DRIFT_STARTED"],
+      ]);
     }
   });
 

@@ -5,7 +5,13 @@
 // record. docs/observations.md says why.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { placeInScope } from "../../domain/agent-scope.js";
-import type { ObservationOutcome, ObservationReport, ObservedKind } from "../../domain/observations.js";
+import {
+  type ObservationOutcome,
+  type ObservationReport,
+  type ObservedKind,
+  observedKinds,
+  powerContradictions,
+} from "../../domain/observations.js";
 import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -47,8 +53,10 @@ export async function reportObservations(
     const candidates = [...newest.values()].map((index) => reports[index]!);
     const stored = await upsertNewer(em, candidates, ctx.principal.name);
     for (const [k, index] of newest) if (stored.has(k)) outcomes[index] = "ACCEPTED";
-    const acceptedVms = [...stored].filter((k) => k.startsWith("virtual_machine/")).map((k) => k.slice("virtual_machine/".length));
-    await recordDrift(em, ctx, acceptedVms, settings.driftGraceMillis);
+    for (const kind of observedKinds) {
+      const accepted = [...stored].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1));
+      await recordDrift(em, ctx, kind, accepted, settings.driftGraceMillis);
+    }
     const acceptedCount = stored.size;
     const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
     ctx.audit.detail = `${reports.length} observations: ${acceptedCount} accepted, ${reports.length - acceptedCount - notFound} superseded, ${notFound} not found`;
@@ -126,36 +134,52 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
   return new Set(rows.map((row) => key(row.resource_type, row.resource_id)));
 }
 
+/** Where each kind's recorded state is kept. */
+const recordedStates: Readonly<Record<ObservedKind, { readonly table: string; readonly column: string }>> = {
+  virtual_machine: { table: "virtual_machine", column: "state" },
+  baremetal: { table: "baremetal", column: "status" },
+};
+
 /**
- * Drift, evaluated in the ingest transaction for the VMs whose observation was just stored: one
- * statement compares each with its recorded state (RUNNING observed OFF, STOPPED observed ON; a VM
- * in any other state is in transition and never drifts), keeps since when the contradiction lasts,
- * and marks it drifted once that is longer than the grace period. Its start and its end are each
- * audited (reasons DRIFT_STARTED, DRIFT_ENDED); the record itself is never changed. Set-based and
- * on rows the upsert already locked, so it costs one statement per call; doing it here rather than
- * in a sweep means a drift is known the moment the report proving it arrives.
+ * Drift, evaluated in the ingest transaction for the resources of one kind whose observation was
+ * just stored: one statement compares each with its recorded state (the kind's contradictions in
+ * domain/observations.ts: a RUNNING VM or an ACTIVE host observed OFF, …; a state in transition never
+ * drifts), keeps since when the contradiction lasts, and marks it drifted once that is longer than
+ * the grace period. Its start and its end are each audited (reasons DRIFT_STARTED, DRIFT_ENDED); the
+ * record itself is never changed. Set-based and on rows the upsert already locked, so it costs one
+ * statement per kind reported in a call; doing it here rather than in a sweep means a drift is known
+ * the moment the report proving it arrives.
  */
-async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly string[], graceMillis: number): Promise<void> {
-  if (vmIds.length === 0) return;
+async function recordDrift(
+  em: EntityManager,
+  ctx: CallContext,
+  kind: ObservedKind,
+  ids: readonly string[],
+  graceMillis: number,
+): Promise<void> {
+  if (ids.length === 0) return;
   const grace = graceMillis / 1000;
+  const { table, column } = recordedStates[kind];
+  const contradictions = Object.entries(powerContradictions[kind]);
   const changed = await em.execute<{ resource_id: string; drifted: boolean; was_drifted: boolean; recorded: string; observed: string }[]>(
     `with evaluated as (
-       select o.resource_id, o.drifted as was_drifted, v.state as recorded, o.power_state as observed,
-              case when (v.state = 'RUNNING' and o.power_state = 'OFF') or (v.state = 'STOPPED' and o.power_state = 'ON')
+       select o.resource_id, o.drifted as was_drifted, r.${column} as recorded, o.power_state as observed,
+              case when exists (select 1 from unnest(array[?]::text[], array[?]::text[]) c(recorded, observed)
+                                 where c.recorded = r.${column} and c.observed = o.power_state)
                    then coalesce(o.drift_since, o.observe_time) end as since,
               o.observe_time
-         from observation o join virtual_machine v on v.id = o.resource_id
-        where o.resource_type = 'virtual_machine' and o.resource_id = any(array[?]::uuid[])
+         from observation o join ${table} r on r.id = o.resource_id
+        where o.resource_type = ? and o.resource_id = any(array[?]::uuid[])
      ), decided as (
        select e.*, coalesce(e.since <= e.observe_time - make_interval(secs => ?), false) as drifted from evaluated e
      )
      update observation o
         set drift_since = d.since, drift_recorded_state = case when d.since is null then '' else d.recorded end, drifted = d.drifted
        from decided d
-      where o.resource_type = 'virtual_machine' and o.resource_id = d.resource_id
+      where o.resource_type = ? and o.resource_id = d.resource_id
         and (o.drift_since is distinct from d.since or o.drifted <> d.drifted)
       returning o.resource_id, d.drifted, d.was_drifted, d.recorded, d.observed`,
-    [[...vmIds], grace],
+    [contradictions.map(([recorded]) => recorded), contradictions.map(([, observed]) => observed), kind, [...ids], grace, kind],
   );
   const transitions = changed.filter((row) => row.drifted !== row.was_drifted);
   if (transitions.length === 0) return;
@@ -163,7 +187,7 @@ async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly 
     em,
     ctx,
     transitions.map((row) => ({
-      resourceType: "virtual_machine",
+      resourceType: kind,
       resourceId: row.resource_id,
       reason: row.drifted ? "DRIFT_STARTED" : "DRIFT_ENDED",
       message: row.drifted

@@ -259,15 +259,17 @@ export type Observation = Message<"rackplane.v1.Observation"> & {
 
   /**
    * Whether the observed power has contradicted the recorded state (a RUNNING VM observed OFF, a
-   * STOPPED one observed ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS).
-   * rackplane does not change the record on its own: an operator decides, e.g. by starting the VM.
+   * STOPPED one observed ON; an ACTIVE host observed OFF, an OFFLINE or DECOMMISSIONED one observed
+   * ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS). rackplane does not change
+   * the record on its own: an operator decides, e.g. by starting the VM or setting the host's status.
    *
    * @generated from field: bool drifted = 11;
    */
   drifted: boolean;
 
   /**
-   * The recorded state the observations contradict, e.g. "RUNNING"; empty while they agree.
+   * The recorded state (a VM's) or status (a host's) the observations contradict, e.g. "RUNNING" or
+   * "ACTIVE"; empty while they agree.
    *
    * @generated from field: string drift_recorded_state = 12;
    */

@@ -322,11 +322,15 @@ export interface Observation {
   storageUsedGib: number;
   /**
    * Whether the observed power has contradicted the recorded state (a RUNNING VM observed OFF, a
-   * STOPPED one observed ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS).
-   * rackplane does not change the record on its own: an operator decides, e.g. by starting the VM.
+   * STOPPED one observed ON; an ACTIVE host observed OFF, an OFFLINE or DECOMMISSIONED one observed
+   * ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS). rackplane does not change
+   * the record on its own: an operator decides, e.g. by starting the VM or setting the host's status.
    */
   drifted: boolean;
-  /** The recorded state the observations contradict, e.g. "RUNNING"; empty while they agree. */
+  /**
+   * The recorded state (a VM's) or status (a host's) the observations contradict, e.g. "RUNNING" or
+   * "ACTIVE"; empty while they agree.
+   */
   driftRecordedState: string;
   /** Since when (observe time) the observations contradict the record; unset while they agree. */
   driftStartTime: Date | undefined;
