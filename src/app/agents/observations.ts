@@ -15,6 +15,7 @@ import {
 import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
+import { executeBound } from "../../persistence/bound.js";
 import { mutate, recordMutations } from "../mutation.js";
 
 export interface ObservationsResult {
@@ -91,20 +92,20 @@ function uuidArray(length: number): string {
   return length > 0 ? "array[?]::uuid[]" : "'{}'::uuid[]";
 }
 
-/** One statement for the whole batch: each row is written only when it is newer than the stored
- * one, so a late report never regresses the state, and each row written is also kept as a sample
+/** One statement for the whole batch, its ten arrays bound as parameters (persistence/bound.ts):
+ * each row is written only when it is newer than the stored one, so a late report never regresses the state, and each row written is also kept as a sample
  * for the hourly roll-up (app/observations/history.ts), which runs off this path. Returns the keys
  * written. */
 async function upsertNewer(em: EntityManager, reports: readonly ObservationReport[], reportedBy: string): Promise<Set<string>> {
   if (reports.length === 0) return new Set();
-  const rows = await em.execute<{ resource_type: ObservedKind; resource_id: string }[]>(
+  const rows = await executeBound<{ resource_type: ObservedKind; resource_id: string }>(
+    em,
     `with stored as (
      insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
                                    cpu_percent, memory_used_mib, storage_used_gib, reported_by)
      select r.resource_type, r.resource_id, r.observe_time, now(), r.power_state, r.health, r.reasons::jsonb,
-            r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?
-       from unnest(array[?]::text[], array[?]::uuid[], array[?]::timestamptz[], array[?]::text[], array[?]::text[], array[?]::text[],
-                   array[?]::float8[], array[?]::int8[], array[?]::int8[])
+            r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?::text
+       from unnest(?::text[], ?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int8[], ?::int8[])
             as r(resource_type, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib)
      on conflict (resource_type, resource_id) do update
         set observe_time = excluded.observe_time, receive_time = excluded.receive_time, power_state = excluded.power_state,
