@@ -10,6 +10,7 @@ import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
 import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { rollUpPeriodically } from "./observation-rollups.js";
 import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
@@ -54,6 +55,8 @@ export interface ServerOptions {
   /** How long a VM's observed power may contradict its recorded state before it is drifted
    * (default 120 s). */
   readonly driftGraceMillis?: number;
+  /** How often this replica tries the hourly roll-up of observations (default 5 minutes). */
+  readonly observationRollupMillis?: number;
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
    * share it). Unset: a key made for this process only, lost with it — for tests. */
   readonly secretKeyFile?: string;
@@ -188,6 +191,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
+  const stopRollingUp = rollUpPeriodically(db, options.observationRollupMillis ?? 300_000);
   metrics.observe({
     creationBatches: () => creationBatcher(db).stats,
     pool: () => db.poolState(),
@@ -227,6 +231,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
         await dispatcher.stop();
+        await stopRollingUp();
         await Promise.all(pendingAudits);
         await notifications.close();
         await closeReadPool();

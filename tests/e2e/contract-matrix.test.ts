@@ -392,6 +392,11 @@ const rows: Record<string, Row> = {
   ),
   "AgentService/ListAgents": list,
 
+  "ObservationService/ListObservationHistory": {
+    ...read(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+    foreign: hidden(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+  },
+
   "KubernetesService/CreateKubernetesVersion": write(() => ({ version: { version: "1.31.5" } })),
   "KubernetesService/GetKubernetesVersion": read(() => ({ id: s.kubernetesVersion })),
   "KubernetesService/ListKubernetesVersions": list,

@@ -57,6 +57,7 @@ export async function startTestServer(
     | "observationStaleMillis"
     | "driftGraceMillis"
     | "databaseReadUrl"
+    | "observationRollupMillis"
   > = {},
 ): Promise<TestServer> {
   const server = await startServer({

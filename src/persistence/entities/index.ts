@@ -12,7 +12,7 @@ import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
-import { Observation } from "./observation.js";
+import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
@@ -62,4 +62,6 @@ export const entities = [
   KubernetesNodePool,
   KubernetesClusterCa,
   Observation,
+  ObservationSample,
+  ObservationRollup,
 ];
