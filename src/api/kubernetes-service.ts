@@ -10,6 +10,8 @@ import * as nodePools from "../app/kubernetes/node-pools.js";
 import { getCluster, listClusters } from "../app/kubernetes/cluster-queries.js";
 import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import * as templates from "../app/kubernetes/templates.js";
+import { retryClusterOperation } from "../app/kubernetes/retries.js";
+import { upgradeCluster } from "../app/kubernetes/upgrades.js";
 import * as versions from "../app/kubernetes/versions.js";
 import {
   defaultUpgradeStrategy,
@@ -181,6 +183,12 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
     async deleteNodePool(req, ctx) {
       return { operation: operationMessage(await nodePools.deleteNodePool(db, callContext(ctx), req.id, req.etag)) };
     },
+    async upgradeKubernetesCluster(req, ctx) {
+      return { operation: operationMessage(await upgradeCluster(db, callContext(ctx), req.id, req.version, req.etag)) };
+    },
+    async retryKubernetesClusterOperation(req, ctx) {
+      return { operation: operationMessage(await retryClusterOperation(db, callContext(ctx), req.clusterId, req.etag)) };
+    },
     async issueKubeconfig(req, ctx) {
       const ttlMillis = req.ttl ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6) : undefined;
       const issued = await clusters.issueClusterKubeconfig(db, callContext(ctx), secrets, req.clusterId, ttlMillis);
@@ -208,5 +216,7 @@ export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
   createNodePool: at("kubernetes_cluster", (request) => request.clusterId),
   updateNodePool: at("kubernetes_node_pool", (request) => request.nodePool?.id),
   deleteNodePool: byId("kubernetes_node_pool"),
+  upgradeKubernetesCluster: byId("kubernetes_cluster"),
+  retryKubernetesClusterOperation: at("kubernetes_cluster", (request) => request.clusterId),
   issueKubeconfig: at("kubernetes_cluster", (request) => request.clusterId),
 };

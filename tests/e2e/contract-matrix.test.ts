@@ -454,6 +454,14 @@ const rows: Record<string, Row> = {
     foreign: hidden(() => ({ nodePool: { id: s.nodePool, nodeCount: 1 }, updateMask: mask("node_count") })),
   },
   "KubernetesService/DeleteNodePool": { ...write(() => ({ id: s.nodePool }), "agent"), foreign: hidden(() => ({ id: s.nodePool })) },
+  "KubernetesService/UpgradeKubernetesCluster": {
+    ...write(() => ({ id: s.cluster, version: "1.32.0" }), "agent"),
+    foreign: hidden(() => ({ id: s.cluster, version: "1.32.0" })),
+  },
+  "KubernetesService/RetryKubernetesClusterOperation": {
+    ...write(() => ({ clusterId: s.cluster }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster })),
+  },
   "KubernetesService/IssueKubeconfig": {
     ...write(() => ({ clusterId: s.cluster }), "agent"),
     foreign: hidden(() => ({ clusterId: s.cluster })),

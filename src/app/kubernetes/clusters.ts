@@ -128,6 +128,7 @@ export async function createCluster(
           taints: [...pool.taints],
           maxSurge: pool.upgradeStrategy.maxSurge,
           maxUnavailable: pool.upgradeStrategy.maxUnavailable,
+          kubernetesVersion: spec.version,
         });
       }
       const caCertificatePem = await createAndStoreClusterCa(em, secrets, { id, name: request.name }, now);
