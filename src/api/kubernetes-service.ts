@@ -139,6 +139,14 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
       const page = await listClusters(db, callContext(ctx), listRequest(req));
       return { clusters: page.items.map(clusterMessage), nextPageToken: page.nextPageToken };
     },
+    async updateKubernetesCluster(req, ctx) {
+      const cluster = req.cluster!;
+      const patch = maskedPatch<clusters.ClusterPatch>(req.updateMask, {
+        description: () => ({ description: cluster.description }),
+        labels: () => ({ labels: { ...cluster.labels } }),
+      });
+      return { cluster: clusterMessage(await clusters.updateCluster(db, callContext(ctx), cluster.id, cluster.etag, patch)) };
+    },
     async deleteKubernetesCluster(req, ctx) {
       return { operation: operationMessage(await clusters.deleteCluster(db, callContext(ctx), req.id, req.etag)) };
     },
@@ -211,6 +219,7 @@ export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
   createKubernetesCluster: creates("kubernetes_cluster"),
   getKubernetesCluster: reads,
   listKubernetesClusters: reads,
+  updateKubernetesCluster: at("kubernetes_cluster", (request) => request.cluster?.id),
   deleteKubernetesCluster: byId("kubernetes_cluster"),
   setKubernetesClusterStatus: byId("kubernetes_cluster"),
   createNodePool: at("kubernetes_cluster", (request) => request.clusterId),

@@ -431,6 +431,10 @@ const rows: Record<string, Row> = {
   },
   "KubernetesService/GetKubernetesCluster": { ...read(() => ({ id: s.cluster })), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/ListKubernetesClusters": list,
+  "KubernetesService/UpdateKubernetesCluster": {
+    ...write(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") }), "agent"),
+    foreign: hidden(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") })),
+  },
   "KubernetesService/DeleteKubernetesCluster": { ...write(() => ({ id: s.cluster }), "agent"), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/SetKubernetesClusterStatus": {
     ...write(() => ({ id: s.cluster, status: 4, reason: "x" }), "service"),

@@ -326,3 +326,62 @@ describe("upgrading a cluster", () => {
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
 });
+
+describe("updating a cluster", () => {
+  it("changes description and labels by update_mask, with an etag, audited; nothing else", async () => {
+    const builder = await startAgent(t, "upd-builder");
+    const cluster = await activeCluster("labelled", 1, { maxSurge: 1, maxUnavailable: 0 });
+    const member = await t.token(Role.TENANT_MEMBER, "upd-member", cloud.tenantId);
+    const current = (await k8s().getKubernetesCluster({ id: cluster.id })).cluster!;
+    const updated = await k8s(t, member).updateKubernetesCluster({
+      cluster: { id: cluster.id, etag: current.etag, description: "shop front", labels: { team: "web" }, name: "ignored" },
+      updateMask: { paths: ["description", "labels"] },
+    });
+    expect(updated.cluster).toMatchObject({ name: "labelled", description: "shop front", labels: { team: "web" } });
+    expect(updated.cluster!.etag).not.toBe(current.etag);
+    const onlyLabels = await k8s().updateKubernetesCluster({
+      cluster: { id: cluster.id, description: "not this", labels: {} },
+      updateMask: { paths: ["labels"] },
+    });
+    expect(onlyLabels.cluster).toMatchObject({ description: "shop front", labels: {} });
+    expect(
+      await failure(
+        k8s().updateKubernetesCluster({
+          cluster: { id: cluster.id, etag: current.etag, description: "x" },
+          updateMask: { paths: ["description"] },
+        }),
+      ),
+    ).toMatchObject({ code: Code.Aborted, reason: "ETAG_MISMATCH" });
+    expect(
+      await failure(k8s().updateKubernetesCluster({ cluster: { id: cluster.id, version: "1.32.0" }, updateMask: { paths: ["version"] } })),
+    ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_UPDATE_MASK" });
+    expect(await failure(k8s().updateKubernetesCluster({ cluster: { id: cluster.id }, updateMask: { paths: [] } }))).toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    const stranger = await t.token(Role.TENANT_ADMIN, "upd-stranger", await t.tenant("upd-other"));
+    expect(
+      await failure(
+        k8s(t, stranger).updateKubernetesCluster({
+          cluster: { id: cluster.id, description: "mine" },
+          updateMask: { paths: ["description"] },
+        }),
+      ),
+    ).toMatchObject({ code: Code.NotFound });
+    const audited = await t.server.db
+      .em()
+      .execute<{ principal: string; result: string }[]>(
+        "select principal, result from audit_event where resource_id = ? and method like '%/UpdateKubernetesCluster' order by time",
+        [cluster.id],
+      );
+    expect(audited.map((row) => [row.principal, row.result])).toEqual([
+      ["upd-member", "OK"],
+      [expect.any(String), "OK"],
+      [expect.any(String), expect.not.stringMatching(/^OK$/)],
+      [expect.any(String), expect.not.stringMatching(/^OK$/)],
+      [expect.any(String), expect.not.stringMatching(/^OK$/)],
+      ["upd-stranger", expect.not.stringMatching(/^OK$/)],
+    ]);
+    expect(await settled((await k8s().deleteKubernetesCluster({ id: cluster.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    await builder.stop();
+  });
+});

@@ -874,6 +874,22 @@ export interface ListKubernetesClustersResponse {
   nextPageToken: string;
 }
 
+/** Request of KubernetesService.UpdateKubernetesCluster. */
+export interface UpdateKubernetesClusterRequest {
+  /** The cluster with its id, etag (optional) and the new values of the fields in update_mask. */
+  cluster:
+    | KubernetesCluster
+    | undefined;
+  /** The fields to change: description, labels. */
+  updateMask: string[] | undefined;
+}
+
+/** Response of KubernetesService.UpdateKubernetesCluster. */
+export interface UpdateKubernetesClusterResponse {
+  /** The updated cluster. */
+  cluster: KubernetesCluster | undefined;
+}
+
 /** Request of KubernetesService.DeleteKubernetesCluster. */
 export interface DeleteKubernetesClusterRequest {
   /** The cluster's id. */
@@ -5811,6 +5827,170 @@ export const ListKubernetesClustersResponse: MessageFns<ListKubernetesClustersRe
   },
 };
 
+function createBaseUpdateKubernetesClusterRequest(): UpdateKubernetesClusterRequest {
+  return { cluster: undefined, updateMask: undefined };
+}
+
+export const UpdateKubernetesClusterRequest: MessageFns<UpdateKubernetesClusterRequest> = {
+  encode(message: UpdateKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKubernetesClusterRequest {
+    return {
+      cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKubernetesClusterRequest>, I>>(base?: I): UpdateKubernetesClusterRequest {
+    return UpdateKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKubernetesClusterRequest>, I>>(
+    object: I,
+  ): UpdateKubernetesClusterRequest {
+    const message = createBaseUpdateKubernetesClusterRequest();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateKubernetesClusterResponse(): UpdateKubernetesClusterResponse {
+  return { cluster: undefined };
+}
+
+export const UpdateKubernetesClusterResponse: MessageFns<UpdateKubernetesClusterResponse> = {
+  encode(message: UpdateKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKubernetesClusterResponse {
+    return { cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined };
+  },
+
+  toJSON(message: UpdateKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKubernetesClusterResponse>, I>>(base?: I): UpdateKubernetesClusterResponse {
+    return UpdateKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKubernetesClusterResponse>, I>>(
+    object: I,
+  ): UpdateKubernetesClusterResponse {
+    const message = createBaseUpdateKubernetesClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseDeleteKubernetesClusterRequest(): DeleteKubernetesClusterRequest {
   return { id: "", etag: "" };
 }
@@ -7448,6 +7628,22 @@ export const KubernetesServiceService = {
       ListKubernetesClustersResponse.decode(value),
   },
   /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/UpdateKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateKubernetesClusterRequest): Buffer =>
+      Buffer.from(UpdateKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateKubernetesClusterRequest => UpdateKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: UpdateKubernetesClusterResponse): Buffer =>
+      Buffer.from(UpdateKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateKubernetesClusterResponse =>
+      UpdateKubernetesClusterResponse.decode(value),
+  },
+  /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
    * confirm.
    */
@@ -7627,6 +7823,11 @@ export interface KubernetesServiceServer extends UntypedServiceImplementation {
   getKubernetesCluster: handleUnaryCall<GetKubernetesClusterRequest, GetKubernetesClusterResponse>;
   /** Lists clusters (without their nodes). */
   listKubernetesClusters: handleUnaryCall<ListKubernetesClustersRequest, ListKubernetesClustersResponse>;
+  /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster: handleUnaryCall<UpdateKubernetesClusterRequest, UpdateKubernetesClusterResponse>;
   /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
    * confirm.
@@ -7889,6 +8090,25 @@ export interface KubernetesServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListKubernetesClustersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
   ): ClientUnaryCall;
   /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
