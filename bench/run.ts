@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   observations: () => import("./observations.js"),
   cli: () => import("./cli.js"),
   console: () => import("./console.js"),
+  kubernetes: () => import("./kubernetes.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;
