@@ -23,7 +23,7 @@ import { Notifications } from "../persistence/notifications.js";
 import { Dispatcher } from "../agents/dispatcher.js";
 import { RpcMetrics } from "./metrics.js";
 import { creationBatcher } from "../app/compute/creation-batch.js";
-import { openSecretBox, secretBoxWithKey } from "../app/kubernetes/secret-box.js";
+import { openSecretBox, secretBoxWithKey, type SecretBox } from "../app/kubernetes/secret-box.js";
 import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
@@ -71,6 +71,8 @@ export interface RunningServer {
   readonly port: number;
   readonly db: Database;
   readonly health: HealthStatus;
+  /** The server's secret box (sealed cluster CA keys), for in-process loaders such as the demo. */
+  readonly secrets: SecretBox;
   /** Reads the TLS pair again for new connections (SIGHUP). A pair that does not load is logged and
    * the one in use kept; returns whether the new pair is in use. */
   reloadTls(): boolean;
@@ -213,6 +215,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port: listener.port,
     db,
     health,
+    secrets,
     reloadTls() {
       if (!options.tls) return false;
       try {
