@@ -16,5 +16,8 @@ export const jobKinds = [
   "CREATE_NODE_POOL",
   "SCALE_NODE_POOL",
   "DELETE_NODE_POOL",
+  "INSTALL_KUBERNETES_PLUGIN",
+  "UPGRADE_KUBERNETES_PLUGIN",
+  "UNINSTALL_KUBERNETES_PLUGIN",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];

@@ -36,6 +36,7 @@ import { JobReportState, ObservedState } from "../../gen/es/rackplane/v1/agent_p
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesAddonService } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
@@ -68,6 +69,9 @@ interface Seed extends Cloud {
   /** Tenant A's cluster (PROVISIONING: no agent builds it here). */
   cluster: string;
   nodePool: string;
+  /** A catalogue plugin, and its install on tenant A's cluster (INSTALLING: waiting for the cluster). */
+  plugin: string;
+  clusterPlugin: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -133,6 +137,10 @@ beforeAll(async () => {
     await kubernetes.createKubernetesClusterTemplate({ template: { name: "mx-template", tenantId: cloud.tenantId, version: "1.31.4" } })
   ).template!;
   const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+  const addons = createClient(KubernetesAddonService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] }));
+  const plugin = (
+    await addons.createKubernetesPlugin({ plugin: { name: "mx-plugin", versions: [{ version: "1.0.0", kubernetesVersions: ["1.31"] }] } })
+  ).plugin!;
   const cluster = (
     await kubernetes.createKubernetesCluster({
       cluster: {
@@ -142,8 +150,10 @@ beforeAll(async () => {
         controlPlane: { count: 1, ...node },
         nodePools: [{ name: "mx-pool", ...node }],
       },
+      plugins: [{ plugin: "mx-plugin", version: "1.0.0" }],
     })
   ).cluster!;
+  const clusterPlugin = (await addons.listKubernetesClusterPlugins({})).plugins[0]!;
   s = {
     ...cloud,
     region: region.id,
@@ -163,6 +173,8 @@ beforeAll(async () => {
     template: template.id,
     cluster: cluster.id,
     nodePool: cluster.nodePools[0]!.id,
+    plugin: plugin.id,
+    clusterPlugin: clusterPlugin.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -460,6 +472,36 @@ const rows: Record<string, Row> = {
   },
 
   // Public: no token needed, no role refused.
+  "KubernetesAddonService/CreateKubernetesPlugin": write(() => ({ plugin: { name: "would-be" } })),
+  "KubernetesAddonService/GetKubernetesPlugin": read(() => ({ id: s.plugin })),
+  "KubernetesAddonService/ListKubernetesPlugins": list,
+  "KubernetesAddonService/UpdateKubernetesPlugin": write(() => ({
+    plugin: { id: s.plugin, description: "x" },
+    updateMask: mask("description"),
+  })),
+  "KubernetesAddonService/DeleteKubernetesPlugin": write(() => ({ id: s.plugin })),
+  "KubernetesAddonService/InstallKubernetesClusterPlugin": {
+    ...write(() => ({ clusterId: s.cluster, plugin: { plugin: "mx-plugin", version: "1.0.0" } }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster, plugin: { plugin: "mx-plugin", version: "1.0.0" } })),
+  },
+  "KubernetesAddonService/GetKubernetesClusterPlugin": {
+    ...read(() => ({ id: s.clusterPlugin })),
+    foreign: hidden(() => ({ id: s.clusterPlugin })),
+  },
+  "KubernetesAddonService/ListKubernetesClusterPlugins": list,
+  "KubernetesAddonService/UpgradeKubernetesClusterPlugin": {
+    ...write(() => ({ id: s.clusterPlugin, version: "1.0.0" }), "agent"),
+    foreign: hidden(() => ({ id: s.clusterPlugin, version: "1.0.0" })),
+  },
+  "KubernetesAddonService/UninstallKubernetesClusterPlugin": {
+    ...write(() => ({ id: s.clusterPlugin }), "agent"),
+    foreign: hidden(() => ({ id: s.clusterPlugin })),
+  },
+  "KubernetesAddonService/ReportKubernetesClusterPluginStatus": {
+    ...write(() => ({ id: s.clusterPlugin, status: 2 }), "service"),
+    foreign: denied(() => ({ id: s.clusterPlugin, status: 2 })),
+  },
+
   "Health/Check": { valid: () => ({ service: "" }), deniedTo: null },
   "Health/Watch": { valid: () => ({ service: "" }), deniedTo: null },
   "Health/List": { valid: () => ({}), deniedTo: null },

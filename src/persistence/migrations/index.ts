@@ -9,6 +9,7 @@ import { Migration20261202065651_agent_token_scope } from "./Migration2026120206
 import { Migration20261202072521_kubernetes } from "./Migration20261202072521_kubernetes.js";
 import { Migration20261202112547_job_waits } from "./Migration20261202112547_job_waits.js";
 import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
+import { Migration20261202140400_kubernetes_plugins } from "./Migration20261202140400_kubernetes_plugins.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -20,4 +21,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202072521_kubernetes", class: Migration20261202072521_kubernetes },
   { name: "Migration20261202112547_job_waits", class: Migration20261202112547_job_waits },
   { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
+  { name: "Migration20261202140400_kubernetes_plugins", class: Migration20261202140400_kubernetes_plugins },
 ];
