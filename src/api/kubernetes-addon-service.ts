@@ -1,8 +1,10 @@
 // rackplane.v1.KubernetesAddonService: the plugin catalogue and plugins installed on clusters
-// (K8S-8). Maps requests to use cases and results back; no rules here (docs/kubernetes-addons.md).
+// (K8S-8), bastions' associations with clusters (K8S-10). Maps requests to use cases and results back; no rules here (docs/kubernetes-addons.md).
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import {
+  BastionAssociationSchema,
   KubernetesClusterPluginSchema,
   KubernetesClusterPluginStatus,
   KubernetesPluginSchema,
@@ -11,13 +13,14 @@ import {
   type KubernetesPluginVersion as PluginVersionMessage,
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import type { Database } from "../app/database.js";
+import * as bastions from "../app/kubernetes/addons/bastions.js";
 import * as clusterPlugins from "../app/kubernetes/addons/cluster-plugins.js";
 import * as catalogue from "../app/kubernetes/addons/plugin-catalogue.js";
 import type { ClusterPluginStatus, PluginVersion } from "../domain/kubernetes-plugins.js";
 import { etagOf } from "../domain/etag.js";
 import { callContext, listRequest, resourceFields, timestamp } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
-import { at, byId, reads, type TargetRules } from "./request-targets.js";
+import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 import { standardHandlers, standardTargets } from "./standard-handlers.js";
 
 export function kubernetesAddonService(db: Database): ServiceImpl<typeof KubernetesAddonService> {
@@ -64,6 +67,28 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
       const status = KubernetesClusterPluginStatus[req.status] as ClusterPluginStatus;
       return { plugin: clusterPluginMessage(await clusterPlugins.reportPluginStatus(db, callContext(ctx), req.id, status, req.message)) };
     },
+
+    async createBastionAssociation(req, ctx) {
+      const association = req.association!;
+      const created = await bastions.createAssociation(
+        db,
+        callContext(ctx),
+        { clusterId: association.clusterId, virtualMachineId: association.virtualMachineId },
+        req.requestId,
+      );
+      return { association: associationMessage(created) };
+    },
+    async getBastionAssociation(req, ctx) {
+      return { association: associationMessage(await bastions.getAssociation(db, callContext(ctx), req.id)) };
+    },
+    async listBastionAssociations(req, ctx) {
+      const page = await bastions.listAssociations(db, callContext(ctx), listRequest(req));
+      return { associations: page.items.map(associationMessage), nextPageToken: page.nextPageToken };
+    },
+    async deleteBastionAssociation(req, ctx) {
+      await bastions.deleteAssociation(db, callContext(ctx), req.id, req.etag);
+      return {};
+    },
   };
 }
 
@@ -75,6 +100,10 @@ export const kubernetesAddonTargets: TargetRules<typeof KubernetesAddonService> 
   upgradeKubernetesClusterPlugin: byId(clusterPlugins.CLUSTER_PLUGIN),
   uninstallKubernetesClusterPlugin: byId(clusterPlugins.CLUSTER_PLUGIN),
   reportKubernetesClusterPluginStatus: byId(clusterPlugins.CLUSTER_PLUGIN),
+  createBastionAssociation: creates(bastions.BASTION_ASSOCIATION),
+  getBastionAssociation: reads,
+  listBastionAssociations: reads,
+  deleteBastionAssociation: byId(bastions.BASTION_ASSOCIATION),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -119,5 +148,19 @@ export function clusterPluginMessage(plugin: clusterPlugins.ClusterPlugin) {
     etag: etagOf(plugin.version),
     createTime: timestamp(plugin.createTime),
     updateTime: timestamp(plugin.updateTime),
+  });
+}
+
+export function associationMessage(association: bastions.BastionAssociation) {
+  return create(BastionAssociationSchema, {
+    id: association.id,
+    clusterId: association.clusterId,
+    virtualMachineId: association.virtualMachineId,
+    tenantId: association.tenantId,
+    clusterName: association.clusterName,
+    virtualMachineName: association.virtualMachineName,
+    virtualMachineState: VirtualMachineState[association.virtualMachineState],
+    ipAddresses: [...association.ipAddresses],
+    ...resourceFields(association),
   });
 }

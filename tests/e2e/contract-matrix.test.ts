@@ -34,6 +34,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error
 import { file_grpc_health_v1_health } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { JobReportState, ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { VirtualMachineRole } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { KubernetesAddonService } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
@@ -72,6 +73,8 @@ interface Seed extends Cloud {
   /** A catalogue plugin, and its install on tenant A's cluster (INSTALLING: waiting for the cluster). */
   plugin: string;
   clusterPlugin: string;
+  /** A BASTION VM of tenant A associated with its cluster. */
+  bastionAssociation: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -154,6 +157,16 @@ beforeAll(async () => {
     })
   ).cluster!;
   const clusterPlugin = (await addons.listKubernetesClusterPlugins({})).plugins[0]!;
+  const bastion = await compute.createVirtualMachine({
+    tenantId: cloud.tenantId,
+    target: { case: "groupId", value: cloud.groupId },
+    specificationId: cloud.specificationId,
+    imageId: cloud.imageId,
+    role: VirtualMachineRole.BASTION,
+  });
+  const bastionAssociation = (
+    await addons.createBastionAssociation({ association: { clusterId: cluster.id, virtualMachineId: bastion.virtualMachine!.id } })
+  ).association!;
   s = {
     ...cloud,
     region: region.id,
@@ -175,6 +188,7 @@ beforeAll(async () => {
     nodePool: cluster.nodePools[0]!.id,
     plugin: plugin.id,
     clusterPlugin: clusterPlugin.id,
+    bastionAssociation: bastionAssociation.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -500,6 +514,19 @@ const rows: Record<string, Row> = {
   "KubernetesAddonService/ReportKubernetesClusterPluginStatus": {
     ...write(() => ({ id: s.clusterPlugin, status: 2 }), "service"),
     foreign: denied(() => ({ id: s.clusterPlugin, status: 2 })),
+  },
+  "KubernetesAddonService/CreateBastionAssociation": {
+    ...write(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } }), "agent"),
+    foreign: hidden(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } })),
+  },
+  "KubernetesAddonService/GetBastionAssociation": {
+    ...read(() => ({ id: s.bastionAssociation })),
+    foreign: hidden(() => ({ id: s.bastionAssociation })),
+  },
+  "KubernetesAddonService/ListBastionAssociations": list,
+  "KubernetesAddonService/DeleteBastionAssociation": {
+    ...write(() => ({ id: s.bastionAssociation }), "agent"),
+    foreign: hidden(() => ({ id: s.bastionAssociation })),
   },
 
   "Health/Check": { valid: () => ({ service: "" }), deniedTo: null },

@@ -33,7 +33,7 @@ import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement
 import { reportResourceState } from "../agents/reports.js";
 import { clusterUsers, getCluster, lockCluster, readCluster, type ClusterView } from "./cluster-queries.js";
 import { installPluginsAtCreation, type PluginChoice } from "./addons/cluster-plugins.js";
-import { removeClusterAddons, requireNoAddonOperations } from "./addons/cluster-cascade.js";
+import { removeBastionAssociations, removeClusterAddons, requireNoAddonOperations } from "./addons/cluster-cascade.js";
 import type { SecretBox } from "./secret-box.js";
 import { templateForCluster } from "./templates.js";
 import { catalogueVersion } from "./versions.js";
@@ -296,6 +296,7 @@ export async function deleteCluster(db: Database, ctx: CallContext, id: string, 
     await requireNoAddonOperations(em, id);
     // The node VMs, locked after the cluster (as every cluster transaction takes them).
     const nodeOperations = await deleteNodeVms(em, ctx, cluster, "cluster_id = ?", [id]);
+    await removeBastionAssociations(em, ctx.audit, "cluster_id", id);
     await setClusterStatus(em, id, "DELETING", "", operationId);
     await startOperation(em, ctx, {
       id: operationId,

@@ -10,7 +10,7 @@ import {
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
-import { KubernetesClusterPlugin, KubernetesPlugin } from "./kubernetes-addons.js";
+import { BastionClusterAssociation, KubernetesClusterPlugin, KubernetesPlugin } from "./kubernetes-addons.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Observation } from "./observation.js";
@@ -66,4 +66,5 @@ export const entities = [
   Observation,
   KubernetesPlugin,
   KubernetesClusterPlugin,
+  BastionClusterAssociation,
 ];

@@ -1,8 +1,10 @@
 // What runs on and around Kubernetes clusters (issue 14): the plugin catalogue and each cluster's
-// installed plugins (K8S-8). docs/kubernetes-addons.md explains the choices.
+// installed plugins (K8S-8), and bastion VMs' associations with clusters (K8S-10).
+// docs/kubernetes-addons.md explains the choices.
 import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
 import type { ClusterPluginStatus, PluginVersion } from "../../domain/kubernetes-plugins.js";
 import { resourceProperties } from "./common.js";
+import { VirtualMachine } from "./compute.js";
 import { KubernetesCluster } from "./kubernetes.js";
 import { Tenant } from "./tenant.js";
 
@@ -40,3 +42,17 @@ export const KubernetesClusterPlugin = defineEntity({
   },
 });
 export type KubernetesClusterPlugin = InferEntity<typeof KubernetesClusterPlugin>;
+
+/** A BASTION-role VM serving a cluster of its tenant. The row goes when either is deleted. */
+export const BastionClusterAssociation = defineEntity({
+  name: "BastionClusterAssociation",
+  uniques: [{ properties: ["clusterId", "virtualMachineId"] }],
+  indexes: [{ properties: ["tenantId", "id"] }],
+  properties: {
+    ...resourceProperties(),
+    tenantId: () => p.manyToOne(Tenant).mapToPk().fieldName("tenant_id"),
+    clusterId: () => p.manyToOne(KubernetesCluster).mapToPk().fieldName("cluster_id").deleteRule("cascade"),
+    virtualMachineId: () => p.manyToOne(VirtualMachine).mapToPk().fieldName("virtual_machine_id").deleteRule("cascade").index(),
+  },
+});
+export type BastionClusterAssociation = InferEntity<typeof BastionClusterAssociation>;

@@ -10,6 +10,7 @@ import { Migration20261202072521_kubernetes } from "./Migration20261202072521_ku
 import { Migration20261202112547_job_waits } from "./Migration20261202112547_job_waits.js";
 import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
 import { Migration20261202140400_kubernetes_plugins } from "./Migration20261202140400_kubernetes_plugins.js";
+import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -22,4 +23,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202112547_job_waits", class: Migration20261202112547_job_waits },
   { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
   { name: "Migration20261202140400_kubernetes_plugins", class: Migration20261202140400_kubernetes_plugins },
+  { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
 ];

@@ -7,6 +7,8 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { VirtualMachineState } from "./compute_pb.js";
+import { file_rackplane_v1_compute } from "./compute_pb.js";
 import type { Operation } from "./operation_pb.js";
 import { file_rackplane_v1_operation } from "./operation_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rackplane/v1/kubernetes_addons.proto.
  */
 export const file_rackplane_v1_kubernetes_addons: GenFile = /*@__PURE__*/
-  fileDesc("CiRyYWNrcGxhbmUvdjEva3ViZXJuZXRlc19hZGRvbnMucHJvdG8SDHJhY2twbGFuZS52MSKOAgoXS3ViZXJuZXRlc1BsdWdpblZlcnNpb24SOQoHdmVyc2lvbhgBIAEoCUIoukglciMQARhAMh1eW0EtWmEtejAtOV1bQS1aYS16MC05Ll8rLV0qJBJFCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXNCCLpIBYIBAhABEnEKE2t1YmVybmV0ZXNfdmVyc2lvbnMYAyADKAlCVLpIUZIBTggBEEAYASJGckQyQl4oMHxbMS05XVswLTldezAsM30pXC4oMHxbMS05XVswLTldezAsM30pKFwuKDB8WzEtOV1bMC05XXswLDR9KSk/JCKNAwoQS3ViZXJuZXRlc1BsdWdpbhIXCgJpZBgBIAEoCUILukgI2AEBcgOwAQESOQoEbmFtZRgCIAEoCUIrukgo2AEBciMYPzIfXlthLXowLTldKFstYS16MC05XSpbYS16MC05XSk/JBIdCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMYgAgSlQEKCHZlcnNpb25zGAQgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uQly6SFm6AVAKD3ZlcnNpb25zLnVuaXF1ZRIcZWFjaCB2ZXJzaW9uIG1heSBhcHBlYXIgb25jZRofdGhpcy5tYXAodiwgdi52ZXJzaW9uKS51bmlxdWUoKZIBAxCAAhIMCgRldGFnGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoWS3ViZXJuZXRlc1BsdWdpbkNob2ljZRIZCgZwbHVnaW4YASABKAlCCbpIBnIEEAEYPxIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEAiqwMKF0t1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSEQoJdGVuYW50X2lkGAMgASgJEhEKCXBsdWdpbl9pZBgEIAEoCRIOCgZwbHVnaW4YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIWCg50YXJnZXRfdmVyc2lvbhgHIAEoCRI7CgZzdGF0dXMYCCABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYCSABKAkSLwoLc3RhdHVzX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2FjdGl2ZV9vcGVyYXRpb25faWQYCyABKAkSDAoEZXRhZxgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqoBCh1DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJrCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI7ukg4ugEyCg1uYW1lLnJlcXVpcmVkEhBuYW1lIGlzIHJlcXVpcmVkGg90aGlzLm5hbWUgIT0gJyfIAQESHAoKcmVxdWVzdF9pZBgCIAEoCUIIukgFcgMYgAEiUAoeQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIjIKGkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChtHZXRLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USLgoGcGx1Z2luGAEgASgLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4icgocTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJpCh1MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXNwb25zZRIvCgdwbHVnaW5zGAEgAygLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr8BCh1VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJlCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI1ukgyugEsCgtpZC5yZXF1aXJlZBIOaWQgaXMgcmVxdWlyZWQaDXRoaXMuaWQgIT0gJyfIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiUAoeVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIkwKHURlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIiAKHkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSKhAQolSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBIcCgpjbHVzdGVyX2lkGAEgASgJQgi6SAVyA7ABARI8CgZwbHVnaW4YAiABKAsyJC5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkNob2ljZUIGukgDyAEBEhwKCnJlcXVlc3RfaWQYAyABKAlCCLpIBXIDGIABIosBCiZJbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRI1CgZwbHVnaW4YASABKAsyJS5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SKgoJb3BlcmF0aW9uGAIgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiI5CiFHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIlsKIkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luInkKI0xpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIncKJExpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZRI2CgdwbHVnaW5zGAEgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCiVVcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEASFQoEZXRhZxgDIAEoCUIHukgEcgIYQCKLAQomVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEioKCW9wZXJhdGlvbhgCIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24iVgonVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIlYKKFVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiKoAQoqUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARJJCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNCDLpICYIBBhgCGAMYBBIZCgdtZXNzYWdlGAMgASgJQgi6SAVyAxiAECJkCitSZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEjUKBnBsdWdpbhgBIAEoCzIlLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzQ2x1c3RlclBsdWdpbiqxAQodS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXMSMAosS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIuCipLVUJFUk5FVEVTX1BMVUdJTl9WRVJTSU9OX1NUQVRVU19BVkFJTEFCTEUQARIuCipLVUJFUk5FVEVTX1BMVUdJTl9WRVJTSU9OX1NUQVRVU19XSVRIRFJBV04QAirtAgodS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSMAosS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIvCitLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19JTlNUQUxMSU5HEAESKwonS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfQUNUSVZFEAISLQopS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfSU5BQ1RJVkUQAxIqCiZLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19FUlJPUhAEEi4KKktVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VQR1JBRElORxAFEjEKLUtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VOSU5TVEFMTElORxAGMsALChZLdWJlcm5ldGVzQWRkb25TZXJ2aWNlEnMKFkNyZWF0ZUt1YmVybmV0ZXNQbHVnaW4SKy5yYWNrcGxhbmUudjEuQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlcXVlc3QaLC5yYWNrcGxhbmUudjEuQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEm8KE0dldEt1YmVybmV0ZXNQbHVnaW4SKC5yYWNrcGxhbmUudjEuR2V0S3ViZXJuZXRlc1BsdWdpblJlcXVlc3QaKS5yYWNrcGxhbmUudjEuR2V0S3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlIgOQAgESdQoVTGlzdEt1YmVybmV0ZXNQbHVnaW5zEioucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzUGx1Z2luc1JlcXVlc3QaKy5yYWNrcGxhbmUudjEuTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVzcG9uc2UiA5ACARJzChZVcGRhdGVLdWJlcm5ldGVzUGx1Z2luEisucmFja3BsYW5lLnYxLlVwZGF0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GiwucmFja3BsYW5lLnYxLlVwZGF0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZRJzChZEZWxldGVLdWJlcm5ldGVzUGx1Z2luEisucmFja3BsYW5lLnYxLkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GiwucmFja3BsYW5lLnYxLkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZRKLAQoeSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEjMucmFja3BsYW5lLnYxLkluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QaNC5yYWNrcGxhbmUudjEuSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2UShAEKGkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEi8ucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBowLnJhY2twbGFuZS52MS5HZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlc3BvbnNlIgOQAgESigEKHExpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnMSMS5yYWNrcGxhbmUudjEuTGlzdEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luc1JlcXVlc3QaMi5yYWNrcGxhbmUudjEuTGlzdEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luc1Jlc3BvbnNlIgOQAgESiwEKHlVwZ3JhZGVLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhIzLnJhY2twbGFuZS52MS5VcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjQucmFja3BsYW5lLnYxLlVwZ3JhZGVLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlc3BvbnNlEpEBCiBVbmluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhI1LnJhY2twbGFuZS52MS5Vbmluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QaNi5yYWNrcGxhbmUudjEuVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRKaAQojUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSOC5yYWNrcGxhbmUudjEuUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXF1ZXN0GjkucmFja3BsYW5lLnYxLlJlcG9ydEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_rackplane_v1_operation]);
+  fileDesc("CiRyYWNrcGxhbmUvdjEva3ViZXJuZXRlc19hZGRvbnMucHJvdG8SDHJhY2twbGFuZS52MSKOAgoXS3ViZXJuZXRlc1BsdWdpblZlcnNpb24SOQoHdmVyc2lvbhgBIAEoCUIoukglciMQARhAMh1eW0EtWmEtejAtOV1bQS1aYS16MC05Ll8rLV0qJBJFCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXNCCLpIBYIBAhABEnEKE2t1YmVybmV0ZXNfdmVyc2lvbnMYAyADKAlCVLpIUZIBTggBEEAYASJGckQyQl4oMHxbMS05XVswLTldezAsM30pXC4oMHxbMS05XVswLTldezAsM30pKFwuKDB8WzEtOV1bMC05XXswLDR9KSk/JCKNAwoQS3ViZXJuZXRlc1BsdWdpbhIXCgJpZBgBIAEoCUILukgI2AEBcgOwAQESOQoEbmFtZRgCIAEoCUIrukgo2AEBciMYPzIfXlthLXowLTldKFstYS16MC05XSpbYS16MC05XSk/JBIdCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMYgAgSlQEKCHZlcnNpb25zGAQgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uQly6SFm6AVAKD3ZlcnNpb25zLnVuaXF1ZRIcZWFjaCB2ZXJzaW9uIG1heSBhcHBlYXIgb25jZRofdGhpcy5tYXAodiwgdi52ZXJzaW9uKS51bmlxdWUoKZIBAxCAAhIMCgRldGFnGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoWS3ViZXJuZXRlc1BsdWdpbkNob2ljZRIZCgZwbHVnaW4YASABKAlCCbpIBnIEEAEYPxIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEAiqwMKF0t1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSEQoJdGVuYW50X2lkGAMgASgJEhEKCXBsdWdpbl9pZBgEIAEoCRIOCgZwbHVnaW4YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIWCg50YXJnZXRfdmVyc2lvbhgHIAEoCRI7CgZzdGF0dXMYCCABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYCSABKAkSLwoLc3RhdHVzX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2FjdGl2ZV9vcGVyYXRpb25faWQYCyABKAkSDAoEZXRhZxgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqoBCh1DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJrCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI7ukg4ugEyCg1uYW1lLnJlcXVpcmVkEhBuYW1lIGlzIHJlcXVpcmVkGg90aGlzLm5hbWUgIT0gJyfIAQESHAoKcmVxdWVzdF9pZBgCIAEoCUIIukgFcgMYgAEiUAoeQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIjIKGkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChtHZXRLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USLgoGcGx1Z2luGAEgASgLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4icgocTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJpCh1MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXNwb25zZRIvCgdwbHVnaW5zGAEgAygLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr8BCh1VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJlCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI1ukgyugEsCgtpZC5yZXF1aXJlZBIOaWQgaXMgcmVxdWlyZWQaDXRoaXMuaWQgIT0gJyfIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiUAoeVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIkwKHURlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIiAKHkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSKhAQolSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBIcCgpjbHVzdGVyX2lkGAEgASgJQgi6SAVyA7ABARI8CgZwbHVnaW4YAiABKAsyJC5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkNob2ljZUIGukgDyAEBEhwKCnJlcXVlc3RfaWQYAyABKAlCCLpIBXIDGIABIosBCiZJbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRI1CgZwbHVnaW4YASABKAsyJS5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SKgoJb3BlcmF0aW9uGAIgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiI5CiFHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIlsKIkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luInkKI0xpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIncKJExpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZRI2CgdwbHVnaW5zGAEgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCiVVcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEASFQoEZXRhZxgDIAEoCUIHukgEcgIYQCKLAQomVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEioKCW9wZXJhdGlvbhgCIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24iVgonVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIlYKKFVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiKoAQoqUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARJJCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNCDLpICYIBBhgCGAMYBBIZCgdtZXNzYWdlGAMgASgJQgi6SAVyAxiAECJkCitSZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEjUKBnBsdWdpbhgBIAEoCzIlLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzQ2x1c3RlclBsdWdpbiKGAwoSQmFzdGlvbkFzc29jaWF0aW9uEhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARIfCgpjbHVzdGVyX2lkGAIgASgJQgu6SAjYAQFyA7ABARInChJ2aXJ0dWFsX21hY2hpbmVfaWQYAyABKAlCC7pICNgBAXIDsAEBEhEKCXRlbmFudF9pZBgEIAEoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSHAoUdmlydHVhbF9tYWNoaW5lX25hbWUYBiABKAkSQAoVdmlydHVhbF9tYWNoaW5lX3N0YXRlGAcgASgOMiEucmFja3BsYW5lLnYxLlZpcnR1YWxNYWNoaW5lU3RhdGUSFAoMaXBfYWRkcmVzc2VzGAggAygJEgwKBGV0YWcYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKCAgofQ3JlYXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBLAAQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uQogBukiEAboBfgoUYXNzb2NpYXRpb24ucmVxdWlyZWQSLmNsdXN0ZXJfaWQgYW5kIHZpcnR1YWxfbWFjaGluZV9pZCBhcmUgcmVxdWlyZWQaNnRoaXMuY2x1c3Rlcl9pZCAhPSAnJyAmJiB0aGlzLnZpcnR1YWxfbWFjaGluZV9pZCAhPSAnJ8gBARIcCgpyZXF1ZXN0X2lkGAIgASgJQgi6SAVyAxiAASJZCiBDcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZRI1Cgthc3NvY2lhdGlvbhgBIAEoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24iNAocR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiVgodR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2USNQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uInQKHkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJyCh9MaXN0QmFzdGlvbkFzc29jaWF0aW9uc1Jlc3BvbnNlEjYKDGFzc29jaWF0aW9ucxgBIAMoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk4KH0RlbGV0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiIgogRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2UqsQEKHUt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uU3RhdHVzEjAKLEtVQkVSTkVURVNfUExVR0lOX1ZFUlNJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASLgoqS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfQVZBSUxBQkxFEAESLgoqS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfV0lUSERSQVdOEAIq7QIKHUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzEjAKLEtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASLworS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfSU5TVEFMTElORxABEisKJ0tVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX0FDVElWRRACEi0KKUtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX0lOQUNUSVZFEAMSKgomS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfRVJST1IQBBIuCipLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19VUEdSQURJTkcQBRIxCi1LVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19VTklOU1RBTExJTkcQBjKqDwoWS3ViZXJuZXRlc0FkZG9uU2VydmljZRJzChZDcmVhdGVLdWJlcm5ldGVzUGx1Z2luEisucmFja3BsYW5lLnYxLkNyZWF0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GiwucmFja3BsYW5lLnYxLkNyZWF0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZRJvChNHZXRLdWJlcm5ldGVzUGx1Z2luEigucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GikucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSIDkAIBEnUKFUxpc3RLdWJlcm5ldGVzUGx1Z2lucxIqLnJhY2twbGFuZS52MS5MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXF1ZXN0GisucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzUGx1Z2luc1Jlc3BvbnNlIgOQAgEScwoWVXBkYXRlS3ViZXJuZXRlc1BsdWdpbhIrLnJhY2twbGFuZS52MS5VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBosLnJhY2twbGFuZS52MS5VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2UScwoWRGVsZXRlS3ViZXJuZXRlc1BsdWdpbhIrLnJhY2twbGFuZS52MS5EZWxldGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBosLnJhY2twbGFuZS52MS5EZWxldGVLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USiwEKHkluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhIzLnJhY2twbGFuZS52MS5JbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjQucmFja3BsYW5lLnYxLkluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlc3BvbnNlEoQBChpHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhIvLnJhY2twbGFuZS52MS5HZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QaMC5yYWNrcGxhbmUudjEuR2V0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZSIDkAIBEooBChxMaXN0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5zEjEucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0GjIucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZSIDkAIBEosBCh5VcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SMy5yYWNrcGxhbmUudjEuVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBo0LnJhY2twbGFuZS52MS5VcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRKRAQogVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SNS5yYWNrcGxhbmUudjEuVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjYucmFja3BsYW5lLnYxLlVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USmgEKI1JlcG9ydEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzEjgucmFja3BsYW5lLnYxLlJlcG9ydEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzUmVxdWVzdBo5LnJhY2twbGFuZS52MS5SZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEnkKGENyZWF0ZUJhc3Rpb25Bc3NvY2lhdGlvbhItLnJhY2twbGFuZS52MS5DcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXF1ZXN0Gi4ucmFja3BsYW5lLnYxLkNyZWF0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlc3BvbnNlEnUKFUdldEJhc3Rpb25Bc3NvY2lhdGlvbhIqLnJhY2twbGFuZS52MS5HZXRCYXN0aW9uQXNzb2NpYXRpb25SZXF1ZXN0GisucmFja3BsYW5lLnYxLkdldEJhc3Rpb25Bc3NvY2lhdGlvblJlc3BvbnNlIgOQAgESewoXTGlzdEJhc3Rpb25Bc3NvY2lhdGlvbnMSLC5yYWNrcGxhbmUudjEuTGlzdEJhc3Rpb25Bc3NvY2lhdGlvbnNSZXF1ZXN0Gi0ucmFja3BsYW5lLnYxLkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVzcG9uc2UiA5ACARJ5ChhEZWxldGVCYXN0aW9uQXNzb2NpYXRpb24SLS5yYWNrcGxhbmUudjEuRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBouLnJhY2twbGFuZS52MS5EZWxldGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_rackplane_v1_compute, file_rackplane_v1_operation]);
 
 /**
  * One release of a catalogue plugin.
@@ -842,6 +844,295 @@ export const ReportKubernetesClusterPluginStatusResponseSchema: GenMessage<Repor
   messageDesc(file_rackplane_v1_kubernetes_addons, 25);
 
 /**
+ * BastionAssociation says that a BASTION-role VM gives access to a cluster of its tenant (K8S-10).
+ *
+ * @generated from message rackplane.v1.BastionAssociation
+ */
+export type BastionAssociation = Message<"rackplane.v1.BastionAssociation"> & {
+  /**
+   * Server-assigned identifier (output only).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The cluster served; required on Create.
+   *
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * The bastion VM, of role BASTION and the cluster's tenant; required on Create.
+   *
+   * @generated from field: string virtual_machine_id = 3;
+   */
+  virtualMachineId: string;
+
+  /**
+   * The tenant of both (output only).
+   *
+   * @generated from field: string tenant_id = 4;
+   */
+  tenantId: string;
+
+  /**
+   * The cluster's name (output only).
+   *
+   * @generated from field: string cluster_name = 5;
+   */
+  clusterName: string;
+
+  /**
+   * The VM's name (output only).
+   *
+   * @generated from field: string virtual_machine_name = 6;
+   */
+  virtualMachineName: string;
+
+  /**
+   * The VM's state now (output only).
+   *
+   * @generated from field: rackplane.v1.VirtualMachineState virtual_machine_state = 7;
+   */
+  virtualMachineState: VirtualMachineState;
+
+  /**
+   * The VM's addresses, as its agent reported them (output only).
+   *
+   * @generated from field: repeated string ip_addresses = 8;
+   */
+  ipAddresses: string[];
+
+  /**
+   * Opaque version for optimistic concurrency; pass it back on Delete (output only).
+   *
+   * @generated from field: string etag = 9;
+   */
+  etag: string;
+
+  /**
+   * When it was made (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 10;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 11;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.BastionAssociation.
+ * Use `create(BastionAssociationSchema)` to create a new message.
+ */
+export const BastionAssociationSchema: GenMessage<BastionAssociation> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 26);
+
+/**
+ * Request of KubernetesAddonService.CreateBastionAssociation.
+ *
+ * @generated from message rackplane.v1.CreateBastionAssociationRequest
+ */
+export type CreateBastionAssociationRequest = Message<"rackplane.v1.CreateBastionAssociationRequest"> & {
+  /**
+   * The association; cluster_id and virtual_machine_id are required.
+   *
+   * @generated from field: rackplane.v1.BastionAssociation association = 1;
+   */
+  association?: BastionAssociation | undefined;
+
+  /**
+   * Idempotency key: a retry with the same id returns the first result.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateBastionAssociationRequest.
+ * Use `create(CreateBastionAssociationRequestSchema)` to create a new message.
+ */
+export const CreateBastionAssociationRequestSchema: GenMessage<CreateBastionAssociationRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 27);
+
+/**
+ * Response of KubernetesAddonService.CreateBastionAssociation.
+ *
+ * @generated from message rackplane.v1.CreateBastionAssociationResponse
+ */
+export type CreateBastionAssociationResponse = Message<"rackplane.v1.CreateBastionAssociationResponse"> & {
+  /**
+   * The association.
+   *
+   * @generated from field: rackplane.v1.BastionAssociation association = 1;
+   */
+  association?: BastionAssociation | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateBastionAssociationResponse.
+ * Use `create(CreateBastionAssociationResponseSchema)` to create a new message.
+ */
+export const CreateBastionAssociationResponseSchema: GenMessage<CreateBastionAssociationResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 28);
+
+/**
+ * Request of KubernetesAddonService.GetBastionAssociation.
+ *
+ * @generated from message rackplane.v1.GetBastionAssociationRequest
+ */
+export type GetBastionAssociationRequest = Message<"rackplane.v1.GetBastionAssociationRequest"> & {
+  /**
+   * The association's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message rackplane.v1.GetBastionAssociationRequest.
+ * Use `create(GetBastionAssociationRequestSchema)` to create a new message.
+ */
+export const GetBastionAssociationRequestSchema: GenMessage<GetBastionAssociationRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 29);
+
+/**
+ * Response of KubernetesAddonService.GetBastionAssociation.
+ *
+ * @generated from message rackplane.v1.GetBastionAssociationResponse
+ */
+export type GetBastionAssociationResponse = Message<"rackplane.v1.GetBastionAssociationResponse"> & {
+  /**
+   * The association.
+   *
+   * @generated from field: rackplane.v1.BastionAssociation association = 1;
+   */
+  association?: BastionAssociation | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.GetBastionAssociationResponse.
+ * Use `create(GetBastionAssociationResponseSchema)` to create a new message.
+ */
+export const GetBastionAssociationResponseSchema: GenMessage<GetBastionAssociationResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 30);
+
+/**
+ * Request of KubernetesAddonService.ListBastionAssociations.
+ *
+ * @generated from message rackplane.v1.ListBastionAssociationsRequest
+ */
+export type ListBastionAssociationsRequest = Message<"rackplane.v1.ListBastionAssociationsRequest"> & {
+  /**
+   * Maximum number of results; 0 means the default (50), more than 1000 is clamped.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call, to continue from there.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter over cluster_id, virtual_machine_id, tenant_id, create_time, e.g.
+   * `cluster_id = "…"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListBastionAssociationsRequest.
+ * Use `create(ListBastionAssociationsRequestSchema)` to create a new message.
+ */
+export const ListBastionAssociationsRequestSchema: GenMessage<ListBastionAssociationsRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 31);
+
+/**
+ * Response of KubernetesAddonService.ListBastionAssociations.
+ *
+ * @generated from message rackplane.v1.ListBastionAssociationsResponse
+ */
+export type ListBastionAssociationsResponse = Message<"rackplane.v1.ListBastionAssociationsResponse"> & {
+  /**
+   * The associations of this page, in creation order.
+   *
+   * @generated from field: repeated rackplane.v1.BastionAssociation associations = 1;
+   */
+  associations: BastionAssociation[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListBastionAssociationsResponse.
+ * Use `create(ListBastionAssociationsResponseSchema)` to create a new message.
+ */
+export const ListBastionAssociationsResponseSchema: GenMessage<ListBastionAssociationsResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 32);
+
+/**
+ * Request of KubernetesAddonService.DeleteBastionAssociation.
+ *
+ * @generated from message rackplane.v1.DeleteBastionAssociationRequest
+ */
+export type DeleteBastionAssociationRequest = Message<"rackplane.v1.DeleteBastionAssociationRequest"> & {
+  /**
+   * The association's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When set, must match the current etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteBastionAssociationRequest.
+ * Use `create(DeleteBastionAssociationRequestSchema)` to create a new message.
+ */
+export const DeleteBastionAssociationRequestSchema: GenMessage<DeleteBastionAssociationRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 33);
+
+/**
+ * Response of KubernetesAddonService.DeleteBastionAssociation.
+ *
+ * @generated from message rackplane.v1.DeleteBastionAssociationResponse
+ */
+export type DeleteBastionAssociationResponse = Message<"rackplane.v1.DeleteBastionAssociationResponse"> & {
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteBastionAssociationResponse.
+ * Use `create(DeleteBastionAssociationResponseSchema)` to create a new message.
+ */
+export const DeleteBastionAssociationResponseSchema: GenMessage<DeleteBastionAssociationResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 34);
+
+/**
  * Whether a plugin version may be installed.
  *
  * @generated from enum rackplane.v1.KubernetesPluginVersionStatus
@@ -939,8 +1230,9 @@ export const KubernetesClusterPluginStatusSchema: GenEnum<KubernetesClusterPlugi
 
 /**
  * KubernetesAddonService: what runs on and around a tenant's Kubernetes clusters (issue 14):
- * the platform's plugin catalogue and each cluster's installed plugins (K8S-8). Every change on a
- * cluster is an Operation whose job a provision agent does; statuses come back in its reports.
+ * the platform's plugin catalogue and each cluster's installed plugins (K8S-8), and bastion VMs
+ * associated with clusters (K8S-10). Every change on a cluster is an Operation whose job a provision
+ * agent does; statuses come back in its reports.
  *
  * @generated from service rackplane.v1.KubernetesAddonService
  */
@@ -1057,6 +1349,48 @@ export const KubernetesAddonService: GenService<{
     methodKind: "unary";
     input: typeof ReportKubernetesClusterPluginStatusRequestSchema;
     output: typeof ReportKubernetesClusterPluginStatusResponseSchema;
+  },
+  /**
+   * Associates a BASTION-role VM with a cluster of the same tenant (K8S-10); a VM may serve several
+   * clusters, and a cluster have several bastions.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.CreateBastionAssociation
+   */
+  createBastionAssociation: {
+    methodKind: "unary";
+    input: typeof CreateBastionAssociationRequestSchema;
+    output: typeof CreateBastionAssociationResponseSchema;
+  },
+  /**
+   * Gets one association, with its VM's state and addresses.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.GetBastionAssociation
+   */
+  getBastionAssociation: {
+    methodKind: "unary";
+    input: typeof GetBastionAssociationRequestSchema;
+    output: typeof GetBastionAssociationResponseSchema;
+  },
+  /**
+   * Lists associations: a cluster's bastions with `cluster_id = "…"`, the clusters a VM serves with
+   * `virtual_machine_id = "…"`.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.ListBastionAssociations
+   */
+  listBastionAssociations: {
+    methodKind: "unary";
+    input: typeof ListBastionAssociationsRequestSchema;
+    output: typeof ListBastionAssociationsResponseSchema;
+  },
+  /**
+   * Removes an association. Deleting the VM or the cluster removes its associations too.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.DeleteBastionAssociation
+   */
+  deleteBastionAssociation: {
+    methodKind: "unary";
+    input: typeof DeleteBastionAssociationRequestSchema;
+    output: typeof DeleteBastionAssociationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rackplane_v1_kubernetes_addons, 0);

@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { VirtualMachineState, virtualMachineStateFromJSON, virtualMachineStateToJSON } from "./compute.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -400,6 +401,95 @@ export interface ReportKubernetesClusterPluginStatusRequest {
 export interface ReportKubernetesClusterPluginStatusResponse {
   /** The installed plugin after the report. */
   plugin: KubernetesClusterPlugin | undefined;
+}
+
+/** BastionAssociation says that a BASTION-role VM gives access to a cluster of its tenant (K8S-10). */
+export interface BastionAssociation {
+  /** Server-assigned identifier (output only). */
+  id: string;
+  /** The cluster served; required on Create. */
+  clusterId: string;
+  /** The bastion VM, of role BASTION and the cluster's tenant; required on Create. */
+  virtualMachineId: string;
+  /** The tenant of both (output only). */
+  tenantId: string;
+  /** The cluster's name (output only). */
+  clusterName: string;
+  /** The VM's name (output only). */
+  virtualMachineName: string;
+  /** The VM's state now (output only). */
+  virtualMachineState: VirtualMachineState;
+  /** The VM's addresses, as its agent reported them (output only). */
+  ipAddresses: string[];
+  /** Opaque version for optimistic concurrency; pass it back on Delete (output only). */
+  etag: string;
+  /** When it was made (output only). */
+  createTime:
+    | Date
+    | undefined;
+  /** When it last changed (output only). */
+  updateTime: Date | undefined;
+}
+
+/** Request of KubernetesAddonService.CreateBastionAssociation. */
+export interface CreateBastionAssociationRequest {
+  /** The association; cluster_id and virtual_machine_id are required. */
+  association:
+    | BastionAssociation
+    | undefined;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of KubernetesAddonService.CreateBastionAssociation. */
+export interface CreateBastionAssociationResponse {
+  /** The association. */
+  association: BastionAssociation | undefined;
+}
+
+/** Request of KubernetesAddonService.GetBastionAssociation. */
+export interface GetBastionAssociationRequest {
+  /** The association's id. */
+  id: string;
+}
+
+/** Response of KubernetesAddonService.GetBastionAssociation. */
+export interface GetBastionAssociationResponse {
+  /** The association. */
+  association: BastionAssociation | undefined;
+}
+
+/** Request of KubernetesAddonService.ListBastionAssociations. */
+export interface ListBastionAssociationsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /**
+   * AIP-160 filter over cluster_id, virtual_machine_id, tenant_id, create_time, e.g.
+   * `cluster_id = "…"`.
+   */
+  filter: string;
+}
+
+/** Response of KubernetesAddonService.ListBastionAssociations. */
+export interface ListBastionAssociationsResponse {
+  /** The associations of this page, in creation order. */
+  associations: BastionAssociation[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of KubernetesAddonService.DeleteBastionAssociation. */
+export interface DeleteBastionAssociationRequest {
+  /** The association's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesAddonService.DeleteBastionAssociation. */
+export interface DeleteBastionAssociationResponse {
 }
 
 function createBaseKubernetesPluginVersion(): KubernetesPluginVersion {
@@ -3001,10 +3091,939 @@ export const ReportKubernetesClusterPluginStatusResponse: MessageFns<ReportKuber
   },
 };
 
+function createBaseBastionAssociation(): BastionAssociation {
+  return {
+    id: "",
+    clusterId: "",
+    virtualMachineId: "",
+    tenantId: "",
+    clusterName: "",
+    virtualMachineName: "",
+    virtualMachineState: 0,
+    ipAddresses: [],
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const BastionAssociation: MessageFns<BastionAssociation> = {
+  encode(message: BastionAssociation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(18).string(message.clusterId);
+    }
+    if (message.virtualMachineId !== "") {
+      writer.uint32(26).string(message.virtualMachineId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(34).string(message.tenantId);
+    }
+    if (message.clusterName !== "") {
+      writer.uint32(42).string(message.clusterName);
+    }
+    if (message.virtualMachineName !== "") {
+      writer.uint32(50).string(message.virtualMachineName);
+    }
+    if (message.virtualMachineState !== 0) {
+      writer.uint32(56).int32(message.virtualMachineState);
+    }
+    for (const v of message.ipAddresses) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.etag !== "") {
+      writer.uint32(74).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(82).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BastionAssociation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBastionAssociation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.virtualMachineId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clusterName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.virtualMachineName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.virtualMachineState = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ipAddresses.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BastionAssociation {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      virtualMachineId: isSet(object.virtualMachineId)
+        ? globalThis.String(object.virtualMachineId)
+        : isSet(object.virtual_machine_id)
+        ? globalThis.String(object.virtual_machine_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      clusterName: isSet(object.clusterName)
+        ? globalThis.String(object.clusterName)
+        : isSet(object.cluster_name)
+        ? globalThis.String(object.cluster_name)
+        : "",
+      virtualMachineName: isSet(object.virtualMachineName)
+        ? globalThis.String(object.virtualMachineName)
+        : isSet(object.virtual_machine_name)
+        ? globalThis.String(object.virtual_machine_name)
+        : "",
+      virtualMachineState: isSet(object.virtualMachineState)
+        ? virtualMachineStateFromJSON(object.virtualMachineState)
+        : isSet(object.virtual_machine_state)
+        ? virtualMachineStateFromJSON(object.virtual_machine_state)
+        : 0,
+      ipAddresses: globalThis.Array.isArray(object?.ipAddresses)
+        ? object.ipAddresses.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ip_addresses)
+        ? object.ip_addresses.map((e: any) => globalThis.String(e))
+        : [],
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BastionAssociation): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.virtualMachineId !== "") {
+      obj.virtualMachineId = message.virtualMachineId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.clusterName !== "") {
+      obj.clusterName = message.clusterName;
+    }
+    if (message.virtualMachineName !== "") {
+      obj.virtualMachineName = message.virtualMachineName;
+    }
+    if (message.virtualMachineState !== 0) {
+      obj.virtualMachineState = virtualMachineStateToJSON(message.virtualMachineState);
+    }
+    if (message.ipAddresses?.length) {
+      obj.ipAddresses = message.ipAddresses;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BastionAssociation>, I>>(base?: I): BastionAssociation {
+    return BastionAssociation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BastionAssociation>, I>>(object: I): BastionAssociation {
+    const message = createBaseBastionAssociation();
+    message.id = object.id ?? "";
+    message.clusterId = object.clusterId ?? "";
+    message.virtualMachineId = object.virtualMachineId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.clusterName = object.clusterName ?? "";
+    message.virtualMachineName = object.virtualMachineName ?? "";
+    message.virtualMachineState = object.virtualMachineState ?? 0;
+    message.ipAddresses = object.ipAddresses?.map((e) => e) || [];
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateBastionAssociationRequest(): CreateBastionAssociationRequest {
+  return { association: undefined, requestId: "" };
+}
+
+export const CreateBastionAssociationRequest: MessageFns<CreateBastionAssociationRequest> = {
+  encode(message: CreateBastionAssociationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.association !== undefined) {
+      BastionAssociation.encode(message.association, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBastionAssociationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBastionAssociationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.association = BastionAssociation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBastionAssociationRequest {
+    return {
+      association: isSet(object.association) ? BastionAssociation.fromJSON(object.association) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateBastionAssociationRequest): unknown {
+    const obj: any = {};
+    if (message.association !== undefined) {
+      obj.association = BastionAssociation.toJSON(message.association);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBastionAssociationRequest>, I>>(base?: I): CreateBastionAssociationRequest {
+    return CreateBastionAssociationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBastionAssociationRequest>, I>>(
+    object: I,
+  ): CreateBastionAssociationRequest {
+    const message = createBaseCreateBastionAssociationRequest();
+    message.association = (object.association !== undefined && object.association !== null)
+      ? BastionAssociation.fromPartial(object.association)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateBastionAssociationResponse(): CreateBastionAssociationResponse {
+  return { association: undefined };
+}
+
+export const CreateBastionAssociationResponse: MessageFns<CreateBastionAssociationResponse> = {
+  encode(message: CreateBastionAssociationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.association !== undefined) {
+      BastionAssociation.encode(message.association, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBastionAssociationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBastionAssociationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.association = BastionAssociation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBastionAssociationResponse {
+    return { association: isSet(object.association) ? BastionAssociation.fromJSON(object.association) : undefined };
+  },
+
+  toJSON(message: CreateBastionAssociationResponse): unknown {
+    const obj: any = {};
+    if (message.association !== undefined) {
+      obj.association = BastionAssociation.toJSON(message.association);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBastionAssociationResponse>, I>>(
+    base?: I,
+  ): CreateBastionAssociationResponse {
+    return CreateBastionAssociationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBastionAssociationResponse>, I>>(
+    object: I,
+  ): CreateBastionAssociationResponse {
+    const message = createBaseCreateBastionAssociationResponse();
+    message.association = (object.association !== undefined && object.association !== null)
+      ? BastionAssociation.fromPartial(object.association)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetBastionAssociationRequest(): GetBastionAssociationRequest {
+  return { id: "" };
+}
+
+export const GetBastionAssociationRequest: MessageFns<GetBastionAssociationRequest> = {
+  encode(message: GetBastionAssociationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBastionAssociationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBastionAssociationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBastionAssociationRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetBastionAssociationRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBastionAssociationRequest>, I>>(base?: I): GetBastionAssociationRequest {
+    return GetBastionAssociationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBastionAssociationRequest>, I>>(object: I): GetBastionAssociationRequest {
+    const message = createBaseGetBastionAssociationRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBastionAssociationResponse(): GetBastionAssociationResponse {
+  return { association: undefined };
+}
+
+export const GetBastionAssociationResponse: MessageFns<GetBastionAssociationResponse> = {
+  encode(message: GetBastionAssociationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.association !== undefined) {
+      BastionAssociation.encode(message.association, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBastionAssociationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBastionAssociationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.association = BastionAssociation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBastionAssociationResponse {
+    return { association: isSet(object.association) ? BastionAssociation.fromJSON(object.association) : undefined };
+  },
+
+  toJSON(message: GetBastionAssociationResponse): unknown {
+    const obj: any = {};
+    if (message.association !== undefined) {
+      obj.association = BastionAssociation.toJSON(message.association);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBastionAssociationResponse>, I>>(base?: I): GetBastionAssociationResponse {
+    return GetBastionAssociationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBastionAssociationResponse>, I>>(
+    object: I,
+  ): GetBastionAssociationResponse {
+    const message = createBaseGetBastionAssociationResponse();
+    message.association = (object.association !== undefined && object.association !== null)
+      ? BastionAssociation.fromPartial(object.association)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBastionAssociationsRequest(): ListBastionAssociationsRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListBastionAssociationsRequest: MessageFns<ListBastionAssociationsRequest> = {
+  encode(message: ListBastionAssociationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBastionAssociationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBastionAssociationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBastionAssociationsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListBastionAssociationsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBastionAssociationsRequest>, I>>(base?: I): ListBastionAssociationsRequest {
+    return ListBastionAssociationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBastionAssociationsRequest>, I>>(
+    object: I,
+  ): ListBastionAssociationsRequest {
+    const message = createBaseListBastionAssociationsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListBastionAssociationsResponse(): ListBastionAssociationsResponse {
+  return { associations: [], nextPageToken: "" };
+}
+
+export const ListBastionAssociationsResponse: MessageFns<ListBastionAssociationsResponse> = {
+  encode(message: ListBastionAssociationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.associations) {
+      BastionAssociation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBastionAssociationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBastionAssociationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.associations.push(BastionAssociation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBastionAssociationsResponse {
+    return {
+      associations: globalThis.Array.isArray(object?.associations)
+        ? object.associations.map((e: any) => BastionAssociation.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBastionAssociationsResponse): unknown {
+    const obj: any = {};
+    if (message.associations?.length) {
+      obj.associations = message.associations.map((e) => BastionAssociation.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBastionAssociationsResponse>, I>>(base?: I): ListBastionAssociationsResponse {
+    return ListBastionAssociationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBastionAssociationsResponse>, I>>(
+    object: I,
+  ): ListBastionAssociationsResponse {
+    const message = createBaseListBastionAssociationsResponse();
+    message.associations = object.associations?.map((e) => BastionAssociation.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteBastionAssociationRequest(): DeleteBastionAssociationRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteBastionAssociationRequest: MessageFns<DeleteBastionAssociationRequest> = {
+  encode(message: DeleteBastionAssociationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBastionAssociationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBastionAssociationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBastionAssociationRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteBastionAssociationRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBastionAssociationRequest>, I>>(base?: I): DeleteBastionAssociationRequest {
+    return DeleteBastionAssociationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBastionAssociationRequest>, I>>(
+    object: I,
+  ): DeleteBastionAssociationRequest {
+    const message = createBaseDeleteBastionAssociationRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteBastionAssociationResponse(): DeleteBastionAssociationResponse {
+  return {};
+}
+
+export const DeleteBastionAssociationResponse: MessageFns<DeleteBastionAssociationResponse> = {
+  encode(_: DeleteBastionAssociationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBastionAssociationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBastionAssociationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteBastionAssociationResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteBastionAssociationResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteBastionAssociationResponse>, I>>(
+    base?: I,
+  ): DeleteBastionAssociationResponse {
+    return DeleteBastionAssociationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteBastionAssociationResponse>, I>>(
+    _: I,
+  ): DeleteBastionAssociationResponse {
+    const message = createBaseDeleteBastionAssociationResponse();
+    return message;
+  },
+};
+
 /**
  * KubernetesAddonService: what runs on and around a tenant's Kubernetes clusters (issue 14):
- * the platform's plugin catalogue and each cluster's installed plugins (K8S-8). Every change on a
- * cluster is an Operation whose job a provision agent does; statuses come back in its reports.
+ * the platform's plugin catalogue and each cluster's installed plugins (K8S-8), and bastion VMs
+ * associated with clusters (K8S-10). Every change on a cluster is an Operation whose job a provision
+ * agent does; statuses come back in its reports.
  */
 export type KubernetesAddonServiceService = typeof KubernetesAddonServiceService;
 export const KubernetesAddonServiceService = {
@@ -3164,6 +4183,65 @@ export const KubernetesAddonServiceService = {
     responseDeserialize: (value: Buffer): ReportKubernetesClusterPluginStatusResponse =>
       ReportKubernetesClusterPluginStatusResponse.decode(value),
   },
+  /**
+   * Associates a BASTION-role VM with a cluster of the same tenant (K8S-10); a VM may serve several
+   * clusters, and a cluster have several bastions.
+   */
+  createBastionAssociation: {
+    path: "/rackplane.v1.KubernetesAddonService/CreateBastionAssociation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBastionAssociationRequest): Buffer =>
+      Buffer.from(CreateBastionAssociationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBastionAssociationRequest =>
+      CreateBastionAssociationRequest.decode(value),
+    responseSerialize: (value: CreateBastionAssociationResponse): Buffer =>
+      Buffer.from(CreateBastionAssociationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBastionAssociationResponse =>
+      CreateBastionAssociationResponse.decode(value),
+  },
+  /** Gets one association, with its VM's state and addresses. */
+  getBastionAssociation: {
+    path: "/rackplane.v1.KubernetesAddonService/GetBastionAssociation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBastionAssociationRequest): Buffer =>
+      Buffer.from(GetBastionAssociationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBastionAssociationRequest => GetBastionAssociationRequest.decode(value),
+    responseSerialize: (value: GetBastionAssociationResponse): Buffer =>
+      Buffer.from(GetBastionAssociationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBastionAssociationResponse => GetBastionAssociationResponse.decode(value),
+  },
+  /**
+   * Lists associations: a cluster's bastions with `cluster_id = "…"`, the clusters a VM serves with
+   * `virtual_machine_id = "…"`.
+   */
+  listBastionAssociations: {
+    path: "/rackplane.v1.KubernetesAddonService/ListBastionAssociations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBastionAssociationsRequest): Buffer =>
+      Buffer.from(ListBastionAssociationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBastionAssociationsRequest => ListBastionAssociationsRequest.decode(value),
+    responseSerialize: (value: ListBastionAssociationsResponse): Buffer =>
+      Buffer.from(ListBastionAssociationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBastionAssociationsResponse =>
+      ListBastionAssociationsResponse.decode(value),
+  },
+  /** Removes an association. Deleting the VM or the cluster removes its associations too. */
+  deleteBastionAssociation: {
+    path: "/rackplane.v1.KubernetesAddonService/DeleteBastionAssociation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteBastionAssociationRequest): Buffer =>
+      Buffer.from(DeleteBastionAssociationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteBastionAssociationRequest =>
+      DeleteBastionAssociationRequest.decode(value),
+    responseSerialize: (value: DeleteBastionAssociationResponse): Buffer =>
+      Buffer.from(DeleteBastionAssociationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteBastionAssociationResponse =>
+      DeleteBastionAssociationResponse.decode(value),
+  },
 } as const;
 
 export interface KubernetesAddonServiceServer extends UntypedServiceImplementation {
@@ -3213,6 +4291,20 @@ export interface KubernetesAddonServiceServer extends UntypedServiceImplementati
     ReportKubernetesClusterPluginStatusRequest,
     ReportKubernetesClusterPluginStatusResponse
   >;
+  /**
+   * Associates a BASTION-role VM with a cluster of the same tenant (K8S-10); a VM may serve several
+   * clusters, and a cluster have several bastions.
+   */
+  createBastionAssociation: handleUnaryCall<CreateBastionAssociationRequest, CreateBastionAssociationResponse>;
+  /** Gets one association, with its VM's state and addresses. */
+  getBastionAssociation: handleUnaryCall<GetBastionAssociationRequest, GetBastionAssociationResponse>;
+  /**
+   * Lists associations: a cluster's bastions with `cluster_id = "…"`, the clusters a VM serves with
+   * `virtual_machine_id = "…"`.
+   */
+  listBastionAssociations: handleUnaryCall<ListBastionAssociationsRequest, ListBastionAssociationsResponse>;
+  /** Removes an association. Deleting the VM or the cluster removes its associations too. */
+  deleteBastionAssociation: handleUnaryCall<DeleteBastionAssociationRequest, DeleteBastionAssociationResponse>;
 }
 
 export interface KubernetesAddonServiceClient extends Client {
@@ -3400,6 +4492,76 @@ export interface KubernetesAddonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportKubernetesClusterPluginStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Associates a BASTION-role VM with a cluster of the same tenant (K8S-10); a VM may serve several
+   * clusters, and a cluster have several bastions.
+   */
+  createBastionAssociation(
+    request: CreateBastionAssociationRequest,
+    callback: (error: ServiceError | null, response: CreateBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  createBastionAssociation(
+    request: CreateBastionAssociationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  createBastionAssociation(
+    request: CreateBastionAssociationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets one association, with its VM's state and addresses. */
+  getBastionAssociation(
+    request: GetBastionAssociationRequest,
+    callback: (error: ServiceError | null, response: GetBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  getBastionAssociation(
+    request: GetBastionAssociationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  getBastionAssociation(
+    request: GetBastionAssociationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists associations: a cluster's bastions with `cluster_id = "…"`, the clusters a VM serves with
+   * `virtual_machine_id = "…"`.
+   */
+  listBastionAssociations(
+    request: ListBastionAssociationsRequest,
+    callback: (error: ServiceError | null, response: ListBastionAssociationsResponse) => void,
+  ): ClientUnaryCall;
+  listBastionAssociations(
+    request: ListBastionAssociationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBastionAssociationsResponse) => void,
+  ): ClientUnaryCall;
+  listBastionAssociations(
+    request: ListBastionAssociationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBastionAssociationsResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes an association. Deleting the VM or the cluster removes its associations too. */
+  deleteBastionAssociation(
+    request: DeleteBastionAssociationRequest,
+    callback: (error: ServiceError | null, response: DeleteBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  deleteBastionAssociation(
+    request: DeleteBastionAssociationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  deleteBastionAssociation(
+    request: DeleteBastionAssociationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteBastionAssociationResponse) => void,
   ): ClientUnaryCall;
 }
 

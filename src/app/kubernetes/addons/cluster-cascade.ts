@@ -1,8 +1,11 @@
-// What a cluster's own workflow must know of its add-ons, without the cluster's code knowing them
-// one by one: a delete waits for no add-on work (refused while some runs), and a cluster that
-// reaches DELETED loses its installed plugins. Called from clusters.ts; imports nothing of it.
+// What the cluster's and the VM's own workflows must know of add-ons, without their code knowing
+// them one by one: a cluster delete waits for no add-on work (refused while some runs) and removes
+// its bastion associations, as a VM delete removes the VM's (both audited in the delete's record);
+// a cluster that reaches DELETED loses whatever add-on records are left. Called from clusters.ts and
+// compute/vms.ts; a leaf, so neither depends on the add-ons' use cases.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError } from "../../../domain/errors.js";
+import type { AuditTarget } from "../../context.js";
 
 /** Inside DeleteKubernetesCluster's transaction, after the cluster's lock: OPERATION_IN_PROGRESS
  * while an install, upgrade or uninstall of one of its plugins runs (its agent is at work on the
@@ -25,4 +28,22 @@ export async function requireNoAddonOperations(em: EntityManager, clusterId: str
 /** A cluster DELETED (torn down, or its creation cancelled): its add-on records go with it. */
 export async function removeClusterAddons(em: EntityManager, clusterId: string): Promise<void> {
   await em.execute("delete from kubernetes_cluster_plugin where cluster_id = ?", [clusterId]);
+  await em.execute("delete from bastion_cluster_association where cluster_id = ?", [clusterId]);
+}
+
+/**
+ * Inside a DeleteKubernetesCluster's or DeleteVirtualMachine's transaction, after the cluster's or
+ * the VM's lock: the associations of that cluster or bastion VM go at once (a cluster being torn
+ * down, or a VM being deleted, serves no one), and the delete's audit record names them.
+ */
+export async function removeBastionAssociations(
+  em: EntityManager,
+  audit: AuditTarget,
+  of: "cluster_id" | "virtual_machine_id",
+  id: string,
+): Promise<void> {
+  const removed = await em.execute<{ id: string }[]>(`delete from bastion_cluster_association where ${of} = ? returning id`, [id]);
+  if (removed.length === 0) return;
+  const text = `bastion associations removed: ${removed.map((row) => row.id).join(", ")}`;
+  audit.detail = audit.detail ? `${audit.detail}; ${text}` : text;
 }
