@@ -16,5 +16,8 @@ export const jobKinds = [
   "CREATE_NODE_POOL",
   "SCALE_NODE_POOL",
   "DELETE_NODE_POOL",
+  "UPGRADE_KUBERNETES_CLUSTER",
+  "UPGRADE_KUBERNETES_NODES",
+  "REMOVE_KUBERNETES_NODES",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];

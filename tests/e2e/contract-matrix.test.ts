@@ -369,6 +369,10 @@ const rows: Record<string, Row> = {
   "ComputeService/RebootVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/DeleteVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/ListSchedulingRecords": list,
+  "ComputeService/PreviewVirtualMachineName": {
+    ...read(() => ({ tenantId: s.tenantId })),
+    foreign: hidden(() => ({ tenantId: s.tenantId })),
+  },
 
   "OperationService/GetOperation": { ...read(() => ({ id: s.operation })), foreign: hidden(() => ({ id: s.operation })) },
   "OperationService/ListOperations": list,
@@ -436,6 +440,10 @@ const rows: Record<string, Row> = {
   },
   "KubernetesService/GetKubernetesCluster": { ...read(() => ({ id: s.cluster })), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/ListKubernetesClusters": list,
+  "KubernetesService/UpdateKubernetesCluster": {
+    ...write(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") }), "agent"),
+    foreign: hidden(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") })),
+  },
   "KubernetesService/DeleteKubernetesCluster": { ...write(() => ({ id: s.cluster }), "agent"), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/SetKubernetesClusterStatus": {
     ...write(() => ({ id: s.cluster, status: 4, reason: "x" }), "service"),
@@ -459,6 +467,14 @@ const rows: Record<string, Row> = {
     foreign: hidden(() => ({ nodePool: { id: s.nodePool, nodeCount: 1 }, updateMask: mask("node_count") })),
   },
   "KubernetesService/DeleteNodePool": { ...write(() => ({ id: s.nodePool }), "agent"), foreign: hidden(() => ({ id: s.nodePool })) },
+  "KubernetesService/UpgradeKubernetesCluster": {
+    ...write(() => ({ id: s.cluster, version: "1.32.0" }), "agent"),
+    foreign: hidden(() => ({ id: s.cluster, version: "1.32.0" })),
+  },
+  "KubernetesService/RetryKubernetesClusterOperation": {
+    ...write(() => ({ clusterId: s.cluster }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster })),
+  },
   "KubernetesService/IssueKubeconfig": {
     ...write(() => ({ clusterId: s.cluster }), "agent"),
     foreign: hidden(() => ({ clusterId: s.cluster })),

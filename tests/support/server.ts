@@ -56,6 +56,7 @@ export async function startTestServer(
     | "corsOrigins"
     | "observationStaleMillis"
     | "driftGraceMillis"
+    | "databaseReadUrl"
     | "observationRollupMillis"
   > = {},
 ): Promise<TestServer> {

@@ -10,6 +10,8 @@ import { Migration20261202072521_kubernetes } from "./Migration20261202072521_ku
 import { Migration20261202112547_job_waits } from "./Migration20261202112547_job_waits.js";
 import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
 import { Migration20261202140143_observation_history } from "./Migration20261202140143_observation_history.js";
+import { Migration20261202140325_pool_version } from "./Migration20261202140325_pool_version.js";
+import { Migration20261202143000_open_operations_index } from "./Migration20261202143000_open_operations_index.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -22,4 +24,6 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202112547_job_waits", class: Migration20261202112547_job_waits },
   { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
   { name: "Migration20261202140143_observation_history", class: Migration20261202140143_observation_history },
+  { name: "Migration20261202140325_pool_version", class: Migration20261202140325_pool_version },
+  { name: "Migration20261202143000_open_operations_index", class: Migration20261202143000_open_operations_index },
 ];

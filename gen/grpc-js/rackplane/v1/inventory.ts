@@ -1310,6 +1310,12 @@ export interface ListBaremetalsRequest {
    * `group_id = "…" AND status = ACTIVE AND free_cpu >= 16 AND custom.team = "db"`.
    */
   filter: string;
+  /**
+   * AIP-132 order: one of name, status, free_cpu, free_memory_mib, free_storage_gib, create_time,
+   * optionally followed by "desc", e.g. "free_cpu desc"; hosts that tie follow in id order (in the
+   * same direction). Empty means creation order. Page tokens belong to the order they were issued for.
+   */
+  orderBy: string;
 }
 
 /** Response of InventoryService.ListBaremetals. */
@@ -10666,7 +10672,7 @@ export const GetBaremetalResponse: MessageFns<GetBaremetalResponse> = {
 };
 
 function createBaseListBaremetalsRequest(): ListBaremetalsRequest {
-  return { pageSize: 0, pageToken: "", filter: "" };
+  return { pageSize: 0, pageToken: "", filter: "", orderBy: "" };
 }
 
 export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
@@ -10679,6 +10685,9 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     }
     if (message.filter !== "") {
       writer.uint32(26).string(message.filter);
+    }
+    if (message.orderBy !== "") {
+      writer.uint32(34).string(message.orderBy);
     }
     return writer;
   },
@@ -10720,6 +10729,14 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
             message.filter = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.orderBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10745,6 +10762,11 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
         ? globalThis.String(object.page_token)
         : "",
       filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      orderBy: isSet(object.orderBy)
+        ? globalThis.String(object.orderBy)
+        : isSet(object.order_by)
+        ? globalThis.String(object.order_by)
+        : "",
     };
   },
 
@@ -10759,6 +10781,9 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     if (message.filter !== "") {
       obj.filter = message.filter;
     }
+    if (message.orderBy !== "") {
+      obj.orderBy = message.orderBy;
+    }
     return obj;
   },
 
@@ -10770,6 +10795,7 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.filter = object.filter ?? "";
+    message.orderBy = object.orderBy ?? "";
     return message;
   },
 };
