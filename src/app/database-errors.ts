@@ -22,7 +22,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (code.startsWith("08") || ["57P01", "57P02", "57P03", "25006"].includes(code)) return true;
     if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"].includes(code)) return true;
     const message = e instanceof Error ? e.message : "";
-    return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Client was closed and is not queryable|Query read timeout/i.test(
+    return /Connection terminated|connection timeout|timeout exceeded when trying to connect|^timeout expired$|Client has encountered a connection error|Connection ended unexpectedly|Client was closed and is not queryable|Query read timeout/i.test(
       message,
     );
   });

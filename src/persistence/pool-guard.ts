@@ -9,7 +9,7 @@
 //   through the proxy.
 // - One that stopped answering. A server that dies or is cut off mid-conversation (a proxy still
 //   routing to it, a host gone) may leave the socket open with nothing ever coming back. Every wait
-//   is bounded: opening a connection and waiting for a free one (`connectionTimeoutMillis`), each
+//   is bounded: opening a connection (`connectMs`), waiting for a free one (`checkoutMs`), each
 //   query (`query_timeout`, after which the socket is destroyed, so the connection leaves the pool
 //   wherever it is released — MikroORM's driver releases without an error), the first question,
 //   and closing a connection (a socket whose polite goodbye gets no answer is destroyed).
@@ -17,7 +17,7 @@
 // Without those bounds one silent connection was enough to wedge a replica for good: the pool slot
 // it held never came back, and the readiness probe, retried every second, queued behind it.
 // docs/deployment.md explains the failover this guards.
-import type pg from "pg";
+import pg from "pg";
 
 /** Counts an operator watches (exported as metrics by the server). */
 export interface PoolGuardStats {
@@ -31,18 +31,24 @@ export interface PoolGuardStats {
 
 /** The waits on the database, in milliseconds. */
 export interface PoolTimeouts {
-  /** Opening a connection (TCP, TLS, start-up), and waiting for a free one when the pool is full. */
+  /** Opening a connection (TCP, TLS, start-up). */
   readonly connectMs: number;
+  /** Waiting for a free connection when the pool is full. Longer than connecting: a burst (ten
+   * thousand agents reconnecting after a restart) queues for a while behind a healthy database, and
+   * failing it after a connect's few seconds turned a queue into errors and retries. */
+  readonly checkoutMs: number;
   /** One query, measured by the client: past it the connection is destroyed. Longer than the
    * server's `statement_timeout`, so a slow statement is cancelled by the server first. */
   readonly queryMs: number;
 }
 
-/** The default waits: 5 s to connect or get a connection; 60 s for a query, or the URL's
+/** The default waits: 5 s to connect; 30 s for a free connection; 60 s for a query, or the URL's
  * `statement_timeout` plus 5 s when it sets one. */
 export function poolTimeouts(settings: { connect_timeout?: number; statement_timeout?: number } = {}): PoolTimeouts {
+  const connectMs = settings.connect_timeout !== undefined ? settings.connect_timeout * 1000 : 5_000;
   return {
-    connectMs: settings.connect_timeout !== undefined ? settings.connect_timeout * 1000 : 5_000,
+    connectMs,
+    checkoutMs: Math.max(connectMs, 30_000),
     queryMs: settings.statement_timeout ? settings.statement_timeout + 5_000 : 60_000,
   };
 }
@@ -60,6 +66,7 @@ export const keepAlive = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 
  */
 export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
   connectionTimeoutMillis: number;
+  Client: typeof pg.Client;
   query_timeout: number;
   keepAlive: true;
   keepAliveInitialDelayMillis: number;
@@ -68,7 +75,10 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
 } {
   const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0 };
   return {
-    connectionTimeoutMillis: timeouts.connectMs,
+    // node-postgres's pool uses one option for both waits: the checkout's here, the connect's in
+    // each connection it opens.
+    connectionTimeoutMillis: timeouts.checkoutMs,
+    Client: connectingWithin(timeouts.connectMs),
     query_timeout: timeouts.queryMs,
     ...keepAlive,
     async onConnect(client) {
@@ -100,6 +110,22 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
       stats.set(pool, counts);
       pool.on("error", () => counts.idleErrors++);
     },
+  };
+}
+
+/** A connection class whose connect gives up after `connectMs`, whatever the pool's own wait. */
+export function connectingWithin(connectMs: number): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      // A copy with every own property as it is: the pool keeps the password non-enumerable (out of
+      // logs), so a spread would drop it.
+      const options: pg.ClientConfig =
+        typeof config === "string"
+          ? { connectionString: config }
+          : Object.defineProperties({}, Object.getOwnPropertyDescriptors(config ?? {}));
+      options.connectionTimeoutMillis = connectMs;
+      super(options);
+    }
   };
 }
 

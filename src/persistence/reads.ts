@@ -18,7 +18,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
-import { boundEnd, keepAlive, poolTimeouts } from "./pool-guard.js";
+import { boundEnd, connectingWithin, keepAlive, poolTimeouts } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
 
 /** A statement with `?` placeholders (MikroORM's) and its values. */
@@ -162,11 +162,12 @@ export async function openReadPool(orm: MikroORM, readUrl: string, size: number)
     connectionString: readUrl,
     max: size,
     types: (primary.options as { types?: pg.CustomTypesConfig }).types,
-    connectionTimeoutMillis: timeouts.connectMs,
+    connectionTimeoutMillis: timeouts.checkoutMs,
+    Client: connectingWithin(timeouts.connectMs),
     query_timeout: timeouts.queryMs,
     ...keepAlive,
     onConnect: (client: pg.Client) => boundEnd(client, timeouts.connectMs),
-  } as pg.PoolConfig);
+  } as unknown as pg.PoolConfig);
   // An idle connection whose server went away: the pool has dropped it already.
   replica.on("error", () => undefined);
   readPools.set(primary, replica);
