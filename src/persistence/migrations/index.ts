@@ -11,6 +11,7 @@ import { Migration20261202112547_job_waits } from "./Migration20261202112547_job
 import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
 import { Migration20261202140400_kubernetes_plugins } from "./Migration20261202140400_kubernetes_plugins.js";
 import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
+import { Migration20261202145717_service_meshes } from "./Migration20261202145717_service_meshes.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -24,4 +25,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
   { name: "Migration20261202140400_kubernetes_plugins", class: Migration20261202140400_kubernetes_plugins },
   { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
+  { name: "Migration20261202145717_service_meshes", class: Migration20261202145717_service_meshes },
 ];
