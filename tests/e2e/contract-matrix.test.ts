@@ -399,6 +399,10 @@ const rows: Record<string, Row> = {
   "ComputeService/RebootVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/DeleteVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/ListSchedulingRecords": list,
+  "ComputeService/PreviewVirtualMachineName": {
+    ...read(() => ({ tenantId: s.tenantId })),
+    foreign: hidden(() => ({ tenantId: s.tenantId })),
+  },
 
   "OperationService/GetOperation": { ...read(() => ({ id: s.operation })), foreign: hidden(() => ({ id: s.operation })) },
   "OperationService/ListOperations": list,
@@ -417,6 +421,11 @@ const rows: Record<string, Row> = {
     "service",
   ),
   "AgentService/ListAgents": list,
+
+  "ObservationService/ListObservationHistory": {
+    ...read(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+    foreign: hidden(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+  },
 
   "KubernetesService/CreateKubernetesVersion": write(() => ({ version: { version: "1.31.5" } })),
   "KubernetesService/GetKubernetesVersion": read(() => ({ id: s.kubernetesVersion })),
@@ -461,6 +470,10 @@ const rows: Record<string, Row> = {
   },
   "KubernetesService/GetKubernetesCluster": { ...read(() => ({ id: s.cluster })), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/ListKubernetesClusters": list,
+  "KubernetesService/UpdateKubernetesCluster": {
+    ...write(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") }), "agent"),
+    foreign: hidden(() => ({ cluster: { id: s.cluster, description: "x" }, updateMask: mask("description") })),
+  },
   "KubernetesService/DeleteKubernetesCluster": { ...write(() => ({ id: s.cluster }), "agent"), foreign: hidden(() => ({ id: s.cluster })) },
   "KubernetesService/SetKubernetesClusterStatus": {
     ...write(() => ({ id: s.cluster, status: 4, reason: "x" }), "service"),
@@ -484,6 +497,14 @@ const rows: Record<string, Row> = {
     foreign: hidden(() => ({ nodePool: { id: s.nodePool, nodeCount: 1 }, updateMask: mask("node_count") })),
   },
   "KubernetesService/DeleteNodePool": { ...write(() => ({ id: s.nodePool }), "agent"), foreign: hidden(() => ({ id: s.nodePool })) },
+  "KubernetesService/UpgradeKubernetesCluster": {
+    ...write(() => ({ id: s.cluster, version: "1.32.0" }), "agent"),
+    foreign: hidden(() => ({ id: s.cluster, version: "1.32.0" })),
+  },
+  "KubernetesService/RetryKubernetesClusterOperation": {
+    ...write(() => ({ clusterId: s.cluster }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster })),
+  },
   "KubernetesService/IssueKubeconfig": {
     ...write(() => ({ clusterId: s.cluster }), "agent"),
     foreign: hidden(() => ({ clusterId: s.cluster })),

@@ -132,6 +132,7 @@ export async function createCluster(
           taints: [...pool.taints],
           maxSurge: pool.upgradeStrategy.maxSurge,
           maxUnavailable: pool.upgradeStrategy.maxUnavailable,
+          kubernetesVersion: spec.version,
         });
       }
       const caCertificatePem = await createAndStoreClusterCa(em, secrets, { id, name: request.name }, now);
@@ -280,6 +281,29 @@ export async function insertNodeVm(
     },
   });
   return { id, name, operationId };
+}
+
+/** What UpdateKubernetesCluster may change; undefined leaves it. */
+export interface ClusterPatch {
+  readonly description?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Changes a cluster's description or labels (whole), in any status but DELETED and whatever runs:
+ * they are the record's, not the cluster's. Audited with the fields changed; `etag` optional.
+ */
+export async function updateCluster(db: Database, ctx: CallContext, id: string, etag: string, patch: ClusterPatch): Promise<ClusterView> {
+  requireRole(ctx.principal, clusterUsers, "update Kubernetes clusters");
+  await mutate(db, ctx, async (em) => {
+    const cluster = await lockCluster(em, ctx, id, etag);
+    ctx.audit.detail = `updated ${Object.keys(patch).join(", ")}`;
+    await em.execute(
+      "update kubernetes_cluster set description = ?, labels = ?::jsonb, version = version + 1, update_time = now() where id = ?",
+      [patch.description ?? cluster.description, JSON.stringify(patch.labels ?? cluster.labels), id],
+    );
+  });
+  return getCluster(db, ctx, id);
 }
 
 /**

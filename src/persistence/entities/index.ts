@@ -19,7 +19,7 @@ import {
 } from "./kubernetes-addons.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
-import { Observation } from "./observation.js";
+import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
@@ -70,6 +70,8 @@ export const entities = [
   KubernetesNodePool,
   KubernetesClusterCa,
   Observation,
+  ObservationSample,
+  ObservationRollup,
   KubernetesPlugin,
   KubernetesClusterPlugin,
   BastionClusterAssociation,
