@@ -21,6 +21,8 @@ export const jobKinds = [
   "INSTALL_KUBERNETES_PLUGIN",
   "UPGRADE_KUBERNETES_PLUGIN",
   "UNINSTALL_KUBERNETES_PLUGIN",
+  "BIND_SERVICE_MESH",
+  "UNBIND_SERVICE_MESH",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 

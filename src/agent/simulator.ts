@@ -155,6 +155,16 @@ export class SimulatedHypervisor {
     UPGRADE_KUBERNETES_PLUGIN: (job, context) => this.work(job, context, "upgrading the plugin", () => this.plugin(job, "upgraded")),
     UNINSTALL_KUBERNETES_PLUGIN: (job, context) =>
       this.work(job, context, "uninstalling the plugin", () => this.plugin(job, "uninstalled")),
+    // The mesh's control plane admits or releases a cluster (Cilium Cluster Mesh, Istio
+    // multi-cluster) — here, a message.
+    BIND_SERVICE_MESH: (job, context) =>
+      this.work(job, context, "joining the mesh", () => ({
+        message: `${String(job.payload.name ?? "")} joined ${String(job.payload.mesh ?? "")}`,
+      })),
+    UNBIND_SERVICE_MESH: (job, context) =>
+      this.work(job, context, "leaving the mesh", () => ({
+        message: `${String(job.payload.name ?? "")} left ${String(job.payload.mesh ?? "")}`,
+      })),
   };
 
   /** Installed plugins by their record's id: the version each runs. */

@@ -1,5 +1,5 @@
 // rackplane.v1.KubernetesAddonService: the plugin catalogue and plugins installed on clusters
-// (K8S-8), bastions' associations with clusters (K8S-10). Maps requests to use cases and results back; no rules here (docs/kubernetes-addons.md).
+// (K8S-8), bastions' associations with clusters (K8S-10), service meshes and their bindings (K8S-9). Maps requests to use cases and results back; no rules here (docs/kubernetes-addons.md).
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
@@ -9,14 +9,22 @@ import {
   KubernetesClusterPluginStatus,
   KubernetesPluginSchema,
   KubernetesPluginVersionStatus,
+  ServiceMeshBindingSchema,
+  ServiceMeshBindingStatus,
+  ServiceMeshRole,
+  ServiceMeshSchema,
+  ServiceMeshStatus,
+  ServiceMeshType,
   type KubernetesAddonService,
   type KubernetesPluginVersion as PluginVersionMessage,
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import type { Database } from "../app/database.js";
 import * as bastions from "../app/kubernetes/addons/bastions.js";
 import * as clusterPlugins from "../app/kubernetes/addons/cluster-plugins.js";
+import * as meshes from "../app/kubernetes/addons/meshes.js";
 import * as catalogue from "../app/kubernetes/addons/plugin-catalogue.js";
 import type { ClusterPluginStatus, PluginVersion } from "../domain/kubernetes-plugins.js";
+import type { MeshBindingStatus, ServiceMeshRole as DomainMeshRole, ServiceMeshType as DomainMeshType } from "../domain/service-mesh.js";
 import { etagOf } from "../domain/etag.js";
 import { callContext, listRequest, resourceFields, timestamp } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
@@ -89,6 +97,53 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
       await bastions.deleteAssociation(db, callContext(ctx), req.id, req.etag);
       return {};
     },
+
+    async createServiceMesh(req, ctx) {
+      const mesh = req.mesh!;
+      const created = await meshes.createMesh(
+        db,
+        callContext(ctx),
+        {
+          tenantId: mesh.tenantId,
+          name: mesh.name,
+          type: ServiceMeshType[mesh.type] as DomainMeshType,
+          meshVersion: mesh.version,
+          description: mesh.description,
+        },
+        req.requestId,
+      );
+      return { mesh: meshMessage(created) };
+    },
+    async getServiceMesh(req, ctx) {
+      return { mesh: meshMessage(await meshes.getMesh(db, callContext(ctx), req.id)) };
+    },
+    async listServiceMeshes(req, ctx) {
+      const page = await meshes.listMeshes(db, callContext(ctx), listRequest(req));
+      return { meshes: page.items.map(meshMessage), nextPageToken: page.nextPageToken };
+    },
+    async deleteServiceMesh(req, ctx) {
+      await meshes.deleteMesh(db, callContext(ctx), req.id, req.etag);
+      return {};
+    },
+    async bindClusterToServiceMesh(req, ctx) {
+      const bound = await meshes.bindCluster(db, callContext(ctx), {
+        meshId: req.meshId,
+        clusterId: req.clusterId,
+        role: ServiceMeshRole[req.role] as DomainMeshRole,
+      });
+      return { binding: bindingMessage(bound.binding), operation: operationMessage(bound.operation) };
+    },
+    async unbindClusterFromServiceMesh(req, ctx) {
+      return { operation: operationMessage(await meshes.unbindCluster(db, callContext(ctx), req.id, req.etag)) };
+    },
+    async listServiceMeshBindings(req, ctx) {
+      const page = await meshes.listBindings(db, callContext(ctx), listRequest(req));
+      return { bindings: page.items.map(bindingMessage), nextPageToken: page.nextPageToken };
+    },
+    async reportServiceMeshBindingStatus(req, ctx) {
+      const status = ServiceMeshBindingStatus[req.status] as MeshBindingStatus;
+      return { binding: bindingMessage(await meshes.reportBindingStatus(db, callContext(ctx), req.id, status, req.message)) };
+    },
   };
 }
 
@@ -104,6 +159,14 @@ export const kubernetesAddonTargets: TargetRules<typeof KubernetesAddonService> 
   getBastionAssociation: reads,
   listBastionAssociations: reads,
   deleteBastionAssociation: byId(bastions.BASTION_ASSOCIATION),
+  createServiceMesh: creates(meshes.MESH),
+  getServiceMesh: reads,
+  listServiceMeshes: reads,
+  deleteServiceMesh: byId(meshes.MESH),
+  bindClusterToServiceMesh: at(meshes.MESH, (request) => request.meshId),
+  unbindClusterFromServiceMesh: byId(meshes.MESH_BINDING),
+  listServiceMeshBindings: reads,
+  reportServiceMeshBindingStatus: byId(meshes.MESH_BINDING),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -162,5 +225,32 @@ export function associationMessage(association: bastions.BastionAssociation) {
     virtualMachineState: VirtualMachineState[association.virtualMachineState],
     ipAddresses: [...association.ipAddresses],
     ...resourceFields(association),
+  });
+}
+
+export function meshMessage(mesh: meshes.ServiceMesh) {
+  return create(ServiceMeshSchema, {
+    id: mesh.id,
+    name: mesh.name,
+    tenantId: mesh.tenantId,
+    type: ServiceMeshType[mesh.type],
+    version: mesh.meshVersion,
+    status: mesh.status === "ACTIVE" ? ServiceMeshStatus.ACTIVE : ServiceMeshStatus.UNSPECIFIED,
+    description: mesh.description,
+    ...resourceFields(mesh),
+  });
+}
+
+export function bindingMessage(binding: meshes.MeshBinding) {
+  return create(ServiceMeshBindingSchema, {
+    id: binding.id,
+    meshId: binding.meshId,
+    clusterId: binding.clusterId,
+    tenantId: binding.tenantId,
+    role: ServiceMeshRole[binding.role],
+    status: ServiceMeshBindingStatus[binding.status],
+    statusMessage: binding.statusMessage,
+    activeOperationId: binding.activeOperationId ?? "",
+    ...resourceFields(binding),
   });
 }

@@ -37,7 +37,7 @@ import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { VirtualMachineRole } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
-import { KubernetesAddonService } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import { KubernetesAddonService, ServiceMeshType } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
@@ -75,6 +75,8 @@ interface Seed extends Cloud {
   clusterPlugin: string;
   /** A BASTION VM of tenant A associated with its cluster. */
   bastionAssociation: string;
+  /** Tenant A's service mesh (no binding: its cluster is not ACTIVE here). */
+  mesh: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -167,6 +169,7 @@ beforeAll(async () => {
   const bastionAssociation = (
     await addons.createBastionAssociation({ association: { clusterId: cluster.id, virtualMachineId: bastion.virtualMachine!.id } })
   ).association!;
+  const mesh = (await addons.createServiceMesh({ mesh: { name: "mx-mesh", tenantId: cloud.tenantId, type: ServiceMeshType.ISTIO } })).mesh!;
   s = {
     ...cloud,
     region: region.id,
@@ -189,6 +192,7 @@ beforeAll(async () => {
     plugin: plugin.id,
     clusterPlugin: clusterPlugin.id,
     bastionAssociation: bastionAssociation.id,
+    mesh: mesh.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -549,6 +553,20 @@ const rows: Record<string, Row> = {
     ...write(() => ({ id: s.bastionAssociation }), "agent"),
     foreign: hidden(() => ({ id: s.bastionAssociation })),
   },
+  "KubernetesAddonService/CreateServiceMesh": {
+    ...write(() => ({ mesh: { name: "would-be", tenantId: s.tenantId, type: ServiceMeshType.ISTIO } }), "agent"),
+    foreign: mismatch(() => ({ mesh: { name: "would-be", tenantId: s.tenantId, type: ServiceMeshType.ISTIO } })),
+  },
+  "KubernetesAddonService/GetServiceMesh": { ...read(() => ({ id: s.mesh })), foreign: hidden(() => ({ id: s.mesh })) },
+  "KubernetesAddonService/ListServiceMeshes": list,
+  "KubernetesAddonService/DeleteServiceMesh": { ...write(() => ({ id: s.mesh }), "agent"), foreign: hidden(() => ({ id: s.mesh })) },
+  "KubernetesAddonService/BindClusterToServiceMesh": {
+    ...write(() => ({ meshId: s.mesh, clusterId: s.cluster, role: 1 }), "agent"),
+    foreign: hidden(() => ({ meshId: s.mesh, clusterId: s.cluster, role: 1 })),
+  },
+  "KubernetesAddonService/UnbindClusterFromServiceMesh": write(() => ({ id: MISSING }), "agent"),
+  "KubernetesAddonService/ListServiceMeshBindings": list,
+  "KubernetesAddonService/ReportServiceMeshBindingStatus": write(() => ({ id: MISSING, status: 2 }), "service"),
 
   "Health/Check": { valid: () => ({ service: "" }), deniedTo: null },
   "Health/Watch": { valid: () => ({ service: "" }), deniedTo: null },

@@ -181,6 +181,17 @@ describe("plugins on a cluster", () => {
     });
   });
 
+  it("UpgradeKubernetesCluster is refused while a plugin does not support the target", async () => {
+    await k8s().createKubernetesVersion({ version: { version: "1.32.0" } });
+    expect(await failure(k8s().upgradeKubernetesCluster({ id: clusterId, version: "1.32.0" }))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "PLUGIN_BLOCKS_UPGRADE",
+      metadata: { kubernetes_version: "1.31.4", target_kubernetes_version: "1.32.0" },
+    });
+    expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
   it("upgrades, then allows the cluster upgrade the old version blocked", async () => {
     const upgraded = await addons().upgradeKubernetesClusterPlugin({ id: metricsId, version: "0.8.0" });
     expect(upgraded.plugin).toMatchObject({ status: KubernetesClusterPluginStatus.UPGRADING, version: "0.7.1", targetVersion: "0.8.0" });

@@ -11,7 +11,13 @@ import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { KubernetesClusterStatus, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
-import { KubernetesAddonService, KubernetesClusterPluginStatus } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import {
+  KubernetesAddonService,
+  KubernetesClusterPluginStatus,
+  ServiceMeshBindingStatus,
+  ServiceMeshRole,
+  ServiceMeshType,
+} from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { lifecycles } from "../../src/app/lifecycles.js";
 import type { Lifecycle } from "../../src/app/operations/lifecycle.js";
 import { buildCloud, finishOperation, reservationDrift } from "../support/compute.js";
@@ -206,6 +212,52 @@ const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
     const uninstall = await addons.uninstallKubernetesClusterPlugin({ id });
     expect((await t.operations().cancelOperation({ id: uninstall.operation!.id })).operation!.state).toBe(OperationState.CANCELLED);
     expect((await addons.getKubernetesClusterPlugin({ id })).plugin!.status).toBe(KubernetesClusterPluginStatus.ERROR);
+  },
+
+  async service_mesh_binding(t) {
+    const cloud = await buildCloud(t, { name: "lm", hosts: 2 });
+    const admin = createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] });
+    const k8s = createClient(KubernetesService, admin);
+    const addons = createClient(KubernetesAddonService, admin);
+    // Another scenario, on the same server, may have added the version already.
+    await k8s.createKubernetesVersion({ version: { version: "1.31.4" } }).catch(() => undefined);
+    const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+    const built = await k8s.createKubernetesCluster({
+      cluster: { name: "lm-one", tenantId: cloud.tenantId, version: "1.31.4", controlPlane: { count: 1, ...node } },
+    });
+    const [bootstrapJob] = await t.server.db
+      .em()
+      .execute<{ ids: string[] }[]>("select wait_for_operation_ids as ids from job where operation_id = ?", [built.operation!.id]);
+    for (const id of bootstrapJob!.ids) await finishOperation(t, id);
+    await finishOperation(t, built.operation!.id, { succeeded: true, facts: { endpoint: "https://10.9.9.7:6443" } });
+    const mesh = (await addons.createServiceMesh({ mesh: { name: "lm-mesh", tenantId: cloud.tenantId, type: ServiceMeshType.ISTIO } }))
+      .mesh!;
+    const bound = await addons.bindClusterToServiceMesh({ meshId: mesh.id, clusterId: built.cluster!.id, role: ServiceMeshRole.PRIMARY });
+    // Bound (markStarted, applySuccess).
+    await finishOperation(t, bound.operation!.id);
+    const id = bound.binding!.id;
+    // An agent sees it failing (placeOf, acceptObserved).
+    const agent = createClient(
+      KubernetesAddonService,
+      createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(await t.token(Role.AGENT, "lm-agent"))] }),
+    );
+    const seen = await agent.reportServiceMeshBindingStatus({
+      id,
+      status: ServiceMeshBindingStatus.ERROR,
+      message: "east-west gateway down",
+    });
+    expect(seen.binding!.status).toBe(ServiceMeshBindingStatus.ERROR);
+    // An unbind cancelled before any agent took it leaves it as it was (undoQueued).
+    const queued = await addons.unbindClusterFromServiceMesh({ id });
+    expect((await t.operations().cancelOperation({ id: queued.operation!.id })).operation!.state).toBe(OperationState.CANCELLED);
+    // An unbind that fails leaves it ERROR (applyFailure).
+    const unbind = await addons.unbindClusterFromServiceMesh({ id });
+    await finishOperation(t, unbind.operation!.id, {
+      succeeded: false,
+      error: { code: "UNAVAILABLE", reason: "AGENT_FAILED", message: "control plane unreachable", metadata: {} },
+    });
+    const [binding] = (await addons.listServiceMeshBindings({ filter: `mesh_id = "${mesh.id}"` })).bindings;
+    expect(binding).toMatchObject({ status: ServiceMeshBindingStatus.ERROR, statusMessage: "control plane unreachable" });
   },
 };
 

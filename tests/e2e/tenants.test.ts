@@ -443,7 +443,7 @@ describe("DeleteTenant with resources (TEN-3)", () => {
     expect(audited!.message).toBe(
       "cleared with the tenant: rack_reservations=2, rack_allowed_tenant_entries=1, unit_allowed_tenant_entries=2, quotas=2, " +
         "name_sequences=1, tokens=2, maintainer_assignments=1, scheduling_records=1, deleted_virtual_machines=1, " +
-        "cluster_maintainer_assignments=0, deleted_clusters=0",
+        "cluster_maintainer_assignments=0, deleted_clusters=0, service_meshes=0",
     );
 
     // Its tokens stop working at once, even those the server had cached; another tenant's works.

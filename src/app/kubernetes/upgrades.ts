@@ -23,6 +23,7 @@ import { mutate } from "../mutation.js";
 import { completeOperation } from "../operations/completion.js";
 import { getOperation, startOperation } from "../operations/operations.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
+import { requirePluginsSupport } from "./addons/cluster-plugins.js";
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { clusterUsers, lockCluster, type KubernetesCluster } from "./cluster-queries.js";
 import { CLUSTER, deleteNodeVms, insertNodeVm, setClusterStatus } from "./clusters.js";
@@ -103,6 +104,8 @@ export async function upgradeCluster(db: Database, ctx: CallContext, id: string,
     const placed = await placeCluster(em, seen.tenant_id, surgeDemands(shape, firsts));
     const cluster = await lockCluster(em, ctx, id, etag);
     requireClusterVerb(cluster, "UPGRADE");
+    // An installed plugin whose version does not run on the target blocks the upgrade (K8S-8).
+    await requirePluginsSupport(em, cluster, version);
     await reserveNodes(em, cluster.tenantId, placed);
     const reservedSurge: Record<string, SurgeNode[]> = {};
     for (const [poolId, nodes] of groupByPool(placed, shape)) {

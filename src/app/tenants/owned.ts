@@ -76,6 +76,8 @@ const clearedWithTenant: readonly ClearedKind[] = [
       removeSelectedAssignments(em, "k8s_cluster", "select id from kubernetes_cluster where tenant_id = ?", [tenantId]),
   },
   { kind: "deleted_clusters", clear: (em, tenantId) => changed(em, "delete from kubernetes_cluster where tenant_id = ?", [tenantId]) },
+  // Their bindings went with the clusters.
+  { kind: "service_meshes", clear: (em, tenantId) => changed(em, "delete from service_mesh where tenant_id = ?", [tenantId]) },
 ];
 
 /** Clusters of the tenant not yet DELETED (a creation holds the tenant FOR SHARE, the delete FOR UPDATE: neither slips past the other). */

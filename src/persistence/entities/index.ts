@@ -10,7 +10,13 @@ import {
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
-import { BastionClusterAssociation, KubernetesClusterPlugin, KubernetesPlugin } from "./kubernetes-addons.js";
+import {
+  BastionClusterAssociation,
+  K8sClusterToServiceMesh,
+  KubernetesClusterPlugin,
+  KubernetesPlugin,
+  ServiceMesh,
+} from "./kubernetes-addons.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
@@ -69,4 +75,6 @@ export const entities = [
   KubernetesPlugin,
   KubernetesClusterPlugin,
   BastionClusterAssociation,
+  ServiceMesh,
+  K8sClusterToServiceMesh,
 ];

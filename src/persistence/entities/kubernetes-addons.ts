@@ -3,6 +3,7 @@
 // docs/kubernetes-addons.md explains the choices.
 import { defineEntity, p, type InferEntity } from "@mikro-orm/postgresql";
 import type { ClusterPluginStatus, PluginVersion } from "../../domain/kubernetes-plugins.js";
+import type { MeshBindingStatus, ServiceMeshRole, ServiceMeshType } from "../../domain/service-mesh.js";
 import { resourceProperties } from "./common.js";
 import { VirtualMachine } from "./compute.js";
 import { KubernetesCluster } from "./kubernetes.js";
@@ -56,3 +57,38 @@ export const BastionClusterAssociation = defineEntity({
   },
 });
 export type BastionClusterAssociation = InferEntity<typeof BastionClusterAssociation>;
+
+/** A tenant's service mesh; names are unique per tenant. */
+export const ServiceMesh = defineEntity({
+  name: "ServiceMesh",
+  uniques: [{ properties: ["tenantId", "name"] }],
+  properties: {
+    ...resourceProperties(),
+    tenantId: () => p.manyToOne(Tenant).mapToPk().fieldName("tenant_id"),
+    name: p.string().length(63),
+    type: p.string().length(16).$type<ServiceMeshType>(),
+    meshVersion: p.string().length(64).default(""),
+    status: p.string().length(16).default("ACTIVE"),
+    description: p.text().default(""),
+  },
+});
+export type ServiceMesh = InferEntity<typeof ServiceMesh>;
+
+/** A cluster's membership of a mesh, once per pair. */
+export const K8sClusterToServiceMesh = defineEntity({
+  name: "K8sClusterToServiceMesh",
+  tableName: "kubernetes_cluster_service_mesh",
+  uniques: [{ properties: ["clusterId", "meshId"] }],
+  indexes: [{ properties: ["tenantId", "id"] }],
+  properties: {
+    ...resourceProperties(),
+    tenantId: () => p.manyToOne(Tenant).mapToPk().fieldName("tenant_id"),
+    meshId: () => p.manyToOne(ServiceMesh).mapToPk().fieldName("mesh_id").index(),
+    clusterId: () => p.manyToOne(KubernetesCluster).mapToPk().fieldName("cluster_id").deleteRule("cascade"),
+    role: p.string().length(16).$type<ServiceMeshRole>(),
+    status: p.string().length(16).$type<MeshBindingStatus>(),
+    statusMessage: p.text().default(""),
+    activeOperationId: p.uuid().nullable(),
+  },
+});
+export type K8sClusterToServiceMesh = InferEntity<typeof K8sClusterToServiceMesh>;

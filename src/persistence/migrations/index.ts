@@ -14,6 +14,7 @@ import { Migration20261202140325_pool_version } from "./Migration20261202140325_
 import { Migration20261202140400_kubernetes_plugins } from "./Migration20261202140400_kubernetes_plugins.js";
 import { Migration20261202143000_open_operations_index } from "./Migration20261202143000_open_operations_index.js";
 import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
+import { Migration20261202145717_service_meshes } from "./Migration20261202145717_service_meshes.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -30,4 +31,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202140400_kubernetes_plugins", class: Migration20261202140400_kubernetes_plugins },
   { name: "Migration20261202143000_open_operations_index", class: Migration20261202143000_open_operations_index },
   { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
+  { name: "Migration20261202145717_service_meshes", class: Migration20261202145717_service_meshes },
 ];

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rackplane/v1/kubernetes_addons.proto.
  */
 export const file_rackplane_v1_kubernetes_addons: GenFile = /*@__PURE__*/
-  fileDesc("CiRyYWNrcGxhbmUvdjEva3ViZXJuZXRlc19hZGRvbnMucHJvdG8SDHJhY2twbGFuZS52MSKOAgoXS3ViZXJuZXRlc1BsdWdpblZlcnNpb24SOQoHdmVyc2lvbhgBIAEoCUIoukglciMQARhAMh1eW0EtWmEtejAtOV1bQS1aYS16MC05Ll8rLV0qJBJFCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXNCCLpIBYIBAhABEnEKE2t1YmVybmV0ZXNfdmVyc2lvbnMYAyADKAlCVLpIUZIBTggBEEAYASJGckQyQl4oMHxbMS05XVswLTldezAsM30pXC4oMHxbMS05XVswLTldezAsM30pKFwuKDB8WzEtOV1bMC05XXswLDR9KSk/JCKNAwoQS3ViZXJuZXRlc1BsdWdpbhIXCgJpZBgBIAEoCUILukgI2AEBcgOwAQESOQoEbmFtZRgCIAEoCUIrukgo2AEBciMYPzIfXlthLXowLTldKFstYS16MC05XSpbYS16MC05XSk/JBIdCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMYgAgSlQEKCHZlcnNpb25zGAQgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uQly6SFm6AVAKD3ZlcnNpb25zLnVuaXF1ZRIcZWFjaCB2ZXJzaW9uIG1heSBhcHBlYXIgb25jZRofdGhpcy5tYXAodiwgdi52ZXJzaW9uKS51bmlxdWUoKZIBAxCAAhIMCgRldGFnGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoWS3ViZXJuZXRlc1BsdWdpbkNob2ljZRIZCgZwbHVnaW4YASABKAlCCbpIBnIEEAEYPxIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEAiqwMKF0t1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSEQoJdGVuYW50X2lkGAMgASgJEhEKCXBsdWdpbl9pZBgEIAEoCRIOCgZwbHVnaW4YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIWCg50YXJnZXRfdmVyc2lvbhgHIAEoCRI7CgZzdGF0dXMYCCABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYCSABKAkSLwoLc3RhdHVzX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2FjdGl2ZV9vcGVyYXRpb25faWQYCyABKAkSDAoEZXRhZxgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqoBCh1DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJrCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI7ukg4ugEyCg1uYW1lLnJlcXVpcmVkEhBuYW1lIGlzIHJlcXVpcmVkGg90aGlzLm5hbWUgIT0gJyfIAQESHAoKcmVxdWVzdF9pZBgCIAEoCUIIukgFcgMYgAEiUAoeQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIjIKGkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChtHZXRLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USLgoGcGx1Z2luGAEgASgLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4icgocTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJpCh1MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXNwb25zZRIvCgdwbHVnaW5zGAEgAygLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr8BCh1VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJlCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI1ukgyugEsCgtpZC5yZXF1aXJlZBIOaWQgaXMgcmVxdWlyZWQaDXRoaXMuaWQgIT0gJyfIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiUAoeVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIkwKHURlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIiAKHkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSKhAQolSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBIcCgpjbHVzdGVyX2lkGAEgASgJQgi6SAVyA7ABARI8CgZwbHVnaW4YAiABKAsyJC5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkNob2ljZUIGukgDyAEBEhwKCnJlcXVlc3RfaWQYAyABKAlCCLpIBXIDGIABIosBCiZJbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRI1CgZwbHVnaW4YASABKAsyJS5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SKgoJb3BlcmF0aW9uGAIgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiI5CiFHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIlsKIkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luInkKI0xpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIncKJExpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZRI2CgdwbHVnaW5zGAEgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCiVVcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEASFQoEZXRhZxgDIAEoCUIHukgEcgIYQCKLAQomVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEioKCW9wZXJhdGlvbhgCIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24iVgonVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIlYKKFVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiKoAQoqUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARJJCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNCDLpICYIBBhgCGAMYBBIZCgdtZXNzYWdlGAMgASgJQgi6SAVyAxiAECJkCitSZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEjUKBnBsdWdpbhgBIAEoCzIlLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzQ2x1c3RlclBsdWdpbiKGAwoSQmFzdGlvbkFzc29jaWF0aW9uEhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARIfCgpjbHVzdGVyX2lkGAIgASgJQgu6SAjYAQFyA7ABARInChJ2aXJ0dWFsX21hY2hpbmVfaWQYAyABKAlCC7pICNgBAXIDsAEBEhEKCXRlbmFudF9pZBgEIAEoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSHAoUdmlydHVhbF9tYWNoaW5lX25hbWUYBiABKAkSQAoVdmlydHVhbF9tYWNoaW5lX3N0YXRlGAcgASgOMiEucmFja3BsYW5lLnYxLlZpcnR1YWxNYWNoaW5lU3RhdGUSFAoMaXBfYWRkcmVzc2VzGAggAygJEgwKBGV0YWcYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKCAgofQ3JlYXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBLAAQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uQogBukiEAboBfgoUYXNzb2NpYXRpb24ucmVxdWlyZWQSLmNsdXN0ZXJfaWQgYW5kIHZpcnR1YWxfbWFjaGluZV9pZCBhcmUgcmVxdWlyZWQaNnRoaXMuY2x1c3Rlcl9pZCAhPSAnJyAmJiB0aGlzLnZpcnR1YWxfbWFjaGluZV9pZCAhPSAnJ8gBARIcCgpyZXF1ZXN0X2lkGAIgASgJQgi6SAVyAxiAASJZCiBDcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZRI1Cgthc3NvY2lhdGlvbhgBIAEoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24iNAocR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiVgodR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2USNQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uInQKHkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJyCh9MaXN0QmFzdGlvbkFzc29jaWF0aW9uc1Jlc3BvbnNlEjYKDGFzc29jaWF0aW9ucxgBIAMoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk4KH0RlbGV0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiIgogRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2UqsQEKHUt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uU3RhdHVzEjAKLEtVQkVSTkVURVNfUExVR0lOX1ZFUlNJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASLgoqS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfQVZBSUxBQkxFEAESLgoqS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfV0lUSERSQVdOEAIq7QIKHUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzEjAKLEtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASLworS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfSU5TVEFMTElORxABEisKJ0tVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX0FDVElWRRACEi0KKUtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX0lOQUNUSVZFEAMSKgomS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfRVJST1IQBBIuCipLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19VUEdSQURJTkcQBRIxCi1LVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19VTklOU1RBTExJTkcQBjKqDwoWS3ViZXJuZXRlc0FkZG9uU2VydmljZRJzChZDcmVhdGVLdWJlcm5ldGVzUGx1Z2luEisucmFja3BsYW5lLnYxLkNyZWF0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GiwucmFja3BsYW5lLnYxLkNyZWF0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZRJvChNHZXRLdWJlcm5ldGVzUGx1Z2luEigucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0GikucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSIDkAIBEnUKFUxpc3RLdWJlcm5ldGVzUGx1Z2lucxIqLnJhY2twbGFuZS52MS5MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXF1ZXN0GisucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzUGx1Z2luc1Jlc3BvbnNlIgOQAgEScwoWVXBkYXRlS3ViZXJuZXRlc1BsdWdpbhIrLnJhY2twbGFuZS52MS5VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBosLnJhY2twbGFuZS52MS5VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2UScwoWRGVsZXRlS3ViZXJuZXRlc1BsdWdpbhIrLnJhY2twbGFuZS52MS5EZWxldGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBosLnJhY2twbGFuZS52MS5EZWxldGVLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USiwEKHkluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhIzLnJhY2twbGFuZS52MS5JbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjQucmFja3BsYW5lLnYxLkluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlc3BvbnNlEoQBChpHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbhIvLnJhY2twbGFuZS52MS5HZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QaMC5yYWNrcGxhbmUudjEuR2V0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZSIDkAIBEooBChxMaXN0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5zEjEucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0GjIucmFja3BsYW5lLnYxLkxpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZSIDkAIBEosBCh5VcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SMy5yYWNrcGxhbmUudjEuVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBo0LnJhY2twbGFuZS52MS5VcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRKRAQogVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SNS5yYWNrcGxhbmUudjEuVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjYucmFja3BsYW5lLnYxLlVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USmgEKI1JlcG9ydEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzEjgucmFja3BsYW5lLnYxLlJlcG9ydEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luU3RhdHVzUmVxdWVzdBo5LnJhY2twbGFuZS52MS5SZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEnkKGENyZWF0ZUJhc3Rpb25Bc3NvY2lhdGlvbhItLnJhY2twbGFuZS52MS5DcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXF1ZXN0Gi4ucmFja3BsYW5lLnYxLkNyZWF0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlc3BvbnNlEnUKFUdldEJhc3Rpb25Bc3NvY2lhdGlvbhIqLnJhY2twbGFuZS52MS5HZXRCYXN0aW9uQXNzb2NpYXRpb25SZXF1ZXN0GisucmFja3BsYW5lLnYxLkdldEJhc3Rpb25Bc3NvY2lhdGlvblJlc3BvbnNlIgOQAgESewoXTGlzdEJhc3Rpb25Bc3NvY2lhdGlvbnMSLC5yYWNrcGxhbmUudjEuTGlzdEJhc3Rpb25Bc3NvY2lhdGlvbnNSZXF1ZXN0Gi0ucmFja3BsYW5lLnYxLkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVzcG9uc2UiA5ACARJ5ChhEZWxldGVCYXN0aW9uQXNzb2NpYXRpb24SLS5yYWNrcGxhbmUudjEuRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBouLnJhY2twbGFuZS52MS5EZWxldGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_rackplane_v1_compute, file_rackplane_v1_operation]);
+  fileDesc("CiRyYWNrcGxhbmUvdjEva3ViZXJuZXRlc19hZGRvbnMucHJvdG8SDHJhY2twbGFuZS52MSKOAgoXS3ViZXJuZXRlc1BsdWdpblZlcnNpb24SOQoHdmVyc2lvbhgBIAEoCUIoukglciMQARhAMh1eW0EtWmEtejAtOV1bQS1aYS16MC05Ll8rLV0qJBJFCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXNCCLpIBYIBAhABEnEKE2t1YmVybmV0ZXNfdmVyc2lvbnMYAyADKAlCVLpIUZIBTggBEEAYASJGckQyQl4oMHxbMS05XVswLTldezAsM30pXC4oMHxbMS05XVswLTldezAsM30pKFwuKDB8WzEtOV1bMC05XXswLDR9KSk/JCKNAwoQS3ViZXJuZXRlc1BsdWdpbhIXCgJpZBgBIAEoCUILukgI2AEBcgOwAQESOQoEbmFtZRgCIAEoCUIrukgo2AEBciMYPzIfXlthLXowLTldKFstYS16MC05XSpbYS16MC05XSk/JBIdCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMYgAgSlQEKCHZlcnNpb25zGAQgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW5WZXJzaW9uQly6SFm6AVAKD3ZlcnNpb25zLnVuaXF1ZRIcZWFjaCB2ZXJzaW9uIG1heSBhcHBlYXIgb25jZRofdGhpcy5tYXAodiwgdi52ZXJzaW9uKS51bmlxdWUoKZIBAxCAAhIMCgRldGFnGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoWS3ViZXJuZXRlc1BsdWdpbkNob2ljZRIZCgZwbHVnaW4YASABKAlCCbpIBnIEEAEYPxIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEAiqwMKF0t1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSEQoJdGVuYW50X2lkGAMgASgJEhEKCXBsdWdpbl9pZBgEIAEoCRIOCgZwbHVnaW4YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIWCg50YXJnZXRfdmVyc2lvbhgHIAEoCRI7CgZzdGF0dXMYCCABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYCSABKAkSLwoLc3RhdHVzX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2FjdGl2ZV9vcGVyYXRpb25faWQYCyABKAkSDAoEZXRhZxgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqoBCh1DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJrCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI7ukg4ugEyCg1uYW1lLnJlcXVpcmVkEhBuYW1lIGlzIHJlcXVpcmVkGg90aGlzLm5hbWUgIT0gJyfIAQESHAoKcmVxdWVzdF9pZBgCIAEoCUIIukgFcgMYgAEiUAoeQ3JlYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIjIKGkdldEt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChtHZXRLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USLgoGcGx1Z2luGAEgASgLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4icgocTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJpCh1MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXNwb25zZRIvCgdwbHVnaW5zGAEgAygLMh4ucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNQbHVnaW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr8BCh1VcGRhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBJlCgZwbHVnaW4YASABKAsyHi5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkI1ukgyugEsCgtpZC5yZXF1aXJlZBIOaWQgaXMgcmVxdWlyZWQaDXRoaXMuaWQgIT0gJyfIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiUAoeVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEi4KBnBsdWdpbhgBIAEoCzIeLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzUGx1Z2luIkwKHURlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIiAKHkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW5SZXNwb25zZSKhAQolSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBIcCgpjbHVzdGVyX2lkGAEgASgJQgi6SAVyA7ABARI8CgZwbHVnaW4YAiABKAsyJC5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc1BsdWdpbkNob2ljZUIGukgDyAEBEhwKCnJlcXVlc3RfaWQYAyABKAlCCLpIBXIDGIABIosBCiZJbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRI1CgZwbHVnaW4YASABKAsyJS5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SKgoJb3BlcmF0aW9uGAIgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiI5CiFHZXRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIlsKIkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luInkKI0xpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIncKJExpc3RLdWJlcm5ldGVzQ2x1c3RlclBsdWdpbnNSZXNwb25zZRI2CgdwbHVnaW5zGAEgAygLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCiVVcGdyYWRlS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgd2ZXJzaW9uGAIgASgJQgm6SAZyBBABGEASFQoEZXRhZxgDIAEoCUIHukgEcgIYQCKLAQomVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USNQoGcGx1Z2luGAEgASgLMiUucmFja3BsYW5lLnYxLkt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEioKCW9wZXJhdGlvbhgCIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24iVgonVW5pbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIlYKKFVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcucmFja3BsYW5lLnYxLk9wZXJhdGlvbiKoAQoqUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARJJCgZzdGF0dXMYAiABKA4yKy5yYWNrcGxhbmUudjEuS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNCDLpICYIBBhgCGAMYBBIZCgdtZXNzYWdlGAMgASgJQgi6SAVyAxiAECJkCitSZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1Jlc3BvbnNlEjUKBnBsdWdpbhgBIAEoCzIlLnJhY2twbGFuZS52MS5LdWJlcm5ldGVzQ2x1c3RlclBsdWdpbiKGAwoSQmFzdGlvbkFzc29jaWF0aW9uEhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARIfCgpjbHVzdGVyX2lkGAIgASgJQgu6SAjYAQFyA7ABARInChJ2aXJ0dWFsX21hY2hpbmVfaWQYAyABKAlCC7pICNgBAXIDsAEBEhEKCXRlbmFudF9pZBgEIAEoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSHAoUdmlydHVhbF9tYWNoaW5lX25hbWUYBiABKAkSQAoVdmlydHVhbF9tYWNoaW5lX3N0YXRlGAcgASgOMiEucmFja3BsYW5lLnYxLlZpcnR1YWxNYWNoaW5lU3RhdGUSFAoMaXBfYWRkcmVzc2VzGAggAygJEgwKBGV0YWcYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKCAgofQ3JlYXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBLAAQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uQogBukiEAboBfgoUYXNzb2NpYXRpb24ucmVxdWlyZWQSLmNsdXN0ZXJfaWQgYW5kIHZpcnR1YWxfbWFjaGluZV9pZCBhcmUgcmVxdWlyZWQaNnRoaXMuY2x1c3Rlcl9pZCAhPSAnJyAmJiB0aGlzLnZpcnR1YWxfbWFjaGluZV9pZCAhPSAnJ8gBARIcCgpyZXF1ZXN0X2lkGAIgASgJQgi6SAVyAxiAASJZCiBDcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZRI1Cgthc3NvY2lhdGlvbhgBIAEoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24iNAocR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiVgodR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2USNQoLYXNzb2NpYXRpb24YASABKAsyIC5yYWNrcGxhbmUudjEuQmFzdGlvbkFzc29jaWF0aW9uInQKHkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJyCh9MaXN0QmFzdGlvbkFzc29jaWF0aW9uc1Jlc3BvbnNlEjYKDGFzc29jaWF0aW9ucxgBIAMoCzIgLnJhY2twbGFuZS52MS5CYXN0aW9uQXNzb2NpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk4KH0RlbGV0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiIgogRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2UikgMKC1NlcnZpY2VNZXNoEhcKAmlkGAEgASgJQgu6SAjYAQFyA7ABARI5CgRuYW1lGAIgASgJQiu6SCjYAQFyIxg/Mh9eW2EtejAtOV0oWy1hLXowLTldKlthLXowLTldKT8kEh4KCXRlbmFudF9pZBgDIAEoCUILukgI2AEBcgOwAQESNQoEdHlwZRgEIAEoDjIdLnJhY2twbGFuZS52MS5TZXJ2aWNlTWVzaFR5cGVCCLpIBYIBAhABEhgKB3ZlcnNpb24YBSABKAlCB7pIBHICGEASLwoGc3RhdHVzGAYgASgOMh8ucmFja3BsYW5lLnYxLlNlcnZpY2VNZXNoU3RhdHVzEh0KC2Rlc2NyaXB0aW9uGAcgASgJQgi6SAVyAxiACBIMCgRldGFnGAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi4gIKElNlcnZpY2VNZXNoQmluZGluZxIKCgJpZBgBIAEoCRIPCgdtZXNoX2lkGAIgASgJEhIKCmNsdXN0ZXJfaWQYAyABKAkSEQoJdGVuYW50X2lkGAQgASgJEisKBHJvbGUYBSABKA4yHS5yYWNrcGxhbmUudjEuU2VydmljZU1lc2hSb2xlEjYKBnN0YXR1cxgGIAEoDjImLnJhY2twbGFuZS52MS5TZXJ2aWNlTWVzaEJpbmRpbmdTdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYByABKAkSGwoTYWN0aXZlX29wZXJhdGlvbl9pZBgIIAEoCRIMCgRldGFnGAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3gEKGENyZWF0ZVNlcnZpY2VNZXNoUmVxdWVzdBKjAQoEbWVzaBgBIAEoCzIZLnJhY2twbGFuZS52MS5TZXJ2aWNlTWVzaEJ6ukh3ugFxCg1tZXNoLnJlcXVpcmVkEiVuYW1lLCB0ZW5hbnRfaWQgYW5kIHR5cGUgYXJlIHJlcXVpcmVkGjl0aGlzLm5hbWUgIT0gJycgJiYgdGhpcy50ZW5hbnRfaWQgIT0gJycgJiYgdGhpcy50eXBlICE9IDDIAQESHAoKcmVxdWVzdF9pZBgCIAEoCUIIukgFcgMYgAEiRAoZQ3JlYXRlU2VydmljZU1lc2hSZXNwb25zZRInCgRtZXNoGAEgASgLMhkucmFja3BsYW5lLnYxLlNlcnZpY2VNZXNoIi0KFUdldFNlcnZpY2VNZXNoUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiQQoWR2V0U2VydmljZU1lc2hSZXNwb25zZRInCgRtZXNoGAEgASgLMhkucmFja3BsYW5lLnYxLlNlcnZpY2VNZXNoIm4KGExpc3RTZXJ2aWNlTWVzaGVzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSGAoGZmlsdGVyGAMgASgJQgi6SAVyAxiAECJfChlMaXN0U2VydmljZU1lc2hlc1Jlc3BvbnNlEikKBm1lc2hlcxgBIAMoCzIZLnJhY2twbGFuZS52MS5TZXJ2aWNlTWVzaBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRwoYRGVsZXRlU2VydmljZU1lc2hSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAIhsKGURlbGV0ZVNlcnZpY2VNZXNoUmVzcG9uc2UikwEKH0JpbmRDbHVzdGVyVG9TZXJ2aWNlTWVzaFJlcXVlc3QSGQoHbWVzaF9pZBgBIAEoCUIIukgFcgOwAQESHAoKY2x1c3Rlcl9pZBgCIAEoCUIIukgFcgOwAQESNwoEcm9sZRgDIAEoDjIdLnJhY2twbGFuZS52MS5TZXJ2aWNlTWVzaFJvbGVCCrpIB4IBBBABIAAigQEKIEJpbmRDbHVzdGVyVG9TZXJ2aWNlTWVzaFJlc3BvbnNlEjEKB2JpbmRpbmcYASABKAsyIC5yYWNrcGxhbmUudjEuU2VydmljZU1lc2hCaW5kaW5nEioKCW9wZXJhdGlvbhgCIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24iUgojVW5iaW5kQ2x1c3RlckZyb21TZXJ2aWNlTWVzaFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiUgokVW5iaW5kQ2x1c3RlckZyb21TZXJ2aWNlTWVzaFJlc3BvbnNlEioKCW9wZXJhdGlvbhgBIAEoCzIXLnJhY2twbGFuZS52MS5PcGVyYXRpb24idAoeTGlzdFNlcnZpY2VNZXNoQmluZGluZ3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBIYCgZmaWx0ZXIYAyABKAlCCLpIBXIDGIAQIm4KH0xpc3RTZXJ2aWNlTWVzaEJpbmRpbmdzUmVzcG9uc2USMgoIYmluZGluZ3MYASADKAsyIC5yYWNrcGxhbmUudjEuU2VydmljZU1lc2hCaW5kaW5nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKcAQolUmVwb3J0U2VydmljZU1lc2hCaW5kaW5nU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESQgoGc3RhdHVzGAIgASgOMiYucmFja3BsYW5lLnYxLlNlcnZpY2VNZXNoQmluZGluZ1N0YXR1c0IKukgHggEEGAIYBBIZCgdtZXNzYWdlGAMgASgJQgi6SAVyAxiAECJbCiZSZXBvcnRTZXJ2aWNlTWVzaEJpbmRpbmdTdGF0dXNSZXNwb25zZRIxCgdiaW5kaW5nGAEgASgLMiAucmFja3BsYW5lLnYxLlNlcnZpY2VNZXNoQmluZGluZyqxAQodS3ViZXJuZXRlc1BsdWdpblZlcnNpb25TdGF0dXMSMAosS1VCRVJORVRFU19QTFVHSU5fVkVSU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIuCipLVUJFUk5FVEVTX1BMVUdJTl9WRVJTSU9OX1NUQVRVU19BVkFJTEFCTEUQARIuCipLVUJFUk5FVEVTX1BMVUdJTl9WRVJTSU9OX1NUQVRVU19XSVRIRFJBV04QAirtAgodS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXMSMAosS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIvCitLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19JTlNUQUxMSU5HEAESKwonS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfQUNUSVZFEAISLQopS1VCRVJORVRFU19DTFVTVEVSX1BMVUdJTl9TVEFUVVNfSU5BQ1RJVkUQAxIqCiZLVUJFUk5FVEVTX0NMVVNURVJfUExVR0lOX1NUQVRVU19FUlJPUhAEEi4KKktVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VQR1JBRElORxAFEjEKLUtVQkVSTkVURVNfQ0xVU1RFUl9QTFVHSU5fU1RBVFVTX1VOSU5TVEFMTElORxAGKowBCg9TZXJ2aWNlTWVzaFR5cGUSIQodU0VSVklDRV9NRVNIX1RZUEVfVU5TUEVDSUZJRUQQABIcChhTRVJWSUNFX01FU0hfVFlQRV9DSUxJVU0QARIbChdTRVJWSUNFX01FU0hfVFlQRV9JU1RJTxACEhsKF1NFUlZJQ0VfTUVTSF9UWVBFX09USEVSEAMqWAoRU2VydmljZU1lc2hTdGF0dXMSIwofU0VSVklDRV9NRVNIX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGlNFUlZJQ0VfTUVTSF9TVEFUVVNfQUNUSVZFEAEqdAoPU2VydmljZU1lc2hSb2xlEiEKHVNFUlZJQ0VfTUVTSF9ST0xFX1VOU1BFQ0lGSUVEEAASHQoZU0VSVklDRV9NRVNIX1JPTEVfUFJJTUFSWRABEh8KG1NFUlZJQ0VfTUVTSF9ST0xFX1NFQ09OREFSWRACKukBChhTZXJ2aWNlTWVzaEJpbmRpbmdTdGF0dXMSKwonU0VSVklDRV9NRVNIX0JJTkRJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASJwojU0VSVklDRV9NRVNIX0JJTkRJTkdfU1RBVFVTX0JJTkRJTkcQARIlCiFTRVJWSUNFX01FU0hfQklORElOR19TVEFUVVNfQk9VTkQQAhIpCiVTRVJWSUNFX01FU0hfQklORElOR19TVEFUVVNfVU5CSU5ESU5HEAMSJQohU0VSVklDRV9NRVNIX0JJTkRJTkdfU1RBVFVTX0VSUk9SEAQy0RYKFkt1YmVybmV0ZXNBZGRvblNlcnZpY2UScwoWQ3JlYXRlS3ViZXJuZXRlc1BsdWdpbhIrLnJhY2twbGFuZS52MS5DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBosLnJhY2twbGFuZS52MS5DcmVhdGVLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2USbwoTR2V0S3ViZXJuZXRlc1BsdWdpbhIoLnJhY2twbGFuZS52MS5HZXRLdWJlcm5ldGVzUGx1Z2luUmVxdWVzdBopLnJhY2twbGFuZS52MS5HZXRLdWJlcm5ldGVzUGx1Z2luUmVzcG9uc2UiA5ACARJ1ChVMaXN0S3ViZXJuZXRlc1BsdWdpbnMSKi5yYWNrcGxhbmUudjEuTGlzdEt1YmVybmV0ZXNQbHVnaW5zUmVxdWVzdBorLnJhY2twbGFuZS52MS5MaXN0S3ViZXJuZXRlc1BsdWdpbnNSZXNwb25zZSIDkAIBEnMKFlVwZGF0ZUt1YmVybmV0ZXNQbHVnaW4SKy5yYWNrcGxhbmUudjEuVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlcXVlc3QaLC5yYWNrcGxhbmUudjEuVXBkYXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEnMKFkRlbGV0ZUt1YmVybmV0ZXNQbHVnaW4SKy5yYWNrcGxhbmUudjEuRGVsZXRlS3ViZXJuZXRlc1BsdWdpblJlcXVlc3QaLC5yYWNrcGxhbmUudjEuRGVsZXRlS3ViZXJuZXRlc1BsdWdpblJlc3BvbnNlEosBCh5JbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SMy5yYWNrcGxhbmUudjEuSW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBo0LnJhY2twbGFuZS52MS5JbnN0YWxsS3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXNwb25zZRKEAQoaR2V0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW4SLy5yYWNrcGxhbmUudjEuR2V0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5SZXF1ZXN0GjAucmFja3BsYW5lLnYxLkdldEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2UiA5ACARKKAQocTGlzdEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2lucxIxLnJhY2twbGFuZS52MS5MaXN0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5zUmVxdWVzdBoyLnJhY2twbGFuZS52MS5MaXN0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5zUmVzcG9uc2UiA5ACARKLAQoeVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEjMucmFja3BsYW5lLnYxLlVwZ3JhZGVLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlcXVlc3QaNC5yYWNrcGxhbmUudjEuVXBncmFkZUt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVzcG9uc2USkQEKIFVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luEjUucmFja3BsYW5lLnYxLlVuaW5zdGFsbEt1YmVybmV0ZXNDbHVzdGVyUGx1Z2luUmVxdWVzdBo2LnJhY2twbGFuZS52MS5Vbmluc3RhbGxLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblJlc3BvbnNlEpoBCiNSZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1cxI4LnJhY2twbGFuZS52MS5SZXBvcnRLdWJlcm5ldGVzQ2x1c3RlclBsdWdpblN0YXR1c1JlcXVlc3QaOS5yYWNrcGxhbmUudjEuUmVwb3J0S3ViZXJuZXRlc0NsdXN0ZXJQbHVnaW5TdGF0dXNSZXNwb25zZRJ5ChhDcmVhdGVCYXN0aW9uQXNzb2NpYXRpb24SLS5yYWNrcGxhbmUudjEuQ3JlYXRlQmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBouLnJhY2twbGFuZS52MS5DcmVhdGVCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZRJ1ChVHZXRCYXN0aW9uQXNzb2NpYXRpb24SKi5yYWNrcGxhbmUudjEuR2V0QmFzdGlvbkFzc29jaWF0aW9uUmVxdWVzdBorLnJhY2twbGFuZS52MS5HZXRCYXN0aW9uQXNzb2NpYXRpb25SZXNwb25zZSIDkAIBEnsKF0xpc3RCYXN0aW9uQXNzb2NpYXRpb25zEiwucmFja3BsYW5lLnYxLkxpc3RCYXN0aW9uQXNzb2NpYXRpb25zUmVxdWVzdBotLnJhY2twbGFuZS52MS5MaXN0QmFzdGlvbkFzc29jaWF0aW9uc1Jlc3BvbnNlIgOQAgESeQoYRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uEi0ucmFja3BsYW5lLnYxLkRlbGV0ZUJhc3Rpb25Bc3NvY2lhdGlvblJlcXVlc3QaLi5yYWNrcGxhbmUudjEuRGVsZXRlQmFzdGlvbkFzc29jaWF0aW9uUmVzcG9uc2USZAoRQ3JlYXRlU2VydmljZU1lc2gSJi5yYWNrcGxhbmUudjEuQ3JlYXRlU2VydmljZU1lc2hSZXF1ZXN0GicucmFja3BsYW5lLnYxLkNyZWF0ZVNlcnZpY2VNZXNoUmVzcG9uc2USYAoOR2V0U2VydmljZU1lc2gSIy5yYWNrcGxhbmUudjEuR2V0U2VydmljZU1lc2hSZXF1ZXN0GiQucmFja3BsYW5lLnYxLkdldFNlcnZpY2VNZXNoUmVzcG9uc2UiA5ACARJpChFMaXN0U2VydmljZU1lc2hlcxImLnJhY2twbGFuZS52MS5MaXN0U2VydmljZU1lc2hlc1JlcXVlc3QaJy5yYWNrcGxhbmUudjEuTGlzdFNlcnZpY2VNZXNoZXNSZXNwb25zZSIDkAIBEmQKEURlbGV0ZVNlcnZpY2VNZXNoEiYucmFja3BsYW5lLnYxLkRlbGV0ZVNlcnZpY2VNZXNoUmVxdWVzdBonLnJhY2twbGFuZS52MS5EZWxldGVTZXJ2aWNlTWVzaFJlc3BvbnNlEnkKGEJpbmRDbHVzdGVyVG9TZXJ2aWNlTWVzaBItLnJhY2twbGFuZS52MS5CaW5kQ2x1c3RlclRvU2VydmljZU1lc2hSZXF1ZXN0Gi4ucmFja3BsYW5lLnYxLkJpbmRDbHVzdGVyVG9TZXJ2aWNlTWVzaFJlc3BvbnNlEoUBChxVbmJpbmRDbHVzdGVyRnJvbVNlcnZpY2VNZXNoEjEucmFja3BsYW5lLnYxLlVuYmluZENsdXN0ZXJGcm9tU2VydmljZU1lc2hSZXF1ZXN0GjIucmFja3BsYW5lLnYxLlVuYmluZENsdXN0ZXJGcm9tU2VydmljZU1lc2hSZXNwb25zZRJ7ChdMaXN0U2VydmljZU1lc2hCaW5kaW5ncxIsLnJhY2twbGFuZS52MS5MaXN0U2VydmljZU1lc2hCaW5kaW5nc1JlcXVlc3QaLS5yYWNrcGxhbmUudjEuTGlzdFNlcnZpY2VNZXNoQmluZGluZ3NSZXNwb25zZSIDkAIBEosBCh5SZXBvcnRTZXJ2aWNlTWVzaEJpbmRpbmdTdGF0dXMSMy5yYWNrcGxhbmUudjEuUmVwb3J0U2VydmljZU1lc2hCaW5kaW5nU3RhdHVzUmVxdWVzdBo0LnJhY2twbGFuZS52MS5SZXBvcnRTZXJ2aWNlTWVzaEJpbmRpbmdTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_rackplane_v1_compute, file_rackplane_v1_operation]);
 
 /**
  * One release of a catalogue plugin.
@@ -1133,6 +1133,609 @@ export const DeleteBastionAssociationResponseSchema: GenMessage<DeleteBastionAss
   messageDesc(file_rackplane_v1_kubernetes_addons, 34);
 
 /**
+ * ServiceMesh spans several clusters of one tenant (K8S-9).
+ *
+ * @generated from message rackplane.v1.ServiceMesh
+ */
+export type ServiceMesh = Message<"rackplane.v1.ServiceMesh"> & {
+  /**
+   * Server-assigned identifier (output only).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Its name, unique within its tenant.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The owning tenant; required on Create.
+   *
+   * @generated from field: string tenant_id = 3;
+   */
+  tenantId: string;
+
+  /**
+   * Its kind; required on Create.
+   *
+   * @generated from field: rackplane.v1.ServiceMeshType type = 4;
+   */
+  type: ServiceMeshType;
+
+  /**
+   * The mesh software's version, e.g. "1.16.1".
+   *
+   * @generated from field: string version = 5;
+   */
+  version: string;
+
+  /**
+   * Where it stands (output only).
+   *
+   * @generated from field: rackplane.v1.ServiceMeshStatus status = 6;
+   */
+  status: ServiceMeshStatus;
+
+  /**
+   * Free text.
+   *
+   * @generated from field: string description = 7;
+   */
+  description: string;
+
+  /**
+   * Opaque version for optimistic concurrency; pass it back on Delete (output only).
+   *
+   * @generated from field: string etag = 8;
+   */
+  etag: string;
+
+  /**
+   * When it was created (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 9;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 10;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.ServiceMesh.
+ * Use `create(ServiceMeshSchema)` to create a new message.
+ */
+export const ServiceMeshSchema: GenMessage<ServiceMesh> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 35);
+
+/**
+ * ServiceMeshBinding is a cluster's membership of a mesh.
+ *
+ * @generated from message rackplane.v1.ServiceMeshBinding
+ */
+export type ServiceMeshBinding = Message<"rackplane.v1.ServiceMeshBinding"> & {
+  /**
+   * Server-assigned identifier (output only).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The mesh (output only).
+   *
+   * @generated from field: string mesh_id = 2;
+   */
+  meshId: string;
+
+  /**
+   * The cluster (output only).
+   *
+   * @generated from field: string cluster_id = 3;
+   */
+  clusterId: string;
+
+  /**
+   * The tenant of both (output only).
+   *
+   * @generated from field: string tenant_id = 4;
+   */
+  tenantId: string;
+
+  /**
+   * The cluster's role (output only).
+   *
+   * @generated from field: rackplane.v1.ServiceMeshRole role = 5;
+   */
+  role: ServiceMeshRole;
+
+  /**
+   * Where it stands (output only).
+   *
+   * @generated from field: rackplane.v1.ServiceMeshBindingStatus status = 6;
+   */
+  status: ServiceMeshBindingStatus;
+
+  /**
+   * The agent's message for ERROR (output only).
+   *
+   * @generated from field: string status_message = 7;
+   */
+  statusMessage: string;
+
+  /**
+   * The operation under way on it, if any (output only).
+   *
+   * @generated from field: string active_operation_id = 8;
+   */
+  activeOperationId: string;
+
+  /**
+   * Opaque version for optimistic concurrency; pass it back on Unbind (output only).
+   *
+   * @generated from field: string etag = 9;
+   */
+  etag: string;
+
+  /**
+   * When it was made (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 10;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 11;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.ServiceMeshBinding.
+ * Use `create(ServiceMeshBindingSchema)` to create a new message.
+ */
+export const ServiceMeshBindingSchema: GenMessage<ServiceMeshBinding> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 36);
+
+/**
+ * Request of KubernetesAddonService.CreateServiceMesh.
+ *
+ * @generated from message rackplane.v1.CreateServiceMeshRequest
+ */
+export type CreateServiceMeshRequest = Message<"rackplane.v1.CreateServiceMeshRequest"> & {
+  /**
+   * The mesh; name, tenant_id and type are required.
+   *
+   * @generated from field: rackplane.v1.ServiceMesh mesh = 1;
+   */
+  mesh?: ServiceMesh | undefined;
+
+  /**
+   * Idempotency key: a retry with the same id returns the first result.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateServiceMeshRequest.
+ * Use `create(CreateServiceMeshRequestSchema)` to create a new message.
+ */
+export const CreateServiceMeshRequestSchema: GenMessage<CreateServiceMeshRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 37);
+
+/**
+ * Response of KubernetesAddonService.CreateServiceMesh.
+ *
+ * @generated from message rackplane.v1.CreateServiceMeshResponse
+ */
+export type CreateServiceMeshResponse = Message<"rackplane.v1.CreateServiceMeshResponse"> & {
+  /**
+   * The mesh.
+   *
+   * @generated from field: rackplane.v1.ServiceMesh mesh = 1;
+   */
+  mesh?: ServiceMesh | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.CreateServiceMeshResponse.
+ * Use `create(CreateServiceMeshResponseSchema)` to create a new message.
+ */
+export const CreateServiceMeshResponseSchema: GenMessage<CreateServiceMeshResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 38);
+
+/**
+ * Request of KubernetesAddonService.GetServiceMesh.
+ *
+ * @generated from message rackplane.v1.GetServiceMeshRequest
+ */
+export type GetServiceMeshRequest = Message<"rackplane.v1.GetServiceMeshRequest"> & {
+  /**
+   * The mesh's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message rackplane.v1.GetServiceMeshRequest.
+ * Use `create(GetServiceMeshRequestSchema)` to create a new message.
+ */
+export const GetServiceMeshRequestSchema: GenMessage<GetServiceMeshRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 39);
+
+/**
+ * Response of KubernetesAddonService.GetServiceMesh.
+ *
+ * @generated from message rackplane.v1.GetServiceMeshResponse
+ */
+export type GetServiceMeshResponse = Message<"rackplane.v1.GetServiceMeshResponse"> & {
+  /**
+   * The mesh.
+   *
+   * @generated from field: rackplane.v1.ServiceMesh mesh = 1;
+   */
+  mesh?: ServiceMesh | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.GetServiceMeshResponse.
+ * Use `create(GetServiceMeshResponseSchema)` to create a new message.
+ */
+export const GetServiceMeshResponseSchema: GenMessage<GetServiceMeshResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 40);
+
+/**
+ * Request of KubernetesAddonService.ListServiceMeshes.
+ *
+ * @generated from message rackplane.v1.ListServiceMeshesRequest
+ */
+export type ListServiceMeshesRequest = Message<"rackplane.v1.ListServiceMeshesRequest"> & {
+  /**
+   * Maximum number of results; 0 means the default (50), more than 1000 is clamped.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call, to continue from there.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter over name, tenant_id, type, create_time.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListServiceMeshesRequest.
+ * Use `create(ListServiceMeshesRequestSchema)` to create a new message.
+ */
+export const ListServiceMeshesRequestSchema: GenMessage<ListServiceMeshesRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 41);
+
+/**
+ * Response of KubernetesAddonService.ListServiceMeshes.
+ *
+ * @generated from message rackplane.v1.ListServiceMeshesResponse
+ */
+export type ListServiceMeshesResponse = Message<"rackplane.v1.ListServiceMeshesResponse"> & {
+  /**
+   * The meshes of this page, in creation order.
+   *
+   * @generated from field: repeated rackplane.v1.ServiceMesh meshes = 1;
+   */
+  meshes: ServiceMesh[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListServiceMeshesResponse.
+ * Use `create(ListServiceMeshesResponseSchema)` to create a new message.
+ */
+export const ListServiceMeshesResponseSchema: GenMessage<ListServiceMeshesResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 42);
+
+/**
+ * Request of KubernetesAddonService.DeleteServiceMesh.
+ *
+ * @generated from message rackplane.v1.DeleteServiceMeshRequest
+ */
+export type DeleteServiceMeshRequest = Message<"rackplane.v1.DeleteServiceMeshRequest"> & {
+  /**
+   * The mesh's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When set, must match the current etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteServiceMeshRequest.
+ * Use `create(DeleteServiceMeshRequestSchema)` to create a new message.
+ */
+export const DeleteServiceMeshRequestSchema: GenMessage<DeleteServiceMeshRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 43);
+
+/**
+ * Response of KubernetesAddonService.DeleteServiceMesh.
+ *
+ * @generated from message rackplane.v1.DeleteServiceMeshResponse
+ */
+export type DeleteServiceMeshResponse = Message<"rackplane.v1.DeleteServiceMeshResponse"> & {
+};
+
+/**
+ * Describes the message rackplane.v1.DeleteServiceMeshResponse.
+ * Use `create(DeleteServiceMeshResponseSchema)` to create a new message.
+ */
+export const DeleteServiceMeshResponseSchema: GenMessage<DeleteServiceMeshResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 44);
+
+/**
+ * Request of KubernetesAddonService.BindClusterToServiceMesh.
+ *
+ * @generated from message rackplane.v1.BindClusterToServiceMeshRequest
+ */
+export type BindClusterToServiceMeshRequest = Message<"rackplane.v1.BindClusterToServiceMeshRequest"> & {
+  /**
+   * The mesh.
+   *
+   * @generated from field: string mesh_id = 1;
+   */
+  meshId: string;
+
+  /**
+   * The cluster, of the mesh's tenant.
+   *
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * Its role.
+   *
+   * @generated from field: rackplane.v1.ServiceMeshRole role = 3;
+   */
+  role: ServiceMeshRole;
+};
+
+/**
+ * Describes the message rackplane.v1.BindClusterToServiceMeshRequest.
+ * Use `create(BindClusterToServiceMeshRequestSchema)` to create a new message.
+ */
+export const BindClusterToServiceMeshRequestSchema: GenMessage<BindClusterToServiceMeshRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 45);
+
+/**
+ * Response of KubernetesAddonService.BindClusterToServiceMesh.
+ *
+ * @generated from message rackplane.v1.BindClusterToServiceMeshResponse
+ */
+export type BindClusterToServiceMeshResponse = Message<"rackplane.v1.BindClusterToServiceMeshResponse"> & {
+  /**
+   * The binding, BINDING.
+   *
+   * @generated from field: rackplane.v1.ServiceMeshBinding binding = 1;
+   */
+  binding?: ServiceMeshBinding | undefined;
+
+  /**
+   * The bind operation.
+   *
+   * @generated from field: rackplane.v1.Operation operation = 2;
+   */
+  operation?: Operation | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.BindClusterToServiceMeshResponse.
+ * Use `create(BindClusterToServiceMeshResponseSchema)` to create a new message.
+ */
+export const BindClusterToServiceMeshResponseSchema: GenMessage<BindClusterToServiceMeshResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 46);
+
+/**
+ * Request of KubernetesAddonService.UnbindClusterFromServiceMesh.
+ *
+ * @generated from message rackplane.v1.UnbindClusterFromServiceMeshRequest
+ */
+export type UnbindClusterFromServiceMeshRequest = Message<"rackplane.v1.UnbindClusterFromServiceMeshRequest"> & {
+  /**
+   * The binding's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When set, must match the current etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message rackplane.v1.UnbindClusterFromServiceMeshRequest.
+ * Use `create(UnbindClusterFromServiceMeshRequestSchema)` to create a new message.
+ */
+export const UnbindClusterFromServiceMeshRequestSchema: GenMessage<UnbindClusterFromServiceMeshRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 47);
+
+/**
+ * Response of KubernetesAddonService.UnbindClusterFromServiceMesh.
+ *
+ * @generated from message rackplane.v1.UnbindClusterFromServiceMeshResponse
+ */
+export type UnbindClusterFromServiceMeshResponse = Message<"rackplane.v1.UnbindClusterFromServiceMeshResponse"> & {
+  /**
+   * The unbind operation.
+   *
+   * @generated from field: rackplane.v1.Operation operation = 1;
+   */
+  operation?: Operation | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.UnbindClusterFromServiceMeshResponse.
+ * Use `create(UnbindClusterFromServiceMeshResponseSchema)` to create a new message.
+ */
+export const UnbindClusterFromServiceMeshResponseSchema: GenMessage<UnbindClusterFromServiceMeshResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 48);
+
+/**
+ * Request of KubernetesAddonService.ListServiceMeshBindings.
+ *
+ * @generated from message rackplane.v1.ListServiceMeshBindingsRequest
+ */
+export type ListServiceMeshBindingsRequest = Message<"rackplane.v1.ListServiceMeshBindingsRequest"> & {
+  /**
+   * Maximum number of results; 0 means the default (50), more than 1000 is clamped.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call, to continue from there.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter over mesh_id, cluster_id, tenant_id, role, status, create_time.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListServiceMeshBindingsRequest.
+ * Use `create(ListServiceMeshBindingsRequestSchema)` to create a new message.
+ */
+export const ListServiceMeshBindingsRequestSchema: GenMessage<ListServiceMeshBindingsRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 49);
+
+/**
+ * Response of KubernetesAddonService.ListServiceMeshBindings.
+ *
+ * @generated from message rackplane.v1.ListServiceMeshBindingsResponse
+ */
+export type ListServiceMeshBindingsResponse = Message<"rackplane.v1.ListServiceMeshBindingsResponse"> & {
+  /**
+   * The bindings of this page, in creation order.
+   *
+   * @generated from field: repeated rackplane.v1.ServiceMeshBinding bindings = 1;
+   */
+  bindings: ServiceMeshBinding[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListServiceMeshBindingsResponse.
+ * Use `create(ListServiceMeshBindingsResponseSchema)` to create a new message.
+ */
+export const ListServiceMeshBindingsResponseSchema: GenMessage<ListServiceMeshBindingsResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 50);
+
+/**
+ * Request of KubernetesAddonService.ReportServiceMeshBindingStatus.
+ *
+ * @generated from message rackplane.v1.ReportServiceMeshBindingStatusRequest
+ */
+export type ReportServiceMeshBindingStatusRequest = Message<"rackplane.v1.ReportServiceMeshBindingStatusRequest"> & {
+  /**
+   * The binding's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * What the agent sees: BOUND or ERROR.
+   *
+   * @generated from field: rackplane.v1.ServiceMeshBindingStatus status = 2;
+   */
+  status: ServiceMeshBindingStatus;
+
+  /**
+   * The agent's message; required for ERROR.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ReportServiceMeshBindingStatusRequest.
+ * Use `create(ReportServiceMeshBindingStatusRequestSchema)` to create a new message.
+ */
+export const ReportServiceMeshBindingStatusRequestSchema: GenMessage<ReportServiceMeshBindingStatusRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 51);
+
+/**
+ * Response of KubernetesAddonService.ReportServiceMeshBindingStatus.
+ *
+ * @generated from message rackplane.v1.ReportServiceMeshBindingStatusResponse
+ */
+export type ReportServiceMeshBindingStatusResponse = Message<"rackplane.v1.ReportServiceMeshBindingStatusResponse"> & {
+  /**
+   * The binding after the report.
+   *
+   * @generated from field: rackplane.v1.ServiceMeshBinding binding = 1;
+   */
+  binding?: ServiceMeshBinding | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.ReportServiceMeshBindingStatusResponse.
+ * Use `create(ReportServiceMeshBindingStatusResponseSchema)` to create a new message.
+ */
+export const ReportServiceMeshBindingStatusResponseSchema: GenMessage<ReportServiceMeshBindingStatusResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_kubernetes_addons, 52);
+
+/**
  * Whether a plugin version may be installed.
  *
  * @generated from enum rackplane.v1.KubernetesPluginVersionStatus
@@ -1227,6 +1830,156 @@ export enum KubernetesClusterPluginStatus {
  */
 export const KubernetesClusterPluginStatusSchema: GenEnum<KubernetesClusterPluginStatus> = /*@__PURE__*/
   enumDesc(file_rackplane_v1_kubernetes_addons, 1);
+
+/**
+ * The kind of a service mesh.
+ *
+ * @generated from enum rackplane.v1.ServiceMeshType
+ */
+export enum ServiceMeshType {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SERVICE_MESH_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Cilium Cluster Mesh: every cluster's CNI must be Cilium.
+   *
+   * @generated from enum value: SERVICE_MESH_TYPE_CILIUM = 1;
+   */
+  CILIUM = 1,
+
+  /**
+   * Istio multi-cluster.
+   *
+   * @generated from enum value: SERVICE_MESH_TYPE_ISTIO = 2;
+   */
+  ISTIO = 2,
+
+  /**
+   * Anything else.
+   *
+   * @generated from enum value: SERVICE_MESH_TYPE_OTHER = 3;
+   */
+  OTHER = 3,
+}
+
+/**
+ * Describes the enum rackplane.v1.ServiceMeshType.
+ */
+export const ServiceMeshTypeSchema: GenEnum<ServiceMeshType> = /*@__PURE__*/
+  enumDesc(file_rackplane_v1_kubernetes_addons, 2);
+
+/**
+ * Where a service mesh stands.
+ *
+ * @generated from enum rackplane.v1.ServiceMeshStatus
+ */
+export enum ServiceMeshStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SERVICE_MESH_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Usable: clusters may join it.
+   *
+   * @generated from enum value: SERVICE_MESH_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+}
+
+/**
+ * Describes the enum rackplane.v1.ServiceMeshStatus.
+ */
+export const ServiceMeshStatusSchema: GenEnum<ServiceMeshStatus> = /*@__PURE__*/
+  enumDesc(file_rackplane_v1_kubernetes_addons, 3);
+
+/**
+ * A cluster's role in a mesh.
+ *
+ * @generated from enum rackplane.v1.ServiceMeshRole
+ */
+export enum ServiceMeshRole {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SERVICE_MESH_ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Holds the mesh's control plane; a mesh with any SECONDARY keeps at least one.
+   *
+   * @generated from enum value: SERVICE_MESH_ROLE_PRIMARY = 1;
+   */
+  PRIMARY = 1,
+
+  /**
+   * Joins a PRIMARY's control plane.
+   *
+   * @generated from enum value: SERVICE_MESH_ROLE_SECONDARY = 2;
+   */
+  SECONDARY = 2,
+}
+
+/**
+ * Describes the enum rackplane.v1.ServiceMeshRole.
+ */
+export const ServiceMeshRoleSchema: GenEnum<ServiceMeshRole> = /*@__PURE__*/
+  enumDesc(file_rackplane_v1_kubernetes_addons, 4);
+
+/**
+ * Where a binding stands.
+ *
+ * @generated from enum rackplane.v1.ServiceMeshBindingStatus
+ */
+export enum ServiceMeshBindingStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SERVICE_MESH_BINDING_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its bind job is queued or under way.
+   *
+   * @generated from enum value: SERVICE_MESH_BINDING_STATUS_BINDING = 1;
+   */
+  BINDING = 1,
+
+  /**
+   * Joined.
+   *
+   * @generated from enum value: SERVICE_MESH_BINDING_STATUS_BOUND = 2;
+   */
+  BOUND = 2,
+
+  /**
+   * Its unbind job is queued or under way; no longer counted as a PRIMARY.
+   *
+   * @generated from enum value: SERVICE_MESH_BINDING_STATUS_UNBINDING = 3;
+   */
+  UNBINDING = 3,
+
+  /**
+   * A bind or unbind failed, or the agent reports it failing; see status_message.
+   *
+   * @generated from enum value: SERVICE_MESH_BINDING_STATUS_ERROR = 4;
+   */
+  ERROR = 4,
+}
+
+/**
+ * Describes the enum rackplane.v1.ServiceMeshBindingStatus.
+ */
+export const ServiceMeshBindingStatusSchema: GenEnum<ServiceMeshBindingStatus> = /*@__PURE__*/
+  enumDesc(file_rackplane_v1_kubernetes_addons, 5);
 
 /**
  * KubernetesAddonService: what runs on and around a tenant's Kubernetes clusters (issue 14):
@@ -1391,6 +2144,89 @@ export const KubernetesAddonService: GenService<{
     methodKind: "unary";
     input: typeof DeleteBastionAssociationRequestSchema;
     output: typeof DeleteBastionAssociationResponseSchema;
+  },
+  /**
+   * Creates a service mesh of a tenant (K8S-9); clusters join it with BindClusterToServiceMesh.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.CreateServiceMesh
+   */
+  createServiceMesh: {
+    methodKind: "unary";
+    input: typeof CreateServiceMeshRequestSchema;
+    output: typeof CreateServiceMeshResponseSchema;
+  },
+  /**
+   * Gets one mesh.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.GetServiceMesh
+   */
+  getServiceMesh: {
+    methodKind: "unary";
+    input: typeof GetServiceMeshRequestSchema;
+    output: typeof GetServiceMeshResponseSchema;
+  },
+  /**
+   * Lists meshes.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.ListServiceMeshes
+   */
+  listServiceMeshes: {
+    methodKind: "unary";
+    input: typeof ListServiceMeshesRequestSchema;
+    output: typeof ListServiceMeshesResponseSchema;
+  },
+  /**
+   * Deletes a mesh no cluster is bound to.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.DeleteServiceMesh
+   */
+  deleteServiceMesh: {
+    methodKind: "unary";
+    input: typeof DeleteServiceMeshRequestSchema;
+    output: typeof DeleteServiceMeshResponseSchema;
+  },
+  /**
+   * Binds a cluster of the mesh's tenant to it as PRIMARY or SECONDARY: an Operation and a job for
+   * the agent (the mesh's control plane does the work). A cluster joins a mesh once; a SECONDARY
+   * needs a PRIMARY in the mesh; a CILIUM mesh takes clusters whose CNI is Cilium.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.BindClusterToServiceMesh
+   */
+  bindClusterToServiceMesh: {
+    methodKind: "unary";
+    input: typeof BindClusterToServiceMeshRequestSchema;
+    output: typeof BindClusterToServiceMeshResponseSchema;
+  },
+  /**
+   * Unbinds a cluster from its mesh: an Operation and a job; the binding goes when it succeeds.
+   * Removing the last PRIMARY while a SECONDARY remains is refused.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.UnbindClusterFromServiceMesh
+   */
+  unbindClusterFromServiceMesh: {
+    methodKind: "unary";
+    input: typeof UnbindClusterFromServiceMeshRequestSchema;
+    output: typeof UnbindClusterFromServiceMeshResponseSchema;
+  },
+  /**
+   * Lists bindings, e.g. a mesh's with `mesh_id = "…"` or a cluster's with `cluster_id = "…"`.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.ListServiceMeshBindings
+   */
+  listServiceMeshBindings: {
+    methodKind: "unary";
+    input: typeof ListServiceMeshBindingsRequestSchema;
+    output: typeof ListServiceMeshBindingsResponseSchema;
+  },
+  /**
+   * An agent's report of a binding outside any job: BOUND, or ERROR with its message. Agents only.
+   *
+   * @generated from rpc rackplane.v1.KubernetesAddonService.ReportServiceMeshBindingStatus
+   */
+  reportServiceMeshBindingStatus: {
+    methodKind: "unary";
+    input: typeof ReportServiceMeshBindingStatusRequestSchema;
+    output: typeof ReportServiceMeshBindingStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rackplane_v1_kubernetes_addons, 0);

@@ -141,6 +141,192 @@ export function kubernetesClusterPluginStatusToJSON(object: KubernetesClusterPlu
   }
 }
 
+/** The kind of a service mesh. */
+export enum ServiceMeshType {
+  /** SERVICE_MESH_TYPE_UNSPECIFIED - Not set. */
+  SERVICE_MESH_TYPE_UNSPECIFIED = 0,
+  /** SERVICE_MESH_TYPE_CILIUM - Cilium Cluster Mesh: every cluster's CNI must be Cilium. */
+  SERVICE_MESH_TYPE_CILIUM = 1,
+  /** SERVICE_MESH_TYPE_ISTIO - Istio multi-cluster. */
+  SERVICE_MESH_TYPE_ISTIO = 2,
+  /** SERVICE_MESH_TYPE_OTHER - Anything else. */
+  SERVICE_MESH_TYPE_OTHER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function serviceMeshTypeFromJSON(object: any): ServiceMeshType {
+  switch (object) {
+    case 0:
+    case "SERVICE_MESH_TYPE_UNSPECIFIED":
+      return ServiceMeshType.SERVICE_MESH_TYPE_UNSPECIFIED;
+    case 1:
+    case "SERVICE_MESH_TYPE_CILIUM":
+      return ServiceMeshType.SERVICE_MESH_TYPE_CILIUM;
+    case 2:
+    case "SERVICE_MESH_TYPE_ISTIO":
+      return ServiceMeshType.SERVICE_MESH_TYPE_ISTIO;
+    case 3:
+    case "SERVICE_MESH_TYPE_OTHER":
+      return ServiceMeshType.SERVICE_MESH_TYPE_OTHER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ServiceMeshType.UNRECOGNIZED;
+  }
+}
+
+export function serviceMeshTypeToJSON(object: ServiceMeshType): string {
+  switch (object) {
+    case ServiceMeshType.SERVICE_MESH_TYPE_UNSPECIFIED:
+      return "SERVICE_MESH_TYPE_UNSPECIFIED";
+    case ServiceMeshType.SERVICE_MESH_TYPE_CILIUM:
+      return "SERVICE_MESH_TYPE_CILIUM";
+    case ServiceMeshType.SERVICE_MESH_TYPE_ISTIO:
+      return "SERVICE_MESH_TYPE_ISTIO";
+    case ServiceMeshType.SERVICE_MESH_TYPE_OTHER:
+      return "SERVICE_MESH_TYPE_OTHER";
+    case ServiceMeshType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a service mesh stands. */
+export enum ServiceMeshStatus {
+  /** SERVICE_MESH_STATUS_UNSPECIFIED - Not set. */
+  SERVICE_MESH_STATUS_UNSPECIFIED = 0,
+  /** SERVICE_MESH_STATUS_ACTIVE - Usable: clusters may join it. */
+  SERVICE_MESH_STATUS_ACTIVE = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function serviceMeshStatusFromJSON(object: any): ServiceMeshStatus {
+  switch (object) {
+    case 0:
+    case "SERVICE_MESH_STATUS_UNSPECIFIED":
+      return ServiceMeshStatus.SERVICE_MESH_STATUS_UNSPECIFIED;
+    case 1:
+    case "SERVICE_MESH_STATUS_ACTIVE":
+      return ServiceMeshStatus.SERVICE_MESH_STATUS_ACTIVE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ServiceMeshStatus.UNRECOGNIZED;
+  }
+}
+
+export function serviceMeshStatusToJSON(object: ServiceMeshStatus): string {
+  switch (object) {
+    case ServiceMeshStatus.SERVICE_MESH_STATUS_UNSPECIFIED:
+      return "SERVICE_MESH_STATUS_UNSPECIFIED";
+    case ServiceMeshStatus.SERVICE_MESH_STATUS_ACTIVE:
+      return "SERVICE_MESH_STATUS_ACTIVE";
+    case ServiceMeshStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A cluster's role in a mesh. */
+export enum ServiceMeshRole {
+  /** SERVICE_MESH_ROLE_UNSPECIFIED - Not set. */
+  SERVICE_MESH_ROLE_UNSPECIFIED = 0,
+  /** SERVICE_MESH_ROLE_PRIMARY - Holds the mesh's control plane; a mesh with any SECONDARY keeps at least one. */
+  SERVICE_MESH_ROLE_PRIMARY = 1,
+  /** SERVICE_MESH_ROLE_SECONDARY - Joins a PRIMARY's control plane. */
+  SERVICE_MESH_ROLE_SECONDARY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function serviceMeshRoleFromJSON(object: any): ServiceMeshRole {
+  switch (object) {
+    case 0:
+    case "SERVICE_MESH_ROLE_UNSPECIFIED":
+      return ServiceMeshRole.SERVICE_MESH_ROLE_UNSPECIFIED;
+    case 1:
+    case "SERVICE_MESH_ROLE_PRIMARY":
+      return ServiceMeshRole.SERVICE_MESH_ROLE_PRIMARY;
+    case 2:
+    case "SERVICE_MESH_ROLE_SECONDARY":
+      return ServiceMeshRole.SERVICE_MESH_ROLE_SECONDARY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ServiceMeshRole.UNRECOGNIZED;
+  }
+}
+
+export function serviceMeshRoleToJSON(object: ServiceMeshRole): string {
+  switch (object) {
+    case ServiceMeshRole.SERVICE_MESH_ROLE_UNSPECIFIED:
+      return "SERVICE_MESH_ROLE_UNSPECIFIED";
+    case ServiceMeshRole.SERVICE_MESH_ROLE_PRIMARY:
+      return "SERVICE_MESH_ROLE_PRIMARY";
+    case ServiceMeshRole.SERVICE_MESH_ROLE_SECONDARY:
+      return "SERVICE_MESH_ROLE_SECONDARY";
+    case ServiceMeshRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a binding stands. */
+export enum ServiceMeshBindingStatus {
+  /** SERVICE_MESH_BINDING_STATUS_UNSPECIFIED - Not set. */
+  SERVICE_MESH_BINDING_STATUS_UNSPECIFIED = 0,
+  /** SERVICE_MESH_BINDING_STATUS_BINDING - Its bind job is queued or under way. */
+  SERVICE_MESH_BINDING_STATUS_BINDING = 1,
+  /** SERVICE_MESH_BINDING_STATUS_BOUND - Joined. */
+  SERVICE_MESH_BINDING_STATUS_BOUND = 2,
+  /** SERVICE_MESH_BINDING_STATUS_UNBINDING - Its unbind job is queued or under way; no longer counted as a PRIMARY. */
+  SERVICE_MESH_BINDING_STATUS_UNBINDING = 3,
+  /** SERVICE_MESH_BINDING_STATUS_ERROR - A bind or unbind failed, or the agent reports it failing; see status_message. */
+  SERVICE_MESH_BINDING_STATUS_ERROR = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function serviceMeshBindingStatusFromJSON(object: any): ServiceMeshBindingStatus {
+  switch (object) {
+    case 0:
+    case "SERVICE_MESH_BINDING_STATUS_UNSPECIFIED":
+      return ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_UNSPECIFIED;
+    case 1:
+    case "SERVICE_MESH_BINDING_STATUS_BINDING":
+      return ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_BINDING;
+    case 2:
+    case "SERVICE_MESH_BINDING_STATUS_BOUND":
+      return ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_BOUND;
+    case 3:
+    case "SERVICE_MESH_BINDING_STATUS_UNBINDING":
+      return ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_UNBINDING;
+    case 4:
+    case "SERVICE_MESH_BINDING_STATUS_ERROR":
+      return ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_ERROR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ServiceMeshBindingStatus.UNRECOGNIZED;
+  }
+}
+
+export function serviceMeshBindingStatusToJSON(object: ServiceMeshBindingStatus): string {
+  switch (object) {
+    case ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_UNSPECIFIED:
+      return "SERVICE_MESH_BINDING_STATUS_UNSPECIFIED";
+    case ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_BINDING:
+      return "SERVICE_MESH_BINDING_STATUS_BINDING";
+    case ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_BOUND:
+      return "SERVICE_MESH_BINDING_STATUS_BOUND";
+    case ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_UNBINDING:
+      return "SERVICE_MESH_BINDING_STATUS_UNBINDING";
+    case ServiceMeshBindingStatus.SERVICE_MESH_BINDING_STATUS_ERROR:
+      return "SERVICE_MESH_BINDING_STATUS_ERROR";
+    case ServiceMeshBindingStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One release of a catalogue plugin. */
 export interface KubernetesPluginVersion {
   /** The plugin's own release, e.g. "0.7.1" or "v1.15.3"; unique within the plugin. */
@@ -490,6 +676,186 @@ export interface DeleteBastionAssociationRequest {
 
 /** Response of KubernetesAddonService.DeleteBastionAssociation. */
 export interface DeleteBastionAssociationResponse {
+}
+
+/** ServiceMesh spans several clusters of one tenant (K8S-9). */
+export interface ServiceMesh {
+  /** Server-assigned identifier (output only). */
+  id: string;
+  /** Its name, unique within its tenant. */
+  name: string;
+  /** The owning tenant; required on Create. */
+  tenantId: string;
+  /** Its kind; required on Create. */
+  type: ServiceMeshType;
+  /** The mesh software's version, e.g. "1.16.1". */
+  version: string;
+  /** Where it stands (output only). */
+  status: ServiceMeshStatus;
+  /** Free text. */
+  description: string;
+  /** Opaque version for optimistic concurrency; pass it back on Delete (output only). */
+  etag: string;
+  /** When it was created (output only). */
+  createTime:
+    | Date
+    | undefined;
+  /** When it last changed (output only). */
+  updateTime: Date | undefined;
+}
+
+/** ServiceMeshBinding is a cluster's membership of a mesh. */
+export interface ServiceMeshBinding {
+  /** Server-assigned identifier (output only). */
+  id: string;
+  /** The mesh (output only). */
+  meshId: string;
+  /** The cluster (output only). */
+  clusterId: string;
+  /** The tenant of both (output only). */
+  tenantId: string;
+  /** The cluster's role (output only). */
+  role: ServiceMeshRole;
+  /** Where it stands (output only). */
+  status: ServiceMeshBindingStatus;
+  /** The agent's message for ERROR (output only). */
+  statusMessage: string;
+  /** The operation under way on it, if any (output only). */
+  activeOperationId: string;
+  /** Opaque version for optimistic concurrency; pass it back on Unbind (output only). */
+  etag: string;
+  /** When it was made (output only). */
+  createTime:
+    | Date
+    | undefined;
+  /** When it last changed (output only). */
+  updateTime: Date | undefined;
+}
+
+/** Request of KubernetesAddonService.CreateServiceMesh. */
+export interface CreateServiceMeshRequest {
+  /** The mesh; name, tenant_id and type are required. */
+  mesh:
+    | ServiceMesh
+    | undefined;
+  /** Idempotency key: a retry with the same id returns the first result. */
+  requestId: string;
+}
+
+/** Response of KubernetesAddonService.CreateServiceMesh. */
+export interface CreateServiceMeshResponse {
+  /** The mesh. */
+  mesh: ServiceMesh | undefined;
+}
+
+/** Request of KubernetesAddonService.GetServiceMesh. */
+export interface GetServiceMeshRequest {
+  /** The mesh's id. */
+  id: string;
+}
+
+/** Response of KubernetesAddonService.GetServiceMesh. */
+export interface GetServiceMeshResponse {
+  /** The mesh. */
+  mesh: ServiceMesh | undefined;
+}
+
+/** Request of KubernetesAddonService.ListServiceMeshes. */
+export interface ListServiceMeshesRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /** AIP-160 filter over name, tenant_id, type, create_time. */
+  filter: string;
+}
+
+/** Response of KubernetesAddonService.ListServiceMeshes. */
+export interface ListServiceMeshesResponse {
+  /** The meshes of this page, in creation order. */
+  meshes: ServiceMesh[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of KubernetesAddonService.DeleteServiceMesh. */
+export interface DeleteServiceMeshRequest {
+  /** The mesh's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesAddonService.DeleteServiceMesh. */
+export interface DeleteServiceMeshResponse {
+}
+
+/** Request of KubernetesAddonService.BindClusterToServiceMesh. */
+export interface BindClusterToServiceMeshRequest {
+  /** The mesh. */
+  meshId: string;
+  /** The cluster, of the mesh's tenant. */
+  clusterId: string;
+  /** Its role. */
+  role: ServiceMeshRole;
+}
+
+/** Response of KubernetesAddonService.BindClusterToServiceMesh. */
+export interface BindClusterToServiceMeshResponse {
+  /** The binding, BINDING. */
+  binding:
+    | ServiceMeshBinding
+    | undefined;
+  /** The bind operation. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesAddonService.UnbindClusterFromServiceMesh. */
+export interface UnbindClusterFromServiceMeshRequest {
+  /** The binding's id. */
+  id: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesAddonService.UnbindClusterFromServiceMesh. */
+export interface UnbindClusterFromServiceMeshResponse {
+  /** The unbind operation. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesAddonService.ListServiceMeshBindings. */
+export interface ListServiceMeshBindingsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /** AIP-160 filter over mesh_id, cluster_id, tenant_id, role, status, create_time. */
+  filter: string;
+}
+
+/** Response of KubernetesAddonService.ListServiceMeshBindings. */
+export interface ListServiceMeshBindingsResponse {
+  /** The bindings of this page, in creation order. */
+  bindings: ServiceMeshBinding[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of KubernetesAddonService.ReportServiceMeshBindingStatus. */
+export interface ReportServiceMeshBindingStatusRequest {
+  /** The binding's id. */
+  id: string;
+  /** What the agent sees: BOUND or ERROR. */
+  status: ServiceMeshBindingStatus;
+  /** The agent's message; required for ERROR. */
+  message: string;
+}
+
+/** Response of KubernetesAddonService.ReportServiceMeshBindingStatus. */
+export interface ReportServiceMeshBindingStatusResponse {
+  /** The binding after the report. */
+  binding: ServiceMeshBinding | undefined;
 }
 
 function createBaseKubernetesPluginVersion(): KubernetesPluginVersion {
@@ -4019,6 +4385,1890 @@ export const DeleteBastionAssociationResponse: MessageFns<DeleteBastionAssociati
   },
 };
 
+function createBaseServiceMesh(): ServiceMesh {
+  return {
+    id: "",
+    name: "",
+    tenantId: "",
+    type: 0,
+    version: "",
+    status: 0,
+    description: "",
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const ServiceMesh: MessageFns<ServiceMesh> = {
+  encode(message: ServiceMesh, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(26).string(message.tenantId);
+    }
+    if (message.type !== 0) {
+      writer.uint32(32).int32(message.type);
+    }
+    if (message.version !== "") {
+      writer.uint32(42).string(message.version);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    if (message.etag !== "") {
+      writer.uint32(66).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(74).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceMesh {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceMesh();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceMesh {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      type: isSet(object.type) ? serviceMeshTypeFromJSON(object.type) : 0,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      status: isSet(object.status) ? serviceMeshStatusFromJSON(object.status) : 0,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ServiceMesh): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.type !== 0) {
+      obj.type = serviceMeshTypeToJSON(message.type);
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.status !== 0) {
+      obj.status = serviceMeshStatusToJSON(message.status);
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceMesh>, I>>(base?: I): ServiceMesh {
+    return ServiceMesh.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceMesh>, I>>(object: I): ServiceMesh {
+    const message = createBaseServiceMesh();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.type = object.type ?? 0;
+    message.version = object.version ?? "";
+    message.status = object.status ?? 0;
+    message.description = object.description ?? "";
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseServiceMeshBinding(): ServiceMeshBinding {
+  return {
+    id: "",
+    meshId: "",
+    clusterId: "",
+    tenantId: "",
+    role: 0,
+    status: 0,
+    statusMessage: "",
+    activeOperationId: "",
+    etag: "",
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const ServiceMeshBinding: MessageFns<ServiceMeshBinding> = {
+  encode(message: ServiceMeshBinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.meshId !== "") {
+      writer.uint32(18).string(message.meshId);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(26).string(message.clusterId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(34).string(message.tenantId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(40).int32(message.role);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.statusMessage !== "") {
+      writer.uint32(58).string(message.statusMessage);
+    }
+    if (message.activeOperationId !== "") {
+      writer.uint32(66).string(message.activeOperationId);
+    }
+    if (message.etag !== "") {
+      writer.uint32(74).string(message.etag);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(82).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceMeshBinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceMeshBinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.meshId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.statusMessage = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.activeOperationId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceMeshBinding {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      meshId: isSet(object.meshId)
+        ? globalThis.String(object.meshId)
+        : isSet(object.mesh_id)
+        ? globalThis.String(object.mesh_id)
+        : "",
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      role: isSet(object.role) ? serviceMeshRoleFromJSON(object.role) : 0,
+      status: isSet(object.status) ? serviceMeshBindingStatusFromJSON(object.status) : 0,
+      statusMessage: isSet(object.statusMessage)
+        ? globalThis.String(object.statusMessage)
+        : isSet(object.status_message)
+        ? globalThis.String(object.status_message)
+        : "",
+      activeOperationId: isSet(object.activeOperationId)
+        ? globalThis.String(object.activeOperationId)
+        : isSet(object.active_operation_id)
+        ? globalThis.String(object.active_operation_id)
+        : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ServiceMeshBinding): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.meshId !== "") {
+      obj.meshId = message.meshId;
+    }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.role !== 0) {
+      obj.role = serviceMeshRoleToJSON(message.role);
+    }
+    if (message.status !== 0) {
+      obj.status = serviceMeshBindingStatusToJSON(message.status);
+    }
+    if (message.statusMessage !== "") {
+      obj.statusMessage = message.statusMessage;
+    }
+    if (message.activeOperationId !== "") {
+      obj.activeOperationId = message.activeOperationId;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceMeshBinding>, I>>(base?: I): ServiceMeshBinding {
+    return ServiceMeshBinding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceMeshBinding>, I>>(object: I): ServiceMeshBinding {
+    const message = createBaseServiceMeshBinding();
+    message.id = object.id ?? "";
+    message.meshId = object.meshId ?? "";
+    message.clusterId = object.clusterId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.role = object.role ?? 0;
+    message.status = object.status ?? 0;
+    message.statusMessage = object.statusMessage ?? "";
+    message.activeOperationId = object.activeOperationId ?? "";
+    message.etag = object.etag ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateServiceMeshRequest(): CreateServiceMeshRequest {
+  return { mesh: undefined, requestId: "" };
+}
+
+export const CreateServiceMeshRequest: MessageFns<CreateServiceMeshRequest> = {
+  encode(message: CreateServiceMeshRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mesh !== undefined) {
+      ServiceMesh.encode(message.mesh, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceMeshRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceMeshRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mesh = ServiceMesh.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceMeshRequest {
+    return {
+      mesh: isSet(object.mesh) ? ServiceMesh.fromJSON(object.mesh) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateServiceMeshRequest): unknown {
+    const obj: any = {};
+    if (message.mesh !== undefined) {
+      obj.mesh = ServiceMesh.toJSON(message.mesh);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateServiceMeshRequest>, I>>(base?: I): CreateServiceMeshRequest {
+    return CreateServiceMeshRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateServiceMeshRequest>, I>>(object: I): CreateServiceMeshRequest {
+    const message = createBaseCreateServiceMeshRequest();
+    message.mesh = (object.mesh !== undefined && object.mesh !== null)
+      ? ServiceMesh.fromPartial(object.mesh)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateServiceMeshResponse(): CreateServiceMeshResponse {
+  return { mesh: undefined };
+}
+
+export const CreateServiceMeshResponse: MessageFns<CreateServiceMeshResponse> = {
+  encode(message: CreateServiceMeshResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mesh !== undefined) {
+      ServiceMesh.encode(message.mesh, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceMeshResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceMeshResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mesh = ServiceMesh.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceMeshResponse {
+    return { mesh: isSet(object.mesh) ? ServiceMesh.fromJSON(object.mesh) : undefined };
+  },
+
+  toJSON(message: CreateServiceMeshResponse): unknown {
+    const obj: any = {};
+    if (message.mesh !== undefined) {
+      obj.mesh = ServiceMesh.toJSON(message.mesh);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateServiceMeshResponse>, I>>(base?: I): CreateServiceMeshResponse {
+    return CreateServiceMeshResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateServiceMeshResponse>, I>>(object: I): CreateServiceMeshResponse {
+    const message = createBaseCreateServiceMeshResponse();
+    message.mesh = (object.mesh !== undefined && object.mesh !== null)
+      ? ServiceMesh.fromPartial(object.mesh)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetServiceMeshRequest(): GetServiceMeshRequest {
+  return { id: "" };
+}
+
+export const GetServiceMeshRequest: MessageFns<GetServiceMeshRequest> = {
+  encode(message: GetServiceMeshRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetServiceMeshRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetServiceMeshRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetServiceMeshRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetServiceMeshRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetServiceMeshRequest>, I>>(base?: I): GetServiceMeshRequest {
+    return GetServiceMeshRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetServiceMeshRequest>, I>>(object: I): GetServiceMeshRequest {
+    const message = createBaseGetServiceMeshRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetServiceMeshResponse(): GetServiceMeshResponse {
+  return { mesh: undefined };
+}
+
+export const GetServiceMeshResponse: MessageFns<GetServiceMeshResponse> = {
+  encode(message: GetServiceMeshResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mesh !== undefined) {
+      ServiceMesh.encode(message.mesh, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetServiceMeshResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetServiceMeshResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mesh = ServiceMesh.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetServiceMeshResponse {
+    return { mesh: isSet(object.mesh) ? ServiceMesh.fromJSON(object.mesh) : undefined };
+  },
+
+  toJSON(message: GetServiceMeshResponse): unknown {
+    const obj: any = {};
+    if (message.mesh !== undefined) {
+      obj.mesh = ServiceMesh.toJSON(message.mesh);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetServiceMeshResponse>, I>>(base?: I): GetServiceMeshResponse {
+    return GetServiceMeshResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetServiceMeshResponse>, I>>(object: I): GetServiceMeshResponse {
+    const message = createBaseGetServiceMeshResponse();
+    message.mesh = (object.mesh !== undefined && object.mesh !== null)
+      ? ServiceMesh.fromPartial(object.mesh)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListServiceMeshesRequest(): ListServiceMeshesRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListServiceMeshesRequest: MessageFns<ListServiceMeshesRequest> = {
+  encode(message: ListServiceMeshesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceMeshesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceMeshesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceMeshesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListServiceMeshesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceMeshesRequest>, I>>(base?: I): ListServiceMeshesRequest {
+    return ListServiceMeshesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceMeshesRequest>, I>>(object: I): ListServiceMeshesRequest {
+    const message = createBaseListServiceMeshesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListServiceMeshesResponse(): ListServiceMeshesResponse {
+  return { meshes: [], nextPageToken: "" };
+}
+
+export const ListServiceMeshesResponse: MessageFns<ListServiceMeshesResponse> = {
+  encode(message: ListServiceMeshesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.meshes) {
+      ServiceMesh.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceMeshesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceMeshesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meshes.push(ServiceMesh.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceMeshesResponse {
+    return {
+      meshes: globalThis.Array.isArray(object?.meshes) ? object.meshes.map((e: any) => ServiceMesh.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListServiceMeshesResponse): unknown {
+    const obj: any = {};
+    if (message.meshes?.length) {
+      obj.meshes = message.meshes.map((e) => ServiceMesh.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceMeshesResponse>, I>>(base?: I): ListServiceMeshesResponse {
+    return ListServiceMeshesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceMeshesResponse>, I>>(object: I): ListServiceMeshesResponse {
+    const message = createBaseListServiceMeshesResponse();
+    message.meshes = object.meshes?.map((e) => ServiceMesh.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteServiceMeshRequest(): DeleteServiceMeshRequest {
+  return { id: "", etag: "" };
+}
+
+export const DeleteServiceMeshRequest: MessageFns<DeleteServiceMeshRequest> = {
+  encode(message: DeleteServiceMeshRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteServiceMeshRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteServiceMeshRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteServiceMeshRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: DeleteServiceMeshRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteServiceMeshRequest>, I>>(base?: I): DeleteServiceMeshRequest {
+    return DeleteServiceMeshRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteServiceMeshRequest>, I>>(object: I): DeleteServiceMeshRequest {
+    const message = createBaseDeleteServiceMeshRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteServiceMeshResponse(): DeleteServiceMeshResponse {
+  return {};
+}
+
+export const DeleteServiceMeshResponse: MessageFns<DeleteServiceMeshResponse> = {
+  encode(_: DeleteServiceMeshResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteServiceMeshResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteServiceMeshResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteServiceMeshResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteServiceMeshResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteServiceMeshResponse>, I>>(base?: I): DeleteServiceMeshResponse {
+    return DeleteServiceMeshResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteServiceMeshResponse>, I>>(_: I): DeleteServiceMeshResponse {
+    const message = createBaseDeleteServiceMeshResponse();
+    return message;
+  },
+};
+
+function createBaseBindClusterToServiceMeshRequest(): BindClusterToServiceMeshRequest {
+  return { meshId: "", clusterId: "", role: 0 };
+}
+
+export const BindClusterToServiceMeshRequest: MessageFns<BindClusterToServiceMeshRequest> = {
+  encode(message: BindClusterToServiceMeshRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meshId !== "") {
+      writer.uint32(10).string(message.meshId);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(18).string(message.clusterId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(24).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindClusterToServiceMeshRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindClusterToServiceMeshRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meshId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindClusterToServiceMeshRequest {
+    return {
+      meshId: isSet(object.meshId)
+        ? globalThis.String(object.meshId)
+        : isSet(object.mesh_id)
+        ? globalThis.String(object.mesh_id)
+        : "",
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      role: isSet(object.role) ? serviceMeshRoleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: BindClusterToServiceMeshRequest): unknown {
+    const obj: any = {};
+    if (message.meshId !== "") {
+      obj.meshId = message.meshId;
+    }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.role !== 0) {
+      obj.role = serviceMeshRoleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BindClusterToServiceMeshRequest>, I>>(base?: I): BindClusterToServiceMeshRequest {
+    return BindClusterToServiceMeshRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BindClusterToServiceMeshRequest>, I>>(
+    object: I,
+  ): BindClusterToServiceMeshRequest {
+    const message = createBaseBindClusterToServiceMeshRequest();
+    message.meshId = object.meshId ?? "";
+    message.clusterId = object.clusterId ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseBindClusterToServiceMeshResponse(): BindClusterToServiceMeshResponse {
+  return { binding: undefined, operation: undefined };
+}
+
+export const BindClusterToServiceMeshResponse: MessageFns<BindClusterToServiceMeshResponse> = {
+  encode(message: BindClusterToServiceMeshResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.binding !== undefined) {
+      ServiceMeshBinding.encode(message.binding, writer.uint32(10).fork()).join();
+    }
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindClusterToServiceMeshResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindClusterToServiceMeshResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.binding = ServiceMeshBinding.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindClusterToServiceMeshResponse {
+    return {
+      binding: isSet(object.binding) ? ServiceMeshBinding.fromJSON(object.binding) : undefined,
+      operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined,
+    };
+  },
+
+  toJSON(message: BindClusterToServiceMeshResponse): unknown {
+    const obj: any = {};
+    if (message.binding !== undefined) {
+      obj.binding = ServiceMeshBinding.toJSON(message.binding);
+    }
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BindClusterToServiceMeshResponse>, I>>(
+    base?: I,
+  ): BindClusterToServiceMeshResponse {
+    return BindClusterToServiceMeshResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BindClusterToServiceMeshResponse>, I>>(
+    object: I,
+  ): BindClusterToServiceMeshResponse {
+    const message = createBaseBindClusterToServiceMeshResponse();
+    message.binding = (object.binding !== undefined && object.binding !== null)
+      ? ServiceMeshBinding.fromPartial(object.binding)
+      : undefined;
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnbindClusterFromServiceMeshRequest(): UnbindClusterFromServiceMeshRequest {
+  return { id: "", etag: "" };
+}
+
+export const UnbindClusterFromServiceMeshRequest: MessageFns<UnbindClusterFromServiceMeshRequest> = {
+  encode(message: UnbindClusterFromServiceMeshRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnbindClusterFromServiceMeshRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnbindClusterFromServiceMeshRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnbindClusterFromServiceMeshRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: UnbindClusterFromServiceMeshRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnbindClusterFromServiceMeshRequest>, I>>(
+    base?: I,
+  ): UnbindClusterFromServiceMeshRequest {
+    return UnbindClusterFromServiceMeshRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnbindClusterFromServiceMeshRequest>, I>>(
+    object: I,
+  ): UnbindClusterFromServiceMeshRequest {
+    const message = createBaseUnbindClusterFromServiceMeshRequest();
+    message.id = object.id ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseUnbindClusterFromServiceMeshResponse(): UnbindClusterFromServiceMeshResponse {
+  return { operation: undefined };
+}
+
+export const UnbindClusterFromServiceMeshResponse: MessageFns<UnbindClusterFromServiceMeshResponse> = {
+  encode(message: UnbindClusterFromServiceMeshResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnbindClusterFromServiceMeshResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnbindClusterFromServiceMeshResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnbindClusterFromServiceMeshResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: UnbindClusterFromServiceMeshResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnbindClusterFromServiceMeshResponse>, I>>(
+    base?: I,
+  ): UnbindClusterFromServiceMeshResponse {
+    return UnbindClusterFromServiceMeshResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnbindClusterFromServiceMeshResponse>, I>>(
+    object: I,
+  ): UnbindClusterFromServiceMeshResponse {
+    const message = createBaseUnbindClusterFromServiceMeshResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListServiceMeshBindingsRequest(): ListServiceMeshBindingsRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListServiceMeshBindingsRequest: MessageFns<ListServiceMeshBindingsRequest> = {
+  encode(message: ListServiceMeshBindingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceMeshBindingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceMeshBindingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceMeshBindingsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListServiceMeshBindingsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceMeshBindingsRequest>, I>>(base?: I): ListServiceMeshBindingsRequest {
+    return ListServiceMeshBindingsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceMeshBindingsRequest>, I>>(
+    object: I,
+  ): ListServiceMeshBindingsRequest {
+    const message = createBaseListServiceMeshBindingsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListServiceMeshBindingsResponse(): ListServiceMeshBindingsResponse {
+  return { bindings: [], nextPageToken: "" };
+}
+
+export const ListServiceMeshBindingsResponse: MessageFns<ListServiceMeshBindingsResponse> = {
+  encode(message: ListServiceMeshBindingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bindings) {
+      ServiceMeshBinding.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceMeshBindingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceMeshBindingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bindings.push(ServiceMeshBinding.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceMeshBindingsResponse {
+    return {
+      bindings: globalThis.Array.isArray(object?.bindings)
+        ? object.bindings.map((e: any) => ServiceMeshBinding.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListServiceMeshBindingsResponse): unknown {
+    const obj: any = {};
+    if (message.bindings?.length) {
+      obj.bindings = message.bindings.map((e) => ServiceMeshBinding.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceMeshBindingsResponse>, I>>(base?: I): ListServiceMeshBindingsResponse {
+    return ListServiceMeshBindingsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceMeshBindingsResponse>, I>>(
+    object: I,
+  ): ListServiceMeshBindingsResponse {
+    const message = createBaseListServiceMeshBindingsResponse();
+    message.bindings = object.bindings?.map((e) => ServiceMeshBinding.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseReportServiceMeshBindingStatusRequest(): ReportServiceMeshBindingStatusRequest {
+  return { id: "", status: 0, message: "" };
+}
+
+export const ReportServiceMeshBindingStatusRequest: MessageFns<ReportServiceMeshBindingStatusRequest> = {
+  encode(message: ReportServiceMeshBindingStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportServiceMeshBindingStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportServiceMeshBindingStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportServiceMeshBindingStatusRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      status: isSet(object.status) ? serviceMeshBindingStatusFromJSON(object.status) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ReportServiceMeshBindingStatusRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.status !== 0) {
+      obj.status = serviceMeshBindingStatusToJSON(message.status);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportServiceMeshBindingStatusRequest>, I>>(
+    base?: I,
+  ): ReportServiceMeshBindingStatusRequest {
+    return ReportServiceMeshBindingStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportServiceMeshBindingStatusRequest>, I>>(
+    object: I,
+  ): ReportServiceMeshBindingStatusRequest {
+    const message = createBaseReportServiceMeshBindingStatusRequest();
+    message.id = object.id ?? "";
+    message.status = object.status ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseReportServiceMeshBindingStatusResponse(): ReportServiceMeshBindingStatusResponse {
+  return { binding: undefined };
+}
+
+export const ReportServiceMeshBindingStatusResponse: MessageFns<ReportServiceMeshBindingStatusResponse> = {
+  encode(message: ReportServiceMeshBindingStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.binding !== undefined) {
+      ServiceMeshBinding.encode(message.binding, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportServiceMeshBindingStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportServiceMeshBindingStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.binding = ServiceMeshBinding.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportServiceMeshBindingStatusResponse {
+    return { binding: isSet(object.binding) ? ServiceMeshBinding.fromJSON(object.binding) : undefined };
+  },
+
+  toJSON(message: ReportServiceMeshBindingStatusResponse): unknown {
+    const obj: any = {};
+    if (message.binding !== undefined) {
+      obj.binding = ServiceMeshBinding.toJSON(message.binding);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportServiceMeshBindingStatusResponse>, I>>(
+    base?: I,
+  ): ReportServiceMeshBindingStatusResponse {
+    return ReportServiceMeshBindingStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportServiceMeshBindingStatusResponse>, I>>(
+    object: I,
+  ): ReportServiceMeshBindingStatusResponse {
+    const message = createBaseReportServiceMeshBindingStatusResponse();
+    message.binding = (object.binding !== undefined && object.binding !== null)
+      ? ServiceMeshBinding.fromPartial(object.binding)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * KubernetesAddonService: what runs on and around a tenant's Kubernetes clusters (issue 14):
  * the platform's plugin catalogue and each cluster's installed plugins (K8S-8), and bastion VMs
@@ -4242,6 +6492,116 @@ export const KubernetesAddonServiceService = {
     responseDeserialize: (value: Buffer): DeleteBastionAssociationResponse =>
       DeleteBastionAssociationResponse.decode(value),
   },
+  /** Creates a service mesh of a tenant (K8S-9); clusters join it with BindClusterToServiceMesh. */
+  createServiceMesh: {
+    path: "/rackplane.v1.KubernetesAddonService/CreateServiceMesh" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateServiceMeshRequest): Buffer =>
+      Buffer.from(CreateServiceMeshRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateServiceMeshRequest => CreateServiceMeshRequest.decode(value),
+    responseSerialize: (value: CreateServiceMeshResponse): Buffer =>
+      Buffer.from(CreateServiceMeshResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateServiceMeshResponse => CreateServiceMeshResponse.decode(value),
+  },
+  /** Gets one mesh. */
+  getServiceMesh: {
+    path: "/rackplane.v1.KubernetesAddonService/GetServiceMesh" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetServiceMeshRequest): Buffer =>
+      Buffer.from(GetServiceMeshRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetServiceMeshRequest => GetServiceMeshRequest.decode(value),
+    responseSerialize: (value: GetServiceMeshResponse): Buffer =>
+      Buffer.from(GetServiceMeshResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetServiceMeshResponse => GetServiceMeshResponse.decode(value),
+  },
+  /** Lists meshes. */
+  listServiceMeshes: {
+    path: "/rackplane.v1.KubernetesAddonService/ListServiceMeshes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListServiceMeshesRequest): Buffer =>
+      Buffer.from(ListServiceMeshesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListServiceMeshesRequest => ListServiceMeshesRequest.decode(value),
+    responseSerialize: (value: ListServiceMeshesResponse): Buffer =>
+      Buffer.from(ListServiceMeshesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListServiceMeshesResponse => ListServiceMeshesResponse.decode(value),
+  },
+  /** Deletes a mesh no cluster is bound to. */
+  deleteServiceMesh: {
+    path: "/rackplane.v1.KubernetesAddonService/DeleteServiceMesh" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteServiceMeshRequest): Buffer =>
+      Buffer.from(DeleteServiceMeshRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteServiceMeshRequest => DeleteServiceMeshRequest.decode(value),
+    responseSerialize: (value: DeleteServiceMeshResponse): Buffer =>
+      Buffer.from(DeleteServiceMeshResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteServiceMeshResponse => DeleteServiceMeshResponse.decode(value),
+  },
+  /**
+   * Binds a cluster of the mesh's tenant to it as PRIMARY or SECONDARY: an Operation and a job for
+   * the agent (the mesh's control plane does the work). A cluster joins a mesh once; a SECONDARY
+   * needs a PRIMARY in the mesh; a CILIUM mesh takes clusters whose CNI is Cilium.
+   */
+  bindClusterToServiceMesh: {
+    path: "/rackplane.v1.KubernetesAddonService/BindClusterToServiceMesh" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BindClusterToServiceMeshRequest): Buffer =>
+      Buffer.from(BindClusterToServiceMeshRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BindClusterToServiceMeshRequest =>
+      BindClusterToServiceMeshRequest.decode(value),
+    responseSerialize: (value: BindClusterToServiceMeshResponse): Buffer =>
+      Buffer.from(BindClusterToServiceMeshResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BindClusterToServiceMeshResponse =>
+      BindClusterToServiceMeshResponse.decode(value),
+  },
+  /**
+   * Unbinds a cluster from its mesh: an Operation and a job; the binding goes when it succeeds.
+   * Removing the last PRIMARY while a SECONDARY remains is refused.
+   */
+  unbindClusterFromServiceMesh: {
+    path: "/rackplane.v1.KubernetesAddonService/UnbindClusterFromServiceMesh" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnbindClusterFromServiceMeshRequest): Buffer =>
+      Buffer.from(UnbindClusterFromServiceMeshRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnbindClusterFromServiceMeshRequest =>
+      UnbindClusterFromServiceMeshRequest.decode(value),
+    responseSerialize: (value: UnbindClusterFromServiceMeshResponse): Buffer =>
+      Buffer.from(UnbindClusterFromServiceMeshResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnbindClusterFromServiceMeshResponse =>
+      UnbindClusterFromServiceMeshResponse.decode(value),
+  },
+  /** Lists bindings, e.g. a mesh's with `mesh_id = "…"` or a cluster's with `cluster_id = "…"`. */
+  listServiceMeshBindings: {
+    path: "/rackplane.v1.KubernetesAddonService/ListServiceMeshBindings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListServiceMeshBindingsRequest): Buffer =>
+      Buffer.from(ListServiceMeshBindingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListServiceMeshBindingsRequest => ListServiceMeshBindingsRequest.decode(value),
+    responseSerialize: (value: ListServiceMeshBindingsResponse): Buffer =>
+      Buffer.from(ListServiceMeshBindingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListServiceMeshBindingsResponse =>
+      ListServiceMeshBindingsResponse.decode(value),
+  },
+  /** An agent's report of a binding outside any job: BOUND, or ERROR with its message. Agents only. */
+  reportServiceMeshBindingStatus: {
+    path: "/rackplane.v1.KubernetesAddonService/ReportServiceMeshBindingStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportServiceMeshBindingStatusRequest): Buffer =>
+      Buffer.from(ReportServiceMeshBindingStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportServiceMeshBindingStatusRequest =>
+      ReportServiceMeshBindingStatusRequest.decode(value),
+    responseSerialize: (value: ReportServiceMeshBindingStatusResponse): Buffer =>
+      Buffer.from(ReportServiceMeshBindingStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportServiceMeshBindingStatusResponse =>
+      ReportServiceMeshBindingStatusResponse.decode(value),
+  },
 } as const;
 
 export interface KubernetesAddonServiceServer extends UntypedServiceImplementation {
@@ -4305,6 +6665,35 @@ export interface KubernetesAddonServiceServer extends UntypedServiceImplementati
   listBastionAssociations: handleUnaryCall<ListBastionAssociationsRequest, ListBastionAssociationsResponse>;
   /** Removes an association. Deleting the VM or the cluster removes its associations too. */
   deleteBastionAssociation: handleUnaryCall<DeleteBastionAssociationRequest, DeleteBastionAssociationResponse>;
+  /** Creates a service mesh of a tenant (K8S-9); clusters join it with BindClusterToServiceMesh. */
+  createServiceMesh: handleUnaryCall<CreateServiceMeshRequest, CreateServiceMeshResponse>;
+  /** Gets one mesh. */
+  getServiceMesh: handleUnaryCall<GetServiceMeshRequest, GetServiceMeshResponse>;
+  /** Lists meshes. */
+  listServiceMeshes: handleUnaryCall<ListServiceMeshesRequest, ListServiceMeshesResponse>;
+  /** Deletes a mesh no cluster is bound to. */
+  deleteServiceMesh: handleUnaryCall<DeleteServiceMeshRequest, DeleteServiceMeshResponse>;
+  /**
+   * Binds a cluster of the mesh's tenant to it as PRIMARY or SECONDARY: an Operation and a job for
+   * the agent (the mesh's control plane does the work). A cluster joins a mesh once; a SECONDARY
+   * needs a PRIMARY in the mesh; a CILIUM mesh takes clusters whose CNI is Cilium.
+   */
+  bindClusterToServiceMesh: handleUnaryCall<BindClusterToServiceMeshRequest, BindClusterToServiceMeshResponse>;
+  /**
+   * Unbinds a cluster from its mesh: an Operation and a job; the binding goes when it succeeds.
+   * Removing the last PRIMARY while a SECONDARY remains is refused.
+   */
+  unbindClusterFromServiceMesh: handleUnaryCall<
+    UnbindClusterFromServiceMeshRequest,
+    UnbindClusterFromServiceMeshResponse
+  >;
+  /** Lists bindings, e.g. a mesh's with `mesh_id = "…"` or a cluster's with `cluster_id = "…"`. */
+  listServiceMeshBindings: handleUnaryCall<ListServiceMeshBindingsRequest, ListServiceMeshBindingsResponse>;
+  /** An agent's report of a binding outside any job: BOUND, or ERROR with its message. Agents only. */
+  reportServiceMeshBindingStatus: handleUnaryCall<
+    ReportServiceMeshBindingStatusRequest,
+    ReportServiceMeshBindingStatusResponse
+  >;
 }
 
 export interface KubernetesAddonServiceClient extends Client {
@@ -4562,6 +6951,141 @@ export interface KubernetesAddonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteBastionAssociationResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates a service mesh of a tenant (K8S-9); clusters join it with BindClusterToServiceMesh. */
+  createServiceMesh(
+    request: CreateServiceMeshRequest,
+    callback: (error: ServiceError | null, response: CreateServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  createServiceMesh(
+    request: CreateServiceMeshRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  createServiceMesh(
+    request: CreateServiceMeshRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  /** Gets one mesh. */
+  getServiceMesh(
+    request: GetServiceMeshRequest,
+    callback: (error: ServiceError | null, response: GetServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  getServiceMesh(
+    request: GetServiceMeshRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  getServiceMesh(
+    request: GetServiceMeshRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists meshes. */
+  listServiceMeshes(
+    request: ListServiceMeshesRequest,
+    callback: (error: ServiceError | null, response: ListServiceMeshesResponse) => void,
+  ): ClientUnaryCall;
+  listServiceMeshes(
+    request: ListServiceMeshesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListServiceMeshesResponse) => void,
+  ): ClientUnaryCall;
+  listServiceMeshes(
+    request: ListServiceMeshesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListServiceMeshesResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes a mesh no cluster is bound to. */
+  deleteServiceMesh(
+    request: DeleteServiceMeshRequest,
+    callback: (error: ServiceError | null, response: DeleteServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  deleteServiceMesh(
+    request: DeleteServiceMeshRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  deleteServiceMesh(
+    request: DeleteServiceMeshRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Binds a cluster of the mesh's tenant to it as PRIMARY or SECONDARY: an Operation and a job for
+   * the agent (the mesh's control plane does the work). A cluster joins a mesh once; a SECONDARY
+   * needs a PRIMARY in the mesh; a CILIUM mesh takes clusters whose CNI is Cilium.
+   */
+  bindClusterToServiceMesh(
+    request: BindClusterToServiceMeshRequest,
+    callback: (error: ServiceError | null, response: BindClusterToServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  bindClusterToServiceMesh(
+    request: BindClusterToServiceMeshRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BindClusterToServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  bindClusterToServiceMesh(
+    request: BindClusterToServiceMeshRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BindClusterToServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Unbinds a cluster from its mesh: an Operation and a job; the binding goes when it succeeds.
+   * Removing the last PRIMARY while a SECONDARY remains is refused.
+   */
+  unbindClusterFromServiceMesh(
+    request: UnbindClusterFromServiceMeshRequest,
+    callback: (error: ServiceError | null, response: UnbindClusterFromServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  unbindClusterFromServiceMesh(
+    request: UnbindClusterFromServiceMeshRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnbindClusterFromServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  unbindClusterFromServiceMesh(
+    request: UnbindClusterFromServiceMeshRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnbindClusterFromServiceMeshResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists bindings, e.g. a mesh's with `mesh_id = "…"` or a cluster's with `cluster_id = "…"`. */
+  listServiceMeshBindings(
+    request: ListServiceMeshBindingsRequest,
+    callback: (error: ServiceError | null, response: ListServiceMeshBindingsResponse) => void,
+  ): ClientUnaryCall;
+  listServiceMeshBindings(
+    request: ListServiceMeshBindingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListServiceMeshBindingsResponse) => void,
+  ): ClientUnaryCall;
+  listServiceMeshBindings(
+    request: ListServiceMeshBindingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListServiceMeshBindingsResponse) => void,
+  ): ClientUnaryCall;
+  /** An agent's report of a binding outside any job: BOUND, or ERROR with its message. Agents only. */
+  reportServiceMeshBindingStatus(
+    request: ReportServiceMeshBindingStatusRequest,
+    callback: (error: ServiceError | null, response: ReportServiceMeshBindingStatusResponse) => void,
+  ): ClientUnaryCall;
+  reportServiceMeshBindingStatus(
+    request: ReportServiceMeshBindingStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportServiceMeshBindingStatusResponse) => void,
+  ): ClientUnaryCall;
+  reportServiceMeshBindingStatus(
+    request: ReportServiceMeshBindingStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportServiceMeshBindingStatusResponse) => void,
   ): ClientUnaryCall;
 }
 

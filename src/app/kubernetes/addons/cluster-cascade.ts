@@ -11,6 +11,19 @@ import type { AuditTarget } from "../../context.js";
  * while an install, upgrade or uninstall of one of its plugins runs (its agent is at work on the
  * cluster the teardown would remove). */
 export async function requireNoAddonOperations(em: EntityManager, clusterId: string): Promise<void> {
+  // A cluster leaves its meshes by unbinding first: its binding may be a mesh's last PRIMARY, which
+  // only an unbind checks under the mesh's lock (docs/kubernetes-addons.md).
+  const [bound] = await em.execute<{ id: string; mesh_id: string }[]>(
+    "select id, mesh_id from kubernetes_cluster_service_mesh where cluster_id = ? order by id limit 1",
+    [clusterId],
+  );
+  if (bound) {
+    throw new FailedPreconditionError("MESH_BOUND", `cluster ${clusterId} is bound to service mesh ${bound.mesh_id}; unbind it first`, {
+      cluster_id: clusterId,
+      mesh_id: bound.mesh_id,
+      service_mesh_binding_id: bound.id,
+    });
+  }
   const [busy] = await em.execute<{ id: string; plugin: string; active_operation_id: string }[]>(
     `select id, plugin, active_operation_id from kubernetes_cluster_plugin where cluster_id = ? and active_operation_id is not null
       order by id limit 1`,
@@ -29,6 +42,7 @@ export async function requireNoAddonOperations(em: EntityManager, clusterId: str
 export async function removeClusterAddons(em: EntityManager, clusterId: string): Promise<void> {
   await em.execute("delete from kubernetes_cluster_plugin where cluster_id = ?", [clusterId]);
   await em.execute("delete from bastion_cluster_association where cluster_id = ?", [clusterId]);
+  await em.execute("delete from kubernetes_cluster_service_mesh where cluster_id = ?", [clusterId]);
 }
 
 /**
