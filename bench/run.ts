@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   observations: () => import("./observations.js"),
   cli: () => import("./cli.js"),
   console: () => import("./console.js"),
+  kubernetes: () => import("./kubernetes.js"),
   // Last: the first run generates its dataset (minutes), later runs reuse it.
   scale: () => import("./scale.js"),
 };

@@ -22,6 +22,9 @@ import { defaultSchedulingPolicy } from "./domain/placement.js";
 import { issue } from "./app/identity.js";
 import { newSecret } from "./domain/token.js";
 import type { MaintainerRole } from "./domain/maintainer.js";
+import { createCluster } from "./app/kubernetes/clusters.js";
+import type { SecretBox } from "./app/kubernetes/secret-box.js";
+import { createVersion } from "./app/kubernetes/versions.js";
 
 const marker = "eu-central";
 
@@ -254,6 +257,47 @@ export async function loadDemo(db: Database): Promise<boolean> {
   for (const [g, group] of groups.entries())
     await assign("baremetal_group", group.id, { groupId: maintainerGroups[3 + (g % 2)]!.id }, "OWNER");
   return true;
+}
+
+/**
+ * The demo's Kubernetes cluster, loaded with the demo (once): "storefront" of tenant "web" on
+ * 1.31.4 — one control-plane node in k8s-control, a pool of two workers in k8s-workers — created
+ * through the same use case as any tenant's, so the demo's simulated agent builds it and it is
+ * ACTIVE seconds after start. 1.32.0 is in the catalogue too, to try an upgrade.
+ */
+export async function loadDemoCluster(db: Database, secrets: SecretBox): Promise<void> {
+  const ctx = demoContext;
+  await createVersion(db, ctx(), { kubernetesVersion: "1.31.4", status: "SUPPORTED", description: "" }, "");
+  await createVersion(db, ctx(), { kubernetesVersion: "1.32.0", status: "SUPPORTED", description: "" }, "");
+  const ids = async (sql: string, name: string) => (await db.em().execute<{ id: string }[]>(sql, [name]))[0]!.id;
+  const tenantId = await ids("select id from tenant where name = ?", "web");
+  const controlGroup = await ids("select id from baremetal_group where name = ?", "k8s-control");
+  const workerGroup = await ids("select id from baremetal_group where name = ?", "k8s-workers");
+  const specificationId = await ids("select id from virtual_machine_specification where name = ?", "s1.medium");
+  const imageId = await ids("select id from image where name = ?", "ubuntu-24.04");
+  // The demo's quotas give "web" the workers' group; its control plane needs the other.
+  await createQuota(db, ctx(), {
+    tenantId,
+    groupId: controlGroup,
+    limits: { cpuCores: { percent: 10 }, memoryMib: { percent: 10 }, storageGib: { absolute: 20000 } },
+  });
+  await createCluster(
+    db,
+    ctx(),
+    secrets,
+    {
+      name: "storefront",
+      description: "the demo's cluster",
+      tenantId,
+      templateId: null,
+      draft: {
+        version: "1.31.4",
+        controlPlane: { count: 1, groupId: controlGroup, specificationId, imageId },
+        nodePools: [{ name: "workers", nodeCount: 2, groupId: workerGroup, specificationId, imageId }],
+      },
+    },
+    "",
+  );
 }
 
 /** A fresh agent token for the demo's in-process simulated agent (the secret never leaves the

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { bootstrapAdminToken } from "./app/identity.js";
 import { secretKeyFile } from "./app/kubernetes/secret-box.js";
 import { oidcSettingsFromEnv, type OidcSettings } from "./app/oidc.js";
-import { demoAgentToken, loadDemo } from "./demo.js";
+import { demoAgentToken, loadDemo, loadDemoCluster } from "./demo.js";
 import { createSimulatedAgent } from "./agent/simulator.js";
 import { tlsCredentials, type Agent } from "./agent-sdk/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./persistence/embedded-postgres.js";
@@ -78,6 +78,8 @@ const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_S
 const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
   databaseUrl,
+  // Optional: a streaming replica for the reads of Get and List calls (docs/deployment.md).
+  ...(process.env.DATABASE_READ_URL ? { databaseReadUrl: process.env.DATABASE_READ_URL } : {}),
   host,
   port,
   leaseMillis: leaseSeconds * 1000,
@@ -110,6 +112,7 @@ let demoAgent: Agent | undefined;
 if (values.demo) {
   const started = performance.now();
   const loaded = await loadDemo(server.db);
+  if (loaded) await loadDemoCluster(server.db, server.secrets);
   log("info", loaded ? "loaded the demo data" : "the demo data is already there", {
     seconds: Math.round((performance.now() - started) / 100) / 10,
   });

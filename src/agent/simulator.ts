@@ -138,7 +138,34 @@ export class SimulatedHypervisor {
     CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => poolChange(job, "joined")),
     SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => poolChange(job, "scaled")),
     DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => poolChange(job, "drained")),
+    // A rolling upgrade's batch: join the surge nodes on the new version, drain the nodes they
+    // replace, drain, upgrade in place and uncordon the others; then remove the replaced nodes
+    // (their VMs already deleted); the upgrade's closing job upgrades what belongs to the whole cluster.
+    UPGRADE_KUBERNETES_CLUSTER: (job, context) =>
+      this.work(job, context, "finishing the upgrade", () => ({ message: `cluster add-ons on ${String(job.payload.version)}` })),
+    UPGRADE_KUBERNETES_NODES: (job, context) =>
+      this.work(job, context, "upgrading nodes", () => ({
+        message: `${countOf(job.payload.joinNodes)} joined, ${countOf(job.payload.replacedNodes)} drained, ${countOf(job.payload.upgradedNodes)} upgraded in place to ${String(job.payload.version)}`,
+      })),
+    REMOVE_KUBERNETES_NODES: (job, context) =>
+      this.work(job, context, "removing nodes", () => ({ message: `${countOf(job.payload.removedNodes)} node(s) removed` })),
+    // A plugin's manifests or chart applied to the cluster, moved to another version, or removed —
+    // here, the version it runs, kept in memory by installed plugin.
+    INSTALL_KUBERNETES_PLUGIN: (job, context) => this.work(job, context, "installing the plugin", () => this.plugin(job, "installed")),
+    UPGRADE_KUBERNETES_PLUGIN: (job, context) => this.work(job, context, "upgrading the plugin", () => this.plugin(job, "upgraded")),
+    UNINSTALL_KUBERNETES_PLUGIN: (job, context) =>
+      this.work(job, context, "uninstalling the plugin", () => this.plugin(job, "uninstalled")),
   };
+
+  /** Installed plugins by their record's id: the version each runs. */
+  readonly plugins = new Map<string, string>();
+
+  private plugin(job: Job, done: "installed" | "upgraded" | "uninstalled"): JobResult {
+    const id = String(job.payload.clusterPluginId ?? "");
+    if (done === "uninstalled") this.plugins.delete(id);
+    else this.plugins.set(id, String(job.payload.version ?? ""));
+    return { message: `${String(job.payload.plugin ?? "")} ${String(job.payload.version ?? "")} ${done}` };
+  }
 
   /** What its hosts and VMs look like now: plausible, varying use; a failing host CRITICAL. */
   observe(hostIds: readonly string[], failingHostIds: readonly string[]): ObservationReport[] {
@@ -286,6 +313,10 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", abort, { once: true });
   });
+}
+
+function countOf(list: unknown): number {
+  return Array.isArray(list) ? list.length : 0;
 }
 
 function poolChange(job: Job, done: string): JobResult {

@@ -230,6 +230,7 @@ export function nodePoolMessage(pool: ClusterNodePool) {
     labels: { ...pool.labels },
     taints: pool.taints.map((taint) => ({ key: taint.key, value: taint.value, effect: TaintEffect[taint.effect] })),
     upgradeStrategy: { maxSurge: pool.maxSurge, maxUnavailable: pool.maxUnavailable },
+    version: pool.kubernetesVersion,
     etag: etagOf(pool.version),
     createTime: timestamp(pool.createTime),
     updateTime: timestamp(pool.updateTime),

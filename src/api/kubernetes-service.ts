@@ -10,6 +10,8 @@ import * as nodePools from "../app/kubernetes/node-pools.js";
 import { getCluster, listClusters } from "../app/kubernetes/cluster-queries.js";
 import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import * as templates from "../app/kubernetes/templates.js";
+import { retryClusterOperation } from "../app/kubernetes/retries.js";
+import { upgradeCluster } from "../app/kubernetes/upgrades.js";
 import * as versions from "../app/kubernetes/versions.js";
 import {
   defaultUpgradeStrategy,
@@ -125,6 +127,7 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
           tenantId: cluster.tenantId,
           draft: draftFromMessage(cluster),
           templateId: req.templateId || null,
+          plugins: req.plugins.map((choice) => ({ plugin: choice.plugin, version: choice.version })),
         },
         req.requestId,
       );
@@ -136,6 +139,14 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
     async listKubernetesClusters(req, ctx) {
       const page = await listClusters(db, callContext(ctx), listRequest(req));
       return { clusters: page.items.map(clusterMessage), nextPageToken: page.nextPageToken };
+    },
+    async updateKubernetesCluster(req, ctx) {
+      const cluster = req.cluster!;
+      const patch = maskedPatch<clusters.ClusterPatch>(req.updateMask, {
+        description: () => ({ description: cluster.description }),
+        labels: () => ({ labels: { ...cluster.labels } }),
+      });
+      return { cluster: clusterMessage(await clusters.updateCluster(db, callContext(ctx), cluster.id, cluster.etag, patch)) };
     },
     async deleteKubernetesCluster(req, ctx) {
       return { operation: operationMessage(await clusters.deleteCluster(db, callContext(ctx), req.id, req.etag)) };
@@ -181,6 +192,12 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
     async deleteNodePool(req, ctx) {
       return { operation: operationMessage(await nodePools.deleteNodePool(db, callContext(ctx), req.id, req.etag)) };
     },
+    async upgradeKubernetesCluster(req, ctx) {
+      return { operation: operationMessage(await upgradeCluster(db, callContext(ctx), req.id, req.version, req.etag)) };
+    },
+    async retryKubernetesClusterOperation(req, ctx) {
+      return { operation: operationMessage(await retryClusterOperation(db, callContext(ctx), req.clusterId, req.etag)) };
+    },
     async issueKubeconfig(req, ctx) {
       const ttlMillis = req.ttl ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6) : undefined;
       const issued = await clusters.issueClusterKubeconfig(db, callContext(ctx), secrets, req.clusterId, ttlMillis);
@@ -203,10 +220,13 @@ export const kubernetesTargets: TargetRules<typeof KubernetesService> = {
   createKubernetesCluster: creates("kubernetes_cluster"),
   getKubernetesCluster: reads,
   listKubernetesClusters: reads,
+  updateKubernetesCluster: at("kubernetes_cluster", (request) => request.cluster?.id),
   deleteKubernetesCluster: byId("kubernetes_cluster"),
   setKubernetesClusterStatus: byId("kubernetes_cluster"),
   createNodePool: at("kubernetes_cluster", (request) => request.clusterId),
   updateNodePool: at("kubernetes_node_pool", (request) => request.nodePool?.id),
   deleteNodePool: byId("kubernetes_node_pool"),
+  upgradeKubernetesCluster: byId("kubernetes_cluster"),
+  retryKubernetesClusterOperation: at("kubernetes_cluster", (request) => request.clusterId),
   issueKubeconfig: at("kubernetes_cluster", (request) => request.clusterId),
 };

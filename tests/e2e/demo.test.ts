@@ -1,7 +1,13 @@
-// `npm start -- --demo` loads a realistic cloud once; loading it again duplicates nothing.
+// `npm start -- --demo` loads a realistic cloud once (loading it again duplicates nothing), with a
+// small Kubernetes cluster its simulated agent makes ACTIVE.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { loadDemo } from "../../src/demo.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { KubernetesClusterStatus, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { createSimulatedAgent } from "../../src/agent/simulator.js";
+import { demoAgentToken, loadDemo, loadDemoCluster } from "../../src/demo.js";
+import { bearer, startTestServer, type TestServer } from "../support/server.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -52,4 +58,32 @@ it("loads the demo cloud, and loading it again changes nothing", async () => {
     imageId: images[0]!.id,
   });
   expect(virtualMachine?.name).toBe("payments-vm-001");
+}, 120_000);
+
+it("loads a small cluster that the demo's simulated agent makes ACTIVE", async () => {
+  await loadDemoCluster(t.server.db, t.server.secrets);
+  const agent = createSimulatedAgent({
+    servers: [t.url.replace("http://", "")],
+    token: await demoAgentToken(t.server.db),
+    agentId: "demo-simulator",
+    latencyMs: 20,
+    concurrency: 8,
+  });
+  agent.start();
+  try {
+    const k8s = createClient(KubernetesService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] }));
+    const [summary] = (await k8s.listKubernetesClusters({ filter: 'name = "storefront"' })).clusters;
+    expect(summary).toMatchObject({ version: "1.31.4" });
+    await expect
+      .poll(async () => (await k8s.getKubernetesCluster({ id: summary!.id })).cluster!.status, { timeout: 30_000 })
+      .toBe(KubernetesClusterStatus.ACTIVE);
+    const view = await k8s.getKubernetesCluster({ id: summary!.id });
+    expect(view.nodes.map((node) => [node.name, node.state])).toEqual([
+      ["storefront-cp-1", VirtualMachineState.RUNNING],
+      ["storefront-workers-1", VirtualMachineState.RUNNING],
+      ["storefront-workers-2", VirtualMachineState.RUNNING],
+    ]);
+  } finally {
+    await agent.stop();
+  }
 }, 120_000);

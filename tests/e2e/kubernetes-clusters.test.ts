@@ -119,10 +119,13 @@ describe("a Kubernetes cluster", () => {
     expect(detail.virtualMachine!.clusterId).toBe(clusterId);
     expect((await t.compute().listVirtualMachines({ filter: `cluster_id = "${clusterId}"` })).virtualMachines).toHaveLength(9);
     // It goes with its cluster, never alone.
-    expect(await failure(t.compute().deleteVirtualMachine({ id: worker.virtualMachineId }))).toMatchObject({
+    const refused = await failure(t.compute().deleteVirtualMachine({ id: worker.virtualMachineId }));
+    expect(refused).toMatchObject({
       code: Code.FailedPrecondition,
       reason: "MANAGED_BY_CLUSTER",
+      metadata: { cluster_id: clusterId, node_pool_id: web.id },
     });
+    expect(refused.message).toContain("scale the pool down");
 
     // Each node VM records its cluster and pool; its scheduling record names them.
     const rows = await t.server.db

@@ -32,8 +32,9 @@ beforeAll(async () => {
   cluster = await startHaCluster();
   // Started together: the migrations run once, under their advisory lock.
   replicas = await Promise.all(
-    [0, 1].map(() =>
-      startServerProcess(cluster!.url, {
+    [0, 1].map((i) =>
+      // Each replica's sessions named, for pg_stat_activity in a failure's report.
+      startServerProcess(`${cluster!.url}?application_name=rackplane-${i}`, {
         RACKPLANE_LEASE_SECONDS: "5",
         RACKPLANE_DB_POOL: "10",
         RACKPLANE_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
@@ -140,11 +141,20 @@ let stopLoad = () => {};
 let currentTally: Tally | undefined;
 
 it("survives a switchover and a killed primary under load, losing nothing", async () => {
-  await failover().catch((error: unknown) => {
+  await failover().catch(async (error: unknown) => {
     // What the replicas and the database nodes said, to tell a real failure from a slow machine.
     stopLoad();
     console.error("ha failover failed:", currentTally?.summary(), currentTally?.unexpected.slice(0, 20));
-    for (const [i, replica] of replicas.entries()) console.error(`==== replica ${i}\n${replica.output().slice(-6_000)}`);
+    for (const [i, replica] of replicas.entries()) {
+      // The readiness probe's lines carry the pool's counts (held, idle, waiting).
+      const probe = replica
+        .output()
+        .split("\n")
+        .filter((line) => /"message":"database /.test(line))
+        .map((line) => line.replace(/,"stack":"[^"]*"/, ""));
+      console.error(`==== replica ${i}\n${probe.join("\n")}\n${replica.output().slice(-6_000)}`);
+    }
+    console.error(await cluster?.activity().catch((e: unknown) => `pg_stat_activity: ${String(e)}`));
     console.error(cluster?.logs());
     throw error;
   });

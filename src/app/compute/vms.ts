@@ -10,6 +10,7 @@ import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
+import { removeBastionAssociations } from "../kubernetes/addons/cluster-cascade.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
 import { creationBatcher } from "./creation-batch.js";
@@ -32,14 +33,19 @@ export async function createVirtualMachine(
 /** A cluster's node goes with its cluster (DeleteKubernetesCluster), never alone: the cluster would
  * lose a node it still counts. A VM naming a cluster that does not exist is its own. */
 async function requireNotClusterNode(em: EntityManager, id: string, clusterId: string): Promise<void> {
-  const [cluster] = await em.execute<{ name: string }[]>("select name from kubernetes_cluster where id = ? and status <> 'DELETED'", [
-    clusterId,
-  ]);
+  const [cluster] = await em.execute<{ name: string; pool_id: string | null; pool: string | null }[]>(
+    `select c.name, p.id as pool_id, p.name as pool from kubernetes_cluster c
+       left join virtual_machine vm on vm.id = ? left join kubernetes_node_pool p on p.id = vm.node_pool_id
+      where c.id = ? and c.status <> 'DELETED'`,
+    [id, clusterId],
+  );
   if (!cluster) return;
   throw new FailedPreconditionError(
     "MANAGED_BY_CLUSTER",
-    `virtual machine ${id} is a node of Kubernetes cluster ${cluster.name}: delete the cluster instead`,
-    { virtual_machine_id: id, cluster_id: clusterId },
+    cluster.pool
+      ? `virtual machine ${id} is a node of pool ${cluster.pool} of Kubernetes cluster ${cluster.name}: scale the pool down (UpdateNodePool) or delete the pool or the cluster instead`
+      : `virtual machine ${id} is a control-plane node of Kubernetes cluster ${cluster.name}: delete the cluster instead`,
+    { virtual_machine_id: id, cluster_id: clusterId, ...(cluster.pool_id ? { node_pool_id: cluster.pool_id } : {}) },
   );
 }
 
@@ -88,6 +94,8 @@ export async function operateVirtualMachine(
     if (!vm || vm.state === "DELETED") throw new NotFoundError("virtual_machine", id);
     if (verb === "DELETE" && vm.cluster_id) await requireNotClusterNode(em, id, vm.cluster_id);
     requireTransition({ id, state: vm.state, activeOperationId: vm.active_operation_id }, verb);
+    // A VM being deleted serves no cluster as a bastion any more (audited in this record).
+    if (verb === "DELETE") await removeBastionAssociations(em, ctx.audit, "virtual_machine_id", id);
     const operationId = newId();
     const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as
       | VirtualMachineState

@@ -19,6 +19,7 @@ import {
 import { removeAssignments } from "../maintainers/resources.js";
 import { loadClusterCa } from "./cluster-ca.js";
 import { setClusterStatus } from "./clusters.js";
+import { advanceUpgrade, failUpgrade, isUpgradeStep, upgradeStepKinds } from "./upgrades.js";
 
 const jobKinds = [
   "CREATE_KUBERNETES_CLUSTER",
@@ -26,6 +27,8 @@ const jobKinds = [
   "CREATE_NODE_POOL",
   "SCALE_NODE_POOL",
   "DELETE_NODE_POOL",
+  "UPGRADE_KUBERNETES_CLUSTER",
+  ...upgradeStepKinds,
 ] as const satisfies readonly JobKind[];
 
 const verbOf = (kind: JobKind) => (kind === "DELETE_KUBERNETES_CLUSTER" ? "DELETE" : "SCALE") as "DELETE" | "SCALE";
@@ -39,9 +42,12 @@ async function markStarted(em: EntityManager, operation: OperationView): Promise
 /** Bootstrapped: ACTIVE with the endpoint its agent reported. Torn down: DELETED. A pool's change
  * done: ACTIVE again, and a deleted pool's row gone (its node VMs are DELETED by then). */
 async function applySuccess(em: EntityManager, operation: OperationView, facts: Facts): Promise<void> {
+  // An upgrade's step starts the next one (it locks what it needs in the lock order itself).
+  if (isUpgradeStep(operation.kind)) return advanceUpgrade(em, { id: operation.id, kind: operation.kind });
   const cluster = await lockCluster(em, operation.resourceId);
   if (!cluster) return;
   if (operation.kind === "DELETE_NODE_POOL") await removePool(em, operation.id);
+  if (operation.kind === "UPGRADE_KUBERNETES_CLUSTER") await recordNewVersion(em, operation.id);
   const status = statusAfter(verbOf(operation.kind), "SUCCEEDED");
   await setClusterStatus(em, cluster.id, status, "", null, facts.endpoint);
   // Maintainers go with the cluster; the row stays, DELETED, for the record.
@@ -51,6 +57,8 @@ async function applySuccess(em: EntityManager, operation: OperationView, facts: 
 /** A failed step stops the workflow: the cluster is ERROR with the step's error, and keeps every
  * reservation until it is deleted. */
 async function applyFailure(em: EntityManager, operation: OperationView): Promise<void> {
+  // A failed step fails the upgrade it belongs to, which marks the cluster ERROR.
+  if (isUpgradeStep(operation.kind)) return failUpgrade(em, { id: operation.id });
   const cluster = await lockCluster(em, operation.resourceId);
   if (!cluster) return;
   const [failed] = await em.execute<{ error_message: string }[]>("select error_message from operation where id = ?", [operation.id]);
@@ -64,6 +72,14 @@ async function applyFailure(em: EntityManager, operation: OperationView): Promis
  * leaves the cluster DELETED; a cancelled deletion returns it where it was.
  */
 async function undoQueued(em: EntityManager, operation: OperationView): Promise<void> {
+  if (operation.kind === "UPGRADE_KUBERNETES_CLUSTER" || isUpgradeStep(operation.kind)) {
+    // Half an upgrade cannot be taken back by withdrawing a job: nodes are already replaced.
+    throw new FailedPreconditionError(
+      "OPERATION_NOT_CANCELLABLE",
+      `operation ${operation.id} is a step of a rolling upgrade, which goes on to the end (or stops at a failed step)`,
+      { operation_id: operation.id },
+    );
+  }
   const [job] = await em.execute<{ wait_for_operation_ids: string[] }[]>("select wait_for_operation_ids from job where operation_id = ?", [
     operation.id,
   ]);
@@ -125,6 +141,20 @@ async function undoQueued(em: EntityManager, operation: OperationView): Promise<
   }
   const status = operation.kind === "CREATE_KUBERNETES_CLUSTER" ? "DELETED" : (operation.previousState as KubernetesClusterStatus);
   await setClusterStatus(em, cluster.id, status, status === "DELETED" ? "creation cancelled" : "", null);
+}
+
+/** An upgrade done: the cluster and every pool run the version its closing job names. */
+async function recordNewVersion(em: EntityManager, operationId: string): Promise<void> {
+  const [job] = await em.execute<{ version: string; cluster_id: string }[]>(
+    "select payload->>'version' as version, resource_id as cluster_id from job where operation_id = ?",
+    [operationId],
+  );
+  if (!job) return;
+  await em.execute("update kubernetes_cluster set kubernetes_version = ? where id = ?", [job.version, job.cluster_id]);
+  await em.execute(
+    "update kubernetes_node_pool set kubernetes_version = ?, version = version + 1, update_time = now() where cluster_id = ? and kubernetes_version <> ?",
+    [job.version, job.cluster_id, job.version],
+  );
 }
 
 /** The pool a pool operation's job names, deleted (after the cluster, in the lock order). */

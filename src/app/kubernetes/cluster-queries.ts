@@ -69,6 +69,8 @@ export interface NodePool {
   readonly taints: readonly Taint[];
   readonly maxSurge: number;
   readonly maxUnavailable: number;
+  /** The version its nodes run: the cluster's, until an upgrade has rolled through it. */
+  readonly kubernetesVersion: string;
 }
 
 /** A node as the cluster view shows it. */

@@ -106,6 +106,7 @@ export async function createNodePool(
         taints: [...(draft.taints ?? [])],
         maxSurge: strategy.maxSurge,
         maxUnavailable: strategy.maxUnavailable,
+        kubernetesVersion: cluster.kubernetesVersion,
       });
       await em.flush();
       const nodes = await insertNodes(em, ctx, cluster, id, placed);

@@ -120,6 +120,8 @@ export const KubernetesNodePool = defineEntity({
     taints: p.json<Taint[]>().default("[]"),
     maxSurge: p.integer(),
     maxUnavailable: p.integer(),
+    /** The version its nodes run: the cluster's, until an upgrade has rolled through the pool. */
+    kubernetesVersion: p.string().length(16).default(""),
   },
 });
 export type KubernetesNodePool = InferEntity<typeof KubernetesNodePool>;

@@ -27,6 +27,7 @@ import {
   virtualMachineStateFromJSON,
   virtualMachineStateToJSON,
 } from "./compute.js";
+import { KubernetesPluginChoice } from "./kubernetes_addons.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -497,7 +498,14 @@ export interface NodePool {
     | Date
     | undefined;
   /** When it last changed (output only). */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /**
+   * The Kubernetes version its nodes run: the cluster's, until an upgrade has rolled through the
+   * pool (output only).
+   */
+  version: string;
 }
 
 export interface NodePool_LabelsEntry {
@@ -814,6 +822,12 @@ export interface CreateKubernetesClusterRequest {
   templateId: string;
   /** Idempotency key: a retry with the same id returns the first result. */
   requestId: string;
+  /**
+   * Catalogue plugins to install once the cluster is ACTIVE, as later steps of its creation
+   * (KubernetesAddonService lists them); each plugin once. Refused up front when a version is
+   * withdrawn or does not support the cluster's Kubernetes version.
+   */
+  plugins: KubernetesPluginChoice[];
 }
 
 /** Response of KubernetesService.CreateKubernetesCluster. */
@@ -865,6 +879,22 @@ export interface ListKubernetesClustersResponse {
   clusters: KubernetesCluster[];
   /** Pass as page_token to get the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+/** Request of KubernetesService.UpdateKubernetesCluster. */
+export interface UpdateKubernetesClusterRequest {
+  /** The cluster with its id, etag (optional) and the new values of the fields in update_mask. */
+  cluster:
+    | KubernetesCluster
+    | undefined;
+  /** The fields to change: description, labels. */
+  updateMask: string[] | undefined;
+}
+
+/** Response of KubernetesService.UpdateKubernetesCluster. */
+export interface UpdateKubernetesClusterResponse {
+  /** The updated cluster. */
+  cluster: KubernetesCluster | undefined;
 }
 
 /** Request of KubernetesService.DeleteKubernetesCluster. */
@@ -952,6 +982,39 @@ export interface DeleteNodePoolRequest {
 /** Response of KubernetesService.DeleteNodePool. */
 export interface DeleteNodePoolResponse {
   /** The operation that drains and deletes its nodes. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.UpgradeKubernetesCluster. */
+export interface UpgradeKubernetesClusterRequest {
+  /** The cluster's id. */
+  id: string;
+  /**
+   * The target version: in the catalogue and not UNSUPPORTED, newer than the cluster's, at most
+   * one minor version ahead.
+   */
+  version: string;
+  /** When set, must match the current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesService.UpgradeKubernetesCluster. */
+export interface UpgradeKubernetesClusterResponse {
+  /** The upgrade operation; its progress follows the nodes upgraded. */
+  operation: Operation | undefined;
+}
+
+/** Request of KubernetesService.RetryKubernetesClusterOperation. */
+export interface RetryKubernetesClusterOperationRequest {
+  /** The cluster's id. */
+  clusterId: string;
+  /** When set, must match the cluster's current etag. */
+  etag: string;
+}
+
+/** Response of KubernetesService.RetryKubernetesClusterOperation. */
+export interface RetryKubernetesClusterOperationResponse {
+  /** The workflow's operation, running again. */
   operation: Operation | undefined;
 }
 
@@ -1932,6 +1995,7 @@ function createBaseNodePool(): NodePool {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    version: "",
   };
 }
 
@@ -1978,6 +2042,9 @@ export const NodePool: MessageFns<NodePool> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(114).fork()).join();
+    }
+    if (message.version !== "") {
+      writer.uint32(122).string(message.version);
     }
     return writer;
   },
@@ -2110,6 +2177,14 @@ export const NodePool: MessageFns<NodePool> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2185,6 +2260,7 @@ export const NodePool: MessageFns<NodePool> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
     };
   },
 
@@ -2238,6 +2314,9 @@ export const NodePool: MessageFns<NodePool> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
     return obj;
   },
 
@@ -2272,6 +2351,7 @@ export const NodePool: MessageFns<NodePool> = {
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.version = object.version ?? "";
     return message;
   },
 };
@@ -5175,7 +5255,7 @@ export const DeleteKubernetesClusterTemplateResponse: MessageFns<DeleteKubernete
 };
 
 function createBaseCreateKubernetesClusterRequest(): CreateKubernetesClusterRequest {
-  return { cluster: undefined, templateId: "", requestId: "" };
+  return { cluster: undefined, templateId: "", requestId: "", plugins: [] };
 }
 
 export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterRequest> = {
@@ -5188,6 +5268,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    for (const v of message.plugins) {
+      KubernetesPluginChoice.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -5229,6 +5312,14 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plugins.push(KubernetesPluginChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5254,6 +5345,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesPluginChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -5267,6 +5361,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
     }
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
+    }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesPluginChoice.toJSON(e));
     }
     return obj;
   },
@@ -5283,6 +5380,7 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
       : undefined;
     message.templateId = object.templateId ?? "";
     message.requestId = object.requestId ?? "";
+    message.plugins = object.plugins?.map((e) => KubernetesPluginChoice.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5750,6 +5848,170 @@ export const ListKubernetesClustersResponse: MessageFns<ListKubernetesClustersRe
     const message = createBaseListKubernetesClustersResponse();
     message.clusters = object.clusters?.map((e) => KubernetesCluster.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateKubernetesClusterRequest(): UpdateKubernetesClusterRequest {
+  return { cluster: undefined, updateMask: undefined };
+}
+
+export const UpdateKubernetesClusterRequest: MessageFns<UpdateKubernetesClusterRequest> = {
+  encode(message: UpdateKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKubernetesClusterRequest {
+    return {
+      cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKubernetesClusterRequest>, I>>(base?: I): UpdateKubernetesClusterRequest {
+    return UpdateKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKubernetesClusterRequest>, I>>(
+    object: I,
+  ): UpdateKubernetesClusterRequest {
+    const message = createBaseUpdateKubernetesClusterRequest();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateKubernetesClusterResponse(): UpdateKubernetesClusterResponse {
+  return { cluster: undefined };
+}
+
+export const UpdateKubernetesClusterResponse: MessageFns<UpdateKubernetesClusterResponse> = {
+  encode(message: UpdateKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      KubernetesCluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = KubernetesCluster.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKubernetesClusterResponse {
+    return { cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined };
+  },
+
+  toJSON(message: UpdateKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = KubernetesCluster.toJSON(message.cluster);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKubernetesClusterResponse>, I>>(base?: I): UpdateKubernetesClusterResponse {
+    return UpdateKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKubernetesClusterResponse>, I>>(
+    object: I,
+  ): UpdateKubernetesClusterResponse {
+    const message = createBaseUpdateKubernetesClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? KubernetesCluster.fromPartial(object.cluster)
+      : undefined;
     return message;
   },
 };
@@ -6656,6 +6918,348 @@ export const DeleteNodePoolResponse: MessageFns<DeleteNodePoolResponse> = {
   },
 };
 
+function createBaseUpgradeKubernetesClusterRequest(): UpgradeKubernetesClusterRequest {
+  return { id: "", version: "", etag: "" };
+}
+
+export const UpgradeKubernetesClusterRequest: MessageFns<UpgradeKubernetesClusterRequest> = {
+  encode(message: UpgradeKubernetesClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.etag !== "") {
+      writer.uint32(26).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeKubernetesClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeKubernetesClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeKubernetesClusterRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: UpgradeKubernetesClusterRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradeKubernetesClusterRequest>, I>>(base?: I): UpgradeKubernetesClusterRequest {
+    return UpgradeKubernetesClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradeKubernetesClusterRequest>, I>>(
+    object: I,
+  ): UpgradeKubernetesClusterRequest {
+    const message = createBaseUpgradeKubernetesClusterRequest();
+    message.id = object.id ?? "";
+    message.version = object.version ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseUpgradeKubernetesClusterResponse(): UpgradeKubernetesClusterResponse {
+  return { operation: undefined };
+}
+
+export const UpgradeKubernetesClusterResponse: MessageFns<UpgradeKubernetesClusterResponse> = {
+  encode(message: UpgradeKubernetesClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeKubernetesClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeKubernetesClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeKubernetesClusterResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: UpgradeKubernetesClusterResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradeKubernetesClusterResponse>, I>>(
+    base?: I,
+  ): UpgradeKubernetesClusterResponse {
+    return UpgradeKubernetesClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradeKubernetesClusterResponse>, I>>(
+    object: I,
+  ): UpgradeKubernetesClusterResponse {
+    const message = createBaseUpgradeKubernetesClusterResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRetryKubernetesClusterOperationRequest(): RetryKubernetesClusterOperationRequest {
+  return { clusterId: "", etag: "" };
+}
+
+export const RetryKubernetesClusterOperationRequest: MessageFns<RetryKubernetesClusterOperationRequest> = {
+  encode(message: RetryKubernetesClusterOperationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.etag !== "") {
+      writer.uint32(18).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryKubernetesClusterOperationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryKubernetesClusterOperationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryKubernetesClusterOperationRequest {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: RetryKubernetesClusterOperationRequest): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryKubernetesClusterOperationRequest>, I>>(
+    base?: I,
+  ): RetryKubernetesClusterOperationRequest {
+    return RetryKubernetesClusterOperationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryKubernetesClusterOperationRequest>, I>>(
+    object: I,
+  ): RetryKubernetesClusterOperationRequest {
+    const message = createBaseRetryKubernetesClusterOperationRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
+function createBaseRetryKubernetesClusterOperationResponse(): RetryKubernetesClusterOperationResponse {
+  return { operation: undefined };
+}
+
+export const RetryKubernetesClusterOperationResponse: MessageFns<RetryKubernetesClusterOperationResponse> = {
+  encode(message: RetryKubernetesClusterOperationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryKubernetesClusterOperationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryKubernetesClusterOperationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryKubernetesClusterOperationResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: RetryKubernetesClusterOperationResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryKubernetesClusterOperationResponse>, I>>(
+    base?: I,
+  ): RetryKubernetesClusterOperationResponse {
+    return RetryKubernetesClusterOperationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryKubernetesClusterOperationResponse>, I>>(
+    object: I,
+  ): RetryKubernetesClusterOperationResponse {
+    const message = createBaseRetryKubernetesClusterOperationResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseIssueKubeconfigRequest(): IssueKubeconfigRequest {
   return { clusterId: "", ttl: undefined };
 }
@@ -7049,6 +7653,22 @@ export const KubernetesServiceService = {
       ListKubernetesClustersResponse.decode(value),
   },
   /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/UpdateKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateKubernetesClusterRequest): Buffer =>
+      Buffer.from(UpdateKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateKubernetesClusterRequest => UpdateKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: UpdateKubernetesClusterResponse): Buffer =>
+      Buffer.from(UpdateKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateKubernetesClusterResponse =>
+      UpdateKubernetesClusterResponse.decode(value),
+  },
+  /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
    * confirm.
    */
@@ -7119,6 +7739,42 @@ export const KubernetesServiceService = {
     responseSerialize: (value: DeleteNodePoolResponse): Buffer =>
       Buffer.from(DeleteNodePoolResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteNodePoolResponse => DeleteNodePoolResponse.decode(value),
+  },
+  /**
+   * Upgrades a cluster to a newer version by a rolling upgrade (K8S-4): the control plane first,
+   * one node at a time, then each pool in batches by its upgrade strategy. Surge nodes are admitted
+   * against quota and placed before anything starts; the answer is the upgrade's operation.
+   */
+  upgradeKubernetesCluster: {
+    path: "/rackplane.v1.KubernetesService/UpgradeKubernetesCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpgradeKubernetesClusterRequest): Buffer =>
+      Buffer.from(UpgradeKubernetesClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpgradeKubernetesClusterRequest =>
+      UpgradeKubernetesClusterRequest.decode(value),
+    responseSerialize: (value: UpgradeKubernetesClusterResponse): Buffer =>
+      Buffer.from(UpgradeKubernetesClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpgradeKubernetesClusterResponse =>
+      UpgradeKubernetesClusterResponse.decode(value),
+  },
+  /**
+   * Re-runs the failed step of a cluster's stopped workflow — its creation, a pool's change or an
+   * upgrade — once its cause is repaired: the cluster must be ERROR because that step failed. The
+   * workflow goes on from there; the answer is its operation.
+   */
+  retryKubernetesClusterOperation: {
+    path: "/rackplane.v1.KubernetesService/RetryKubernetesClusterOperation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryKubernetesClusterOperationRequest): Buffer =>
+      Buffer.from(RetryKubernetesClusterOperationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryKubernetesClusterOperationRequest =>
+      RetryKubernetesClusterOperationRequest.decode(value),
+    responseSerialize: (value: RetryKubernetesClusterOperationResponse): Buffer =>
+      Buffer.from(RetryKubernetesClusterOperationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryKubernetesClusterOperationResponse =>
+      RetryKubernetesClusterOperationResponse.decode(value),
   },
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
@@ -7193,6 +7849,11 @@ export interface KubernetesServiceServer extends UntypedServiceImplementation {
   /** Lists clusters (without their nodes). */
   listKubernetesClusters: handleUnaryCall<ListKubernetesClustersRequest, ListKubernetesClustersResponse>;
   /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster: handleUnaryCall<UpdateKubernetesClusterRequest, UpdateKubernetesClusterResponse>;
+  /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
    * confirm.
    */
@@ -7211,6 +7872,21 @@ export interface KubernetesServiceServer extends UntypedServiceImplementation {
   updateNodePool: handleUnaryCall<UpdateNodePoolRequest, UpdateNodePoolResponse>;
   /** Deletes a node pool with its node VMs. */
   deleteNodePool: handleUnaryCall<DeleteNodePoolRequest, DeleteNodePoolResponse>;
+  /**
+   * Upgrades a cluster to a newer version by a rolling upgrade (K8S-4): the control plane first,
+   * one node at a time, then each pool in batches by its upgrade strategy. Surge nodes are admitted
+   * against quota and placed before anything starts; the answer is the upgrade's operation.
+   */
+  upgradeKubernetesCluster: handleUnaryCall<UpgradeKubernetesClusterRequest, UpgradeKubernetesClusterResponse>;
+  /**
+   * Re-runs the failed step of a cluster's stopped workflow — its creation, a pool's change or an
+   * upgrade — once its cause is repaired: the cluster must be ERROR because that step failed. The
+   * workflow goes on from there; the answer is its operation.
+   */
+  retryKubernetesClusterOperation: handleUnaryCall<
+    RetryKubernetesClusterOperationRequest,
+    RetryKubernetesClusterOperationResponse
+  >;
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).
    * Audited; the key is never stored.
@@ -7441,6 +8117,25 @@ export interface KubernetesServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListKubernetesClustersResponse) => void,
   ): ClientUnaryCall;
   /**
+   * Updates the fields of a cluster named in update_mask: description and labels. Everything else
+   * changes through the verbs.
+   */
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  updateKubernetesCluster(
+    request: UpdateKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Deletes a cluster with all of its node VMs (K8S-3); reservations are released as agents
    * confirm.
    */
@@ -7528,6 +8223,46 @@ export interface KubernetesServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteNodePoolResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Upgrades a cluster to a newer version by a rolling upgrade (K8S-4): the control plane first,
+   * one node at a time, then each pool in batches by its upgrade strategy. Surge nodes are admitted
+   * against quota and placed before anything starts; the answer is the upgrade's operation.
+   */
+  upgradeKubernetesCluster(
+    request: UpgradeKubernetesClusterRequest,
+    callback: (error: ServiceError | null, response: UpgradeKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  upgradeKubernetesCluster(
+    request: UpgradeKubernetesClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpgradeKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  upgradeKubernetesCluster(
+    request: UpgradeKubernetesClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpgradeKubernetesClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Re-runs the failed step of a cluster's stopped workflow — its creation, a pool's change or an
+   * upgrade — once its cause is repaired: the cluster must be ERROR because that step failed. The
+   * workflow goes on from there; the answer is its operation.
+   */
+  retryKubernetesClusterOperation(
+    request: RetryKubernetesClusterOperationRequest,
+    callback: (error: ServiceError | null, response: RetryKubernetesClusterOperationResponse) => void,
+  ): ClientUnaryCall;
+  retryKubernetesClusterOperation(
+    request: RetryKubernetesClusterOperationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryKubernetesClusterOperationResponse) => void,
+  ): ClientUnaryCall;
+  retryKubernetesClusterOperation(
+    request: RetryKubernetesClusterOperationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryKubernetesClusterOperationResponse) => void,
   ): ClientUnaryCall;
   /**
    * Issues a kubeconfig for the caller: a client certificate signed by the cluster's CA (K8S-6).

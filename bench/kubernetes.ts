@@ -1,0 +1,181 @@
+// Issue 13's targets on 10,000 hosts: admission and placement of a 100-node cluster in one request
+// (p99 ≤ 250 ms), GetKubernetesCluster of a 100-node cluster (p99 ≤ 20 ms), and a 100-node rolling
+// upgrade with the simulated agent answering at once — the control plane's overhead per step.
+// Requests one at a time: these are latencies of single requests, not throughput.
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { IdentityService, Role } from "../gen/es/rackplane/v1/identity_pb.js";
+import { KubernetesClusterStatus, KubernetesService } from "../gen/es/rackplane/v1/kubernetes_pb.js";
+import { OperationService, OperationState } from "../gen/es/rackplane/v1/operation_pb.js";
+import { createSimulatedAgent } from "../src/agent/simulator.js";
+import { startBenchServer } from "./harness.js";
+
+const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
+const groupCount = 10;
+const creations = Number(process.env.BENCH_CLUSTERS ?? 20);
+const reads = Number(process.env.BENCH_READS ?? 500);
+
+const server = await startBenchServer();
+try {
+  await seed(server.databaseUrl);
+  const transport = createGrpcTransport({ baseUrl: server.url });
+  const headers = { authorization: `Bearer ${server.adminToken}` };
+  const k8s = createClient(KubernetesService, transport);
+  const operations = createClient(OperationService, transport);
+  const group = (n: number) => `20000000-0000-7000-8000-${n.toString(16).padStart(12, "0")}`;
+  const shape = { specificationId: "50000000-0000-7000-8000-000000000001", imageId: "60000000-0000-7000-8000-000000000001" };
+  const request = (name: string, n: number) => ({
+    cluster: {
+      name,
+      tenantId: "40000000-0000-7000-8000-000000000000",
+      version: "1.31.4",
+      controlPlane: { count: 3, groupId: group(0), ...shape },
+      nodePools: [{ name: "workers", nodeCount: 97, groupId: group(1 + (n % (groupCount - 1))), ...shape }],
+    },
+  });
+
+  // 1. Admission and placement of 100 nodes in one request (the clusters stay PROVISIONING: no agent).
+  await k8s.createKubernetesCluster(request("warm-up", 0), { headers });
+  const createMs: number[] = [];
+  let lastClusterId = "";
+  for (let n = 0; n < creations; n++) {
+    const started = performance.now();
+    const { cluster } = await k8s.createKubernetesCluster(request(`bench-${n}`, n), { headers });
+    createMs.push(performance.now() - started);
+    lastClusterId = cluster!.id;
+  }
+  report(`CreateKubernetesCluster, 100 nodes on ${hostCount} hosts (target p99 ≤ 250 ms)`, createMs);
+
+  // 2. Reading a 100-node cluster with every node, its host and state.
+  for (let i = 0; i < 50; i++) await k8s.getKubernetesCluster({ id: lastClusterId }, { headers });
+  const readMs: number[] = [];
+  for (let i = 0; i < reads; i++) {
+    const started = performance.now();
+    const view = await k8s.getKubernetesCluster({ id: lastClusterId }, { headers });
+    readMs.push(performance.now() - started);
+    if (view.nodes.length !== 100) throw new Error(`the cluster has ${view.nodes.length} nodes`);
+  }
+  report("GetKubernetesCluster, 100 nodes (target p99 ≤ 20 ms)", readMs);
+
+  // 3. A 100-node rolling upgrade (1 control-plane node, 99 workers, surge 1): every batch is a surge
+  // node's creation, the batch's step, the old node's deletion and the removal step, answered at once.
+  const identity = createClient(IdentityService, transport);
+  const { secret } = await identity.createToken({ principal: "bench-agent", role: Role.AGENT }, { headers });
+  const agent = createSimulatedAgent({
+    servers: [server.url.replace("http://", "")],
+    token: secret,
+    agentId: "bench-agent",
+    latencyMs: 0,
+    concurrency: 64,
+  });
+  agent.start();
+  try {
+    const built = await k8s.createKubernetesCluster(
+      {
+        cluster: {
+          ...request("rolling", 0).cluster,
+          controlPlane: { count: 1, groupId: group(0), ...shape },
+          nodePools: [{ name: "workers", nodeCount: 99, groupId: group(1), ...shape }],
+        },
+      },
+      { headers },
+    );
+    await settle(operations, built.operation!.id, headers);
+    const started = performance.now();
+    const upgradeStart = new Date();
+    const { operation } = await k8s.upgradeKubernetesCluster({ id: built.cluster!.id, version: "1.32.0" }, { headers });
+    const state = await settle(operations, operation!.id, headers);
+    const totalMs = performance.now() - started;
+    const view = await k8s.getKubernetesCluster({ id: built.cluster!.id }, { headers });
+    if (state !== OperationState.SUCCEEDED || view.cluster!.status !== KubernetesClusterStatus.ACTIVE) {
+      throw new Error(`the upgrade ended ${OperationState[state]}, the cluster ${KubernetesClusterStatus[view.cluster!.status]}`);
+    }
+    const [jobs] = await withClient(server.databaseUrl, (client) =>
+      client.query<{ steps: number; nodes: number; total: number }>(
+        `select count(*) filter (where kind in ('UPGRADE_KUBERNETES_NODES', 'REMOVE_KUBERNETES_NODES', 'UPGRADE_KUBERNETES_CLUSTER'))::int as steps,
+                count(*) filter (where kind in ('CREATE_VIRTUAL_MACHINE', 'DELETE_VIRTUAL_MACHINE'))::int as nodes, count(*)::int as total
+           from job where (resource_id = $1::uuid or payload->>'clusterId' = $1) and create_time >= $2`,
+        [built.cluster!.id, upgradeStart],
+      ),
+    ).then((result) => result.rows);
+    console.log(
+      `rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s for ${jobs!.total} jobs (${jobs!.steps} workflow steps, ${jobs!.nodes} node creations and deletions): ${(totalMs / jobs!.total).toFixed(1)} ms per job, ${(totalMs / 100).toFixed(0)} ms per node`,
+    );
+  } finally {
+    await agent.stop();
+  }
+} finally {
+  await server.stop();
+}
+
+async function settle(operations: ReturnType<typeof createClient<typeof OperationService>>, id: string, headers: Record<string, string>) {
+  for (;;) {
+    const { operation } = await operations.getOperation({ id }, { headers });
+    if (operation!.state !== OperationState.PENDING && operation!.state !== OperationState.RUNNING) return operation!.state;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function report(name: string, samples: number[]): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  console.log(
+    `${name}: n ${sorted.length}, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`,
+  );
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** 10,000 hosts of 64 cores (256 effective) in 10 groups, one tenant with room for every cluster,
+ * a specification, an image and two versions. */
+async function seed(databaseUrl: string): Promise<void> {
+  const racks = Math.ceil(hostCount / 21);
+  await withClient(databaseUrl, (client) =>
+    client.query(`
+      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
+      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
+      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
+      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
+        select ('10000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'rack-' || n,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42
+          from generate_series(0, ${racks - 1}) n;
+      insert into baremetal_group (id, version, create_time, update_time, name, dimension, cpu_allocation_ratio)
+        select ('20000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'group-' || n, 'PURPOSE', 4
+          from generate_series(0, ${groupCount - 1}) n;
+      insert into baremetal (id, version, create_time, update_time, name, serial_number, cpu_cores, memory_mib, storage_gib,
+                             effective_cpu_cores, effective_memory_mib, effective_storage_gib, status, status_change_time, group_id,
+                             rack_id, first_position, height_units, room_id, datacenter_id, region_id)
+        select ('30000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'host-' || n, 'SN' || n, 64, 524288, 8000,
+               256, 524288, 8000, 'ACTIVE', now(), ('20000000-0000-7000-8000-' || lpad(to_hex(n % ${groupCount}), 12, '0'))::uuid,
+               ('10000000-0000-7000-8000-' || lpad(to_hex(n / 21), 12, '0'))::uuid, 1 + (n % 21) * 2, 2,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001'
+          from generate_series(0, ${hostCount - 1}) n;
+      update baremetal_group g set effective_cpu_total = t.cpu, effective_memory_mib_total = t.memory, effective_storage_gib_total = t.storage
+        from (select group_id, sum(effective_cpu_cores) as cpu, sum(effective_memory_mib) as memory, sum(effective_storage_gib) as storage
+                from baremetal group by group_id) t where t.group_id = g.id;
+      insert into tenant (id, version, create_time, update_time, name, kind)
+        values ('40000000-0000-7000-8000-000000000000', 1, now(), now(), 'bench-tenant', 'PROJECT');
+      insert into baremetal_group_tenant_quota (id, version, create_time, update_time, tenant_id, group_id, cpu_absolute, memory_mib_percent, storage_gib_percent)
+        select gen_random_uuid(), 1, now(), now(), '40000000-0000-7000-8000-000000000000', g.id, 100000, 100, 100 from baremetal_group g;
+      insert into virtual_machine_specification (id, version, create_time, update_time, name, vcpu, memory_mib, storage_gib)
+        values ('50000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-small', 2, 4096, 40);
+      insert into image (id, version, create_time, update_time, name, architecture, status)
+        values ('60000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench-image', 'X86_64', 'ACTIVE');
+      analyze;
+    `),
+  );
+  const transport = createGrpcTransport({ baseUrl: server.url });
+  const k8s = createClient(KubernetesService, transport);
+  const headers = { authorization: `Bearer ${server.adminToken}` };
+  await k8s.createKubernetesVersion({ version: { version: "1.31.4" } }, { headers });
+  await k8s.createKubernetesVersion({ version: { version: "1.32.0" } }, { headers });
+}
