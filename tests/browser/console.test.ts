@@ -251,6 +251,10 @@ it("creates a Kubernetes cluster, follows it to ACTIVE, scales a pool, downloads
   const nodes = page.getByRole("table", { name: "Nodes" });
   await expect.poll(() => nodes.locator("tbody tr").count()).toBe(2);
   expect(await nodes.locator("tbody tr td:nth-child(4) a").count()).toBe(2);
+  // The only version in the catalogue is the cluster's: nothing to upgrade to, and no error.
+  const upgrade = page.getByRole("form", { name: "Upgrade the cluster" });
+  await expect.poll(() => upgrade.getByLabel("Upgrade to").locator("option").first().textContent()).toBe("no newer version");
+  expect(await upgrade.getByRole("alert").count()).toBe(0);
   await shot(page, "13-cluster-active");
 
   // Scale web 1 → 2: a new operation, followed live, and a third node.

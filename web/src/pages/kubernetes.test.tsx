@@ -20,7 +20,7 @@ import {
 } from "../../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { OperationService, OperationState } from "../../../gen/es/rackplane/v1/operation_pb.js";
 import { Caller } from "../identity";
-import { ClusterDetail, clusterFilter, createClusterRequest } from "./kubernetes";
+import { ClusterDetail, clusterFilter, createClusterRequest, newerVersion } from "./kubernetes";
 
 const { createObjectURL } = URL;
 afterEach(() => {
@@ -62,6 +62,13 @@ it("leaves a template's parts to the template and sends a custom cluster whole",
   const request = createClusterRequest({ ...custom, poolName: "web", poolNodeCount: "2" });
   expect(request.cluster?.controlPlane).toEqual({ count: 3, groupId: "g", specificationId: "s", imageId: "i" });
   expect(request.cluster?.nodePools).toEqual([{ name: "web", nodeCount: 2, groupId: "g", specificationId: "s", imageId: "i" }]);
+});
+
+it("compares versions as numbers", () => {
+  expect(newerVersion("1.32.0", "1.31.4")).toBe(true);
+  expect(newerVersion("1.31.10", "1.31.9")).toBe(true);
+  expect(newerVersion("1.31.4", "1.31.4")).toBe(false);
+  expect(newerVersion("1.30.9", "1.31.0")).toBe(false);
 });
 
 const clusterId = "0193a000-0000-7000-8000-000000000001";

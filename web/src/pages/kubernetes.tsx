@@ -1,6 +1,6 @@
 // Kubernetes clusters: a list with the server's filters; create from a template or custom; a
 // cluster's detail from one GetKubernetesCluster call (pools, nodes with their hosts and states),
-// its status marks (platform admins), pool scaling, kubeconfig download and delete, with the live
+// its status marks (platform admins), pool scaling, upgrade, kubeconfig download and delete, with the live
 // progress of the cluster's operation as on a VM's page.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
@@ -384,6 +384,7 @@ export function ClusterDetail({ id, operationId }: { id: string; operationId: st
       )}
       <ErrorNotice error={kubeconfig.error ?? remove.error ?? watchError} />
       <OperationProgress operation={operation} />
+      <UpgradeCluster cluster={c} onOperation={setWatching} />
       {isPlatformAdmin(caller) && <StatusMark cluster={c} />}
       <h2>Node pools</h2>
       <div className="table-wrap">
@@ -465,6 +466,47 @@ function ScalePool({ pool, onOperation }: { pool: NodePool; onOperation: (id: st
         Scale
       </button>
       <ErrorNotice error={scale.error} />
+    </form>
+  );
+}
+
+/** MAJOR.MINOR.PATCH compared as numbers: is `a` newer than `b`? */
+export function newerVersion(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return (x![i] ?? 0) > (y![i] ?? 0);
+  return false;
+}
+
+function UpgradeCluster({ cluster, onOperation }: { cluster: KubernetesCluster; onOperation: (id: string) => void }) {
+  const [version, setVersion] = useState("");
+  const versions = useQuery(KubernetesService.method.listKubernetesVersions, {
+    pageSize: 200,
+    filter: "status != KUBERNETES_VERSION_STATUS_UNSUPPORTED",
+  });
+  const upgrade = useMutation(KubernetesService.method.upgradeKubernetesCluster, {
+    onSuccess: (response) => response.operation && onOperation(response.operation.id),
+  });
+  const newer = versions.data?.versions.filter((v) => newerVersion(v.version, cluster.version)) ?? [];
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    upgrade.mutate({ id: cluster.id, version, etag: cluster.etag });
+  };
+  return (
+    <form className="inline card" onSubmit={submit} aria-label="Upgrade the cluster">
+      <Field label="Upgrade to">
+        {(id) => (
+          <select id={id} value={version} onChange={(e) => setVersion(e.target.value)} required>
+            <option value="">{newer.length ? "choose…" : "no newer version"}</option>
+            {newer.map((v) => (
+              <option key={v.id}>{v.version}</option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <button type="submit" disabled={upgrade.isPending || newer.length === 0}>
+        Upgrade
+      </button>
+      <ErrorNotice error={upgrade.error ?? versions.error} />
     </form>
   );
 }
