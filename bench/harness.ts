@@ -23,12 +23,21 @@ export interface BenchServer {
   readonly databaseUrl: string;
   readonly adminToken: string;
   readonly pid: number;
+  /** Milliseconds from spawning the server to its first ready answer (/readyz). */
+  readonly readyMs: number;
   stop(): Promise<void>;
 }
 
-/** `demo`: start with `--demo` (the demo cloud and its simulated agent), as the console bench needs. */
-export async function startBenchServer(options: { demo?: boolean } = {}): Promise<BenchServer> {
-  const dir = mkdtempSync(join(tmpdir(), "rackplane-bench-"));
+export interface BenchServerOptions {
+  /** Start with `--demo` (the demo cloud and its simulated agent), as the console bench needs. */
+  readonly demo?: boolean;
+  /** A directory kept between runs (its PostgreSQL and the server's data dir), e.g. a large
+   * dataset generated once; by default a throwaway one. */
+  readonly keptDir?: string;
+}
+
+export async function startBenchServer(options: BenchServerOptions = {}): Promise<BenchServer> {
+  const dir = options.keptDir ?? mkdtempSync(join(tmpdir(), "rackplane-bench-"));
   // BENCH_PG_STATS=1 loads pg_stat_statements and prints where PostgreSQL spent its time at the end.
   const pgStats = process.env.BENCH_PG_STATS === "1";
   const database: EmbeddedDatabase = await startEmbeddedPostgres({
@@ -65,16 +74,18 @@ export async function startBenchServer(options: { demo?: boolean } = {}): Promis
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  for (let tries = 0; ; tries++) {
-    try {
-      const res = await fetch(`${url}/metrics`);
-      if (res.ok) break;
-    } catch {
-      if (tries > 300) throw new Error("server did not start");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  const spawned = performance.now();
+  for (;;) {
+    const ready = await fetch(`${url}/readyz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (performance.now() - spawned > 60_000) throw new Error("server did not become ready within a minute");
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  // /metrics answers before the first-start token file is written: wait for the file too.
+  const readyMs = performance.now() - spawned;
+  // /readyz answers before the first-start token file is written: wait for the file too.
   let adminToken = "";
   for (let tries = 0; adminToken === ""; tries++) {
     try {
@@ -89,6 +100,7 @@ export async function startBenchServer(options: { demo?: boolean } = {}): Promis
     databaseUrl: database.url,
     adminToken,
     pid: child.pid!,
+    readyMs,
     async stop() {
       if (pgStats)
         await withClient(database.url, printStatementStats).catch((error: unknown) => console.error("statement statistics:", error));
@@ -96,7 +108,7 @@ export async function startBenchServer(options: { demo?: boolean } = {}): Promis
       child.kill("SIGTERM");
       await exited;
       await database.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.keptDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -330,7 +342,7 @@ export function printResults(results: readonly LoadResult[]): void {
   }
 }
 
-async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -378,4 +390,31 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The zero-overcommit check after a placement load: every host's counters equal the sum of its
+ * reservations, no host is past its effective capacity, no tenant's counters drift or pass a limit.
+ */
+export async function overcommitCheck(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+    return {
+      virtualMachines: await count("select count(*) as n from virtual_machine"),
+      hostsWhoseCountersDrift:
+        await count(`select count(*) as n from (select b.id from baremetal b left join virtual_machine vm on vm.baremetal_id = b.id and vm.reserved
+        group by b.id having b.cpu_cores_allocated <> coalesce(sum(vm.cpu_cores), 0) or b.memory_mib_allocated <> coalesce(sum(vm.memory_mib), 0)) x`),
+      hostsOvercommitted: await count(
+        "select count(*) as n from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0",
+      ),
+      quotasWhoseCountersDrift:
+        await count(`select count(*) as n from (select q.id from baremetal_group_tenant_quota q left join virtual_machine vm
+        on vm.tenant_id = q.tenant_id and vm.group_id = q.group_id and vm.reserved group by q.id having q.cpu_used <> coalesce(sum(vm.cpu_cores), 0)) x`),
+      quotasExceeded: await count("select count(*) as n from baremetal_group_tenant_quota where cpu_used > cpu_absolute"),
+    };
+  } finally {
+    await client.end();
+  }
 }

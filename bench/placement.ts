@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
-import { cpuMeter, leanClient, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
+import { cpuMeter, leanClient, overcommitCheck, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -55,7 +55,7 @@ try {
   console.log(
     `\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`,
   );
-  console.log(`zero-overcommit check: ${JSON.stringify(await drift(server.databaseUrl))}`);
+  console.log(`zero-overcommit check: ${JSON.stringify(await overcommitCheck(server.databaseUrl))}`);
   // How the server grouped the creations into transactions (creation-batch.ts).
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
@@ -123,29 +123,6 @@ async function analyze() {
   await client.connect();
   try {
     await client.query("analyze virtual_machine, scheduling_record, operation, job, audit_event, name_sequence");
-  } finally {
-    await client.end();
-  }
-}
-
-async function drift(databaseUrl: string) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
-    return {
-      virtualMachines: await count("select count(*) as n from virtual_machine"),
-      hostsWhoseCountersDrift:
-        await count(`select count(*) as n from (select b.id from baremetal b left join virtual_machine vm on vm.baremetal_id = b.id and vm.reserved
-        group by b.id having b.cpu_cores_allocated <> coalesce(sum(vm.cpu_cores), 0) or b.memory_mib_allocated <> coalesce(sum(vm.memory_mib), 0)) x`),
-      hostsOvercommitted: await count(
-        "select count(*) as n from baremetal where free_cpu_cores < 0 or free_memory_mib < 0 or free_storage_gib < 0",
-      ),
-      quotasWhoseCountersDrift:
-        await count(`select count(*) as n from (select q.id from baremetal_group_tenant_quota q left join virtual_machine vm
-        on vm.tenant_id = q.tenant_id and vm.group_id = q.group_id and vm.reserved group by q.id having q.cpu_used <> coalesce(sum(vm.cpu_cores), 0)) x`),
-      quotasExceeded: await count("select count(*) as n from baremetal_group_tenant_quota where cpu_used > cpu_absolute"),
-    };
   } finally {
     await client.end();
   }

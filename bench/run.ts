@@ -9,6 +9,8 @@ const suites: Record<string, () => Promise<unknown>> = {
   cli: () => import("./cli.js"),
   console: () => import("./console.js"),
   kubernetes: () => import("./kubernetes.js"),
+  // Last: the first run generates its dataset (minutes), later runs reuse it.
+  scale: () => import("./scale.js"),
 };
 for (const [name, load] of Object.entries(suites)) {
   if (only && only !== name) continue;

@@ -78,6 +78,8 @@ const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_S
 const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
   databaseUrl,
+  // Optional: a streaming replica for the reads of Get and List calls (docs/deployment.md).
+  ...(process.env.DATABASE_READ_URL ? { databaseReadUrl: process.env.DATABASE_READ_URL } : {}),
   host,
   port,
   leaseMillis: leaseSeconds * 1000,

@@ -18,6 +18,9 @@ export const jobKinds = [
   "UPGRADE_KUBERNETES_CLUSTER",
   "UPGRADE_KUBERNETES_NODES",
   "REMOVE_KUBERNETES_NODES",
+  "INSTALL_KUBERNETES_PLUGIN",
+  "UPGRADE_KUBERNETES_PLUGIN",
+  "UNINSTALL_KUBERNETES_PLUGIN",
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 

@@ -149,7 +149,23 @@ export class SimulatedHypervisor {
       })),
     REMOVE_KUBERNETES_NODES: (job, context) =>
       this.work(job, context, "removing nodes", () => ({ message: `${countOf(job.payload.removedNodes)} node(s) removed` })),
+    // A plugin's manifests or chart applied to the cluster, moved to another version, or removed —
+    // here, the version it runs, kept in memory by installed plugin.
+    INSTALL_KUBERNETES_PLUGIN: (job, context) => this.work(job, context, "installing the plugin", () => this.plugin(job, "installed")),
+    UPGRADE_KUBERNETES_PLUGIN: (job, context) => this.work(job, context, "upgrading the plugin", () => this.plugin(job, "upgraded")),
+    UNINSTALL_KUBERNETES_PLUGIN: (job, context) =>
+      this.work(job, context, "uninstalling the plugin", () => this.plugin(job, "uninstalled")),
   };
+
+  /** Installed plugins by their record's id: the version each runs. */
+  readonly plugins = new Map<string, string>();
+
+  private plugin(job: Job, done: "installed" | "upgraded" | "uninstalled"): JobResult {
+    const id = String(job.payload.clusterPluginId ?? "");
+    if (done === "uninstalled") this.plugins.delete(id);
+    else this.plugins.set(id, String(job.payload.version ?? ""));
+    return { message: `${String(job.payload.plugin ?? "")} ${String(job.payload.version ?? "")} ${done}` };
+  }
 
   /** What its hosts and VMs look like now: plausible, varying use; a failing host CRITICAL. */
   observe(hostIds: readonly string[], failingHostIds: readonly string[]): ObservationReport[] {

@@ -16,6 +16,7 @@ import type { ObservationView } from "../domain/observations.js";
 import { observationMessage } from "./observation-mapping.js";
 import { getVirtualMachineDetail, listSchedulingRecords, listVirtualMachines, type SchedulingRecord } from "../app/compute/vm-queries.js";
 import type { Database } from "../app/database.js";
+import { previewVirtualMachineName } from "../app/compute/naming-preview.js";
 import type { VirtualMachine, VirtualMachineRole as DomainRole } from "../domain/compute.js";
 import { catalogueHandlers, catalogueTargets } from "./compute-catalogue.js";
 import { callContext, listRequest, timestamp } from "./convert.js";
@@ -97,6 +98,9 @@ export function computeService(db: Database, observations: ObservationSettings):
       const page = await listSchedulingRecords(db, callContext(ctx), listRequest(req));
       return { schedulingRecords: page.items.map(schedulingRecordMessage), nextPageToken: page.nextPageToken };
     },
+    async previewVirtualMachineName(req, ctx) {
+      return previewVirtualMachineName(db, callContext(ctx), req.tenantId, role(req.role));
+    },
   };
 }
 
@@ -110,6 +114,7 @@ export const computeTargets: TargetRules<typeof ComputeService> = {
   rebootVirtualMachine: byId("virtual_machine"),
   deleteVirtualMachine: byId("virtual_machine"),
   listSchedulingRecords: reads,
+  previewVirtualMachineName: reads,
 };
 
 function role(value: VirtualMachineRole): DomainRole {

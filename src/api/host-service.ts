@@ -49,7 +49,7 @@ export function hostHandlers(db: Database, observations: ObservationSettings): P
       return { baremetal: baremetalMessage(host, observed.get(host.id)) };
     },
     async listBaremetals(req, ctx) {
-      const page = await baremetals.listBaremetals(db, callContext(ctx), listRequest(req));
+      const page = await baremetals.listBaremetals(db, callContext(ctx), { ...listRequest(req), orderBy: req.orderBy });
       const observed = await readObservations(
         db,
         "baremetal",

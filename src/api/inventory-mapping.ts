@@ -17,7 +17,9 @@ import {
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import type { DatacenterFields } from "../app/inventory/datacenters.js";
 import type { RackFields } from "../app/inventory/racks.js";
+import { Health } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { etagOf } from "../domain/etag.js";
+import { observationMessage } from "./observation-mapping.js";
 import type * as inventory from "../domain/inventory.js";
 import { resourceFields, timestamp } from "./convert.js";
 
@@ -128,7 +130,13 @@ export function rackUnitMessage(unit: inventory.RackUnit & { occupant?: inventor
     network: { switchPort: unit.switchPort, vlan: unit.vlan, addresses: unit.addresses },
     slotGroupId: unit.slotGroupId ?? "",
     allowedTenantIds: unit.allowedTenantIds,
-    occupant: unit.occupant,
+    occupant: unit.occupant && {
+      kind: unit.occupant.kind,
+      id: unit.occupant.id,
+      label: unit.occupant.label,
+      health: unit.occupant.health ? Health[unit.occupant.health] : Health.UNSPECIFIED,
+      observation: observationMessage(unit.occupant.observation),
+    },
     faultReason: unit.faultReason,
     etag: etagOf(unit.version),
     updateTime: timestamp(unit.updateTime),
@@ -165,6 +173,8 @@ export function loadMessage(load: inventory.RackLoadSummary) {
     memoryMibAllocated: BigInt(load.memoryMibAllocated),
     storageGibCapacity: BigInt(load.storageGibCapacity),
     storageGibAllocated: BigInt(load.storageGibAllocated),
+    memoryMibUsed: BigInt(Math.round(load.memoryMibUsed)),
+    storageGibUsed: BigInt(Math.round(load.storageGibUsed)),
   });
 }
 

@@ -112,7 +112,7 @@ export function inventoryService(db: Database, observations: ObservationSettings
     },
 
     async getRackElevation(req, ctx) {
-      const elevation = await racks.getRackElevation(db, callContext(ctx), req.rackId);
+      const elevation = await racks.getRackElevation(db, callContext(ctx), req.rackId, observations);
       return {
         rack: rackMessage(elevation.rack),
         units: elevation.units.map(rackUnitMessage),

@@ -127,6 +127,7 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
           tenantId: cluster.tenantId,
           draft: draftFromMessage(cluster),
           templateId: req.templateId || null,
+          plugins: req.plugins.map((choice) => ({ plugin: choice.plugin, version: choice.version })),
         },
         req.requestId,
       );

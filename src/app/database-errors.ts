@@ -12,7 +12,9 @@ export function isRetryableConflict(error: unknown): boolean {
  * The database cannot be reached or cannot take writes now: connection refused, reset or timed out,
  * a connection terminated under us (the server restarted: 57P01 admin shutdown, 57P02, 57P03
  * starting up), any 08xxx connection exception, or 25006 (a read-only transaction: we reached a
- * standby). The call did not happen, or was rolled back; a retry after a while is the remedy.
+ * standby), or a query the server never answered (node-postgres's `query_timeout`: the connection
+ * is destroyed, so a transaction on it is rolled back). The call did not happen, or was rolled back;
+ * a retry after a while is the remedy.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   return someCause(error, (e) => {
@@ -20,7 +22,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (code.startsWith("08") || ["57P01", "57P02", "57P03", "25006"].includes(code)) return true;
     if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"].includes(code)) return true;
     const message = e instanceof Error ? e.message : "";
-    return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Client was closed and is not queryable/i.test(
+    return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Client was closed and is not queryable|Query read timeout/i.test(
       message,
     );
   });

@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
-import { poolGuardStats } from "../persistence/pool-guard.js";
+import { poolGuardStats, timedQuery } from "../persistence/pool-guard.js";
 
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
  * (its own identity map), never on the global one. */
@@ -12,16 +12,25 @@ export class Database {
   }
 
   /** Asks a pooled connection, past the ORM (and its query log), whether the server it reached
-   * takes writes: the readiness probe's question. Throws when it does not answer or is a standby. */
-  async ping(): Promise<void> {
+   * takes writes: the readiness probe's question. Throws when it does not answer within
+   * `timeoutMs` once it has a connection (the connection is then destroyed, not pooled again), or
+   * reached a standby. Getting a connection is bounded by the pool (persistence/pool-guard.ts). */
+  async ping(timeoutMs = 2_000): Promise<void> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
-    const { rows } = await pool.query<{ standby: boolean }>("select pg_is_in_recovery() as standby");
+    const { rows } = await pool.query<{ standby: boolean }>(timedQuery("select pg_is_in_recovery() as standby", timeoutMs));
     if (rows[0]?.standby) throw new Error("the database is a read-only standby, not a primary");
   }
 
   /** The pool's counts, for metrics: connections open and idle, callers waiting, and what the pool
    * guard dropped (persistence/pool-guard.ts). */
-  async poolState(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number }> {
+  async poolState(): Promise<{
+    total: number;
+    idle: number;
+    waiting: number;
+    idleErrors: number;
+    droppedReadOnly: number;
+    timedOut: number;
+  }> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
     return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
   }

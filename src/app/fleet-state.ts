@@ -16,6 +16,9 @@ export interface FleetState {
   readonly drifted: readonly { resourceType: string; count: number }[];
 }
 
+/** Unfinished operations by state, for the operations gauge. */
+export const openOperationsSql = "select state, count(*)::int as count from operation where state in ('PENDING', 'RUNNING') group by state";
+
 export async function readFleetState(db: Database): Promise<FleetState> {
   const em = db.em();
   // Both job queries use the partial indexes on QUEUED and LEASED rows.
@@ -30,9 +33,8 @@ export async function readFleetState(db: Database): Promise<FleetState> {
        from agent, unnest(case when cardinality(job_kinds) = 0 then array['*'] else job_kinds end) as kind
       where connected group by kind`,
   );
-  const operations = await em.execute<{ state: string; count: number }[]>(
-    "select state, count(*)::int as count from operation where state in ('PENDING', 'RUNNING') group by state",
-  );
+  // The partial index holds unfinished operations only (operation_open_index).
+  const operations = await em.execute<{ state: string; count: number }[]>(openOperationsSql);
   // The partial index holds drifted rows only.
   const drifted = await em.execute<{ resource_type: string; count: number }[]>(
     "select resource_type, count(*)::int as count from observation where drifted group by resource_type",

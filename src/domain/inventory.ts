@@ -1,5 +1,6 @@
 // The data-center inventory (INV-1..4): plain types and the rules of rack units.
 import { FailedPreconditionError, InvalidArgumentError } from "./errors.js";
+import type { Health, ObservationView } from "./observations.js";
 
 interface Resource {
   readonly id: string;
@@ -101,6 +102,10 @@ export interface RackUnitOccupant {
   readonly kind: "reservation" | "baremetal";
   readonly id: string;
   readonly label: string;
+  /** A host's health as it counts now (UNKNOWN: never reported or stale); undefined for a reservation. */
+  readonly health?: Health;
+  /** A host's latest observation, if it has one. */
+  readonly observation?: ObservationView;
 }
 
 export interface RackLoadSummary {
@@ -116,6 +121,11 @@ export interface RackLoadSummary {
   readonly memoryMibAllocated: number;
   readonly storageGibCapacity: number;
   readonly storageGibAllocated: number;
+  /** Hosts with a fresh observation; the observed use is summed over them. */
+  readonly observedHostCount: number;
+  readonly cpuCoresUsed: number;
+  readonly memoryMibUsed: number;
+  readonly storageGibUsed: number;
 }
 
 export interface RackElevation {

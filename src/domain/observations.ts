@@ -22,11 +22,9 @@ export interface HealthReason {
   readonly message: string;
 }
 
-/** One observation as an agent reports it. `health` is null for a VM. */
-export interface ObservationReport {
-  readonly kind: ObservedKind;
-  readonly id: string;
-  readonly observeTime: Date;
+/** What an agent saw of one resource at one moment: the values a report carries and the stored
+ * observation keeps. `health` is null for a VM. */
+export interface ObservedValues {
   readonly powerState: PowerState;
   readonly health: Exclude<Health, "UNKNOWN"> | null;
   readonly reasons: readonly HealthReason[];
@@ -35,23 +33,36 @@ export interface ObservationReport {
   readonly storageUsedGib: number;
 }
 
+/** One observation as an agent reports it. */
+export interface ObservationReport extends ObservedValues {
+  readonly kind: ObservedKind;
+  readonly id: string;
+  readonly observeTime: Date;
+}
+
+/**
+ * When observed power contradicts a resource's recorded state: for each kind, the recorded states
+ * that claim a power, and the observed power that contradicts each. A state not listed is in
+ * transition (a VM being created or stopped, a host under maintenance) and never drifts.
+ */
+export const powerContradictions: Readonly<Record<ObservedKind, Readonly<Record<string, PowerState>>>> = {
+  // RUNNING claims on, STOPPED off.
+  virtual_machine: { RUNNING: "OFF", STOPPED: "ON" },
+  // ACTIVE claims a host in service (on); OFFLINE and DECOMMISSIONED claim it is off or gone.
+  baremetal: { ACTIVE: "OFF", OFFLINE: "ON", DECOMMISSIONED: "ON" },
+};
+
 /** What became of one reported observation. */
 export type ObservationOutcome = "ACCEPTED" | "SUPERSEDED" | "NOT_FOUND";
 
 /** The stored latest observation of one resource. */
-export interface StoredObservation {
+export interface StoredObservation extends ObservedValues {
   readonly observeTime: Date;
   /** A VM's observed power contradicts its recorded state: since when, and which state; null and
    * "" while they agree. `drifted` once that lasted longer than the grace period. */
   readonly driftSince: Date | null;
   readonly driftRecordedState: string;
   readonly drifted: boolean;
-  readonly powerState: PowerState;
-  readonly health: Exclude<Health, "UNKNOWN"> | null;
-  readonly reasons: readonly HealthReason[];
-  readonly cpuPercent: number;
-  readonly memoryUsedMib: number;
-  readonly storageUsedGib: number;
 }
 
 /** An observation as a view shows it at `now`. */
@@ -70,6 +81,24 @@ export function viewObservation(stored: StoredObservation, now: Date, staleMilli
   return { ...stored, ageMillis, stale, effectiveHealth: stale ? "UNKNOWN" : (stored.health ?? "OK") };
 }
 
+/** The observed use of a set of hosts (a rack's): summed over those whose observation is fresh, a
+ * stale or missing one counting for nothing rather than for its last values. */
+export function observedUse(hosts: readonly { readonly cpuCores: number; readonly observation: ObservationView | undefined }[]): {
+  observedHostCount: number;
+  cpuCoresUsed: number;
+  memoryMibUsed: number;
+  storageGibUsed: number;
+} {
+  const fresh = hosts.filter((host) => host.observation && !host.observation.stale);
+  const sum = (pick: (host: (typeof fresh)[number]) => number) => fresh.reduce((total, host) => total + pick(host), 0);
+  return {
+    observedHostCount: fresh.length,
+    cpuCoresUsed: sum((host) => (host.cpuCores * host.observation!.cpuPercent) / 100),
+    memoryMibUsed: sum((host) => host.observation!.memoryUsedMib),
+    storageGibUsed: sum((host) => host.observation!.storageUsedGib),
+  };
+}
+
 /** What List filters may say of a host's or VM's latest observation (persistence/entities/
  * observed-columns.ts): `health` is the effective one, UNKNOWN when stale or never reported. */
 export const observedFilter: FilterSchema = {
@@ -80,3 +109,23 @@ export const observedFilter: FilterSchema = {
   "observed.storage_used_gib": field.integer("observedStorageUsedGib"),
   drifted: field.boolean("observedDrifted"),
 };
+
+/** How long hourly roll-ups are kept. */
+export const observationHistoryDays = 30;
+
+/** The lowest, mean and highest of one value over an hour. */
+export interface UsageRange {
+  readonly min: number;
+  readonly avg: number;
+  readonly max: number;
+}
+
+/** One resource's use over one hour (UTC) of its history. */
+export interface ObservationHistoryPoint {
+  readonly hourStart: Date;
+  /** How many observations the hour holds. */
+  readonly sampleCount: number;
+  readonly cpuPercent: UsageRange;
+  readonly memoryUsedMib: UsageRange;
+  readonly storageUsedGib: UsageRange;
+}

@@ -1,7 +1,8 @@
 // The settings of DATABASE_URL beyond host, port, user, password and database, which are all
 // MikroORM reads from it: TLS (libpq's sslmode, sslrootcert, sslcert, sslkey), application_name and
-// statement_timeout, as pg pool options so every pooled connection has them. Only what the URL names
-// is set: a URL without parameters configures the pool exactly as before.
+// statement_timeout, as pg pool options so every pooled connection has them; and connect_timeout
+// (seconds, libpq's meaning), which sets the pool's waits (pool-guard.ts). Only what the URL names
+// is set.
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 
@@ -9,6 +10,8 @@ export interface ConnectionSettings {
   ssl?: ConnectionOptions | boolean;
   application_name?: string;
   statement_timeout?: number;
+  /** libpq's `connect_timeout`, in seconds. */
+  connect_timeout?: number;
 }
 
 export function connectionSettings(databaseUrl: string): ConnectionSettings {
@@ -34,5 +37,7 @@ export function connectionSettings(databaseUrl: string): ConnectionSettings {
   if (applicationName) settings.application_name = applicationName;
   const statementTimeout = query.get("statement_timeout");
   if (statementTimeout) settings.statement_timeout = Number(statementTimeout);
+  const connectTimeout = query.get("connect_timeout");
+  if (connectTimeout && Number(connectTimeout) > 0) settings.connect_timeout = Number(connectTimeout);
   return settings;
 }

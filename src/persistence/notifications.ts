@@ -4,6 +4,8 @@
 // dedicated connection that listens and fans notices out to in-process subscribers.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import pg from "pg";
+import { connectionSettings } from "./connection-settings.js";
+import { boundEnd, keepAlive, poolTimeouts } from "./pool-guard.js";
 
 export type Channel = "rackplane_operation" | "rackplane_job" | "rackplane_token";
 const channels: readonly Channel[] = ["rackplane_operation", "rackplane_job", "rackplane_token"];
@@ -27,7 +29,16 @@ export class Notifications {
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
+    // Bounded like the pool's connections (pool-guard.ts): opening it and each LISTEN. The listener
+    // is idle whenever nothing changes, so a server that vanished silently is found by keep-alive.
+    const timeouts = poolTimeouts(connectionSettings(this.databaseUrl));
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      connectionTimeoutMillis: timeouts.connectMs,
+      query_timeout: timeouts.connectMs,
+      ...keepAlive,
+    });
+    boundEnd(client, timeouts.connectMs);
     client.on("notification", (message) => {
       for (const subscriber of this.subscribers.get(message.channel as Channel) ?? []) subscriber(message.payload ?? "");
     });
@@ -35,8 +46,14 @@ export class Notifications {
       this.onError(error);
       this.reconnect();
     });
-    await client.connect();
-    for (const channel of channels) await client.query(`LISTEN ${channel}`);
+    try {
+      await client.connect();
+      for (const channel of channels) await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      // A half-open listener must not linger: the caller retries with a new one.
+      await client.end().catch(() => {});
+      throw error;
+    }
     this.client = client;
   }
 

@@ -5,7 +5,7 @@ import { migrations } from "./migrations/index.js";
 import { routines } from "./routines.js";
 import pg from "pg";
 import { connectionSettings } from "./connection-settings.js";
-import { poolGuardOptions } from "./pool-guard.js";
+import { keepAlive, poolGuardOptions, poolTimeouts } from "./pool-guard.js";
 
 // Every bigint this schema stores (ASNs, capacities, counts) fits a double exactly; reading them as
 // numbers keeps plain-row reads and entity reads alike.
@@ -14,6 +14,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 export const migrationsFolder = new URL("./migrations/", import.meta.url);
 
 export function ormOptions(databaseUrl: string, poolSize = 20): Options {
+  const { connect_timeout, ...settings } = connectionSettings(databaseUrl);
+  const timeouts = poolTimeouts({ ...settings, ...(connect_timeout !== undefined ? { connect_timeout } : {}) });
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
@@ -29,10 +31,10 @@ export function ormOptions(databaseUrl: string, poolSize = 20): Options {
     },
     pool: { min: 1, max: poolSize },
     // A connection that reached a read-only server (a standby after a failover) is destroyed, not
-    // pooled again (pool-guard.ts).
+    // pooled again, and every wait on the database is bounded (pool-guard.ts).
     // MikroORM reads only host, port, user, password and database from the URL; the TLS and session
     // settings it names reach every pooled connection through these (docs/deployment.md).
-    driverOptions: { ...connectionSettings(databaseUrl), ...poolGuardOptions() },
+    driverOptions: { ...settings, ...poolGuardOptions(timeouts) },
     // Each request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: false,
@@ -61,7 +63,13 @@ export async function openDatabase(databaseUrl: string, poolSize?: number): Prom
  * the others then find nothing pending. A lock holder that dies releases the lock with its session.
  */
 async function migrateUnderLock(orm: MikroORM, databaseUrl: string): Promise<void> {
-  const lock = new pg.Client({ connectionString: databaseUrl });
+  // Bounded like the pool's connections, but not its queries: waiting for the lock while another
+  // replica migrates is expected.
+  const lock = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: poolTimeouts(connectionSettings(databaseUrl)).connectMs,
+    ...keepAlive,
+  });
   lock.on("error", () => undefined);
   await lock.connect();
   try {

@@ -1,10 +1,21 @@
-// Keeps connections to a server that cannot take writes out of the pool. After a failover the proxy
-// may, for a moment, still send new connections to the old primary (now a standby), and a pooled
-// connection opened before may outlive the switch; both would go on failing every write with
-// SQLSTATE 25006 for as long as the pool keeps them. A new connection whose first question
-// (`pg_is_in_recovery()`) says it reached a standby is closed before anyone uses it; a pooled one
-// that meets 25006 is destroyed when it is released instead of going back to the pool, so the next
-// checkout opens a fresh one through the proxy.
+// Keeps the pool healthy through a failover. Two kinds of connection must not stay in it:
+//
+// - One on a server that cannot take writes. After a failover the proxy may, for a moment, still
+//   send new connections to the old primary (now a standby), and a pooled connection opened before
+//   may outlive the switch; both would go on failing every write with SQLSTATE 25006 for as long as
+//   the pool keeps them. A new connection whose first question (`pg_is_in_recovery()`) says it
+//   reached a standby is closed before anyone uses it; a pooled one that meets 25006 is destroyed
+//   when it is released instead of going back to the pool, so the next checkout opens a fresh one
+//   through the proxy.
+// - One that stopped answering. A server that dies or is cut off mid-conversation (a proxy still
+//   routing to it, a host gone) may leave the socket open with nothing ever coming back. Every wait
+//   is bounded: opening a connection and waiting for a free one (`connectionTimeoutMillis`), each
+//   query (`query_timeout`, after which the socket is destroyed, so the connection leaves the pool
+//   wherever it is released — MikroORM's driver releases without an error), the first question,
+//   and closing a connection (a socket whose polite goodbye gets no answer is destroyed).
+//
+// Without those bounds one silent connection was enough to wedge a replica for good: the pool slot
+// it held never came back, and the readiness probe, retried every second, queued behind it.
 // docs/deployment.md explains the failover this guards.
 import type pg from "pg";
 
@@ -14,20 +25,69 @@ export interface PoolGuardStats {
   droppedReadOnly: number;
   /** Errors the pool reported on idle connections (a server that went away). */
   idleErrors: number;
+  /** Connections destroyed because a query (or the first question) got no answer in time. */
+  timedOut: number;
+}
+
+/** The waits on the database, in milliseconds. */
+export interface PoolTimeouts {
+  /** Opening a connection (TCP, TLS, start-up), and waiting for a free one when the pool is full. */
+  readonly connectMs: number;
+  /** One query, measured by the client: past it the connection is destroyed. Longer than the
+   * server's `statement_timeout`, so a slow statement is cancelled by the server first. */
+  readonly queryMs: number;
+}
+
+/** The default waits: 5 s to connect or get a connection; 60 s for a query, or the URL's
+ * `statement_timeout` plus 5 s when it sets one. */
+export function poolTimeouts(settings: { connect_timeout?: number; statement_timeout?: number } = {}): PoolTimeouts {
+  return {
+    connectMs: settings.connect_timeout !== undefined ? settings.connect_timeout * 1000 : 5_000,
+    queryMs: settings.statement_timeout ? settings.statement_timeout + 5_000 : 60_000,
+  };
 }
 
 const stats = new WeakMap<pg.Pool, PoolGuardStats>();
+
+/** TCP keep-alive on every connection: a peer that vanished without a word is noticed by the kernel
+ * even on a connection with nothing to say (an idle pooled one, the notification listener). */
+export const keepAlive = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as const;
 
 /**
  * The pool options that install the guard: MikroORM passes them to the pg Pool it makes
  * (`driverOptions`). A new connection first asks `pg_is_in_recovery()`; on a standby it is closed
  * at once and the checkout fails with 25006, which callers answer as UNAVAILABLE (retry shortly).
  */
-export function poolGuardOptions(): { onConnect(client: pg.PoolClient): Promise<void>; onPoolCreated(pool: pg.Pool): void } {
-  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0 };
+export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
+  connectionTimeoutMillis: number;
+  query_timeout: number;
+  keepAlive: true;
+  keepAliveInitialDelayMillis: number;
+  onConnect(client: pg.PoolClient): Promise<void>;
+  onPoolCreated(pool: pg.Pool): void;
+} {
+  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0 };
   return {
+    connectionTimeoutMillis: timeouts.connectMs,
+    query_timeout: timeouts.queryMs,
+    ...keepAlive,
     async onConnect(client) {
-      const { rows } = await client.query<{ standby: boolean }>("select pg_is_in_recovery() as standby");
+      // pg-pool closes a connection whose hook failed and only then answers the checkout: the close
+      // must end too.
+      boundEnd(client, timeouts.connectMs);
+      // The first question gets the time a connection gets to open: a new connection that does not
+      // answer it is as good as one that did not open.
+      const { rows } = await client
+        .query<{ standby: boolean }>(timedQuery("select pg_is_in_recovery() as standby", timeouts.connectMs))
+        .catch((error: unknown) => {
+          if (isReadTimeout(error)) {
+            counts.timedOut++;
+            throw Object.assign(new Error("a new connection did not answer its first question in time", { cause: error }), {
+              code: "08006",
+            });
+          }
+          throw error;
+        });
       if (rows[0]?.standby) {
         counts.droppedReadOnly++;
         throw Object.assign(new Error("the new connection reached a read-only standby; the proxy has not followed the failover yet"), {
@@ -45,7 +105,36 @@ export function poolGuardOptions(): { onConnect(client: pg.PoolClient): Promise<
 
 /** The guard's counts for `pool`, zero when it has none. */
 export function poolGuardStats(pool: pg.Pool): PoolGuardStats {
-  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0 };
+  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0, timedOut: 0 };
+}
+
+/** A query with its own `query_timeout` (node-postgres reads it per query; its types omit it). */
+export function timedQuery(text: string, timeoutMs: number): pg.QueryConfig {
+  return { text, query_timeout: timeoutMs } as pg.QueryConfig;
+}
+
+/** node-postgres's error for a query that outlived `query_timeout`. */
+export function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === "Query read timeout";
+}
+
+/** The socket under a node-postgres client (not part of its typed interface). */
+function destroySocket(client: pg.ClientBase): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * `client.end()` bounded: a polite close sends Terminate and waits for the server to hang up, which
+ * a server that stopped answering never does. Past `ms` the socket is destroyed, which ends it.
+ */
+export function boundEnd(client: pg.Client, ms: number): void {
+  const end = client.end.bind(client) as (callback?: (error?: Error) => void) => Promise<void> | undefined;
+  (client as { end: unknown }).end = (callback?: (error?: Error) => void) => {
+    const timer = setTimeout(() => destroySocket(client), ms);
+    timer.unref();
+    client.once("end", () => clearTimeout(timer));
+    return end(callback);
+  };
 }
 
 function guardClient(client: pg.PoolClient, counts: PoolGuardStats): void {
@@ -70,8 +159,20 @@ function guardClient(client: pg.PoolClient, counts: PoolGuardStats): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (...args: unknown[]) => {
     const result = query(...args);
-    // Only promise-returning calls are watched; a callback or a cursor reports its own errors.
-    if (result instanceof Promise) result.catch((error: unknown) => (sqlState(error) === "25006" ? doom() : undefined));
+    // Only promise-returning calls are watched; a callback or a cursor reports its own errors (and
+    // pg-pool's own `pool.query` releases a timed-out connection with the error, destroying it).
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if (sqlState(error) === "25006") doom();
+        else if (isReadTimeout(error)) {
+          // The query is still outstanding on the connection: nothing else may queue behind it, and
+          // whoever holds the connection releases it without an error. A dead socket leaves the pool
+          // at release whatever is passed.
+          counts.timedOut++;
+          destroySocket(client);
+        }
+      });
+    }
     return result;
   };
 }

@@ -8,12 +8,18 @@
 // exactly as the query builder's `execute(…, true)` made them.
 //
 // A read inside a transaction stays on the transaction's connection (the caller's EntityManager).
+// With a read pool (DATABASE_READ_URL, a streaming replica), a read outside a transaction made
+// within `withReplicaReads` (a Get or List call: docs/deployment.md, "Read routing") goes to it
+// instead; every other read, and every write, stays on the primary.
 // Statement texts are named up to `namedTexts` per process (a few per resource in practice: every
 // filter of one structure shares a text); texts beyond that run unnamed (parsed each time), so no
 // client can make the server keep an unbounded number of statements on its connections.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import type { EntityManager, EntityName } from "@mikro-orm/postgresql";
-import type pg from "pg";
+import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
+import pg from "pg";
+import { boundEnd, keepAlive, poolTimeouts } from "./pool-guard.js";
+import { connectionSettings } from "./connection-settings.js";
 
 /** A statement with `?` placeholders (MikroORM's) and its values. */
 export interface ReadQuery {
@@ -36,15 +42,28 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   }
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
+  const values = query.params as unknown[];
   const started = performance.now();
+  const statement = name ? { name, text, values } : { text, values };
+  const replica = replicaReads.getStore() ? readPools.get(pool) : undefined;
+  // A replica that cannot answer is no reason to fail a read the primary can serve.
+  const run = (config: pg.QueryConfig) =>
+    replica
+      ? runOnPool(replica, config).catch((error: unknown) => fallBack(error, () => runOnPool(pool, config)))
+      : runOnPool(pool, config);
   let result: pg.QueryResult;
   try {
-    result = await pool.query(name ? { name, text, values: query.params as unknown[] } : { text, values: query.params as unknown[] });
+    result = await run(statement);
   } catch (error) {
-    throw em
-      .getPlatform()
-      .getExceptionConverter()
-      .convertException(error as Error);
+    if (!(name && isStalePlan(error))) throw convert(em, error);
+    // A migration changed a table this statement reads (a column added under `select *`): the
+    // connection's prepared statement can never run again, so the connection goes and the read runs
+    // once more, unnamed. Each connection heals so on its first such read.
+    try {
+      result = await run({ text, values });
+    } catch (retryError) {
+      throw convert(em, retryError);
+    }
   }
   // In MikroORM's query log too (debug: ["query"]), as every other statement is.
   const logger = em.config.getLogger();
@@ -57,6 +76,32 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
     });
   }
   return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+}
+
+/** Runs one statement on a pooled connection; a connection whose prepared statement went stale
+ * is closed instead of going back to the pool. */
+async function runOnPool(pool: pg.Pool, config: pg.QueryConfig): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  try {
+    const result = await client.query(config);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(isStalePlan(error) ? (error as Error) : undefined);
+    throw error;
+  }
+}
+
+/** PostgreSQL's answer to EXECUTE of a statement whose result's columns changed since PREPARE. */
+function isStalePlan(error: unknown): boolean {
+  return (error as { code?: string }).code === "0A000" && /cached plan must not change result type/.test(String((error as Error).message));
+}
+
+function convert(em: EntityManager, error: unknown): Error {
+  return em
+    .getPlatform()
+    .getExceptionConverter()
+    .convertException(error as Error);
 }
 
 /** The row of `entity` with this primary key, or undefined. */
@@ -93,4 +138,48 @@ function statementName(text: string): string | undefined {
     names.set(text, name);
   }
   return name;
+}
+
+const replicaReads = new AsyncLocalStorage<true>();
+/** The read pool of each primary pool that has one. */
+const readPools = new WeakMap<pg.Pool, pg.Pool>();
+
+/** Runs `work` with its reads outside transactions allowed on the read pool (when there is one):
+ * for calls that only read and accept the replica's lag. */
+export function withReplicaReads<T>(work: () => T): T {
+  return replicaReads.run(true, work);
+}
+
+/**
+ * Opens the read pool beside `orm`'s (primary) pool on `readUrl`: `size` connections with the
+ * primary's type parsers (rows map the same) and its bounds on every wait (pool-guard.ts), but no
+ * check that the server takes writes. Returns the function that closes it.
+ */
+export async function openReadPool(orm: MikroORM, readUrl: string, size: number): Promise<() => Promise<void>> {
+  const primary = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+  const timeouts = poolTimeouts(connectionSettings(readUrl));
+  const replica = new pg.Pool({
+    connectionString: readUrl,
+    max: size,
+    types: (primary.options as { types?: pg.CustomTypesConfig }).types,
+    connectionTimeoutMillis: timeouts.connectMs,
+    query_timeout: timeouts.queryMs,
+    ...keepAlive,
+    onConnect: (client: pg.Client) => boundEnd(client, timeouts.connectMs),
+  } as pg.PoolConfig);
+  // An idle connection whose server went away: the pool has dropped it already.
+  replica.on("error", () => undefined);
+  readPools.set(primary, replica);
+  return async () => {
+    readPools.delete(primary);
+    await replica.end();
+  };
+}
+
+/** Runs `primary` when `error` says the replica could not be reached or did not answer (no
+ * SQLSTATE, or a connection-class one); rethrows an error of the statement itself. */
+function fallBack<T>(error: unknown, primary: () => Promise<T>): Promise<T> {
+  const sqlState = error instanceof pg.DatabaseError ? (error.code ?? "") : "";
+  if (sqlState === "" || sqlState.startsWith("08") || sqlState.startsWith("57P")) return primary();
+  throw error;
 }

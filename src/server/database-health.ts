@@ -26,24 +26,42 @@ export function watchDatabase(
   const timeoutMs = options.timeoutMs ?? 2_000;
   let serving = true;
   let running = false;
+  let lastReport = 0;
   const probe = async () => {
     if (running) return;
     running = true;
     let timer: NodeJS.Timeout | undefined;
+    // The probe's own query is bounded (db.ping), and the next probe waits until it has settled:
+    // a probe never queues behind another for a pool connection, however long the database is
+    // silent. NOT_SERVING does not wait for it: past `timeoutMs` the replica is not ready.
+    const ping = db.ping(timeoutMs);
     try {
       await Promise.race([
-        db.ping(),
+        ping,
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`database probe took longer than ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
-      if (!serving) log("info", "database reachable again; serving");
+      if (!serving) log("info", "database reachable again; serving", { pool: await db.poolState() });
       set(true);
     } catch (error) {
-      if (serving) log("error", "database unreachable; not serving until it answers again", errorFields(error));
+      // The pool's counts tell a database that is down (connections failing, none held) from a pool
+      // that is wedged (connections held or callers waiting while the database answers others).
+      if (serving || Date.now() - lastReport >= 10_000) {
+        lastReport = Date.now();
+        log(
+          serving ? "error" : "warn",
+          serving ? "database unreachable; not serving until it answers again" : "database still unreachable",
+          {
+            ...errorFields(error),
+            pool: await db.poolState(),
+          },
+        );
+      }
       set(false);
     } finally {
       clearTimeout(timer);
+      await ping.catch(() => undefined);
       running = false;
     }
   };

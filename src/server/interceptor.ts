@@ -20,6 +20,7 @@ import type { RequestTargets } from "../api/request-targets.js";
 import { errorFields, log } from "../log.js";
 import type { RateLimiter } from "../domain/rate-limit.js";
 import type { RpcMetrics } from "./metrics.js";
+import { withReplicaReads } from "../persistence/reads.js";
 
 /** Services anyone may call without a token: load balancers and tooling must reach them. */
 const publicServices = new Set([
@@ -191,7 +192,8 @@ export function callInterceptor({ db, authenticator, metrics, targets, rateLimit
       // A server stream's one request arrives as an iterable: each message is checked as it is read.
       if (!req.stream) validate(req.method.input, req.message);
       else req = { ...req, message: validated(req.message, (message) => validate(req.method.input, message as never)) } as typeof req;
-      response = await next(req);
+      // Get and List calls read nothing they wrote: their reads may go to a replica (read routing).
+      response = staleReadsAllowed(req) ? await withReplicaReads(() => next(req)) : await next(req);
     } catch (error) {
       throw await finish(error);
     }
@@ -202,6 +204,14 @@ export function callInterceptor({ db, authenticator, metrics, targets, rateLimit
     // A stream's call lasts until its last message: finish (log, metrics) when it ends.
     return { ...response, message: finishing(response.message, finish) };
   };
+}
+
+/** A unary call of a standard read method (Get…, List…, declared free of side effects): it may read
+ * from a replica, a replication lag behind (docs/deployment.md, "Read routing"). */
+function staleReadsAllowed(req: { stream: boolean; method: { name: string; idempotency: MethodOptions_IdempotencyLevel } }): boolean {
+  return (
+    !req.stream && req.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS && /^(Get|List)[A-Z]/.test(req.method.name)
+  );
 }
 
 /** The messages of a request stream, each checked before the handler sees it. */

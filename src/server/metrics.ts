@@ -12,7 +12,7 @@ import type { FleetState } from "../app/fleet-state.js";
 export interface MetricSources {
   creationBatches(): CreationBatchStats;
   /** The pool's counts: checked out, idle, callers waiting, and the guard's counters. */
-  pool(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number }>;
+  pool(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number; timedOut: number }>;
   dispatcher(): { leaseExpiries: number; redeliveries: number };
   fleet(): Promise<FleetState>;
   ready(): boolean;
@@ -140,7 +140,7 @@ export class RpcMetrics {
     });
     const poolErrors = new client.Counter({
       name: "rackplane_db_pool_errors_total",
-      help: "Pool connections lost, by cause: idle_error (the server went away) or read_only (reached a standby; destroyed).",
+      help: "Pool connections lost, by cause: idle_error (the server went away), read_only (reached a standby; destroyed) or timed_out (a query got no answer in time; destroyed).",
       labelNames: ["cause"] as const,
       registers,
     });
@@ -182,6 +182,7 @@ export class RpcMetrics {
       poolErrors.reset();
       poolErrors.inc({ cause: "idle_error" }, pool.idleErrors);
       poolErrors.inc({ cause: "read_only" }, pool.droppedReadOnly);
+      poolErrors.inc({ cause: "timed_out" }, pool.timedOut);
       for (const gauge of [jobs, oldestQueued, agents, operations, drifted]) gauge.reset();
       const fleet = await withDeadline(sources.fleet(), databaseDeadlineMs).catch(() => undefined);
       if (!fleet) return;

@@ -11,7 +11,9 @@ import { ComputeService } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { IdentityService } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { InventoryService } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesAddonService } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
+import { ObservationService } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { OperationService } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { TenantService } from "../../gen/es/rackplane/v1/tenant_pb.js";
 import type { Dispatcher } from "../agents/dispatcher.js";
@@ -21,7 +23,9 @@ import { computeService, computeTargets } from "../api/compute-service.js";
 import { identityService, identityTargets } from "../api/identity-service.js";
 import { inventoryService, inventoryTargets } from "../api/inventory-service.js";
 import { kubernetesService, kubernetesTargets } from "../api/kubernetes-service.js";
+import { kubernetesAddonService, kubernetesAddonTargets } from "../api/kubernetes-addon-service.js";
 import { maintainerService, maintainerTargets } from "../api/maintainer-service.js";
+import { observationService, observationTargets } from "../api/observation-service.js";
 import { operationService, operationTargets } from "../api/operation-service.js";
 import { RequestTargets, type TargetRules } from "../api/request-targets.js";
 import { tenantService, tenantTargets } from "../api/tenant-service.js";
@@ -76,12 +80,14 @@ export const served: readonly Route[] = [
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
   route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
   route(KubernetesService, ({ db, secrets }) => kubernetesService(db, secrets), kubernetesTargets),
+  route(KubernetesAddonService, ({ db }) => kubernetesAddonService(db), kubernetesAddonTargets),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(
     AgentService,
     ({ db, dispatcher, leaseMillis, observations }) => agentService(db, dispatcher, leaseMillis, observations),
     agentTargets,
   ),
+  route(ObservationService, ({ db }) => observationService(db), observationTargets),
 ];
 
 /** The contract files whose services this server implements, for reflection. */

@@ -10,6 +10,7 @@ import { OidcAuthenticator, type OidcSettings } from "../app/oidc.js";
 import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { rollUpPeriodically } from "./observation-rollups.js";
 import { watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
@@ -27,9 +28,12 @@ import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
 import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
+import { openReadPool } from "../persistence/reads.js";
 
 export interface ServerOptions {
   readonly databaseUrl: string;
+  /** A streaming replica for Get and List calls' reads (DATABASE_READ_URL); absent: all on the primary. */
+  readonly databaseReadUrl?: string;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -51,6 +55,8 @@ export interface ServerOptions {
   /** How long a VM's observed power may contradict its recorded state before it is drifted
    * (default 120 s). */
   readonly driftGraceMillis?: number;
+  /** How often this replica tries the hourly roll-up of observations (default 5 minutes). */
+  readonly observationRollupMillis?: number;
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
    * share it). Unset: a key made for this process only, lost with it — for tests. */
   readonly secretKeyFile?: string;
@@ -78,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   setObservationStaleSeconds(observationStaleMillis / 1000);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
+  const closeReadPool = options.databaseReadUrl ? await openReadPool(orm, options.databaseReadUrl, options.poolSize ?? 20) : async () => {};
   registerLifecycles();
   const secrets = options.secretKeyFile ? openSecretBox(options.secretKeyFile) : secretBoxWithKey(randomBytes(32));
   const authenticator = new Authenticator(db, options.tokenCacheMillis);
@@ -140,8 +147,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Readiness: the overall health, which follows the database (database-health.ts).
       if (req.method === "GET" && path === "/readyz") {
         const ready = health.get("") === ServingStatus.SERVING;
-        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
-        res.end(ready ? "ready\n" : "not ready: no writable database\n");
+        if (ready) {
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.end("ready\n");
+          return;
+        }
+        // The pool's counts in the detail: a database that is down holds no connection; a wedged
+        // pool holds them, or has callers waiting.
+        db.poolState()
+          .then(
+            (pool) => `total=${pool.total} idle=${pool.idle} waiting=${pool.waiting}`,
+            () => "unknown",
+          )
+          .then((pool) => {
+            res.writeHead(503, { "content-type": "text/plain" });
+            res.end(`not ready: no writable database (pool: ${pool})\n`);
+          });
         return;
       }
       if (req.method === "GET" && path === "/metrics") {
@@ -172,6 +193,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
+  const stopRollingUp = rollUpPeriodically(db, options.observationRollupMillis ?? 300_000);
   metrics.observe({
     creationBatches: () => creationBatcher(db).stats,
     pool: () => db.poolState(),
@@ -212,8 +234,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
         await dispatcher.stop();
+        await stopRollingUp();
         await Promise.all(pendingAudits);
         await notifications.close();
+        await closeReadPool();
         await orm.close();
       })();
       return closing;

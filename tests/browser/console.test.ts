@@ -2,7 +2,7 @@
 // with the demo data and a simulated hypervisor. Screenshots of each page go to test-artifacts/
 // (git-ignored). Without chromium this test fails, saying how to install it: it never skips.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -125,8 +125,11 @@ it("creates a VM and follows its operation live until it is RUNNING", async () =
   await form.getByLabel("Host group").selectOption({ index: 1 });
   await form.getByLabel("Specification").selectOption({ label: "s1.small" });
   await form.getByLabel("Image").selectOption({ label: "ubuntu-24.04" });
+  // The rule's next name, previewed without drawing a number, is the name the VM gets.
+  await expect.poll(() => form.getByTestId("name-preview").textContent()).toMatch(/: payments-\S+$/);
+  const previewed = (await form.getByTestId("name-preview").textContent())!.split(": ").at(-1)!;
   await form.getByRole("button", { name: "Create" }).click();
-  await page.getByRole("heading", { name: /^VM payments-/ }).waitFor();
+  await page.getByRole("heading", { name: `VM ${previewed}` }).waitFor();
   await page.getByTestId("operation-state").waitFor();
   await expect.poll(() => page.getByTestId("operation-state").textContent(), { timeout: 30_000 }).toBe("SUCCEEDED");
   await expect.poll(() => page.getByTestId("vm-state").textContent(), { timeout: 10_000 }).toBe("RUNNING");
@@ -175,3 +178,113 @@ it("a tenant member sees only their own tenant", async () => {
   await member.getByRole("table").waitFor();
   await shot(member, "09-audit");
 }, 60_000);
+
+it("sorts the hosts table on the server by a column header, both ways, across pages", async () => {
+  const page = await signedIn(t.adminToken);
+  await page.getByRole("link", { name: "Hosts" }).click();
+  await expect.poll(() => page.locator("tbody tr").count()).toBe(50);
+  const freeCpu = async () =>
+    (await page.locator("tbody tr td:nth-child(4)").allTextContents()).map((text) => Number(text.split(" / ")[0]));
+  const header = page.getByRole("columnheader", { name: /CPU free/ });
+  await header.getByRole("button").click();
+  await expect.poll(() => header.getAttribute("aria-sort")).toBe("ascending");
+  await header.getByRole("button").click();
+  await expect.poll(() => header.getAttribute("aria-sort")).toBe("descending");
+  await expect.poll(async () => (await page.locator("tbody tr").count()) === 50 && isSorted(await freeCpu(), "desc")).toBe(true);
+  const lastOfFirst = (await freeCpu()).at(-1)!;
+  await page.getByRole("button", { name: "Next" }).click();
+  await expect.poll(() => page.getByText("Page 2", { exact: true }).count()).toBe(1);
+  await expect.poll(async () => (await freeCpu()).length).toBe(50);
+  const second = await freeCpu();
+  expect(isSorted(second, "desc")).toBe(true);
+  expect(second[0]).toBeLessThanOrEqual(lastOfFirst);
+  await shot(page, "11-hosts-sorted");
+}, 60_000);
+
+function isSorted(values: number[], direction: "asc" | "desc"): boolean {
+  return values.every((value, i) => i === 0 || (direction === "asc" ? values[i - 1]! <= value : values[i - 1]! >= value));
+}
+
+it("an admin assigns a maintainer group to a host and removes it again", async () => {
+  const page = await signedIn(t.adminToken);
+  const { baremetals } = await t.clients().inventory.listBaremetals({ pageSize: 1, orderBy: "name desc" });
+  await page.goto(`${t.url}/hosts/${baremetals[0]!.id}`);
+  const section = page.getByRole("region", { name: "Maintainers" });
+  await page.getByText("Assign a maintainer or group").click();
+  const form = page.getByRole("form", { name: "Assign a maintainer" });
+  await expect.poll(() => form.getByLabel("Maintainer or group").locator("optgroup[label=Groups] option").count()).toBeGreaterThan(0);
+  const group = (await form.getByLabel("Maintainer or group").locator("optgroup[label=Groups] option").first().textContent())!;
+  const before = await section.getByRole("listitem").count();
+  await form.getByLabel("Maintainer or group").selectOption({ label: group });
+  await form.getByLabel("Role").selectOption({ label: "ESCALATION" });
+  await form.getByRole("button", { name: "Assign" }).click();
+  const unassign = section.getByRole("button", { name: `Unassign ${group}` });
+  await unassign.waitFor();
+  await shot(page, "12-host-maintainers");
+  await unassign.click();
+  await expect.poll(() => unassign.count()).toBe(0);
+  expect(await section.getByRole("listitem").count()).toBe(before);
+}, 60_000);
+
+it("creates a Kubernetes cluster, follows it to ACTIVE, scales a pool, downloads a kubeconfig, marks and deletes it", async () => {
+  await t.json("KubernetesService/CreateKubernetesVersion", { version: { version: "1.31.4" } });
+  const page = await signedIn(t.adminToken);
+  page.on("dialog", (dialog) => void dialog.accept());
+  await page.getByRole("link", { name: "Kubernetes" }).click();
+  await page.getByText("Create a cluster").click();
+  const form = page.getByRole("form", { name: "Create a cluster" });
+  await form.getByLabel("Tenant", { exact: true }).selectOption({ label: "payments" });
+  await form.getByLabel("Cluster name").fill("shop");
+  await expect.poll(() => form.getByLabel("Kubernetes version").locator("option").count()).toBeGreaterThan(1);
+  await form.getByLabel("Kubernetes version").selectOption("1.31.4");
+  await form.getByLabel("Control-plane nodes").selectOption("1");
+  await expect.poll(() => form.getByLabel("Host group").locator("option").count()).toBeGreaterThan(1);
+  await form.getByLabel("Host group").selectOption({ index: 1 });
+  await form.getByLabel("Node specification").selectOption({ label: "s1.small" });
+  await form.getByLabel("Node image").selectOption({ label: "ubuntu-24.04" });
+  await form.getByLabel(/^Worker pool name/).fill("web");
+  await form.getByLabel("Worker nodes").fill("1");
+  await form.getByRole("button", { name: "Create cluster" }).click();
+  await page.getByRole("heading", { name: "Cluster shop" }).waitFor();
+  await expect.poll(() => page.getByTestId("operation-state").textContent(), { timeout: 60_000 }).toBe("SUCCEEDED");
+  await expect.poll(() => page.getByTestId("cluster-status").textContent(), { timeout: 10_000 }).toBe("ACTIVE");
+  const nodes = page.getByRole("table", { name: "Nodes" });
+  await expect.poll(() => nodes.locator("tbody tr").count()).toBe(2);
+  expect(await nodes.locator("tbody tr td:nth-child(4) a").count()).toBe(2);
+  await shot(page, "13-cluster-active");
+
+  // Scale web 1 → 2: a new operation, followed live, and a third node.
+  const scale = page.getByRole("form", { name: "Scale web" });
+  await scale.getByLabel("Nodes in web").fill("2");
+  await scale.getByRole("button", { name: "Scale" }).click();
+  await expect.poll(() => nodes.locator("tbody tr").count(), { timeout: 60_000 }).toBe(3);
+  await expect.poll(() => page.getByTestId("operation-state").textContent(), { timeout: 60_000 }).toBe("SUCCEEDED");
+
+  // The kubeconfig is saved as a file by the browser, never shown.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download kubeconfig" }).click()]);
+  expect(download.suggestedFilename()).toBe("shop.kubeconfig");
+  const saved = join(artifacts, "shop.kubeconfig");
+  await download.saveAs(saved);
+  expect(readFileSync(saved, "utf8")).toContain("client-certificate-data");
+
+  // A platform admin's status mark, then the list filtered on it.
+  const mark = page.getByRole("form", { name: "Mark the cluster's status" });
+  await mark.getByLabel("Mark as").selectOption("MAINTENANCE");
+  await mark.getByLabel("Reason").fill("switch firmware");
+  await mark.getByRole("button", { name: "Mark" }).click();
+  await expect.poll(() => page.getByTestId("cluster-status").textContent()).toBe("MAINTENANCE");
+  await page.getByRole("link", { name: "Kubernetes" }).click();
+  const filters = page.getByRole("form", { name: "Cluster filters" });
+  await filters.getByLabel("Status").selectOption("MAINTENANCE");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await expect.poll(() => page.locator("tbody tr").allTextContents()).toEqual([expect.stringContaining("shop")]);
+  await shot(page, "14-clusters");
+
+  // Back to ACTIVE, then delete: the teardown followed to DELETED.
+  await page.getByRole("link", { name: "shop" }).click();
+  await mark.getByLabel("Mark as").selectOption("ACTIVE");
+  await mark.getByRole("button", { name: "Mark" }).click();
+  await expect.poll(() => page.getByTestId("cluster-status").textContent()).toBe("ACTIVE");
+  await page.getByRole("button", { name: "Delete cluster" }).click();
+  await expect.poll(() => page.getByTestId("cluster-status").textContent(), { timeout: 60_000 }).toBe("DELETED");
+}, 240_000);

@@ -34,8 +34,10 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error
 import { file_grpc_health_v1_health } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { JobReportState, ObservedState } from "../../gen/es/rackplane/v1/agent_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { VirtualMachineRole } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { CustomFieldType } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesAddonService } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PowerState } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { contractFiles } from "../../src/server/routes.js";
@@ -68,6 +70,11 @@ interface Seed extends Cloud {
   /** Tenant A's cluster (PROVISIONING: no agent builds it here). */
   cluster: string;
   nodePool: string;
+  /** A catalogue plugin, and its install on tenant A's cluster (INSTALLING: waiting for the cluster). */
+  plugin: string;
+  clusterPlugin: string;
+  /** A BASTION VM of tenant A associated with its cluster. */
+  bastionAssociation: string;
   /** A real page token, to hand-edit. */
   pageToken: string;
   secrets: Record<Exclude<Caller, "no token">, string>;
@@ -133,6 +140,10 @@ beforeAll(async () => {
     await kubernetes.createKubernetesClusterTemplate({ template: { name: "mx-template", tenantId: cloud.tenantId, version: "1.31.4" } })
   ).template!;
   const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+  const addons = createClient(KubernetesAddonService, createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] }));
+  const plugin = (
+    await addons.createKubernetesPlugin({ plugin: { name: "mx-plugin", versions: [{ version: "1.0.0", kubernetesVersions: ["1.31"] }] } })
+  ).plugin!;
   const cluster = (
     await kubernetes.createKubernetesCluster({
       cluster: {
@@ -142,8 +153,20 @@ beforeAll(async () => {
         controlPlane: { count: 1, ...node },
         nodePools: [{ name: "mx-pool", ...node }],
       },
+      plugins: [{ plugin: "mx-plugin", version: "1.0.0" }],
     })
   ).cluster!;
+  const clusterPlugin = (await addons.listKubernetesClusterPlugins({})).plugins[0]!;
+  const bastion = await compute.createVirtualMachine({
+    tenantId: cloud.tenantId,
+    target: { case: "groupId", value: cloud.groupId },
+    specificationId: cloud.specificationId,
+    imageId: cloud.imageId,
+    role: VirtualMachineRole.BASTION,
+  });
+  const bastionAssociation = (
+    await addons.createBastionAssociation({ association: { clusterId: cluster.id, virtualMachineId: bastion.virtualMachine!.id } })
+  ).association!;
   s = {
     ...cloud,
     region: region.id,
@@ -163,6 +186,9 @@ beforeAll(async () => {
     template: template.id,
     cluster: cluster.id,
     nodePool: cluster.nodePools[0]!.id,
+    plugin: plugin.id,
+    clusterPlugin: clusterPlugin.id,
+    bastionAssociation: bastionAssociation.id,
     pageToken: (await inventory.listRegions({ pageSize: 1 })).nextPageToken,
     secrets: {
       admin: t.adminToken,
@@ -369,6 +395,10 @@ const rows: Record<string, Row> = {
   "ComputeService/RebootVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/DeleteVirtualMachine": { ...write(() => ({ id: s.vm }), "agent"), foreign: hidden(() => ({ id: s.vm })) },
   "ComputeService/ListSchedulingRecords": list,
+  "ComputeService/PreviewVirtualMachineName": {
+    ...read(() => ({ tenantId: s.tenantId })),
+    foreign: hidden(() => ({ tenantId: s.tenantId })),
+  },
 
   "OperationService/GetOperation": { ...read(() => ({ id: s.operation })), foreign: hidden(() => ({ id: s.operation })) },
   "OperationService/ListOperations": list,
@@ -387,6 +417,11 @@ const rows: Record<string, Row> = {
     "service",
   ),
   "AgentService/ListAgents": list,
+
+  "ObservationService/ListObservationHistory": {
+    ...read(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+    foreign: hidden(() => ({ resource: { case: "virtualMachineId", value: s.vm } })),
+  },
 
   "KubernetesService/CreateKubernetesVersion": write(() => ({ version: { version: "1.31.5" } })),
   "KubernetesService/GetKubernetesVersion": read(() => ({ id: s.kubernetesVersion })),
@@ -472,6 +507,49 @@ const rows: Record<string, Row> = {
   },
 
   // Public: no token needed, no role refused.
+  "KubernetesAddonService/CreateKubernetesPlugin": write(() => ({ plugin: { name: "would-be" } })),
+  "KubernetesAddonService/GetKubernetesPlugin": read(() => ({ id: s.plugin })),
+  "KubernetesAddonService/ListKubernetesPlugins": list,
+  "KubernetesAddonService/UpdateKubernetesPlugin": write(() => ({
+    plugin: { id: s.plugin, description: "x" },
+    updateMask: mask("description"),
+  })),
+  "KubernetesAddonService/DeleteKubernetesPlugin": write(() => ({ id: s.plugin })),
+  "KubernetesAddonService/InstallKubernetesClusterPlugin": {
+    ...write(() => ({ clusterId: s.cluster, plugin: { plugin: "mx-plugin", version: "1.0.0" } }), "agent"),
+    foreign: hidden(() => ({ clusterId: s.cluster, plugin: { plugin: "mx-plugin", version: "1.0.0" } })),
+  },
+  "KubernetesAddonService/GetKubernetesClusterPlugin": {
+    ...read(() => ({ id: s.clusterPlugin })),
+    foreign: hidden(() => ({ id: s.clusterPlugin })),
+  },
+  "KubernetesAddonService/ListKubernetesClusterPlugins": list,
+  "KubernetesAddonService/UpgradeKubernetesClusterPlugin": {
+    ...write(() => ({ id: s.clusterPlugin, version: "1.0.0" }), "agent"),
+    foreign: hidden(() => ({ id: s.clusterPlugin, version: "1.0.0" })),
+  },
+  "KubernetesAddonService/UninstallKubernetesClusterPlugin": {
+    ...write(() => ({ id: s.clusterPlugin }), "agent"),
+    foreign: hidden(() => ({ id: s.clusterPlugin })),
+  },
+  "KubernetesAddonService/ReportKubernetesClusterPluginStatus": {
+    ...write(() => ({ id: s.clusterPlugin, status: 2 }), "service"),
+    foreign: denied(() => ({ id: s.clusterPlugin, status: 2 })),
+  },
+  "KubernetesAddonService/CreateBastionAssociation": {
+    ...write(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } }), "agent"),
+    foreign: hidden(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } })),
+  },
+  "KubernetesAddonService/GetBastionAssociation": {
+    ...read(() => ({ id: s.bastionAssociation })),
+    foreign: hidden(() => ({ id: s.bastionAssociation })),
+  },
+  "KubernetesAddonService/ListBastionAssociations": list,
+  "KubernetesAddonService/DeleteBastionAssociation": {
+    ...write(() => ({ id: s.bastionAssociation }), "agent"),
+    foreign: hidden(() => ({ id: s.bastionAssociation })),
+  },
+
   "Health/Check": { valid: () => ({ service: "" }), deniedTo: null },
   "Health/Watch": { valid: () => ({ service: "" }), deniedTo: null },
   "Health/List": { valid: () => ({}), deniedTo: null },

@@ -11,6 +11,7 @@ import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { KubernetesClusterStatus, KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { KubernetesAddonService, KubernetesClusterPluginStatus } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import { lifecycles } from "../../src/app/lifecycles.js";
 import type { Lifecycle } from "../../src/app/operations/lifecycle.js";
 import { buildCloud, finishOperation, reservationDrift } from "../support/compute.js";
@@ -146,6 +147,65 @@ const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
     await finishOperation(t, teardown.operation!.id);
     expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.DELETED);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  },
+
+  async kubernetes_cluster_plugin(t) {
+    const cloud = await buildCloud(t, { name: "lp", hosts: 2 });
+    const admin = createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(t.adminToken)] });
+    const k8s = createClient(KubernetesService, admin);
+    const addons = createClient(KubernetesAddonService, admin);
+    // The cluster's scenario, on the same server, may have added the version already.
+    await k8s.createKubernetesVersion({ version: { version: "1.31.4" } }).catch(() => undefined);
+    await addons.createKubernetesPlugin({
+      plugin: {
+        name: "lp-ingress",
+        versions: [
+          { version: "1.0.0", kubernetesVersions: ["1.31"] },
+          { version: "1.1.0", kubernetesVersions: ["1.31"] },
+        ],
+      },
+    });
+    const node = { groupId: cloud.groupId, specificationId: cloud.specificationId, imageId: cloud.imageId };
+    const built = await k8s.createKubernetesCluster({
+      cluster: { name: "lp-one", tenantId: cloud.tenantId, version: "1.31.4", controlPlane: { count: 1, ...node } },
+      plugins: [{ plugin: "lp-ingress", version: "1.0.0" }],
+    });
+    const [bootstrapJob] = await t.server.db
+      .em()
+      .execute<{ ids: string[] }[]>("select wait_for_operation_ids as ids from job where operation_id = ?", [built.operation!.id]);
+    for (const id of bootstrapJob!.ids) await finishOperation(t, id);
+    await finishOperation(t, built.operation!.id, { succeeded: true, facts: { endpoint: "https://10.9.9.8:6443" } });
+    // Installed once the cluster is ACTIVE (markStarted, applySuccess).
+    const [installed] = (await addons.listKubernetesClusterPlugins({ filter: `cluster_id = "${built.cluster!.id}"` })).plugins;
+    await finishOperation(t, installed!.activeOperationId);
+    const id = installed!.id;
+    expect((await addons.getKubernetesClusterPlugin({ id })).plugin!.status).toBe(KubernetesClusterPluginStatus.ACTIVE);
+    // An agent sees it not running (placeOf, acceptObserved).
+    const agent = createClient(
+      KubernetesAddonService,
+      createGrpcTransport({ baseUrl: t.url, interceptors: [bearer(await t.token(Role.AGENT, "lp-agent"))] }),
+    );
+    const seen = await agent.reportKubernetesClusterPluginStatus({
+      id,
+      status: KubernetesClusterPluginStatus.INACTIVE,
+      message: "crashloop",
+    });
+    expect(seen.plugin!.status).toBe(KubernetesClusterPluginStatus.INACTIVE);
+    // An upgrade that fails leaves it ERROR on the version it had (applyFailure).
+    const upgrade = await addons.upgradeKubernetesClusterPlugin({ id, version: "1.1.0" });
+    await finishOperation(t, upgrade.operation!.id, {
+      succeeded: false,
+      error: { code: "FAILED_PRECONDITION", reason: "AGENT_FAILED", message: "chart rejected", metadata: {} },
+    });
+    expect((await addons.getKubernetesClusterPlugin({ id })).plugin).toMatchObject({
+      status: KubernetesClusterPluginStatus.ERROR,
+      statusMessage: "chart rejected",
+      version: "1.0.0",
+    });
+    // An uninstall cancelled before any agent took it leaves it as it was (undoQueued).
+    const uninstall = await addons.uninstallKubernetesClusterPlugin({ id });
+    expect((await t.operations().cancelOperation({ id: uninstall.operation!.id })).operation!.state).toBe(OperationState.CANCELLED);
+    expect((await addons.getKubernetesClusterPlugin({ id })).plugin!.status).toBe(KubernetesClusterPluginStatus.ERROR);
   },
 };
 

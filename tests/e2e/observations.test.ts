@@ -15,6 +15,7 @@ import {
   PowerState,
 } from "../../gen/es/rackplane/v1/observation_pb.js";
 import { VirtualMachineState } from "../../gen/es/rackplane/v1/compute_pb.js";
+import { BaremetalStatus } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { buildCloud, type Cloud } from "../support/compute.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -276,6 +277,50 @@ describe("ReportObservations", () => {
     }
   });
 
+  it("marks a host drifted when observed off while ACTIVE past the grace period, lists and counts it, audits start and end", async () => {
+    const d = await buildCloud(t, { name: "ohd", hosts: 2 });
+    const [host, offline] = d.hostIds as [string, string];
+    const drifted = async () =>
+      (
+        await t.clients().inventory.listBaremetals({ filter: `drifted = true AND group_id = "${d.groupId}"`, pageSize: 100 })
+      ).baremetals.map((h) => h.id);
+    const hostGauge = async () => {
+      const text = await (await fetch(`${t.server.url}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith('rackplane_drifted_resources{resource_type="baremetal"}'));
+      return line ? Number(line.split(" ").at(-1)) : 0;
+    };
+    await report("fleet", [hostReport(host, 100_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+    let observation = (await t.clients().inventory.getBaremetal({ id: host })).baremetal!.observation!;
+    expect(observation).toMatchObject({ drifted: false, driftRecordedState: "ACTIVE" });
+    await report("fleet", [hostReport(host, 10_000, { powerState: PowerState.OFF, cpuPercent: 0 })]);
+    const { baremetal } = await t.clients().inventory.getBaremetal({ id: host });
+    expect(baremetal!.status).toBe(BaremetalStatus.ACTIVE);
+    expect(baremetal!.observation).toMatchObject({ drifted: true, driftRecordedState: "ACTIVE", powerState: PowerState.OFF });
+    expect(await drifted()).toEqual([host]);
+    expect(await hostGauge()).toBe(1);
+
+    // An OFFLINE host observed on contradicts its record too.
+    await t.clients().inventory.setBaremetalStatus({ id: offline, status: BaremetalStatus.OFFLINE, reason: "psu" });
+    await report("fleet", [hostReport(offline, 100_000), hostReport(host, 0)]);
+    await report("fleet", [hostReport(offline, 0)]);
+    expect(await drifted()).toEqual([offline]);
+    observation = (await t.clients().inventory.getBaremetal({ id: offline })).baremetal!.observation!;
+    expect(observation).toMatchObject({ drifted: true, driftRecordedState: "OFFLINE", powerState: PowerState.ON });
+    // The operator records what is true: the next report agrees and ends the drift.
+    await t.clients().inventory.setBaremetalStatus({ id: offline, status: BaremetalStatus.ACTIVE, reason: "back" });
+    await report("fleet", [hostReport(offline, -1_000)]);
+    expect(await drifted()).toEqual([]);
+    expect(await hostGauge()).toBe(0);
+
+    for (const id of [host, offline]) {
+      const { auditEvents } = await t.clients().audit.listAuditEvents({ filter: `resource_id = "${id}"`, pageSize: 100 });
+      expect(auditEvents.filter((event) => event.reason.startsWith("DRIFT_")).map((event) => [event.resourceType, event.reason])).toEqual([
+        ["baremetal", "DRIFT_ENDED"],
+        ["baremetal", "DRIFT_STARTED"],
+      ]);
+    }
+  });
+
   it("receives plausible use from the simulated agent, a failing host, and a VM that powered off by itself", async () => {
     const sim = await buildCloud(t, { name: "os", hosts: 2 });
     const agent = createSimulatedAgent({
@@ -334,6 +379,37 @@ describe("ReportObservations", () => {
     expect(await code(report("fleet", [hostReport(east.hostIds[0]!, 0, { health: Health.UNKNOWN })]))).toBe("InvalidArgument");
     const tenantToken = await t.token(Role.TENANT_ADMIN, "observer-tenant", east.tenantId);
     expect(await code(t.agents(tenantToken).reportObservations({ observations: [vmReport(eastVm, 0)] }))).toBe("PermissionDenied");
+  });
+
+  it("shows each host's health and the rack's observed use beside its allocation in the elevation", async () => {
+    const rack = await buildCloud(t, { name: "oel", hosts: 3 });
+    const [fresh, stale, silent] = rack.hostIds as [string, string, string];
+    await report("fleet", [
+      hostReport(fresh, 1_000, { health: Health.WARNING, cpuPercent: 50 }),
+      hostReport(stale, STALE_MILLIS + 30_000, { health: Health.OK, cpuPercent: 90 }),
+    ]);
+    const { units, load } = await t.clients().inventory.getRackElevation({ rackId: rack.rackId });
+    const occupant = (id: string) => units.find((unit) => unit.occupant?.id === id)!.occupant!;
+    expect(occupant(fresh)).toMatchObject({ kind: "baremetal", health: Health.WARNING, observation: { stale: false, cpuPercent: 50 } });
+    expect(Number(occupant(fresh).observation!.age!.seconds)).toBeLessThan(30);
+    expect(occupant(stale)).toMatchObject({
+      health: Health.UNKNOWN,
+      observation: { stale: true, reportedHealth: Health.OK, cpuPercent: 90 },
+    });
+    expect(occupant(silent).health).toBe(Health.UNKNOWN);
+    expect(occupant(silent).observation).toBeUndefined();
+
+    const { baremetal } = await t.clients().inventory.getBaremetal({ id: fresh });
+    const cores = baremetal!.capacity!.cpuCores;
+    expect(load).toMatchObject({
+      hostCount: 3,
+      cpuCoresCapacity: BigInt(cores * 3),
+      // Only the fresh host counts: a stale observation is not current use.
+      observedHostCount: 1,
+      cpuCoresUsed: cores * 0.5,
+      memoryMibUsed: 20_000n,
+      storageGibUsed: 300n,
+    });
   });
 });
 

@@ -4,9 +4,10 @@
 // (creations, lifecycle verbs, cancels, the agent's reports) and a client that retries creations
 // with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
 // SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
-// be lost, no retried request id may create twice, every operation must end (no job lost), no
-// reservation may leak, the agent's stream must resume, readiness must follow the database, and
-// SIGTERM must still stop each replica within its grace period. Prints the recovery times.
+// be lost, no retried request id may create twice, every operation must end (no job lost), no job
+// may run or complete twice past its fencing, no reservation may leak, the agent's stream must
+// resume, readiness must follow the database, and SIGTERM must still stop each replica within its
+// grace period. Prints the recovery times.
 //
 // `npm run test:ha` (scripts/test-ha.sh installs patroni, etcd-server, haproxy and postgresql-15 when
 // missing); not part of `npm test`.
@@ -31,8 +32,9 @@ beforeAll(async () => {
   cluster = await startHaCluster();
   // Started together: the migrations run once, under their advisory lock.
   replicas = await Promise.all(
-    [0, 1].map(() =>
-      startServerProcess(cluster!.url, {
+    [0, 1].map((i) =>
+      // Each replica's sessions named, for pg_stat_activity in a failure's report.
+      startServerProcess(`${cluster!.url}?application_name=rackplane-${i}`, {
         RACKPLANE_LEASE_SECONDS: "5",
         RACKPLANE_DB_POOL: "10",
         RACKPLANE_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
@@ -139,11 +141,20 @@ let stopLoad = () => {};
 let currentTally: Tally | undefined;
 
 it("survives a switchover and a killed primary under load, losing nothing", async () => {
-  await failover().catch((error: unknown) => {
+  await failover().catch(async (error: unknown) => {
     // What the replicas and the database nodes said, to tell a real failure from a slow machine.
     stopLoad();
     console.error("ha failover failed:", currentTally?.summary(), currentTally?.unexpected.slice(0, 20));
-    for (const [i, replica] of replicas.entries()) console.error(`==== replica ${i}\n${replica.output().slice(-6_000)}`);
+    for (const [i, replica] of replicas.entries()) {
+      // The readiness probe's lines carry the pool's counts (held, idle, waiting).
+      const probe = replica
+        .output()
+        .split("\n")
+        .filter((line) => /"message":"database /.test(line))
+        .map((line) => line.replace(/,"stack":"[^"]*"/, ""));
+      console.error(`==== replica ${i}\n${probe.join("\n")}\n${replica.output().slice(-6_000)}`);
+    }
+    console.error(await cluster?.activity().catch((e: unknown) => `pg_stat_activity: ${String(e)}`));
     console.error(cluster?.logs());
     throw error;
   });
@@ -176,6 +187,13 @@ async function failover(): Promise<void> {
   const clients = replicas.map((replica) => loadClients(replica.url, token!));
 
   const streamEnds: string[] = [];
+  // Every run of a job's work that succeeded, and every final report the server applied, by job:
+  // across the failovers neither may happen twice for one job (a lease's fencing token keeps a
+  // stale holder out; the SDK reports a finished job's stored outcome instead of redoing it).
+  const executions = new Map<string, number>();
+  const completions = new Map<string, number>();
+  const successes = new Map<string, number>();
+  const count = (counts: Map<string, number>, jobId: unknown) => counts.set(String(jobId), (counts.get(String(jobId)) ?? 0) + 1);
   agent = createSimulatedAgent({
     servers: replicas.map((replica) => replica.url.replace("http://", "")),
     token: agentToken!,
@@ -185,6 +203,11 @@ async function failover(): Promise<void> {
     sdk: { backoff: { baseMs: 100, capMs: 1_000 } },
     log: (_level, message, fields) => {
       if (message === "job stream ended; reconnecting") streamEnds.push(JSON.stringify(fields));
+      if (message === "job finished" && fields?.state === "SUCCEEDED") count(executions, fields.jobId);
+      if (message === "job reported" && fields?.applied === true) {
+        count(completions, fields.jobId);
+        if (fields.state === "SUCCEEDED") count(successes, fields.jobId);
+      }
     },
   });
   agent.start();
@@ -276,6 +299,23 @@ async function failover(): Promise<void> {
     expect(new Set(vms.map((vm) => vm.id))).toEqual(new Set(retried.acknowledged.values()));
     expect(retried.acknowledged.size).toBeGreaterThan(20);
     expect(await reservationDrift(check)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // No job ran twice past its fencing: each job's work succeeded at most once and the server
+    // applied at most one final report for it; every job the database calls SUCCEEDED is exactly
+    // one successful run whose report was applied once.
+    const jobs = await em.execute<{ id: string; state: string; attempt: number }[]>("select id, state, attempt from job");
+    const twice = (counts: Map<string, number>) => [...counts].filter(([, n]) => n > 1);
+    expect(twice(executions)).toEqual([]);
+    expect(twice(completions)).toEqual([]);
+    const succeeded = jobs.filter((job) => job.state === "SUCCEEDED").map((job) => job.id);
+    expect(succeeded.filter((id) => executions.get(id) !== 1 || successes.get(id) !== 1)).toEqual([]);
+    expect(succeeded.length).toBeGreaterThan(20);
+    console.info("ha failover jobs:", {
+      jobs: jobs.length,
+      succeeded: succeeded.length,
+      successfulRuns: [...executions.values()].reduce((a, b) => a + b, 0),
+      appliedCompletions: [...completions.values()].reduce((a, b) => a + b, 0),
+      redeliveredAttempts: jobs.filter((job) => job.attempt > 1).length,
+    });
   } finally {
     await check.close();
   }

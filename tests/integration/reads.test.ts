@@ -1,6 +1,7 @@
 // Reads on prepared statements (src/persistence/reads.ts), against real PostgreSQL: the rows are
 // the ones MikroORM's query builder maps (arrays, bigints, dates, nulls), a read inside a
-// transaction sees that transaction's writes, and errors come out as MikroORM's exceptions.
+// transaction sees that transaction's writes, a column added by a migration does not break them, and
+// errors come out as MikroORM's exceptions.
 import { DriverException, type MikroORM } from "@mikro-orm/postgresql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/domain/ids.js";
@@ -64,6 +65,31 @@ describe("reads on prepared statements", () => {
       expect((await readRowById(em, Rack, rackIds[0]!))?.description).toBe("changed here");
       expect((await readRowById(orm.em.fork(), Rack, rackIds[0]!))?.description).toBe("");
     });
+  });
+
+  it("keep working after a migration adds a column to a table they read", async () => {
+    // Both pooled connections prepare the by-id read and a list read first.
+    const warm = () =>
+      Promise.all([
+        readRowById(orm.em.fork(), Rack, rackIds[1]!),
+        readRowById(orm.em.fork(), Rack, rackIds[2]!),
+        readRows(orm.em.fork(), Rack, builder({}).toQuery()),
+      ]);
+    await warm();
+    await orm.em.fork().execute("alter table rack add column reads_probe text");
+    try {
+      // Without the stale-plan handling each of these fails with "cached plan must not change result
+      // type", on every later read of the connection too.
+      for (let run = 0; run < 3; run++) {
+        const [one, two, list] = await warm();
+        expect(one?.id).toBe(rackIds[1]);
+        expect(two?.id).toBe(rackIds[2]);
+        expect(list.map((rack) => rack.id)).toEqual(rackIds);
+      }
+    } finally {
+      await orm.em.fork().execute("alter table rack drop column reads_probe");
+    }
+    expect((await readRowById(orm.em.fork(), Rack, rackIds[0]!))?.id).toBe(rackIds[0]);
   });
 
   it("fail with MikroORM's exceptions", async () => {

@@ -41,6 +41,8 @@ export interface HaCluster {
   killPostgres(node: PatroniNode): void;
   /** Everything the daemons wrote, for a failure's report. */
   logs(): string;
+  /** The primary's sessions of the `rackplane` database, for a failure's report. */
+  activity(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -237,6 +239,14 @@ async function bringUp(
       process.kill(pid, "SIGKILL");
     },
     logs: () => daemons.map((daemon) => `==== ${daemon.name}\n${readable(daemon.output)}`).join("\n"),
+    async activity() {
+      const { rows } = await query(
+        "postgres",
+        `select application_name, state, wait_event_type, wait_event, now() - state_change as for, left(query, 80) as query
+           from pg_stat_activity where datname = 'rackplane' order by application_name, state`,
+      );
+      return `==== pg_stat_activity\n${rows.map((row) => JSON.stringify(row)).join("\n")}`;
+    },
     stop: () => stopAll(dir, daemons, 20_000),
   };
 }

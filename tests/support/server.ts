@@ -48,7 +48,16 @@ export async function startTestServer(
   databaseUrl?: string,
   options: Pick<
     ServerOptions,
-    "leaseMillis" | "oidc" | "rateLimit" | "tokenCacheMillis" | "consoleDir" | "corsOrigins" | "observationStaleMillis" | "driftGraceMillis"
+    | "leaseMillis"
+    | "oidc"
+    | "rateLimit"
+    | "tokenCacheMillis"
+    | "consoleDir"
+    | "corsOrigins"
+    | "observationStaleMillis"
+    | "driftGraceMillis"
+    | "databaseReadUrl"
+    | "observationRollupMillis"
   > = {},
 ): Promise<TestServer> {
   const server = await startServer({

@@ -64,6 +64,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Link to="/hosts">Hosts</Link>
           <Link to="/tenants">Tenants</Link>
           <Link to="/vms">VMs</Link>
+          <Link to="/kubernetes">Kubernetes</Link>
           <Link to="/maintainers">Maintainers</Link>
           <Link to="/audit">Audit</Link>
         </nav>

@@ -1,13 +1,21 @@
 // Observed state (issue 19): agents report what hosts and VMs actually do, in batches. One call is
 // one transaction of two statements whatever its size: one read of where each named resource lives
 // (for the agent's scope), one upsert of every accepted observation that keeps the newer of the
-// stored and the reported one; and one audit record. docs/observations.md says why.
+// stored and the reported one (and keeps it as a sample for the hourly history); and one audit
+// record. docs/observations.md says why.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { placeInScope } from "../../domain/agent-scope.js";
-import type { ObservationOutcome, ObservationReport, ObservedKind } from "../../domain/observations.js";
+import {
+  type ObservationOutcome,
+  type ObservationReport,
+  type ObservedKind,
+  observedKinds,
+  powerContradictions,
+} from "../../domain/observations.js";
 import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
+import { executeBound } from "../../persistence/bound.js";
 import { mutate, recordMutations } from "../mutation.js";
 
 export interface ObservationsResult {
@@ -46,8 +54,10 @@ export async function reportObservations(
     const candidates = [...newest.values()].map((index) => reports[index]!);
     const stored = await upsertNewer(em, candidates, ctx.principal.name);
     for (const [k, index] of newest) if (stored.has(k)) outcomes[index] = "ACCEPTED";
-    const acceptedVms = [...stored].filter((k) => k.startsWith("virtual_machine/")).map((k) => k.slice("virtual_machine/".length));
-    await recordDrift(em, ctx, acceptedVms, settings.driftGraceMillis);
+    for (const kind of observedKinds) {
+      const accepted = [...stored].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1));
+      await recordDrift(em, ctx, kind, accepted, settings.driftGraceMillis);
+    }
     const acceptedCount = stored.size;
     const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
     ctx.audit.detail = `${reports.length} observations: ${acceptedCount} accepted, ${reports.length - acceptedCount - notFound} superseded, ${notFound} not found`;
@@ -82,24 +92,33 @@ function uuidArray(length: number): string {
   return length > 0 ? "array[?]::uuid[]" : "'{}'::uuid[]";
 }
 
-/** One statement for the whole batch: each row is written only when it is newer than the stored
- * one, so a late report never regresses the state. Returns the keys written. */
+/** One statement for the whole batch, its ten arrays bound as parameters (persistence/bound.ts):
+ * each row is written only when it is newer than the stored one, so a late report never regresses the state, and each row written is also kept as a sample
+ * for the hourly roll-up (app/observations/history.ts), which runs off this path. Returns the keys
+ * written. */
 async function upsertNewer(em: EntityManager, reports: readonly ObservationReport[], reportedBy: string): Promise<Set<string>> {
   if (reports.length === 0) return new Set();
-  const rows = await em.execute<{ resource_type: ObservedKind; resource_id: string }[]>(
-    `insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
+  const rows = await executeBound<{ resource_type: ObservedKind; resource_id: string }>(
+    em,
+    `with stored as (
+     insert into observation as o (resource_type, resource_id, observe_time, receive_time, power_state, health, reasons,
                                    cpu_percent, memory_used_mib, storage_used_gib, reported_by)
      select r.resource_type, r.resource_id, r.observe_time, now(), r.power_state, r.health, r.reasons::jsonb,
-            r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?
-       from unnest(array[?]::text[], array[?]::uuid[], array[?]::timestamptz[], array[?]::text[], array[?]::text[], array[?]::text[],
-                   array[?]::float8[], array[?]::int8[], array[?]::int8[])
+            r.cpu_percent, r.memory_used_mib, r.storage_used_gib, ?::text
+       from unnest(?::text[], ?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int8[], ?::int8[])
             as r(resource_type, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib)
      on conflict (resource_type, resource_id) do update
         set observe_time = excluded.observe_time, receive_time = excluded.receive_time, power_state = excluded.power_state,
             health = excluded.health, reasons = excluded.reasons, cpu_percent = excluded.cpu_percent,
             memory_used_mib = excluded.memory_used_mib, storage_used_gib = excluded.storage_used_gib, reported_by = excluded.reported_by
       where excluded.observe_time > o.observe_time
-     returning o.resource_type, o.resource_id`,
+     returning o.resource_type, o.resource_id, o.observe_time, o.cpu_percent, o.memory_used_mib, o.storage_used_gib
+     ), sampled as (
+       insert into observation_sample (resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib)
+       select resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib from stored
+       on conflict do nothing
+     )
+     select resource_type, resource_id from stored`,
     [
       reportedBy,
       reports.map((report) => report.kind),
@@ -116,36 +135,52 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
   return new Set(rows.map((row) => key(row.resource_type, row.resource_id)));
 }
 
+/** Where each kind's recorded state is kept. */
+const recordedStates: Readonly<Record<ObservedKind, { readonly table: string; readonly column: string }>> = {
+  virtual_machine: { table: "virtual_machine", column: "state" },
+  baremetal: { table: "baremetal", column: "status" },
+};
+
 /**
- * Drift, evaluated in the ingest transaction for the VMs whose observation was just stored: one
- * statement compares each with its recorded state (RUNNING observed OFF, STOPPED observed ON; a VM
- * in any other state is in transition and never drifts), keeps since when the contradiction lasts,
- * and marks it drifted once that is longer than the grace period. Its start and its end are each
- * audited (reasons DRIFT_STARTED, DRIFT_ENDED); the record itself is never changed. Set-based and
- * on rows the upsert already locked, so it costs one statement per call; doing it here rather than
- * in a sweep means a drift is known the moment the report proving it arrives.
+ * Drift, evaluated in the ingest transaction for the resources of one kind whose observation was
+ * just stored: one statement compares each with its recorded state (the kind's contradictions in
+ * domain/observations.ts: a RUNNING VM or an ACTIVE host observed OFF, …; a state in transition never
+ * drifts), keeps since when the contradiction lasts, and marks it drifted once that is longer than
+ * the grace period. Its start and its end are each audited (reasons DRIFT_STARTED, DRIFT_ENDED); the
+ * record itself is never changed. Set-based and on rows the upsert already locked, so it costs one
+ * statement per kind reported in a call; doing it here rather than in a sweep means a drift is known
+ * the moment the report proving it arrives.
  */
-async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly string[], graceMillis: number): Promise<void> {
-  if (vmIds.length === 0) return;
+async function recordDrift(
+  em: EntityManager,
+  ctx: CallContext,
+  kind: ObservedKind,
+  ids: readonly string[],
+  graceMillis: number,
+): Promise<void> {
+  if (ids.length === 0) return;
   const grace = graceMillis / 1000;
+  const { table, column } = recordedStates[kind];
+  const contradictions = Object.entries(powerContradictions[kind]);
   const changed = await em.execute<{ resource_id: string; drifted: boolean; was_drifted: boolean; recorded: string; observed: string }[]>(
     `with evaluated as (
-       select o.resource_id, o.drifted as was_drifted, v.state as recorded, o.power_state as observed,
-              case when (v.state = 'RUNNING' and o.power_state = 'OFF') or (v.state = 'STOPPED' and o.power_state = 'ON')
+       select o.resource_id, o.drifted as was_drifted, r.${column} as recorded, o.power_state as observed,
+              case when exists (select 1 from unnest(array[?]::text[], array[?]::text[]) c(recorded, observed)
+                                 where c.recorded = r.${column} and c.observed = o.power_state)
                    then coalesce(o.drift_since, o.observe_time) end as since,
               o.observe_time
-         from observation o join virtual_machine v on v.id = o.resource_id
-        where o.resource_type = 'virtual_machine' and o.resource_id = any(array[?]::uuid[])
+         from observation o join ${table} r on r.id = o.resource_id
+        where o.resource_type = ? and o.resource_id = any(array[?]::uuid[])
      ), decided as (
        select e.*, coalesce(e.since <= e.observe_time - make_interval(secs => ?), false) as drifted from evaluated e
      )
      update observation o
         set drift_since = d.since, drift_recorded_state = case when d.since is null then '' else d.recorded end, drifted = d.drifted
        from decided d
-      where o.resource_type = 'virtual_machine' and o.resource_id = d.resource_id
+      where o.resource_type = ? and o.resource_id = d.resource_id
         and (o.drift_since is distinct from d.since or o.drifted <> d.drifted)
       returning o.resource_id, d.drifted, d.was_drifted, d.recorded, d.observed`,
-    [[...vmIds], grace],
+    [contradictions.map(([recorded]) => recorded), contradictions.map(([, observed]) => observed), kind, [...ids], grace, kind],
   );
   const transitions = changed.filter((row) => row.drifted !== row.was_drifted);
   if (transitions.length === 0) return;
@@ -153,7 +188,7 @@ async function recordDrift(em: EntityManager, ctx: CallContext, vmIds: readonly 
     em,
     ctx,
     transitions.map((row) => ({
-      resourceType: "virtual_machine",
+      resourceType: kind,
       resourceId: row.resource_id,
       reason: row.drifted ? "DRIFT_STARTED" : "DRIFT_ENDED",
       message: row.drifted

@@ -275,7 +275,7 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
  * prefix and suffix, so templates that render alike share their numbers. Kept per template, tenant
  * name and role (bounded like namingSeen): a creation needs it twice, and rendering a template (its
  * regular expressions) cost more than a look-up. A template that does not render is not kept. */
-function renderName(tenantName: string, template: string, role: VirtualMachineRole): RenderedName {
+export function renderName(tenantName: string, template: string, role: VirtualMachineRole): RenderedName {
   const cacheKey = `${template}\u0000${tenantName}\u0000${role}`;
   let found = renderedNames.get(cacheKey);
   if (!found) {

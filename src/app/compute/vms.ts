@@ -10,6 +10,7 @@ import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { mutate } from "../mutation.js";
+import { removeBastionAssociations } from "../kubernetes/addons/cluster-cascade.js";
 import { getOperation, startOperation, type Operation } from "../operations/operations.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
 import { creationBatcher } from "./creation-batch.js";
@@ -93,6 +94,8 @@ export async function operateVirtualMachine(
     if (!vm || vm.state === "DELETED") throw new NotFoundError("virtual_machine", id);
     if (verb === "DELETE" && vm.cluster_id) await requireNotClusterNode(em, id, vm.cluster_id);
     requireTransition({ id, state: vm.state, activeOperationId: vm.active_operation_id }, verb);
+    // A VM being deleted serves no cluster as a bastion any more (audited in this record).
+    if (verb === "DELETE") await removeBastionAssociations(em, ctx.audit, "virtual_machine_id", id);
     const operationId = newId();
     const during: VirtualMachineState | undefined = { START: undefined, STOP: undefined, REBOOT: "REBOOTING", DELETE: "DELETING" }[verb] as
       | VirtualMachineState

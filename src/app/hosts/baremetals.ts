@@ -16,6 +16,7 @@ import { field, resourceTimes } from "../../domain/filter-schema.js";
 import { checkNewBaremetals, type BaremetalBatchFacts } from "../../domain/baremetal-batch.js";
 import { baremetalStatuses, type BaremetalStatus, type CustomFields, type Placement, type Resources } from "../../domain/hosts.js";
 import { newId } from "../../domain/ids.js";
+import type { SortSchema } from "../../domain/order-by.js";
 import type {
   Datacenter as DatacenterView,
   Rack as RackView,
@@ -270,6 +271,16 @@ export async function getBaremetal(db: Database, ctx: CallContext, id: string, e
   return host;
 }
 
+/** What ListBaremetals sorts by (AIP-132 order_by): names are unique, the rest tie and fall back on the id. */
+export const baremetalSort: SortSchema = {
+  name: { property: "name", kind: "string" },
+  status: { property: "status", kind: "string" },
+  free_cpu: { property: "freeCpuCores", kind: "integer" },
+  free_memory_mib: { property: "freeMemoryMib", kind: "integer" },
+  free_storage_gib: { property: "freeStorageGib", kind: "integer" },
+  create_time: { property: "createTime", kind: "timestamp" },
+};
+
 export async function listBaremetals(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<Baremetal>> {
   requireInventoryRead(ctx.principal);
   const em = db.em();
@@ -282,7 +293,7 @@ export async function listBaremetals(db: Database, ctx: CallContext, request: Li
     ]);
     scope = { rackId: { $in: racks.map((rack) => rack.id) } } as never;
   }
-  const page = await listPage(em, BaremetalEntity, request, schema, scope ? { scope: scope as never } : {});
+  const page = await listPage(em, BaremetalEntity, request, schema, { sort: baremetalSort, ...(scope ? { scope: scope as never } : {}) });
   return page as unknown as Page<Baremetal>;
 }
 

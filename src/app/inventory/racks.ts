@@ -20,6 +20,8 @@ import { createOnce, findById, findForChange, readById } from "../standard-metho
 import { mayViewRack, requireInventoryRead, requireInventoryWrite, visibleRacks } from "./access.js";
 import { deleteRacks } from "./cascade.js";
 import { rackFilter } from "./filters.js";
+import { type ObservationView, observedUse, viewObservation } from "../../domain/observations.js";
+import { type ObservationRow, type ObservationSettings, observationColumns, storedObservation } from "../observations/latest.js";
 
 export interface RackFields extends RackNetwork {
   readonly name: string;
@@ -92,10 +94,20 @@ export async function deleteRack(db: Database, ctx: CallContext, id: string, eta
   });
 }
 
-export async function getRackElevation(db: Database, ctx: CallContext, rackId: string): Promise<RackElevation> {
+/**
+ * The rack as its elevation shows it: every unit with what occupies it, and for a host its health
+ * and latest observation as they read now; the load both as allocated and as observed. The hosts
+ * and their observations are one query (a left join), however many hosts the rack holds.
+ */
+export async function getRackElevation(
+  db: Database,
+  ctx: CallContext,
+  rackId: string,
+  settings: ObservationSettings,
+): Promise<RackElevation> {
   const em = db.em();
   const rack = await getRack(db, ctx, rackId, em);
-  const [units, reservations, hosts] = await Promise.all([
+  const [units, reservations, rows] = await Promise.all([
     em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).execute("all", true) as unknown as Promise<
       RackUnitView[]
     >,
@@ -106,7 +118,8 @@ export async function getRackElevation(db: Database, ctx: CallContext, rackId: s
       .orderBy({ firstPosition: "asc" })
       .execute("all", true) as unknown as Promise<RackReservationView[]>,
     em.execute<
-      {
+      (Nullable<ObservationRow> & {
+        now: Date;
         id: string;
         name: string;
         status: string;
@@ -116,16 +129,28 @@ export async function getRackElevation(db: Database, ctx: CallContext, rackId: s
         cpu_cores_allocated: number;
         memory_mib_allocated: number;
         storage_gib_allocated: number;
-      }[]
+      })[]
     >(
-      `select id, name, status, cpu_cores, memory_mib, storage_gib, cpu_cores_allocated, memory_mib_allocated, storage_gib_allocated
-         from baremetal where rack_id = ?`,
+      `select now() as now, b.id, b.name, b.status, b.cpu_cores, b.memory_mib, b.storage_gib,
+              b.cpu_cores_allocated, b.memory_mib_allocated, b.storage_gib_allocated, ${observationColumns("o.")}
+         from baremetal b
+         left join observation o on o.resource_type = 'baremetal' and o.resource_id = b.id
+        where b.rack_id = ?`,
       [rackId],
     ),
   ]);
+  const hosts = rows.map((row) => ({
+    ...row,
+    cpuCores: Number(row.cpu_cores),
+    // The database's clock measures the age, as for every view of an observation.
+    observation:
+      row.observe_time === null
+        ? undefined
+        : viewObservation(storedObservation(row as ObservationRow), new Date(row.now), settings.staleMillis),
+  }));
   const purposes = new Map(reservations.map((reservation) => [reservation.id, reservation.purpose]));
   const hostById = new Map(hosts.map((host) => [host.id, host]));
-  const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + pick(host), 0);
+  const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + Number(pick(host)), 0);
   return {
     rack,
     units: units.map((unit) => ({ ...unit, occupant: occupantOf(unit, purposes, hostById) })),
@@ -139,19 +164,29 @@ export async function getRackElevation(db: Database, ctx: CallContext, rackId: s
       memoryMibAllocated: sum((host) => host.memory_mib_allocated),
       storageGibCapacity: sum((host) => host.storage_gib),
       storageGibAllocated: sum((host) => host.storage_gib_allocated),
+      ...observedUse(hosts),
     },
   };
 }
 
-/** A host shows with its name and status; a reservation with its purpose. */
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/** A host shows with its name, status and health; a reservation with its purpose. */
 function occupantOf(
   unit: RackUnitView,
   purposes: ReadonlyMap<string, string>,
-  hosts: ReadonlyMap<string, { name: string; status: string }>,
+  hosts: ReadonlyMap<string, { name: string; status: string; observation: ObservationView | undefined }>,
 ): RackUnitOccupant | undefined {
   if (unit.baremetalId) {
     const host = hosts.get(unit.baremetalId);
-    return { kind: "baremetal", id: unit.baremetalId, label: host ? `${host.name} (${host.status})` : "" };
+    if (!host) return { kind: "baremetal", id: unit.baremetalId, label: "", health: "UNKNOWN" };
+    return {
+      kind: "baremetal",
+      id: unit.baremetalId,
+      label: `${host.name} (${host.status})`,
+      health: host.observation?.effectiveHealth ?? "UNKNOWN",
+      ...(host.observation ? { observation: host.observation } : {}),
+    };
   }
   if (unit.reservationId) return { kind: "reservation", id: unit.reservationId, label: purposes.get(unit.reservationId) ?? "" };
   return undefined;

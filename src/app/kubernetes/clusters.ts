@@ -32,6 +32,8 @@ import { createAndStoreClusterCa, issueKubeconfig as signKubeconfig, type Issued
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { reportResourceState } from "../agents/reports.js";
 import { clusterUsers, getCluster, lockCluster, readCluster, type ClusterView } from "./cluster-queries.js";
+import { installPluginsAtCreation, type PluginChoice } from "./addons/cluster-plugins.js";
+import { removeBastionAssociations, removeClusterAddons, requireNoAddonOperations } from "./addons/cluster-cascade.js";
 import type { SecretBox } from "./secret-box.js";
 import { templateForCluster } from "./templates.js";
 import { catalogueVersion } from "./versions.js";
@@ -45,6 +47,8 @@ export interface CreateCluster {
   /** The request's own settings; undefined parts come from the template. */
   readonly draft: ClusterSpecDraft;
   readonly templateId: string | null;
+  /** Catalogue plugins to install once the cluster is ACTIVE (addons/cluster-plugins.ts). */
+  readonly plugins?: readonly PluginChoice[];
 }
 
 export interface CreatedCluster {
@@ -177,6 +181,14 @@ export async function createCluster(
           caCertificatePem,
         },
       });
+      const cluster = {
+        id,
+        name: request.name,
+        tenantId: request.tenantId,
+        kubernetesVersion: spec.version,
+        controlPlaneGroupId: spec.controlPlane.groupId,
+      };
+      await installPluginsAtCreation(em, ctx, cluster, request.plugins ?? [], operationId);
     }),
   );
   const cluster = await getCluster(db, ctx, id);
@@ -305,8 +317,10 @@ export async function deleteCluster(db: Database, ctx: CallContext, id: string, 
   await mutate(db, ctx, async (em) => {
     const cluster = await lockCluster(em, ctx, id, etag);
     requireClusterVerb(cluster, "DELETE");
+    await requireNoAddonOperations(em, id);
     // The node VMs, locked after the cluster (as every cluster transaction takes them).
     const nodeOperations = await deleteNodeVms(em, ctx, cluster, "cluster_id = ?", [id]);
+    await removeBastionAssociations(em, ctx.audit, "cluster_id", id);
     await setClusterStatus(em, id, "DELETING", "", operationId);
     await startOperation(em, ctx, {
       id: operationId,
@@ -423,6 +437,7 @@ export async function setClusterStatus(
             active_operation_id = ?, endpoint = coalesce(?, endpoint), version = version + 1, update_time = now() where id = ?`,
     [status, reason, status, activeOperationId, endpoint ?? null, id],
   );
+  if (status === "DELETED") await removeClusterAddons(em, id);
 }
 
 /**

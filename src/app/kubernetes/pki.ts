@@ -2,16 +2,28 @@
 // @peculiar/x509 over Node's WebCrypto: ECDSA P-256 keys, SHA-256 signatures. rackplane creates the
 // CA when it creates the cluster and keeps it (as Cluster API's management cluster does); the
 // bootstrap job hands it to kubeadm, and IssueKubeconfig signs short-lived client certificates.
-import "reflect-metadata";
 import { randomBytes, webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { stringify } from "yaml";
 import { InvalidArgumentError } from "../../domain/errors.js";
 import { kubeconfigTtl } from "../../domain/kubernetes.js";
 
 // Node's WebCrypto, typed as the DOM's Crypto the library expects.
 const crypto = webcrypto as unknown as Crypto;
-x509.cryptoProvider.set(crypto);
+
+// The library (with its decorators' reflect-metadata) is loaded on the first certificate, not at
+// start-up: it is the largest module a server would otherwise load for a feature most calls never
+// touch (a twentieth of a cold start's CPU).
+let library: Promise<typeof X509> | undefined;
+function loadX509(): Promise<typeof X509> {
+  library ??= (async () => {
+    await import("reflect-metadata");
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(crypto);
+    return x509;
+  })();
+  return library;
+}
 
 const keyAlgorithm = { name: "ECDSA", namedCurve: "P-256" } as const;
 const signingAlgorithm = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -43,9 +55,10 @@ export interface CertificateSubject {
 
 /** A self-signed CA for one cluster, valid ten years (kubeadm's CA lifetime). */
 export async function createClusterCa(cluster: { id: string; name: string }, now: Date = new Date()): Promise<ClusterCa> {
+  const x509 = await loadX509();
   const keys = (await crypto.subtle.generateKey(keyAlgorithm, true, ["sign", "verify"])) as CryptoKeyPair;
   const expireTime = new Date(now.getTime() + 10 * 365 * 24 * 3600_000);
-  const name: x509.JsonName = [{ CN: [`${cluster.name} cluster CA`] }, { O: ["rackplane"] }, { OU: [cluster.id] }];
+  const name: X509.JsonName = [{ CN: [`${cluster.name} cluster CA`] }, { O: ["rackplane"] }, { OU: [cluster.id] }];
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name,
@@ -59,7 +72,7 @@ export async function createClusterCa(cluster: { id: string; name: string }, now
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certificatePem: certificate.toString("pem"), privateKeyPem: await privateKeyPem(keys.privateKey), expireTime };
+  return { certificatePem: certificate.toString("pem"), privateKeyPem: await privateKeyPem(x509, keys.privateKey), expireTime };
 }
 
 /**
@@ -78,13 +91,14 @@ export async function signClientCertificate(
     ]);
   }
   if (subject.commonName === "") throw new Error("a client certificate needs a common name");
+  const x509 = await loadX509();
   const caCertificate = new x509.X509Certificate(ca.certificatePem);
-  const caKey = await crypto.subtle.importKey("pkcs8", pemBody(ca.privateKeyPem), keyAlgorithm, false, ["sign"]);
+  const caKey = await crypto.subtle.importKey("pkcs8", pemBody(x509, ca.privateKeyPem), keyAlgorithm, false, ["sign"]);
   const keys = (await crypto.subtle.generateKey(keyAlgorithm, true, ["sign", "verify"])) as CryptoKeyPair;
   const expireTime = new Date(now.getTime() + ttlMillis);
   const serial = serialNumber();
   // JSON names, not a DN string: a principal or group name with a comma or a plus stays one value.
-  const name: x509.JsonName = [{ CN: [subject.commonName] }, ...subject.groups.map((group) => ({ O: [group] }))];
+  const name: X509.JsonName = [{ CN: [subject.commonName] }, ...subject.groups.map((group) => ({ O: [group] }))];
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
     subject: name,
@@ -103,7 +117,7 @@ export async function signClientCertificate(
   });
   return {
     certificatePem: certificate.toString("pem"),
-    privateKeyPem: await privateKeyPem(keys.privateKey),
+    privateKeyPem: await privateKeyPem(x509, keys.privateKey),
     serialNumber: serial,
     expireTime,
   };
@@ -151,12 +165,12 @@ function serialNumber(): string {
   return bytes.toString("hex");
 }
 
-async function privateKeyPem(key: CryptoKey): Promise<string> {
+async function privateKeyPem(x509: typeof X509, key: CryptoKey): Promise<string> {
   const der = await crypto.subtle.exportKey("pkcs8", key);
   return x509.PemConverter.encode(der, "PRIVATE KEY");
 }
 
-function pemBody(pem: string): ArrayBuffer {
+function pemBody(x509: typeof X509, pem: string): ArrayBuffer {
   const [der] = x509.PemConverter.decode(pem);
   if (!der) throw new Error("not a PEM document");
   return der;

@@ -28,48 +28,61 @@ export async function observationsOf(
   settings: ObservationSettings,
 ): Promise<Map<string, ObservationView>> {
   if (ids.length === 0) return new Map();
-  const rows = await em.execute<
-    {
-      now: Date;
-      resource_id: string;
-      observe_time: Date;
-      power_state: StoredObservation["powerState"];
-      health: string;
-      reasons: StoredObservation["reasons"];
-      cpu_percent: number;
-      memory_used_mib: string | number;
-      storage_used_gib: string | number;
-      drift_since: Date | null;
-      drift_recorded_state: string;
-      drifted: boolean;
-    }[]
-  >(
-    `select now() as now, resource_id, observe_time, power_state, health, reasons, cpu_percent, memory_used_mib, storage_used_gib, drift_since, drift_recorded_state, drifted
+  const rows = await em.execute<(ObservationRow & { now: Date; resource_id: string })[]>(
+    `select now() as now, resource_id, ${observationColumns("")}
          from observation where resource_type = ? and resource_id = any(array[?]::uuid[])`,
     [kind, [...ids]],
   );
   // The database's clock, the one every replica shares, measures the age.
-  return new Map(
-    rows.map((row) => [
-      row.resource_id,
-      viewObservation(
-        {
-          observeTime: new Date(row.observe_time),
-          powerState: row.power_state,
-          health: row.health === "" ? null : (row.health as Exclude<Health, "UNKNOWN">),
-          reasons: row.reasons,
-          cpuPercent: Number(row.cpu_percent),
-          memoryUsedMib: Number(row.memory_used_mib),
-          storageUsedGib: Number(row.storage_used_gib),
-          driftSince: row.drift_since === null ? null : new Date(row.drift_since),
-          driftRecordedState: row.drift_recorded_state,
-          drifted: row.drifted,
-        },
-        new Date(row.now),
-        settings.staleMillis,
-      ),
-    ]),
-  );
+  return new Map(rows.map((row) => [row.resource_id, viewObservation(storedObservation(row), new Date(row.now), settings.staleMillis)]));
+}
+
+/** An observation's columns as `ObservationRow` reads them, from the table aliased `alias` (with
+ * its dot, or "" for none); each column of a left join is null where there is no observation. */
+export function observationColumns(alias: string): string {
+  return [
+    "observe_time",
+    "power_state",
+    "health",
+    "reasons",
+    "cpu_percent",
+    "memory_used_mib",
+    "storage_used_gib",
+    "drift_since",
+    "drift_recorded_state",
+    "drifted",
+  ]
+    .map((column) => `${alias}${column}`)
+    .join(", ");
+}
+
+/** A stored observation as read by `observationColumns`. */
+export interface ObservationRow {
+  readonly observe_time: Date | string;
+  readonly power_state: StoredObservation["powerState"];
+  readonly health: string;
+  readonly reasons: StoredObservation["reasons"];
+  readonly cpu_percent: number;
+  readonly memory_used_mib: string | number;
+  readonly storage_used_gib: string | number;
+  readonly drift_since: Date | string | null;
+  readonly drift_recorded_state: string;
+  readonly drifted: boolean;
+}
+
+export function storedObservation(row: ObservationRow): StoredObservation {
+  return {
+    observeTime: new Date(row.observe_time),
+    powerState: row.power_state,
+    health: row.health === "" ? null : (row.health as Exclude<Health, "UNKNOWN">),
+    reasons: row.reasons,
+    cpuPercent: Number(row.cpu_percent),
+    memoryUsedMib: Number(row.memory_used_mib),
+    storageUsedGib: Number(row.storage_used_gib),
+    driftSince: row.drift_since === null ? null : new Date(row.drift_since),
+    driftRecordedState: row.drift_recorded_state,
+    drifted: row.drifted,
+  };
 }
 
 /** `observationsOf` for a view: call it only with ids the caller was allowed to read. */

@@ -284,17 +284,20 @@ async function describeChange(
 /**
  * The effective capacity of each group — the sum of its hosts' effective_* (capacity less the
  * group's reserve, times its ratios), whatever their status, as GetBaremetalGroup and placement
- * count it — in one aggregate query however many groups. A group without hosts has none.
+ * count it — in one query however many groups. A group without hosts has none.
  */
 export async function groupsEffectiveCapacity(em: EntityManager, groupIds: readonly string[]): Promise<Map<string, Resources>> {
   const capacity = new Map<string, Resources>(groupIds.map((id) => [id, { cpuCores: 0, memoryMib: 0, storageGib: 0 }]));
   if (groupIds.length === 0) return capacity;
-  const sums = await em.execute<{ group_id: string; cpu: number; memory: number; storage: number }[]>(
-    `select group_id, sum(effective_cpu_cores)::bigint as cpu, sum(effective_memory_mib)::bigint as memory, sum(effective_storage_gib)::bigint as storage
-       from baremetal where group_id = any(array[?]::uuid[]) group by group_id`,
+  // The totals each group keeps (hosts/effective-capacity.ts refreshes them with every change to
+  // its hosts), not a sum over its hosts: a group of 10,000 hosts would cost a scan per call.
+  const totals = await em.execute<{ id: string; cpu: string; memory: string; storage: string }[]>(
+    `select id, effective_cpu_total as cpu, effective_memory_mib_total as memory, effective_storage_gib_total as storage
+       from baremetal_group where id = any(array[?]::uuid[])`,
     [[...groupIds]],
   );
-  for (const sum of sums) capacity.set(sum.group_id, { cpuCores: sum.cpu, memoryMib: sum.memory, storageGib: sum.storage });
+  for (const total of totals)
+    capacity.set(total.id, { cpuCores: Number(total.cpu), memoryMib: Number(total.memory), storageGib: Number(total.storage) });
   return capacity;
 }
 

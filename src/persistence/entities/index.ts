@@ -10,9 +10,10 @@ import {
 import { Baremetal, BaremetalGroup, CustomFieldDefinition } from "./hosts.js";
 import { Agent, Job, Operation } from "./jobs.js";
 import { ApiToken } from "./identity.js";
+import { BastionClusterAssociation, KubernetesClusterPlugin, KubernetesPlugin } from "./kubernetes-addons.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
-import { Observation } from "./observation.js";
+import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
 import { Tenant } from "./tenant.js";
 import { Datacenter, Rack, RackReservation, RackUnit, Region, Room, SlotGroup } from "./inventory.js";
 
@@ -22,6 +23,7 @@ export * from "./hosts.js";
 export * from "./jobs.js";
 export * from "./identity.js";
 export * from "./kubernetes.js";
+export * from "./kubernetes-addons.js";
 export * from "./maintainer.js";
 export * from "./observation.js";
 export * from "./tenant.js";
@@ -62,4 +64,9 @@ export const entities = [
   KubernetesNodePool,
   KubernetesClusterCa,
   Observation,
+  ObservationSample,
+  ObservationRollup,
+  KubernetesPlugin,
+  KubernetesClusterPlugin,
+  BastionClusterAssociation,
 ];

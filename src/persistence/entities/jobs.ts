@@ -6,7 +6,16 @@ import { resourceProperties } from "./common.js";
 
 export const Operation = defineEntity({
   name: "Operation",
-  indexes: [{ properties: ["resourceType", "resourceId", "id"] }, { properties: ["tenantId", "id"] }],
+  indexes: [
+    { properties: ["resourceType", "resourceId", "id"] },
+    { properties: ["tenantId", "id"] },
+    // Only unfinished operations are entered: /metrics counts them on every scrape, and finished
+    // ones only accumulate.
+    {
+      name: "operation_open_index",
+      expression: "create index operation_open_index on operation (state) where state in ('PENDING', 'RUNNING')",
+    },
+  ],
   properties: {
     id: resourceProperties().id,
     kind: p.string().length(64).$type<JobKind>(),

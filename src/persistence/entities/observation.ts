@@ -38,3 +38,42 @@ export const Observation = defineEntity({
   },
 });
 export type Observation = InferEntity<typeof Observation>;
+
+/** Every accepted observation's values, written by the same ingest statement as the latest state,
+ * until the hourly roll-up (app/observations/history.ts) folds its completed hour into
+ * `ObservationRollup` and deletes it: the table holds about the current hour. */
+export const ObservationSample = defineEntity({
+  name: "ObservationSample",
+  properties: {
+    resourceType: p.string().length(32).primary(),
+    resourceId: p.uuid().primary(),
+    observeTime: p.datetime().primary(),
+    cpuPercent: p.double().runtimeType("number").$type<number>(),
+    memoryUsedMib: p.bigint("number"),
+    storageUsedGib: p.bigint("number"),
+  },
+});
+export type ObservationSample = InferEntity<typeof ObservationSample>;
+
+/** One resource's use over one hour (UTC), kept 30 days: min, max and the sum and count an average
+ * is made of, so a late sample of an hour already rolled up merges into it. */
+export const ObservationRollup = defineEntity({
+  name: "ObservationRollup",
+  indexes: [{ name: "observation_rollup_hour_index", properties: ["hourStart"] }],
+  properties: {
+    resourceType: p.string().length(32).primary(),
+    resourceId: p.uuid().primary(),
+    hourStart: p.datetime().primary(),
+    sampleCount: p.integer(),
+    cpuPercentMin: p.double().runtimeType("number").$type<number>(),
+    cpuPercentSum: p.double().runtimeType("number").$type<number>(),
+    cpuPercentMax: p.double().runtimeType("number").$type<number>(),
+    memoryUsedMibMin: p.bigint("number"),
+    memoryUsedMibSum: p.double().runtimeType("number").$type<number>(),
+    memoryUsedMibMax: p.bigint("number"),
+    storageUsedGibMin: p.bigint("number"),
+    storageUsedGibSum: p.double().runtimeType("number").$type<number>(),
+    storageUsedGibMax: p.bigint("number"),
+  },
+});
+export type ObservationRollup = InferEntity<typeof ObservationRollup>;

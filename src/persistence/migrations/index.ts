@@ -9,7 +9,11 @@ import { Migration20261202065651_agent_token_scope } from "./Migration2026120206
 import { Migration20261202072521_kubernetes } from "./Migration20261202072521_kubernetes.js";
 import { Migration20261202112547_job_waits } from "./Migration20261202112547_job_waits.js";
 import { Migration20261202115101_observations } from "./Migration20261202115101_observations.js";
+import { Migration20261202140143_observation_history } from "./Migration20261202140143_observation_history.js";
 import { Migration20261202140325_pool_version } from "./Migration20261202140325_pool_version.js";
+import { Migration20261202140400_kubernetes_plugins } from "./Migration20261202140400_kubernetes_plugins.js";
+import { Migration20261202143000_open_operations_index } from "./Migration20261202143000_open_operations_index.js";
+import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -21,5 +25,9 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202072521_kubernetes", class: Migration20261202072521_kubernetes },
   { name: "Migration20261202112547_job_waits", class: Migration20261202112547_job_waits },
   { name: "Migration20261202115101_observations", class: Migration20261202115101_observations },
+  { name: "Migration20261202140143_observation_history", class: Migration20261202140143_observation_history },
   { name: "Migration20261202140325_pool_version", class: Migration20261202140325_pool_version },
+  { name: "Migration20261202140400_kubernetes_plugins", class: Migration20261202140400_kubernetes_plugins },
+  { name: "Migration20261202143000_open_operations_index", class: Migration20261202143000_open_operations_index },
+  { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
 ];

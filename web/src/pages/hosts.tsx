@@ -1,12 +1,13 @@
 // Hosts: the server's filters (status, group, free CPU, custom fields or any AIP-160 expression),
-// 50 per page with page tokens; a host's detail with its VMs and maintainers.
+// the server's sort (column headers), 50 per page with page tokens; a host's detail with its VMs and maintainers.
 import { useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 import { BaremetalStatus, InventoryService } from "../../../gen/es/rackplane/v1/inventory_pb.js";
 import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
-import { MaintainerService } from "../../../gen/es/rackplane/v1/maintainer_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
+import { ResourceMaintainers } from "../components/resource-maintainers";
+import { orderBy, type Sort, SortHeader } from "../components/sort-header";
 import { ErrorNotice } from "../errors";
 import { enumName, mib, quote } from "../format";
 import { Link } from "../router";
@@ -33,13 +34,23 @@ const statuses = ["ACTIVE", "MAINTENANCE", "OFFLINE", "DECOMMISSIONED"];
 export function Hosts() {
   const [form, setForm] = useState<HostFilter>({ status: "", groupId: "", freeCpu: "", expression: "" });
   const [filter, setFilter] = useState("");
+  const [sort, setSort] = useState<Sort | undefined>();
   const pager = usePager();
   const groups = useQuery(InventoryService.method.listBaremetalGroups, { pageSize: 200 });
-  const hosts = useQuery(InventoryService.method.listBaremetals, { pageSize: 50, pageToken: pager.pageToken, filter });
+  const hosts = useQuery(InventoryService.method.listBaremetals, {
+    pageSize: 50,
+    pageToken: pager.pageToken,
+    filter,
+    orderBy: orderBy(sort),
+  });
   const groupName = new Map<string, string>(groups.data?.groups.map((g) => [g.id, g.name]));
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setFilter(hostFilter(form));
+    pager.reset();
+  };
+  const sortBy = (next: Sort) => {
+    setSort(next);
     pager.reset();
   };
   return (
@@ -84,12 +95,22 @@ export function Hosts() {
           <caption className="visually-hidden">Hosts, page {pager.page}</caption>
           <thead>
             <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
+              <SortHeader field="name" sort={sort} onSort={sortBy}>
+                Name
+              </SortHeader>
+              <SortHeader field="status" sort={sort} onSort={sortBy}>
+                Status
+              </SortHeader>
               <th scope="col">Group</th>
-              <th scope="col">CPU free / capacity</th>
-              <th scope="col">Memory free</th>
-              <th scope="col">Storage free</th>
+              <SortHeader field="free_cpu" sort={sort} onSort={sortBy}>
+                CPU free / capacity
+              </SortHeader>
+              <SortHeader field="free_memory_mib" sort={sort} onSort={sortBy}>
+                Memory free
+              </SortHeader>
+              <SortHeader field="free_storage_gib" sort={sort} onSort={sortBy}>
+                Storage free
+              </SortHeader>
             </tr>
           </thead>
           <tbody>
@@ -118,7 +139,6 @@ export function Hosts() {
 export function HostDetail({ id }: { id: string }) {
   const host = useQuery(InventoryService.method.getBaremetal, { id });
   const vms = useQuery(ComputeService.method.listVirtualMachines, { pageSize: 200, filter: `baremetal_id = ${quote(id)}` });
-  const maintainers = useQuery(MaintainerService.method.listResourceMaintainers, { resource: { type: "baremetal", id }, pageSize: 100 });
   if (host.error) return <ErrorNotice error={host.error} />;
   const h = host.data?.baremetal;
   if (!h) return <p aria-busy="true">Loading…</p>;
@@ -153,16 +173,7 @@ export function HostDetail({ id }: { id: string }) {
         ))}
         {vms.data?.virtualMachines.length === 0 && <li>none</li>}
       </ul>
-      <h2>Maintainers</h2>
-      <ErrorNotice error={maintainers.error} />
-      <ul>
-        {maintainers.data?.maintainers.map((m) => (
-          <li key={`${m.maintainer?.id}-${m.assignment?.id}`}>
-            {m.maintainer?.name}
-            {m.viaGroupName ? ` (via ${m.viaGroupName})` : ""}
-          </li>
-        ))}
-      </ul>
+      <ResourceMaintainers type="baremetal" id={id} />
     </>
   );
 }

@@ -4,6 +4,7 @@ import { match, useLocation } from "../router";
 import { Audit } from "./audit";
 import { HostDetail, Hosts } from "./hosts";
 import { Inventory } from "./inventory";
+import { ClusterDetail, Clusters } from "./kubernetes";
 import { Maintained, Maintainers } from "./maintainers";
 import { RackPage } from "./rack";
 import { TenantDetail, Tenants } from "./tenants";
@@ -19,6 +20,8 @@ const pages: readonly [string, (params: Record<string, string>, query: URLSearch
   ["/tenants/:id", ({ id }) => <TenantDetail id={id!} />],
   ["/vms", () => <Vms />],
   ["/vms/:id", ({ id }, query) => <VmDetail id={id!} operationId={query.get("operation") ?? ""} />],
+  ["/kubernetes", () => <Clusters />],
+  ["/kubernetes/:id", ({ id }, query) => <ClusterDetail id={id!} operationId={query.get("operation") ?? ""} />],
   ["/maintainers", () => <Maintainers />],
   ["/maintainers/people/:id", ({ id }) => <Maintained owner="maintainer" id={id!} />],
   ["/maintainers/groups/:id", ({ id }) => <Maintained owner="group" id={id!} />],

@@ -1,7 +1,9 @@
-// One rack: its elevation, ASN and load (CPU / memory / storage allocated of capacity).
+// One rack: its elevation, ASN and load (CPU / memory / storage allocated of capacity), and who
+// maintains it.
 import { useQuery } from "@connectrpc/connect-query";
 import { InventoryService } from "../../../gen/es/rackplane/v1/inventory_pb.js";
 import { RackElevation } from "../components/rack-elevation";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { UsageBar } from "../components/usage-bar";
 import { ErrorNotice } from "../errors";
 
@@ -37,6 +39,7 @@ export function RackPage({ id }: { id: string }) {
           )}
         </section>
       </div>
+      <ResourceMaintainers type="rack" id={id} />
     </>
   );
 }

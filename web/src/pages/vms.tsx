@@ -4,10 +4,11 @@ import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ComputeService, VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
-import { OperationState } from "../../../gen/es/rackplane/v1/operation_pb.js";
 import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
 import { PagerControls, usePager } from "../components/pager";
 import { Field } from "../components/field";
+import { OperationProgress } from "../components/operation-progress";
+import { ResourceMaintainers } from "../components/resource-maintainers";
 import { ErrorNotice } from "../errors";
 import { enumName, shortId, time } from "../format";
 import { isPlatformAdmin, useCaller } from "../identity";
@@ -66,6 +67,8 @@ function CreateVm() {
   const usage = useQuery(TenantService.method.getTenantUsage, tenantId ? { tenantId } : skipToken);
   const specifications = useQuery(ComputeService.method.listVirtualMachineSpecifications, { pageSize: 200 });
   const images = useQuery(ComputeService.method.listImages, { pageSize: 200 });
+  // What the naming rule gives next (a read: it draws no number), shown while no name is typed.
+  const preview = useQuery(ComputeService.method.previewVirtualMachineName, tenantId && name === "" ? { tenantId } : skipToken);
   const create = useMutation(ComputeService.method.createVirtualMachine, {
     onSuccess: (response) => navigate(`/vms/${response.virtualMachine?.id}?operation=${response.operation?.id ?? ""}`),
   });
@@ -129,8 +132,17 @@ function CreateVm() {
         </Field>
         <label>
           Name (empty: the tenant's naming rule)
-          <input value={name} onChange={(e) => setName(e.target.value)} pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?" />
+          <input
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?"
+            placeholder={preview.data?.name}
+            aria-describedby="vm-name-preview"
+          />
         </label>
+        <p id="vm-name-preview" className="hint" data-testid="name-preview" aria-live="polite">
+          {name === "" && preview.data ? `Next by the rule ${preview.data.template}: ${preview.data.name}` : ""}
+        </p>
         <button type="submit" disabled={create.isPending}>
           Create
         </button>
@@ -188,25 +200,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
         </button>
       </fieldset>
       <ErrorNotice error={start.error ?? stop.error ?? reboot.error ?? remove.error ?? watchError} />
-      {operation && (
-        <section className="card" aria-label="Operation" aria-live="polite">
-          <h2>
-            Operation {operation.kind}:{" "}
-            <span data-testid="operation-state">{enumName(OperationState, operation.state, "OPERATION_STATE_")}</span>
-          </h2>
-          <progress
-            max={100}
-            value={operation.state === OperationState.SUCCEEDED ? 100 : operation.progressPercent}
-            aria-label="Operation progress"
-          />
-          <p>{operation.message}</p>
-          {operation.error && (
-            <p role="alert" className="error">
-              <strong>{operation.error.reason || operation.error.code}</strong>: {operation.error.message}
-            </p>
-          )}
-        </section>
-      )}
+      <OperationProgress operation={operation} />
       <h2>Scheduling record</h2>
       <ErrorNotice error={records.error} />
       {record ? (
@@ -249,6 +243,7 @@ export function VmDetail({ id, operationId }: { id: string; operationId: string 
       ) : (
         <p>none</p>
       )}
+      <ResourceMaintainers type="virtual_machine" id={id} />
     </>
   );
 }

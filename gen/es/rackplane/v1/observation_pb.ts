@@ -2,8 +2,8 @@
 // @generated from file rackplane/v1/observation.proto (package rackplane.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rackplane/v1/observation.proto.
  */
 export const file_rackplane_v1_observation: GenFile = /*@__PURE__*/
-  fileDesc("Ch5yYWNrcGxhbmUvdjEvb2JzZXJ2YXRpb24ucHJvdG8SDHJhY2twbGFuZS52MSJjCgxIZWFsdGhSZWFzb24SOAoEa2luZBgBIAEoDjIeLnJhY2twbGFuZS52MS5IZWFsdGhSZWFzb25LaW5kQgq6SAeCAQQQASAAEhkKB21lc3NhZ2UYAiABKAlCCLpIBXIDGIAEIoUFChFPYnNlcnZhdGlvblJlcG9ydBIgCgxiYXJlbWV0YWxfaWQYASABKAlCCLpIBXIDsAEBSAASJgoSdmlydHVhbF9tYWNoaW5lX2lkGAIgASgJQgi6SAVyA7ABAUgAEkEKDG9ic2VydmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCD7pIDMgBAbIBBkoECICjBRI5Cgtwb3dlcl9zdGF0ZRgEIAEoDjIYLnJhY2twbGFuZS52MS5Qb3dlclN0YXRlQgq6SAeCAQQQASAAEjAKBmhlYWx0aBgFIAEoDjIULnJhY2twbGFuZS52MS5IZWFsdGhCCrpIB4IBBBABIAQSNQoHcmVhc29ucxgGIAMoCzIaLnJhY2twbGFuZS52MS5IZWFsdGhSZWFzb25CCLpIBZIBAhAQEiwKC2NwdV9wZXJjZW50GAcgASgBQhe6SBQSEhkAAAAAAABZQCkAAAAAAAAAABIlCg9tZW1vcnlfdXNlZF9taWIYCCABKARCDLpICTIHGICAgICAIBImChBzdG9yYWdlX3VzZWRfZ2liGAkgASgEQgy6SAkyBxiAgICAgCA6rwG6SKsBGqgBChhoZWFsdGgucmVxdWlyZWRfZm9yX2hvc3QSTmEgaG9zdCdzIG9ic2VydmF0aW9uIG5lZWRzIGEgaGVhbHRoIChPSywgV0FSTklORyBvciBDUklUSUNBTCk7IGEgVk0ncyBoYXMgbm9uZRo8aGFzKHRoaXMuYmFyZW1ldGFsX2lkKSA/IHRoaXMuaGVhbHRoICE9IDAgOiB0aGlzLmhlYWx0aCA9PSAwQhAKB3N1YmplY3QSBbpIAggBIl8KGVJlcG9ydE9ic2VydmF0aW9uc1JlcXVlc3QSQgoMb2JzZXJ2YXRpb25zGAEgAygLMh8ucmFja3BsYW5lLnYxLk9ic2VydmF0aW9uUmVwb3J0Qgu6SAiSAQUIARDoByJoChpSZXBvcnRPYnNlcnZhdGlvbnNSZXNwb25zZRIyCghvdXRjb21lcxgBIAMoDjIgLnJhY2twbGFuZS52MS5PYnNlcnZhdGlvbk91dGNvbWUSFgoOYWNjZXB0ZWRfY291bnQYAiABKA0i1AMKC09ic2VydmF0aW9uEjAKDG9ic2VydmVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoDYWdlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXN0YWxlGAMgASgIEiQKBmhlYWx0aBgEIAEoDjIULnJhY2twbGFuZS52MS5IZWFsdGgSLQoPcmVwb3J0ZWRfaGVhbHRoGAUgASgOMhQucmFja3BsYW5lLnYxLkhlYWx0aBIrCgdyZWFzb25zGAYgAygLMhoucmFja3BsYW5lLnYxLkhlYWx0aFJlYXNvbhItCgtwb3dlcl9zdGF0ZRgHIAEoDjIYLnJhY2twbGFuZS52MS5Qb3dlclN0YXRlEhMKC2NwdV9wZXJjZW50GAggASgBEhcKD21lbW9yeV91c2VkX21pYhgJIAEoBBIYChBzdG9yYWdlX3VzZWRfZ2liGAogASgEEg8KB2RyaWZ0ZWQYCyABKAgSHAoUZHJpZnRfcmVjb3JkZWRfc3RhdGUYDCABKAkSNAoQZHJpZnRfc3RhcnRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqbAoGSGVhbHRoEhYKEkhFQUxUSF9VTlNQRUNJRklFRBAAEg0KCUhFQUxUSF9PSxABEhIKDkhFQUxUSF9XQVJOSU5HEAISEwoPSEVBTFRIX0NSSVRJQ0FMEAMSEgoOSEVBTFRIX1VOS05PV04QBCpSCgpQb3dlclN0YXRlEhsKF1BPV0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASEgoOUE9XRVJfU1RBVEVfT04QARITCg9QT1dFUl9TVEFURV9PRkYQAirPAQoQSGVhbHRoUmVhc29uS2luZBIiCh5IRUFMVEhfUkVBU09OX0tJTkRfVU5TUEVDSUZJRUQQABIiCh5IRUFMVEhfUkVBU09OX0tJTkRfRElTS19GQUlMRUQQARImCiJIRUFMVEhfUkVBU09OX0tJTkRfQk1DX1VOUkVBQ0hBQkxFEAISLQopSEVBTFRIX1JFQVNPTl9LSU5EX0lOTEVUX1RFTVBFUkFUVVJFX0hJR0gQAxIcChhIRUFMVEhfUkVBU09OX0tJTkRfT1RIRVIQBCqiAQoST2JzZXJ2YXRpb25PdXRjb21lEiMKH09CU0VSVkFUSU9OX09VVENPTUVfVU5TUEVDSUZJRUQQABIgChxPQlNFUlZBVElPTl9PVVRDT01FX0FDQ0VQVEVEEAESIgoeT0JTRVJWQVRJT05fT1VUQ09NRV9TVVBFUlNFREVEEAISIQodT0JTRVJWQVRJT05fT1VUQ09NRV9OT1RfRk9VTkQQA2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5yYWNrcGxhbmUvdjEvb2JzZXJ2YXRpb24ucHJvdG8SDHJhY2twbGFuZS52MSJjCgxIZWFsdGhSZWFzb24SOAoEa2luZBgBIAEoDjIeLnJhY2twbGFuZS52MS5IZWFsdGhSZWFzb25LaW5kQgq6SAeCAQQQASAAEhkKB21lc3NhZ2UYAiABKAlCCLpIBXIDGIAEIoUFChFPYnNlcnZhdGlvblJlcG9ydBIgCgxiYXJlbWV0YWxfaWQYASABKAlCCLpIBXIDsAEBSAASJgoSdmlydHVhbF9tYWNoaW5lX2lkGAIgASgJQgi6SAVyA7ABAUgAEkEKDG9ic2VydmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCD7pIDMgBAbIBBkoECICjBRI5Cgtwb3dlcl9zdGF0ZRgEIAEoDjIYLnJhY2twbGFuZS52MS5Qb3dlclN0YXRlQgq6SAeCAQQQASAAEjAKBmhlYWx0aBgFIAEoDjIULnJhY2twbGFuZS52MS5IZWFsdGhCCrpIB4IBBBABIAQSNQoHcmVhc29ucxgGIAMoCzIaLnJhY2twbGFuZS52MS5IZWFsdGhSZWFzb25CCLpIBZIBAhAQEiwKC2NwdV9wZXJjZW50GAcgASgBQhe6SBQSEhkAAAAAAABZQCkAAAAAAAAAABIlCg9tZW1vcnlfdXNlZF9taWIYCCABKARCDLpICTIHGICAgICAIBImChBzdG9yYWdlX3VzZWRfZ2liGAkgASgEQgy6SAkyBxiAgICAgCA6rwG6SKsBGqgBChhoZWFsdGgucmVxdWlyZWRfZm9yX2hvc3QSTmEgaG9zdCdzIG9ic2VydmF0aW9uIG5lZWRzIGEgaGVhbHRoIChPSywgV0FSTklORyBvciBDUklUSUNBTCk7IGEgVk0ncyBoYXMgbm9uZRo8aGFzKHRoaXMuYmFyZW1ldGFsX2lkKSA/IHRoaXMuaGVhbHRoICE9IDAgOiB0aGlzLmhlYWx0aCA9PSAwQhAKB3N1YmplY3QSBbpIAggBIl8KGVJlcG9ydE9ic2VydmF0aW9uc1JlcXVlc3QSQgoMb2JzZXJ2YXRpb25zGAEgAygLMh8ucmFja3BsYW5lLnYxLk9ic2VydmF0aW9uUmVwb3J0Qgu6SAiSAQUIARDoByJoChpSZXBvcnRPYnNlcnZhdGlvbnNSZXNwb25zZRIyCghvdXRjb21lcxgBIAMoDjIgLnJhY2twbGFuZS52MS5PYnNlcnZhdGlvbk91dGNvbWUSFgoOYWNjZXB0ZWRfY291bnQYAiABKA0i1AMKC09ic2VydmF0aW9uEjAKDG9ic2VydmVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoDYWdlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXN0YWxlGAMgASgIEiQKBmhlYWx0aBgEIAEoDjIULnJhY2twbGFuZS52MS5IZWFsdGgSLQoPcmVwb3J0ZWRfaGVhbHRoGAUgASgOMhQucmFja3BsYW5lLnYxLkhlYWx0aBIrCgdyZWFzb25zGAYgAygLMhoucmFja3BsYW5lLnYxLkhlYWx0aFJlYXNvbhItCgtwb3dlcl9zdGF0ZRgHIAEoDjIYLnJhY2twbGFuZS52MS5Qb3dlclN0YXRlEhMKC2NwdV9wZXJjZW50GAggASgBEhcKD21lbW9yeV91c2VkX21pYhgJIAEoBBIYChBzdG9yYWdlX3VzZWRfZ2liGAogASgEEg8KB2RyaWZ0ZWQYCyABKAgSHAoUZHJpZnRfcmVjb3JkZWRfc3RhdGUYDCABKAkSNAoQZHJpZnRfc3RhcnRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipgMKHUxpc3RPYnNlcnZhdGlvbkhpc3RvcnlSZXF1ZXN0EiAKDGJhcmVtZXRhbF9pZBgBIAEoCUIIukgFcgOwAQFIABImChJ2aXJ0dWFsX21hY2hpbmVfaWQYAiABKAlCCLpIBXIDsAEBSAASLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXBhZ2Vfc2l6ZRgFIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiACDqPAbpIiwEaiAEKEnRpbWVfcmFuZ2Uub3JkZXJlZBIhZW5kX3RpbWUgbXVzdCBiZSBhZnRlciBzdGFydF90aW1lGk8haGFzKHRoaXMuc3RhcnRfdGltZSkgfHwgIWhhcyh0aGlzLmVuZF90aW1lKSB8fCB0aGlzLmVuZF90aW1lID4gdGhpcy5zdGFydF90aW1lQhEKCHJlc291cmNlEgW6SAIIASIzCgpVc2FnZVJhbmdlEgsKA21pbhgBIAEoARILCgNhdmcYAiABKAESCwoDbWF4GAMgASgBIvoBChdPYnNlcnZhdGlvbkhpc3RvcnlQb2ludBIzCg9ob3VyX3N0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNhbXBsZV9jb3VudBgCIAEoDRItCgtjcHVfcGVyY2VudBgDIAEoCzIYLnJhY2twbGFuZS52MS5Vc2FnZVJhbmdlEjEKD21lbW9yeV91c2VkX21pYhgEIAEoCzIYLnJhY2twbGFuZS52MS5Vc2FnZVJhbmdlEjIKEHN0b3JhZ2VfdXNlZF9naWIYBSABKAsyGC5yYWNrcGxhbmUudjEuVXNhZ2VSYW5nZSJwCh5MaXN0T2JzZXJ2YXRpb25IaXN0b3J5UmVzcG9uc2USNQoGcG9pbnRzGAEgAygLMiUucmFja3BsYW5lLnYxLk9ic2VydmF0aW9uSGlzdG9yeVBvaW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpsCgZIZWFsdGgSFgoSSEVBTFRIX1VOU1BFQ0lGSUVEEAASDQoJSEVBTFRIX09LEAESEgoOSEVBTFRIX1dBUk5JTkcQAhITCg9IRUFMVEhfQ1JJVElDQUwQAxISCg5IRUFMVEhfVU5LTk9XThAEKlIKClBvd2VyU3RhdGUSGwoXUE9XRVJfU1RBVEVfVU5TUEVDSUZJRUQQABISCg5QT1dFUl9TVEFURV9PThABEhMKD1BPV0VSX1NUQVRFX09GRhACKs8BChBIZWFsdGhSZWFzb25LaW5kEiIKHkhFQUxUSF9SRUFTT05fS0lORF9VTlNQRUNJRklFRBAAEiIKHkhFQUxUSF9SRUFTT05fS0lORF9ESVNLX0ZBSUxFRBABEiYKIkhFQUxUSF9SRUFTT05fS0lORF9CTUNfVU5SRUFDSEFCTEUQAhItCilIRUFMVEhfUkVBU09OX0tJTkRfSU5MRVRfVEVNUEVSQVRVUkVfSElHSBADEhwKGEhFQUxUSF9SRUFTT05fS0lORF9PVEhFUhAEKqIBChJPYnNlcnZhdGlvbk91dGNvbWUSIwofT0JTRVJWQVRJT05fT1VUQ09NRV9VTlNQRUNJRklFRBAAEiAKHE9CU0VSVkFUSU9OX09VVENPTUVfQUNDRVBURUQQARIiCh5PQlNFUlZBVElPTl9PVVRDT01FX1NVUEVSU0VERUQQAhIhCh1PQlNFUlZBVElPTl9PVVRDT01FX05PVF9GT1VORBADMo4BChJPYnNlcnZhdGlvblNlcnZpY2USeAoWTGlzdE9ic2VydmF0aW9uSGlzdG9yeRIrLnJhY2twbGFuZS52MS5MaXN0T2JzZXJ2YXRpb25IaXN0b3J5UmVxdWVzdBosLnJhY2twbGFuZS52MS5MaXN0T2JzZXJ2YXRpb25IaXN0b3J5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One reason for a health other than OK.
@@ -259,15 +259,17 @@ export type Observation = Message<"rackplane.v1.Observation"> & {
 
   /**
    * Whether the observed power has contradicted the recorded state (a RUNNING VM observed OFF, a
-   * STOPPED one observed ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS).
-   * rackplane does not change the record on its own: an operator decides, e.g. by starting the VM.
+   * STOPPED one observed ON; an ACTIVE host observed OFF, an OFFLINE or DECOMMISSIONED one observed
+   * ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS). rackplane does not change
+   * the record on its own: an operator decides, e.g. by starting the VM or setting the host's status.
    *
    * @generated from field: bool drifted = 11;
    */
   drifted: boolean;
 
   /**
-   * The recorded state the observations contradict, e.g. "RUNNING"; empty while they agree.
+   * The recorded state (a VM's) or status (a host's) the observations contradict, e.g. "RUNNING" or
+   * "ACTIVE"; empty while they agree.
    *
    * @generated from field: string drift_recorded_state = 12;
    */
@@ -287,6 +289,183 @@ export type Observation = Message<"rackplane.v1.Observation"> & {
  */
 export const ObservationSchema: GenMessage<Observation> = /*@__PURE__*/
   messageDesc(file_rackplane_v1_observation, 4);
+
+/**
+ * Request of ObservationService.ListObservationHistory.
+ *
+ * @generated from message rackplane.v1.ListObservationHistoryRequest
+ */
+export type ListObservationHistoryRequest = Message<"rackplane.v1.ListObservationHistoryRequest"> & {
+  /**
+   * Whose history.
+   *
+   * @generated from oneof rackplane.v1.ListObservationHistoryRequest.resource
+   */
+  resource: {
+    /**
+     * A host: readable by whoever may GetBaremetal it.
+     *
+     * @generated from field: string baremetal_id = 1;
+     */
+    value: string;
+    case: "baremetalId";
+  } | {
+    /**
+     * A VM: readable by whoever may GetVirtualMachine it (a tenant's members, their own VMs).
+     *
+     * @generated from field: string virtual_machine_id = 2;
+     */
+    value: string;
+    case: "virtualMachineId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Hours starting at or after this; unset: the oldest kept (30 days).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Hours starting before this; unset: up to and including the current hour.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Maximum number of hours; 0 means the default (50), more than 1000 is clamped. A week is 168.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call with the same resource and times, to continue from there.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListObservationHistoryRequest.
+ * Use `create(ListObservationHistoryRequestSchema)` to create a new message.
+ */
+export const ListObservationHistoryRequestSchema: GenMessage<ListObservationHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_observation, 5);
+
+/**
+ * The lowest, mean and highest of one value over an hour.
+ *
+ * @generated from message rackplane.v1.UsageRange
+ */
+export type UsageRange = Message<"rackplane.v1.UsageRange"> & {
+  /**
+   * The lowest observed.
+   *
+   * @generated from field: double min = 1;
+   */
+  min: number;
+
+  /**
+   * The mean of the observations.
+   *
+   * @generated from field: double avg = 2;
+   */
+  avg: number;
+
+  /**
+   * The highest observed.
+   *
+   * @generated from field: double max = 3;
+   */
+  max: number;
+};
+
+/**
+ * Describes the message rackplane.v1.UsageRange.
+ * Use `create(UsageRangeSchema)` to create a new message.
+ */
+export const UsageRangeSchema: GenMessage<UsageRange> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_observation, 6);
+
+/**
+ * One resource's use over one hour.
+ *
+ * @generated from message rackplane.v1.ObservationHistoryPoint
+ */
+export type ObservationHistoryPoint = Message<"rackplane.v1.ObservationHistoryPoint"> & {
+  /**
+   * The start of the hour (UTC).
+   *
+   * @generated from field: google.protobuf.Timestamp hour_start_time = 1;
+   */
+  hourStartTime?: Timestamp | undefined;
+
+  /**
+   * How many observations the hour holds.
+   *
+   * @generated from field: uint32 sample_count = 2;
+   */
+  sampleCount: number;
+
+  /**
+   * CPU in use, in percent.
+   *
+   * @generated from field: rackplane.v1.UsageRange cpu_percent = 3;
+   */
+  cpuPercent?: UsageRange | undefined;
+
+  /**
+   * Memory in use, in MiB.
+   *
+   * @generated from field: rackplane.v1.UsageRange memory_used_mib = 4;
+   */
+  memoryUsedMib?: UsageRange | undefined;
+
+  /**
+   * Storage in use, in GiB.
+   *
+   * @generated from field: rackplane.v1.UsageRange storage_used_gib = 5;
+   */
+  storageUsedGib?: UsageRange | undefined;
+};
+
+/**
+ * Describes the message rackplane.v1.ObservationHistoryPoint.
+ * Use `create(ObservationHistoryPointSchema)` to create a new message.
+ */
+export const ObservationHistoryPointSchema: GenMessage<ObservationHistoryPoint> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_observation, 7);
+
+/**
+ * Response of ObservationService.ListObservationHistory.
+ *
+ * @generated from message rackplane.v1.ListObservationHistoryResponse
+ */
+export type ListObservationHistoryResponse = Message<"rackplane.v1.ListObservationHistoryResponse"> & {
+  /**
+   * The hours of this page, oldest first; an hour without observations is absent.
+   *
+   * @generated from field: repeated rackplane.v1.ObservationHistoryPoint points = 1;
+   */
+  points: ObservationHistoryPoint[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rackplane.v1.ListObservationHistoryResponse.
+ * Use `create(ListObservationHistoryResponseSchema)` to create a new message.
+ */
+export const ListObservationHistoryResponseSchema: GenMessage<ListObservationHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_rackplane_v1_observation, 8);
 
 /**
  * A resource's health as observed.
@@ -459,4 +638,26 @@ export enum ObservationOutcome {
  */
 export const ObservationOutcomeSchema: GenEnum<ObservationOutcome> = /*@__PURE__*/
   enumDesc(file_rackplane_v1_observation, 3);
+
+/**
+ * ObservationService reads what agents observed over time. The latest observation is on the
+ * resource itself (Baremetal.observation, VirtualMachine.observation); this service gives its
+ * history: hourly roll-ups, kept 30 days. Who may read a resource may read its history.
+ *
+ * @generated from service rackplane.v1.ObservationService
+ */
+export const ObservationService: GenService<{
+  /**
+   * Lists one host's or one VM's use hour by hour (UTC), oldest first: the lowest, mean and highest
+   * CPU, memory and storage observed in each hour that has observations.
+   *
+   * @generated from rpc rackplane.v1.ObservationService.ListObservationHistory
+   */
+  listObservationHistory: {
+    methodKind: "unary";
+    input: typeof ListObservationHistoryRequestSchema;
+    output: typeof ListObservationHistoryResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_rackplane_v1_observation, 0);
 

@@ -829,6 +829,24 @@ export interface ListSchedulingRecordsResponse {
   nextPageToken: string;
 }
 
+/** Request of ComputeService.PreviewVirtualMachineName. */
+export interface PreviewVirtualMachineNameRequest {
+  /** The tenant whose naming rule applies. */
+  tenantId: string;
+  /** The VM's role, for templates with {role}; unset renders "vm". */
+  role: VirtualMachineRole;
+}
+
+/** Response of ComputeService.PreviewVirtualMachineName. */
+export interface PreviewVirtualMachineNameResponse {
+  /** The name the rule gives next, e.g. "payments-vm-0042". */
+  name: string;
+  /** The template it comes from (the default when the tenant has none). */
+  template: string;
+  /** The pattern a name given by hand must match; empty for any valid name. */
+  pattern: string;
+}
+
 function createBaseVirtualMachineSpecification(): VirtualMachineSpecification {
   return {
     id: "",
@@ -5861,6 +5879,204 @@ export const ListSchedulingRecordsResponse: MessageFns<ListSchedulingRecordsResp
   },
 };
 
+function createBasePreviewVirtualMachineNameRequest(): PreviewVirtualMachineNameRequest {
+  return { tenantId: "", role: 0 };
+}
+
+export const PreviewVirtualMachineNameRequest: MessageFns<PreviewVirtualMachineNameRequest> = {
+  encode(message: PreviewVirtualMachineNameRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(16).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewVirtualMachineNameRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewVirtualMachineNameRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewVirtualMachineNameRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      role: isSet(object.role) ? virtualMachineRoleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: PreviewVirtualMachineNameRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.role !== 0) {
+      obj.role = virtualMachineRoleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewVirtualMachineNameRequest>, I>>(
+    base?: I,
+  ): PreviewVirtualMachineNameRequest {
+    return PreviewVirtualMachineNameRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewVirtualMachineNameRequest>, I>>(
+    object: I,
+  ): PreviewVirtualMachineNameRequest {
+    const message = createBasePreviewVirtualMachineNameRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBasePreviewVirtualMachineNameResponse(): PreviewVirtualMachineNameResponse {
+  return { name: "", template: "", pattern: "" };
+}
+
+export const PreviewVirtualMachineNameResponse: MessageFns<PreviewVirtualMachineNameResponse> = {
+  encode(message: PreviewVirtualMachineNameResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.template !== "") {
+      writer.uint32(18).string(message.template);
+    }
+    if (message.pattern !== "") {
+      writer.uint32(26).string(message.pattern);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewVirtualMachineNameResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewVirtualMachineNameResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewVirtualMachineNameResponse {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
+      pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
+    };
+  },
+
+  toJSON(message: PreviewVirtualMachineNameResponse): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
+    if (message.pattern !== "") {
+      obj.pattern = message.pattern;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewVirtualMachineNameResponse>, I>>(
+    base?: I,
+  ): PreviewVirtualMachineNameResponse {
+    return PreviewVirtualMachineNameResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewVirtualMachineNameResponse>, I>>(
+    object: I,
+  ): PreviewVirtualMachineNameResponse {
+    const message = createBasePreviewVirtualMachineNameResponse();
+    message.name = object.name ?? "";
+    message.template = object.template ?? "";
+    message.pattern = object.pattern ?? "";
+    return message;
+  },
+};
+
 /**
  * ComputeService: the VM catalogue (specifications and images), virtual machines and their
  * lifecycle, and the record of every placement decision (VM-1..7). rackplane decides and records;
@@ -6090,6 +6306,23 @@ export const ComputeServiceService = {
       Buffer.from(ListSchedulingRecordsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSchedulingRecordsResponse => ListSchedulingRecordsResponse.decode(value),
   },
+  /**
+   * The name a VM created now without a name would get from its tenant's naming rule (VM-6), for a
+   * form to show. A read: it draws no number, so a create in between may take that name first.
+   */
+  previewVirtualMachineName: {
+    path: "/rackplane.v1.ComputeService/PreviewVirtualMachineName" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreviewVirtualMachineNameRequest): Buffer =>
+      Buffer.from(PreviewVirtualMachineNameRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreviewVirtualMachineNameRequest =>
+      PreviewVirtualMachineNameRequest.decode(value),
+    responseSerialize: (value: PreviewVirtualMachineNameResponse): Buffer =>
+      Buffer.from(PreviewVirtualMachineNameResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreviewVirtualMachineNameResponse =>
+      PreviewVirtualMachineNameResponse.decode(value),
+  },
 } as const;
 
 export interface ComputeServiceServer extends UntypedServiceImplementation {
@@ -6150,6 +6383,11 @@ export interface ComputeServiceServer extends UntypedServiceImplementation {
    * why, and every later change of the reservation (VM-7).
    */
   listSchedulingRecords: handleUnaryCall<ListSchedulingRecordsRequest, ListSchedulingRecordsResponse>;
+  /**
+   * The name a VM created now without a name would get from its tenant's naming rule (VM-6), for a
+   * form to show. A read: it draws no number, so a create in between may take that name first.
+   */
+  previewVirtualMachineName: handleUnaryCall<PreviewVirtualMachineNameRequest, PreviewVirtualMachineNameResponse>;
 }
 
 export interface ComputeServiceClient extends Client {
@@ -6446,6 +6684,25 @@ export interface ComputeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSchedulingRecordsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The name a VM created now without a name would get from its tenant's naming rule (VM-6), for a
+   * form to show. A read: it draws no number, so a create in between may take that name first.
+   */
+  previewVirtualMachineName(
+    request: PreviewVirtualMachineNameRequest,
+    callback: (error: ServiceError | null, response: PreviewVirtualMachineNameResponse) => void,
+  ): ClientUnaryCall;
+  previewVirtualMachineName(
+    request: PreviewVirtualMachineNameRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PreviewVirtualMachineNameResponse) => void,
+  ): ClientUnaryCall;
+  previewVirtualMachineName(
+    request: PreviewVirtualMachineNameRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PreviewVirtualMachineNameResponse) => void,
   ): ClientUnaryCall;
 }
 

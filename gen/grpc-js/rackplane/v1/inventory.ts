@@ -21,7 +21,7 @@ import {
 import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Struct } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { Observation } from "./observation.js";
+import { Health, healthFromJSON, healthToJSON, Observation } from "./observation.js";
 
 export const protobufPackage = "rackplane.v1";
 
@@ -500,6 +500,16 @@ export interface RackUnitOccupant {
   id: string;
   /** A human label: the reservation's purpose or the host's name. */
   label: string;
+  /**
+   * A host's health as it counts now (GetRackElevation): UNKNOWN when it was never reported or its
+   * latest observation is stale; unset for a reservation.
+   */
+  health: Health;
+  /**
+   * A host's latest observation with its age (GetRackElevation); unset for a reservation or a host
+   * never reported.
+   */
+  observation: Observation | undefined;
 }
 
 /** RackUnit is one unit slot of a rack (INV-3). */
@@ -576,6 +586,14 @@ export interface RackLoadSummary {
   storageGibCapacity: number;
   /** Storage allocated to workloads, GiB. */
   storageGibAllocated: number;
+  /** Hosts whose latest observation is fresh (not stale): the observed use below is theirs. */
+  observedHostCount: number;
+  /** CPU cores in use as observed: each fresh host's CPU percent of its cores, summed. */
+  cpuCoresUsed: number;
+  /** Memory in use as observed, MiB, summed over the fresh hosts. */
+  memoryMibUsed: number;
+  /** Storage in use as observed, GiB, summed over the fresh hosts. */
+  storageGibUsed: number;
 }
 
 /** SlotGroup is a named set of unit slots, which may span racks, rooms and datacenters. */
@@ -1292,6 +1310,12 @@ export interface ListBaremetalsRequest {
    * `group_id = "…" AND status = ACTIVE AND free_cpu >= 16 AND custom.team = "db"`.
    */
   filter: string;
+  /**
+   * AIP-132 order: one of name, status, free_cpu, free_memory_mib, free_storage_gib, create_time,
+   * optionally followed by "desc", e.g. "free_cpu desc"; hosts that tie follow in id order (in the
+   * same direction). Empty means creation order. Page tokens belong to the order they were issued for.
+   */
+  orderBy: string;
 }
 
 /** Response of InventoryService.ListBaremetals. */
@@ -2740,7 +2764,7 @@ export const RackUnitNetwork: MessageFns<RackUnitNetwork> = {
 };
 
 function createBaseRackUnitOccupant(): RackUnitOccupant {
-  return { kind: "", id: "", label: "" };
+  return { kind: "", id: "", label: "", health: 0, observation: undefined };
 }
 
 export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
@@ -2753,6 +2777,12 @@ export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
     }
     if (message.label !== "") {
       writer.uint32(26).string(message.label);
+    }
+    if (message.health !== 0) {
+      writer.uint32(32).int32(message.health);
+    }
+    if (message.observation !== undefined) {
+      Observation.encode(message.observation, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2794,6 +2824,22 @@ export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
             message.label = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.health = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.observation = Observation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2811,6 +2857,8 @@ export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       label: isSet(object.label) ? globalThis.String(object.label) : "",
+      health: isSet(object.health) ? healthFromJSON(object.health) : 0,
+      observation: isSet(object.observation) ? Observation.fromJSON(object.observation) : undefined,
     };
   },
 
@@ -2825,6 +2873,12 @@ export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
     if (message.label !== "") {
       obj.label = message.label;
     }
+    if (message.health !== 0) {
+      obj.health = healthToJSON(message.health);
+    }
+    if (message.observation !== undefined) {
+      obj.observation = Observation.toJSON(message.observation);
+    }
     return obj;
   },
 
@@ -2836,6 +2890,10 @@ export const RackUnitOccupant: MessageFns<RackUnitOccupant> = {
     message.kind = object.kind ?? "";
     message.id = object.id ?? "";
     message.label = object.label ?? "";
+    message.health = object.health ?? 0;
+    message.observation = (object.observation !== undefined && object.observation !== null)
+      ? Observation.fromPartial(object.observation)
+      : undefined;
     return message;
   },
 };
@@ -3316,6 +3374,10 @@ function createBaseRackLoadSummary(): RackLoadSummary {
     memoryMibAllocated: 0,
     storageGibCapacity: 0,
     storageGibAllocated: 0,
+    observedHostCount: 0,
+    cpuCoresUsed: 0,
+    memoryMibUsed: 0,
+    storageGibUsed: 0,
   };
 }
 
@@ -3356,6 +3418,18 @@ export const RackLoadSummary: MessageFns<RackLoadSummary> = {
     }
     if (message.storageGibAllocated !== 0) {
       writer.uint32(96).uint64(message.storageGibAllocated);
+    }
+    if (message.observedHostCount !== 0) {
+      writer.uint32(104).uint32(message.observedHostCount);
+    }
+    if (message.cpuCoresUsed !== 0) {
+      writer.uint32(113).double(message.cpuCoresUsed);
+    }
+    if (message.memoryMibUsed !== 0) {
+      writer.uint32(120).uint64(message.memoryMibUsed);
+    }
+    if (message.storageGibUsed !== 0) {
+      writer.uint32(128).uint64(message.storageGibUsed);
     }
     return writer;
   },
@@ -3469,6 +3543,38 @@ export const RackLoadSummary: MessageFns<RackLoadSummary> = {
             message.storageGibAllocated = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.observedHostCount = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.cpuCoresUsed = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.memoryMibUsed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.storageGibUsed = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3543,6 +3649,26 @@ export const RackLoadSummary: MessageFns<RackLoadSummary> = {
         : isSet(object.storage_gib_allocated)
         ? globalThis.Number(object.storage_gib_allocated)
         : 0,
+      observedHostCount: isSet(object.observedHostCount)
+        ? globalThis.Number(object.observedHostCount)
+        : isSet(object.observed_host_count)
+        ? globalThis.Number(object.observed_host_count)
+        : 0,
+      cpuCoresUsed: isSet(object.cpuCoresUsed)
+        ? globalThis.Number(object.cpuCoresUsed)
+        : isSet(object.cpu_cores_used)
+        ? globalThis.Number(object.cpu_cores_used)
+        : 0,
+      memoryMibUsed: isSet(object.memoryMibUsed)
+        ? globalThis.Number(object.memoryMibUsed)
+        : isSet(object.memory_mib_used)
+        ? globalThis.Number(object.memory_mib_used)
+        : 0,
+      storageGibUsed: isSet(object.storageGibUsed)
+        ? globalThis.Number(object.storageGibUsed)
+        : isSet(object.storage_gib_used)
+        ? globalThis.Number(object.storage_gib_used)
+        : 0,
     };
   },
 
@@ -3584,6 +3710,18 @@ export const RackLoadSummary: MessageFns<RackLoadSummary> = {
     if (message.storageGibAllocated !== 0) {
       obj.storageGibAllocated = Math.round(message.storageGibAllocated);
     }
+    if (message.observedHostCount !== 0) {
+      obj.observedHostCount = Math.round(message.observedHostCount);
+    }
+    if (message.cpuCoresUsed !== 0) {
+      obj.cpuCoresUsed = floatToJson(message.cpuCoresUsed);
+    }
+    if (message.memoryMibUsed !== 0) {
+      obj.memoryMibUsed = Math.round(message.memoryMibUsed);
+    }
+    if (message.storageGibUsed !== 0) {
+      obj.storageGibUsed = Math.round(message.storageGibUsed);
+    }
     return obj;
   },
 
@@ -3604,6 +3742,10 @@ export const RackLoadSummary: MessageFns<RackLoadSummary> = {
     message.memoryMibAllocated = object.memoryMibAllocated ?? 0;
     message.storageGibCapacity = object.storageGibCapacity ?? 0;
     message.storageGibAllocated = object.storageGibAllocated ?? 0;
+    message.observedHostCount = object.observedHostCount ?? 0;
+    message.cpuCoresUsed = object.cpuCoresUsed ?? 0;
+    message.memoryMibUsed = object.memoryMibUsed ?? 0;
+    message.storageGibUsed = object.storageGibUsed ?? 0;
     return message;
   },
 };
@@ -10530,7 +10672,7 @@ export const GetBaremetalResponse: MessageFns<GetBaremetalResponse> = {
 };
 
 function createBaseListBaremetalsRequest(): ListBaremetalsRequest {
-  return { pageSize: 0, pageToken: "", filter: "" };
+  return { pageSize: 0, pageToken: "", filter: "", orderBy: "" };
 }
 
 export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
@@ -10543,6 +10685,9 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     }
     if (message.filter !== "") {
       writer.uint32(26).string(message.filter);
+    }
+    if (message.orderBy !== "") {
+      writer.uint32(34).string(message.orderBy);
     }
     return writer;
   },
@@ -10584,6 +10729,14 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
             message.filter = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.orderBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10609,6 +10762,11 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
         ? globalThis.String(object.page_token)
         : "",
       filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      orderBy: isSet(object.orderBy)
+        ? globalThis.String(object.orderBy)
+        : isSet(object.order_by)
+        ? globalThis.String(object.order_by)
+        : "",
     };
   },
 
@@ -10623,6 +10781,9 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     if (message.filter !== "") {
       obj.filter = message.filter;
     }
+    if (message.orderBy !== "") {
+      obj.orderBy = message.orderBy;
+    }
     return obj;
   },
 
@@ -10634,6 +10795,7 @@ export const ListBaremetalsRequest: MessageFns<ListBaremetalsRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.filter = object.filter ?? "";
+    message.orderBy = object.orderBy ?? "";
     return message;
   },
 };

@@ -27,6 +27,7 @@ import {
   virtualMachineStateFromJSON,
   virtualMachineStateToJSON,
 } from "./compute.js";
+import { KubernetesPluginChoice } from "./kubernetes_addons.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -821,6 +822,12 @@ export interface CreateKubernetesClusterRequest {
   templateId: string;
   /** Idempotency key: a retry with the same id returns the first result. */
   requestId: string;
+  /**
+   * Catalogue plugins to install once the cluster is ACTIVE, as later steps of its creation
+   * (KubernetesAddonService lists them); each plugin once. Refused up front when a version is
+   * withdrawn or does not support the cluster's Kubernetes version.
+   */
+  plugins: KubernetesPluginChoice[];
 }
 
 /** Response of KubernetesService.CreateKubernetesCluster. */
@@ -5248,7 +5255,7 @@ export const DeleteKubernetesClusterTemplateResponse: MessageFns<DeleteKubernete
 };
 
 function createBaseCreateKubernetesClusterRequest(): CreateKubernetesClusterRequest {
-  return { cluster: undefined, templateId: "", requestId: "" };
+  return { cluster: undefined, templateId: "", requestId: "", plugins: [] };
 }
 
 export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterRequest> = {
@@ -5261,6 +5268,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    for (const v of message.plugins) {
+      KubernetesPluginChoice.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -5302,6 +5312,14 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plugins.push(KubernetesPluginChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5327,6 +5345,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesPluginChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -5340,6 +5361,9 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
     }
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
+    }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesPluginChoice.toJSON(e));
     }
     return obj;
   },
@@ -5356,6 +5380,7 @@ export const CreateKubernetesClusterRequest: MessageFns<CreateKubernetesClusterR
       : undefined;
     message.templateId = object.templateId ?? "";
     message.requestId = object.requestId ?? "";
+    message.plugins = object.plugins?.map((e) => KubernetesPluginChoice.fromPartial(e)) || [];
     return message;
   },
 };

@@ -6,6 +6,18 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 
@@ -310,14 +322,80 @@ export interface Observation {
   storageUsedGib: number;
   /**
    * Whether the observed power has contradicted the recorded state (a RUNNING VM observed OFF, a
-   * STOPPED one observed ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS).
-   * rackplane does not change the record on its own: an operator decides, e.g. by starting the VM.
+   * STOPPED one observed ON; an ACTIVE host observed OFF, an OFFLINE or DECOMMISSIONED one observed
+   * ON) for longer than the grace period (RACKPLANE_DRIFT_GRACE_SECONDS). rackplane does not change
+   * the record on its own: an operator decides, e.g. by starting the VM or setting the host's status.
    */
   drifted: boolean;
-  /** The recorded state the observations contradict, e.g. "RUNNING"; empty while they agree. */
+  /**
+   * The recorded state (a VM's) or status (a host's) the observations contradict, e.g. "RUNNING" or
+   * "ACTIVE"; empty while they agree.
+   */
   driftRecordedState: string;
   /** Since when (observe time) the observations contradict the record; unset while they agree. */
   driftStartTime: Date | undefined;
+}
+
+/** Request of ObservationService.ListObservationHistory. */
+export interface ListObservationHistoryRequest {
+  /** A host: readable by whoever may GetBaremetal it. */
+  baremetalId?:
+    | string
+    | undefined;
+  /** A VM: readable by whoever may GetVirtualMachine it (a tenant's members, their own VMs). */
+  virtualMachineId?:
+    | string
+    | undefined;
+  /** Hours starting at or after this; unset: the oldest kept (30 days). */
+  startTime:
+    | Date
+    | undefined;
+  /** Hours starting before this; unset: up to and including the current hour. */
+  endTime:
+    | Date
+    | undefined;
+  /** Maximum number of hours; 0 means the default (50), more than 1000 is clamped. A week is 168. */
+  pageSize: number;
+  /** The next_page_token of a previous call with the same resource and times, to continue from there. */
+  pageToken: string;
+}
+
+/** The lowest, mean and highest of one value over an hour. */
+export interface UsageRange {
+  /** The lowest observed. */
+  min: number;
+  /** The mean of the observations. */
+  avg: number;
+  /** The highest observed. */
+  max: number;
+}
+
+/** One resource's use over one hour. */
+export interface ObservationHistoryPoint {
+  /** The start of the hour (UTC). */
+  hourStartTime:
+    | Date
+    | undefined;
+  /** How many observations the hour holds. */
+  sampleCount: number;
+  /** CPU in use, in percent. */
+  cpuPercent:
+    | UsageRange
+    | undefined;
+  /** Memory in use, in MiB. */
+  memoryUsedMib:
+    | UsageRange
+    | undefined;
+  /** Storage in use, in GiB. */
+  storageUsedGib: UsageRange | undefined;
+}
+
+/** Response of ObservationService.ListObservationHistory. */
+export interface ListObservationHistoryResponse {
+  /** The hours of this page, oldest first; an hour without observations is absent. */
+  points: ObservationHistoryPoint[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 function createBaseHealthReason(): HealthReason {
@@ -1125,6 +1203,611 @@ export const Observation: MessageFns<Observation> = {
     message.driftStartTime = object.driftStartTime ?? undefined;
     return message;
   },
+};
+
+function createBaseListObservationHistoryRequest(): ListObservationHistoryRequest {
+  return {
+    baremetalId: undefined,
+    virtualMachineId: undefined,
+    startTime: undefined,
+    endTime: undefined,
+    pageSize: 0,
+    pageToken: "",
+  };
+}
+
+export const ListObservationHistoryRequest: MessageFns<ListObservationHistoryRequest> = {
+  encode(message: ListObservationHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baremetalId !== undefined) {
+      writer.uint32(10).string(message.baremetalId);
+    }
+    if (message.virtualMachineId !== undefined) {
+      writer.uint32(18).string(message.virtualMachineId);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(26).fork()).join();
+    }
+    if (message.endTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(34).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(40).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(50).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListObservationHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListObservationHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.baremetalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.virtualMachineId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListObservationHistoryRequest {
+    return {
+      baremetalId: isSet(object.baremetalId)
+        ? globalThis.String(object.baremetalId)
+        : isSet(object.baremetal_id)
+        ? globalThis.String(object.baremetal_id)
+        : undefined,
+      virtualMachineId: isSet(object.virtualMachineId)
+        ? globalThis.String(object.virtualMachineId)
+        : isSet(object.virtual_machine_id)
+        ? globalThis.String(object.virtual_machine_id)
+        : undefined,
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      endTime: isSet(object.endTime)
+        ? fromJsonTimestamp(object.endTime)
+        : isSet(object.end_time)
+        ? fromJsonTimestamp(object.end_time)
+        : undefined,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListObservationHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.baremetalId !== undefined) {
+      obj.baremetalId = message.baremetalId;
+    }
+    if (message.virtualMachineId !== undefined) {
+      obj.virtualMachineId = message.virtualMachineId;
+    }
+    if (message.startTime !== undefined) {
+      obj.startTime = message.startTime.toISOString();
+    }
+    if (message.endTime !== undefined) {
+      obj.endTime = message.endTime.toISOString();
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListObservationHistoryRequest>, I>>(base?: I): ListObservationHistoryRequest {
+    return ListObservationHistoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListObservationHistoryRequest>, I>>(
+    object: I,
+  ): ListObservationHistoryRequest {
+    const message = createBaseListObservationHistoryRequest();
+    message.baremetalId = object.baremetalId ?? undefined;
+    message.virtualMachineId = object.virtualMachineId ?? undefined;
+    message.startTime = object.startTime ?? undefined;
+    message.endTime = object.endTime ?? undefined;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUsageRange(): UsageRange {
+  return { min: 0, avg: 0, max: 0 };
+}
+
+export const UsageRange: MessageFns<UsageRange> = {
+  encode(message: UsageRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.min !== 0) {
+      writer.uint32(9).double(message.min);
+    }
+    if (message.avg !== 0) {
+      writer.uint32(17).double(message.avg);
+    }
+    if (message.max !== 0) {
+      writer.uint32(25).double(message.max);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.min = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.avg = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.max = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageRange {
+    return {
+      min: isSet(object.min) ? globalThis.Number(object.min) : 0,
+      avg: isSet(object.avg) ? globalThis.Number(object.avg) : 0,
+      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+    };
+  },
+
+  toJSON(message: UsageRange): unknown {
+    const obj: any = {};
+    if (message.min !== 0) {
+      obj.min = floatToJson(message.min);
+    }
+    if (message.avg !== 0) {
+      obj.avg = floatToJson(message.avg);
+    }
+    if (message.max !== 0) {
+      obj.max = floatToJson(message.max);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UsageRange>, I>>(base?: I): UsageRange {
+    return UsageRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UsageRange>, I>>(object: I): UsageRange {
+    const message = createBaseUsageRange();
+    message.min = object.min ?? 0;
+    message.avg = object.avg ?? 0;
+    message.max = object.max ?? 0;
+    return message;
+  },
+};
+
+function createBaseObservationHistoryPoint(): ObservationHistoryPoint {
+  return {
+    hourStartTime: undefined,
+    sampleCount: 0,
+    cpuPercent: undefined,
+    memoryUsedMib: undefined,
+    storageUsedGib: undefined,
+  };
+}
+
+export const ObservationHistoryPoint: MessageFns<ObservationHistoryPoint> = {
+  encode(message: ObservationHistoryPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hourStartTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.hourStartTime), writer.uint32(10).fork()).join();
+    }
+    if (message.sampleCount !== 0) {
+      writer.uint32(16).uint32(message.sampleCount);
+    }
+    if (message.cpuPercent !== undefined) {
+      UsageRange.encode(message.cpuPercent, writer.uint32(26).fork()).join();
+    }
+    if (message.memoryUsedMib !== undefined) {
+      UsageRange.encode(message.memoryUsedMib, writer.uint32(34).fork()).join();
+    }
+    if (message.storageUsedGib !== undefined) {
+      UsageRange.encode(message.storageUsedGib, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObservationHistoryPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObservationHistoryPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hourStartTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sampleCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cpuPercent = UsageRange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.memoryUsedMib = UsageRange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.storageUsedGib = UsageRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObservationHistoryPoint {
+    return {
+      hourStartTime: isSet(object.hourStartTime)
+        ? fromJsonTimestamp(object.hourStartTime)
+        : isSet(object.hour_start_time)
+        ? fromJsonTimestamp(object.hour_start_time)
+        : undefined,
+      sampleCount: isSet(object.sampleCount)
+        ? globalThis.Number(object.sampleCount)
+        : isSet(object.sample_count)
+        ? globalThis.Number(object.sample_count)
+        : 0,
+      cpuPercent: isSet(object.cpuPercent)
+        ? UsageRange.fromJSON(object.cpuPercent)
+        : isSet(object.cpu_percent)
+        ? UsageRange.fromJSON(object.cpu_percent)
+        : undefined,
+      memoryUsedMib: isSet(object.memoryUsedMib)
+        ? UsageRange.fromJSON(object.memoryUsedMib)
+        : isSet(object.memory_used_mib)
+        ? UsageRange.fromJSON(object.memory_used_mib)
+        : undefined,
+      storageUsedGib: isSet(object.storageUsedGib)
+        ? UsageRange.fromJSON(object.storageUsedGib)
+        : isSet(object.storage_used_gib)
+        ? UsageRange.fromJSON(object.storage_used_gib)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ObservationHistoryPoint): unknown {
+    const obj: any = {};
+    if (message.hourStartTime !== undefined) {
+      obj.hourStartTime = message.hourStartTime.toISOString();
+    }
+    if (message.sampleCount !== 0) {
+      obj.sampleCount = Math.round(message.sampleCount);
+    }
+    if (message.cpuPercent !== undefined) {
+      obj.cpuPercent = UsageRange.toJSON(message.cpuPercent);
+    }
+    if (message.memoryUsedMib !== undefined) {
+      obj.memoryUsedMib = UsageRange.toJSON(message.memoryUsedMib);
+    }
+    if (message.storageUsedGib !== undefined) {
+      obj.storageUsedGib = UsageRange.toJSON(message.storageUsedGib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ObservationHistoryPoint>, I>>(base?: I): ObservationHistoryPoint {
+    return ObservationHistoryPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ObservationHistoryPoint>, I>>(object: I): ObservationHistoryPoint {
+    const message = createBaseObservationHistoryPoint();
+    message.hourStartTime = object.hourStartTime ?? undefined;
+    message.sampleCount = object.sampleCount ?? 0;
+    message.cpuPercent = (object.cpuPercent !== undefined && object.cpuPercent !== null)
+      ? UsageRange.fromPartial(object.cpuPercent)
+      : undefined;
+    message.memoryUsedMib = (object.memoryUsedMib !== undefined && object.memoryUsedMib !== null)
+      ? UsageRange.fromPartial(object.memoryUsedMib)
+      : undefined;
+    message.storageUsedGib = (object.storageUsedGib !== undefined && object.storageUsedGib !== null)
+      ? UsageRange.fromPartial(object.storageUsedGib)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListObservationHistoryResponse(): ListObservationHistoryResponse {
+  return { points: [], nextPageToken: "" };
+}
+
+export const ListObservationHistoryResponse: MessageFns<ListObservationHistoryResponse> = {
+  encode(message: ListObservationHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      ObservationHistoryPoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListObservationHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListObservationHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(ObservationHistoryPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListObservationHistoryResponse {
+    return {
+      points: globalThis.Array.isArray(object?.points)
+        ? object.points.map((e: any) => ObservationHistoryPoint.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListObservationHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => ObservationHistoryPoint.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListObservationHistoryResponse>, I>>(base?: I): ListObservationHistoryResponse {
+    return ListObservationHistoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListObservationHistoryResponse>, I>>(
+    object: I,
+  ): ListObservationHistoryResponse {
+    const message = createBaseListObservationHistoryResponse();
+    message.points = object.points?.map((e) => ObservationHistoryPoint.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+/**
+ * ObservationService reads what agents observed over time. The latest observation is on the
+ * resource itself (Baremetal.observation, VirtualMachine.observation); this service gives its
+ * history: hourly roll-ups, kept 30 days. Who may read a resource may read its history.
+ */
+export type ObservationServiceService = typeof ObservationServiceService;
+export const ObservationServiceService = {
+  /**
+   * Lists one host's or one VM's use hour by hour (UTC), oldest first: the lowest, mean and highest
+   * CPU, memory and storage observed in each hour that has observations.
+   */
+  listObservationHistory: {
+    path: "/rackplane.v1.ObservationService/ListObservationHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListObservationHistoryRequest): Buffer =>
+      Buffer.from(ListObservationHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListObservationHistoryRequest => ListObservationHistoryRequest.decode(value),
+    responseSerialize: (value: ListObservationHistoryResponse): Buffer =>
+      Buffer.from(ListObservationHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListObservationHistoryResponse =>
+      ListObservationHistoryResponse.decode(value),
+  },
+} as const;
+
+export interface ObservationServiceServer extends UntypedServiceImplementation {
+  /**
+   * Lists one host's or one VM's use hour by hour (UTC), oldest first: the lowest, mean and highest
+   * CPU, memory and storage observed in each hour that has observations.
+   */
+  listObservationHistory: handleUnaryCall<ListObservationHistoryRequest, ListObservationHistoryResponse>;
+}
+
+export interface ObservationServiceClient extends Client {
+  /**
+   * Lists one host's or one VM's use hour by hour (UTC), oldest first: the lowest, mean and highest
+   * CPU, memory and storage observed in each hour that has observations.
+   */
+  listObservationHistory(
+    request: ListObservationHistoryRequest,
+    callback: (error: ServiceError | null, response: ListObservationHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listObservationHistory(
+    request: ListObservationHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListObservationHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listObservationHistory(
+    request: ListObservationHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListObservationHistoryResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const ObservationServiceClient = makeGenericClientConstructor(
+  ObservationServiceService,
+  "rackplane.v1.ObservationService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ObservationServiceClient;
+  service: typeof ObservationServiceService;
+  serviceName: string;
 };
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

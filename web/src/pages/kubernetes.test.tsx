@@ -1,0 +1,177 @@
+// The cluster pages over an in-memory router transport: the filter and create request the forms
+// stand for, and a cluster's detail from one GetKubernetesCluster call with its scale, status-mark
+// and kubeconfig actions sending what the API expects (the etag it read, the field mask).
+import { create } from "@bufbuild/protobuf";
+import { createRouterTransport } from "@connectrpc/connect";
+import { TransportProvider } from "@connectrpc/connect-query";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { afterEach, expect, it } from "vitest";
+import { VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
+import { GetCallerIdentityResponseSchema, Role } from "../../../gen/es/rackplane/v1/identity_pb.js";
+import {
+  type IssueKubeconfigRequest,
+  KubernetesClusterStatus,
+  KubernetesNodeRole,
+  KubernetesService,
+  type SetKubernetesClusterStatusRequest,
+  type UpdateNodePoolRequest,
+} from "../../../gen/es/rackplane/v1/kubernetes_pb.js";
+import { OperationService, OperationState } from "../../../gen/es/rackplane/v1/operation_pb.js";
+import { Caller } from "../identity";
+import { ClusterDetail, clusterFilter, createClusterRequest } from "./kubernetes";
+
+const { createObjectURL } = URL;
+afterEach(() => {
+  cleanup();
+  URL.createObjectURL = createObjectURL;
+});
+
+it("builds the clusters' AIP-160 filter from the form", () => {
+  expect(clusterFilter({ status: "", tenantId: "", version: "", name: "" })).toBe("");
+  expect(clusterFilter({ status: "ACTIVE", tenantId: "t-1", version: " 1.31.4 ", name: 'sh"op' })).toBe(
+    'status = KUBERNETES_CLUSTER_STATUS_ACTIVE AND tenant_id = "t-1" AND version = "1.31.4" AND name : "sh\\"op"',
+  );
+});
+
+it("leaves a template's parts to the template and sends a custom cluster whole", () => {
+  const blank = {
+    tenantId: "t-1",
+    name: "shop",
+    templateId: "tpl-1",
+    version: "",
+    controlPlaneCount: "",
+    groupId: "",
+    specificationId: "",
+    imageId: "",
+    poolName: "",
+    poolNodeCount: "",
+  };
+  expect(createClusterRequest(blank)).toEqual({
+    templateId: "tpl-1",
+    cluster: {
+      name: "shop",
+      tenantId: "t-1",
+      version: "",
+      controlPlane: { count: 0, groupId: "", specificationId: "", imageId: "" },
+      nodePools: [],
+    },
+  });
+  const custom = { ...blank, templateId: "", version: "1.31.4", controlPlaneCount: "3", groupId: "g", specificationId: "s", imageId: "i" };
+  const request = createClusterRequest({ ...custom, poolName: "web", poolNodeCount: "2" });
+  expect(request.cluster?.controlPlane).toEqual({ count: 3, groupId: "g", specificationId: "s", imageId: "i" });
+  expect(request.cluster?.nodePools).toEqual([{ name: "web", nodeCount: 2, groupId: "g", specificationId: "s", imageId: "i" }]);
+});
+
+const clusterId = "0193a000-0000-7000-8000-000000000001";
+
+function renderDetail(calls: {
+  scale: UpdateNodePoolRequest[];
+  marks: SetKubernetesClusterStatusRequest[];
+  kubeconfigs: IssueKubeconfigRequest[];
+}) {
+  const transport = createRouterTransport(({ service }) => {
+    service(KubernetesService, {
+      getKubernetesCluster: () => ({
+        cluster: {
+          id: clusterId,
+          name: "shop",
+          version: "1.31.4",
+          status: KubernetesClusterStatus.ACTIVE,
+          etag: "7",
+          controlPlane: { count: 1 },
+          nodePools: [{ id: "pool-1", name: "web", nodeCount: 1, etag: "3" }],
+        },
+        tenant: { id: "t-1", name: "payments" },
+        nodes: [
+          {
+            virtualMachineId: "vm-1",
+            name: "shop-cp-1",
+            role: KubernetesNodeRole.CONTROL_PLANE,
+            baremetal: { id: "h-1", name: "fra1-a01-h01" },
+            state: VirtualMachineState.RUNNING,
+            version: "1.31.4",
+          },
+          {
+            virtualMachineId: "vm-2",
+            name: "shop-web-1",
+            nodePoolId: "pool-1",
+            role: KubernetesNodeRole.WORKER,
+            baremetal: { id: "h-2", name: "fra1-a01-h02" },
+            state: VirtualMachineState.RUNNING,
+            version: "1.31.4",
+          },
+        ],
+      }),
+      updateNodePool: (request) => {
+        calls.scale.push(request);
+        return { nodePool: request.nodePool, operation: { id: "op-scale", state: OperationState.RUNNING } };
+      },
+      setKubernetesClusterStatus: (request) => {
+        calls.marks.push(request);
+        return { cluster: { id: clusterId, status: request.status, statusReason: request.reason } };
+      },
+      issueKubeconfig: (request) => {
+        calls.kubeconfigs.push(request);
+        return { kubeconfig: "apiVersion: v1\n", serialNumber: "0a1b" };
+      },
+    });
+    service(OperationService, {
+      async *watchOperation(request) {
+        yield { operation: { id: request.id, kind: "SCALE_NODE_POOL", state: OperationState.RUNNING, progressPercent: 50 } };
+      },
+    });
+  });
+  const caller = create(GetCallerIdentityResponseSchema, { principal: "admin", role: Role.PLATFORM_ADMIN });
+  const wrap = (children: ReactNode) => (
+    <TransportProvider transport={transport}>
+      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+        <Caller.Provider value={caller}>{children}</Caller.Provider>
+      </QueryClientProvider>
+    </TransportProvider>
+  );
+  return render(wrap(<ClusterDetail id={clusterId} operationId="" />));
+}
+
+it("shows a cluster's pools and nodes with their hosts, and scales a pool with its etag", async () => {
+  const calls = { scale: [], marks: [], kubeconfigs: [] } as Parameters<typeof renderDetail>[0];
+  renderDetail(calls);
+  await screen.findByRole("heading", { name: "Cluster shop" });
+  expect(screen.getByTestId("cluster-status").textContent).toBe("ACTIVE");
+  const nodes = within(screen.getByRole("table", { name: "Nodes" }));
+  expect(nodes.getByRole("link", { name: "fra1-a01-h02" }).getAttribute("href")).toBe("/hosts/h-2");
+  expect(nodes.getAllByRole("row").map((row) => row.textContent)).toEqual([
+    "NodeRolePoolHostStateKubelet",
+    "shop-cp-1CONTROL_PLANEfra1-a01-h01RUNNING1.31.4",
+    "shop-web-1WORKERwebfra1-a01-h02RUNNING1.31.4",
+  ]);
+  const scale = screen.getByRole("form", { name: "Scale web" });
+  fireEvent.change(within(scale).getByLabelText("Nodes in web"), { target: { value: "4" } });
+  fireEvent.click(within(scale).getByRole("button", { name: "Scale" }));
+  expect(await screen.findByTestId("operation-state")).toBeTruthy();
+  expect(calls.scale).toHaveLength(1);
+  expect(calls.scale[0]!.nodePool).toMatchObject({ id: "pool-1", etag: "3", nodeCount: 4 });
+  expect(calls.scale[0]!.updateMask?.paths).toEqual(["node_count"]);
+  expect(screen.getByRole("progressbar", { name: "Operation progress" }).getAttribute("value")).toBe("50");
+});
+
+it("lets a platform admin mark the status with a reason, and asks for a kubeconfig", async () => {
+  const calls = { scale: [], marks: [], kubeconfigs: [] } as Parameters<typeof renderDetail>[0];
+  renderDetail(calls);
+  const mark = await screen.findByRole("form", { name: "Mark the cluster's status" });
+  fireEvent.change(within(mark).getByLabelText("Mark as"), { target: { value: "OFFLINE" } });
+  fireEvent.change(within(mark).getByLabelText("Reason"), { target: { value: "rack power work" } });
+  fireEvent.submit(mark);
+  await expect.poll(() => calls.marks.length).toBe(1);
+  expect(calls.marks[0]).toMatchObject({ id: clusterId, status: KubernetesClusterStatus.OFFLINE, reason: "rack power work", etag: "7" });
+  const saved: string[] = [];
+  URL.createObjectURL = (blob) => {
+    void (blob as Blob).text().then((text) => saved.push(text));
+    return "blob:kubeconfig";
+  };
+  fireEvent.click(screen.getByRole("button", { name: "Download kubeconfig" }));
+  expect(await screen.findByText(/its certificate \(0a1b\) expires/)).toBeTruthy();
+  expect(calls.kubeconfigs[0]?.clusterId).toBe(clusterId);
+  await expect.poll(() => saved).toEqual(["apiVersion: v1\n"]);
+});
