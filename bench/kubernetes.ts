@@ -87,6 +87,7 @@ try {
     const { operation } = await k8s.upgradeKubernetesCluster({ id: built.cluster!.id, version: "1.32.0" }, { headers });
     const state = await settle(operations, operation!.id, headers);
     const totalMs = performance.now() - started;
+    console.log(`rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s`);
     const view = await k8s.getKubernetesCluster({ id: built.cluster!.id }, { headers });
     if (state !== OperationState.SUCCEEDED || view.cluster!.status !== KubernetesClusterStatus.ACTIVE) {
       throw new Error(`the upgrade ended ${OperationState[state]}, the cluster ${KubernetesClusterStatus[view.cluster!.status]}`);
@@ -95,7 +96,7 @@ try {
       client.query<{ steps: number; nodes: number; total: number }>(
         `select count(*) filter (where kind in ('UPGRADE_KUBERNETES_NODES', 'REMOVE_KUBERNETES_NODES', 'UPGRADE_KUBERNETES_CLUSTER'))::int as steps,
                 count(*) filter (where kind in ('CREATE_VIRTUAL_MACHINE', 'DELETE_VIRTUAL_MACHINE'))::int as nodes, count(*)::int as total
-           from job where (resource_id = $1::uuid or payload->>'clusterId' = $1) and create_time >= $2`,
+           from job where (resource_id::text = $1 or payload->>'clusterId' = $1) and create_time >= $2`,
         [built.cluster!.id, upgradeStart],
       ),
     ).then((result) => result.rows);
