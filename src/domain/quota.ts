@@ -1,5 +1,6 @@
 // Quota arithmetic (QUO-1..4): limits that are absolute or a percentage of a group's effective
 // capacity, and whether a request fits.
+import { ResourceExhaustedError } from "./errors.js";
 import type { Resources } from "./hosts.js";
 
 /** One resource's limit as configured. */
@@ -51,6 +52,61 @@ export function quotaShortfall(limit: Resources, used: Resources, asked: Resourc
     }
   }
   return undefined;
+}
+
+/** How a refusal words its message: what passed the quota, and anything said after the figures. */
+export interface QuotaWording {
+  /** Before the resource's name, e.g. "quota exceeded for". */
+  readonly lead: string;
+  /** After the figures, e.g. "; nothing was reserved". */
+  readonly tail?: string;
+}
+
+/**
+ * QUOTA_EXCEEDED unless `asked` fits the tenant's quota in the group: its limits (resolved against
+ * the group's effective capacity) less what it uses. Names the first resource that does not fit,
+ * with limit, used and asked, in the message and the metadata.
+ */
+export function requireWithinQuota(
+  check: {
+    readonly tenantId: string;
+    readonly groupId: string;
+    readonly groupName: string;
+    readonly limits: QuotaLimits;
+    readonly effective: Resources;
+    readonly used: Resources;
+    readonly asked: Resources;
+  },
+  wording: QuotaWording,
+): void {
+  const shortfall = quotaShortfall(resolveLimits(check.limits, check.effective), check.used, check.asked);
+  if (!shortfall) return;
+  const name = resourceLabels[shortfall.resource];
+  throw new ResourceExhaustedError(
+    "QUOTA_EXCEEDED",
+    `${wording.lead} ${name} in host group ${check.groupName}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}${wording.tail ?? ""}`,
+    {
+      tenant_id: check.tenantId,
+      group_id: check.groupId,
+      resource: name,
+      limit: String(shortfall.limit),
+      used: String(shortfall.used),
+      asked: String(shortfall.asked),
+    },
+  );
+}
+
+/** QUOTA_EXCEEDED for a tenant without a quota row in the group (`groupLabel` names it). */
+export function noQuotaInGroup(tenantId: string, groupId: string, groupLabel: string): ResourceExhaustedError {
+  return new ResourceExhaustedError(
+    "QUOTA_EXCEEDED",
+    `tenant ${tenantId} has no quota in host group ${groupLabel}, so it cannot place there`,
+    {
+      tenant_id: tenantId,
+      group_id: groupId,
+      limit: "0",
+    },
+  );
 }
 
 export function add(a: Resources, b: Resources): Resources {

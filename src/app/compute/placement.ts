@@ -18,7 +18,7 @@
 import { NotFoundError, ResourceExhaustedError } from "../../domain/errors.js";
 import type { Resources } from "../../domain/hosts.js";
 import { rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
-import { quotaShortfall, resolveLimits, resourceLabels, type QuotaLimits } from "../../domain/quota.js";
+import { noQuotaInGroup, requireWithinQuota, type QuotaLimits } from "../../domain/quota.js";
 import type { Sql, Statement } from "../../persistence/sql.js";
 import { executePrepared, preparedCall, preparedStatement, type PreparedStatement } from "../../persistence/prepared.js";
 import { limitsOf } from "../tenants/quotas.js";
@@ -432,33 +432,11 @@ export function requireQuota(request: PlacementRequest, facts: PlacementFacts, a
   const groupId = "groupId" in request.target ? request.target.groupId : facts.targetHost!.groupId!;
   const { group, quota } = facts;
   if (!group) throw new NotFoundError("baremetal_group", groupId);
-  if (!quota) {
-    throw new ResourceExhaustedError(
-      "QUOTA_EXCEEDED",
-      `tenant ${tenantId} has no quota in host group ${groupId}, so it cannot place there`,
-      {
-        tenant_id: tenantId,
-        group_id: groupId,
-        limit: "0",
-      },
-    );
-  }
-  const shortfall = quotaShortfall(resolveLimits(quota.limits, group.effective), quota.used, asked);
-  if (shortfall) {
-    const name = resourceLabels[shortfall.resource];
-    throw new ResourceExhaustedError(
-      "QUOTA_EXCEEDED",
-      `quota exceeded for ${name} in host group ${group.name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}`,
-      {
-        tenant_id: tenantId,
-        group_id: groupId,
-        resource: name,
-        limit: String(shortfall.limit),
-        used: String(shortfall.used),
-        asked: String(shortfall.asked),
-      },
-    );
-  }
+  if (!quota) throw noQuotaInGroup(tenantId, groupId, groupId);
+  requireWithinQuota(
+    { tenantId, groupId, groupName: group.name, limits: quota.limits, effective: group.effective, used: quota.used, asked },
+    { lead: "quota exceeded for" },
+  );
   return { id: group.id, name: group.name, policy: group.policy, quotaId: quota.id };
 }
 

@@ -7,7 +7,7 @@ import { FailedPreconditionError, NotFoundError, ResourceExhaustedError } from "
 import type { Resources } from "../../domain/hosts.js";
 import type { NodeDemand } from "../../domain/kubernetes.js";
 import { candidatesLeft, rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
-import { add, quotaShortfall, resolveLimits, resourceLabels } from "../../domain/quota.js";
+import { add, noQuotaInGroup, requireWithinQuota } from "../../domain/quota.js";
 import type { Sql } from "../../persistence/sql.js";
 import { limitsOf } from "../tenants/quotas.js";
 
@@ -228,17 +228,7 @@ async function requireQuota(sql: Sql, tenantId: string, groupId: string, asked: 
        from baremetal_group_tenant_quota where tenant_id = ? and group_id = ? for update`,
     [tenantId, groupId],
   );
-  if (!quota) {
-    throw new ResourceExhaustedError(
-      "QUOTA_EXCEEDED",
-      `tenant ${tenantId} has no quota in host group ${group.name}, so it cannot place there`,
-      {
-        tenant_id: tenantId,
-        group_id: groupId,
-        limit: "0",
-      },
-    );
-  }
+  if (!quota) throw noQuotaInGroup(tenantId, groupId, group.name);
   const limits = limitsOf({
     cpuAbsolute: numberOrNull(quota.cpu_absolute),
     cpuPercent: numberOrNull(quota.cpu_percent),
@@ -248,22 +238,10 @@ async function requireQuota(sql: Sql, tenantId: string, groupId: string, asked: 
     storageGibPercent: numberOrNull(quota.storage_gib_percent),
   });
   const used = { cpuCores: Number(quota.cpu_used), memoryMib: Number(quota.memory_mib_used), storageGib: Number(quota.storage_gib_used) };
-  const shortfall = quotaShortfall(resolveLimits(limits, effective), used, asked);
-  if (shortfall) {
-    const name = resourceLabels[shortfall.resource];
-    throw new ResourceExhaustedError(
-      "QUOTA_EXCEEDED",
-      `the cluster's nodes exceed the quota for ${name} in host group ${group.name}: limit ${shortfall.limit}, used ${shortfall.used}, asked ${shortfall.asked}; nothing was reserved`,
-      {
-        tenant_id: tenantId,
-        group_id: groupId,
-        resource: name,
-        limit: String(shortfall.limit),
-        used: String(shortfall.used),
-        asked: String(shortfall.asked),
-      },
-    );
-  }
+  requireWithinQuota(
+    { tenantId, groupId, groupName: group.name, limits, effective, used, asked },
+    { lead: "the cluster's nodes exceed the quota for", tail: "; nothing was reserved" },
+  );
   return { id: group.id, name: group.name, policy: group.placement_policy, effective };
 }
 
