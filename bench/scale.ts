@@ -33,6 +33,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 // Reads one client at a time by default: their targets are latencies, and more clients than the
 // two cores only queue (p50 = clients ÷ throughput). BENCH_SCALE_CLIENTS raises it for throughput.
 const concurrency = Number(process.env.BENCH_SCALE_CLIENTS ?? 1);
+// BENCH_ONLY=<regular expression>: only the rows whose names match (to profile or repeat one).
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, "i") : undefined;
+const wanted = (name: string) => !only || only.test(name);
 const keptDir = process.env.BENCH_SCALE_DIR ?? join(".bench", "scale");
 
 /** The dataset's ids: a kind prefix and a sequence number, so ids sort by creation within a kind. */
@@ -83,6 +86,7 @@ try {
   const cpu = cpuMeter(server.pid);
   const results: LoadResult[] = [];
   const read = async (name: string, call: (w: number, i: number) => Promise<unknown>) => {
+    if (!wanted(name)) return;
     const result = await runLoad(name, concurrency, seconds, call, cpu);
     results.push(result);
     return result;
@@ -125,28 +129,32 @@ try {
     });
     if (!virtualMachine?.baremetalId) throw new Error("a creation answered without a host");
   };
-  results.push(
-    await runPaced(`CreateVirtualMachine, ${targetRate}/s offered by 64 clients (p99 ≤ 100 ms)`, targetRate, 64, seconds, createOne, cpu),
-  );
-  results.push(await runLoad("CreateVirtualMachine, 64 clients, closed loop (≥ 1,000/s)", 64, seconds, createOne, cpu));
+  const paced = `CreateVirtualMachine, ${targetRate}/s offered by 64 clients (p99 ≤ 100 ms)`;
+  if (wanted(paced)) results.push(await runPaced(paced, targetRate, 64, seconds, createOne, cpu));
+  const closed = "CreateVirtualMachine, 64 clients, closed loop (≥ 1,000/s)";
+  if (wanted(closed)) results.push(await runLoad(closed, 64, seconds, createOne, cpu));
 
   // A migration that adds a column, while reads run: how long it holds its lock, and what the reads
   // around it saw.
-  let alterMs = 0;
-  const during = runLoad("ListVirtualMachines, one host, while a column is added", concurrency, 3, (w, i) =>
-    lean.call(compute.listVirtualMachines, { pageSize: 50, filter: `baremetal_id = "${pick(ids.hosts, w, i)}"` }),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  await withClient(server.databaseUrl, async (client) => {
-    await client.query("set lock_timeout = '5s'");
-    const started = performance.now();
-    await client.query("alter table virtual_machine add column bench_probe text");
-    alterMs = performance.now() - started;
-    await client.query("alter table virtual_machine drop column bench_probe");
-  });
-  results.push(await during);
+  let alterMs: number | undefined;
+  const alterName = "ListVirtualMachines, one host, while a column is added";
+  if (wanted(alterName)) {
+    const during = runLoad(alterName, concurrency, 3, (w, i) =>
+      lean.call(compute.listVirtualMachines, { pageSize: 50, filter: `baremetal_id = "${pick(ids.hosts, w, i)}"` }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await withClient(server.databaseUrl, async (client) => {
+      await client.query("set lock_timeout = '5s'");
+      const started = performance.now();
+      await client.query("alter table virtual_machine add column bench_probe text");
+      alterMs = performance.now() - started;
+      await client.query("alter table virtual_machine drop column bench_probe");
+    });
+    results.push(await during);
+  }
   printResults(results);
-  console.log(`\nalter table virtual_machine add column (nullable, no default): ${alterMs.toFixed(1)} ms with reads running`);
+  if (alterMs !== undefined)
+    console.log(`\nalter table virtual_machine add column (nullable, no default): ${alterMs.toFixed(1)} ms with reads running`);
   console.log(`zero-overcommit check: ${JSON.stringify(await overcommitCheck(server.databaseUrl))}`);
   lean.close();
 } finally {
