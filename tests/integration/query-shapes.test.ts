@@ -22,7 +22,14 @@ afterAll(async () => {
 let builds = 0;
 function build(condition: unknown): ReadQuery {
   builds++;
-  return orm.em.fork().createQueryBuilder(Rack).select("*").where(condition as never).orderBy({ id: "asc" }).limit(51).toQuery();
+  return orm.em
+    .fork()
+    .createQueryBuilder(Rack)
+    .select("*")
+    .where(condition as never)
+    .orderBy({ id: "asc" })
+    .limit(51)
+    .toQuery();
 }
 
 /** Conditions of each kind a list writes (scope, AIP-160 filters, keyset), as functions of their values. */
