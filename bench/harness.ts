@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import http from "node:http";
 import http2 from "node:http2";
 import {
   create,
@@ -339,6 +340,39 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
     },
     close: () => session.close(),
   };
+}
+
+/** Connect JSON over keep-alive HTTP/1.1 (at most `connections` sockets): the parsed answer of
+ * POST /<service>/<method>, or an error for a status other than 200. */
+export function jsonClient(baseUrl: string, headers: Record<string, string>, connections: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  return (path: string, body: unknown, callHeaders: Record<string, string> = headers) =>
+    new Promise<unknown>((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = http.request(
+        `${baseUrl}/${path}`,
+        {
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...callHeaders },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+}
+
+/** `value` as a percentage of `ceiling`. */
+export function percentOf(value: number, ceiling: number): string {
+  return `${((100 * value) / ceiling).toFixed(0)}%`;
 }
 
 export function printResults(results: readonly LoadResult[]): void {

@@ -6,11 +6,14 @@
 import { join } from "node:path";
 import { AuditService } from "../gen/es/rackplane/v1/audit_pb.js";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
+import { Health } from "../gen/es/grpc/health/v1/health_pb.js";
 import { InventoryService } from "../gen/es/rackplane/v1/inventory_pb.js";
 import { TenantService } from "../gen/es/rackplane/v1/tenant_pb.js";
 import {
   cpuMeter,
+  jsonClient,
   leanClient,
+  percentOf,
   overcommitCheck,
   printResults,
   runLoad,
@@ -124,6 +127,65 @@ try {
       filter: `principal = "user-${(w * 7919 + i * 104729) % principals()}"`,
     }),
   );
+
+  // Throughput at this size against the framework's ceiling (issue 17: a Get ≥ 75% of an empty
+  // RPC's rate, a filtered List of 50 ≥ 40%), hosts and VMs alike, 32 clients, gRPC (lean client,
+  // answers not decoded) and Connect JSON.
+  const ratioRows = [
+    ["GetBaremetal", "get"],
+    ["GetVirtualMachine", "get"],
+    ["ListBaremetals, one group + status", "list"],
+    ["ListVirtualMachines, one tenant + state", "list"],
+  ] as const;
+  if (ratioRows.some(([name]) => wanted(`ratio ${name}`))) {
+    const clients = 32;
+    const bare = leanClient(server.url, {});
+    const json = jsonClient(server.url, { authorization: `Bearer ${server.adminToken}` }, clients);
+    const hosts = InventoryService.method;
+    const requestOf = (name: (typeof ratioRows)[number][0], w: number, i: number) => {
+      switch (name) {
+        case "GetBaremetal":
+          return { method: hosts.getBaremetal, body: { id: pick(ids.hosts, w, i) } };
+        case "GetVirtualMachine":
+          return { method: compute.getVirtualMachine, body: { id: vmId(w, i) } };
+        case "ListBaremetals, one group + status":
+          return {
+            method: hosts.listBaremetals,
+            body: { pageSize: 50, filter: `group_id = "${pick(ids.groups, w, i)}" AND status = ACTIVE` },
+          };
+        case "ListVirtualMachines, one tenant + state":
+          return {
+            method: compute.listVirtualMachines,
+            body: { pageSize: 50, filter: `tenant_id = "${pick(ids.tenants, w, i)}" AND state = VIRTUAL_MACHINE_STATE_RUNNING` },
+          };
+      }
+    };
+    const ratios: LoadResult[] = [];
+    const load = async (name: string, call: (w: number, i: number) => Promise<unknown>) =>
+      ratios.push(await runLoad(name, clients, seconds, call, cpu));
+    for (const protocol of ["gRPC", "JSON"] as const) {
+      await load(`ratio ${protocol} empty RPC (Health/Check) — ceiling`, () =>
+        protocol === "gRPC" ? bare.send(Health.method.check, {}) : json("grpc.health.v1.Health/Check", {}, {}),
+      );
+      for (const [name] of ratioRows) {
+        await load(`ratio ${protocol} ${name}`, (w, i) => {
+          const { method, body } = requestOf(name, w, i);
+          return protocol === "gRPC" ? lean.send(method as never, body as never) : json(`${method.parent.typeName}/${method.name}`, body);
+        });
+      }
+    }
+    bare.close();
+    printResults(ratios);
+    const rate = (name: string) => ratios.find((r) => r.name === `ratio ${name}`)!.perSecond;
+    console.log("\n| ratio to the ceiling | gRPC | JSON | target |");
+    console.log("| --- | ---: | ---: | ---: |");
+    for (const [name, kind] of ratioRows) {
+      const [grpc, http] = (["gRPC", "JSON"] as const).map((p) =>
+        percentOf(rate(`${p} ${name}`), rate(`${p} empty RPC (Health/Check) — ceiling`)),
+      );
+      console.log(`| ${name} | ${grpc} | ${http} | ${kind === "get" ? "≥ 75%" : "≥ 40%"} |`);
+    }
+  }
 
   // Placements among the million: the placement benchmark's load on this dataset.
   const targetRate = Number(process.env.BENCH_RATE ?? 1000);
