@@ -13,6 +13,7 @@ import type { Database } from "../database.js";
 import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { listResourceMaintainers } from "../maintainers/assignments.js";
+import { readBound, readRowById } from "../../persistence/reads.js";
 
 /** Who may read and operate VMs (tenant principals: their own tenant's). */
 export const vmUsers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
@@ -28,11 +29,7 @@ export function requireOwnTenant(principal: Principal, tenantId: string, resourc
 
 export async function getVirtualMachine(db: Database, ctx: CallContext, id: string, em: EntityManager = db.em()): Promise<VirtualMachine> {
   requireRole(ctx.principal, vmUsers, "read virtual machines");
-  const vm = (await em
-    .createQueryBuilder(VirtualMachineEntity)
-    .select("*")
-    .where({ id })
-    .execute("get", true)) as unknown as VirtualMachine | null;
+  const vm = (await readRowById(em, VirtualMachineEntity, id)) as unknown as VirtualMachine | undefined;
   if (!vm) throw new NotFoundError("virtual_machine", id);
   requireOwnTenant(ctx.principal, vm.tenantId, { type: "virtual_machine", id });
   return vm;
@@ -94,7 +91,10 @@ export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id
   const em = db.em();
   const virtualMachine = await getVirtualMachine(db, ctx, id, em);
   const [[related], maintainers] = await Promise.all([
-    em.execute<Record<string, string | number>[]>(
+    // Prepared (persistence/reads.ts): planning this twelve-table join took PostgreSQL several
+    // milliseconds, many times its execution, on every Get.
+    readBound<Record<string, string | number>>(
+      em,
       `select t.name as tenant, s.name as specification, i.name as image, b.name as baremetal, g.name as "group",
               r.id as rack_id, r.name as rack, b.first_position, ro.id as room_id, ro.name as room,
               d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region,

@@ -13,6 +13,7 @@ import {
 import { Rack as RackEntity, RackReservation, RackUnit, Room } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
+import { readBound, readRows } from "../../persistence/reads.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { requireTenantsExist } from "../tenants/references.js";
@@ -108,17 +109,19 @@ export async function getRackElevation(
   const em = db.em();
   const rack = await getRack(db, ctx, rackId, em);
   const [units, reservations, rows] = await Promise.all([
-    em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).execute("all", true) as unknown as Promise<
-      RackUnitView[]
-    >,
-    em
-      .createQueryBuilder(RackReservation)
-      .select("*")
-      .where({ rackId })
-      .orderBy({ firstPosition: "asc" })
-      .execute("all", true) as unknown as Promise<RackReservationView[]>,
-    em.execute<
-      (Nullable<ObservationRow> & {
+    // Every statement prepared (persistence/reads.ts): the same three texts for every rack.
+    readRows(
+      em,
+      RackUnit,
+      em.createQueryBuilder(RackUnit).select("*").where({ rackId }).orderBy({ position: "desc" }).toQuery(),
+    ) as unknown as Promise<RackUnitView[]>,
+    readRows(
+      em,
+      RackReservation,
+      em.createQueryBuilder(RackReservation).select("*").where({ rackId }).orderBy({ firstPosition: "asc" }).toQuery(),
+    ) as unknown as Promise<RackReservationView[]>,
+    readBound<
+      Nullable<ObservationRow> & {
         now: Date;
         id: string;
         name: string;
@@ -129,8 +132,9 @@ export async function getRackElevation(
         cpu_cores_allocated: number;
         memory_mib_allocated: number;
         storage_gib_allocated: number;
-      })[]
+      }
     >(
+      em,
       `select now() as now, b.id, b.name, b.status, b.cpu_cores, b.memory_mib, b.storage_gib,
               b.cpu_cores_allocated, b.memory_mib_allocated, b.storage_gib_allocated, ${observationColumns("o.")}
          from baremetal b

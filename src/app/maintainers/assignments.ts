@@ -2,6 +2,7 @@
 // or as a member of an assigned group; and what a maintainer (directly and through its groups) or a
 // group answers for. Each look-up page is one SQL query (a UNION of the direct and the group
 // paths), plus, for resource names, one query per resource kind on the page.
+import { readBound } from "../../persistence/reads.js";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { NotFoundError } from "../../domain/errors.js";
 import { parseFilter } from "../../domain/filter.js";
@@ -116,7 +117,8 @@ export async function listResourceMaintainers(
   const filter = filterSql(parseFilter(request.filter, responsibleMaintainerFilter));
   // Tenants: a resource they may not see reads as one that does not exist.
   await requireResource(em, ctx.principal, resource.type, resource.id);
-  const rows = await em.execute<Record<string, unknown>[]>(
+  const rows = await readBound<Record<string, unknown>>(
+    em,
     `select * from (
        select ${assignmentColumns}, ${maintainerColumns("m", "m_")}, null::uuid as via_group_id, null::text as via_group_name
          from resource_maintainer rm join maintainer m on m.id = rm.maintainer_id

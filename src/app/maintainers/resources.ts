@@ -7,6 +7,7 @@
 // and its delete use case calls removeAssignments(em, "virtual_machine", [id]) in its transaction.
 // Table and column names below are trusted SQL (never user input): a request's type is looked up
 // here before it is used, and an unknown one is refused.
+import { readBound } from "../../persistence/reads.js";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { InvalidArgumentError, NotFoundError } from "../../domain/errors.js";
 import { isTenantRole, type Principal } from "../../domain/principal.js";
@@ -75,7 +76,8 @@ export async function requireResource(
 ): Promise<void> {
   const kind = resourceKind(type, options.field);
   const visible = visibility(kind, principal);
-  const [row] = await em.execute<{ id: string }[]>(
+  const [row] = await readBound<{ id: string }>(
+    em,
     `select t.id from ${kind.table} t where t.id = ? and ${visible.sql}${options.lock ? " for share of t" : ""}`,
     [id, ...visible.params],
   );

@@ -7,6 +7,7 @@ import type { Resources } from "../../domain/hosts.js";
 import { Tenant as TenantEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
+import { readBound } from "../../persistence/reads.js";
 import { readById } from "../standard-methods.js";
 import { requireTenantRead, requireTenantVisible } from "./access.js";
 import { groupsEffectiveCapacity, limitsOf, usedOf } from "./quotas.js";
@@ -59,14 +60,18 @@ export async function getTenantUsage(db: Database, ctx: CallContext, tenantId: s
   requireTenantRead(ctx.principal);
   requireTenantVisible(ctx.principal, tenantId);
   const em = db.em();
-  const tenant = await readById(em, TenantEntity, "tenant", tenantId);
-  const quotas = await em.execute<QuotaWithGroup[]>(
-    `select q.id, q.group_id, g.name as group_name, q.cpu_absolute, q.cpu_percent, q.memory_mib_absolute, q.memory_mib_percent,
+  // The tenant (NOT_FOUND if missing) and its quotas at once; the quotas' statement is prepared.
+  const [tenant, quotas] = await Promise.all([
+    readById(em, TenantEntity, "tenant", tenantId),
+    readBound<QuotaWithGroup>(
+      em,
+      `select q.id, q.group_id, g.name as group_name, q.cpu_absolute, q.cpu_percent, q.memory_mib_absolute, q.memory_mib_percent,
             q.storage_gib_absolute, q.storage_gib_percent, q.cpu_used, q.memory_mib_used, q.storage_gib_used
        from baremetal_group_tenant_quota q join baremetal_group g on g.id = q.group_id
       where q.tenant_id = ? order by g.name, q.id`,
-    [tenant.id],
-  );
+      [tenantId],
+    ),
+  ]);
   const capacity = await groupsEffectiveCapacity(
     em,
     quotas.map((quota) => quota.group_id),
