@@ -6,8 +6,10 @@
 // SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
 // be lost, no retried request id may create twice, every operation must end (no job lost), no job
 // may run or complete twice past its fencing, no reservation may leak, the agent's stream must
-// resume, readiness must follow the database, and SIGTERM must still stop each replica within its
-// grace period. Prints the recovery times.
+// resume, readiness must follow the database, no pool connection may stay checked out (leaked),
+// and SIGTERM must still stop each replica within its grace period. Prints the recovery times and
+// requires each within 15 s of the database taking writes again. The replicas log their pools'
+// state every second (RACKPLANE_DB_TRACE_SECONDS); a failure prints it with each node's sessions.
 //
 // `npm run test:ha` (scripts/test-ha.sh installs patroni, etcd-server, haproxy and postgresql-15 when
 // missing); not part of `npm test`.
@@ -298,6 +300,14 @@ async function failover(): Promise<void> {
   await mixed;
   await readiness.stop();
 
+  // Recovery, from the moment the database takes writes again (Patroni promoted the candidate, or
+  // restarted the killed primary): the first retried creation that succeeded, and both replicas
+  // ready. Target: 15 s.
+  const firstCreationAfter = (at: number) => Math.min(...retried.okTimes.filter((ok) => ok > at)) - at;
+  const recovery = {
+    switchover: { firstCreationAfterPromotionMs: firstCreationAfter(switchPromoted) },
+    kill: { firstCreationAfterWritableMs: firstCreationAfter(writableAgain), bothReadyAfterWritableMs: readyAgain - writableAgain },
+  };
   console.info("ha failover:", {
     switchover: { promotedAfterMs: switchPromoted - switchStarted, to: target.name },
     kill: {
@@ -306,13 +316,18 @@ async function failover(): Promise<void> {
       readyAfterMs: readyAgain - killedAt,
       primaryNow: recovered.name,
     },
-    firstRetriedCreationAfterKillMs: Math.min(...retried.okTimes.filter((at) => at > killedAt)) - killedAt,
+    recovery,
+    firstRetriedCreationAfterKillMs: firstCreationAfter(killedAt),
     retries: retried.retries,
     // Each replica's primary pool after the kill, from its trace: the most callers waiting and the
     // longest a connection was held.
     poolsAfterKill: replicas.map((replica) => poolPeaks(replica.output(), killedAt)),
     tally: tally.summary(),
   });
+
+  expect(recovery.switchover.firstCreationAfterPromotionMs).toBeLessThanOrEqual(15_000);
+  expect(recovery.kill.firstCreationAfterWritableMs).toBeLessThanOrEqual(15_000);
+  expect(recovery.kill.bothReadyAfterWritableMs).toBeLessThanOrEqual(15_000);
 
   // No connection stayed checked out through the failovers: with the load stopped, no replica's
   // pool holds one for longer than a few seconds (a leaked connection is held for good).
