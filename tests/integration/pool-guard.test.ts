@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { isDatabaseUnavailable } from "../../src/app/database-errors.js";
 import { openDatabase } from "../../src/persistence/orm.js";
 import { poolGuardStats } from "../../src/persistence/pool-guard.js";
+import { poolSnapshot } from "../../src/persistence/pool-trace.js";
 import { freshDatabaseUrl } from "../support/database.js";
 import { withDatabase } from "../support/global-setup.js";
 
@@ -74,6 +75,26 @@ it("gives back a connection whose server went away inside a MikroORM transaction
   // All four slots are free: four connections at once.
   const clients = await Promise.all(Array.from({ length: 4 }, () => pool.connect()));
   for (const client of clients) client.release();
+});
+
+it("traces the connections held, with their last statement and whether it still runs", async () => {
+  const client = await pool.connect();
+  try {
+    const sleeping = client.query("select pg_sleep(1.5)");
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const during = poolSnapshot(pool, 1_000);
+    expect(during.held).toBe(1);
+    expect(during.longHeld).toEqual([expect.objectContaining({ query: "select pg_sleep(1.5)", running: true })]);
+    expect(during.longHeld[0]!.queryMs).toBeGreaterThanOrEqual(1_000);
+    await sleeping;
+    // Held between statements: nothing running.
+    expect(poolSnapshot(pool, 1_000).longHeld).toEqual([expect.objectContaining({ query: "select pg_sleep(1.5)", running: false })]);
+  } finally {
+    client.release();
+  }
+  const after = poolSnapshot(pool, 0);
+  expect(after).toMatchObject({ held: 0, waiting: 0, longHeld: [] });
+  expect(after.idle).toBe(after.total);
 });
 
 it("gives every pooled connection the settings of the database URL", async () => {
