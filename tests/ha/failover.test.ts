@@ -1,8 +1,9 @@
 // The fleet on highly available PostgreSQL (docs/deployment.md), failover tested: etcd, two
 // PostgreSQL nodes under Patroni and HAProxy on loopback ports (tests/support/ha-cluster.ts), two
-// rackplane replicas on HAProxy's address and a simulated agent connected to both. Under mixed load
-// (creations, lifecycle verbs, cancels, the agent's reports) and a client that retries creations
-// with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
+// rackplane replicas on HAProxy's address and a simulated agent connected to both; the second
+// replica also reads Get and List calls from the standby through HAProxy (DATABASE_READ_URL). Under
+// mixed load (creations, lifecycle verbs, cancels, lists and gets, the agent's reports) and a client
+// that retries creations with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
 // SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
 // be lost, no retried request id may create twice, every operation must end (no job lost), no job
 // may run or complete twice past its fencing, no reservation may leak, the agent's stream must
@@ -37,6 +38,9 @@ beforeAll(async () => {
     [0, 1].map((i) =>
       // Each replica's sessions named, for pg_stat_activity in a failure's report.
       startServerProcess(`${cluster!.url}?application_name=rackplane-${i}`, {
+        // The second replica reads Get and List calls from the standby (read routing), which the
+        // switchover restarts and then promotes: its reads fall back to the primary meanwhile.
+        ...(i === 1 ? { DATABASE_READ_URL: `${cluster!.readUrl}?application_name=rackplane-${i}-read` } : {}),
         RACKPLANE_LEASE_SECONDS: "5",
         RACKPLANE_DB_POOL: "10",
         RACKPLANE_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
@@ -133,6 +137,7 @@ async function retryingCreator(
   cloud: Cloud,
   tenantId: string,
   until: () => boolean,
+  onCreated: (id: string) => void = () => {},
 ): Promise<{ acknowledged: Map<string, string>; retries: number; unexpected: string[]; okTimes: number[] }> {
   const acknowledged = new Map<string, string>();
   const unexpected: string[] = [];
@@ -152,6 +157,7 @@ async function retryingCreator(
         });
         acknowledged.set(requestId, virtualMachine!.id);
         okTimes.push(Date.now());
+        onCreated(virtualMachine!.id);
         break;
       } catch (error) {
         const e = ConnectError.from(error);
@@ -265,7 +271,25 @@ async function failover(): Promise<void> {
       await runMixedLoad({ clients, cloud: cloud!, tenants: tenants!, tally, until: Date.now() + 5_000, namedClients: 4, burstClients: 1 });
     }
   })();
-  const retrying = retryingCreator(clients, cloud!, retryTenant!, () => !loading);
+  const created: { id: string; at: number }[] = [];
+  const retrying = retryingCreator(
+    clients,
+    cloud!,
+    retryTenant!,
+    () => !loading,
+    (id) => created.push({ id, at: Date.now() }),
+  );
+  // Reads on the replica with read routing: lists, and gets of VMs acknowledged a while ago (a
+  // standby may lag a moment behind a fresh one). Only UNAVAILABLE with a retry hint is tolerated.
+  const reading = (async () => {
+    while (loading) {
+      await tally.call("ListVirtualMachines", clients[1]!.compute.listVirtualMachines({ pageSize: 20 }));
+      const settled = created.filter((vm) => vm.at < Date.now() - 2_000);
+      const id = settled[Math.floor(Math.random() * settled.length)]?.id;
+      if (id) await tally.call("GetVirtualMachine", clients[1]!.compute.getVirtualMachine({ id }));
+      await sleep(100);
+    }
+  })();
   stopLoad = () => {
     loading = false;
   };
@@ -298,6 +322,7 @@ async function failover(): Promise<void> {
   loading = false;
   const retried = await retrying;
   await mixed;
+  await reading;
   await readiness.stop();
 
   // Recovery, from the moment the database takes writes again (Patroni promoted the candidate, or
@@ -328,6 +353,11 @@ async function failover(): Promise<void> {
   expect(recovery.switchover.firstCreationAfterPromotionMs).toBeLessThanOrEqual(15_000);
   expect(recovery.kill.firstCreationAfterWritableMs).toBeLessThanOrEqual(15_000);
   expect(recovery.kill.bothReadyAfterWritableMs).toBeLessThanOrEqual(15_000);
+
+  // The second replica's reads went to its read pool (and the reads succeeded: see the tally).
+  expect(tally.get("ListVirtualMachines OK")).toBeGreaterThan(10);
+  expect(tally.get("GetVirtualMachine OK")).toBeGreaterThan(10);
+  expect(replicas[1]!.output()).toMatch(/"message":"db pools".*"read":\{"total":[1-9]/);
 
   // No connection stayed checked out through the failovers: with the load stopped, no replica's
   // pool holds one for longer than a few seconds (a leaked connection is held for good).

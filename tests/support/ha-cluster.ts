@@ -30,6 +30,8 @@ export interface PatroniNode {
 export interface HaCluster {
   /** The URL through HAProxy, to the current primary, of the `rackplane` database. */
   readonly url: string;
+  /** The URL through HAProxy to a streaming replica (Patroni's `GET /replica`), for read routing. */
+  readonly readUrl: string;
   readonly nodes: readonly PatroniNode[];
   /** The node Patroni's REST API calls primary now, if any. */
   primary(): Promise<PatroniNode | undefined>;
@@ -161,6 +163,7 @@ async function bringUp(
   start(nodes[1]!.name, "/usr/bin/patroni", [nodes[1]!.configFile], true);
 
   const proxyPort = await freePort();
+  const replicaPort = await freePort();
   const haproxyConfig = join(dir, "haproxy.cfg");
   writeFileSync(
     haproxyConfig,
@@ -180,6 +183,13 @@ async function bringUp(
       "  option httpchk GET /primary",
       "  http-check expect status 200",
       // Quick checks; a node marked down has its sessions cut, so no client stays on a demoted primary.
+      "  default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
+      ...nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} maxconn 200 check port ${node.restPort}`),
+      // The standbys, for DATABASE_READ_URL (docs/deployment.md, "Read routing").
+      "listen postgres_replicas",
+      `  bind 127.0.0.1:${replicaPort}`,
+      "  option httpchk GET /replica",
+      "  http-check expect status 200",
       "  default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
       ...nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} maxconn 200 check port ${node.restPort}`),
       "",
@@ -218,6 +228,7 @@ async function bringUp(
   };
   return {
     url: proxyUrl("rackplane"),
+    readUrl: `postgres://postgres:postgres@127.0.0.1:${replicaPort}/rackplane`,
     nodes,
     primary,
     async waitForPrimary(timeoutMs) {
