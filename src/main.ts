@@ -74,6 +74,8 @@ if (!(graceSeconds > 0)) {
 }
 const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
+// A diagnostic: the database pools' state in the log this often (docs/deployment.md).
+const poolTraceSeconds = Number(process.env.RACKPLANE_DB_TRACE_SECONDS ?? 0);
 const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
 const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
 const server = await startServer({
@@ -84,6 +86,7 @@ const server = await startServer({
   port,
   leaseMillis: leaseSeconds * 1000,
   poolSize,
+  ...(poolTraceSeconds > 0 ? { poolTraceMillis: poolTraceSeconds * 1000 } : {}),
   // Calls in flight get half the grace period; the rest is for the database work of stopping.
   shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
   observationStaleMillis: observationStaleSeconds * 1000,

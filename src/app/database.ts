@@ -1,6 +1,8 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
 import { poolGuardStats, timedQuery } from "../persistence/pool-guard.js";
+import { poolSnapshot, type PoolSnapshot } from "../persistence/pool-trace.js";
+import { readPoolOf } from "../persistence/reads.js";
 
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
  * (its own identity map), never on the global one. */
@@ -30,8 +32,17 @@ export class Database {
     idleErrors: number;
     droppedReadOnly: number;
     timedOut: number;
+    lostInUse: number;
   }> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
     return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
+  }
+
+  /** What the primary pool and the read pool (when there is one) are doing now, with the
+   * connections held for `longerThanMs` or more: for diagnosing waits (persistence/pool-trace.ts). */
+  async poolTrace(longerThanMs = 1_000): Promise<{ primary: PoolSnapshot; read?: PoolSnapshot }> {
+    const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
+    const read = readPoolOf(pool);
+    return { primary: poolSnapshot(pool, longerThanMs), ...(read ? { read: poolSnapshot(read, longerThanMs) } : {}) };
   }
 }

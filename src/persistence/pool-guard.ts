@@ -18,6 +18,7 @@
 // it held never came back, and the readiness probe, retried every second, queued behind it.
 // docs/deployment.md explains the failover this guards.
 import pg from "pg";
+import { tracePool } from "./pool-trace.js";
 
 /** Counts an operator watches (exported as metrics by the server). */
 export interface PoolGuardStats {
@@ -27,6 +28,8 @@ export interface PoolGuardStats {
   idleErrors: number;
   /** Connections destroyed because a query (or the first question) got no answer in time. */
   timedOut: number;
+  /** Connections that died while checked out, given back to the pool (destroyed) by the guard. */
+  lostInUse: number;
 }
 
 /** The waits on the database, in milliseconds. */
@@ -73,7 +76,7 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
   onConnect(client: pg.PoolClient): Promise<void>;
   onPoolCreated(pool: pg.Pool): void;
 } {
-  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0 };
+  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
   return {
     // node-postgres's pool uses one option for both waits: the checkout's here, the connect's in
     // each connection it opens.
@@ -109,6 +112,7 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
     onPoolCreated(pool) {
       stats.set(pool, counts);
       pool.on("error", () => counts.idleErrors++);
+      tracePool(pool);
     },
   };
 }
@@ -131,7 +135,7 @@ export function connectingWithin(connectMs: number): typeof pg.Client {
 
 /** The guard's counts for `pool`, zero when it has none. */
 export function poolGuardStats(pool: pg.Pool): PoolGuardStats {
-  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0, timedOut: 0 };
+  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
 }
 
 /** A query with its own `query_timeout` (node-postgres reads it per query; its types omit it). */
@@ -173,15 +177,40 @@ function guardClient(client: pg.PoolClient, counts: PoolGuardStats): void {
   // destroy the connection rather than keep it. The accessor adds that error when the connection
   // turned out to be read-only.
   let release: ((error?: Error | boolean) => void) | undefined;
+  let held = false;
+  let releasedForHolder = false;
   Object.defineProperty(client, "release", {
     configurable: true,
     enumerable: false,
-    get: () => (error?: Error | boolean) =>
-      release?.(error || (readOnly ? new Error("connection reached a read-only server; destroyed") : undefined)),
+    get: () => (error?: Error | boolean) => {
+      // The guard gave the connection back already (it died while held): the holder's own release
+      // is then a no-op, not pg-pool's double-release error.
+      if (!held && releasedForHolder) return;
+      held = false;
+      release?.(error || (readOnly ? new Error("connection reached a read-only server; destroyed") : undefined));
+    },
     set: (assigned: (error?: Error | boolean) => void) => {
       release = assigned;
+      held = true;
+      releasedForHolder = false;
     },
   });
+  // A connection that dies while checked out goes back to the pool at once, destroyed. Not every
+  // holder gives a dead connection back: Kysely (under MikroORM's transactions) releases a
+  // transaction's connection only after a COMMIT or ROLLBACK that succeeded, so when the server went
+  // away mid-transaction (killed, failed over, cut by HAProxy) both fail and the connection stayed
+  // checked out for good. Each such transaction took one pool slot for the life of the process; a
+  // failover under load took most of them, and the replica's checkouts timed out long after the
+  // database was back (docs/deployment.md, "The failover test").
+  const lost = (error?: Error) => {
+    if (!held) return;
+    held = false;
+    releasedForHolder = true;
+    counts.lostInUse++;
+    release?.(error ?? new Error("the connection ended while checked out; destroyed"));
+  };
+  client.on("end", () => lost());
+  client.on("error", (error: Error) => lost(error));
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (...args: unknown[]) => {
     const result = query(...args);

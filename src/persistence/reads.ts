@@ -21,6 +21,7 @@ import pg from "pg";
 import { executeBound } from "./bound.js";
 import { boundEnd, connectingWithin, keepAlive, poolTimeouts } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
+import { tracePool } from "./pool-trace.js";
 
 /** A statement with `?` placeholders (MikroORM's) and its values. */
 export interface ReadQuery {
@@ -167,6 +168,11 @@ export function withReplicaReads<T>(work: () => T): T {
   return replicaReads.run(true, work);
 }
 
+/** The read pool beside `primary`, if one is open. */
+export function readPoolOf(primary: pg.Pool): pg.Pool | undefined {
+  return readPools.get(primary);
+}
+
 /**
  * Opens the read pool beside `orm`'s (primary) pool on `readUrl`: `size` connections with the
  * primary's type parsers (rows map the same) and its bounds on every wait (pool-guard.ts), but no
@@ -187,6 +193,7 @@ export async function openReadPool(orm: MikroORM, readUrl: string, size: number)
   } as unknown as pg.PoolConfig);
   // An idle connection whose server went away: the pool has dropped it already.
   replica.on("error", () => undefined);
+  tracePool(replica);
   readPools.set(primary, replica);
   return async () => {
     readPools.delete(primary);

@@ -55,6 +55,8 @@ export function watchDatabase(
           {
             ...errorFields(error),
             pool: await db.poolState(),
+            // Which connections are held, and on what statement.
+            pools: await db.poolTrace().catch(() => undefined),
           },
         );
       }

@@ -12,7 +12,15 @@ import type { FleetState } from "../app/fleet-state.js";
 export interface MetricSources {
   creationBatches(): CreationBatchStats;
   /** The pool's counts: checked out, idle, callers waiting, and the guard's counters. */
-  pool(): Promise<{ total: number; idle: number; waiting: number; idleErrors: number; droppedReadOnly: number; timedOut: number }>;
+  pool(): Promise<{
+    total: number;
+    idle: number;
+    waiting: number;
+    idleErrors: number;
+    droppedReadOnly: number;
+    timedOut: number;
+    lostInUse: number;
+  }>;
   dispatcher(): { leaseExpiries: number; redeliveries: number };
   fleet(): Promise<FleetState>;
   ready(): boolean;
@@ -140,7 +148,7 @@ export class RpcMetrics {
     });
     const poolErrors = new client.Counter({
       name: "rackplane_db_pool_errors_total",
-      help: "Pool connections lost, by cause: idle_error (the server went away), read_only (reached a standby; destroyed) or timed_out (a query got no answer in time; destroyed).",
+      help: "Pool connections lost, by cause: idle_error (the server went away), read_only (reached a standby; destroyed), timed_out (a query got no answer in time; destroyed) or lost_in_use (died while checked out; destroyed).",
       labelNames: ["cause"] as const,
       registers,
     });
@@ -183,6 +191,7 @@ export class RpcMetrics {
       poolErrors.inc({ cause: "idle_error" }, pool.idleErrors);
       poolErrors.inc({ cause: "read_only" }, pool.droppedReadOnly);
       poolErrors.inc({ cause: "timed_out" }, pool.timedOut);
+      poolErrors.inc({ cause: "lost_in_use" }, pool.lostInUse);
       for (const gauge of [jobs, oldestQueued, agents, operations, drifted]) gauge.reset();
       const fleet = await withDeadline(sources.fleet(), databaseDeadlineMs).catch(() => undefined);
       if (!fleet) return;

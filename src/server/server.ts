@@ -42,6 +42,9 @@ export interface ServerOptions {
   /** How long in-flight requests may take to finish on shutdown. */
   readonly shutdownGraceMs?: number;
   readonly poolSize?: number;
+  /** Log what the database pools are doing (counts, long-held connections and their statements)
+   * this often (RACKPLANE_DB_TRACE_SECONDS): a diagnostic, off when absent. */
+  readonly poolTraceMillis?: number;
   /** Serve TLS (HTTP/2 by ALPN, HTTP/1.1 otherwise) with this certificate pair; unset: clear text. */
   readonly tls?: TlsFiles;
   /** Also accept JWT bearer tokens from this OpenID Connect issuer. */
@@ -193,6 +196,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
   const stopProbing = watchDatabase(db, health, serviceNames);
+  const stopTracing = tracePoolsPeriodically(db, options.poolTraceMillis);
   const stopRollingUp = rollUpPeriodically(db, options.observationRollupMillis ?? 300_000);
   metrics.observe({
     creationBatches: () => creationBatcher(db).stats,
@@ -230,6 +234,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         stopProbing();
+        stopTracing();
         health.shutdown();
         shutdown.abort();
         await listener.close(options.shutdownGraceMs ?? 10_000, () => metrics.inFlightCount());
@@ -243,4 +248,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/** Logs `db.poolTrace()` every `everyMs` (nothing when it is absent); returns the function that stops. */
+function tracePoolsPeriodically(db: Database, everyMs: number | undefined): () => void {
+  if (!everyMs || !(everyMs > 0)) return () => {};
+  const timer = setInterval(() => {
+    db.poolTrace().then(
+      (pools) => log("info", "db pools", pools),
+      () => undefined,
+    );
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -132,6 +132,10 @@ it("exposes well-formed families an operator can alert on, following what happen
   expect(samples.some((s) => s.name === "rackplane_agents_connected")).toBe(false);
   expect(value(samples, "rackplane_ready")).toBe(1);
   expect(value(samples, "rackplane_db_pool_connections", { state: "idle" })).toBeGreaterThan(0);
+  // Every cause of a lost connection is exported, at zero on a healthy database.
+  for (const cause of ["idle_error", "read_only", "timed_out", "lost_in_use"]) {
+    expect(value(samples, "rackplane_db_pool_errors_total", { cause })).toBe(0);
+  }
   expect(value(samples, "rackplane_rpc_duration_seconds_bucket", { code: "OK", le: "+Inf" })).toBeGreaterThan(0);
 });
 

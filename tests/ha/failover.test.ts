@@ -1,13 +1,16 @@
 // The fleet on highly available PostgreSQL (docs/deployment.md), failover tested: etcd, two
 // PostgreSQL nodes under Patroni and HAProxy on loopback ports (tests/support/ha-cluster.ts), two
-// rackplane replicas on HAProxy's address and a simulated agent connected to both. Under mixed load
-// (creations, lifecycle verbs, cancels, the agent's reports) and a client that retries creations
-// with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
+// rackplane replicas on HAProxy's address and a simulated agent connected to both; the second
+// replica also reads Get and List calls from the standby through HAProxy (DATABASE_READ_URL). Under
+// mixed load (creations, lifecycle verbs, cancels, lists and gets, the agent's reports) and a client
+// that retries creations with the same request id, first a planned switchover, then the primary's PostgreSQL killed with
 // SIGKILL. No call may fail with anything but UNAVAILABLE (never INTERNAL), no acknowledged write may
 // be lost, no retried request id may create twice, every operation must end (no job lost), no job
 // may run or complete twice past its fencing, no reservation may leak, the agent's stream must
-// resume, readiness must follow the database, and SIGTERM must still stop each replica within its
-// grace period. Prints the recovery times.
+// resume, readiness must follow the database, no pool connection may stay checked out (leaked),
+// and SIGTERM must still stop each replica within its grace period. Prints the recovery times and
+// requires each within 15 s of the database taking writes again. The replicas log their pools'
+// state every second (RACKPLANE_DB_TRACE_SECONDS); a failure prints it with each node's sessions.
 //
 // `npm run test:ha` (scripts/test-ha.sh installs patroni, etcd-server, haproxy and postgresql-15 when
 // missing); not part of `npm test`.
@@ -35,9 +38,14 @@ beforeAll(async () => {
     [0, 1].map((i) =>
       // Each replica's sessions named, for pg_stat_activity in a failure's report.
       startServerProcess(`${cluster!.url}?application_name=rackplane-${i}`, {
+        // The second replica reads Get and List calls from the standby (read routing), which the
+        // switchover restarts and then promotes: its reads fall back to the primary meanwhile.
+        ...(i === 1 ? { DATABASE_READ_URL: `${cluster!.readUrl}?application_name=rackplane-${i}-read` } : {}),
         RACKPLANE_LEASE_SECONDS: "5",
         RACKPLANE_DB_POOL: "10",
         RACKPLANE_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
+        // The pools' state every second in the log, for a failure's report.
+        RACKPLANE_DB_TRACE_SECONDS: "1",
       }),
     ),
   );
@@ -47,6 +55,34 @@ afterAll(async () => {
   await Promise.all(replicas.map((replica) => replica.stop("SIGKILL")));
   await cluster?.stop();
 }, 60_000);
+
+/** The time of a replica's JSON log line (its `time` field), 0 when it has none. */
+function lineTime(line: string): number {
+  const time = /"time":"([^"]+)"/.exec(line)?.[1];
+  return time ? Date.parse(time) : 0;
+}
+
+/** The last trace of the primary pool in a replica's log. */
+function lastPoolTrace(output: string): { longHeld: { heldMs: number; query?: string }[] } | undefined {
+  const line = output
+    .split("\n")
+    .filter((each) => each.includes('"message":"db pools"'))
+    .at(-1);
+  return line ? (JSON.parse(line) as { primary: { longHeld: { heldMs: number; query?: string }[] } }).primary : undefined;
+}
+
+/** The most callers waiting for the primary pool, and the longest hold, in the trace after `from`. */
+function poolPeaks(output: string, from: number): { waiting: number; heldMs: number } {
+  let waiting = 0;
+  let heldMs = 0;
+  for (const line of output.split("\n")) {
+    if (!line.includes('"message":"db pools"') || lineTime(line) < from) continue;
+    const { primary } = JSON.parse(line) as { primary: { waiting: number; longHeld: { heldMs: number }[] } };
+    waiting = Math.max(waiting, primary.waiting);
+    heldMs = Math.max(heldMs, ...primary.longHeld.map((held) => held.heldMs));
+  }
+  return { waiting, heldMs };
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -101,6 +137,7 @@ async function retryingCreator(
   cloud: Cloud,
   tenantId: string,
   until: () => boolean,
+  onCreated: (id: string) => void = () => {},
 ): Promise<{ acknowledged: Map<string, string>; retries: number; unexpected: string[]; okTimes: number[] }> {
   const acknowledged = new Map<string, string>();
   const unexpected: string[] = [];
@@ -120,6 +157,7 @@ async function retryingCreator(
         });
         acknowledged.set(requestId, virtualMachine!.id);
         okTimes.push(Date.now());
+        onCreated(virtualMachine!.id);
         break;
       } catch (error) {
         const e = ConnectError.from(error);
@@ -143,18 +181,22 @@ let currentTally: Tally | undefined;
 it("survives a switchover and a killed primary under load, losing nothing", async () => {
   await failover().catch(async (error: unknown) => {
     // What the replicas and the database nodes said, to tell a real failure from a slow machine.
+    // The database first, as it is at the moment of failure.
+    const activity = await cluster?.activity().catch((e: unknown) => `activity: ${String(e)}`);
     stopLoad();
     console.error("ha failover failed:", currentTally?.summary(), currentTally?.unexpected.slice(0, 20));
     for (const [i, replica] of replicas.entries()) {
+      const lines = replica.output().split("\n");
       // The readiness probe's lines carry the pool's counts (held, idle, waiting).
-      const probe = replica
-        .output()
-        .split("\n")
-        .filter((line) => /"message":"database /.test(line))
-        .map((line) => line.replace(/,"stack":"[^"]*"/, ""));
-      console.error(`==== replica ${i}\n${probe.join("\n")}\n${replica.output().slice(-6_000)}`);
+      const probe = lines.filter((line) => /"message":"database /.test(line)).map((line) => line.replace(/,"stack":"[^"]*"/, ""));
+      // The pools' state each second (connections held, for how long, on what statement) since a
+      // minute and a half before the failure.
+      const since = Date.now() - 90_000;
+      const pools = lines.filter((line) => line.includes('"message":"db pools"') && lineTime(line) >= since);
+      const rest = lines.filter((line) => !line.includes('"message":"db pools"')).join("\n");
+      console.error(`==== replica ${i}\n${probe.join("\n")}\n==== pools\n${pools.join("\n")}\n==== log\n${rest.slice(-6_000)}`);
     }
-    console.error(await cluster?.activity().catch((e: unknown) => `pg_stat_activity: ${String(e)}`));
+    console.error(activity);
     console.error(cluster?.logs());
     throw error;
   });
@@ -193,6 +235,10 @@ async function failover(): Promise<void> {
   const executions = new Map<string, number>();
   const completions = new Map<string, number>();
   const successes = new Map<string, number>();
+  // Final reports the agent had to send again (the call failed), and repeats the server answered
+  // "already applied": a commit whose answer the failover cut off.
+  const reportFailures = new Map<string, number>();
+  const repeatedSuccesses = new Map<string, number>();
   const count = (counts: Map<string, number>, jobId: unknown) => counts.set(String(jobId), (counts.get(String(jobId)) ?? 0) + 1);
   agent = createSimulatedAgent({
     servers: replicas.map((replica) => replica.url.replace("http://", "")),
@@ -208,6 +254,8 @@ async function failover(): Promise<void> {
         count(completions, fields.jobId);
         if (fields.state === "SUCCEEDED") count(successes, fields.jobId);
       }
+      if (message === "job reported" && fields?.applied === false && fields.state === "SUCCEEDED") count(repeatedSuccesses, fields.jobId);
+      if (message === "final report failed; retrying") count(reportFailures, fields?.jobId);
     },
   });
   agent.start();
@@ -223,7 +271,25 @@ async function failover(): Promise<void> {
       await runMixedLoad({ clients, cloud: cloud!, tenants: tenants!, tally, until: Date.now() + 5_000, namedClients: 4, burstClients: 1 });
     }
   })();
-  const retrying = retryingCreator(clients, cloud!, retryTenant!, () => !loading);
+  const created: { id: string; at: number }[] = [];
+  const retrying = retryingCreator(
+    clients,
+    cloud!,
+    retryTenant!,
+    () => !loading,
+    (id) => created.push({ id, at: Date.now() }),
+  );
+  // Reads on the replica with read routing: lists, and gets of VMs acknowledged a while ago (a
+  // standby may lag a moment behind a fresh one). Only UNAVAILABLE with a retry hint is tolerated.
+  const reading = (async () => {
+    while (loading) {
+      await tally.call("ListVirtualMachines", clients[1]!.compute.listVirtualMachines({ pageSize: 20 }));
+      const settled = created.filter((vm) => vm.at < Date.now() - 2_000);
+      const id = settled[Math.floor(Math.random() * settled.length)]?.id;
+      if (id) await tally.call("GetVirtualMachine", clients[1]!.compute.getVirtualMachine({ id }));
+      await sleep(100);
+    }
+  })();
   stopLoad = () => {
     loading = false;
   };
@@ -256,8 +322,17 @@ async function failover(): Promise<void> {
   loading = false;
   const retried = await retrying;
   await mixed;
+  await reading;
   await readiness.stop();
 
+  // Recovery, from the moment the database takes writes again (Patroni promoted the candidate, or
+  // restarted the killed primary): the first retried creation that succeeded, and both replicas
+  // ready. Target: 15 s.
+  const firstCreationAfter = (at: number) => Math.min(...retried.okTimes.filter((ok) => ok > at)) - at;
+  const recovery = {
+    switchover: { firstCreationAfterPromotionMs: firstCreationAfter(switchPromoted) },
+    kill: { firstCreationAfterWritableMs: firstCreationAfter(writableAgain), bothReadyAfterWritableMs: readyAgain - writableAgain },
+  };
   console.info("ha failover:", {
     switchover: { promotedAfterMs: switchPromoted - switchStarted, to: target.name },
     kill: {
@@ -266,10 +341,28 @@ async function failover(): Promise<void> {
       readyAfterMs: readyAgain - killedAt,
       primaryNow: recovered.name,
     },
-    firstRetriedCreationAfterKillMs: Math.min(...retried.okTimes.filter((at) => at > killedAt)) - killedAt,
+    recovery,
+    firstRetriedCreationAfterKillMs: firstCreationAfter(killedAt),
     retries: retried.retries,
+    // Each replica's primary pool after the kill, from its trace: the most callers waiting and the
+    // longest a connection was held.
+    poolsAfterKill: replicas.map((replica) => poolPeaks(replica.output(), killedAt)),
     tally: tally.summary(),
   });
+
+  expect(recovery.switchover.firstCreationAfterPromotionMs).toBeLessThanOrEqual(15_000);
+  expect(recovery.kill.firstCreationAfterWritableMs).toBeLessThanOrEqual(15_000);
+  expect(recovery.kill.bothReadyAfterWritableMs).toBeLessThanOrEqual(15_000);
+
+  // The second replica's reads went to its read pool (and the reads succeeded: see the tally).
+  expect(tally.get("ListVirtualMachines OK")).toBeGreaterThan(10);
+  expect(tally.get("GetVirtualMachine OK")).toBeGreaterThan(10);
+  expect(replicas[1]!.output()).toMatch(/"message":"db pools".*"read":\{"total":[1-9]/);
+
+  // No connection stayed checked out through the failovers: with the load stopped, no replica's
+  // pool holds one for longer than a few seconds (a leaked connection is held for good).
+  await sleep(2_000);
+  expect(replicas.map((replica) => lastPoolTrace(replica.output())?.longHeld.filter((held) => held.heldMs > 5_000))).toEqual([[], []]);
 
   // No call failed with anything but UNAVAILABLE-with-a-retry-hint; no INTERNAL in either replica.
   expect(tally.unexpected).toEqual([]);
@@ -307,7 +400,21 @@ async function failover(): Promise<void> {
     expect(twice(executions)).toEqual([]);
     expect(twice(completions)).toEqual([]);
     const succeeded = jobs.filter((job) => job.state === "SUCCEEDED").map((job) => job.id);
-    expect(succeeded.filter((id) => executions.get(id) !== 1 || successes.get(id) !== 1)).toEqual([]);
+    // Its report was acknowledged as applied, or — when the failover cut the answer to the call
+    // that committed it — the call failed, and the agent's repeat was answered "already applied".
+    const reportedOnce = (id: string) =>
+      successes.get(id) === 1 || (!successes.has(id) && (reportFailures.get(id) ?? 0) > 0 && (repeatedSuccesses.get(id) ?? 0) > 0);
+    expect(
+      succeeded
+        .filter((id) => executions.get(id) !== 1 || !reportedOnce(id))
+        .map((id) => ({
+          id,
+          runs: executions.get(id) ?? 0,
+          applied: successes.get(id) ?? 0,
+          failedReports: reportFailures.get(id) ?? 0,
+          repeats: repeatedSuccesses.get(id) ?? 0,
+        })),
+    ).toEqual([]);
     expect(succeeded.length).toBeGreaterThan(20);
     console.info("ha failover jobs:", {
       jobs: jobs.length,
@@ -315,6 +422,7 @@ async function failover(): Promise<void> {
       successfulRuns: [...executions.values()].reduce((a, b) => a + b, 0),
       appliedCompletions: [...completions.values()].reduce((a, b) => a + b, 0),
       redeliveredAttempts: jobs.filter((job) => job.attempt > 1).length,
+      reportsAppliedUnacknowledged: succeeded.filter((id) => !successes.has(id)).length,
     });
   } finally {
     await check.close();

@@ -1,7 +1,9 @@
 // The pool guard (src/persistence/pool-guard.ts) against real PostgreSQL: a connection that met a
 // read-only server (SQLSTATE 25006) is destroyed when released, the others go back to the pool;
-// the error reads as "database unavailable" (UNAVAILABLE with a retry hint on the wire); and
-// migrations run under an advisory lock, so replicas opening one database together all succeed.
+// the error reads as "database unavailable" (UNAVAILABLE with a retry hint on the wire); a
+// connection whose server went away inside a transaction goes back to the pool (destroyed) even
+// though MikroORM's transaction never releases it; and migrations run under an advisory lock, so
+// replicas opening one database together all succeed.
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -9,6 +11,7 @@ import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { isDatabaseUnavailable } from "../../src/app/database-errors.js";
 import { openDatabase } from "../../src/persistence/orm.js";
 import { poolGuardStats } from "../../src/persistence/pool-guard.js";
+import { poolSnapshot } from "../../src/persistence/pool-trace.js";
 import { freshDatabaseUrl } from "../support/database.js";
 import { withDatabase } from "../support/global-setup.js";
 
@@ -40,6 +43,58 @@ it("destroys a connection that met a read-only transaction and keeps the others"
   expect(poolGuardStats(pool).droppedReadOnly).toBe(1);
   // The connection kept is a writable one: a write through the pool works.
   await pool.query("create table pool_guard_probe (x int)");
+});
+
+it("gives back a connection whose server went away inside a MikroORM transaction", async () => {
+  // Kysely releases a transaction's connection only after a COMMIT or ROLLBACK that worked; on a
+  // dead connection both fail. Before the guard gave such connections back, each of these
+  // transactions kept one of the pool's four slots for good.
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const before = poolGuardStats(pool).lostInUse;
+  try {
+    for (let i = 0; i < 4; i++) {
+      const error = await orm.em
+        .fork()
+        .transactional(async (em) => {
+          const [row] = await em.execute<{ pid: number }[]>("select pg_backend_pid() as pid");
+          await admin.query("select pg_terminate_backend($1)", [row!.pid]);
+          // The server's goodbye arrives while the transaction holds the connection between statements.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    }
+  } finally {
+    await admin.end();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(pool.totalCount - pool.idleCount).toBe(0);
+  expect(poolGuardStats(pool).lostInUse).toBe(before + 4);
+  // All four slots are free: four connections at once.
+  const clients = await Promise.all(Array.from({ length: 4 }, () => pool.connect()));
+  for (const client of clients) client.release();
+});
+
+it("traces the connections held, with their last statement and whether it still runs", async () => {
+  const client = await pool.connect();
+  try {
+    const sleeping = client.query("select pg_sleep(1.5)");
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const during = poolSnapshot(pool, 1_000);
+    expect(during.held).toBe(1);
+    expect(during.longHeld).toEqual([expect.objectContaining({ query: "select pg_sleep(1.5)", running: true })]);
+    expect(during.longHeld[0]!.queryMs).toBeGreaterThanOrEqual(1_000);
+    await sleeping;
+    // Held between statements: nothing running.
+    expect(poolSnapshot(pool, 1_000).longHeld).toEqual([expect.objectContaining({ query: "select pg_sleep(1.5)", running: false })]);
+  } finally {
+    client.release();
+  }
+  const after = poolSnapshot(pool, 0);
+  expect(after).toMatchObject({ held: 0, waiting: 0, longHeld: [] });
+  expect(after.idle).toBe(after.total);
 });
 
 it("gives every pooled connection the settings of the database URL", async () => {

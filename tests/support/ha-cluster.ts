@@ -5,7 +5,7 @@
 // root. `npm run test:ha` (scripts/test-ha.sh) installs the Debian packages when they are missing.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect as connectSocket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -30,6 +30,8 @@ export interface PatroniNode {
 export interface HaCluster {
   /** The URL through HAProxy, to the current primary, of the `rackplane` database. */
   readonly url: string;
+  /** The URL through HAProxy to a streaming replica (Patroni's `GET /replica`), for read routing. */
+  readonly readUrl: string;
   readonly nodes: readonly PatroniNode[];
   /** The node Patroni's REST API calls primary now, if any. */
   primary(): Promise<PatroniNode | undefined>;
@@ -41,7 +43,9 @@ export interface HaCluster {
   killPostgres(node: PatroniNode): void;
   /** Everything the daemons wrote, for a failure's report. */
   logs(): string;
-  /** The primary's sessions of the `rackplane` database, for a failure's report. */
+  /** For a failure's report: each node's role, synchronous standby setting, replication and
+   * sessions of the `rackplane` database (asked directly, not through HAProxy), and HAProxy's
+   * servers and sessions. */
   activity(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -159,12 +163,15 @@ async function bringUp(
   start(nodes[1]!.name, "/usr/bin/patroni", [nodes[1]!.configFile], true);
 
   const proxyPort = await freePort();
+  const replicaPort = await freePort();
   const haproxyConfig = join(dir, "haproxy.cfg");
   writeFileSync(
     haproxyConfig,
     [
       "global",
       "  maxconn 400",
+      // For a failure's report: HAProxy's view of the servers and of each session.
+      `  stats socket ${join(dir, "haproxy.sock")} mode 600 level admin`,
       "defaults",
       "  mode tcp",
       "  timeout connect 2s",
@@ -176,6 +183,13 @@ async function bringUp(
       "  option httpchk GET /primary",
       "  http-check expect status 200",
       // Quick checks; a node marked down has its sessions cut, so no client stays on a demoted primary.
+      "  default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
+      ...nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} maxconn 200 check port ${node.restPort}`),
+      // The standbys, for DATABASE_READ_URL (docs/deployment.md, "Read routing").
+      "listen postgres_replicas",
+      `  bind 127.0.0.1:${replicaPort}`,
+      "  option httpchk GET /replica",
+      "  http-check expect status 200",
       "  default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
       ...nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} maxconn 200 check port ${node.restPort}`),
       "",
@@ -214,6 +228,7 @@ async function bringUp(
   };
   return {
     url: proxyUrl("rackplane"),
+    readUrl: `postgres://postgres:postgres@127.0.0.1:${replicaPort}/rackplane`,
     nodes,
     primary,
     async waitForPrimary(timeoutMs) {
@@ -240,15 +255,60 @@ async function bringUp(
     },
     logs: () => daemons.map((daemon) => `==== ${daemon.name}\n${readable(daemon.output)}`).join("\n"),
     async activity() {
-      const { rows } = await query(
-        "postgres",
-        `select application_name, state, wait_event_type, wait_event, now() - state_change as for, left(query, 80) as query
-           from pg_stat_activity where datname = 'rackplane' order by application_name, state`,
+      const reports = await Promise.all(
+        nodes.map((node) => nodeActivity(node).catch((error: unknown) => `==== ${node.name}: ${String(error)}`)),
       );
-      return `==== pg_stat_activity\n${rows.map((row) => JSON.stringify(row)).join("\n")}`;
+      const proxy = await Promise.all(
+        ["show servers state", "show sess"].map((command) =>
+          haproxyCommand(join(dir, "haproxy.sock"), command).catch((error: unknown) => `${command}: ${String(error)}`),
+        ),
+      );
+      return [...reports, `==== haproxy\n${proxy.join("\n")}`].join("\n");
     },
     stop: () => stopAll(dir, daemons, 20_000),
   };
+}
+
+/** One node's state, asked on its own port. */
+async function nodeActivity(node: PatroniNode): Promise<string> {
+  const client = new pg.Client({
+    connectionString: `postgres://postgres:postgres@127.0.0.1:${node.port}/postgres`,
+    connectionTimeoutMillis: 3_000,
+    query_timeout: 3_000,
+  });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const { rows: role } = await client.query(
+      "select pg_is_in_recovery() as standby, current_setting('synchronous_standby_names') as sync_names",
+    );
+    const { rows: replication } = await client.query("select application_name, state, sync_state from pg_stat_replication");
+    const { rows: sessions } = await client.query(
+      `select pid, application_name, client_port, state, wait_event_type, wait_event,
+              round(extract(epoch from now() - backend_start)) as age_s,
+              round(extract(epoch from now() - xact_start)) as xact_s,
+              round(extract(epoch from now() - state_change)) as state_s, left(query, 80) as query
+         from pg_stat_activity where datname = 'rackplane' order by application_name, state`,
+    );
+    return [
+      `==== ${node.name} ${JSON.stringify(role[0])} replication ${JSON.stringify(replication)}`,
+      ...sessions.map((row) => JSON.stringify(row)),
+    ].join("\n");
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** One command on HAProxy's stats socket, its answer. */
+function haproxyCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = "";
+    const connection = connectSocket(socket, () => connection.end(`${command}\n`));
+    connection.setTimeout(3_000, () => connection.destroy(new Error("no answer in 3 s")));
+    connection.on("data", (chunk) => (answer += chunk));
+    connection.on("end", () => resolve(`${command}:\n${answer}`));
+    connection.on("error", reject);
+  });
 }
 
 /** Stops every daemon (Patroni stops its PostgreSQL on SIGTERM) and, past `graceMs`, kills what is
