@@ -20,6 +20,7 @@ import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql"
 import pg from "pg";
 import { boundEnd, connectingWithin, keepAlive, poolTimeouts } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
+import { executeBound } from "./bound.js";
 
 /** A statement with `?` placeholders (MikroORM's) and its values. */
 export interface ReadQuery {
@@ -36,10 +37,26 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   const meta = em.getMetadata().get(entity);
   const driver = em.getDriver();
   const text = numbered(query.sql, query.params.length);
-  if (em.isInTransaction() || text === undefined) {
-    const rows = await em.execute<Record<string, unknown>[]>(query.sql, [...query.params]);
-    return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
-  }
+  const rows =
+    em.isInTransaction() || text === undefined
+      ? await em.execute<Record<string, unknown>[]>(query.sql, [...query.params])
+      : await preparedRows(em, text, query.params);
+  return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
+}
+
+/** `readRows` for a statement that is not one entity's (computed columns, a table without an
+ * entity): its rows as node-postgres gives them, by column name. Every value is bound as a
+ * parameter, in a transaction too (an array binds as one PostgreSQL array: cast it, `?::uuid[]`). */
+export async function readPlainRows<T extends object>(em: EntityManager, query: ReadQuery): Promise<T[]> {
+  const text = numbered(query.sql, query.params.length);
+  if (text === undefined) throw new Error("a placeholder inside a literal: write the value as a parameter");
+  return em.isInTransaction() ? executeBound<T>(em, query.sql, query.params) : ((await preparedRows(em, text, query.params)) as T[]);
+}
+
+/** A read outside a transaction, as a named prepared statement (by its text) on a pooled
+ * connection, or on a replica within `withReplicaReads`. */
+async function preparedRows(em: EntityManager, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  const query = { params };
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
   const values = query.params as unknown[];
@@ -75,7 +92,7 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
       results: result.rowCount ?? 0,
     });
   }
-  return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+  return result.rows;
 }
 
 /** Runs one statement on a pooled connection; a connection whose prepared statement went stale

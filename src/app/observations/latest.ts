@@ -3,6 +3,7 @@
 // row that still claims "healthy" after the limit.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Database } from "../database.js";
+import { readPlainRows } from "../../persistence/reads.js";
 import {
   type Health,
   type ObservationView,
@@ -28,11 +29,13 @@ export async function observationsOf(
   settings: ObservationSettings,
 ): Promise<Map<string, ObservationView>> {
   if (ids.length === 0) return new Map();
-  const rows = await em.execute<(ObservationRow & { now: Date; resource_id: string })[]>(
-    `select now() as now, resource_id, ${observationColumns("")}
-         from observation where resource_type = ? and resource_id = any(array[?]::uuid[])`,
-    [kind, [...ids]],
-  );
+  // A prepared statement outside a transaction (persistence/reads.ts): a host's view reads it on
+  // every GetBaremetal, and parsing and planning it each time cost more than running it.
+  const rows = await readPlainRows<ObservationRow & { now: Date; resource_id: string }>(em, {
+    sql: `select now() as now, resource_id, ${observationColumns("")}
+            from observation where resource_type = ?::text and resource_id = any(?::uuid[])`,
+    params: [kind, [...ids]],
+  });
   // The database's clock, the one every replica shares, measures the age.
   return new Map(rows.map((row) => [row.resource_id, viewObservation(storedObservation(row), new Date(row.now), settings.staleMillis)]));
 }
