@@ -17,7 +17,7 @@ import { requireRole } from "../../domain/principal.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { executeBound } from "../../persistence/bound.js";
-import { mutate, recordMutations } from "../mutation.js";
+import { auditInsertComputed, mutate, recordMutations } from "../mutation.js";
 
 export interface ObservationsResult {
   /** One per report, in the order given. */
@@ -54,7 +54,8 @@ export async function reportObservations(
         if (previous === undefined || reports[previous]!.observeTime < report.observeTime) newest.set(k, index);
       });
       const candidates = [...newest.values()].map((index) => reports[index]!);
-      const stored = await upsertNewer(em, candidates, ctx.principal.name);
+      const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
+      const stored = await upsertNewer(em, ctx, candidates, { total: reports.length, notFound });
       // Only a stored observation that contradicts its record, or one whose resource has a
       // contradiction on record, can begin, continue or end a drift: in steady state none, and then
       // drift costs no statement at all.
@@ -68,8 +69,8 @@ export async function reportObservations(
       }
       for (const kind of observedKinds) await recordDrift(em, ctx, kind, mayDrift[kind], settings.driftGraceMillis);
       const acceptedCount = stored.size;
-      const notFound = outcomes.filter((outcome) => outcome === "NOT_FOUND").length;
-      ctx.audit.detail = `${reports.length} observations: ${acceptedCount} accepted, ${reports.length - acceptedCount - notFound} superseded, ${notFound} not found`;
+      // The upsert wrote the audit record with these counts; with nothing to store, mutate() writes it.
+      ctx.audit.detail = auditMessage(reports.length, acceptedCount, notFound);
       return { outcomes, acceptedCount };
     }),
   );
@@ -108,6 +109,10 @@ function turns(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
       else running--;
     }
   };
+}
+
+function auditMessage(total: number, accepted: number, notFound: number): string {
+  return `${total} observations: ${accepted} accepted, ${total - accepted - notFound} superseded, ${notFound} not found`;
 }
 
 function key(kind: ObservedKind, id: string): string {
@@ -153,8 +158,14 @@ interface ReportedPlace {
  * each row is written only when it is newer than the stored one, so a late report never regresses the state, and each row written is also kept as a sample
  * for the hourly roll-up (app/observations/history.ts), which runs off this path. Returns the keys
  * written, each with whether its resource has a power contradiction on record (the upsert leaves
- * the drift columns as they were; the row is locked from here to the commit). */
-async function upsertNewer(em: EntityManager, reports: readonly ObservationReport[], reportedBy: string): Promise<Map<string, boolean>> {
+ * the drift columns as they were; the row is locked from here to the commit). The same statement
+ * writes the call's audit record, with the counts it can only know as it runs: one round trip less. */
+async function upsertNewer(
+  em: EntityManager,
+  ctx: CallContext,
+  reports: readonly ObservationReport[],
+  counts: { readonly total: number; readonly notFound: number },
+): Promise<Map<string, boolean>> {
   if (reports.length === 0) return new Map();
   const rows = await executeBound<{ resource_type: ObservedKind; resource_id: string; drift_on_record: boolean }>(
     em,
@@ -176,10 +187,11 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
        insert into observation_sample (resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib)
        select resource_type, resource_id, observe_time, cpu_percent, memory_used_mib, storage_used_gib from stored
        on conflict do nothing
-     )
+     ), accepted as (select count(*)::int as n from stored),
+     ${auditInsertComputed.cte("(select format('%s observations: %s accepted, %s superseded, %s not found', ?::int, n, ?::int - n, ?::int) from accepted)")}
      select resource_type, resource_id, drift_on_record from stored`,
     [
-      reportedBy,
+      ctx.principal.name,
       reports.map((report) => report.kind),
       reports.map((report) => report.id),
       reports.map((report) => report.observeTime.toISOString()),
@@ -189,8 +201,13 @@ async function upsertNewer(em: EntityManager, reports: readonly ObservationRepor
       reports.map((report) => report.cpuPercent),
       reports.map((report) => report.memoryUsedMib),
       reports.map((report) => report.storageUsedGib),
+      ...auditInsertComputed.params(ctx),
+      counts.total,
+      counts.total - counts.notFound,
+      counts.notFound,
     ],
   );
+  ctx.audit.written = true;
   return new Map(rows.map((row) => [key(row.resource_type, row.resource_id), row.drift_on_record]));
 }
 
