@@ -92,6 +92,22 @@ export const auditInsert = {
 /** A call as the audit trail sees it: the caller may be unknown when authentication failed. */
 export type AuditedCall = Omit<CallContext, "principal"> & { readonly principal: Principal | undefined };
 
+/**
+ * `auditInsert` for a statement that knows its outcome only as it runs: the message is the SQL
+ * expression `message` (over the statement's own common table expressions, e.g. a count of the rows
+ * it stored; `?` placeholders in it take the values after the row's own). The caller marks
+ * `ctx.audit.written` once the statement ran, as with `auditInsert`.
+ */
+export const auditInsertComputed = {
+  cte(message: string): string {
+    return `new_audit as (insert into audit_event (id, time, principal, role, tenant_id, method, resource_type, resource_id, request_id, result, reason, message)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, left(${message}, 2000)))`;
+  },
+  params(ctx: CallContext): unknown[] {
+    return auditInsert.params(ctx).slice(0, -1);
+  },
+};
+
 /** Records a refused or failed mutation, after its transaction rolled back (or before it began). */
 export async function recordFailedMutation(
   db: Database,
