@@ -76,6 +76,13 @@ const leaseSeconds = Number(process.env.RACKPLANE_LEASE_SECONDS ?? 30);
 const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
 const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
 const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
+const clusterHealthStaleSeconds = Number(process.env.RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS ?? 300);
+if (!(clusterHealthStaleSeconds > 0)) {
+  log("error", "bad RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS; want a number of seconds", {
+    value: process.env.RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS,
+  });
+  process.exit(2);
+}
 const server = await startServer({
   databaseUrl,
   // Optional: a streaming replica for the reads of Get and List calls (docs/deployment.md).
@@ -88,6 +95,7 @@ const server = await startServer({
   shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
   observationStaleMillis: observationStaleSeconds * 1000,
   driftGraceMillis: driftGraceSeconds * 1000,
+  clusterHealthStaleMillis: clusterHealthStaleSeconds * 1000,
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),

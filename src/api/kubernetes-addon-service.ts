@@ -20,12 +20,14 @@ import {
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import type { Database } from "../app/database.js";
 import * as bastions from "../app/kubernetes/addons/bastions.js";
+import * as clusterHealth from "../app/kubernetes/addons/cluster-health.js";
 import * as clusterPlugins from "../app/kubernetes/addons/cluster-plugins.js";
 import * as meshes from "../app/kubernetes/addons/meshes.js";
 import * as catalogue from "../app/kubernetes/addons/plugin-catalogue.js";
 import type { ClusterPluginStatus, PluginVersion } from "../domain/kubernetes-plugins.js";
 import type { MeshBindingStatus, ServiceMeshRole as DomainMeshRole, ServiceMeshType as DomainMeshType } from "../domain/service-mesh.js";
 import { etagOf } from "../domain/etag.js";
+import { clusterHealthMessage, healthReport } from "./cluster-health-mapping.js";
 import { callContext, listRequest, resourceFields, timestamp } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
@@ -144,6 +146,11 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
       const status = ServiceMeshBindingStatus[req.status] as MeshBindingStatus;
       return { binding: bindingMessage(await meshes.reportBindingStatus(db, callContext(ctx), req.id, status, req.message)) };
     },
+
+    async reportKubernetesClusterHealth(req, ctx) {
+      const result = await clusterHealth.reportClusterHealth(db, callContext(ctx), req.clusterId, healthReport(req.health!));
+      return { accepted: result.accepted, health: clusterHealthMessage(result.health) };
+    },
   };
 }
 
@@ -167,6 +174,7 @@ export const kubernetesAddonTargets: TargetRules<typeof KubernetesAddonService> 
   unbindClusterFromServiceMesh: byId(meshes.MESH_BINDING),
   listServiceMeshBindings: reads,
   reportServiceMeshBindingStatus: byId(meshes.MESH_BINDING),
+  reportKubernetesClusterHealth: at(clusterHealth.CLUSTER, (request) => request.clusterId),
 };
 
 // ---------------------------------------------------------------------------------------------

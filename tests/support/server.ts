@@ -58,6 +58,7 @@ export async function startTestServer(
     | "driftGraceMillis"
     | "databaseReadUrl"
     | "observationRollupMillis"
+    | "clusterHealthStaleMillis"
   > = {},
 ): Promise<TestServer> {
   const server = await startServer({

@@ -15,6 +15,7 @@ import { Migration20261202140400_kubernetes_plugins } from "./Migration202612021
 import { Migration20261202143000_open_operations_index } from "./Migration20261202143000_open_operations_index.js";
 import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
 import { Migration20261202145717_service_meshes } from "./Migration20261202145717_service_meshes.js";
+import { Migration20261202165155_cluster_health } from "./Migration20261202165155_cluster_health.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -32,4 +33,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202143000_open_operations_index", class: Migration20261202143000_open_operations_index },
   { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
   { name: "Migration20261202145717_service_meshes", class: Migration20261202145717_service_meshes },
+  { name: "Migration20261202165155_cluster_health", class: Migration20261202165155_cluster_health },
 ];
