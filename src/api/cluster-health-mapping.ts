@@ -1,8 +1,15 @@
 // A cluster's health (K8S-11) ⇄ its messages: the report an agent sends, and the latest one as
-// the cluster's view shows it.
+// the cluster's view shows it; the autoscaler's events (K8S-5).
 import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { KubernetesClusterHealthSchema, type KubernetesClusterHealth } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import {
+  KubernetesClusterHealthSchema,
+  NodePoolScalingEventSchema,
+  NodePoolScalingOutcome,
+  NodePoolScalingReason,
+  type KubernetesClusterHealth,
+} from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import type { ScalingEvent } from "../app/kubernetes/addons/autoscaler.js";
 import type { ClusterHealth, ClusterHealthReport } from "../domain/cluster-health.js";
 import { timestamp } from "./convert.js";
 
@@ -57,5 +64,25 @@ export function clusterHealthMessage(health: ClusterHealth) {
     })),
     stale: health.stale,
     receiveTime: timestamp(health.receiveTime),
+  });
+}
+
+export function scalingEventMessage(event: ScalingEvent) {
+  return create(NodePoolScalingEventSchema, {
+    id: event.id,
+    nodePoolId: event.nodePoolId,
+    clusterId: event.clusterId,
+    tenantId: event.tenantId,
+    fromNodeCount: event.fromNodeCount,
+    toNodeCount: event.toNodeCount,
+    reason: NodePoolScalingReason[event.reason],
+    unschedulablePodCount: event.unschedulablePodCount,
+    removedNodeIds: [...event.removedNodeIds],
+    observeTime: timestamp(event.observeTime),
+    outcome: NodePoolScalingOutcome[event.outcome],
+    refusedReason: event.refusedReason,
+    message: event.message,
+    operationId: event.operationId ?? "",
+    createTime: timestamp(event.createTime),
   });
 }

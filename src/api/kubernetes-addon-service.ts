@@ -19,6 +19,7 @@ import {
   type KubernetesPluginVersion as PluginVersionMessage,
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import type { Database } from "../app/database.js";
+import * as autoscaler from "../app/kubernetes/addons/autoscaler.js";
 import * as bastions from "../app/kubernetes/addons/bastions.js";
 import * as clusterHealth from "../app/kubernetes/addons/cluster-health.js";
 import * as clusterPlugins from "../app/kubernetes/addons/cluster-plugins.js";
@@ -27,7 +28,7 @@ import * as catalogue from "../app/kubernetes/addons/plugin-catalogue.js";
 import type { ClusterPluginStatus, PluginVersion } from "../domain/kubernetes-plugins.js";
 import type { MeshBindingStatus, ServiceMeshRole as DomainMeshRole, ServiceMeshType as DomainMeshType } from "../domain/service-mesh.js";
 import { etagOf } from "../domain/etag.js";
-import { clusterHealthMessage, healthReport } from "./cluster-health-mapping.js";
+import { clusterHealthMessage, healthReport, scalingEventMessage } from "./cluster-health-mapping.js";
 import { callContext, listRequest, resourceFields, timestamp } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
@@ -148,8 +149,12 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
     },
 
     async reportKubernetesClusterHealth(req, ctx) {
-      const result = await clusterHealth.reportClusterHealth(db, callContext(ctx), req.clusterId, healthReport(req.health!));
+      const result = await autoscaler.reportHealthAndAutoscale(db, callContext(ctx), req.clusterId, healthReport(req.health!));
       return { accepted: result.accepted, health: clusterHealthMessage(result.health) };
+    },
+    async listNodePoolScalingEvents(req, ctx) {
+      const page = await autoscaler.listScalingEvents(db, callContext(ctx), listRequest(req));
+      return { events: page.items.map(scalingEventMessage), nextPageToken: page.nextPageToken };
     },
   };
 }
@@ -175,6 +180,7 @@ export const kubernetesAddonTargets: TargetRules<typeof KubernetesAddonService> 
   listServiceMeshBindings: reads,
   reportServiceMeshBindingStatus: byId(meshes.MESH_BINDING),
   reportKubernetesClusterHealth: at(clusterHealth.CLUSTER, (request) => request.clusterId),
+  listNodePoolScalingEvents: reads,
 };
 
 // ---------------------------------------------------------------------------------------------

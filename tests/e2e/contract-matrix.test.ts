@@ -544,6 +544,7 @@ const rows: Record<string, Row> = {
     ...write(() => ({ clusterId: s.cluster, health: { observeTime: timestampNow() } }), "service"),
     foreign: denied(() => ({ clusterId: s.cluster, health: { observeTime: timestampNow() } })),
   },
+  "KubernetesAddonService/ListNodePoolScalingEvents": list,
   "KubernetesAddonService/CreateBastionAssociation": {
     ...write(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } }), "agent"),
     foreign: hidden(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } })),

@@ -59,6 +59,7 @@ export async function startTestServer(
     | "databaseReadUrl"
     | "observationRollupMillis"
     | "clusterHealthStaleMillis"
+    | "autoscaler"
   > = {},
 ): Promise<TestServer> {
   const server = await startServer({

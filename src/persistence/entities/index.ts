@@ -17,7 +17,7 @@ import {
   KubernetesPlugin,
   ServiceMesh,
 } from "./kubernetes-addons.js";
-import { KubernetesClusterHealth } from "./kubernetes-health.js";
+import { KubernetesClusterHealth, KubernetesNodePoolScalingEvent } from "./kubernetes-health.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
@@ -80,4 +80,5 @@ export const entities = [
   ServiceMesh,
   K8sClusterToServiceMesh,
   KubernetesClusterHealth,
+  KubernetesNodePoolScalingEvent,
 ];
