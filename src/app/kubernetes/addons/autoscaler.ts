@@ -2,8 +2,8 @@
 // same transaction, for each reported pool with bounds. Scale-up places one more node; scale-down
 // drains and removes the nodes reported empty long enough; both through the pool's scale path
 // (node-pools.ts startScale), so they are checked, admitted and run exactly as a hand-made scale.
-// One decision at a time per pool across processes (an advisory lock on the pool, then the
-// cluster's and the pool's row locks and the one-operation-per-cluster rule), a cool-down per pool,
+// One decision at a time per pool across processes (reports of a cluster queue on its health row;
+// the cluster's and the pool's row locks and the one-operation-per-cluster rule), a cool-down per pool,
 // never on a cluster that is not ACTIVE. Each decision is recorded as a scaling event, a refused
 // one with its reason. docs/kubernetes-health.md#autoscaling says why on ingestion.
 import type { EntityManager } from "@mikro-orm/postgresql";
@@ -99,10 +99,10 @@ export async function listScalingEvents(db: Database, ctx: CallContext, request:
 
 /**
  * One pool's decision. Unlocked reads first settle the common case (no bounds, nothing to do, a
- * cluster busy or marked, the cool-down running) without a lock. Then the pool's advisory lock,
- * tried, not waited for: a process deciding for the pool already makes this report's decision
- * redundant. The attempt runs in a savepoint: a refusal (quota, capacity, a disabled tenant) rolls
- * the attempt back and is recorded instead; the report is stored either way.
+ * cluster busy or marked, the cool-down running) without a lock; the report's upsert already holds
+ * the cluster's health row, so no other report of the cluster decides until this one commits. The
+ * attempt runs in a savepoint: a refusal (quota, capacity, a disabled tenant) rolls the attempt
+ * back and is recorded instead; the report is stored either way.
  */
 async function autoscalePool(
   em: EntityManager,
@@ -116,10 +116,6 @@ async function autoscalePool(
   if (!seen || !bounded(seen) || !(await mayDecide(em, clusterId, seen.id))) return;
   const decision = decideScaling(boundsOf(seen), figures, observeTime, await liveNodes(em, seen.id), settings.emptyMillis);
   if (!decision) return;
-  const [lock] = await em.execute<{ locked: boolean }[]>("select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as locked", [
-    `rackplane.autoscaler:${seen.id}`,
-  ]);
-  if (!lock?.locked) return;
   // The decision is the autoscaler's: its operations say so, and the report's audit target stays.
   const ctx: CallContext = {
     ...reporter,
