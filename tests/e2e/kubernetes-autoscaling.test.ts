@@ -155,6 +155,14 @@ describe("the autoscaler", () => {
       ],
     );
     expect(made.every((event) => event.operationId !== "" && event.clusterId === ka.id && event.tenantId === cloud.tenantId)).toBe(true);
+    // The report that caused a decision says so in its audit record.
+    const { auditEvents } = await t.clients().audit.listAuditEvents({
+      filter: `method = "rackplane.v1.KubernetesAddonService/ReportKubernetesClusterHealth" AND resource_id = "${ka.id}"`,
+      pageSize: 100,
+    });
+    expect(
+      auditEvents.filter((event) => event.message.includes("autoscaler: pool w")).map((event) => event.message.split("autoscaler: ")[1]),
+    ).toEqual([`pool w 2 → 3 started ${made[1]!.operationId}`, `pool w 1 → 2 started ${made[0]!.operationId}`]);
   });
 
   it("scales down by draining and removing the nodes reported empty long enough, never below min", async () => {

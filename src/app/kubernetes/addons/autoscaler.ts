@@ -140,13 +140,20 @@ async function autoscalePool(
     ]);
     await recordEvent(em, event, { outcome: "STARTED", operationId });
     await em.execute("release savepoint autoscaler");
+    noteOnAudit(reporter, seen, decision, `started ${operationId}`);
   } catch (error) {
     await em.execute("rollback to savepoint autoscaler");
     // What the attempt may have put in the identity map went with the savepoint.
     em.clear();
     if (!(error instanceof DomainError)) throw error;
     await recordEvent(em, event, { outcome: "REFUSED", refusedReason: error.reason, message: error.message });
+    noteOnAudit(reporter, seen, decision, `refused ${error.reason}`);
   }
+}
+
+/** The report's audit record says what it caused. */
+function noteOnAudit(reporter: CallContext, pool: NodePool, decision: ScalingDecision, outcome: string): void {
+  reporter.audit.detail = `${reporter.audit.detail ?? ""}; autoscaler: pool ${pool.name} ${decision.from} → ${decision.to} ${outcome}`;
 }
 
 function bounded(pool: NodePool): boolean {
