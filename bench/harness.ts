@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import http from "node:http";
 import http2 from "node:http2";
 import {
   create,
@@ -34,6 +35,8 @@ export interface BenchServerOptions {
   /** A directory kept between runs (its PostgreSQL and the server's data dir), e.g. a large
    * dataset generated once; by default a throwaway one. */
   readonly keptDir?: string;
+  /** PostgreSQL settings (`name=value`) for this dataset, e.g. a shared_buffers that holds it. */
+  readonly pgSettings?: readonly string[];
 }
 
 export async function startBenchServer(options: BenchServerOptions = {}): Promise<BenchServer> {
@@ -43,11 +46,12 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
   const database: EmbeddedDatabase = await startEmbeddedPostgres({
     dir: join(dir, "postgres"),
     durable: false,
-    ...(pgStats
-      ? {
-          settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on", "pg_stat_statements.track=all"],
-        }
-      : {}),
+    settings: [
+      ...(options.pgSettings ?? []),
+      ...(pgStats
+        ? ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on", "pg_stat_statements.track=all"]
+        : []),
+    ],
   });
   if (pgStats) await withClient(database.url, (client) => client.query("create extension if not exists pg_stat_statements"));
   const port = await freePort();
@@ -277,55 +281,98 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
   const grpc = protocol === "grpc";
+  /** The response's message bytes (unframed), or an error for a failed call. */
+  const exchange = <I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>) => {
+    const message = toBinary(method.input, create(method.input, request));
+    // gRPC frames the message (a flag byte and its length); Connect's unary call sends it bare.
+    let body: Uint8Array = message;
+    if (grpc) {
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      body = frame;
+    }
+    const stream = session.request({
+      ":method": "POST",
+      ":path": `/${method.parent.typeName}/${method.name}`,
+      ...(grpc
+        ? { "content-type": "application/grpc+proto", te: "trailers" }
+        : { "content-type": "application/proto", "connect-protocol-version": "1" }),
+      ...headers,
+    });
+    stream.end(body);
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let failure: string | undefined = "no response";
+      // gRPC's status comes in the headers of an early error, else in the trailers; Connect's is
+      // the HTTP status, with the error as the body.
+      const grpcStatus = (h: http2.IncomingHttpHeaders) => {
+        const status = h["grpc-status"];
+        if (status !== undefined)
+          failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
+      };
+      stream.on("response", (h) => {
+        if (grpc) grpcStatus(h);
+        else failure = h[":status"] === 200 ? undefined : `HTTP ${h[":status"]}`;
+      });
+      stream.on("trailers", grpcStatus);
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", reject);
+      stream.on("close", () => {
+        const data = Buffer.concat(chunks);
+        if (failure !== undefined) return reject(new Error(grpc ? failure : `${failure}: ${data.toString()}`));
+        resolve(grpc ? data.subarray(5, 5 + data.readUInt32BE(1)) : data);
+      });
+    });
+  };
   return {
+    /** A call and its decoded response. */
     async call<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
       request: MessageInitShape<I>,
     ): Promise<MessageShape<O>> {
-      const message = toBinary(method.input, create(method.input, request));
-      // gRPC frames the message (a flag byte and its length); Connect's unary call sends it bare.
-      let body: Uint8Array = message;
-      if (grpc) {
-        const frame = Buffer.alloc(5 + message.length);
-        frame.writeUInt32BE(message.length, 1);
-        frame.set(message, 5);
-        body = frame;
-      }
-      const stream = session.request({
-        ":method": "POST",
-        ":path": `/${method.parent.typeName}/${method.name}`,
-        ...(grpc
-          ? { "content-type": "application/grpc+proto", te: "trailers" }
-          : { "content-type": "application/proto", "connect-protocol-version": "1" }),
-        ...headers,
-      });
-      stream.end(body);
-      return new Promise<MessageShape<O>>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        let failure: string | undefined = "no response";
-        // gRPC's status comes in the headers of an early error, else in the trailers; Connect's is
-        // the HTTP status, with the error as the body.
-        const grpcStatus = (h: http2.IncomingHttpHeaders) => {
-          const status = h["grpc-status"];
-          if (status !== undefined)
-            failure = status === "0" ? undefined : `grpc-status ${status}: ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
-        };
-        stream.on("response", (h) => {
-          if (grpc) grpcStatus(h);
-          else failure = h[":status"] === 200 ? undefined : `HTTP ${h[":status"]}`;
-        });
-        stream.on("trailers", grpcStatus);
-        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-        stream.on("error", reject);
-        stream.on("close", () => {
-          const data = Buffer.concat(chunks);
-          if (failure !== undefined) return reject(new Error(grpc ? failure : `${failure}: ${data.toString()}`));
-          resolve(fromBinary(method.output, grpc ? data.subarray(5, 5 + data.readUInt32BE(1)) : data));
-        });
-      });
+      return fromBinary(method.output, await exchange(method, request));
+    },
+    /** A call whose response is not decoded (its size in bytes): for reads whose answer a
+     * benchmark does not look at, so the load generator's decoding does not take the server's CPU. */
+    async send<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>): Promise<number> {
+      return (await exchange(method, request)).length;
     },
     close: () => session.close(),
   };
+}
+
+/** Connect JSON over keep-alive HTTP/1.1 (at most `connections` sockets): the parsed answer of
+ * POST /<service>/<method>, or an error for a status other than 200. */
+export function jsonClient(baseUrl: string, headers: Record<string, string>, connections: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  return (path: string, body: unknown, callHeaders: Record<string, string> = headers) =>
+    new Promise<unknown>((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = http.request(
+        `${baseUrl}/${path}`,
+        {
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...callHeaders },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+}
+
+/** `value` as a percentage of `ceiling`. */
+export function percentOf(value: number, ceiling: number): string {
+  return `${((100 * value) / ceiling).toFixed(0)}%`;
 }
 
 export function printResults(results: readonly LoadResult[]): void {

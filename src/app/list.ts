@@ -8,6 +8,7 @@ import { parseFilter, type FilterSchema } from "../domain/filter.js";
 import { type ListOrder, orderText, parseOrderBy, type SortSchema, sortKeyPart, sortKeyPattern, sortKeyValue } from "../domain/order-by.js";
 import { decodePageToken, effectivePageSize, encodePageToken, type PageBinding, uuidKeyPart } from "../domain/page-token.js";
 import { toFilterQuery } from "../persistence/filter-query.js";
+import { queryOfShape } from "../persistence/query-shapes.js";
 import { readRows } from "../persistence/reads.js";
 
 export interface ListRequest {
@@ -60,14 +61,19 @@ export async function listPage<T extends { id: string }>(
   const where = (conditions.length === 0 ? {} : conditions.length === 1 ? conditions[0] : { $and: conditions }) as FilterQuery<T>;
   // Plain rows, not managed entities: a page is read-only, and hydrating 50 entities into an
   // identity map costs more than the query.
-  // The query builder writes the SQL; it runs as a prepared statement (persistence/reads.ts).
-  const query = em
-    .createQueryBuilder(entity)
-    .select("*")
-    .where(where as never)
-    .orderBy((order ? { [order.property]: direction, id: direction } : { id: direction }) as never)
-    .limit(pageSize + 1)
-    .toQuery();
+  // The query builder writes the SQL, once per shape of the condition (persistence/query-shapes.ts);
+  // it runs as a prepared statement (persistence/reads.ts).
+  const orderBy = order ? { [order.property]: direction, id: direction } : { id: direction };
+  const shapeKey = `${binding.list} ${JSON.stringify(orderBy)} ${pageSize + 1}`;
+  const query = queryOfShape(shapeKey, where, (condition) =>
+    em
+      .createQueryBuilder(entity)
+      .select("*")
+      .where(condition as never)
+      .orderBy(orderBy as never)
+      .limit(pageSize + 1)
+      .toQuery(),
+  );
   const rows = await readRows(em, entity, query);
   const items = rows.slice(0, pageSize);
   const last = items.at(-1);

@@ -18,6 +18,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
+import { executeBound } from "./bound.js";
 import { boundEnd, connectingWithin, keepAlive, poolTimeouts } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
 
@@ -40,9 +41,25 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
     const rows = await em.execute<Record<string, unknown>[]>(query.sql, [...query.params]);
     return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
   }
+  const rows = await readPrepared(em, text, query.params);
+  return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
+}
+
+/** The plain rows of `sql`, every `?` a bound parameter (an array binds as one PostgreSQL array:
+ * cast it, `?::uuid[]`): bound on the caller's transaction if it is in one, otherwise a prepared
+ * statement on a pooled connection, as `readRows`. */
+export async function readBound<T extends object>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T[]> {
+  const text = numbered(sql, params.length);
+  if (em.isInTransaction() || text === undefined) return executeBound<T>(em, sql, params);
+  return (await readPrepared(em, text, params)) as T[];
+}
+
+/** Runs `text` ($n placeholders) as a named statement outside any transaction: on the read pool
+ * within `withReplicaReads` when there is one, otherwise on the primary. */
+async function readPrepared(em: EntityManager, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
-  const values = query.params as unknown[];
+  const values = params as unknown[];
   const started = performance.now();
   const statement = name ? { name, text, values } : { text, values };
   const replica = replicaReads.getStore() ? readPools.get(pool) : undefined;
@@ -70,12 +87,12 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   if (logger.isEnabled("query")) {
     logger.logQuery({
       query: text,
-      params: [...query.params],
+      params: [...params],
       took: Math.round(performance.now() - started),
       results: result.rowCount ?? 0,
     });
   }
-  return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+  return result.rows;
 }
 
 /** Runs one statement on a pooled connection; a connection whose prepared statement went stale

@@ -101,6 +101,33 @@ describe("a batch of creations", () => {
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
 
+  it("draws the numbers of tenants the server has not seen in the batch itself, and gives a refused one's back", async () => {
+    const cloud = await buildCloud(t, { name: "unseen", hosts: 2 });
+    const fresh = await tenantsWithQuota(t, cloud, "unseen-fresh", 4, 1000n);
+    const [starved] = await tenantsWithQuota(t, cloud, "unseen-starved", 1, 1n);
+    const batcher = new CreationBatcher(t.server.db, { concurrentTransactions: 1, batchSize: 16 });
+    // None of these tenants has created a VM on this server: their naming is unknown until their
+    // facts are read. The first creation runs alone; the five behind it form one batch.
+    const outcomes = await Promise.all([
+      outcome(batcher.create(callContext(), request(cloud, cloud.tenantId, "opener"))),
+      ...[...fresh, starved!].map((tenantId) => outcome(batcher.create(callContext(), request(cloud, tenantId)))),
+    ]);
+    expect(outcomes[0]).toEqual({ name: "opener" });
+    for (const each of outcomes.slice(1, 5)) expect((each as { name: string }).name).toMatch(/-0*1$/);
+    expect(outcomes[5]).toEqual({ reason: "QUOTA_EXCEEDED" });
+    expect(batcher.stats).toMatchObject({ batches: 1, batched: 4, handedOn: 0, failedBatches: 0 });
+    const sequences = await t.server.db
+      .em()
+      .execute<{ tenant_id: string; last_value: number }[]>("select tenant_id, last_value from name_sequence where tenant_id in (?)", [
+        [...fresh, starved!],
+      ]);
+    expect(Object.fromEntries(sequences.map((row) => [row.tenant_id, row.last_value]))).toEqual({
+      ...Object.fromEntries(fresh.map((id) => [id, 1])),
+      [starved!]: 0,
+    });
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
   it("that fails as a whole is rolled back and retried creation by creation", async () => {
     const cloud = await buildCloud(t, { name: "retry", hosts: 2 });
     const others = await tenantsWithQuota(t, cloud, "retry-other", 3, 1000n);

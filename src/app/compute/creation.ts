@@ -326,10 +326,33 @@ export function drawnName(
 /** The template's next number, drawn now with one upsert: concurrent creates never share one. */
 export async function nameWithOwnDraw(sql: Sql, tenant: Catalogue["tenant"], request: CreateVirtualMachine): Promise<string> {
   const { rendered, key } = renderName(tenant.name, tenant.namingTemplate, request.role);
-  const [row] = await sql.execute<{ last_value: number }[]>(
-    `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
-     on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
-    [tenant.id, key],
-  );
+  const { sql: text, params } = drawNumber(tenant.id, key);
+  const [row] = await sql.execute<{ last_value: number }[]>(text, params);
   return nameFor(rendered, row!.last_value);
+}
+
+/** Draws the next number of a name sequence (one upsert; its row stays locked until the
+ * transaction ends); its one row has `last_value`. */
+export function drawNumber(tenantId: string, key: string): Statement {
+  return {
+    sql: `insert into name_sequence (tenant_id, prefix, last_value) values (?, ?, 1)
+     on conflict (tenant_id, prefix) do update set last_value = name_sequence.last_value + 1 returning last_value`,
+    params: [tenantId, key],
+  };
+}
+
+/**
+ * The draw a creation still needs once its facts are read: the tenant's naming was not known to
+ * this server when the facts statement was written (so it drew nothing), and the facts now show it.
+ * Undefined when no number is needed (a given name), the tenant is missing or disabled (the
+ * creation is refused anyway), or the template does not render (the creation alone says why).
+ */
+export function drawStillNeeded(tenant: PlacementFacts["tenant"], request: CreateVirtualMachine): SequenceDraw | undefined {
+  if (request.name !== "" || !tenant || tenant.disabled) return undefined;
+  try {
+    const { key } = renderName(tenant.name, tenant.namingTemplate, request.role);
+    return { key, tenantName: tenant.name, namingTemplate: tenant.namingTemplate };
+  } catch {
+    return undefined;
+  }
 }

@@ -3,6 +3,7 @@
 // row that still claims "healthy" after the limit.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Database } from "../database.js";
+import { readBound } from "../../persistence/reads.js";
 import {
   type Health,
   type ObservationView,
@@ -28,14 +29,15 @@ export async function observationsOf(
   settings: ObservationSettings,
 ): Promise<Map<string, ObservationView>> {
   if (ids.length === 0) return new Map();
-  const rows = await em.execute<(ObservationRow & { now: Date; resource_id: string })[]>(
-    `select now() as now, resource_id, ${observationColumns("")}
-         from observation where resource_type = ? and resource_id = any(array[?]::uuid[])`,
-    [kind, [...ids]],
-  );
+  // One statement text whatever the number of ids (the ids bound as one array): prepared once per
+  // connection outside a transaction (persistence/reads.ts).
+  const rows = await readBound<ObservationRow & { now: Date; resource_id: string }>(em, latestObservationsSql, [kind, ids]);
   // The database's clock, the one every replica shares, measures the age.
   return new Map(rows.map((row) => [row.resource_id, viewObservation(storedObservation(row), new Date(row.now), settings.staleMillis)]));
 }
+
+const latestObservationsSql = `select now() as now, resource_id, ${observationColumns("")}
+  from observation where resource_type = ? and resource_id = any(?::uuid[])`;
 
 /** An observation's columns as `ObservationRow` reads them, from the table aliased `alias` (with
  * its dot, or "" for none); each column of a left join is null where there is no observation. */
