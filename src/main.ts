@@ -78,6 +78,22 @@ const poolSize = Number(process.env.RACKPLANE_DB_POOL ?? 20);
 const poolTraceSeconds = Number(process.env.RACKPLANE_DB_TRACE_SECONDS ?? 0);
 const observationStaleSeconds = Number(process.env.RACKPLANE_OBSERVATION_STALE_SECONDS ?? 300);
 const driftGraceSeconds = Number(process.env.RACKPLANE_DRIFT_GRACE_SECONDS ?? 120);
+const clusterHealthStaleSeconds = Number(process.env.RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS ?? 300);
+if (!(clusterHealthStaleSeconds > 0)) {
+  log("error", "bad RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS; want a number of seconds", {
+    value: process.env.RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS,
+  });
+  process.exit(2);
+}
+const autoscalerCooldownSeconds = Number(process.env.RACKPLANE_AUTOSCALER_COOLDOWN_SECONDS ?? 300);
+const autoscalerEmptyNodeSeconds = Number(process.env.RACKPLANE_AUTOSCALER_EMPTY_NODE_SECONDS ?? 600);
+if (!(autoscalerCooldownSeconds >= 0) || !(autoscalerEmptyNodeSeconds >= 0)) {
+  log("error", "bad RACKPLANE_AUTOSCALER_COOLDOWN_SECONDS or RACKPLANE_AUTOSCALER_EMPTY_NODE_SECONDS; want a number of seconds", {
+    cooldown: process.env.RACKPLANE_AUTOSCALER_COOLDOWN_SECONDS,
+    emptyNode: process.env.RACKPLANE_AUTOSCALER_EMPTY_NODE_SECONDS,
+  });
+  process.exit(2);
+}
 const server = await startServer({
   databaseUrl,
   // Optional: a streaming replica for the reads of Get and List calls (docs/deployment.md).
@@ -91,6 +107,8 @@ const server = await startServer({
   shutdownGraceMs: Math.min(10_000, (graceSeconds * 1000) / 2),
   observationStaleMillis: observationStaleSeconds * 1000,
   driftGraceMillis: driftGraceSeconds * 1000,
+  clusterHealthStaleMillis: clusterHealthStaleSeconds * 1000,
+  autoscaler: { cooldownMillis: autoscalerCooldownSeconds * 1000, emptyMillis: autoscalerEmptyNodeSeconds * 1000 },
   tokenCacheMillis: tokenCacheSeconds * 1000,
   // RACKPLANE_SECRET_KEY_FILE, else <data dir>/secret.key, created 0600 on first start.
   secretKeyFile: secretKeyFile(process.env, dataDir),

@@ -10,6 +10,7 @@
 //   LEASE_LOST                                → abort the handler, report nothing more
 import { isIP } from "node:net";
 import { ObservedState, type AgentJob } from "../../gen/grpc-js/rackplane/v1/agent.js";
+import type { KubernetesClusterHealth } from "../../gen/grpc-js/rackplane/v1/kubernetes_addons.js";
 import type { ObservationOutcome, ObservationReport } from "../../gen/grpc-js/rackplane/v1/observation.js";
 import { defaultBackoff, fullJitter, sleep, type Backoff } from "./backoff.js";
 import { Connection, insecure } from "./connection.js";
@@ -32,6 +33,10 @@ const observed: Record<ObservedVmState, ObservedState> = {
   STOPPED: ObservedState.OBSERVED_STATE_STOPPED,
   CRASHED: ObservedState.OBSERVED_STATE_CRASHED,
 };
+
+/** A cluster health report as an agent sends it: the figures, without what only the server sets. */
+export type ClusterHealthReport = Omit<KubernetesClusterHealth, "stale" | "receiveTime" | "traffic" | "nodePools"> &
+  Partial<Pick<KubernetesClusterHealth, "traffic" | "nodePools">>;
 
 /** One delivery of a job being worked on (or reported) by this agent. */
 interface Run {
@@ -148,6 +153,16 @@ export class Agent {
       outcomes.push(...response.outcomes);
     }
     return outcomes;
+  }
+
+  /** Reports what the agent sees inside a cluster (nodes, pods, traffic, and per pool the
+   * autoscaler's input). Resolves with whether the server took it (false: it holds a newer one). */
+  async reportKubernetesClusterHealth(clusterId: string, health: ClusterHealthReport): Promise<boolean> {
+    const response = await this.connection.reportKubernetesClusterHealth({
+      clusterId,
+      health: { traffic: undefined, nodePools: [], ...health, stale: false, receiveTime: undefined },
+    });
+    return response.accepted;
   }
 
   stats(): AgentStats {

@@ -19,6 +19,11 @@ import {
   type StreamJobsRequest,
   type StreamJobsResponse,
 } from "../../gen/grpc-js/rackplane/v1/agent.js";
+import {
+  KubernetesAddonServiceClient,
+  type ReportKubernetesClusterHealthRequest,
+  type ReportKubernetesClusterHealthResponse,
+} from "../../gen/grpc-js/rackplane/v1/kubernetes_addons.js";
 import type { ReportObservationsRequest, ReportObservationsResponse } from "../../gen/grpc-js/rackplane/v1/observation.js";
 import { fullJitter, sleep, type Backoff } from "./backoff.js";
 import { describeError, isTransient } from "./errors.js";
@@ -37,6 +42,8 @@ export interface ConnectionOptions {
 
 export class Connection {
   private readonly clients = new Map<string, AgentServiceClient>();
+  /** Clients of KubernetesAddonService, for cluster health reports: on the same servers. */
+  private readonly addonClients = new Map<string, KubernetesAddonServiceClient>();
   private readonly stopped = new AbortController();
   private index = 0;
   private closed = false;
@@ -81,8 +88,9 @@ export class Connection {
   /** Closes the channels: nothing can be sent after this. */
   close(): void {
     this.closed = true;
-    for (const client of this.clients.values()) client.close();
+    for (const client of [...this.clients.values(), ...this.addonClients.values()]) client.close();
     this.clients.clear();
+    this.addonClients.clear();
   }
 
   reportJob(request: ReportJobRequest): Promise<ReportJobResponse> {
@@ -95,6 +103,19 @@ export class Connection {
 
   reportObservations(request: ReportObservationsRequest): Promise<ReportObservationsResponse> {
     return this.unary((client, metadata, options, done) => client.reportObservations(request, metadata, options, done));
+  }
+
+  reportKubernetesClusterHealth(request: ReportKubernetesClusterHealthRequest): Promise<ReportKubernetesClusterHealthResponse> {
+    return new Promise((resolve, reject) => {
+      try {
+        const deadline = new Date(Date.now() + this.options.callTimeoutMs);
+        this.addonClient(this.server).reportKubernetesClusterHealth(request, this.metadata(), { deadline }, (error, response) =>
+          error ? reject(error) : resolve(response),
+        );
+      } catch (thrown) {
+        reject(thrown);
+      }
+    });
   }
 
   private async run(): Promise<void> {
@@ -193,6 +214,16 @@ export class Connection {
         "grpc.primary_user_agent": "rackplane-agent-sdk",
       });
       this.clients.set(server, client);
+    }
+    return client;
+  }
+
+  private addonClient(server: string): KubernetesAddonServiceClient {
+    if (this.closed) throw new Error("connection closed");
+    let client = this.addonClients.get(server);
+    if (!client) {
+      client = new KubernetesAddonServiceClient(server, this.options.credentials, { "grpc.primary_user_agent": "rackplane-agent-sdk" });
+      this.addonClients.set(server, client);
     }
     return client;
   }

@@ -6,7 +6,7 @@
 //   agent.start();  …  await agent.stop({ graceMs: 10_000 });
 //
 // See docs/agents.md for the protocol underneath.
-export { Agent, type ObservedVmState, type StopOptions } from "./agent.js";
+export { Agent, type ClusterHealthReport, type ObservedVmState, type StopOptions } from "./agent.js";
 export { tlsCredentials } from "./connection.js";
 export { AgentStoppedError, JobError, LeaseLostError, type JobErrorOptions } from "./errors.js";
 export {

@@ -11,6 +11,7 @@ import {
   Agent,
   JobError,
   type AgentOptions,
+  type ClusterHealthReport,
   type Job,
   type JobContext,
   type JobHandler,
@@ -42,7 +43,8 @@ export interface SimulatorOptions {
   readonly log?: LogFn;
   /** Randomness for jitter and failures (default Math.random), so tests can pin it. */
   readonly random?: () => number;
-  /** Report observations of its hosts and VMs this often, ms; unset or 0: never. */
+  /** Report observations of its hosts and VMs, and the health of the clusters it bootstrapped,
+   * this often, ms; unset or 0: never. */
   readonly observeIntervalMs?: number;
   /** The hosts it runs on, reported with plausible use. */
   readonly hostIds?: readonly string[];
@@ -117,6 +119,7 @@ export class SimulatedHypervisor {
     // joins, the CNI and the storage classes — here, an endpoint on an address of its own.
     CREATE_KUBERNETES_CLUSTER: (job, context) =>
       this.work(job, context, "bootstrapping", (id) => {
+        this.joinNodes(id, job.payload.nodes, job.payload.nodePools);
         if (typeof job.payload.caKeyPem !== "string" || typeof job.payload.caCertificatePem !== "string") {
           throw new JobError(`cluster ${id}: the job carries no CA to bootstrap with`, { agentCode: "SIM_NO_CA", permanent: true });
         }
@@ -129,15 +132,16 @@ export class SimulatedHypervisor {
         const endpoint = this.clusters.get(id);
         if (!endpoint) return { message: "already gone" };
         this.clusters.delete(id);
+        this.clusterNodes.delete(id);
         this.ipsInUse.delete(new URL(endpoint).hostname);
         return { message: "torn down" };
       }),
     // A pool's nodes join the cluster (kubeadm join with the pool's labels and taints), once every
     // node VM is built; a scale joins the added nodes or drains the removed ones; a pool's deletion
     // drains its nodes. Here, a message.
-    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => poolChange(job, "joined")),
-    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => poolChange(job, "scaled")),
-    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => poolChange(job, "drained")),
+    CREATE_NODE_POOL: (job, context) => this.work(job, context, "joining the pool's nodes", () => this.poolChange(job, "joined")),
+    SCALE_NODE_POOL: (job, context) => this.work(job, context, "scaling the pool", () => this.poolChange(job, "scaled")),
+    DELETE_NODE_POOL: (job, context) => this.work(job, context, "draining the pool", () => this.poolChange(job, "drained")),
     // A rolling upgrade's batch: join the surge nodes on the new version, drain the nodes they
     // replace, drain, upgrade in place and uncordon the others; then remove the replaced nodes
     // (their VMs already deleted); the upgrade's closing job upgrades what belongs to the whole cluster.
@@ -166,6 +170,64 @@ export class SimulatedHypervisor {
         message: `${String(job.payload.name ?? "")} left ${String(job.payload.mesh ?? "")}`,
       })),
   };
+
+  /** The nodes of each cluster bootstrapped here: node VM id → its pool's id ("" for the control
+   * plane), kept from the cluster's and its pools' jobs, for the health it reports. */
+  readonly clusterNodes = new Map<string, Map<string, string>>();
+
+  private joinNodes(clusterId: string, nodes: unknown, pools: unknown, poolId?: string): void {
+    const poolIds = new Map(
+      (Array.isArray(pools) ? pools : []).map((pool: { id?: unknown; name?: unknown }) => [String(pool.name), String(pool.id ?? "")]),
+    );
+    const known = this.clusterNodes.get(clusterId) ?? new Map<string, string>();
+    for (const node of Array.isArray(nodes) ? nodes : []) {
+      const { virtualMachineId, nodePool, role } = node as { virtualMachineId?: unknown; nodePool?: unknown; role?: unknown };
+      known.set(String(virtualMachineId), role === "CONTROL_PLANE" ? "" : (poolId ?? poolIds.get(String(nodePool)) ?? ""));
+    }
+    this.clusterNodes.set(clusterId, known);
+  }
+
+  /** A pool's nodes joined, scaled (joined or drained) or drained with the pool: the cluster's
+   * nodes follow. */
+  private poolChange(job: Job, done: string): JobResult {
+    const clusterId = String(job.payload.clusterId ?? "");
+    const poolId = String(job.payload.nodePoolId ?? "");
+    this.joinNodes(clusterId, job.payload.nodes, [], poolId);
+    const known = this.clusterNodes.get(clusterId)!;
+    for (const node of Array.isArray(job.payload.removedNodes) ? job.payload.removedNodes : []) {
+      known.delete(String((node as { virtualMachineId?: unknown }).virtualMachineId));
+    }
+    if (job.kind === "DELETE_NODE_POOL") for (const [vm, pool] of known) if (pool === poolId) known.delete(vm);
+    return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
+  }
+
+  /** What each cluster bootstrapped here looks like now: its nodes ready, a plausible number of
+   * pods running on them, nothing pending, ingress traffic; every pool without unschedulable pods
+   * or empty nodes (tests send their own reports for the autoscaler). */
+  clusterHealth(): { clusterId: string; health: ClusterHealthReport }[] {
+    const observeTime = new Date();
+    const between = (low: number, high: number) => Math.round(low + (high - low) * this.random());
+    return [...this.clusterNodes].map(([clusterId, nodes]) => {
+      const pools = new Set([...nodes.values()].filter((pool) => pool !== ""));
+      return {
+        clusterId,
+        health: {
+          observeTime,
+          readyNodeCount: nodes.size,
+          notReadyNodeCount: 0,
+          runningPodCount: nodes.size * between(8, 20),
+          pendingPodCount: 0,
+          failedPodCount: 0,
+          traffic: {
+            requestsPerSecond: between(10, 500),
+            ingressBytesPerSecond: between(1e5, 1e7),
+            egressBytesPerSecond: between(1e5, 5e7),
+          },
+          nodePools: [...pools].map((nodePoolId) => ({ nodePoolId, unschedulablePodCount: 0, emptyNodes: [] })),
+        },
+      };
+    });
+  }
 
   /** Installed plugins by their record's id: the version each runs. */
   readonly plugins = new Map<string, string>();
@@ -279,6 +341,12 @@ class SimulatedAgent extends Agent {
   }
 
   private async reportObserved(): Promise<void> {
+    for (const { clusterId, health } of this.hypervisor.clusterHealth()) {
+      // A cluster deleted or out of scope meanwhile is refused; the next round reports the rest.
+      await this.reportKubernetesClusterHealth(clusterId, health).catch((error: unknown) =>
+        this.options.log?.("warn", "reporting cluster health failed", { clusterId, error: String(error) }),
+      );
+    }
     const observations = this.hypervisor.observe(this.options.hostIds ?? [], this.options.failingHostIds ?? []);
     if (observations.length === 0) return;
     try {
@@ -327,8 +395,4 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 
 function countOf(list: unknown): number {
   return Array.isArray(list) ? list.length : 0;
-}
-
-function poolChange(job: Job, done: string): JobResult {
-  return { message: `pool ${String(job.payload.nodePool ?? "")} ${done}` };
 }

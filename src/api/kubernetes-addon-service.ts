@@ -19,13 +19,16 @@ import {
   type KubernetesPluginVersion as PluginVersionMessage,
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import type { Database } from "../app/database.js";
+import * as autoscaler from "../app/kubernetes/addons/autoscaler.js";
 import * as bastions from "../app/kubernetes/addons/bastions.js";
+import * as clusterHealth from "../app/kubernetes/addons/cluster-health.js";
 import * as clusterPlugins from "../app/kubernetes/addons/cluster-plugins.js";
 import * as meshes from "../app/kubernetes/addons/meshes.js";
 import * as catalogue from "../app/kubernetes/addons/plugin-catalogue.js";
 import type { ClusterPluginStatus, PluginVersion } from "../domain/kubernetes-plugins.js";
 import type { MeshBindingStatus, ServiceMeshRole as DomainMeshRole, ServiceMeshType as DomainMeshType } from "../domain/service-mesh.js";
 import { etagOf } from "../domain/etag.js";
+import { clusterHealthMessage, healthReport, scalingEventMessage } from "./cluster-health-mapping.js";
 import { callContext, listRequest, resourceFields, timestamp } from "./convert.js";
 import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
@@ -144,6 +147,15 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
       const status = ServiceMeshBindingStatus[req.status] as MeshBindingStatus;
       return { binding: bindingMessage(await meshes.reportBindingStatus(db, callContext(ctx), req.id, status, req.message)) };
     },
+
+    async reportKubernetesClusterHealth(req, ctx) {
+      const result = await autoscaler.reportHealthAndAutoscale(db, callContext(ctx), req.clusterId, healthReport(req.health!));
+      return { accepted: result.accepted, health: clusterHealthMessage(result.health) };
+    },
+    async listNodePoolScalingEvents(req, ctx) {
+      const page = await autoscaler.listScalingEvents(db, callContext(ctx), listRequest(req));
+      return { events: page.items.map(scalingEventMessage), nextPageToken: page.nextPageToken };
+    },
   };
 }
 
@@ -167,6 +179,8 @@ export const kubernetesAddonTargets: TargetRules<typeof KubernetesAddonService> 
   unbindClusterFromServiceMesh: byId(meshes.MESH_BINDING),
   listServiceMeshBindings: reads,
   reportServiceMeshBindingStatus: byId(meshes.MESH_BINDING),
+  reportKubernetesClusterHealth: at(clusterHealth.CLUSTER, (request) => request.clusterId),
+  listNodePoolScalingEvents: reads,
 };
 
 // ---------------------------------------------------------------------------------------------

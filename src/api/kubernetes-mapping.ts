@@ -33,6 +33,8 @@ import type {
   StorageProvisioner as DomainProvisioner,
   TaintEffect as DomainTaintEffect,
 } from "../domain/kubernetes.js";
+import type { ClusterHealth } from "../domain/cluster-health.js";
+import { clusterHealthMessage } from "./cluster-health-mapping.js";
 import { timestamp } from "./convert.js";
 
 export function versionMessage(version: KubernetesVersion) {
@@ -180,7 +182,15 @@ function unset(value: string): string | undefined {
 }
 
 /** A cluster with its pools (a List item, or the cluster part of Get). */
-export function clusterMessage({ cluster, nodePools }: { cluster: KubernetesCluster; nodePools: readonly ClusterNodePool[] }) {
+export function clusterMessage({
+  cluster,
+  nodePools,
+  health,
+}: {
+  cluster: KubernetesCluster;
+  nodePools: readonly ClusterNodePool[];
+  health?: ClusterHealth | undefined;
+}) {
   return create(KubernetesClusterSchema, {
     id: cluster.id,
     name: cluster.name,
@@ -212,6 +222,7 @@ export function clusterMessage({ cluster, nodePools }: { cluster: KubernetesClus
     etag: etagOf(cluster.version),
     createTime: timestamp(cluster.createTime),
     updateTime: timestamp(cluster.updateTime),
+    ...(health ? { health: clusterHealthMessage(health) } : {}),
   });
 }
 

@@ -27,6 +27,8 @@ import { openSecretBox, secretBoxWithKey, type SecretBox } from "../app/kubernet
 import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
+import { configureClusterHealth, defaultClusterHealthSettings } from "../app/kubernetes/addons/cluster-health.js";
+import { configureAutoscaler, defaultAutoscalerSettings, type AutoscalerSettings } from "../app/kubernetes/addons/autoscaler.js";
 import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
 import { openReadPool } from "../persistence/reads.js";
 
@@ -58,6 +60,11 @@ export interface ServerOptions {
   /** How long a VM's observed power may contradict its recorded state before it is drifted
    * (default 120 s). */
   readonly driftGraceMillis?: number;
+  /** A cluster's health report older than this reads stale (default 300 s). */
+  readonly clusterHealthStaleMillis?: number;
+  /** The autoscaler's cool-down per pool and how long a node must be reported empty before it is
+   * removed (defaults 300 s and 600 s). */
+  readonly autoscaler?: AutoscalerSettings;
   /** How often this replica tries the hourly roll-up of observations (default 5 minutes). */
   readonly observationRollupMillis?: number;
   /** The secret key file that seals clusters' CA keys (created 0600 when missing; replicas must
@@ -85,6 +92,8 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const observationStaleMillis = options.observationStaleMillis ?? defaultObservationSettings.staleMillis;
   setObservationStaleSeconds(observationStaleMillis / 1000);
+  configureClusterHealth({ staleMillis: options.clusterHealthStaleMillis ?? defaultClusterHealthSettings.staleMillis });
+  configureAutoscaler(options.autoscaler ?? defaultAutoscalerSettings);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   const closeReadPool = options.databaseReadUrl ? await openReadPool(orm, options.databaseReadUrl, options.poolSize ?? 20) : async () => {};

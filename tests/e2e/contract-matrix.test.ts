@@ -540,6 +540,11 @@ const rows: Record<string, Row> = {
     ...write(() => ({ id: s.clusterPlugin, status: 2 }), "service"),
     foreign: denied(() => ({ id: s.clusterPlugin, status: 2 })),
   },
+  "KubernetesAddonService/ReportKubernetesClusterHealth": {
+    ...write(() => ({ clusterId: s.cluster, health: { observeTime: timestampNow() } }), "service"),
+    foreign: denied(() => ({ clusterId: s.cluster, health: { observeTime: timestampNow() } })),
+  },
+  "KubernetesAddonService/ListNodePoolScalingEvents": list,
   "KubernetesAddonService/CreateBastionAssociation": {
     ...write(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } }), "agent"),
     foreign: hidden(() => ({ association: { clusterId: s.cluster, virtualMachineId: s.vm } })),

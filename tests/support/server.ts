@@ -58,6 +58,8 @@ export async function startTestServer(
     | "driftGraceMillis"
     | "databaseReadUrl"
     | "observationRollupMillis"
+    | "clusterHealthStaleMillis"
+    | "autoscaler"
   > = {},
 ): Promise<TestServer> {
   const server = await startServer({

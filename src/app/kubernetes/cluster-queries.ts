@@ -3,6 +3,7 @@
 // their pools in two. Tenant principals see their own tenant's clusters only; another tenant's
 // answers NOT_FOUND, as one that does not exist.
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { ClusterHealth } from "../../domain/cluster-health.js";
 import { NotFoundError } from "../../domain/errors.js";
 import { requireEtag } from "../../domain/etag.js";
 import { field, resourceTimes } from "../../domain/filter-schema.js";
@@ -21,6 +22,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
+import { clusterHealthOf } from "./addons/cluster-health.js";
 
 /** Who may read and operate clusters (tenant principals: their own tenant's). */
 export const clusterUsers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
@@ -91,11 +93,14 @@ export interface ClusterView {
   readonly tenantName: string;
   /** The control plane first, then each pool's, in creation order. */
   readonly nodes: readonly ClusterNode[];
+  /** Its agent's latest health report, if any (addons/cluster-health.ts). */
+  readonly health?: ClusterHealth | undefined;
 }
 
 export interface ClusterSummary {
   readonly cluster: KubernetesCluster;
   readonly nodePools: readonly NodePool[];
+  readonly health?: ClusterHealth | undefined;
 }
 
 export const clusterFilter: FilterSchema = {
@@ -147,6 +152,7 @@ export async function readCluster(em: EntityManager, id: string): Promise<Cluste
   return {
     cluster,
     nodePools: await poolsOf(em, [id]),
+    health: (await clusterHealthOf(em, [id])).get(id),
     tenantName: row.tenant_name,
     nodes: nodes.map((node) => ({
       virtualMachineId: node.id,
@@ -172,8 +178,16 @@ export async function listClusters(db: Database, ctx: CallContext, request: List
     em,
     clusters.map((cluster) => cluster.id),
   );
+  const health = await clusterHealthOf(
+    em,
+    clusters.map((cluster) => cluster.id),
+  );
   return {
-    items: clusters.map((cluster) => ({ cluster, nodePools: pools.filter((pool) => pool.clusterId === cluster.id) })),
+    items: clusters.map((cluster) => ({
+      cluster,
+      nodePools: pools.filter((pool) => pool.clusterId === cluster.id),
+      health: health.get(cluster.id),
+    })),
     nextPageToken: page.nextPageToken,
   };
 }

@@ -349,6 +349,7 @@ export async function deleteNodeVms(
   cluster: { readonly id: string; readonly tenantId: string },
   where: string,
   params: readonly unknown[],
+  job: { readonly drain?: boolean } = {},
 ): Promise<string[]> {
   const nodes = await em.execute<
     { id: string; name: string; state: string; active_operation_id: string | null; group_id: string; baremetal_id: string }[]
@@ -380,7 +381,8 @@ export async function deleteNodeVms(
       previousState: node.state,
       groupId: node.group_id,
       baremetalId: node.baremetal_id,
-      payload: { virtualMachineId: node.id, name: node.name, clusterId: cluster.id },
+      // drain: a pool scaled down drains the node (cordon, evict its pods) before the VM goes.
+      payload: { virtualMachineId: node.id, name: node.name, clusterId: cluster.id, ...(job.drain ? { drain: true } : {}) },
     });
     nodeOperations.push(nodeOperationId);
   }

@@ -168,13 +168,7 @@ export async function updateNodePool(
       ),
     );
     ctx.audit.detail = `node_count ${pool.nodeCount} → ${nodeCount}`;
-    if (nodeCount !== pool.nodeCount) {
-      requireClusterVerb(cluster, "SCALE");
-      operationId =
-        nodeCount > pool.nodeCount
-          ? await scaleUp(em, ctx, cluster, pool, placed)
-          : await scaleDown(em, ctx, cluster, pool, pool.nodeCount - nodeCount);
-    }
+    if (nodeCount !== pool.nodeCount) operationId = await startScale(em, ctx, cluster, pool, nodeCount, placed);
     await em.execute(
       `update kubernetes_node_pool set node_count = ?, autoscaling_min_node_count = ?, autoscaling_max_node_count = ?, max_surge = ?,
               max_unavailable = ?, version = version + 1, update_time = now() where id = ?`,
@@ -202,8 +196,30 @@ export async function deleteNodePool(db: Database, ctx: CallContext, id: string,
   return getOperation(db, ctx, operationId);
 }
 
+/**
+ * The scale path shared by UpdateNodePool and the autoscaler (addons/autoscaler.ts), inside the
+ * caller's transaction with the cluster and the pool locked (lockPool): the cluster must take a
+ * SCALE; more nodes reserve `placed` (placed before the locks, as the lock order wants), fewer
+ * drain and delete `removedNodeIds` (the newest live nodes when not given). Returns the cluster's
+ * SCALE_NODE_POOL operation; the caller sets the pool's node_count.
+ */
+export async function startScale(
+  em: EntityManager,
+  ctx: CallContext,
+  cluster: KubernetesCluster,
+  pool: NodePool,
+  nodeCount: number,
+  placed: readonly PlacedNode[],
+  removedNodeIds?: readonly string[],
+): Promise<string> {
+  requireClusterVerb(cluster, "SCALE");
+  return nodeCount > pool.nodeCount
+    ? scaleUp(em, ctx, cluster, pool, placed)
+    : scaleDown(em, ctx, cluster, pool, pool.nodeCount - nodeCount, removedNodeIds);
+}
+
 /** `added` more nodes of the pool's kind, admitted against quota as one line. */
-function workerDemand(pool: NodePool, added: number): NodeDemand {
+export function workerDemand(pool: NodePool, added: number): NodeDemand {
   return {
     role: "WORKER",
     poolName: pool.name,
@@ -245,21 +261,24 @@ async function scaleUp(
   });
 }
 
-/** The newest `removed` live nodes of the pool are drained and deleted. */
+/** `removed` live nodes of the pool — those named, else the newest — are drained and deleted: each
+ * node VM's delete job says to drain it first. */
 async function scaleDown(
   em: EntityManager,
   ctx: CallContext,
   cluster: KubernetesCluster,
   pool: NodePool,
   removed: number,
+  named?: readonly string[],
 ): Promise<string> {
   const newest = await em.execute<{ id: string; name: string }[]>(
     `select id, name from virtual_machine where node_pool_id = ? and state not in ('DELETED', 'DELETING')
+        and (?::uuid[] is null or id = any(?::uuid[]))
       order by create_time desc, substring(name from '-([0-9]+)$')::int desc limit ?`,
-    [pool.id, removed],
+    [pool.id, named ? `{${named.join(",")}}` : null, named ? `{${named.join(",")}}` : null, removed],
   );
   const ids = newest.map((node) => node.id);
-  const deletions = await deleteNodeVms(em, ctx, cluster, "id = any(array[?]::uuid[])", [ids]);
+  const deletions = await deleteNodeVms(em, ctx, cluster, "id = any(array[?]::uuid[])", [ids], { drain: true });
   return startPoolOperation(em, ctx, cluster, "SCALE_NODE_POOL", deletions, {
     nodePoolId: pool.id,
     nodePool: pool.name,
@@ -346,7 +365,7 @@ async function precheck(
 
 /** A pool and its cluster locked for a change, in the lock order: the cluster (tenant checked) first,
  * then the pool FOR UPDATE with its etag checked. Names the pool as the audit target. */
-async function lockPool(
+export async function lockPool(
   em: EntityManager,
   ctx: CallContext,
   id: string,

@@ -17,6 +17,7 @@ import {
   KubernetesPlugin,
   ServiceMesh,
 } from "./kubernetes-addons.js";
+import { KubernetesClusterHealth, KubernetesNodePoolScalingEvent } from "./kubernetes-health.js";
 import { KubernetesCluster, KubernetesClusterCa, KubernetesClusterTemplate, KubernetesNodePool, KubernetesVersion } from "./kubernetes.js";
 import { Maintainer, MaintainerGroup, MaintainerToMaintainerGroup, ResourceMaintainer } from "./maintainer.js";
 import { Observation, ObservationRollup, ObservationSample } from "./observation.js";
@@ -30,6 +31,7 @@ export * from "./jobs.js";
 export * from "./identity.js";
 export * from "./kubernetes.js";
 export * from "./kubernetes-addons.js";
+export * from "./kubernetes-health.js";
 export * from "./maintainer.js";
 export * from "./observation.js";
 export * from "./tenant.js";
@@ -77,4 +79,6 @@ export const entities = [
   BastionClusterAssociation,
   ServiceMesh,
   K8sClusterToServiceMesh,
+  KubernetesClusterHealth,
+  KubernetesNodePoolScalingEvent,
 ];

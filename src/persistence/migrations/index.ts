@@ -15,7 +15,9 @@ import { Migration20261202140400_kubernetes_plugins } from "./Migration202612021
 import { Migration20261202143000_open_operations_index } from "./Migration20261202143000_open_operations_index.js";
 import { Migration20261202143700_bastion_associations } from "./Migration20261202143700_bastion_associations.js";
 import { Migration20261202145717_service_meshes } from "./Migration20261202145717_service_meshes.js";
+import { Migration20261202165155_cluster_health } from "./Migration20261202165155_cluster_health.js";
 import { Migration20261202170500_observation_fillfactor } from "./Migration20261202170500_observation_fillfactor.js";
+import { Migration20261202171206_node_pool_scaling_events } from "./Migration20261202171206_node_pool_scaling_events.js";
 
 export const migrations: MigrationObject[] = [
   { name: "Migration20261126112928_initial", class: Migration20261126112928_initial },
@@ -33,5 +35,7 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261202143000_open_operations_index", class: Migration20261202143000_open_operations_index },
   { name: "Migration20261202143700_bastion_associations", class: Migration20261202143700_bastion_associations },
   { name: "Migration20261202145717_service_meshes", class: Migration20261202145717_service_meshes },
+  { name: "Migration20261202165155_cluster_health", class: Migration20261202165155_cluster_health },
   { name: "Migration20261202170500_observation_fillfactor", class: Migration20261202170500_observation_fillfactor },
+  { name: "Migration20261202171206_node_pool_scaling_events", class: Migration20261202171206_node_pool_scaling_events },
 ];

@@ -27,7 +27,7 @@ import {
   virtualMachineStateFromJSON,
   virtualMachineStateToJSON,
 } from "./compute.js";
-import { KubernetesPluginChoice } from "./kubernetes_addons.js";
+import { KubernetesClusterHealth, KubernetesPluginChoice } from "./kubernetes_addons.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -594,7 +594,14 @@ export interface KubernetesCluster {
     | Date
     | undefined;
   /** When it last changed (output only). */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /**
+   * The latest health report of its agent, flagged stale when reports stopped; unset until one
+   * arrived (output only).
+   */
+  health: KubernetesClusterHealth | undefined;
 }
 
 export interface KubernetesCluster_LabelsEntry {
@@ -2638,6 +2645,7 @@ function createBaseKubernetesCluster(): KubernetesCluster {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    health: undefined,
   };
 }
 
@@ -2702,6 +2710,9 @@ export const KubernetesCluster: MessageFns<KubernetesCluster> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(162).fork()).join();
+    }
+    if (message.health !== undefined) {
+      KubernetesClusterHealth.encode(message.health, writer.uint32(242).fork()).join();
     }
     return writer;
   },
@@ -2882,6 +2893,14 @@ export const KubernetesCluster: MessageFns<KubernetesCluster> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.health = KubernetesClusterHealth.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2973,6 +2992,7 @@ export const KubernetesCluster: MessageFns<KubernetesCluster> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      health: isSet(object.health) ? KubernetesClusterHealth.fromJSON(object.health) : undefined,
     };
   },
 
@@ -3044,6 +3064,9 @@ export const KubernetesCluster: MessageFns<KubernetesCluster> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.health !== undefined) {
+      obj.health = KubernetesClusterHealth.toJSON(message.health);
+    }
     return obj;
   },
 
@@ -3084,6 +3107,9 @@ export const KubernetesCluster: MessageFns<KubernetesCluster> = {
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.health = (object.health !== undefined && object.health !== null)
+      ? KubernetesClusterHealth.fromPartial(object.health)
+      : undefined;
     return message;
   },
 };

@@ -327,6 +327,95 @@ export function serviceMeshBindingStatusToJSON(object: ServiceMeshBindingStatus)
   }
 }
 
+/** Why the autoscaler scaled a pool. */
+export enum NodePoolScalingReason {
+  /** NODE_POOL_SCALING_REASON_UNSPECIFIED - Not set. */
+  NODE_POOL_SCALING_REASON_UNSPECIFIED = 0,
+  /** NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS - Pods were pending that fit no node of the pool: one node more. */
+  NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS = 1,
+  /** NODE_POOL_SCALING_REASON_EMPTY_NODES - Nodes were reported empty for longer than the scale-down period: they are drained and removed. */
+  NODE_POOL_SCALING_REASON_EMPTY_NODES = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function nodePoolScalingReasonFromJSON(object: any): NodePoolScalingReason {
+  switch (object) {
+    case 0:
+    case "NODE_POOL_SCALING_REASON_UNSPECIFIED":
+      return NodePoolScalingReason.NODE_POOL_SCALING_REASON_UNSPECIFIED;
+    case 1:
+    case "NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS":
+      return NodePoolScalingReason.NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS;
+    case 2:
+    case "NODE_POOL_SCALING_REASON_EMPTY_NODES":
+      return NodePoolScalingReason.NODE_POOL_SCALING_REASON_EMPTY_NODES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NodePoolScalingReason.UNRECOGNIZED;
+  }
+}
+
+export function nodePoolScalingReasonToJSON(object: NodePoolScalingReason): string {
+  switch (object) {
+    case NodePoolScalingReason.NODE_POOL_SCALING_REASON_UNSPECIFIED:
+      return "NODE_POOL_SCALING_REASON_UNSPECIFIED";
+    case NodePoolScalingReason.NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS:
+      return "NODE_POOL_SCALING_REASON_UNSCHEDULABLE_PODS";
+    case NodePoolScalingReason.NODE_POOL_SCALING_REASON_EMPTY_NODES:
+      return "NODE_POOL_SCALING_REASON_EMPTY_NODES";
+    case NodePoolScalingReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What became of a decision. */
+export enum NodePoolScalingOutcome {
+  /** NODE_POOL_SCALING_OUTCOME_UNSPECIFIED - Not set. */
+  NODE_POOL_SCALING_OUTCOME_UNSPECIFIED = 0,
+  /** NODE_POOL_SCALING_OUTCOME_STARTED - The scale operation started (operation_id). */
+  NODE_POOL_SCALING_OUTCOME_STARTED = 1,
+  /**
+   * NODE_POOL_SCALING_OUTCOME_REFUSED - Quota, capacity or the cluster refused it (refused_reason); tried again only after the
+   * cool-down.
+   */
+  NODE_POOL_SCALING_OUTCOME_REFUSED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function nodePoolScalingOutcomeFromJSON(object: any): NodePoolScalingOutcome {
+  switch (object) {
+    case 0:
+    case "NODE_POOL_SCALING_OUTCOME_UNSPECIFIED":
+      return NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "NODE_POOL_SCALING_OUTCOME_STARTED":
+      return NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_STARTED;
+    case 2:
+    case "NODE_POOL_SCALING_OUTCOME_REFUSED":
+      return NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_REFUSED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NodePoolScalingOutcome.UNRECOGNIZED;
+  }
+}
+
+export function nodePoolScalingOutcomeToJSON(object: NodePoolScalingOutcome): string {
+  switch (object) {
+    case NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_UNSPECIFIED:
+      return "NODE_POOL_SCALING_OUTCOME_UNSPECIFIED";
+    case NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_STARTED:
+      return "NODE_POOL_SCALING_OUTCOME_STARTED";
+    case NodePoolScalingOutcome.NODE_POOL_SCALING_OUTCOME_REFUSED:
+      return "NODE_POOL_SCALING_OUTCOME_REFUSED";
+    case NodePoolScalingOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One release of a catalogue plugin. */
 export interface KubernetesPluginVersion {
   /** The plugin's own release, e.g. "0.7.1" or "v1.15.3"; unique within the plugin. */
@@ -856,6 +945,148 @@ export interface ReportServiceMeshBindingStatusRequest {
 export interface ReportServiceMeshBindingStatusResponse {
   /** The binding after the report. */
   binding: ServiceMeshBinding | undefined;
+}
+
+/**
+ * Traffic through a cluster's ingress, as the agent measures it; every figure optional (zero when
+ * not measured).
+ */
+export interface KubernetesClusterTraffic {
+  /** Requests per second served. */
+  requestsPerSecond: number;
+  /** Bytes per second received. */
+  ingressBytesPerSecond: number;
+  /** Bytes per second sent. */
+  egressBytesPerSecond: number;
+}
+
+/** A worker node the agent sees running no workload pods, and since when. */
+export interface KubernetesEmptyNode {
+  /** The node's VM; a node of the pool it is reported under. */
+  virtualMachineId: string;
+  /**
+   * Since when it has run no workload pods (by the agent's clock); not after the report's
+   * observe_time.
+   */
+  emptySinceTime: Date | undefined;
+}
+
+/** What the agent sees of one node pool: the autoscaler's input. */
+export interface KubernetesNodePoolHealth {
+  /** The pool, of the reported cluster. */
+  nodePoolId: string;
+  /** Pods pending because they fit on no node of the pool (unschedulable). */
+  unschedulablePodCount: number;
+  /** The pool's nodes running no workload pods; each VM once. */
+  emptyNodes: KubernetesEmptyNode[];
+}
+
+/**
+ * KubernetesClusterHealth is the latest report an agent made of a cluster (K8S-11): the values as
+ * reported, when, and whether it is stale.
+ */
+export interface KubernetesClusterHealth {
+  /** When the agent observed it. */
+  observeTime:
+    | Date
+    | undefined;
+  /** Nodes Ready. */
+  readyNodeCount: number;
+  /** Nodes not Ready (NotReady or Unknown). */
+  notReadyNodeCount: number;
+  /** Pods Running. */
+  runningPodCount: number;
+  /** Pods Pending. */
+  pendingPodCount: number;
+  /** Pods Failed. */
+  failedPodCount: number;
+  /** Ingress traffic; unset when the agent does not measure it. */
+  traffic:
+    | KubernetesClusterTraffic
+    | undefined;
+  /** Per node pool: unschedulable pods and empty nodes. */
+  nodePools: KubernetesNodePoolHealth[];
+  /**
+   * True when the report is older than the server's staleness period
+   * (RACKPLANE_CLUSTER_HEALTH_STALE_SECONDS, default 300): the agent stopped reporting, so the
+   * values may no longer hold (output only).
+   */
+  stale: boolean;
+  /** When the server stored it (output only). */
+  receiveTime: Date | undefined;
+}
+
+/** Request of KubernetesAddonService.ReportKubernetesClusterHealth. */
+export interface ReportKubernetesClusterHealthRequest {
+  /** The cluster. */
+  clusterId: string;
+  /** What the agent sees; observe_time is required and within a day of the server's clock. */
+  health: KubernetesClusterHealth | undefined;
+}
+
+/** Response of KubernetesAddonService.ReportKubernetesClusterHealth. */
+export interface ReportKubernetesClusterHealthResponse {
+  /** False when the server holds a report as new or newer: this one changed nothing. */
+  accepted: boolean;
+  /** The cluster's health after the report. */
+  health: KubernetesClusterHealth | undefined;
+}
+
+/** NodePoolScalingEvent is one decision of the autoscaler on one pool. */
+export interface NodePoolScalingEvent {
+  /** Server-assigned identifier. */
+  id: string;
+  /** The pool. */
+  nodePoolId: string;
+  /** Its cluster. */
+  clusterId: string;
+  /** The cluster's tenant. */
+  tenantId: string;
+  /** The pool's node count when decided. */
+  fromNodeCount: number;
+  /** The node count decided. */
+  toNodeCount: number;
+  /** Why. */
+  reason: NodePoolScalingReason;
+  /** The report's unschedulable pods of the pool. */
+  unschedulablePodCount: number;
+  /** The nodes removed (scale-down): VM ids the report named empty for long enough. */
+  removedNodeIds: string[];
+  /** When the report decided on was observed. */
+  observeTime:
+    | Date
+    | undefined;
+  /** Started or refused. */
+  outcome: NodePoolScalingOutcome;
+  /** For a refusal: the ErrorInfo reason, e.g. QUOTA_EXCEEDED or INSUFFICIENT_CAPACITY. */
+  refusedReason: string;
+  /** For a refusal: the error's message. */
+  message: string;
+  /** For a started decision: the cluster's scale operation. */
+  operationId: string;
+  /** When it was decided. */
+  createTime: Date | undefined;
+}
+
+/** Request of KubernetesAddonService.ListNodePoolScalingEvents. */
+export interface ListNodePoolScalingEventsRequest {
+  /** Maximum number of results; 0 means the default (50), more than 1000 is clamped. */
+  pageSize: number;
+  /** The next_page_token of a previous call, to continue from there. */
+  pageToken: string;
+  /**
+   * AIP-160 filter over node_pool_id, cluster_id, tenant_id, outcome, reason, create_time, e.g.
+   * `node_pool_id = "…" AND outcome = NODE_POOL_SCALING_OUTCOME_REFUSED`.
+   */
+  filter: string;
+}
+
+/** Response of KubernetesAddonService.ListNodePoolScalingEvents. */
+export interface ListNodePoolScalingEventsResponse {
+  /** The events of this page, oldest first. */
+  events: NodePoolScalingEvent[];
+  /** Pass as page_token to get the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 function createBaseKubernetesPluginVersion(): KubernetesPluginVersion {
@@ -6269,6 +6500,1330 @@ export const ReportServiceMeshBindingStatusResponse: MessageFns<ReportServiceMes
   },
 };
 
+function createBaseKubernetesClusterTraffic(): KubernetesClusterTraffic {
+  return { requestsPerSecond: 0, ingressBytesPerSecond: 0, egressBytesPerSecond: 0 };
+}
+
+export const KubernetesClusterTraffic: MessageFns<KubernetesClusterTraffic> = {
+  encode(message: KubernetesClusterTraffic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestsPerSecond !== 0) {
+      writer.uint32(9).double(message.requestsPerSecond);
+    }
+    if (message.ingressBytesPerSecond !== 0) {
+      writer.uint32(16).uint64(message.ingressBytesPerSecond);
+    }
+    if (message.egressBytesPerSecond !== 0) {
+      writer.uint32(24).uint64(message.egressBytesPerSecond);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesClusterTraffic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesClusterTraffic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.requestsPerSecond = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ingressBytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.egressBytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesClusterTraffic {
+    return {
+      requestsPerSecond: isSet(object.requestsPerSecond)
+        ? globalThis.Number(object.requestsPerSecond)
+        : isSet(object.requests_per_second)
+        ? globalThis.Number(object.requests_per_second)
+        : 0,
+      ingressBytesPerSecond: isSet(object.ingressBytesPerSecond)
+        ? globalThis.Number(object.ingressBytesPerSecond)
+        : isSet(object.ingress_bytes_per_second)
+        ? globalThis.Number(object.ingress_bytes_per_second)
+        : 0,
+      egressBytesPerSecond: isSet(object.egressBytesPerSecond)
+        ? globalThis.Number(object.egressBytesPerSecond)
+        : isSet(object.egress_bytes_per_second)
+        ? globalThis.Number(object.egress_bytes_per_second)
+        : 0,
+    };
+  },
+
+  toJSON(message: KubernetesClusterTraffic): unknown {
+    const obj: any = {};
+    if (message.requestsPerSecond !== 0) {
+      obj.requestsPerSecond = floatToJson(message.requestsPerSecond);
+    }
+    if (message.ingressBytesPerSecond !== 0) {
+      obj.ingressBytesPerSecond = Math.round(message.ingressBytesPerSecond);
+    }
+    if (message.egressBytesPerSecond !== 0) {
+      obj.egressBytesPerSecond = Math.round(message.egressBytesPerSecond);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesClusterTraffic>, I>>(base?: I): KubernetesClusterTraffic {
+    return KubernetesClusterTraffic.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesClusterTraffic>, I>>(object: I): KubernetesClusterTraffic {
+    const message = createBaseKubernetesClusterTraffic();
+    message.requestsPerSecond = object.requestsPerSecond ?? 0;
+    message.ingressBytesPerSecond = object.ingressBytesPerSecond ?? 0;
+    message.egressBytesPerSecond = object.egressBytesPerSecond ?? 0;
+    return message;
+  },
+};
+
+function createBaseKubernetesEmptyNode(): KubernetesEmptyNode {
+  return { virtualMachineId: "", emptySinceTime: undefined };
+}
+
+export const KubernetesEmptyNode: MessageFns<KubernetesEmptyNode> = {
+  encode(message: KubernetesEmptyNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.virtualMachineId !== "") {
+      writer.uint32(10).string(message.virtualMachineId);
+    }
+    if (message.emptySinceTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.emptySinceTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesEmptyNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesEmptyNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.virtualMachineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.emptySinceTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesEmptyNode {
+    return {
+      virtualMachineId: isSet(object.virtualMachineId)
+        ? globalThis.String(object.virtualMachineId)
+        : isSet(object.virtual_machine_id)
+        ? globalThis.String(object.virtual_machine_id)
+        : "",
+      emptySinceTime: isSet(object.emptySinceTime)
+        ? fromJsonTimestamp(object.emptySinceTime)
+        : isSet(object.empty_since_time)
+        ? fromJsonTimestamp(object.empty_since_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: KubernetesEmptyNode): unknown {
+    const obj: any = {};
+    if (message.virtualMachineId !== "") {
+      obj.virtualMachineId = message.virtualMachineId;
+    }
+    if (message.emptySinceTime !== undefined) {
+      obj.emptySinceTime = message.emptySinceTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesEmptyNode>, I>>(base?: I): KubernetesEmptyNode {
+    return KubernetesEmptyNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesEmptyNode>, I>>(object: I): KubernetesEmptyNode {
+    const message = createBaseKubernetesEmptyNode();
+    message.virtualMachineId = object.virtualMachineId ?? "";
+    message.emptySinceTime = object.emptySinceTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseKubernetesNodePoolHealth(): KubernetesNodePoolHealth {
+  return { nodePoolId: "", unschedulablePodCount: 0, emptyNodes: [] };
+}
+
+export const KubernetesNodePoolHealth: MessageFns<KubernetesNodePoolHealth> = {
+  encode(message: KubernetesNodePoolHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodePoolId !== "") {
+      writer.uint32(10).string(message.nodePoolId);
+    }
+    if (message.unschedulablePodCount !== 0) {
+      writer.uint32(16).uint32(message.unschedulablePodCount);
+    }
+    for (const v of message.emptyNodes) {
+      KubernetesEmptyNode.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesNodePoolHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesNodePoolHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodePoolId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unschedulablePodCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emptyNodes.push(KubernetesEmptyNode.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesNodePoolHealth {
+    return {
+      nodePoolId: isSet(object.nodePoolId)
+        ? globalThis.String(object.nodePoolId)
+        : isSet(object.node_pool_id)
+        ? globalThis.String(object.node_pool_id)
+        : "",
+      unschedulablePodCount: isSet(object.unschedulablePodCount)
+        ? globalThis.Number(object.unschedulablePodCount)
+        : isSet(object.unschedulable_pod_count)
+        ? globalThis.Number(object.unschedulable_pod_count)
+        : 0,
+      emptyNodes: globalThis.Array.isArray(object?.emptyNodes)
+        ? object.emptyNodes.map((e: any) => KubernetesEmptyNode.fromJSON(e))
+        : globalThis.Array.isArray(object?.empty_nodes)
+        ? object.empty_nodes.map((e: any) => KubernetesEmptyNode.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: KubernetesNodePoolHealth): unknown {
+    const obj: any = {};
+    if (message.nodePoolId !== "") {
+      obj.nodePoolId = message.nodePoolId;
+    }
+    if (message.unschedulablePodCount !== 0) {
+      obj.unschedulablePodCount = Math.round(message.unschedulablePodCount);
+    }
+    if (message.emptyNodes?.length) {
+      obj.emptyNodes = message.emptyNodes.map((e) => KubernetesEmptyNode.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesNodePoolHealth>, I>>(base?: I): KubernetesNodePoolHealth {
+    return KubernetesNodePoolHealth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesNodePoolHealth>, I>>(object: I): KubernetesNodePoolHealth {
+    const message = createBaseKubernetesNodePoolHealth();
+    message.nodePoolId = object.nodePoolId ?? "";
+    message.unschedulablePodCount = object.unschedulablePodCount ?? 0;
+    message.emptyNodes = object.emptyNodes?.map((e) => KubernetesEmptyNode.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKubernetesClusterHealth(): KubernetesClusterHealth {
+  return {
+    observeTime: undefined,
+    readyNodeCount: 0,
+    notReadyNodeCount: 0,
+    runningPodCount: 0,
+    pendingPodCount: 0,
+    failedPodCount: 0,
+    traffic: undefined,
+    nodePools: [],
+    stale: false,
+    receiveTime: undefined,
+  };
+}
+
+export const KubernetesClusterHealth: MessageFns<KubernetesClusterHealth> = {
+  encode(message: KubernetesClusterHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.observeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.observeTime), writer.uint32(10).fork()).join();
+    }
+    if (message.readyNodeCount !== 0) {
+      writer.uint32(16).uint32(message.readyNodeCount);
+    }
+    if (message.notReadyNodeCount !== 0) {
+      writer.uint32(24).uint32(message.notReadyNodeCount);
+    }
+    if (message.runningPodCount !== 0) {
+      writer.uint32(32).uint32(message.runningPodCount);
+    }
+    if (message.pendingPodCount !== 0) {
+      writer.uint32(40).uint32(message.pendingPodCount);
+    }
+    if (message.failedPodCount !== 0) {
+      writer.uint32(48).uint32(message.failedPodCount);
+    }
+    if (message.traffic !== undefined) {
+      KubernetesClusterTraffic.encode(message.traffic, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.nodePools) {
+      KubernetesNodePoolHealth.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.stale !== false) {
+      writer.uint32(72).bool(message.stale);
+    }
+    if (message.receiveTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.receiveTime), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesClusterHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesClusterHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.observeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.readyNodeCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.notReadyNodeCount = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.runningPodCount = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pendingPodCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.failedPodCount = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traffic = KubernetesClusterTraffic.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nodePools.push(KubernetesNodePoolHealth.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.receiveTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesClusterHealth {
+    return {
+      observeTime: isSet(object.observeTime)
+        ? fromJsonTimestamp(object.observeTime)
+        : isSet(object.observe_time)
+        ? fromJsonTimestamp(object.observe_time)
+        : undefined,
+      readyNodeCount: isSet(object.readyNodeCount)
+        ? globalThis.Number(object.readyNodeCount)
+        : isSet(object.ready_node_count)
+        ? globalThis.Number(object.ready_node_count)
+        : 0,
+      notReadyNodeCount: isSet(object.notReadyNodeCount)
+        ? globalThis.Number(object.notReadyNodeCount)
+        : isSet(object.not_ready_node_count)
+        ? globalThis.Number(object.not_ready_node_count)
+        : 0,
+      runningPodCount: isSet(object.runningPodCount)
+        ? globalThis.Number(object.runningPodCount)
+        : isSet(object.running_pod_count)
+        ? globalThis.Number(object.running_pod_count)
+        : 0,
+      pendingPodCount: isSet(object.pendingPodCount)
+        ? globalThis.Number(object.pendingPodCount)
+        : isSet(object.pending_pod_count)
+        ? globalThis.Number(object.pending_pod_count)
+        : 0,
+      failedPodCount: isSet(object.failedPodCount)
+        ? globalThis.Number(object.failedPodCount)
+        : isSet(object.failed_pod_count)
+        ? globalThis.Number(object.failed_pod_count)
+        : 0,
+      traffic: isSet(object.traffic) ? KubernetesClusterTraffic.fromJSON(object.traffic) : undefined,
+      nodePools: globalThis.Array.isArray(object?.nodePools)
+        ? object.nodePools.map((e: any) => KubernetesNodePoolHealth.fromJSON(e))
+        : globalThis.Array.isArray(object?.node_pools)
+        ? object.node_pools.map((e: any) => KubernetesNodePoolHealth.fromJSON(e))
+        : [],
+      stale: isSet(object.stale) ? globalThis.Boolean(object.stale) : false,
+      receiveTime: isSet(object.receiveTime)
+        ? fromJsonTimestamp(object.receiveTime)
+        : isSet(object.receive_time)
+        ? fromJsonTimestamp(object.receive_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: KubernetesClusterHealth): unknown {
+    const obj: any = {};
+    if (message.observeTime !== undefined) {
+      obj.observeTime = message.observeTime.toISOString();
+    }
+    if (message.readyNodeCount !== 0) {
+      obj.readyNodeCount = Math.round(message.readyNodeCount);
+    }
+    if (message.notReadyNodeCount !== 0) {
+      obj.notReadyNodeCount = Math.round(message.notReadyNodeCount);
+    }
+    if (message.runningPodCount !== 0) {
+      obj.runningPodCount = Math.round(message.runningPodCount);
+    }
+    if (message.pendingPodCount !== 0) {
+      obj.pendingPodCount = Math.round(message.pendingPodCount);
+    }
+    if (message.failedPodCount !== 0) {
+      obj.failedPodCount = Math.round(message.failedPodCount);
+    }
+    if (message.traffic !== undefined) {
+      obj.traffic = KubernetesClusterTraffic.toJSON(message.traffic);
+    }
+    if (message.nodePools?.length) {
+      obj.nodePools = message.nodePools.map((e) => KubernetesNodePoolHealth.toJSON(e));
+    }
+    if (message.stale !== false) {
+      obj.stale = message.stale;
+    }
+    if (message.receiveTime !== undefined) {
+      obj.receiveTime = message.receiveTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesClusterHealth>, I>>(base?: I): KubernetesClusterHealth {
+    return KubernetesClusterHealth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesClusterHealth>, I>>(object: I): KubernetesClusterHealth {
+    const message = createBaseKubernetesClusterHealth();
+    message.observeTime = object.observeTime ?? undefined;
+    message.readyNodeCount = object.readyNodeCount ?? 0;
+    message.notReadyNodeCount = object.notReadyNodeCount ?? 0;
+    message.runningPodCount = object.runningPodCount ?? 0;
+    message.pendingPodCount = object.pendingPodCount ?? 0;
+    message.failedPodCount = object.failedPodCount ?? 0;
+    message.traffic = (object.traffic !== undefined && object.traffic !== null)
+      ? KubernetesClusterTraffic.fromPartial(object.traffic)
+      : undefined;
+    message.nodePools = object.nodePools?.map((e) => KubernetesNodePoolHealth.fromPartial(e)) || [];
+    message.stale = object.stale ?? false;
+    message.receiveTime = object.receiveTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReportKubernetesClusterHealthRequest(): ReportKubernetesClusterHealthRequest {
+  return { clusterId: "", health: undefined };
+}
+
+export const ReportKubernetesClusterHealthRequest: MessageFns<ReportKubernetesClusterHealthRequest> = {
+  encode(message: ReportKubernetesClusterHealthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.health !== undefined) {
+      KubernetesClusterHealth.encode(message.health, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportKubernetesClusterHealthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportKubernetesClusterHealthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.health = KubernetesClusterHealth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportKubernetesClusterHealthRequest {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      health: isSet(object.health) ? KubernetesClusterHealth.fromJSON(object.health) : undefined,
+    };
+  },
+
+  toJSON(message: ReportKubernetesClusterHealthRequest): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.health !== undefined) {
+      obj.health = KubernetesClusterHealth.toJSON(message.health);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportKubernetesClusterHealthRequest>, I>>(
+    base?: I,
+  ): ReportKubernetesClusterHealthRequest {
+    return ReportKubernetesClusterHealthRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportKubernetesClusterHealthRequest>, I>>(
+    object: I,
+  ): ReportKubernetesClusterHealthRequest {
+    const message = createBaseReportKubernetesClusterHealthRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.health = (object.health !== undefined && object.health !== null)
+      ? KubernetesClusterHealth.fromPartial(object.health)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReportKubernetesClusterHealthResponse(): ReportKubernetesClusterHealthResponse {
+  return { accepted: false, health: undefined };
+}
+
+export const ReportKubernetesClusterHealthResponse: MessageFns<ReportKubernetesClusterHealthResponse> = {
+  encode(message: ReportKubernetesClusterHealthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== false) {
+      writer.uint32(8).bool(message.accepted);
+    }
+    if (message.health !== undefined) {
+      KubernetesClusterHealth.encode(message.health, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportKubernetesClusterHealthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportKubernetesClusterHealthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.health = KubernetesClusterHealth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportKubernetesClusterHealthResponse {
+    return {
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+      health: isSet(object.health) ? KubernetesClusterHealth.fromJSON(object.health) : undefined,
+    };
+  },
+
+  toJSON(message: ReportKubernetesClusterHealthResponse): unknown {
+    const obj: any = {};
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    if (message.health !== undefined) {
+      obj.health = KubernetesClusterHealth.toJSON(message.health);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportKubernetesClusterHealthResponse>, I>>(
+    base?: I,
+  ): ReportKubernetesClusterHealthResponse {
+    return ReportKubernetesClusterHealthResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportKubernetesClusterHealthResponse>, I>>(
+    object: I,
+  ): ReportKubernetesClusterHealthResponse {
+    const message = createBaseReportKubernetesClusterHealthResponse();
+    message.accepted = object.accepted ?? false;
+    message.health = (object.health !== undefined && object.health !== null)
+      ? KubernetesClusterHealth.fromPartial(object.health)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNodePoolScalingEvent(): NodePoolScalingEvent {
+  return {
+    id: "",
+    nodePoolId: "",
+    clusterId: "",
+    tenantId: "",
+    fromNodeCount: 0,
+    toNodeCount: 0,
+    reason: 0,
+    unschedulablePodCount: 0,
+    removedNodeIds: [],
+    observeTime: undefined,
+    outcome: 0,
+    refusedReason: "",
+    message: "",
+    operationId: "",
+    createTime: undefined,
+  };
+}
+
+export const NodePoolScalingEvent: MessageFns<NodePoolScalingEvent> = {
+  encode(message: NodePoolScalingEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.nodePoolId !== "") {
+      writer.uint32(18).string(message.nodePoolId);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(26).string(message.clusterId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(34).string(message.tenantId);
+    }
+    if (message.fromNodeCount !== 0) {
+      writer.uint32(40).uint32(message.fromNodeCount);
+    }
+    if (message.toNodeCount !== 0) {
+      writer.uint32(48).uint32(message.toNodeCount);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(56).int32(message.reason);
+    }
+    if (message.unschedulablePodCount !== 0) {
+      writer.uint32(64).uint32(message.unschedulablePodCount);
+    }
+    for (const v of message.removedNodeIds) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.observeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.observeTime), writer.uint32(82).fork()).join();
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(88).int32(message.outcome);
+    }
+    if (message.refusedReason !== "") {
+      writer.uint32(98).string(message.refusedReason);
+    }
+    if (message.message !== "") {
+      writer.uint32(106).string(message.message);
+    }
+    if (message.operationId !== "") {
+      writer.uint32(114).string(message.operationId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(122).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodePoolScalingEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodePoolScalingEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodePoolId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fromNodeCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.toNodeCount = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unschedulablePodCount = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.removedNodeIds.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.observeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.refusedReason = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.operationId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodePoolScalingEvent {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      nodePoolId: isSet(object.nodePoolId)
+        ? globalThis.String(object.nodePoolId)
+        : isSet(object.node_pool_id)
+        ? globalThis.String(object.node_pool_id)
+        : "",
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      fromNodeCount: isSet(object.fromNodeCount)
+        ? globalThis.Number(object.fromNodeCount)
+        : isSet(object.from_node_count)
+        ? globalThis.Number(object.from_node_count)
+        : 0,
+      toNodeCount: isSet(object.toNodeCount)
+        ? globalThis.Number(object.toNodeCount)
+        : isSet(object.to_node_count)
+        ? globalThis.Number(object.to_node_count)
+        : 0,
+      reason: isSet(object.reason) ? nodePoolScalingReasonFromJSON(object.reason) : 0,
+      unschedulablePodCount: isSet(object.unschedulablePodCount)
+        ? globalThis.Number(object.unschedulablePodCount)
+        : isSet(object.unschedulable_pod_count)
+        ? globalThis.Number(object.unschedulable_pod_count)
+        : 0,
+      removedNodeIds: globalThis.Array.isArray(object?.removedNodeIds)
+        ? object.removedNodeIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.removed_node_ids)
+        ? object.removed_node_ids.map((e: any) => globalThis.String(e))
+        : [],
+      observeTime: isSet(object.observeTime)
+        ? fromJsonTimestamp(object.observeTime)
+        : isSet(object.observe_time)
+        ? fromJsonTimestamp(object.observe_time)
+        : undefined,
+      outcome: isSet(object.outcome) ? nodePoolScalingOutcomeFromJSON(object.outcome) : 0,
+      refusedReason: isSet(object.refusedReason)
+        ? globalThis.String(object.refusedReason)
+        : isSet(object.refused_reason)
+        ? globalThis.String(object.refused_reason)
+        : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      operationId: isSet(object.operationId)
+        ? globalThis.String(object.operationId)
+        : isSet(object.operation_id)
+        ? globalThis.String(object.operation_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: NodePoolScalingEvent): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.nodePoolId !== "") {
+      obj.nodePoolId = message.nodePoolId;
+    }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.fromNodeCount !== 0) {
+      obj.fromNodeCount = Math.round(message.fromNodeCount);
+    }
+    if (message.toNodeCount !== 0) {
+      obj.toNodeCount = Math.round(message.toNodeCount);
+    }
+    if (message.reason !== 0) {
+      obj.reason = nodePoolScalingReasonToJSON(message.reason);
+    }
+    if (message.unschedulablePodCount !== 0) {
+      obj.unschedulablePodCount = Math.round(message.unschedulablePodCount);
+    }
+    if (message.removedNodeIds?.length) {
+      obj.removedNodeIds = message.removedNodeIds;
+    }
+    if (message.observeTime !== undefined) {
+      obj.observeTime = message.observeTime.toISOString();
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = nodePoolScalingOutcomeToJSON(message.outcome);
+    }
+    if (message.refusedReason !== "") {
+      obj.refusedReason = message.refusedReason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.operationId !== "") {
+      obj.operationId = message.operationId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NodePoolScalingEvent>, I>>(base?: I): NodePoolScalingEvent {
+    return NodePoolScalingEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NodePoolScalingEvent>, I>>(object: I): NodePoolScalingEvent {
+    const message = createBaseNodePoolScalingEvent();
+    message.id = object.id ?? "";
+    message.nodePoolId = object.nodePoolId ?? "";
+    message.clusterId = object.clusterId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.fromNodeCount = object.fromNodeCount ?? 0;
+    message.toNodeCount = object.toNodeCount ?? 0;
+    message.reason = object.reason ?? 0;
+    message.unschedulablePodCount = object.unschedulablePodCount ?? 0;
+    message.removedNodeIds = object.removedNodeIds?.map((e) => e) || [];
+    message.observeTime = object.observeTime ?? undefined;
+    message.outcome = object.outcome ?? 0;
+    message.refusedReason = object.refusedReason ?? "";
+    message.message = object.message ?? "";
+    message.operationId = object.operationId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListNodePoolScalingEventsRequest(): ListNodePoolScalingEventsRequest {
+  return { pageSize: 0, pageToken: "", filter: "" };
+}
+
+export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEventsRequest> = {
+  encode(message: ListNodePoolScalingEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.filter !== "") {
+      writer.uint32(26).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodePoolScalingEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodePoolScalingEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodePoolScalingEventsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: ListNodePoolScalingEventsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNodePoolScalingEventsRequest>, I>>(
+    base?: I,
+  ): ListNodePoolScalingEventsRequest {
+    return ListNodePoolScalingEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNodePoolScalingEventsRequest>, I>>(
+    object: I,
+  ): ListNodePoolScalingEventsRequest {
+    const message = createBaseListNodePoolScalingEventsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
+function createBaseListNodePoolScalingEventsResponse(): ListNodePoolScalingEventsResponse {
+  return { events: [], nextPageToken: "" };
+}
+
+export const ListNodePoolScalingEventsResponse: MessageFns<ListNodePoolScalingEventsResponse> = {
+  encode(message: ListNodePoolScalingEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      NodePoolScalingEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodePoolScalingEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodePoolScalingEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(NodePoolScalingEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodePoolScalingEventsResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => NodePoolScalingEvent.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListNodePoolScalingEventsResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => NodePoolScalingEvent.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNodePoolScalingEventsResponse>, I>>(
+    base?: I,
+  ): ListNodePoolScalingEventsResponse {
+    return ListNodePoolScalingEventsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNodePoolScalingEventsResponse>, I>>(
+    object: I,
+  ): ListNodePoolScalingEventsResponse {
+    const message = createBaseListNodePoolScalingEventsResponse();
+    message.events = object.events?.map((e) => NodePoolScalingEvent.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * KubernetesAddonService: what runs on and around a tenant's Kubernetes clusters (issue 14):
  * the platform's plugin catalogue and each cluster's installed plugins (K8S-8), and bastion VMs
@@ -6602,6 +8157,43 @@ export const KubernetesAddonServiceService = {
     responseDeserialize: (value: Buffer): ReportServiceMeshBindingStatusResponse =>
       ReportServiceMeshBindingStatusResponse.decode(value),
   },
+  /**
+   * An agent's report of what it sees inside a cluster (K8S-11): nodes ready and not, pods by
+   * phase, optional traffic, and per node pool what the autoscaler needs. A report older than the
+   * one stored is ignored (accepted false). Agents only, inside their scope (the cluster's control
+   * plane group); the latest report is the cluster's `health`.
+   */
+  reportKubernetesClusterHealth: {
+    path: "/rackplane.v1.KubernetesAddonService/ReportKubernetesClusterHealth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportKubernetesClusterHealthRequest): Buffer =>
+      Buffer.from(ReportKubernetesClusterHealthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportKubernetesClusterHealthRequest =>
+      ReportKubernetesClusterHealthRequest.decode(value),
+    responseSerialize: (value: ReportKubernetesClusterHealthResponse): Buffer =>
+      Buffer.from(ReportKubernetesClusterHealthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportKubernetesClusterHealthResponse =>
+      ReportKubernetesClusterHealthResponse.decode(value),
+  },
+  /**
+   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
+   * to another, why, the reported figures it acted on, and whether it started or was refused. A
+   * pool's with `node_pool_id = "…"`.
+   */
+  listNodePoolScalingEvents: {
+    path: "/rackplane.v1.KubernetesAddonService/ListNodePoolScalingEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNodePoolScalingEventsRequest): Buffer =>
+      Buffer.from(ListNodePoolScalingEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNodePoolScalingEventsRequest =>
+      ListNodePoolScalingEventsRequest.decode(value),
+    responseSerialize: (value: ListNodePoolScalingEventsResponse): Buffer =>
+      Buffer.from(ListNodePoolScalingEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNodePoolScalingEventsResponse =>
+      ListNodePoolScalingEventsResponse.decode(value),
+  },
 } as const;
 
 export interface KubernetesAddonServiceServer extends UntypedServiceImplementation {
@@ -6694,6 +8286,22 @@ export interface KubernetesAddonServiceServer extends UntypedServiceImplementati
     ReportServiceMeshBindingStatusRequest,
     ReportServiceMeshBindingStatusResponse
   >;
+  /**
+   * An agent's report of what it sees inside a cluster (K8S-11): nodes ready and not, pods by
+   * phase, optional traffic, and per node pool what the autoscaler needs. A report older than the
+   * one stored is ignored (accepted false). Agents only, inside their scope (the cluster's control
+   * plane group); the latest report is the cluster's `health`.
+   */
+  reportKubernetesClusterHealth: handleUnaryCall<
+    ReportKubernetesClusterHealthRequest,
+    ReportKubernetesClusterHealthResponse
+  >;
+  /**
+   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
+   * to another, why, the reported figures it acted on, and whether it started or was refused. A
+   * pool's with `node_pool_id = "…"`.
+   */
+  listNodePoolScalingEvents: handleUnaryCall<ListNodePoolScalingEventsRequest, ListNodePoolScalingEventsResponse>;
 }
 
 export interface KubernetesAddonServiceClient extends Client {
@@ -7087,6 +8695,47 @@ export interface KubernetesAddonServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportServiceMeshBindingStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * An agent's report of what it sees inside a cluster (K8S-11): nodes ready and not, pods by
+   * phase, optional traffic, and per node pool what the autoscaler needs. A report older than the
+   * one stored is ignored (accepted false). Agents only, inside their scope (the cluster's control
+   * plane group); the latest report is the cluster's `health`.
+   */
+  reportKubernetesClusterHealth(
+    request: ReportKubernetesClusterHealthRequest,
+    callback: (error: ServiceError | null, response: ReportKubernetesClusterHealthResponse) => void,
+  ): ClientUnaryCall;
+  reportKubernetesClusterHealth(
+    request: ReportKubernetesClusterHealthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportKubernetesClusterHealthResponse) => void,
+  ): ClientUnaryCall;
+  reportKubernetesClusterHealth(
+    request: ReportKubernetesClusterHealthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportKubernetesClusterHealthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
+   * to another, why, the reported figures it acted on, and whether it started or was refused. A
+   * pool's with `node_pool_id = "…"`.
+   */
+  listNodePoolScalingEvents(
+    request: ListNodePoolScalingEventsRequest,
+    callback: (error: ServiceError | null, response: ListNodePoolScalingEventsResponse) => void,
+  ): ClientUnaryCall;
+  listNodePoolScalingEvents(
+    request: ListNodePoolScalingEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNodePoolScalingEventsResponse) => void,
+  ): ClientUnaryCall;
+  listNodePoolScalingEvents(
+    request: ListNodePoolScalingEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNodePoolScalingEventsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const KubernetesAddonServiceClient = makeGenericClientConstructor(
@@ -7101,6 +8750,10 @@ export const KubernetesAddonServiceClient = makeGenericClientConstructor(
   service: typeof KubernetesAddonServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -7134,6 +8787,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {
