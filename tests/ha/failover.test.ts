@@ -39,7 +39,8 @@ beforeAll(async () => {
       // Each replica's sessions named, for pg_stat_activity in a failure's report.
       startServerProcess(`${cluster!.url}?application_name=rackplane-${i}`, {
         // The second replica reads Get and List calls from the standby (read routing), which the
-        // switchover restarts and then promotes: its reads fall back to the primary meanwhile.
+        // switchover promotes: its read sessions are cut and its reads fall back to the primary
+        // until HAProxy sends them to the demoted node.
         ...(i === 1 ? { DATABASE_READ_URL: `${cluster!.readUrl}?application_name=rackplane-${i}-read` } : {}),
         RACKPLANE_LEASE_SECONDS: "5",
         RACKPLANE_DB_POOL: "10",
