@@ -26,7 +26,7 @@ import { requireTenantEnabled } from "../tenant-guard.js";
 import { requirePluginsSupport } from "./addons/cluster-plugins.js";
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { clusterUsers, lockCluster, type KubernetesCluster } from "./cluster-queries.js";
-import { CLUSTER, deleteNodeVms, insertNodeVm, setClusterStatus } from "./clusters.js";
+import { CLUSTER, deleteNodeVms, insertNodeVms, setClusterStatus } from "./clusters.js";
 import { catalogueVersion } from "./versions.js";
 import type { Operation } from "../operations/operations.js";
 
@@ -240,18 +240,16 @@ async function insertSurgeNodes(
       where cluster_id = ? and ${poolId === "" ? "node_pool_id is null" : "node_pool_id = ?"}`,
     poolId === "" ? [cluster.id] : [cluster.id, poolId],
   );
-  const surge: SurgeNode[] = [];
-  for (const [index, node] of placed.entries()) {
-    const vm = await insertNodeVm(
-      em,
-      ctx,
-      { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version },
-      { ...node, ordinal: (highest?.ordinal ?? 0) + index + 1 },
-      poolId === "" ? null : poolId,
-    );
-    surge.push({ virtualMachineId: vm.id, name: vm.name, operationId: vm.operationId });
-  }
-  return surge;
+  const written = await insertNodeVms(
+    em,
+    ctx,
+    { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version },
+    placed.map((node, index) => ({
+      node: { ...node, ordinal: (highest?.ordinal ?? 0) + index + 1 },
+      nodePoolId: poolId === "" ? null : poolId,
+    })),
+  );
+  return written.map((vm) => ({ virtualMachineId: vm.id, name: vm.name, operationId: vm.operationId }));
 }
 
 type WorkflowState = Pick<StepPayload, "clusterId" | "name" | "upgradeOperationId" | "version" | "totalNodes" | "reservedSurge">;
