@@ -34,6 +34,7 @@ import type {
   TaintEffect as DomainTaintEffect,
 } from "../domain/kubernetes.js";
 import { timestamp } from "./convert.js";
+import { associationMessage, clusterPluginMessage } from "./kubernetes-addon-service.js";
 
 export function versionMessage(version: KubernetesVersion) {
   return create(KubernetesVersionSchema, {
@@ -253,5 +254,7 @@ export function clusterViewMessage(view: ClusterView) {
         version: node.kubernetesVersion,
       }),
     ),
+    plugins: view.plugins.map(clusterPluginMessage),
+    bastions: view.bastions.map(associationMessage),
   };
 }

@@ -35,11 +35,15 @@ const names = new Map<string, string>();
 export async function readRows<T extends object>(em: EntityManager, entity: EntityName<T>, query: ReadQuery): Promise<T[]> {
   const meta = em.getMetadata().get(entity);
   const driver = em.getDriver();
+  const rows = await readPlainRows<Record<string, unknown>>(em, query);
+  return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
+}
+
+/** The rows of `query` as PostgreSQL's driver gives them (snake case, jsonb parsed), for a read
+ * shaped by hand (a cluster's view in one statement); the same routing as `readRows`. */
+export async function readPlainRows<T extends object>(em: EntityManager, query: ReadQuery): Promise<T[]> {
   const text = numbered(query.sql, query.params.length);
-  if (em.isInTransaction() || text === undefined) {
-    const rows = await em.execute<Record<string, unknown>[]>(query.sql, [...query.params]);
-    return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
-  }
+  if (em.isInTransaction() || text === undefined) return em.execute<T[]>(query.sql, [...query.params]);
   const pool = (await em.getConnection().getNativeClient()) as pg.Pool;
   const name = statementName(text);
   const values = query.params as unknown[];
@@ -75,7 +79,7 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
       results: result.rowCount ?? 0,
     });
   }
-  return result.rows.map((row) => driver.mapResult(row, meta) as unknown as T);
+  return result.rows as T[];
 }
 
 /** Runs one statement on a pooled connection; a connection whose prepared statement went stale

@@ -122,7 +122,14 @@ describe("plugins on a cluster", () => {
       ["cert-manager", KubernetesClusterPluginStatus.ACTIVE, ""],
     ]);
     metricsId = after.plugins[0]!.id;
-    expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    const view = await k8s().getKubernetesCluster({ id: clusterId });
+    expect(view.cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    // The cluster's view lists its plugins by name, as the plugins' own reads show them.
+    expect(view.plugins.map((p) => [p.plugin, p.version, p.status, p.statusMessage])).toEqual([
+      ["cert-manager", "v1.15.3", KubernetesClusterPluginStatus.ACTIVE, ""],
+      ["metrics-server", "0.7.1", KubernetesClusterPluginStatus.ACTIVE, ""],
+    ]);
+    expect(view.plugins[1]).toEqual((await addons().getKubernetesClusterPlugin({ id: metricsId })).plugin);
   });
 
   it("an incompatible version at creation refuses the whole cluster, naming both versions, and leaves nothing", async () => {
@@ -218,6 +225,8 @@ describe("plugins on a cluster", () => {
       message: "deployment scaled to 0",
     });
     expect(inactive.plugin).toMatchObject({ status: KubernetesClusterPluginStatus.INACTIVE, statusMessage: "deployment scaled to 0" });
+    const inView = (await k8s().getKubernetesCluster({ id: clusterId })).plugins.find((p) => p.id === metricsId);
+    expect(inView).toMatchObject({ status: KubernetesClusterPluginStatus.INACTIVE, statusMessage: "deployment scaled to 0" });
     expect(
       await failure(reporter.reportKubernetesClusterPluginStatus({ id: metricsId, status: KubernetesClusterPluginStatus.ERROR })),
     ).toMatchObject({ code: Code.InvalidArgument, reason: "STATUS_MESSAGE_REQUIRED" });

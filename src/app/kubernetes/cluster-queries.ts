@@ -1,8 +1,10 @@
-// Reading clusters (K8S-2): one cluster with its pools and every node — VM, pool, role, host and
-// state — in one query whatever its size (no query per node), and pages of clusters with
+// Reading clusters (K8S-2): one cluster with its pools, every node — VM, pool, role, host and
+// state — its plugins and bastions in one query whatever its size (no query per node), and pages of clusters with
 // their pools in two. Tenant principals see their own tenant's clusters only; another tenant's
 // answers NOT_FOUND, as one that does not exist.
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { BastionAssociation } from "../../domain/bastions.js";
+import type { VirtualMachineState } from "../../domain/compute.js";
 import { NotFoundError } from "../../domain/errors.js";
 import { requireEtag } from "../../domain/etag.js";
 import { field, resourceTimes } from "../../domain/filter-schema.js";
@@ -15,8 +17,10 @@ import {
   type StorageClassSpec,
   type Taint,
 } from "../../domain/kubernetes.js";
+import type { ClusterPlugin, ClusterPluginStatus } from "../../domain/kubernetes-plugins.js";
 import { isTenantRole, requireRole } from "../../domain/principal.js";
 import { executeBound } from "../../persistence/bound.js";
+import { readPlainRows } from "../../persistence/reads.js";
 import { KubernetesCluster as ClusterEntity, KubernetesNodePool } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -92,6 +96,10 @@ export interface ClusterView {
   readonly tenantName: string;
   /** The control plane first, then each pool's, in creation order. */
   readonly nodes: readonly ClusterNode[];
+  /** Its installed plugins, by name (K8S-8). */
+  readonly plugins: readonly ClusterPlugin[];
+  /** The bastions serving it, by VM name (K8S-10). */
+  readonly bastions: readonly BastionAssociation[];
 }
 
 export interface ClusterSummary {
@@ -121,27 +129,35 @@ export async function getCluster(db: Database, ctx: CallContext, id: string): Pr
 
 /**
  * The cluster view, for whoever was already allowed to see it: ONE query whatever the cluster's
- * size — the cluster, its tenant's name, its pools and its live nodes with their hosts, the last two
- * aggregated as JSON (each node a short array: no per-node object keys to build or parse).
+ * size (a prepared statement outside transactions, persistence/reads.ts) — the cluster, its
+ * tenant's name, its pools and its live nodes with their hosts, the last two aggregated as JSON
+ * (each node a short array: no per-node object keys to build or parse).
  */
 export async function readCluster(em: EntityManager, id: string): Promise<ClusterView> {
-  const [row] = await executeBound<{
+  const [row] = await readPlainRows<{
     cluster: Record<string, unknown>;
     tenant_name: string;
     pools: Record<string, unknown>[];
     nodes: [string, string, string | null, "CONTROL_PLANE" | "WORKER", string, string | null, string, string][];
-  }>(
-    em,
-    `select to_jsonb(c) as cluster, t.name as tenant_name,
+    plugins: Record<string, unknown>[];
+    bastions: [string, number, string, string, string, string, string, VirtualMachineState, string[] | null][];
+  }>(em, {
+    sql: `select to_jsonb(c) as cluster, t.name as tenant_name,
             coalesce((select jsonb_agg(to_jsonb(p) order by p.id) from kubernetes_node_pool p where p.cluster_id = c.id), '[]') as pools,
             coalesce((select jsonb_agg(jsonb_build_array(vm.id, vm.name, vm.node_pool_id, vm.role, vm.baremetal_id, b.name, vm.state,
                                                           vm.kubernetes_version)
                                        order by vm.role = 'WORKER', vm.node_pool_id nulls first, vm.id)
                         from virtual_machine vm left join baremetal b on b.id = vm.baremetal_id
-                       where vm.cluster_id = c.id and vm.state <> 'DELETED'), '[]') as nodes
+                       where vm.cluster_id = c.id and vm.state <> 'DELETED'), '[]') as nodes,
+            coalesce((select jsonb_agg(to_jsonb(cp) order by cp.plugin) from kubernetes_cluster_plugin cp where cp.cluster_id = c.id), '[]')
+              as plugins,
+            coalesce((select jsonb_agg(jsonb_build_array(a.id, a.version, a.create_time, a.update_time, a.tenant_id, a.virtual_machine_id,
+                                                          vm.name, vm.state, vm.ip_addresses) order by vm.name, a.id)
+                        from bastion_cluster_association a join virtual_machine vm on vm.id = a.virtual_machine_id
+                       where a.cluster_id = c.id), '[]') as bastions
        from kubernetes_cluster c join tenant t on t.id = c.tenant_id where c.id = ?`,
-    [id],
-  );
+    params: [id],
+  });
   if (!row) throw new NotFoundError("kubernetes_cluster", id);
   const nodes: ClusterNode[] = new Array(row.nodes.length);
   for (let i = 0; i < row.nodes.length; i++) {
@@ -157,7 +173,27 @@ export async function readCluster(em: EntityManager, id: string): Promise<Cluste
       kubernetesVersion,
     };
   }
-  return { cluster: clusterOf(row.cluster), nodePools: row.pools.map(poolOf), tenantName: row.tenant_name, nodes };
+  const cluster = clusterOf(row.cluster);
+  return {
+    cluster,
+    nodePools: row.pools.map(poolOf),
+    tenantName: row.tenant_name,
+    nodes,
+    plugins: row.plugins.map(pluginOf),
+    bastions: row.bastions.map(([associationId, version, createTime, updateTime, tenantId, virtualMachineId, vmName, vmState, ips]) => ({
+      id: associationId,
+      version,
+      createTime: new Date(createTime),
+      updateTime: new Date(updateTime),
+      tenantId,
+      clusterId: cluster.id,
+      virtualMachineId,
+      clusterName: cluster.name,
+      virtualMachineName: vmName,
+      virtualMachineState: vmState,
+      ipAddresses: ips ?? [],
+    })),
+  };
 }
 
 /** A page of clusters the caller may see (AIP-160 filter, keyset pages), each with its pools. */
@@ -220,6 +256,26 @@ export async function lockCluster(em: EntityManager, ctx: CallContext, id: strin
   const cluster = clusterOf(row!.cluster);
   requireEtag(cluster.version, etag, "kubernetes_cluster", id);
   return cluster;
+}
+
+/** An installed plugin's row read as JSON (snake case, times as text) as the domain type. */
+function pluginOf(json: Record<string, unknown>): ClusterPlugin {
+  return {
+    id: json.id as string,
+    version: json.version as number,
+    createTime: new Date(json.create_time as string),
+    updateTime: new Date(json.update_time as string),
+    clusterId: json.cluster_id as string,
+    tenantId: json.tenant_id as string,
+    pluginId: json.plugin_id as string,
+    plugin: json.plugin as string,
+    pluginVersion: json.plugin_version as string,
+    targetVersion: json.target_version as string,
+    status: json.status as ClusterPluginStatus,
+    statusMessage: json.status_message as string,
+    statusTime: new Date(json.status_time as string),
+    activeOperationId: (json.active_operation_id as string | null) ?? null,
+  };
 }
 
 /** A pool row read as JSON (snake case, times as text) as the domain type. */

@@ -27,7 +27,7 @@ import {
   virtualMachineStateFromJSON,
   virtualMachineStateToJSON,
 } from "./compute.js";
-import { KubernetesPluginChoice } from "./kubernetes_addons.js";
+import { BastionAssociation, KubernetesClusterPlugin, KubernetesPluginChoice } from "./kubernetes_addons.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -858,6 +858,13 @@ export interface GetKubernetesClusterResponse {
     | undefined;
   /** Every node: the control plane first, then each pool's. */
   nodes: KubernetesNode[];
+  /**
+   * The plugins installed on it (K8S-8), by plugin name: each with its version, status and the
+   * agent's message.
+   */
+  plugins: KubernetesClusterPlugin[];
+  /** The bastion VMs that serve it (K8S-10), by VM name: each with the VM's state and addresses. */
+  bastions: BastionAssociation[];
 }
 
 /** Request of KubernetesService.ListKubernetesClusters. */
@@ -5544,7 +5551,7 @@ export const GetKubernetesClusterRequest: MessageFns<GetKubernetesClusterRequest
 };
 
 function createBaseGetKubernetesClusterResponse(): GetKubernetesClusterResponse {
-  return { cluster: undefined, tenant: undefined, nodes: [] };
+  return { cluster: undefined, tenant: undefined, nodes: [], plugins: [], bastions: [] };
 }
 
 export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterResponse> = {
@@ -5557,6 +5564,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
     }
     for (const v of message.nodes) {
       KubernetesNode.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.plugins) {
+      KubernetesClusterPlugin.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.bastions) {
+      BastionAssociation.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -5598,6 +5611,22 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
             message.nodes.push(KubernetesNode.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plugins.push(KubernetesClusterPlugin.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bastions.push(BastionAssociation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5615,6 +5644,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
       cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
       tenant: isSet(object.tenant) ? RelatedResource.fromJSON(object.tenant) : undefined,
       nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => KubernetesNode.fromJSON(e)) : [],
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesClusterPlugin.fromJSON(e))
+        : [],
+      bastions: globalThis.Array.isArray(object?.bastions)
+        ? object.bastions.map((e: any) => BastionAssociation.fromJSON(e))
+        : [],
     };
   },
 
@@ -5628,6 +5663,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
     }
     if (message.nodes?.length) {
       obj.nodes = message.nodes.map((e) => KubernetesNode.toJSON(e));
+    }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesClusterPlugin.toJSON(e));
+    }
+    if (message.bastions?.length) {
+      obj.bastions = message.bastions.map((e) => BastionAssociation.toJSON(e));
     }
     return obj;
   },
@@ -5644,6 +5685,8 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
       ? RelatedResource.fromPartial(object.tenant)
       : undefined;
     message.nodes = object.nodes?.map((e) => KubernetesNode.fromPartial(e)) || [];
+    message.plugins = object.plugins?.map((e) => KubernetesClusterPlugin.fromPartial(e)) || [];
+    message.bastions = object.bastions?.map((e) => BastionAssociation.fromPartial(e)) || [];
     return message;
   },
 };

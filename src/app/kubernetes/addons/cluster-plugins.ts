@@ -15,6 +15,7 @@ import {
   requirePluginChangeAllowed,
   requirePluginIdle,
   requireSupports,
+  type ClusterPlugin,
   type ClusterPluginStatus,
   type PluginVersion,
 } from "../../../domain/kubernetes-plugins.js";
@@ -34,23 +35,7 @@ import { cataloguePlugin } from "./plugin-catalogue.js";
 
 export const CLUSTER_PLUGIN = "kubernetes_cluster_plugin";
 
-/** A plugin installed on a cluster. */
-export interface ClusterPlugin {
-  readonly id: string;
-  readonly version: number;
-  readonly createTime: Date;
-  readonly updateTime: Date;
-  readonly clusterId: string;
-  readonly tenantId: string;
-  readonly pluginId: string;
-  readonly plugin: string;
-  readonly pluginVersion: string;
-  readonly targetVersion: string;
-  readonly status: ClusterPluginStatus;
-  readonly statusMessage: string;
-  readonly statusTime: Date;
-  readonly activeOperationId?: string | null;
-}
+export type { ClusterPlugin } from "../../../domain/kubernetes-plugins.js";
 
 export interface PluginChoice {
   readonly plugin: string;
