@@ -44,6 +44,12 @@ interface Group {
   readonly effective: Resources;
 }
 
+export interface PlacementOptions {
+  /** Hosts the cluster's control plane already runs on: a control-plane node placed now (an
+   * upgrade's surge node, which runs beside the node it replaces) goes on none of them. */
+  readonly controlPlaneHosts?: readonly string[];
+}
+
 /** The rule an INSUFFICIENT_CAPACITY refusal names, in its metadata's `rule`. */
 export const controlPlaneRule = "CONTROL_PLANE_DISTINCT_HOSTS";
 
@@ -53,7 +59,13 @@ export const controlPlaneRule = "CONTROL_PLANE_DISTINCT_HOSTS";
  * yet before doubling up, each by its group's policy. Reserves nothing: `reserveNodes` writes the
  * counters for what this returns, in the same transaction.
  */
-export async function placeCluster(sql: Sql, tenantId: string, demands: readonly NodeDemand[]): Promise<PlacedNode[]> {
+export async function placeCluster(
+  sql: Sql,
+  tenantId: string,
+  demands: readonly NodeDemand[],
+  options: PlacementOptions = {},
+): Promise<PlacedNode[]> {
+  const occupied = new Set(options.controlPlaneHosts ?? []);
   const sizes = await specificationSizes(sql, demands);
   const images = await usableImages(sql, demands);
   const asked = new Map<string, Resources>();
@@ -74,13 +86,18 @@ export async function placeCluster(sql: Sql, tenantId: string, demands: readonly
     // The demand's hosts ranked once: a host it has not used keeps its score until the demand uses
     // it, so the best fresh host for each node is the next in this ranking. Only a pool with more
     // nodes than fitting hosts ranks again, over every host that still fits, to double up.
-    const fresh = rank(group.policy, candidatesLeft(hosts.get(demand.groupId) ?? [], taken, size), size);
+    const fitting = candidatesLeft(hosts.get(demand.groupId) ?? [], taken, size);
+    const fresh = rank(
+      group.policy,
+      demand.role === "CONTROL_PLANE" && occupied.size > 0 ? fitting.filter((host) => !occupied.has(host.baremetalId)) : fitting,
+      size,
+    );
     for (let ordinal = 1; ordinal <= demand.count; ordinal++) {
       const left = fresh.length - (ordinal - 1);
       if (demand.role === "CONTROL_PLANE" && left <= 0) {
         throw new ResourceExhaustedError(
           "INSUFFICIENT_CAPACITY",
-          `the control plane needs ${demand.count} distinct hosts in group ${group.name} that can each take ${describe(size)}; only ${fresh.length} can (rule ${controlPlaneRule}: control-plane nodes never share a host)`,
+          `the control plane needs ${demand.count} distinct hosts in group ${group.name} that can each take ${describe(size)}${occupied.size > 0 ? ` besides the ${occupied.size} its running nodes use` : ""}; only ${fresh.length} can (rule ${controlPlaneRule}: control-plane nodes never share a host)`,
           { rule: controlPlaneRule, group_id: group.id, needed: String(demand.count), available: String(fresh.length) },
         );
       }
