@@ -60,6 +60,7 @@ export function templateMessage(template: KubernetesClusterTemplate) {
     description: template.description,
     tenantId: template.tenantId ?? "",
     ...specMessageParts({ version: template.kubernetesVersion ?? undefined, ...template.spec }),
+    plugins: (template.spec.plugins ?? []).map((choice) => ({ plugin: choice.plugin, version: choice.version })),
     revision: template.version,
     etag: etagOf(template.version),
     createTime: timestamp(template.createTime),

@@ -37,6 +37,12 @@ export interface PluginVersion {
 }
 
 /** A catalogue plugin as the rules need it. */
+/** A catalogue plugin and version chosen for a cluster (at its creation, or in a template). */
+export interface PluginChoice {
+  readonly plugin: string;
+  readonly version: string;
+}
+
 export interface CataloguePlugin {
   readonly id: string;
   readonly name: string;

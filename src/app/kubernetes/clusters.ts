@@ -189,7 +189,13 @@ export async function createCluster(
         kubernetesVersion: spec.version,
         controlPlaneGroupId: spec.controlPlane.groupId,
       };
-      await installPluginsAtCreation(em, ctx, cluster, request.plugins ?? [], operationId);
+      // The template's plugins, overridden by the request's by name (its others appended).
+      const chosen = request.plugins ?? [];
+      const plugins = [
+        ...(template?.plugins ?? []).map((choice) => chosen.find((own) => own.plugin === choice.plugin) ?? choice),
+        ...chosen.filter((own) => !template?.plugins.some((choice) => choice.plugin === own.plugin)),
+      ];
+      await installPluginsAtCreation(em, ctx, cluster, plugins, operationId);
     }),
   );
   const cluster = await getCluster(db, ctx, id);

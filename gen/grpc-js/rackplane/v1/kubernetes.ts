@@ -646,7 +646,16 @@ export interface KubernetesClusterTemplate {
     | Date
     | undefined;
   /** When it last changed (output only). */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /**
+   * Catalogue plugins a cluster made from it installs once ACTIVE (K8S-8); each plugin once. A
+   * template that names plugins names its version too: each plugin version must exist, be
+   * AVAILABLE and support it, checked when the template is saved and again at each creation.
+   * CreateKubernetesClusterRequest.plugins overrides them by plugin name.
+   */
+  plugins: KubernetesPluginChoice[];
 }
 
 export interface KubernetesClusterTemplate_LabelsEntry {
@@ -785,7 +794,7 @@ export interface UpdateKubernetesClusterTemplateRequest {
     | undefined;
   /**
    * The fields to change: name, description, version, control_plane, node_pools, network,
-   * storage_classes, labels (each replaced whole).
+   * storage_classes, labels, plugins (each replaced whole).
    */
   updateMask: string[] | undefined;
 }
@@ -824,7 +833,8 @@ export interface CreateKubernetesClusterRequest {
   requestId: string;
   /**
    * Catalogue plugins to install once the cluster is ACTIVE, as later steps of its creation
-   * (KubernetesAddonService lists them); each plugin once. Refused up front when a version is
+   * (KubernetesAddonService lists them); each plugin once. They override the template's plugins by
+   * plugin name (the template's others are installed too). Refused up front when a version is
    * withdrawn or does not support the cluster's Kubernetes version.
    */
   plugins: KubernetesPluginChoice[];
@@ -3198,6 +3208,7 @@ function createBaseKubernetesClusterTemplate(): KubernetesClusterTemplate {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    plugins: [],
   };
 }
 
@@ -3244,6 +3255,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(114).fork()).join();
+    }
+    for (const v of message.plugins) {
+      KubernetesPluginChoice.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -3376,6 +3390,14 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.plugins.push(KubernetesPluginChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3441,6 +3463,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesPluginChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -3494,6 +3519,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesPluginChoice.toJSON(e));
+    }
     return obj;
   },
 
@@ -3528,6 +3556,7 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.plugins = object.plugins?.map((e) => KubernetesPluginChoice.fromPartial(e)) || [];
     return message;
   },
 };

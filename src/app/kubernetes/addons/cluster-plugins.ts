@@ -16,6 +16,7 @@ import {
   requirePluginIdle,
   requireSupports,
   type ClusterPlugin,
+  type PluginChoice,
   type ClusterPluginStatus,
   type PluginVersion,
 } from "../../../domain/kubernetes-plugins.js";
@@ -35,12 +36,7 @@ import { cataloguePlugin } from "./plugin-catalogue.js";
 
 export const CLUSTER_PLUGIN = "kubernetes_cluster_plugin";
 
-export type { ClusterPlugin } from "../../../domain/kubernetes-plugins.js";
-
-export interface PluginChoice {
-  readonly plugin: string;
-  readonly version: string;
-}
+export type { ClusterPlugin, PluginChoice } from "../../../domain/kubernetes-plugins.js";
 
 export interface ClusterPluginChange {
   readonly plugin: ClusterPlugin;
