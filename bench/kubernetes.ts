@@ -9,12 +9,14 @@ import { IdentityService, Role } from "../gen/es/rackplane/v1/identity_pb.js";
 import { KubernetesClusterStatus, KubernetesService } from "../gen/es/rackplane/v1/kubernetes_pb.js";
 import { OperationService, OperationState } from "../gen/es/rackplane/v1/operation_pb.js";
 import { createSimulatedAgent } from "../src/agent/simulator.js";
-import { startBenchServer } from "./harness.js";
+import { cpuMeter, startBenchServer, type CpuSplit } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const groupCount = 10;
 const creations = Number(process.env.BENCH_CLUSTERS ?? 20);
 const reads = Number(process.env.BENCH_READS ?? 500);
+// BENCH_UPGRADE=0 skips the rolling upgrade (phase 3), for quick A/B runs of creation and read.
+const upgrade = process.env.BENCH_UPGRADE !== "0";
 
 const server = await startBenchServer();
 try {
@@ -22,6 +24,7 @@ try {
   const transport = createGrpcTransport({ baseUrl: server.url });
   const headers = { authorization: `Bearer ${server.adminToken}` };
   const k8s = createClient(KubernetesService, transport);
+  const meter = cpuMeter(server.pid);
   const operations = createClient(OperationService, transport);
   const group = (n: number) => `20000000-0000-7000-8000-${n.toString(16).padStart(12, "0")}`;
   const shape = { specificationId: "50000000-0000-7000-8000-000000000001", imageId: "60000000-0000-7000-8000-000000000001" };
@@ -39,72 +42,78 @@ try {
   await k8s.createKubernetesCluster(request("warm-up", 0), { headers });
   const createMs: number[] = [];
   let lastClusterId = "";
+  const createCpu = meter();
   for (let n = 0; n < creations; n++) {
     const started = performance.now();
     const { cluster } = await k8s.createKubernetesCluster(request(`bench-${n}`, n), { headers });
     createMs.push(performance.now() - started);
     lastClusterId = cluster!.id;
   }
-  report(`CreateKubernetesCluster, 100 nodes on ${hostCount} hosts (target p99 ≤ 250 ms)`, createMs);
+  report(`CreateKubernetesCluster, 100 nodes on ${hostCount} hosts (target p99 ≤ 250 ms)`, createMs, createCpu, meter());
 
   // 2. Reading a 100-node cluster with every node, its host and state.
   for (let i = 0; i < 50; i++) await k8s.getKubernetesCluster({ id: lastClusterId }, { headers });
   const readMs: number[] = [];
+  const readCpu = meter();
   for (let i = 0; i < reads; i++) {
     const started = performance.now();
     const view = await k8s.getKubernetesCluster({ id: lastClusterId }, { headers });
     readMs.push(performance.now() - started);
     if (view.nodes.length !== 100) throw new Error(`the cluster has ${view.nodes.length} nodes`);
   }
-  report("GetKubernetesCluster, 100 nodes (target p99 ≤ 20 ms)", readMs);
+  report("GetKubernetesCluster, 100 nodes (target p99 ≤ 20 ms)", readMs, readCpu, meter());
+
+  if (upgrade) await rollingUpgrade();
 
   // 3. A 100-node rolling upgrade (1 control-plane node, 99 workers, surge 1): every batch is a surge
   // node's creation, the batch's step, the old node's deletion and the removal step, answered at once.
-  const identity = createClient(IdentityService, transport);
-  const { secret } = await identity.createToken({ principal: "bench-agent", role: Role.AGENT }, { headers });
-  const agent = createSimulatedAgent({
-    servers: [server.url.replace("http://", "")],
-    token: secret,
-    agentId: "bench-agent",
-    latencyMs: 0,
-    concurrency: 64,
-  });
-  agent.start();
-  try {
-    const built = await k8s.createKubernetesCluster(
-      {
-        cluster: {
-          ...request("rolling", 0).cluster,
-          controlPlane: { count: 1, groupId: group(0), ...shape },
-          nodePools: [{ name: "workers", nodeCount: 99, groupId: group(1), ...shape }],
+  async function rollingUpgrade(): Promise<void> {
+    const identity = createClient(IdentityService, transport);
+    const { secret } = await identity.createToken({ principal: "bench-agent", role: Role.AGENT }, { headers });
+    const agent = createSimulatedAgent({
+      servers: [server.url.replace("http://", "")],
+      token: secret,
+      agentId: "bench-agent",
+      latencyMs: 0,
+      concurrency: 64,
+    });
+    agent.start();
+    try {
+      const built = await k8s.createKubernetesCluster(
+        {
+          cluster: {
+            ...request("rolling", 0).cluster,
+            controlPlane: { count: 1, groupId: group(0), ...shape },
+            nodePools: [{ name: "workers", nodeCount: 99, groupId: group(1), ...shape }],
+          },
         },
-      },
-      { headers },
-    );
-    await settle(operations, built.operation!.id, headers);
-    const started = performance.now();
-    const upgradeStart = new Date();
-    const { operation } = await k8s.upgradeKubernetesCluster({ id: built.cluster!.id, version: "1.32.0" }, { headers });
-    const state = await settle(operations, operation!.id, headers);
-    const totalMs = performance.now() - started;
-    console.log(`rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s`);
-    const view = await k8s.getKubernetesCluster({ id: built.cluster!.id }, { headers });
-    if (state !== OperationState.SUCCEEDED || view.cluster!.status !== KubernetesClusterStatus.ACTIVE) {
-      throw new Error(`the upgrade ended ${OperationState[state]}, the cluster ${KubernetesClusterStatus[view.cluster!.status]}`);
+        { headers },
+      );
+      await settle(operations, built.operation!.id, headers);
+      const started = performance.now();
+      const upgradeStart = new Date();
+      const { operation } = await k8s.upgradeKubernetesCluster({ id: built.cluster!.id, version: "1.32.0" }, { headers });
+      const state = await settle(operations, operation!.id, headers);
+      const totalMs = performance.now() - started;
+      console.log(`rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s`);
+      const view = await k8s.getKubernetesCluster({ id: built.cluster!.id }, { headers });
+      if (state !== OperationState.SUCCEEDED || view.cluster!.status !== KubernetesClusterStatus.ACTIVE) {
+        throw new Error(`the upgrade ended ${OperationState[state]}, the cluster ${KubernetesClusterStatus[view.cluster!.status]}`);
+      }
+      const [jobs] = await withClient(server.databaseUrl, (client) =>
+        client.query<{ steps: number; nodes: number; total: number }>(
+          `select count(*) filter (where kind in ('UPGRADE_KUBERNETES_NODES', 'REMOVE_KUBERNETES_NODES', 'UPGRADE_KUBERNETES_CLUSTER'))::int as steps,
+                  count(*) filter (where kind in ('CREATE_VIRTUAL_MACHINE', 'DELETE_VIRTUAL_MACHINE'))::int as nodes, count(*)::int as total
+             from job where (resource_id::text = $1 or payload->>'clusterId' = $1) and create_time >= $2`,
+          [built.cluster!.id, upgradeStart],
+        ),
+      ).then((result) => result.rows);
+      console.log(
+        `rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s for ${jobs!.total} jobs (${jobs!.steps} workflow steps, ${jobs!.nodes} node creations and deletions): ${(totalMs / jobs!.total).toFixed(1)} ms per job, ${(totalMs / 100).toFixed(0)} ms per node`,
+      );
+    } finally {
+      await agent.stop();
     }
-    const [jobs] = await withClient(server.databaseUrl, (client) =>
-      client.query<{ steps: number; nodes: number; total: number }>(
-        `select count(*) filter (where kind in ('UPGRADE_KUBERNETES_NODES', 'REMOVE_KUBERNETES_NODES', 'UPGRADE_KUBERNETES_CLUSTER'))::int as steps,
-                count(*) filter (where kind in ('CREATE_VIRTUAL_MACHINE', 'DELETE_VIRTUAL_MACHINE'))::int as nodes, count(*)::int as total
-           from job where (resource_id::text = $1 or payload->>'clusterId' = $1) and create_time >= $2`,
-        [built.cluster!.id, upgradeStart],
-      ),
-    ).then((result) => result.rows);
-    console.log(
-      `rolling upgrade of 100 nodes: ${(totalMs / 1000).toFixed(1)} s for ${jobs!.total} jobs (${jobs!.steps} workflow steps, ${jobs!.nodes} node creations and deletions): ${(totalMs / jobs!.total).toFixed(1)} ms per job, ${(totalMs / 100).toFixed(0)} ms per node`,
-    );
-  } finally {
-    await agent.stop();
   }
 } finally {
   await server.stop();
@@ -118,11 +127,14 @@ async function settle(operations: ReturnType<typeof createClient<typeof Operatio
   }
 }
 
-function report(name: string, samples: number[]): void {
+/** Latencies, and the CPU the server and PostgreSQL spent per request between two meter readings
+ * (steadier than latency on a shared machine). */
+function report(name: string, samples: number[], cpuBefore: CpuSplit, cpuAfter: CpuSplit): void {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const per = (key: keyof CpuSplit) => ((cpuAfter[key] - cpuBefore[key]) / samples.length).toFixed(2);
   console.log(
-    `${name}: n ${sorted.length}, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`,
+    `${name}: n ${sorted.length}, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; CPU ms/request server ${per("server")}, PostgreSQL ${per("postgres")}`,
   );
 }
 

@@ -66,6 +66,7 @@ export function computeService(db: Database, observations: ObservationSettings):
         maintainers: detail.maintainers.map(responsibleMaintainerMessage),
         ...(detail.cluster ? { cluster: detail.cluster } : {}),
         ...(detail.nodePool ? { nodePool: detail.nodePool } : {}),
+        servedClusters: [...detail.servedClusters],
       };
     },
     async listVirtualMachines(req, ctx) {

@@ -36,6 +36,7 @@ import type {
 import type { ClusterHealth } from "../domain/cluster-health.js";
 import { clusterHealthMessage } from "./cluster-health-mapping.js";
 import { timestamp } from "./convert.js";
+import { associationMessage, clusterPluginMessage } from "./kubernetes-addon-service.js";
 
 export function versionMessage(version: KubernetesVersion) {
   return create(KubernetesVersionSchema, {
@@ -61,6 +62,7 @@ export function templateMessage(template: KubernetesClusterTemplate) {
     description: template.description,
     tenantId: template.tenantId ?? "",
     ...specMessageParts({ version: template.kubernetesVersion ?? undefined, ...template.spec }),
+    plugins: (template.spec.plugins ?? []).map((choice) => ({ plugin: choice.plugin, version: choice.version })),
     revision: template.version,
     etag: etagOf(template.version),
     createTime: timestamp(template.createTime),
@@ -264,5 +266,7 @@ export function clusterViewMessage(view: ClusterView) {
         version: node.kubernetesVersion,
       }),
     ),
+    plugins: view.plugins.map(clusterPluginMessage),
+    bastions: view.bastions.map(associationMessage),
   };
 }

@@ -72,6 +72,7 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
     async createKubernetesClusterTemplate(req, ctx) {
       const template = req.template!;
       const { version, ...spec } = draftFromMessage(template);
+      const plugins = template.plugins.map((choice) => ({ plugin: choice.plugin, version: choice.version }));
       const created = await templates.createTemplate(
         db,
         callContext(ctx),
@@ -80,7 +81,7 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
           description: template.description,
           tenantId: template.tenantId || null,
           kubernetesVersion: version ?? null,
-          spec,
+          spec: plugins.length > 0 ? { ...spec, plugins } : spec,
         },
         req.requestId,
       );
@@ -107,6 +108,12 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
           storageClasses: template.storageClasses.length > 0 ? template.storageClasses.map(storageClassSpec) : undefined,
         }),
         labels: () => ({ labels: Object.keys(template.labels).length > 0 ? { ...template.labels } : undefined }),
+        plugins: () => ({
+          plugins:
+            template.plugins.length > 0
+              ? template.plugins.map((choice) => ({ plugin: choice.plugin, version: choice.version }))
+              : undefined,
+        }),
       });
       return { template: templateMessage(await templates.updateTemplate(db, callContext(ctx), template.id, template.etag, patch)) };
     },

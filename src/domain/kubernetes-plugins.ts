@@ -10,6 +10,24 @@ export type PluginVersionStatus = (typeof pluginVersionStatuses)[number];
 export const clusterPluginStatuses = ["INSTALLING", "ACTIVE", "INACTIVE", "ERROR", "UPGRADING", "UNINSTALLING"] as const;
 export type ClusterPluginStatus = (typeof clusterPluginStatuses)[number];
 
+/** A plugin installed on a cluster. */
+export interface ClusterPlugin {
+  readonly id: string;
+  readonly version: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly clusterId: string;
+  readonly tenantId: string;
+  readonly pluginId: string;
+  readonly plugin: string;
+  readonly pluginVersion: string;
+  readonly targetVersion: string;
+  readonly status: ClusterPluginStatus;
+  readonly statusMessage: string;
+  readonly statusTime: Date;
+  readonly activeOperationId?: string | null;
+}
+
 /** One release of a catalogue plugin. */
 export interface PluginVersion {
   readonly version: string;
@@ -19,6 +37,12 @@ export interface PluginVersion {
 }
 
 /** A catalogue plugin as the rules need it. */
+/** A catalogue plugin and version chosen for a cluster (at its creation, or in a template). */
+export interface PluginChoice {
+  readonly plugin: string;
+  readonly version: string;
+}
+
 export interface CataloguePlugin {
   readonly id: string;
   readonly name: string;

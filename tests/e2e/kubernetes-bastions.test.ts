@@ -2,7 +2,8 @@
 // two clusters and a cluster has two bastions; the cluster's list shows each bastion's state and
 // address, the VM's list the clusters it serves; only a BASTION VM of the cluster's tenant is
 // accepted, each pair once; another tenant sees nothing; deleting the VM or the cluster removes its
-// associations, named in the delete's audit record.
+// associations, named in the delete's audit record. GetKubernetesCluster lists a cluster's bastions,
+// GetVirtualMachine the clusters a VM serves.
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -113,6 +114,26 @@ describe("bastions", () => {
     }
     const ofJump = (await addons().listBastionAssociations({ filter: `virtual_machine_id = "${jump}"` })).associations;
     expect(ofJump.map((a) => a.clusterName).sort()).toEqual(["kb-one", "kb-two"]);
+
+    // The views: the cluster's lists its bastions (by VM name) with state and address, the VM's the
+    // clusters it serves (by cluster name); a VM serving none lists none.
+    const view = await k8s().getKubernetesCluster({ id: one });
+    const names = new Map(
+      await Promise.all([jump, spare].map(async (id) => [id, (await t.compute().getVirtualMachine({ id })).virtualMachine!.name] as const)),
+    );
+    expect(view.bastions.map((b) => b.virtualMachineId)).toEqual([jump, spare].sort((a, b) => (names.get(a)! < names.get(b)! ? -1 : 1)));
+    for (const bastion of view.bastions) {
+      expect(bastion).toMatchObject({ clusterId: one, clusterName: "kb-one", virtualMachineState: VirtualMachineState.RUNNING });
+      expect(bastion.virtualMachineName).toBe(names.get(bastion.virtualMachineId));
+      expect(bastion.ipAddresses.length).toBeGreaterThan(0);
+    }
+    expect((await k8s().getKubernetesCluster({ id: two })).bastions.map((b) => b.virtualMachineId)).toEqual([jump]);
+    const served = (await t.compute().getVirtualMachine({ id: jump })).servedClusters;
+    expect(served.map((c) => [c.id, c.name])).toEqual([
+      [one, "kb-one"],
+      [two, "kb-two"],
+    ]);
+    expect((await t.compute().getVirtualMachine({ id: spare })).servedClusters.map((c) => c.name)).toEqual(["kb-one"]);
   });
 
   it("takes only a BASTION VM of the cluster's tenant, each pair once", async () => {
@@ -158,6 +179,7 @@ describe("bastions", () => {
     expect(await settled(deleted.operation!.id)).toBe(OperationState.SUCCEEDED);
     const audited = await auditOf("ComputeService/DeleteVirtualMachine", jump);
     for (const association of before) expect(audited).toContain(association.id);
+    expect((await k8s().getKubernetesCluster({ id: one })).bastions).toEqual([]);
   });
 
   it("deleting the cluster removes its associations, audited", async () => {

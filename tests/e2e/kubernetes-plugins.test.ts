@@ -122,7 +122,14 @@ describe("plugins on a cluster", () => {
       ["cert-manager", KubernetesClusterPluginStatus.ACTIVE, ""],
     ]);
     metricsId = after.plugins[0]!.id;
-    expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    const view = await k8s().getKubernetesCluster({ id: clusterId });
+    expect(view.cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    // The cluster's view lists its plugins by name, as the plugins' own reads show them.
+    expect(view.plugins.map((p) => [p.plugin, p.version, p.status, p.statusMessage])).toEqual([
+      ["cert-manager", "v1.15.3", KubernetesClusterPluginStatus.ACTIVE, ""],
+      ["metrics-server", "0.7.1", KubernetesClusterPluginStatus.ACTIVE, ""],
+    ]);
+    expect(view.plugins[1]).toEqual((await addons().getKubernetesClusterPlugin({ id: metricsId })).plugin);
   });
 
   it("an incompatible version at creation refuses the whole cluster, naming both versions, and leaves nothing", async () => {
@@ -218,6 +225,8 @@ describe("plugins on a cluster", () => {
       message: "deployment scaled to 0",
     });
     expect(inactive.plugin).toMatchObject({ status: KubernetesClusterPluginStatus.INACTIVE, statusMessage: "deployment scaled to 0" });
+    const inView = (await k8s().getKubernetesCluster({ id: clusterId })).plugins.find((p) => p.id === metricsId);
+    expect(inView).toMatchObject({ status: KubernetesClusterPluginStatus.INACTIVE, statusMessage: "deployment scaled to 0" });
     expect(
       await failure(reporter.reportKubernetesClusterPluginStatus({ id: metricsId, status: KubernetesClusterPluginStatus.ERROR })),
     ).toMatchObject({ code: Code.InvalidArgument, reason: "STATUS_MESSAGE_REQUIRED" });
@@ -266,6 +275,102 @@ describe("plugins on a cluster", () => {
     expect(await settled(deleted.operation!.id)).toBe(OperationState.SUCCEEDED);
     expect((await addons().listKubernetesClusterPlugins({ filter: `cluster_id = "${clusterId}"` })).plugins).toEqual([]);
     await addons().deleteKubernetesPlugin({ id: certManager.id });
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+});
+
+describe("plugins in a template", () => {
+  it("are checked when the template is saved and at each creation, installed with the request's overriding them by name", async () => {
+    const { plugin: ingress } = await addons().createKubernetesPlugin({
+      plugin: { name: "ingress-nginx", versions: [{ version: "4.11.0", kubernetesVersions: ["1.31"] }] },
+    });
+    const shape = { version: "1.31.4", controlPlane: { count: 1, ...node() }, nodePools: [{ name: "w", nodeCount: 1, ...node() }] };
+    let saves = 0;
+    const save = (plugins: { plugin: string; version: string }[], version = shape.version) =>
+      k8s().createKubernetesClusterTemplate({ template: { name: `kp-tpl-${++saves}`, ...shape, version, plugins } });
+    // At save: against the template's version, which it must therefore name.
+    expect(await failure(save([{ plugin: "metrics-server", version: "0.5.0" }]))).toMatchObject({
+      code: Code.FailedPrecondition,
+      reason: "PLUGIN_VERSION_INCOMPATIBLE",
+      metadata: { plugin: "metrics-server", plugin_version: "0.5.0", kubernetes_version: "1.31.4" },
+    });
+    expect(await failure(save([{ plugin: "metrics-server", version: "9.9.9" }]))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "PLUGIN_VERSION_UNKNOWN",
+    });
+    expect(await failure(save([{ plugin: "nope", version: "1" }]))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "REFERENCE_NOT_FOUND",
+    });
+    expect(await failure(save([{ plugin: "metrics-server", version: "0.7.1" }], ""))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "TEMPLATE_PLUGINS_NEED_VERSION",
+    });
+    const { template: saved } = await save([
+      { plugin: "metrics-server", version: "0.7.1" },
+      { plugin: "ingress-nginx", version: "4.11.0" },
+    ]);
+    expect(saved!.plugins.map((p) => [p.plugin, p.version])).toEqual([
+      ["metrics-server", "0.7.1"],
+      ["ingress-nginx", "4.11.0"],
+    ]);
+    // An update is checked too, and makes a new revision.
+    expect(
+      await failure(
+        k8s().updateKubernetesClusterTemplate({
+          template: { id: saved!.id, plugins: [{ plugin: "metrics-server", version: "0.6.0" }] },
+          updateMask: { paths: ["plugins"] },
+        }),
+      ),
+    ).toMatchObject({ code: Code.FailedPrecondition, reason: "PLUGIN_VERSION_WITHDRAWN" });
+    const { template: updated } = await k8s().updateKubernetesClusterTemplate({
+      template: {
+        id: saved!.id,
+        plugins: [
+          { plugin: "metrics-server", version: "0.8.0" },
+          { plugin: "ingress-nginx", version: "4.11.0" },
+        ],
+      },
+      updateMask: { paths: ["plugins"] },
+    });
+    expect(updated).toMatchObject({ revision: 2 });
+    expect((await k8s().getKubernetesClusterTemplate({ id: saved!.id })).template!.plugins.map((p) => p.version)).toEqual([
+      "0.8.0",
+      "4.11.0",
+    ]);
+
+    // At creation: the template's plugins, the request's version winning for metrics-server.
+    const created = await k8s().createKubernetesCluster({
+      cluster: { name: "kp-from-tpl", tenantId: cloud.tenantId },
+      templateId: saved!.id,
+      plugins: [{ plugin: "metrics-server", version: "0.7.1" }],
+    });
+    expect(created.cluster).toMatchObject({ templateId: saved!.id, templateRevision: 2 });
+    expect(await settled(created.operation!.id)).toBe(OperationState.SUCCEEDED);
+    const view = await k8s().getKubernetesCluster({ id: created.cluster!.id });
+    expect(view.plugins.map((p) => [p.plugin, p.version])).toEqual([
+      ["ingress-nginx", "4.11.0"],
+      ["metrics-server", "0.7.1"],
+    ]);
+    for (const plugin of view.plugins)
+      expect(await settled(plugin.activeOperationId || created.operation!.id)).toBe(OperationState.SUCCEEDED);
+
+    // And checked again at creation: a template plugin withdrawn since refuses the cluster whole.
+    await addons().updateKubernetesPlugin({
+      plugin: {
+        id: ingress!.id,
+        versions: [{ version: "4.11.0", status: KubernetesPluginVersionStatus.WITHDRAWN, kubernetesVersions: ["1.31"] }],
+      },
+      updateMask: { paths: ["versions"] },
+    });
+    expect(
+      await failure(k8s().createKubernetesCluster({ cluster: { name: "kp-from-tpl-2", tenantId: cloud.tenantId }, templateId: saved!.id })),
+    ).toMatchObject({ code: Code.FailedPrecondition, reason: "PLUGIN_VERSION_WITHDRAWN" });
+    const [rows] = await t.server.db
+      .em()
+      .execute<{ n: number }[]>("select count(*)::int as n from kubernetes_cluster where name = 'kp-from-tpl-2'");
+    expect(rows!.n).toBe(0);
+    expect(await settled((await k8s().deleteKubernetesCluster({ id: created.cluster!.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   });
 });

@@ -2,12 +2,15 @@
 // path (Kubernetes' skew policy); a 1 + 5-node cluster upgraded while an agent watches every batch
 // (never more than max_unavailable nodes of a pool down, surge nodes counted in usage, the control
 // plane first); surge refused up front with nothing reserved; a failed step stops the workflow with
-// the agent's message and keeps every reservation; and an upgrade that survives its server: the
-// server goes away mid-upgrade and another one on the same database finishes it.
+// the agent's message and keeps every reservation; a later batch with no room for its surge node
+// stops clearly and resumes on retry; a control-plane surge node stays off the control plane's
+// hosts; and an upgrade that survives its server: the server goes away mid-upgrade and another one
+// on the same database finishes it.
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
+import { PlacementPolicy } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import { KubernetesClusterStatus, KubernetesService, KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
 import { Agent, JobError, type Job, type JobHandler } from "../../src/agent-sdk/index.js";
@@ -294,6 +297,112 @@ describe("upgrading a cluster", () => {
     await cleaner.stop();
     expect(await cpuUsed()).toBe(0);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+  });
+
+  it("stops clearly when a later batch finds no room for its surge node, and a retry goes on once there is", async () => {
+    const builder = await startAgent(t, "up-room-builder");
+    const cluster = await activeCluster("room", 2, { maxSurge: 1, maxUnavailable: 0 });
+    await builder.stop();
+    // While the first pool batch's old node is being removed (its reservation already released),
+    // someone takes every vCPU the quota has left: the second batch's surge node finds no room.
+    const fillers: string[] = [];
+    const hypervisor = new SimulatedHypervisor({ latencyMs: 5 });
+    const takeTheRoom: JobHandler = async (job, context) => {
+      if (job.payload.phase === "NODE_POOL" && fillers.length === 0) {
+        for (let free = 20 - (await cpuUsed()); free >= 2; free -= 2) {
+          const { virtualMachine } = await t.compute().createVirtualMachine({
+            tenantId: cloud.tenantId,
+            target: { case: "groupId", value: cloud.groupId },
+            specificationId: cloud.specificationId,
+            imageId: cloud.imageId,
+          });
+          fillers.push(virtualMachine!.id);
+        }
+      }
+      return hypervisor.handlers.REMOVE_KUBERNETES_NODES(job, context);
+    };
+    const agent = await startAgent(t, "up-room", { REMOVE_KUBERNETES_NODES: takeTheRoom });
+    const { operation } = await k8s().upgradeKubernetesCluster({ id: cluster.id, version: "1.32.0" });
+    expect(await settled(operation!.id)).toBe(OperationState.FAILED);
+    expect(fillers.length).toBeGreaterThan(0);
+    const stopped = (await t.operations().getOperation({ id: operation!.id })).operation!;
+    expect(stopped.error).toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+      reason: "QUOTA_EXCEEDED",
+      metadata: { stopped_before: "NODE_POOL", node_pool: "web", surge_nodes: "1", retriable: "true" },
+    });
+    expect(stopped.error!.message).toContain("stopped before the next batch of pool web");
+    expect(stopped.error!.message).toContain("RetryKubernetesClusterOperation");
+    let view = await k8s().getKubernetesCluster({ id: cluster.id });
+    expect(view.cluster!.status).toBe(KubernetesClusterStatus.ERROR);
+    expect(view.cluster!.statusReason).toContain("stopped before the next batch of pool web");
+    // Nothing undone: the control plane and the first batch are on the new version, the last node
+    // on the old one; every reservation is kept and nothing is overcommitted.
+    expect(view.nodes.map((n) => n.version).sort()).toEqual(["1.31.4", "1.32.0", "1.32.0"]);
+    expect(await cpuUsed()).toBe(20);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // Retried while still full, it stops again at the same place; with room made, it goes on.
+    const again = await k8s().retryKubernetesClusterOperation({ clusterId: cluster.id });
+    expect(again.operation).toMatchObject({ id: operation!.id, state: OperationState.FAILED });
+    expect(again.operation!.error).toMatchObject({ reason: "QUOTA_EXCEEDED", metadata: { retriable: "true" } });
+    const freed = fillers.pop()!;
+    expect(await settled((await t.compute().deleteVirtualMachine({ id: freed })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    const retried = await k8s().retryKubernetesClusterOperation({ clusterId: cluster.id });
+    expect(retried.operation).toMatchObject({ id: operation!.id, state: OperationState.RUNNING });
+    expect(await settled(operation!.id)).toBe(OperationState.SUCCEEDED);
+    view = await k8s().getKubernetesCluster({ id: cluster.id });
+    expect(view.cluster).toMatchObject({ status: KubernetesClusterStatus.ACTIVE, version: "1.32.0" });
+    expect(view.nodes.map((n) => n.version)).toEqual(["1.32.0", "1.32.0", "1.32.0"]);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    expect(await settled((await k8s().deleteKubernetesCluster({ id: cluster.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    for (const id of fillers) {
+      expect(await settled((await t.compute().deleteVirtualMachine({ id })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    }
+    await agent.stop();
+    expect(await cpuUsed()).toBe(0);
+  });
+
+  it("keeps a control-plane surge node off the hosts of the running control plane", async () => {
+    // PACK prefers the fullest host that fits: without the rule, the surge node would join the
+    // node it replaces on the same host.
+    const packed = await buildCloud(t, { name: "upcp", hosts: 2, policy: PlacementPolicy.PACK });
+    const one = await buildCloud(t, { name: "upone", hosts: 1 });
+    const builder = await startAgent(t, "up-cp-builder");
+    const shape = (c: Cloud) => ({ groupId: c.groupId, specificationId: c.specificationId, imageId: c.imageId });
+    const create = async (name: string, c: Cloud) => {
+      const created = await k8s().createKubernetesCluster({
+        cluster: { name, tenantId: c.tenantId, version: "1.31.4", controlPlane: { count: 1, ...shape(c) } },
+      });
+      expect(await settled(created.operation!.id)).toBe(OperationState.SUCCEEDED);
+      return created.cluster!.id;
+    };
+    const clusterId = await create("cp-apart", packed);
+    const [before] = (await k8s().getKubernetesCluster({ id: clusterId })).nodes;
+    const { operation } = await k8s().upgradeKubernetesCluster({ id: clusterId, version: "1.32.0" });
+    const [surge] = await t.server.db
+      .em()
+      .execute<{ baremetal_id: string }[]>(
+        "select baremetal_id from virtual_machine where cluster_id = ? and role = 'CONTROL_PLANE' and id <> ?",
+        [clusterId, before!.virtualMachineId],
+      );
+    expect(surge!.baremetal_id).not.toBe(before!.baremetal!.id);
+    expect(await settled(operation!.id)).toBe(OperationState.SUCCEEDED);
+    const [after] = (await k8s().getKubernetesCluster({ id: clusterId })).nodes;
+    expect(after!.baremetal!.id).toBe(surge!.baremetal_id);
+    // One host only: refused up front, naming the rule, with nothing reserved.
+    const lonely = await create("cp-lonely", one);
+    const refused = await failure(k8s().upgradeKubernetesCluster({ id: lonely, version: "1.32.0" }));
+    expect(refused).toMatchObject({
+      code: Code.ResourceExhausted,
+      reason: "INSUFFICIENT_CAPACITY",
+      metadata: { rule: "CONTROL_PLANE_DISTINCT_HOSTS", available: "0" },
+    });
+    expect((await k8s().getKubernetesCluster({ id: lonely })).nodes).toHaveLength(1);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    for (const id of [clusterId, lonely]) {
+      expect(await settled((await k8s().deleteKubernetesCluster({ id })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    }
+    await builder.stop();
   });
 
   it("survives its server: another server on the same database finishes the upgrade", async () => {

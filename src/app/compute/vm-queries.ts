@@ -83,22 +83,26 @@ export interface VirtualMachineDetail {
   /** The Kubernetes cluster and node pool it is a node of, if any. */
   readonly cluster: Named | undefined;
   readonly nodePool: Named | undefined;
+  /** The clusters it serves as a bastion (K8S-10), by name. */
+  readonly servedClusters: readonly Named[];
 }
 
-/** The VM with everything around it: one joined query for the related names and the host's place,
- * one for the maintainers. */
+/** The VM with everything around it: one joined query for the related names, the host's place and
+ * the clusters it serves as a bastion, one for the maintainers. */
 export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id: string): Promise<VirtualMachineDetail> {
   const em = db.em();
   const virtualMachine = await getVirtualMachine(db, ctx, id, em);
   const [[related], maintainers] = await Promise.all([
     // Prepared (persistence/reads.ts): planning this twelve-table join took PostgreSQL several
     // milliseconds, many times its execution, on every Get.
-    readBound<Record<string, string | number>>(
+    readBound<Record<string, string | number> & { served_clusters: [string, string][] }>(
       em,
       `select t.name as tenant, s.name as specification, i.name as image, b.name as baremetal, g.name as "group",
               r.id as rack_id, r.name as rack, b.first_position, ro.id as room_id, ro.name as room,
               d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region,
-              kc.id as cluster_id, kc.name as cluster, np.id as node_pool_id, np.name as node_pool
+              kc.id as cluster_id, kc.name as cluster, np.id as node_pool_id, np.name as node_pool,
+              coalesce((select jsonb_agg(jsonb_build_array(sc.id, sc.name) order by sc.name, sc.id) from bastion_cluster_association a
+                          join kubernetes_cluster sc on sc.id = a.cluster_id where a.virtual_machine_id = vm.id), '[]') as served_clusters
          from virtual_machine vm
          join tenant t on t.id = vm.tenant_id
          join virtual_machine_specification s on s.id = vm.specification_id
@@ -135,6 +139,7 @@ export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id
     maintainers: maintainers.items,
     cluster: r.cluster_id ? named(r.cluster_id, r.cluster) : undefined,
     nodePool: r.node_pool_id ? named(r.node_pool_id, r.node_pool) : undefined,
+    servedClusters: r.served_clusters.map(([clusterId, name]) => ({ id: clusterId, name })),
   };
 }
 

@@ -8,6 +8,8 @@ import type { Resources } from "../../domain/hosts.js";
 import type { NodeDemand } from "../../domain/kubernetes.js";
 import { candidatesLeft, rank, type Candidate, type PlacementPolicy } from "../../domain/placement.js";
 import { add, noQuotaInGroup, requireWithinQuota } from "../../domain/quota.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { executeBound } from "../../persistence/bound.js";
 import type { Sql } from "../../persistence/sql.js";
 import { limitsOf } from "../tenants/quotas.js";
 
@@ -42,6 +44,12 @@ interface Group {
   readonly effective: Resources;
 }
 
+export interface PlacementOptions {
+  /** Hosts the cluster's control plane already runs on: a control-plane node placed now (an
+   * upgrade's surge node, which runs beside the node it replaces) goes on none of them. */
+  readonly controlPlaneHosts?: readonly string[];
+}
+
 /** The rule an INSUFFICIENT_CAPACITY refusal names, in its metadata's `rule`. */
 export const controlPlaneRule = "CONTROL_PLANE_DISTINCT_HOSTS";
 
@@ -51,7 +59,13 @@ export const controlPlaneRule = "CONTROL_PLANE_DISTINCT_HOSTS";
  * yet before doubling up, each by its group's policy. Reserves nothing: `reserveNodes` writes the
  * counters for what this returns, in the same transaction.
  */
-export async function placeCluster(sql: Sql, tenantId: string, demands: readonly NodeDemand[]): Promise<PlacedNode[]> {
+export async function placeCluster(
+  sql: Sql,
+  tenantId: string,
+  demands: readonly NodeDemand[],
+  options: PlacementOptions = {},
+): Promise<PlacedNode[]> {
+  const occupied = new Set(options.controlPlaneHosts ?? []);
   const sizes = await specificationSizes(sql, demands);
   const images = await usableImages(sql, demands);
   const asked = new Map<string, Resources>();
@@ -69,18 +83,28 @@ export async function placeCluster(sql: Sql, tenantId: string, demands: readonly
   for (const demand of demands) {
     const group = groups.get(demand.groupId)!;
     const size = sizes.get(demand.specificationId)!;
-    const used = new Set<string>();
+    // The demand's hosts ranked once: a host it has not used keeps its score until the demand uses
+    // it, so the best fresh host for each node is the next in this ranking. Only a pool with more
+    // nodes than fitting hosts ranks again, over every host that still fits, to double up.
+    const fitting = candidatesLeft(hosts.get(demand.groupId) ?? [], taken, size);
+    const fresh = rank(
+      group.policy,
+      demand.role === "CONTROL_PLANE" && occupied.size > 0 ? fitting.filter((host) => !occupied.has(host.baremetalId)) : fitting,
+      size,
+    );
     for (let ordinal = 1; ordinal <= demand.count; ordinal++) {
-      const fitting = candidatesLeft(hosts.get(demand.groupId) ?? [], taken, size);
-      const fresh = fitting.filter((candidate) => !used.has(candidate.baremetalId));
-      if (demand.role === "CONTROL_PLANE" && fresh.length === 0) {
+      const left = fresh.length - (ordinal - 1);
+      if (demand.role === "CONTROL_PLANE" && left <= 0) {
         throw new ResourceExhaustedError(
           "INSUFFICIENT_CAPACITY",
-          `the control plane needs ${demand.count} distinct hosts in group ${group.name} that can each take ${describe(size)}; only ${ordinal - 1 + fresh.length} can (rule ${controlPlaneRule}: control-plane nodes never share a host)`,
-          { rule: controlPlaneRule, group_id: group.id, needed: String(demand.count), available: String(ordinal - 1) },
+          `the control plane needs ${demand.count} distinct hosts in group ${group.name} that can each take ${describe(size)}${occupied.size > 0 ? ` besides the ${occupied.size} its running nodes use` : ""}; only ${fresh.length} can (rule ${controlPlaneRule}: control-plane nodes never share a host)`,
+          { rule: controlPlaneRule, group_id: group.id, needed: String(demand.count), available: String(fresh.length) },
         );
       }
-      const ranked = rank(group.policy, fresh.length > 0 ? fresh : fitting, size);
+      const ranked =
+        left > 0
+          ? fresh.slice(ordinal - 1, ordinal + 7)
+          : rank(group.policy, candidatesLeft(hosts.get(demand.groupId) ?? [], taken, size), size);
       const chosen = ranked[0];
       if (!chosen) {
         throw new ResourceExhaustedError(
@@ -95,7 +119,6 @@ export async function placeCluster(sql: Sql, tenantId: string, demands: readonly
           },
         );
       }
-      used.add(chosen.baremetalId);
       taken.set(chosen.baremetalId, add(taken.get(chosen.baremetalId) ?? { cpuCores: 0, memoryMib: 0, storageGib: 0 }, size));
       placed.push({
         role: demand.role,
@@ -112,8 +135,8 @@ export async function placeCluster(sql: Sql, tenantId: string, demands: readonly
           .map((candidate) => ({ baremetalId: candidate.baremetalId, free: candidate.free, score: candidate.score })),
         reason:
           demand.role === "CONTROL_PLANE"
-            ? `control plane: best ${group.policy.toLowerCase()} of ${ranked.length} host(s) no other control-plane node of the cluster uses`
-            : `pool ${demand.poolName}: best ${group.policy.toLowerCase()} of ${ranked.length} ${fresh.length > 0 ? "host(s) the pool does not use yet" : "fitting host(s)"}`,
+            ? `control plane: best ${group.policy.toLowerCase()} of ${left} host(s) no other control-plane node of the cluster uses`
+            : `pool ${demand.poolName}: best ${group.policy.toLowerCase()} of ${left > 0 ? left : ranked.length} ${left > 0 ? "host(s) the pool does not use yet" : "fitting host(s)"}`,
       });
     }
   }
@@ -125,7 +148,7 @@ export async function placeCluster(sql: Sql, tenantId: string, demands: readonly
  * `placeCluster`, so the guard fails only if an invariant broke) and counts them in the tenant's
  * quota rows, in the order they were locked.
  */
-export async function reserveNodes(sql: Sql, tenantId: string, nodes: readonly PlacedNode[]): Promise<void> {
+export async function reserveNodes(sql: EntityManager, tenantId: string, nodes: readonly PlacedNode[]): Promise<void> {
   const byGroup = new Map<string, Resources>();
   const byHost = new Map<string, Resources>();
   for (const node of nodes) {
@@ -139,14 +162,27 @@ export async function reserveNodes(sql: Sql, tenantId: string, nodes: readonly P
       [used.cpuCores, used.memoryMib, used.storageGib, tenantId, groupId],
     );
   }
-  for (const [baremetalId, used] of [...byHost].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const updated = await sql.execute<{ id: string }[]>(
-      `update baremetal set cpu_cores_allocated = cpu_cores_allocated + ?, memory_mib_allocated = memory_mib_allocated + ?,
-              storage_gib_allocated = storage_gib_allocated + ?, update_time = now()
-        where id = ? and status = 'ACTIVE' and free_cpu_cores >= ? and free_memory_mib >= ? and free_storage_gib >= ? returning id`,
-      [used.cpuCores, used.memoryMib, used.storageGib, baremetalId, used.cpuCores, used.memoryMib, used.storageGib],
-    );
-    if (updated.length !== 1) throw new Error(`host ${baremetalId} changed while it was locked for a cluster's placement`);
+  // Every host in one statement, its amounts bound as arrays: a 100-node cluster spread over 100
+  // hosts is one round trip.
+  const hosts = [...byHost].sort(([a], [b]) => (a < b ? -1 : 1));
+  const updated = await executeBound<{ id: string }>(
+    sql,
+    `update baremetal b set cpu_cores_allocated = b.cpu_cores_allocated + u.cpu, memory_mib_allocated = b.memory_mib_allocated + u.memory,
+            storage_gib_allocated = b.storage_gib_allocated + u.storage, update_time = now()
+       from unnest(?::uuid[], ?::int8[], ?::int8[], ?::int8[]) as u(id, cpu, memory, storage)
+      where b.id = u.id and b.status = 'ACTIVE' and b.free_cpu_cores >= u.cpu and b.free_memory_mib >= u.memory
+        and b.free_storage_gib >= u.storage
+      returning b.id`,
+    [
+      hosts.map(([id]) => id),
+      hosts.map(([, used]) => used.cpuCores),
+      hosts.map(([, used]) => used.memoryMib),
+      hosts.map(([, used]) => used.storageGib),
+    ],
+  );
+  if (updated.length !== hosts.length) {
+    const missing = hosts.find(([id]) => !updated.some((row) => row.id === id));
+    throw new Error(`host ${missing?.[0]} changed while it was locked for a cluster's placement`);
   }
 }
 

@@ -1,9 +1,11 @@
-// Reading clusters (K8S-2): one cluster with its pools and every node — VM, pool, role, host and
-// state — in three queries whatever its size (no query per node), and pages of clusters with
+// Reading clusters (K8S-2): one cluster with its pools, every node — VM, pool, role, host and
+// state — its plugins and bastions in one query whatever its size (no query per node), and pages of clusters with
 // their pools in two. Tenant principals see their own tenant's clusters only; another tenant's
 // answers NOT_FOUND, as one that does not exist.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { ClusterHealth } from "../../domain/cluster-health.js";
+import type { BastionAssociation } from "../../domain/bastions.js";
+import type { VirtualMachineState } from "../../domain/compute.js";
 import { NotFoundError } from "../../domain/errors.js";
 import { requireEtag } from "../../domain/etag.js";
 import { field, resourceTimes } from "../../domain/filter-schema.js";
@@ -16,7 +18,10 @@ import {
   type StorageClassSpec,
   type Taint,
 } from "../../domain/kubernetes.js";
+import type { ClusterPlugin, ClusterPluginStatus } from "../../domain/kubernetes-plugins.js";
 import { isTenantRole, requireRole } from "../../domain/principal.js";
+import { executeBound } from "../../persistence/bound.js";
+import { readBound } from "../../persistence/reads.js";
 import { KubernetesCluster as ClusterEntity, KubernetesNodePool } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -95,6 +100,10 @@ export interface ClusterView {
   readonly nodes: readonly ClusterNode[];
   /** Its agent's latest health report, if any (addons/cluster-health.ts). */
   readonly health?: ClusterHealth | undefined;
+  /** Its installed plugins, by name (K8S-8). */
+  readonly plugins: readonly ClusterPlugin[];
+  /** The bastions serving it, by VM name (K8S-10). */
+  readonly bastions: readonly BastionAssociation[];
 }
 
 export interface ClusterSummary {
@@ -123,46 +132,76 @@ export async function getCluster(db: Database, ctx: CallContext, id: string): Pr
   return view;
 }
 
-/** The cluster view, for whoever was already allowed to see it. */
+/**
+ * The cluster view, for whoever was already allowed to see it: ONE query whatever the cluster's
+ * size (a prepared statement outside transactions, persistence/reads.ts) — the cluster, its
+ * tenant's name, its pools and its live nodes with their hosts, the last two aggregated as JSON
+ * (each node a short array: no per-node object keys to build or parse).
+ */
 export async function readCluster(em: EntityManager, id: string): Promise<ClusterView> {
-  const [row] = await em.execute<{ cluster: KubernetesCluster & Record<string, unknown>; tenant_name: string }[]>(
-    "select to_jsonb(c) as cluster, t.name as tenant_name from kubernetes_cluster c join tenant t on t.id = c.tenant_id where c.id = ?",
-    [id],
-  );
+  const [[row], health] = await Promise.all([
+    readBound<{
+      cluster: Record<string, unknown>;
+      tenant_name: string;
+      pools: Record<string, unknown>[];
+      nodes: [string, string, string | null, "CONTROL_PLANE" | "WORKER", string, string | null, string, string][];
+      plugins: Record<string, unknown>[];
+      bastions: [string, number, string, string, string, string, string, VirtualMachineState, string[] | null][];
+    }>(
+      em,
+      `select to_jsonb(c) as cluster, t.name as tenant_name,
+            coalesce((select jsonb_agg(to_jsonb(p) order by p.id) from kubernetes_node_pool p where p.cluster_id = c.id), '[]') as pools,
+            coalesce((select jsonb_agg(jsonb_build_array(vm.id, vm.name, vm.node_pool_id, vm.role, vm.baremetal_id, b.name, vm.state,
+                                                          vm.kubernetes_version)
+                                       order by vm.role = 'WORKER', vm.node_pool_id nulls first, vm.id)
+                        from virtual_machine vm left join baremetal b on b.id = vm.baremetal_id
+                       where vm.cluster_id = c.id and vm.state <> 'DELETED'), '[]') as nodes,
+            coalesce((select jsonb_agg(to_jsonb(cp) order by cp.plugin) from kubernetes_cluster_plugin cp where cp.cluster_id = c.id), '[]')
+              as plugins,
+            coalesce((select jsonb_agg(jsonb_build_array(a.id, a.version, a.create_time, a.update_time, a.tenant_id, a.virtual_machine_id,
+                                                          vm.name, vm.state, vm.ip_addresses) order by vm.name, a.id)
+                        from bastion_cluster_association a join virtual_machine vm on vm.id = a.virtual_machine_id
+                       where a.cluster_id = c.id), '[]') as bastions
+       from kubernetes_cluster c join tenant t on t.id = c.tenant_id where c.id = ?`,
+      [id],
+    ),
+    clusterHealthOf(em, [id]).then((found) => found.get(id)),
+  ]);
   if (!row) throw new NotFoundError("kubernetes_cluster", id);
+  const nodes: ClusterNode[] = new Array(row.nodes.length);
+  for (let i = 0; i < row.nodes.length; i++) {
+    const [virtualMachineId, name, nodePoolId, role, baremetalId, baremetalName, state, kubernetesVersion] = row.nodes[i]!;
+    nodes[i] = {
+      virtualMachineId,
+      name,
+      nodePoolId: nodePoolId ?? "",
+      role,
+      baremetalId,
+      baremetalName: baremetalName ?? "",
+      state,
+      kubernetesVersion,
+    };
+  }
   const cluster = clusterOf(row.cluster);
-  const nodes = await em.execute<
-    {
-      id: string;
-      name: string;
-      node_pool_id: string | null;
-      role: "CONTROL_PLANE" | "WORKER";
-      baremetal_id: string;
-      baremetal_name: string | null;
-      state: string;
-      kubernetes_version: string;
-    }[]
-  >(
-    `select vm.id, vm.name, vm.node_pool_id, vm.role, vm.baremetal_id, b.name as baremetal_name, vm.state, vm.kubernetes_version
-       from virtual_machine vm left join baremetal b on b.id = vm.baremetal_id
-      where vm.cluster_id = ? and vm.state <> 'DELETED'
-      order by vm.role = 'WORKER', vm.node_pool_id nulls first, vm.id`,
-    [id],
-  );
   return {
     cluster,
-    nodePools: await poolsOf(em, [id]),
-    health: (await clusterHealthOf(em, [id])).get(id),
+    nodePools: row.pools.map(poolOf),
+    health,
     tenantName: row.tenant_name,
-    nodes: nodes.map((node) => ({
-      virtualMachineId: node.id,
-      name: node.name,
-      nodePoolId: node.node_pool_id ?? "",
-      role: node.role,
-      baremetalId: node.baremetal_id,
-      baremetalName: node.baremetal_name ?? "",
-      state: node.state,
-      kubernetesVersion: node.kubernetes_version,
+    nodes,
+    plugins: row.plugins.map(pluginOf),
+    bastions: row.bastions.map(([associationId, version, createTime, updateTime, tenantId, virtualMachineId, vmName, vmState, ips]) => ({
+      id: associationId,
+      version,
+      createTime: new Date(createTime),
+      updateTime: new Date(updateTime),
+      tenantId,
+      clusterId: cluster.id,
+      virtualMachineId,
+      clusterName: cluster.name,
+      virtualMachineName: vmName,
+      virtualMachineState: vmState,
+      ipAddresses: ips ?? [],
     })),
   };
 }
@@ -204,12 +243,12 @@ export async function readNodePool(em: EntityManager, id: string): Promise<NodeP
 
 async function poolsOf(em: EntityManager, clusterIds: readonly string[]): Promise<NodePool[]> {
   if (clusterIds.length === 0) return [];
-  return (await em
-    .createQueryBuilder(KubernetesNodePool)
-    .select("*")
-    .where({ clusterId: { $in: [...clusterIds] } } as never)
-    .orderBy({ id: "asc" } as never)
-    .execute("all", true)) as unknown as NodePool[];
+  const rows = await executeBound<{ pool: Record<string, unknown> }>(
+    em,
+    "select to_jsonb(p) as pool from kubernetes_node_pool p where p.cluster_id = any(?::uuid[]) order by p.id",
+    [clusterIds],
+  );
+  return rows.map((row) => poolOf(row.pool));
 }
 
 /**
@@ -235,6 +274,49 @@ export async function lockCluster(em: EntityManager, ctx: CallContext, id: strin
   const cluster = clusterOf(row!.cluster);
   requireEtag(cluster.version, etag, "kubernetes_cluster", id);
   return cluster;
+}
+
+/** An installed plugin's row read as JSON (snake case, times as text) as the domain type. */
+function pluginOf(json: Record<string, unknown>): ClusterPlugin {
+  return {
+    id: json.id as string,
+    version: json.version as number,
+    createTime: new Date(json.create_time as string),
+    updateTime: new Date(json.update_time as string),
+    clusterId: json.cluster_id as string,
+    tenantId: json.tenant_id as string,
+    pluginId: json.plugin_id as string,
+    plugin: json.plugin as string,
+    pluginVersion: json.plugin_version as string,
+    targetVersion: json.target_version as string,
+    status: json.status as ClusterPluginStatus,
+    statusMessage: json.status_message as string,
+    statusTime: new Date(json.status_time as string),
+    activeOperationId: (json.active_operation_id as string | null) ?? null,
+  };
+}
+
+/** A pool row read as JSON (snake case, times as text) as the domain type. */
+function poolOf(json: Record<string, unknown>): NodePool {
+  return {
+    id: json.id as string,
+    version: json.version as number,
+    createTime: new Date(json.create_time as string),
+    updateTime: new Date(json.update_time as string),
+    clusterId: json.cluster_id as string,
+    name: json.name as string,
+    groupId: json.group_id as string,
+    specificationId: json.specification_id as string,
+    imageId: json.image_id as string,
+    nodeCount: json.node_count as number,
+    autoscalingMinNodeCount: (json.autoscaling_min_node_count as number | null) ?? null,
+    autoscalingMaxNodeCount: (json.autoscaling_max_node_count as number | null) ?? null,
+    labels: json.labels as Record<string, string>,
+    taints: json.taints as Taint[],
+    maxSurge: json.max_surge as number,
+    maxUnavailable: json.max_unavailable as number,
+    kubernetesVersion: json.kubernetes_version as string,
+  };
 }
 
 /** A cluster row read as JSON (snake case, times as text) as the domain type. */

@@ -29,7 +29,7 @@ import { createOnce } from "../standard-methods.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { clusterUsers, lockCluster, readNodePool, type KubernetesCluster, type NodePool } from "./cluster-queries.js";
-import { CLUSTER, deleteNodeVms, insertNodeVm, setClusterStatus } from "./clusters.js";
+import { CLUSTER, deleteNodeVms, insertNodeVms, setClusterStatus } from "./clusters.js";
 
 export const NODE_POOL = "kubernetes_node_pool";
 
@@ -294,20 +294,16 @@ async function insertNodes(
   poolId: string,
   placed: readonly PlacedNode[],
 ): Promise<{ operations: string[]; records: { virtualMachineId: string; name: string; nodePool: string }[] }> {
-  const operations: string[] = [];
-  const records: { virtualMachineId: string; name: string; nodePool: string }[] = [];
-  for (const node of placed) {
-    const vm = await insertNodeVm(
-      em,
-      ctx,
-      { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version: cluster.kubernetesVersion },
-      node,
-      poolId,
-    );
-    operations.push(vm.operationId);
-    records.push({ virtualMachineId: vm.id, name: vm.name, nodePool: node.poolName ?? "" });
-  }
-  return { operations, records };
+  const written = await insertNodeVms(
+    em,
+    ctx,
+    { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version: cluster.kubernetesVersion },
+    placed.map((node) => ({ node, nodePoolId: poolId })),
+  );
+  return {
+    operations: written.map((vm) => vm.operationId),
+    records: written.map((vm, i) => ({ virtualMachineId: vm.id, name: vm.name, nodePool: placed[i]!.poolName ?? "" })),
+  };
 }
 
 /** The cluster's operation for a pool's change: the cluster UPDATING with it under way, its job

@@ -7,6 +7,7 @@ import type { EntityManager, FilterQuery } from "@mikro-orm/postgresql";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../../domain/errors.js";
 import type { FilterSchema } from "../../domain/filter.js";
 import { draftViolations, requireNoVersionProblem, requireNoViolations, type ClusterSpecDraft } from "../../domain/kubernetes.js";
+import { requireInstallableVersion, type PluginChoice } from "../../domain/kubernetes-plugins.js";
 import { isTenantRole, requireRole, type Principal, type Role } from "../../domain/principal.js";
 import { KubernetesClusterTemplate as TemplateEntity } from "../../persistence/entities/index.js";
 import type { CallContext } from "../context.js";
@@ -14,10 +15,11 @@ import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { mutate } from "../mutation.js";
 import { createOnce, findForChange, readById } from "../standard-methods.js";
+import { cataloguePlugin } from "./addons/plugin-catalogue.js";
 import { catalogueVersion } from "./versions.js";
 
-/** The settings a template keeps beside its version. */
-export type TemplateSpec = Omit<ClusterSpecDraft, "version">;
+/** The settings a template keeps beside its version: a cluster's, and the plugins it installs. */
+export type TemplateSpec = Omit<ClusterSpecDraft, "version"> & { readonly plugins?: readonly PluginChoice[] };
 
 export interface TemplateFields {
   readonly name: string;
@@ -31,6 +33,7 @@ export interface TemplateFields {
 /** What UpdateKubernetesClusterTemplate may change; a key present replaces that part whole (an
  * undefined value clears it). The owner is fixed. */
 export interface TemplatePatch extends Partial<ClusterSpecDraft> {
+  readonly plugins?: readonly PluginChoice[] | undefined;
   readonly name?: string;
   readonly description?: string;
 }
@@ -46,7 +49,7 @@ export interface KubernetesClusterTemplate extends TemplateFields {
 const readers: readonly Role[] = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"];
 const writers: readonly Role[] = ["PLATFORM_ADMIN", "TENANT_ADMIN"];
 const TEMPLATE = "kubernetes_cluster_template";
-const specParts = ["controlPlane", "nodePools", "network", "storageClasses", "labels"] as const;
+const specParts = ["controlPlane", "nodePools", "network", "storageClasses", "labels", "plugins"] as const;
 
 export const templateFilter: FilterSchema = {
   name: { type: { kind: "string" }, property: "name" },
@@ -93,7 +96,8 @@ export async function createTemplate(
   const id = await mutate(db, ctx, (em) =>
     createOnce(em, ctx, TEMPLATE, requestId, owned, async (id) => {
       if (owned.tenantId !== null) await requireTenantExists(em, owned.tenantId);
-      await requireValidTemplate(em, { version: owned.kubernetesVersion ?? undefined, ...owned.spec });
+      const { plugins, ...spec } = owned.spec;
+      await requireValidTemplate(em, { version: owned.kubernetesVersion ?? undefined, ...spec }, plugins);
       em.create(TemplateEntity, { id, ...owned });
     }),
   );
@@ -126,14 +130,15 @@ export async function updateTemplate(
   return mutate(db, ctx, async (em) => {
     const template = await findForChange(em, ctx, TemplateEntity, TEMPLATE, id, etag);
     requireOwner(ctx.principal, template);
-    const current: ClusterSpecDraft = { version: template.kubernetesVersion ?? undefined, ...template.spec };
+    const { plugins: _plugins, ...currentSpec } = template.spec as TemplateSpec;
+    const current: ClusterSpecDraft = { version: template.kubernetesVersion ?? undefined, ...currentSpec };
     const next: ClusterSpecDraft = { ...current, ...("version" in patch ? { version: patch.version } : {}) };
     const spec: Record<string, unknown> = { ...template.spec };
     for (const part of specParts) {
       if (part in patch) spec[part] = patch[part];
     }
-    const draft = { ...next, ...spec };
-    await requireValidTemplate(em, draft);
+    const { plugins, ...draft } = { ...next, ...spec } as ClusterSpecDraft & { plugins?: readonly PluginChoice[] };
+    await requireValidTemplate(em, draft, plugins);
     em.assign(template, {
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
@@ -166,7 +171,7 @@ export async function templateForCluster(
   principal: Principal,
   templateId: string,
   tenantId: string,
-): Promise<{ id: string; revision: number; draft: ClusterSpecDraft }> {
+): Promise<{ id: string; revision: number; draft: ClusterSpecDraft; plugins: readonly PluginChoice[] }> {
   const template = await em.findOne(TemplateEntity, { id: templateId });
   if (!template) throw new NotFoundError(TEMPLATE, templateId);
   requireVisible(principal, template);
@@ -175,7 +180,13 @@ export async function templateForCluster(
       { field: "template_id", description: "a platform template or one of the cluster's tenant" },
     ]);
   }
-  return { id: template.id, revision: template.version, draft: { version: template.kubernetesVersion ?? undefined, ...template.spec } };
+  const { plugins, ...spec } = template.spec as TemplateSpec;
+  return {
+    id: template.id,
+    revision: template.version,
+    draft: { version: template.kubernetesVersion ?? undefined, ...spec },
+    plugins: plugins ?? [],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,8 +209,32 @@ async function requireTenantExists(em: EntityManager, tenantId: string): Promise
 
 /** The cluster rules for what the template sets, its version in the catalogue, and every group,
  * specification and image it names existing. */
-async function requireValidTemplate(em: EntityManager, draft: ClusterSpecDraft): Promise<void> {
+async function requireValidTemplate(
+  em: EntityManager,
+  draft: ClusterSpecDraft,
+  plugins: readonly PluginChoice[] | undefined,
+): Promise<void> {
   requireNoViolations(draftViolations(draft, "template"));
+  if (plugins && plugins.length > 0) {
+    // Compatibility is checked against the template's version: without one there is nothing to
+    // check a plugin against until a cluster names it, so a template with plugins names its version.
+    if (draft.version === undefined) {
+      throw new InvalidArgumentError("TEMPLATE_PLUGINS_NEED_VERSION", "a template that names plugins must name its Kubernetes version", [
+        { field: "template.version", description: "required when template.plugins is set" },
+      ]);
+    }
+    for (const [index, choice] of plugins.entries()) {
+      const plugin = await cataloguePlugin(em, choice.plugin);
+      if (!plugin) {
+        throw new InvalidArgumentError(
+          "REFERENCE_NOT_FOUND",
+          `template.plugins[${index}]: plugin ${choice.plugin} is not in the catalogue`,
+          [{ field: `template.plugins[${index}].plugin`, description: `no plugin ${choice.plugin}` }],
+        );
+      }
+      requireInstallableVersion(plugin, choice.version, draft.version, `template.plugins[${index}].version`);
+    }
+  }
   if (draft.version !== undefined) {
     const entry = await catalogueVersion(em, draft.version);
     if (!entry)

@@ -26,7 +26,7 @@ import { requireTenantEnabled } from "../tenant-guard.js";
 import { requirePluginsSupport } from "./addons/cluster-plugins.js";
 import { placeCluster, reserveNodes, type PlacedNode } from "./cluster-placement.js";
 import { clusterUsers, lockCluster, type KubernetesCluster } from "./cluster-queries.js";
-import { CLUSTER, deleteNodeVms, insertNodeVm, setClusterStatus } from "./clusters.js";
+import { CLUSTER, deleteNodeVms, insertNodeVms, setClusterStatus } from "./clusters.js";
 import { catalogueVersion } from "./versions.js";
 import type { Operation } from "../operations/operations.js";
 
@@ -101,7 +101,9 @@ export async function upgradeCluster(db: Database, ctx: CallContext, id: string,
     const plan = await planFor(em, id, version);
     const firsts = firstBatches(plan);
     const shape = await shapeOf(em, id);
-    const placed = await placeCluster(em, seen.tenant_id, surgeDemands(shape, firsts));
+    const placed = await placeCluster(em, seen.tenant_id, surgeDemands(shape, firsts), {
+      controlPlaneHosts: await controlPlaneHostsOf(em, id),
+    });
     const cluster = await lockCluster(em, ctx, id, etag);
     requireClusterVerb(cluster, "UPGRADE");
     // An installed plugin whose version does not run on the target blocks the upgrade (K8S-8).
@@ -131,8 +133,14 @@ export async function upgradeCluster(db: Database, ctx: CallContext, id: string,
   return getOperation(db, ctx, operationId);
 }
 
-/** The plan from the nodes as they are now: nodes on the target version are done. */
-async function planFor(em: EntityManager, clusterId: string, version: string): Promise<UpgradeBatch[]> {
+/** The plan from the nodes as they are now: nodes on the target version are done, as are the
+ * `upgradedInPlace` ones (a step's nodes whose rows are written later, after the cluster's lock). */
+async function planFor(
+  em: EntityManager,
+  clusterId: string,
+  version: string,
+  upgradedInPlace: readonly string[] = [],
+): Promise<UpgradeBatch[]> {
   const nodes = await em.execute<
     { id: string; role: "CONTROL_PLANE" | "WORKER"; node_pool_id: string | null; kubernetes_version: string }[]
   >(
@@ -146,7 +154,12 @@ async function planFor(em: EntityManager, clusterId: string, version: string): P
   );
   return planRollingUpgrade({
     nodes: nodes.map(
-      (node): UpgradeNode => ({ id: node.id, role: node.role, poolId: node.node_pool_id, version: node.kubernetes_version }),
+      (node): UpgradeNode => ({
+        id: node.id,
+        role: node.role,
+        poolId: node.node_pool_id,
+        version: upgradedInPlace.includes(node.id) ? version : node.kubernetes_version,
+      }),
     ),
     pools: pools.map((pool) => ({ id: pool.id, upgradeStrategy: { maxSurge: pool.max_surge, maxUnavailable: pool.max_unavailable } })),
     targetVersion: version,
@@ -240,18 +253,16 @@ async function insertSurgeNodes(
       where cluster_id = ? and ${poolId === "" ? "node_pool_id is null" : "node_pool_id = ?"}`,
     poolId === "" ? [cluster.id] : [cluster.id, poolId],
   );
-  const surge: SurgeNode[] = [];
-  for (const [index, node] of placed.entries()) {
-    const vm = await insertNodeVm(
-      em,
-      ctx,
-      { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version },
-      { ...node, ordinal: (highest?.ordinal ?? 0) + index + 1 },
-      poolId === "" ? null : poolId,
-    );
-    surge.push({ virtualMachineId: vm.id, name: vm.name, operationId: vm.operationId });
-  }
-  return surge;
+  const written = await insertNodeVms(
+    em,
+    ctx,
+    { clusterId: cluster.id, clusterName: cluster.name, tenantId: cluster.tenantId, version },
+    placed.map((node, index) => ({
+      node: { ...node, ordinal: (highest?.ordinal ?? 0) + index + 1 },
+      nodePoolId: poolId === "" ? null : poolId,
+    })),
+  );
+  return written.map((vm) => ({ virtualMachineId: vm.id, name: vm.name, operationId: vm.operationId }));
 }
 
 type WorkflowState = Pick<StepPayload, "clusterId" | "name" | "upgradeOperationId" | "version" | "totalNodes" | "reservedSurge">;
@@ -280,7 +291,7 @@ async function startBatch(
   const ref = (nodeId: string): NodeRef => ({ virtualMachineId: nodeId, name: nameOf.get(nodeId) ?? "" });
   const replaced = batch.nodeIds.slice(0, surge.length).map(ref);
   const upgraded = batch.nodeIds.slice(surge.length).map(ref);
-  const pool = batch.poolId ? await poolName(em, batch.poolId) : "";
+  const pool = await poolName(em, batch.poolId);
   await startStep(
     em,
     ctx,
@@ -300,7 +311,8 @@ async function startBatch(
   );
 }
 
-async function poolName(em: EntityManager, poolId: string): Promise<string> {
+async function poolName(em: EntityManager, poolId: string | null): Promise<string> {
+  if (!poolId) return "";
   const [pool] = await em.execute<{ name: string }[]>("select name from kubernetes_node_pool where id = ?", [poolId]);
   return pool?.name ?? "";
 }
@@ -364,56 +376,74 @@ export async function advanceUpgrade(em: EntityManager, step: { readonly id: str
     totalNodes: payload.totalNodes,
     reservedSurge: payload.reservedSurge,
   };
-  if (step.kind === "UPGRADE_KUBERNETES_NODES") {
-    const upgraded = (payload.upgradedNodes ?? []).map((node) => node.virtualMachineId);
-    if (upgraded.length > 0) {
-      await em.execute(
-        "update virtual_machine set kubernetes_version = ?, version = version + 1, update_time = now() where id = any(array[?]::uuid[])",
-        [payload.version, upgraded],
-      );
-    }
-    const replaced = payload.replacedNodes ?? [];
-    if (replaced.length > 0) {
-      const cluster = await lockedCluster(em, payload.clusterId);
-      const deletions = await deleteNodeVms(em, ctx, cluster, "id = any(array[?]::uuid[])", [
-        replaced.map((node) => node.virtualMachineId),
-      ]);
-      await startStep(em, ctx, cluster, "REMOVE_KUBERNETES_NODES", deletions, {
-        ...state,
-        phase: payload.phase,
-        nodePoolId: payload.nodePoolId,
-        nodePool: payload.nodePool,
-        removedNodes: replaced,
-      });
-      await recordProgress(em, state);
-      return;
-    }
-  }
-  await nextBatch(em, ctx, state);
+  if (step.kind !== "UPGRADE_KUBERNETES_NODES") return nextBatch(em, ctx, state, []);
+  // The nodes upgraded in place run the new version; their rows are written after the cluster is
+  // locked (the lock order: the cluster before its VMs), which for the next batch comes after
+  // placing its surge nodes (quota rows and hosts come before the cluster).
+  const upgraded = (payload.upgradedNodes ?? []).map((node) => node.virtualMachineId);
+  const replaced = payload.replacedNodes ?? [];
+  if (replaced.length === 0) return nextBatch(em, ctx, state, upgraded);
+  const cluster = await lockedCluster(em, payload.clusterId);
+  await recordUpgradedNodes(em, payload.version, upgraded);
+  const deletions = await deleteNodeVms(em, ctx, cluster, "id = any(array[?]::uuid[])", [replaced.map((node) => node.virtualMachineId)]);
+  await startStep(em, ctx, cluster, "REMOVE_KUBERNETES_NODES", deletions, {
+    ...state,
+    phase: payload.phase,
+    nodePoolId: payload.nodePoolId,
+    nodePool: payload.nodePool,
+    removedNodes: replaced,
+  });
+  await recordProgress(em, state);
 }
 
-/** The next batch from the nodes as they are now, or the closing job when every node is done. */
-async function nextBatch(em: EntityManager, ctx: CallContext, state: WorkflowState): Promise<void> {
-  const plan = await planFor(em, state.clusterId, state.version);
+/** Nodes a step upgraded in place, on the new version (the caller holds the cluster's lock). */
+async function recordUpgradedNodes(em: EntityManager, version: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await em.execute(
+    "update virtual_machine set kubernetes_version = ?, version = version + 1, update_time = now() where id = any(array[?]::uuid[])",
+    [version, ids],
+  );
+}
+
+/** The hosts the cluster's control-plane nodes occupy: a control-plane surge node goes elsewhere. */
+async function controlPlaneHostsOf(em: EntityManager, clusterId: string): Promise<string[]> {
+  const rows = await em.execute<{ baremetal_id: string }[]>(
+    "select baremetal_id from virtual_machine where cluster_id = ? and role = 'CONTROL_PLANE' and state <> 'DELETED'",
+    [clusterId],
+  );
+  return rows.map((row) => row.baremetal_id);
+}
+
+/** The next batch from the nodes as they are now (with `upgradedInPlace` on the new version), or
+ * the closing job when every node is done. */
+async function nextBatch(em: EntityManager, ctx: CallContext, state: WorkflowState, upgradedInPlace: readonly string[]): Promise<void> {
+  const plan = await planFor(em, state.clusterId, state.version, upgradedInPlace);
   const next = plan[0];
   if (next && next.surge > 0 && !state.reservedSurge[next.poolId ?? ""]) {
     // Placement locks quota rows and hosts, before the cluster in the lock order.
+    const cluster = await unlockedCluster(em, state.clusterId);
+    let placed: PlacedNode[];
     try {
-      const cluster = await unlockedCluster(em, state.clusterId);
-      const placed = await placeCluster(em, cluster.tenantId, surgeDemands(await shapeOf(em, cluster.id), [next]));
-      const locked = await lockedCluster(em, state.clusterId);
-      await reserveNodes(em, cluster.tenantId, placed);
-      const surge = await insertSurgeNodes(em, ctx, locked, next.poolId ?? "", state.version, placed);
-      await startBatch(em, ctx, locked, next, { ...state, reservedSurge: { ...state.reservedSurge, [next.poolId ?? ""]: surge } });
-      await recordProgress(em, state);
-      return;
+      placed = await placeCluster(em, cluster.tenantId, surgeDemands(await shapeOf(em, cluster.id), [next]), {
+        controlPlaneHosts: next.poolId === null ? await controlPlaneHostsOf(em, cluster.id) : [],
+      });
     } catch (error) {
       if (!(error instanceof ResourceExhaustedError)) throw error;
-      await stopUpgrade(em, state.upgradeOperationId, error);
+      await lockedCluster(em, state.clusterId);
+      await recordUpgradedNodes(em, state.version, upgradedInPlace);
+      await stopUpgrade(em, state, next, await poolName(em, next.poolId), error);
       return;
     }
+    const locked = await lockedCluster(em, state.clusterId);
+    await recordUpgradedNodes(em, state.version, upgradedInPlace);
+    await reserveNodes(em, cluster.tenantId, placed);
+    const surge = await insertSurgeNodes(em, ctx, locked, next.poolId ?? "", state.version, placed);
+    await startBatch(em, ctx, locked, next, { ...state, reservedSurge: { ...state.reservedSurge, [next.poolId ?? ""]: surge } });
+    await recordProgress(em, state);
+    return;
   }
   const cluster = await lockedCluster(em, state.clusterId);
+  await recordUpgradedNodes(em, state.version, upgradedInPlace);
   // Pools with no node left to do run the new version.
   await em.execute(
     `update kubernetes_node_pool p set kubernetes_version = ?, version = p.version + 1, update_time = now()
@@ -506,14 +536,28 @@ export async function failUpgrade(em: EntityManager, step: { readonly id: string
   });
 }
 
-async function stopUpgrade(em: EntityManager, upgradeOperationId: string, error: DomainError): Promise<void> {
-  await completeOperation(em, upgradeOperationId, {
+/**
+ * No room for the next batch's surge nodes (someone took what the batch before released): the
+ * upgrade stops there rather than overcommit — its operation FAILED with the refusal's reason, a
+ * message naming the batch, and metadata a client can act on; the cluster ERROR with that message.
+ * Nothing is undone: the nodes done so far stay on the new version, every reservation stays, and
+ * RetryKubernetesClusterOperation, once there is room, places the batch again and goes on.
+ */
+async function stopUpgrade(em: EntityManager, state: WorkflowState, next: UpgradeBatch, pool: string, error: DomainError): Promise<void> {
+  const where = next.poolId === null ? "the control plane's next node" : `the next batch of pool ${pool}`;
+  await completeOperation(em, state.upgradeOperationId, {
     succeeded: false,
     error: {
       code: "RESOURCE_EXHAUSTED",
       reason: error.reason,
-      message: `no room for the next batch's surge nodes: ${error.message}`,
-      metadata: { ...error.metadata },
+      message: `upgrade to ${state.version} stopped before ${where}: no room for its ${next.surge} surge node(s) (${error.message}); make room, then RetryKubernetesClusterOperation goes on from there`,
+      metadata: {
+        ...error.metadata,
+        stopped_before: next.poolId === null ? "CONTROL_PLANE" : "NODE_POOL",
+        node_pool: pool,
+        surge_nodes: String(next.surge),
+        retriable: "true",
+      },
     },
   });
 }

@@ -681,7 +681,11 @@ export interface GetVirtualMachineResponse {
   /** Who maintains it: assigned directly or through a maintainer group. */
   maintainers: ResponsibleMaintainer[];
   /** Its node pool, for a worker node of a cluster; unset otherwise. */
-  nodePool: RelatedResource | undefined;
+  nodePool:
+    | RelatedResource
+    | undefined;
+  /** The Kubernetes clusters it serves as a bastion (K8S-10), by name; empty for any other VM. */
+  servedClusters: RelatedResource[];
 }
 
 /** Request of ComputeService.ListVirtualMachines. */
@@ -4194,6 +4198,7 @@ function createBaseGetVirtualMachineResponse(): GetVirtualMachineResponse {
     cluster: undefined,
     maintainers: [],
     nodePool: undefined,
+    servedClusters: [],
   };
 }
 
@@ -4222,6 +4227,9 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
     }
     if (message.nodePool !== undefined) {
       RelatedResource.encode(message.nodePool, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.servedClusters) {
+      RelatedResource.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -4303,6 +4311,14 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
             message.nodePool = RelatedResource.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.servedClusters.push(RelatedResource.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4335,6 +4351,11 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
         : isSet(object.node_pool)
         ? RelatedResource.fromJSON(object.node_pool)
         : undefined,
+      servedClusters: globalThis.Array.isArray(object?.servedClusters)
+        ? object.servedClusters.map((e: any) => RelatedResource.fromJSON(e))
+        : globalThis.Array.isArray(object?.served_clusters)
+        ? object.served_clusters.map((e: any) => RelatedResource.fromJSON(e))
+        : [],
     };
   },
 
@@ -4363,6 +4384,9 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
     }
     if (message.nodePool !== undefined) {
       obj.nodePool = RelatedResource.toJSON(message.nodePool);
+    }
+    if (message.servedClusters?.length) {
+      obj.servedClusters = message.servedClusters.map((e) => RelatedResource.toJSON(e));
     }
     return obj;
   },
@@ -4394,6 +4418,7 @@ export const GetVirtualMachineResponse: MessageFns<GetVirtualMachineResponse> = 
     message.nodePool = (object.nodePool !== undefined && object.nodePool !== null)
       ? RelatedResource.fromPartial(object.nodePool)
       : undefined;
+    message.servedClusters = object.servedClusters?.map((e) => RelatedResource.fromPartial(e)) || [];
     return message;
   },
 };

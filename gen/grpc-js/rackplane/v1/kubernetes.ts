@@ -27,7 +27,12 @@ import {
   virtualMachineStateFromJSON,
   virtualMachineStateToJSON,
 } from "./compute.js";
-import { KubernetesClusterHealth, KubernetesPluginChoice } from "./kubernetes_addons.js";
+import {
+  BastionAssociation,
+  KubernetesClusterHealth,
+  KubernetesClusterPlugin,
+  KubernetesPluginChoice,
+} from "./kubernetes_addons.js";
 import { Operation } from "./operation.js";
 
 export const protobufPackage = "rackplane.v1";
@@ -653,7 +658,16 @@ export interface KubernetesClusterTemplate {
     | Date
     | undefined;
   /** When it last changed (output only). */
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /**
+   * Catalogue plugins a cluster made from it installs once ACTIVE (K8S-8); each plugin once. A
+   * template that names plugins names its version too: each plugin version must exist, be
+   * AVAILABLE and support it, checked when the template is saved and again at each creation.
+   * CreateKubernetesClusterRequest.plugins overrides them by plugin name.
+   */
+  plugins: KubernetesPluginChoice[];
 }
 
 export interface KubernetesClusterTemplate_LabelsEntry {
@@ -792,7 +806,7 @@ export interface UpdateKubernetesClusterTemplateRequest {
     | undefined;
   /**
    * The fields to change: name, description, version, control_plane, node_pools, network,
-   * storage_classes, labels (each replaced whole).
+   * storage_classes, labels, plugins (each replaced whole).
    */
   updateMask: string[] | undefined;
 }
@@ -831,7 +845,8 @@ export interface CreateKubernetesClusterRequest {
   requestId: string;
   /**
    * Catalogue plugins to install once the cluster is ACTIVE, as later steps of its creation
-   * (KubernetesAddonService lists them); each plugin once. Refused up front when a version is
+   * (KubernetesAddonService lists them); each plugin once. They override the template's plugins by
+   * plugin name (the template's others are installed too). Refused up front when a version is
    * withdrawn or does not support the cluster's Kubernetes version.
    */
   plugins: KubernetesPluginChoice[];
@@ -865,6 +880,13 @@ export interface GetKubernetesClusterResponse {
     | undefined;
   /** Every node: the control plane first, then each pool's. */
   nodes: KubernetesNode[];
+  /**
+   * The plugins installed on it (K8S-8), by plugin name: each with its version, status and the
+   * agent's message.
+   */
+  plugins: KubernetesClusterPlugin[];
+  /** The bastion VMs that serve it (K8S-10), by VM name: each with the VM's state and addresses. */
+  bastions: BastionAssociation[];
 }
 
 /** Request of KubernetesService.ListKubernetesClusters. */
@@ -3217,6 +3239,7 @@ function createBaseKubernetesClusterTemplate(): KubernetesClusterTemplate {
     etag: "",
     createTime: undefined,
     updateTime: undefined,
+    plugins: [],
   };
 }
 
@@ -3263,6 +3286,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(114).fork()).join();
+    }
+    for (const v of message.plugins) {
+      KubernetesPluginChoice.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -3395,6 +3421,14 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.plugins.push(KubernetesPluginChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3460,6 +3494,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesPluginChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -3513,6 +3550,9 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesPluginChoice.toJSON(e));
+    }
     return obj;
   },
 
@@ -3547,6 +3587,7 @@ export const KubernetesClusterTemplate: MessageFns<KubernetesClusterTemplate> = 
     message.etag = object.etag ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.plugins = object.plugins?.map((e) => KubernetesPluginChoice.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5570,7 +5611,7 @@ export const GetKubernetesClusterRequest: MessageFns<GetKubernetesClusterRequest
 };
 
 function createBaseGetKubernetesClusterResponse(): GetKubernetesClusterResponse {
-  return { cluster: undefined, tenant: undefined, nodes: [] };
+  return { cluster: undefined, tenant: undefined, nodes: [], plugins: [], bastions: [] };
 }
 
 export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterResponse> = {
@@ -5583,6 +5624,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
     }
     for (const v of message.nodes) {
       KubernetesNode.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.plugins) {
+      KubernetesClusterPlugin.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.bastions) {
+      BastionAssociation.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -5624,6 +5671,22 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
             message.nodes.push(KubernetesNode.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plugins.push(KubernetesClusterPlugin.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bastions.push(BastionAssociation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5641,6 +5704,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
       cluster: isSet(object.cluster) ? KubernetesCluster.fromJSON(object.cluster) : undefined,
       tenant: isSet(object.tenant) ? RelatedResource.fromJSON(object.tenant) : undefined,
       nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => KubernetesNode.fromJSON(e)) : [],
+      plugins: globalThis.Array.isArray(object?.plugins)
+        ? object.plugins.map((e: any) => KubernetesClusterPlugin.fromJSON(e))
+        : [],
+      bastions: globalThis.Array.isArray(object?.bastions)
+        ? object.bastions.map((e: any) => BastionAssociation.fromJSON(e))
+        : [],
     };
   },
 
@@ -5654,6 +5723,12 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
     }
     if (message.nodes?.length) {
       obj.nodes = message.nodes.map((e) => KubernetesNode.toJSON(e));
+    }
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => KubernetesClusterPlugin.toJSON(e));
+    }
+    if (message.bastions?.length) {
+      obj.bastions = message.bastions.map((e) => BastionAssociation.toJSON(e));
     }
     return obj;
   },
@@ -5670,6 +5745,8 @@ export const GetKubernetesClusterResponse: MessageFns<GetKubernetesClusterRespon
       ? RelatedResource.fromPartial(object.tenant)
       : undefined;
     message.nodes = object.nodes?.map((e) => KubernetesNode.fromPartial(e)) || [];
+    message.plugins = object.plugins?.map((e) => KubernetesClusterPlugin.fromPartial(e)) || [];
+    message.bastions = object.bastions?.map((e) => BastionAssociation.fromPartial(e)) || [];
     return message;
   },
 };

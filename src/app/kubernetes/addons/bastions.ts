@@ -7,6 +7,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../../domain/errors.js";
 import { requireEtag } from "../../../domain/etag.js";
 import { field, resourceTimes } from "../../../domain/filter-schema.js";
+import type { BastionAssociation } from "../../../domain/bastions.js";
 import type { VirtualMachineState } from "../../../domain/compute.js";
 import { isTenantRole, requireRole } from "../../../domain/principal.js";
 import { BastionClusterAssociation as AssociationEntity } from "../../../persistence/entities/index.js";
@@ -19,20 +20,7 @@ import { clusterUsers, lockCluster } from "../cluster-queries.js";
 
 export const BASTION_ASSOCIATION = "bastion_association";
 
-/** An association as read: with its cluster's name and its VM's name, state and addresses. */
-export interface BastionAssociation {
-  readonly id: string;
-  readonly version: number;
-  readonly createTime: Date;
-  readonly updateTime: Date;
-  readonly tenantId: string;
-  readonly clusterId: string;
-  readonly virtualMachineId: string;
-  readonly clusterName: string;
-  readonly virtualMachineName: string;
-  readonly virtualMachineState: VirtualMachineState;
-  readonly ipAddresses: readonly string[];
-}
+export type { BastionAssociation } from "../../../domain/bastions.js";
 
 const associationFilter = {
   cluster_id: field.uuid("clusterId"),

@@ -15,6 +15,8 @@ import {
   requirePluginChangeAllowed,
   requirePluginIdle,
   requireSupports,
+  type ClusterPlugin,
+  type PluginChoice,
   type ClusterPluginStatus,
   type PluginVersion,
 } from "../../../domain/kubernetes-plugins.js";
@@ -34,28 +36,7 @@ import { cataloguePlugin } from "./plugin-catalogue.js";
 
 export const CLUSTER_PLUGIN = "kubernetes_cluster_plugin";
 
-/** A plugin installed on a cluster. */
-export interface ClusterPlugin {
-  readonly id: string;
-  readonly version: number;
-  readonly createTime: Date;
-  readonly updateTime: Date;
-  readonly clusterId: string;
-  readonly tenantId: string;
-  readonly pluginId: string;
-  readonly plugin: string;
-  readonly pluginVersion: string;
-  readonly targetVersion: string;
-  readonly status: ClusterPluginStatus;
-  readonly statusMessage: string;
-  readonly statusTime: Date;
-  readonly activeOperationId?: string | null;
-}
-
-export interface PluginChoice {
-  readonly plugin: string;
-  readonly version: string;
-}
+export type { ClusterPlugin, PluginChoice } from "../../../domain/kubernetes-plugins.js";
 
 export interface ClusterPluginChange {
   readonly plugin: ClusterPlugin;
