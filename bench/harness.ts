@@ -352,6 +352,38 @@ export function leanClient(baseUrl: string, headers: Record<string, string>, pro
   return client;
 }
 
+/**
+ * SQL for a bench cloud straight into PostgreSQL: one region, datacenter and room, racks of 21
+ * two-unit hosts, `groupCount` groups and `hostCount` hosts of 64 cores (256 effective: ratio 4),
+ * 512 GiB and 8,000 GiB, spread round-robin over the groups, the groups' effective totals kept.
+ * Ids: racks 10…, groups 20…, hosts 30… followed by their number in hex.
+ */
+export function hostsSql(hostCount: number, groupCount: number): string {
+  return `
+      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
+      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
+      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
+      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
+        select ('10000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'rack-' || n,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42
+          from generate_series(0, ${Math.ceil(hostCount / 21) - 1}) n;
+      insert into baremetal_group (id, version, create_time, update_time, name, dimension, cpu_allocation_ratio)
+        select ('20000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'group-' || n, 'PURPOSE', 4
+          from generate_series(0, ${groupCount - 1}) n;
+      insert into baremetal (id, version, create_time, update_time, name, serial_number, cpu_cores, memory_mib, storage_gib,
+                             effective_cpu_cores, effective_memory_mib, effective_storage_gib, status, status_change_time, group_id,
+                             rack_id, first_position, height_units, room_id, datacenter_id, region_id)
+        select ('30000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'host-' || n, 'SN' || n, 64, 524288, 8000,
+               256, 524288, 8000, 'ACTIVE', now(), ('20000000-0000-7000-8000-' || lpad(to_hex(n % ${groupCount}), 12, '0'))::uuid,
+               ('10000000-0000-7000-8000-' || lpad(to_hex(n / 21), 12, '0'))::uuid, 1 + (n % 21) * 2, 2,
+               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001'
+          from generate_series(0, ${hostCount - 1}) n;
+      update baremetal_group g set effective_cpu_total = t.cpu, effective_memory_mib_total = t.memory, effective_storage_gib_total = t.storage
+        from (select group_id, sum(effective_cpu_cores) as cpu, sum(effective_memory_mib) as memory, sum(effective_storage_gib) as storage
+                from baremetal group by group_id) t where t.group_id = g.id;
+`;
+}
+
 /** Connect JSON over keep-alive HTTP/1.1 (at most `connections` sockets): the parsed answer of
  * POST /<service>/<method>, or an error for a status other than 200. */
 export function jsonClient(baseUrl: string, headers: Record<string, string>, connections: number) {

@@ -4,12 +4,11 @@
 // Requests one at a time: these are latencies of single requests, not throughput.
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import pg from "pg";
 import { IdentityService, Role } from "../gen/es/rackplane/v1/identity_pb.js";
 import { KubernetesClusterStatus, KubernetesService } from "../gen/es/rackplane/v1/kubernetes_pb.js";
 import { OperationService, OperationState } from "../gen/es/rackplane/v1/operation_pb.js";
 import { createSimulatedAgent } from "../src/agent/simulator.js";
-import { cpuMeter, leanClient, startBenchServer, type CpuSplit } from "./harness.js";
+import { cpuMeter, hostsSql, leanClient, startBenchServer, withClient, type CpuSplit } from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const groupCount = 10;
@@ -144,43 +143,12 @@ function report(name: string, samples: number[], cpuBefore: CpuSplit, cpuAfter: 
   );
 }
 
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** 10,000 hosts of 64 cores (256 effective) in 10 groups, one tenant with room for every cluster,
  * a specification, an image and two versions. */
 async function seed(databaseUrl: string): Promise<void> {
-  const racks = Math.ceil(hostCount / 21);
   await withClient(databaseUrl, (client) =>
     client.query(`
-      insert into region (id, version, create_time, update_time, name) values ('00000000-0000-7000-8000-000000000001', 1, now(), now(), 'bench');
-      insert into datacenter (id, version, create_time, update_time, name, region_id) values ('00000000-0000-7000-8000-000000000002', 1, now(), now(), 'bench-dc', '00000000-0000-7000-8000-000000000001');
-      insert into room (id, version, create_time, update_time, name, datacenter_id, region_id) values ('00000000-0000-7000-8000-000000000003', 1, now(), now(), 'bench-room', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001');
-      insert into rack (id, version, create_time, update_time, name, room_id, datacenter_id, region_id, status, height_units)
-        select ('10000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'rack-' || n,
-               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'ACTIVE', 42
-          from generate_series(0, ${racks - 1}) n;
-      insert into baremetal_group (id, version, create_time, update_time, name, dimension, cpu_allocation_ratio)
-        select ('20000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'group-' || n, 'PURPOSE', 4
-          from generate_series(0, ${groupCount - 1}) n;
-      insert into baremetal (id, version, create_time, update_time, name, serial_number, cpu_cores, memory_mib, storage_gib,
-                             effective_cpu_cores, effective_memory_mib, effective_storage_gib, status, status_change_time, group_id,
-                             rack_id, first_position, height_units, room_id, datacenter_id, region_id)
-        select ('30000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 1, now(), now(), 'host-' || n, 'SN' || n, 64, 524288, 8000,
-               256, 524288, 8000, 'ACTIVE', now(), ('20000000-0000-7000-8000-' || lpad(to_hex(n % ${groupCount}), 12, '0'))::uuid,
-               ('10000000-0000-7000-8000-' || lpad(to_hex(n / 21), 12, '0'))::uuid, 1 + (n % 21) * 2, 2,
-               '00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001'
-          from generate_series(0, ${hostCount - 1}) n;
-      update baremetal_group g set effective_cpu_total = t.cpu, effective_memory_mib_total = t.memory, effective_storage_gib_total = t.storage
-        from (select group_id, sum(effective_cpu_cores) as cpu, sum(effective_memory_mib) as memory, sum(effective_storage_gib) as storage
-                from baremetal group by group_id) t where t.group_id = g.id;
+      ${hostsSql(hostCount, groupCount)}
       insert into tenant (id, version, create_time, update_time, name, kind)
         values ('40000000-0000-7000-8000-000000000000', 1, now(), now(), 'bench-tenant', 'PROJECT');
       insert into baremetal_group_tenant_quota (id, version, create_time, update_time, tenant_id, group_id, cpu_absolute, memory_mib_percent, storage_gib_percent)

@@ -4,6 +4,17 @@ import { poolGuardStats, timedQuery } from "../persistence/pool-guard.js";
 import { poolSnapshot, type PoolSnapshot } from "../persistence/pool-trace.js";
 import { readPoolOf } from "../persistence/reads.js";
 
+/** The pool's counts: connections open and idle, callers waiting, and what the pool guard dropped. */
+export interface PoolState {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+  readonly idleErrors: number;
+  readonly droppedReadOnly: number;
+  readonly timedOut: number;
+  readonly lostInUse: number;
+}
+
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
  * (its own identity map), never on the global one. */
 export class Database {
@@ -25,15 +36,7 @@ export class Database {
 
   /** The pool's counts, for metrics: connections open and idle, callers waiting, and what the pool
    * guard dropped (persistence/pool-guard.ts). */
-  async poolState(): Promise<{
-    total: number;
-    idle: number;
-    waiting: number;
-    idleErrors: number;
-    droppedReadOnly: number;
-    timedOut: number;
-    lostInUse: number;
-  }> {
+  async poolState(): Promise<PoolState> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
     return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
   }

@@ -6,21 +6,14 @@
 // docs/deployment.md lists the alerts worth having on them.
 import client from "prom-client";
 import type { CreationBatchStats } from "../app/compute/creation-batch.js";
+import type { PoolState } from "../app/database.js";
 import type { FleetState } from "../app/fleet-state.js";
 
 /** Where the gauges read from; installed once the server has them (`RpcMetrics.observe`). */
 export interface MetricSources {
   creationBatches(): CreationBatchStats;
   /** The pool's counts: checked out, idle, callers waiting, and the guard's counters. */
-  pool(): Promise<{
-    total: number;
-    idle: number;
-    waiting: number;
-    idleErrors: number;
-    droppedReadOnly: number;
-    timedOut: number;
-    lostInUse: number;
-  }>;
+  pool(): Promise<PoolState>;
   dispatcher(): { leaseExpiries: number; redeliveries: number };
   fleet(): Promise<FleetState>;
   ready(): boolean;
