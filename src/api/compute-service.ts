@@ -55,8 +55,11 @@ export function computeService(db: Database, observations: ObservationSettings):
       return { virtualMachine: virtualMachineMessage(virtualMachine), operation: operationMessage(operation) };
     },
     async getVirtualMachine(req, ctx) {
-      const detail = await getVirtualMachineDetail(db, callContext(ctx), req.id);
-      const observed = await readObservations(db, "virtual_machine", [detail.virtualMachine.id], observations);
+      // The observation is read beside the VM (one round trip) and returned only with it.
+      const [detail, observed] = await Promise.all([
+        getVirtualMachineDetail(db, callContext(ctx), req.id),
+        readObservations(db, "virtual_machine", [req.id], observations),
+      ]);
       return {
         virtualMachine: virtualMachineMessage(detail.virtualMachine, observed.get(detail.virtualMachine.id)),
         tenant: detail.tenant,

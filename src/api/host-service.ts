@@ -44,8 +44,11 @@ export function hostHandlers(db: Database, observations: ObservationSettings): P
       return { baremetals: created.map((host) => baremetalMessage(host)) };
     },
     async getBaremetal(req, ctx) {
-      const host = await baremetals.getBaremetal(db, callContext(ctx), req.id);
-      const observed = await readObservations(db, "baremetal", [host.id], observations);
+      // The observation is read beside the host (one round trip) and returned only with it.
+      const [host, observed] = await Promise.all([
+        baremetals.getBaremetal(db, callContext(ctx), req.id),
+        readObservations(db, "baremetal", [req.id], observations),
+      ]);
       return { baremetal: baremetalMessage(host, observed.get(host.id)) };
     },
     async listBaremetals(req, ctx) {

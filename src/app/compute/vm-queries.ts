@@ -12,8 +12,8 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
-import { listResourceMaintainers } from "../maintainers/assignments.js";
-import { readBound, readRowById } from "../../persistence/reads.js";
+import { type listResourceMaintainers, maintainersOf } from "../maintainers/assignments.js";
+import { mapRow, readBound, readRowById } from "../../persistence/reads.js";
 
 /** Who may read and operate VMs (tenant principals: their own tenant's). */
 export const vmUsers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
@@ -87,59 +87,87 @@ export interface VirtualMachineDetail {
   readonly servedClusters: readonly Named[];
 }
 
-/** The VM with everything around it: one joined query for the related names, the host's place and
- * the clusters it serves as a bastion, one for the maintainers. */
+/** The related names' columns in the detail's row (each `rel_`, so none shadows one of the VM's). */
+interface RelatedColumns {
+  rel_tenant: string;
+  rel_specification: string;
+  rel_image: string;
+  rel_baremetal: string;
+  rel_group: string;
+  rel_rack_id: string;
+  rel_rack: string;
+  rel_first_position: number;
+  rel_room_id: string;
+  rel_room: string;
+  rel_datacenter_id: string;
+  rel_datacenter: string;
+  rel_region_id: string;
+  rel_region: string;
+  rel_cluster_id: string | null;
+  rel_cluster: string | null;
+  rel_node_pool_id: string | null;
+  rel_node_pool: string | null;
+  rel_served_clusters: [string, string][];
+}
+
+// Prepared (persistence/reads.ts): planning this twelve-table join took PostgreSQL several
+// milliseconds, many times its execution, on every Get.
+const detailSql = `select vm.*, t.name as rel_tenant, s.name as rel_specification, i.name as rel_image, b.name as rel_baremetal,
+        g.name as rel_group, r.id as rel_rack_id, r.name as rel_rack, b.first_position as rel_first_position,
+        ro.id as rel_room_id, ro.name as rel_room, d.id as rel_datacenter_id, d.name as rel_datacenter,
+        re.id as rel_region_id, re.name as rel_region, kc.id as rel_cluster_id, kc.name as rel_cluster,
+        np.id as rel_node_pool_id, np.name as rel_node_pool,
+        coalesce((select jsonb_agg(jsonb_build_array(sc.id, sc.name) order by sc.name, sc.id) from bastion_cluster_association a
+                    join kubernetes_cluster sc on sc.id = a.cluster_id where a.virtual_machine_id = vm.id), '[]') as rel_served_clusters
+   from virtual_machine vm
+   join tenant t on t.id = vm.tenant_id
+   join virtual_machine_specification s on s.id = vm.specification_id
+   join image i on i.id = vm.image_id
+   join baremetal b on b.id = vm.baremetal_id
+   join baremetal_group g on g.id = vm.group_id
+   join rack r on r.id = b.rack_id
+   join room ro on ro.id = b.room_id
+   join datacenter d on d.id = b.datacenter_id
+   join region re on re.id = b.region_id
+   left join kubernetes_cluster kc on kc.id = vm.cluster_id
+   left join kubernetes_node_pool np on np.id = vm.node_pool_id
+  where vm.id = ?`;
+
+/** The VM with everything around it: the VM, its related names, the host's place and the clusters
+ * it serves as a bastion in one joined statement, its maintainers in a second beside it (one round
+ * trip; the maintainers are returned only once the VM is known to be the reader's to see). */
 export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id: string): Promise<VirtualMachineDetail> {
+  requireRole(ctx.principal, vmUsers, "read virtual machines");
   const em = db.em();
-  const virtualMachine = await getVirtualMachine(db, ctx, id, em);
-  const [[related], maintainers] = await Promise.all([
-    // Prepared (persistence/reads.ts): planning this twelve-table join took PostgreSQL several
-    // milliseconds, many times its execution, on every Get.
-    readBound<Record<string, string | number> & { served_clusters: [string, string][] }>(
-      em,
-      `select t.name as tenant, s.name as specification, i.name as image, b.name as baremetal, g.name as "group",
-              r.id as rack_id, r.name as rack, b.first_position, ro.id as room_id, ro.name as room,
-              d.id as datacenter_id, d.name as datacenter, re.id as region_id, re.name as region,
-              kc.id as cluster_id, kc.name as cluster, np.id as node_pool_id, np.name as node_pool,
-              coalesce((select jsonb_agg(jsonb_build_array(sc.id, sc.name) order by sc.name, sc.id) from bastion_cluster_association a
-                          join kubernetes_cluster sc on sc.id = a.cluster_id where a.virtual_machine_id = vm.id), '[]') as served_clusters
-         from virtual_machine vm
-         join tenant t on t.id = vm.tenant_id
-         join virtual_machine_specification s on s.id = vm.specification_id
-         join image i on i.id = vm.image_id
-         join baremetal b on b.id = vm.baremetal_id
-         join baremetal_group g on g.id = vm.group_id
-         join rack r on r.id = b.rack_id
-         join room ro on ro.id = b.room_id
-         join datacenter d on d.id = b.datacenter_id
-         join region re on re.id = b.region_id
-         left join kubernetes_cluster kc on kc.id = vm.cluster_id
-         left join kubernetes_node_pool np on np.id = vm.node_pool_id
-        where vm.id = ?`,
-      [id],
-    ),
-    listResourceMaintainers(db, ctx, { type: "virtual_machine", id }, { pageSize: 1000, pageToken: "", filter: "" }),
+  const [[row], maintainers] = await Promise.all([
+    readBound<Record<string, unknown>>(em, detailSql, [id]),
+    maintainersOf(em, { type: "virtual_machine", id }, { pageSize: 1000, pageToken: "", filter: "" }),
   ]);
-  const r = related!;
+  if (!row) throw new NotFoundError("virtual_machine", id);
+  const vmColumns: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) if (!column.startsWith("rel_")) vmColumns[column] = value;
+  const virtualMachine = mapRow(em, VirtualMachineEntity, vmColumns) as unknown as VirtualMachine;
+  requireOwnTenant(ctx.principal, virtualMachine.tenantId, { type: "virtual_machine", id });
+  const r = row as unknown as RelatedColumns;
   const named = (idValue: unknown, name: unknown): Named => ({ id: String(idValue), name: String(name) });
   return {
     virtualMachine,
-    tenant: named(virtualMachine.tenantId, r.tenant),
-    specification: named(virtualMachine.specificationId, r.specification),
-    image: named(virtualMachine.imageId, r.image),
+    tenant: named(virtualMachine.tenantId, r.rel_tenant),
+    specification: named(virtualMachine.specificationId, r.rel_specification),
+    image: named(virtualMachine.imageId, r.rel_image),
     host: {
-      baremetal: named(virtualMachine.baremetalId, r.baremetal),
-      group: named(virtualMachine.groupId, r.group),
-      rack: named(r.rack_id, r.rack),
-      firstPosition: Number(r.first_position),
-      room: named(r.room_id, r.room),
-      datacenter: named(r.datacenter_id, r.datacenter),
-      region: named(r.region_id, r.region),
+      baremetal: named(virtualMachine.baremetalId, r.rel_baremetal),
+      group: named(virtualMachine.groupId, r.rel_group),
+      rack: named(r.rel_rack_id, r.rel_rack),
+      firstPosition: Number(r.rel_first_position),
+      room: named(r.rel_room_id, r.rel_room),
+      datacenter: named(r.rel_datacenter_id, r.rel_datacenter),
+      region: named(r.rel_region_id, r.rel_region),
     },
     maintainers: maintainers.items,
-    cluster: r.cluster_id ? named(r.cluster_id, r.cluster) : undefined,
-    nodePool: r.node_pool_id ? named(r.node_pool_id, r.node_pool) : undefined,
-    servedClusters: r.served_clusters.map(([clusterId, name]) => ({ id: clusterId, name })),
+    cluster: r.rel_cluster_id ? named(r.rel_cluster_id, r.rel_cluster) : undefined,
+    nodePool: r.rel_node_pool_id ? named(r.rel_node_pool_id, r.rel_node_pool) : undefined,
+    servedClusters: r.rel_served_clusters.map(([clusterId, name]) => ({ id: clusterId, name })),
   };
 }
 

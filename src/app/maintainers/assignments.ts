@@ -106,6 +106,20 @@ export async function listResourceMaintainers(
 ): Promise<Page<ResponsibleMaintainer>> {
   requireMaintainerRead(ctx.principal);
   const em = db.em();
+  // Tenants: a resource they may not see reads as one that does not exist.
+  return maintainersOf(em, resource, request, () => requireResource(em, ctx.principal, resource.type, resource.id));
+}
+
+/**
+ * listResourceMaintainers's page. `check` (that the reader may see the resource) runs beside the
+ * query, after the request is validated; without it, the caller has checked already.
+ */
+export async function maintainersOf(
+  em: EntityManager,
+  resource: ResourceRef,
+  request: ListRequest,
+  check?: () => Promise<void>,
+): Promise<Page<ResponsibleMaintainer>> {
   const pageSize = effectivePageSize(request.pageSize);
   const binding = {
     list: "resource_maintainers",
@@ -115,11 +129,10 @@ export async function listResourceMaintainers(
   };
   const after = decodePageToken(request.pageToken, binding, [uuidKeyPart, uuidKeyPart]);
   const filter = filterSql(parseFilter(request.filter, responsibleMaintainerFilter));
-  // Tenants: a resource they may not see reads as one that does not exist.
-  await requireResource(em, ctx.principal, resource.type, resource.id);
-  const rows = await readBound<Record<string, unknown>>(
-    em,
-    `select * from (
+  const [rows] = await Promise.all([
+    readBound<Record<string, unknown>>(
+      em,
+      `select * from (
        select ${assignmentColumns}, ${maintainerColumns("m", "m_")}, null::uuid as via_group_id, null::text as via_group_name
          from resource_maintainer rm join maintainer m on m.id = rm.maintainer_id
         where rm.resource_type = ? and rm.resource_id = ?
@@ -134,8 +147,10 @@ export async function listResourceMaintainers(
      where ${filter.sql}${after ? " and (x.rm_id, x.m_id) > (?::uuid, ?::uuid)" : ""}
      order by x.rm_id, x.m_id
      limit ?`,
-    [resource.type, resource.id, resource.type, resource.id, ...filter.params, ...(after ?? []), pageSize + 1],
-  );
+      [resource.type, resource.id, resource.type, resource.id, ...filter.params, ...(after ?? []), pageSize + 1],
+    ),
+    check?.(),
+  ]);
   const items = rows.slice(0, pageSize).map((row) => ({
     maintainer: maintainerFromRow(em, row, "m_"),
     assignment: assignmentFromRow(em, row),
