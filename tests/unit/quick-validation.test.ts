@@ -157,6 +157,7 @@ describe("quick check of ReportObservationsRequest", () => {
       { numRuns: 3000 },
     );
     // The property must have exercised the vouching side too, or it proves little.
-    expect(vouched).toBeGreaterThan(100);
+    // About 130 of the 3,000 runs vouch on average (98 was seen once); 50 is far below any run.
+    expect(vouched).toBeGreaterThan(50);
   });
 });
