@@ -22,6 +22,7 @@ import { defaultSchedulingPolicy } from "./domain/placement.js";
 import { issue } from "./app/identity.js";
 import { newSecret } from "./domain/token.js";
 import type { MaintainerRole } from "./domain/maintainer.js";
+import { defaultClusterHealthSettings } from "./app/kubernetes/addons/cluster-health.js";
 import { createCluster } from "./app/kubernetes/clusters.js";
 import type { SecretBox } from "./app/kubernetes/secret-box.js";
 import { createVersion } from "./app/kubernetes/versions.js";
@@ -297,6 +298,8 @@ export async function loadDemoCluster(db: Database, secrets: SecretBox): Promise
       },
     },
     "",
+    // The view it returns (a new cluster: no health report yet) is not read.
+    defaultClusterHealthSettings,
   );
 }
 

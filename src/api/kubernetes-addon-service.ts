@@ -34,7 +34,11 @@ import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 import { standardHandlers, standardTargets } from "./standard-handlers.js";
 
-export function kubernetesAddonService(db: Database): ServiceImpl<typeof KubernetesAddonService> {
+export function kubernetesAddonService(
+  db: Database,
+  healthSettings: clusterHealth.ClusterHealthSettings,
+  autoscalerSettings: autoscaler.AutoscalerSettings,
+): ServiceImpl<typeof KubernetesAddonService> {
   return {
     ...standardHandlers(db, catalogue.plugins, {
       noun: "KubernetesPlugin",
@@ -149,7 +153,14 @@ export function kubernetesAddonService(db: Database): ServiceImpl<typeof Kuberne
     },
 
     async reportKubernetesClusterHealth(req, ctx) {
-      const result = await autoscaler.reportHealthAndAutoscale(db, callContext(ctx), req.clusterId, healthReport(req.health!));
+      const result = await autoscaler.reportHealthAndAutoscale(
+        db,
+        callContext(ctx),
+        req.clusterId,
+        healthReport(req.health!),
+        healthSettings,
+        autoscalerSettings,
+      );
       return { accepted: result.accepted, health: clusterHealthMessage(result.health) };
     },
     async listNodePoolScalingEvents(req, ctx) {

@@ -5,6 +5,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { KubernetesService } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { KubernetesClusterStatus, KubernetesVersionStatus } from "../../gen/es/rackplane/v1/kubernetes_pb.js";
 import type { Database } from "../app/database.js";
+import type { ClusterHealthSettings } from "../app/kubernetes/addons/cluster-health.js";
 import * as clusters from "../app/kubernetes/clusters.js";
 import * as nodePools from "../app/kubernetes/node-pools.js";
 import { getCluster, listClusters } from "../app/kubernetes/cluster-queries.js";
@@ -35,7 +36,11 @@ import {
 import { operationMessage } from "./operation-mapping.js";
 import { at, byId, creates, reads, type TargetRules } from "./request-targets.js";
 
-export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl<typeof KubernetesService> {
+export function kubernetesService(
+  db: Database,
+  secrets: SecretBox,
+  clusterHealth: ClusterHealthSettings,
+): ServiceImpl<typeof KubernetesService> {
   return {
     async createKubernetesVersion(req, ctx) {
       const version = req.version!;
@@ -137,14 +142,15 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
           plugins: req.plugins.map((choice) => ({ plugin: choice.plugin, version: choice.version })),
         },
         req.requestId,
+        clusterHealth,
       );
       return { cluster: clusterMessage(created.cluster), operation: operationMessage(created.operation) };
     },
     async getKubernetesCluster(req, ctx) {
-      return clusterViewMessage(await getCluster(db, callContext(ctx), req.id));
+      return clusterViewMessage(await getCluster(db, callContext(ctx), req.id, clusterHealth));
     },
     async listKubernetesClusters(req, ctx) {
-      const page = await listClusters(db, callContext(ctx), listRequest(req));
+      const page = await listClusters(db, callContext(ctx), listRequest(req), clusterHealth);
       return { clusters: page.items.map(clusterMessage), nextPageToken: page.nextPageToken };
     },
     async updateKubernetesCluster(req, ctx) {
@@ -153,7 +159,9 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
         description: () => ({ description: cluster.description }),
         labels: () => ({ labels: { ...cluster.labels } }),
       });
-      return { cluster: clusterMessage(await clusters.updateCluster(db, callContext(ctx), cluster.id, cluster.etag, patch)) };
+      return {
+        cluster: clusterMessage(await clusters.updateCluster(db, callContext(ctx), cluster.id, cluster.etag, patch, clusterHealth)),
+      };
     },
     async deleteKubernetesCluster(req, ctx) {
       return { operation: operationMessage(await clusters.deleteCluster(db, callContext(ctx), req.id, req.etag)) };
@@ -162,9 +170,9 @@ export function kubernetesService(db: Database, secrets: SecretBox): ServiceImpl
       const call = callContext(ctx);
       const status = KubernetesClusterStatus[req.status] as DomainClusterStatus;
       if (call.principal.role === "AGENT") {
-        return { cluster: clusterMessage(await clusters.reportClusterStatus(db, call, req.id, status, req.reason)) };
+        return { cluster: clusterMessage(await clusters.reportClusterStatus(db, call, req.id, status, req.reason, clusterHealth)) };
       }
-      return { cluster: clusterMessage(await clusters.markClusterStatus(db, call, req.id, status, req.reason, req.etag)) };
+      return { cluster: clusterMessage(await clusters.markClusterStatus(db, call, req.id, status, req.reason, req.etag, clusterHealth)) };
     },
     async createNodePool(req, ctx) {
       const pool = req.nodePool!;

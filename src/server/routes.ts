@@ -32,6 +32,8 @@ import { tenantService, tenantTargets } from "../api/tenant-service.js";
 import type { Database } from "../app/database.js";
 import type { Authenticator } from "../app/identity.js";
 import type { ObservationSettings } from "../app/observations/latest.js";
+import type { AutoscalerSettings } from "../app/kubernetes/addons/autoscaler.js";
+import type { ClusterHealthSettings } from "../app/kubernetes/addons/cluster-health.js";
 import type { SecretBox } from "../app/kubernetes/secret-box.js";
 import type { Notifications } from "../persistence/notifications.js";
 import { type HealthStatus, registerHealth } from "./health.js";
@@ -46,6 +48,10 @@ export interface RouteDependencies {
   readonly leaseMillis: number;
   /** How observations read (staleness). */
   readonly observations: ObservationSettings;
+  /** How clusters' health reports read (staleness). */
+  readonly clusterHealth: ClusterHealthSettings;
+  /** The autoscaler's cool-down and empty-node period. */
+  readonly autoscaler: AutoscalerSettings;
   /** The server's secret key: seals clusters' CA keys at rest (app/kubernetes/secret-box.ts). */
   readonly secrets: SecretBox;
 }
@@ -79,8 +85,12 @@ export const served: readonly Route[] = [
   route(TenantService, ({ db, authenticator }) => tenantService(db, authenticator), tenantTargets),
   route(MaintainerService, ({ db }) => maintainerService(db), maintainerTargets),
   route(ComputeService, ({ db, observations }) => computeService(db, observations), computeTargets),
-  route(KubernetesService, ({ db, secrets }) => kubernetesService(db, secrets), kubernetesTargets),
-  route(KubernetesAddonService, ({ db }) => kubernetesAddonService(db), kubernetesAddonTargets),
+  route(KubernetesService, ({ db, secrets, clusterHealth }) => kubernetesService(db, secrets, clusterHealth), kubernetesTargets),
+  route(
+    KubernetesAddonService,
+    ({ db, clusterHealth, autoscaler }) => kubernetesAddonService(db, clusterHealth, autoscaler),
+    kubernetesAddonTargets,
+  ),
   route(OperationService, ({ db, notifications }) => operationService(db, notifications), operationTargets),
   route(
     AgentService,

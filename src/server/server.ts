@@ -27,8 +27,8 @@ import { openSecretBox, secretBoxWithKey, type SecretBox } from "../app/kubernet
 import { readFleetState } from "../app/fleet-state.js";
 import { requestTargets, routes, serviceNames } from "./routes.js";
 import { defaultObservationSettings } from "../app/observations/latest.js";
-import { configureClusterHealth, defaultClusterHealthSettings } from "../app/kubernetes/addons/cluster-health.js";
-import { configureAutoscaler, defaultAutoscalerSettings, type AutoscalerSettings } from "../app/kubernetes/addons/autoscaler.js";
+import { defaultClusterHealthSettings } from "../app/kubernetes/addons/cluster-health.js";
+import { defaultAutoscalerSettings, type AutoscalerSettings } from "../app/kubernetes/addons/autoscaler.js";
 import { setObservationStaleSeconds } from "../persistence/entities/observed-columns.js";
 import { openReadPool } from "../persistence/reads.js";
 
@@ -92,8 +92,6 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const observationStaleMillis = options.observationStaleMillis ?? defaultObservationSettings.staleMillis;
   setObservationStaleSeconds(observationStaleMillis / 1000);
-  configureClusterHealth({ staleMillis: options.clusterHealthStaleMillis ?? defaultClusterHealthSettings.staleMillis });
-  configureAutoscaler(options.autoscaler ?? defaultAutoscalerSettings);
   const orm: MikroORM = await openDatabase(options.databaseUrl, options.poolSize);
   const db = new Database(orm);
   const closeReadPool = options.databaseReadUrl ? await openReadPool(orm, options.databaseReadUrl, options.poolSize ?? 20) : async () => {};
@@ -139,6 +137,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         staleMillis: observationStaleMillis,
         driftGraceMillis: options.driftGraceMillis ?? defaultObservationSettings.driftGraceMillis,
       },
+      clusterHealth: { staleMillis: options.clusterHealthStaleMillis ?? defaultClusterHealthSettings.staleMillis },
+      autoscaler: options.autoscaler ?? defaultAutoscalerSettings,
     }),
     requestGate: callGate(calls),
     interceptors: [callInterceptor(calls)],

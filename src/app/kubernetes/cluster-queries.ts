@@ -27,7 +27,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { requireTenantEnabled } from "../tenant-guard.js";
-import { clusterHealthOf } from "./addons/cluster-health.js";
+import { clusterHealthOf, type ClusterHealthSettings } from "./addons/cluster-health.js";
 
 /** Who may read and operate clusters (tenant principals: their own tenant's). */
 export const clusterUsers = ["PLATFORM_ADMIN", "SERVICE", "TENANT_ADMIN", "TENANT_MEMBER"] as const;
@@ -122,11 +122,11 @@ export const clusterFilter: FilterSchema = {
   ...resourceTimes,
 };
 
-/** A cluster with its pools, tenant and nodes. Deleted clusters are kept for the record and stay
- * readable by id. */
-export async function getCluster(db: Database, ctx: CallContext, id: string): Promise<ClusterView> {
+/** A cluster with its pools, tenant and nodes, its health read with the server's `healthSettings`.
+ * Deleted clusters are kept for the record and stay readable by id. */
+export async function getCluster(db: Database, ctx: CallContext, id: string, healthSettings: ClusterHealthSettings): Promise<ClusterView> {
   requireRole(ctx.principal, clusterUsers, "read Kubernetes clusters");
-  const view = await readCluster(db.em(), id);
+  const view = await readCluster(db.em(), id, healthSettings);
   if (isTenantRole(ctx.principal.role) && view.cluster.tenantId !== ctx.principal.tenantId)
     throw new NotFoundError("kubernetes_cluster", id);
   return view;
@@ -138,7 +138,7 @@ export async function getCluster(db: Database, ctx: CallContext, id: string): Pr
  * tenant's name, its pools and its live nodes with their hosts, the last two aggregated as JSON
  * (each node a short array: no per-node object keys to build or parse).
  */
-export async function readCluster(em: EntityManager, id: string): Promise<ClusterView> {
+export async function readCluster(em: EntityManager, id: string, healthSettings: ClusterHealthSettings): Promise<ClusterView> {
   const [[row], health] = await Promise.all([
     readBound<{
       cluster: Record<string, unknown>;
@@ -165,7 +165,7 @@ export async function readCluster(em: EntityManager, id: string): Promise<Cluste
        from kubernetes_cluster c join tenant t on t.id = c.tenant_id where c.id = ?`,
       [id],
     ),
-    clusterHealthOf(em, [id]).then((found) => found.get(id)),
+    clusterHealthOf(em, [id], healthSettings).then((found) => found.get(id)),
   ]);
   if (!row) throw new NotFoundError("kubernetes_cluster", id);
   const nodes: ClusterNode[] = new Array(row.nodes.length);
@@ -207,7 +207,12 @@ export async function readCluster(em: EntityManager, id: string): Promise<Cluste
 }
 
 /** A page of clusters the caller may see (AIP-160 filter, keyset pages), each with its pools. */
-export async function listClusters(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<ClusterSummary>> {
+export async function listClusters(
+  db: Database,
+  ctx: CallContext,
+  request: ListRequest,
+  healthSettings: ClusterHealthSettings,
+): Promise<Page<ClusterSummary>> {
   requireRole(ctx.principal, clusterUsers, "read Kubernetes clusters");
   const em = db.em();
   const scope = isTenantRole(ctx.principal.role) ? { tenantId: ctx.principal.tenantId ?? "" } : undefined;
@@ -220,6 +225,7 @@ export async function listClusters(db: Database, ctx: CallContext, request: List
   const health = await clusterHealthOf(
     em,
     clusters.map((cluster) => cluster.id),
+    healthSettings,
   );
   return {
     items: clusters.map((cluster) => ({

@@ -35,6 +35,7 @@ import { reportResourceState } from "../agents/reports.js";
 import { clusterUsers, getCluster, lockCluster, readCluster, type ClusterView } from "./cluster-queries.js";
 import { installPluginsAtCreation, type PluginChoice } from "./addons/cluster-plugins.js";
 import { removeBastionAssociations, removeClusterAddons, requireNoAddonOperations } from "./addons/cluster-cascade.js";
+import type { ClusterHealthSettings } from "./addons/cluster-health.js";
 import type { SecretBox } from "./secret-box.js";
 import { templateForCluster } from "./templates.js";
 import { catalogueVersion } from "./versions.js";
@@ -69,6 +70,7 @@ export async function createCluster(
   secrets: SecretBox,
   request: CreateCluster,
   requestId: string,
+  healthSettings: ClusterHealthSettings,
 ): Promise<CreatedCluster> {
   requireRole(ctx.principal, clusterUsers, "create Kubernetes clusters");
   requireOwnTenant(ctx.principal, request.tenantId, undefined);
@@ -198,7 +200,7 @@ export async function createCluster(
       await installPluginsAtCreation(em, ctx, cluster, plugins, operationId);
     }),
   );
-  const cluster = await getCluster(db, ctx, id);
+  const cluster = await getCluster(db, ctx, id, healthSettings);
   const operation = await getOperation(db, ctx, operationId || cluster.cluster.activeOperationId || (await creationOperationOf(db, id)));
   return { cluster, operation };
 }
@@ -332,7 +334,14 @@ export interface ClusterPatch {
  * Changes a cluster's description or labels (whole), in any status but DELETED and whatever runs:
  * they are the record's, not the cluster's. Audited with the fields changed; `etag` optional.
  */
-export async function updateCluster(db: Database, ctx: CallContext, id: string, etag: string, patch: ClusterPatch): Promise<ClusterView> {
+export async function updateCluster(
+  db: Database,
+  ctx: CallContext,
+  id: string,
+  etag: string,
+  patch: ClusterPatch,
+  healthSettings: ClusterHealthSettings,
+): Promise<ClusterView> {
   requireRole(ctx.principal, clusterUsers, "update Kubernetes clusters");
   await mutate(db, ctx, async (em) => {
     const cluster = await lockCluster(em, ctx, id, etag);
@@ -342,7 +351,7 @@ export async function updateCluster(db: Database, ctx: CallContext, id: string, 
       [patch.description ?? cluster.description, JSON.stringify(patch.labels ?? cluster.labels), id],
     );
   });
-  return getCluster(db, ctx, id);
+  return getCluster(db, ctx, id, healthSettings);
 }
 
 /**
@@ -439,6 +448,7 @@ export async function markClusterStatus(
   status: KubernetesClusterStatus,
   reason: string,
   etag: string,
+  healthSettings: ClusterHealthSettings,
 ): Promise<ClusterView> {
   requireRole(ctx.principal, ["PLATFORM_ADMIN"], "mark Kubernetes clusters");
   await mutate(db, ctx, async (em) => {
@@ -447,7 +457,7 @@ export async function markClusterStatus(
     ctx.audit.detail = `${status}${reason ? `: ${reason}` : ""}`;
     await setClusterStatus(em, id, status, reason, cluster.activeOperationId ?? null);
   });
-  return getCluster(db, ctx, id);
+  return getCluster(db, ctx, id, healthSettings);
 }
 
 /** An agent's mark (ERROR, or ACTIVE on recovery): an observed state of the cluster, accepted only
@@ -458,10 +468,11 @@ export async function reportClusterStatus(
   id: string,
   status: KubernetesClusterStatus,
   reason: string,
+  healthSettings: ClusterHealthSettings,
 ): Promise<ClusterView> {
   const observed = status === "ERROR" ? "CRASHED" : status === "ACTIVE" ? "RUNNING" : "STOPPED";
   await reportResourceState(db, ctx, { type: CLUSTER, id }, observed, reason);
-  return readCluster(db.em(), id);
+  return readCluster(db.em(), id, healthSettings);
 }
 
 /** The cluster's status, reason and time, and its operation under way, in one update. */

@@ -28,7 +28,7 @@ import { requireTenantEnabled } from "../../tenant-guard.js";
 import { placeCluster } from "../cluster-placement.js";
 import { clusterUsers, readNodePool, type NodePool } from "../cluster-queries.js";
 import { lockPool, startScale, workerDemand } from "../node-pools.js";
-import { reportClusterHealth, type HealthReportResult } from "./cluster-health.js";
+import { reportClusterHealth, type ClusterHealthSettings, type HealthReportResult } from "./cluster-health.js";
 
 export interface AutoscalerSettings {
   /** After a decision on a pool (started or refused), none before this has passed
@@ -40,13 +40,6 @@ export interface AutoscalerSettings {
 }
 
 export const defaultAutoscalerSettings: AutoscalerSettings = { cooldownMillis: 300_000, emptyMillis: 600_000 };
-
-let settings: AutoscalerSettings = defaultAutoscalerSettings;
-
-/** Set once as the server starts. */
-export function configureAutoscaler(value: AutoscalerSettings): void {
-  settings = value;
-}
 
 /** One decision as ListNodePoolScalingEvents shows it. */
 export interface ScalingEvent {
@@ -77,15 +70,17 @@ const scalingEventFilter = {
 };
 
 /** An agent's health report (cluster-health.ts), and the autoscaler's decisions on it in the same
- * transaction when it was accepted. */
+ * transaction when it was accepted, both with the server's settings. */
 export function reportHealthAndAutoscale(
   db: Database,
   ctx: CallContext,
   clusterId: string,
   report: ClusterHealthReport,
+  healthSettings: ClusterHealthSettings,
+  settings: AutoscalerSettings,
 ): Promise<HealthReportResult> {
-  return reportClusterHealth(db, ctx, clusterId, report, async (em, tenantId) => {
-    for (const figures of report.nodePools) await autoscalePool(em, ctx, clusterId, tenantId, figures, report.observeTime);
+  return reportClusterHealth(db, ctx, clusterId, report, healthSettings, async (em, tenantId) => {
+    for (const figures of report.nodePools) await autoscalePool(em, ctx, clusterId, tenantId, figures, report.observeTime, settings);
   });
 }
 
@@ -111,9 +106,10 @@ async function autoscalePool(
   tenantId: string,
   figures: NodePoolHealth,
   observeTime: Date,
+  settings: AutoscalerSettings,
 ): Promise<void> {
   const seen = await readNodePool(em, figures.nodePoolId);
-  if (!seen || !bounded(seen) || !(await mayDecide(em, clusterId, seen.id))) return;
+  if (!seen || !bounded(seen) || !(await mayDecide(em, clusterId, seen.id, settings.cooldownMillis))) return;
   const decision = decideScaling(boundsOf(seen), figures, observeTime, await liveNodes(em, seen.id), settings.emptyMillis);
   if (!decision) return;
   // The decision is the autoscaler's: its operations say so, and the report's audit target stays.
@@ -129,7 +125,12 @@ async function autoscalePool(
     const placed = decision.to > decision.from ? await placeCluster(em, tenantId, [workerDemand(seen, decision.to - decision.from)]) : [];
     const { cluster, pool } = await lockPool(em, ctx, seen.id, "");
     // Under the locks: another decision or a hand-made change may have come first.
-    if (pool.nodeCount !== decision.from || cluster.activeOperationId || cluster.status !== "ACTIVE" || !(await cooledDown(em, pool.id))) {
+    if (
+      pool.nodeCount !== decision.from ||
+      cluster.activeOperationId ||
+      cluster.status !== "ACTIVE" ||
+      !(await cooledDown(em, pool.id, settings.cooldownMillis))
+    ) {
       await em.execute("rollback to savepoint autoscaler");
       return;
     }
@@ -166,20 +167,20 @@ function boundsOf(pool: NodePool) {
 
 /** Only an ACTIVE cluster with no lifecycle operation under way (never MAINTENANCE or OFFLINE),
  * and only once the pool's cool-down has passed. */
-async function mayDecide(em: EntityManager, clusterId: string, poolId: string): Promise<boolean> {
+async function mayDecide(em: EntityManager, clusterId: string, poolId: string, cooldownMillis: number): Promise<boolean> {
   const [cluster] = await em.execute<{ status: string; active_operation_id: string | null }[]>(
     "select status, active_operation_id from kubernetes_cluster where id = ?",
     [clusterId],
   );
-  return cluster?.status === "ACTIVE" && !cluster.active_operation_id && (await cooledDown(em, poolId));
+  return cluster?.status === "ACTIVE" && !cluster.active_operation_id && (await cooledDown(em, poolId, cooldownMillis));
 }
 
 /** No decision on the pool (started or refused) within the cool-down, on the database's clock. */
-async function cooledDown(em: EntityManager, poolId: string): Promise<boolean> {
+async function cooledDown(em: EntityManager, poolId: string, cooldownMillis: number): Promise<boolean> {
   const [recent] = await em.execute<{ id: string }[]>(
     `select id from kubernetes_node_pool_scaling_event where node_pool_id = ? and create_time > clock_timestamp() - make_interval(secs => ?)
       limit 1`,
-    [poolId, settings.cooldownMillis / 1000],
+    [poolId, cooldownMillis / 1000],
   );
   return recent === undefined;
 }

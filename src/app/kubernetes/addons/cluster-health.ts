@@ -1,7 +1,8 @@
 // A cluster's health as its agent reports it (K8S-11): the latest report per cluster, stored by one
 // upsert that keeps the newer of two (a late report changes nothing), inside the agent's scope
 // (the cluster's control-plane group), one audit record per call. Views read the latest report by
-// cluster ids in one query and flag it stale past a configured period. docs/kubernetes-health.md.
+// cluster ids in one query and flag it stale past the server's configured period (passed in, one
+// server's setting, never the process's). docs/kubernetes-health.md.
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
   requirePlausibleReport,
@@ -27,13 +28,6 @@ export interface ClusterHealthSettings {
 
 export const defaultClusterHealthSettings: ClusterHealthSettings = { staleMillis: 300_000 };
 
-let settings: ClusterHealthSettings = defaultClusterHealthSettings;
-
-/** Set once as the server starts, as the observations' staleness is. */
-export function configureClusterHealth(value: ClusterHealthSettings): void {
-  settings = value;
-}
-
 export interface HealthReportResult {
   /** False when a report as new or newer was stored already. */
   readonly accepted: boolean;
@@ -51,6 +45,7 @@ export async function reportClusterHealth(
   ctx: CallContext,
   clusterId: string,
   report: ClusterHealthReport,
+  settings: ClusterHealthSettings,
   afterStore?: (em: EntityManager, tenantId: string) => Promise<void>,
 ): Promise<HealthReportResult> {
   requireRole(ctx.principal, ["AGENT"], "report cluster health");
@@ -91,13 +86,17 @@ export async function reportClusterHealth(
     if (row && afterStore) await afterStore(em, row.tenant_id);
     return row !== undefined;
   });
-  const health = (await clusterHealthOf(db.em(), [clusterId])).get(clusterId);
+  const health = (await clusterHealthOf(db.em(), [clusterId], settings)).get(clusterId);
   return { accepted, health: health! };
 }
 
 /** The latest report of each of `clusterIds` that has one, in one query, stale flagged on the
  * database's clock. Callers have checked the reader may see the clusters. */
-export async function clusterHealthOf(em: EntityManager, clusterIds: readonly string[]): Promise<Map<string, ClusterHealth>> {
+export async function clusterHealthOf(
+  em: EntityManager,
+  clusterIds: readonly string[],
+  settings: ClusterHealthSettings,
+): Promise<Map<string, ClusterHealth>> {
   const found = new Map<string, ClusterHealth>();
   if (clusterIds.length === 0) return found;
   const rows = await em.execute<HealthRow[]>(
