@@ -9,7 +9,8 @@ export function isRetryableConflict(error: unknown): boolean {
 }
 
 /**
- * The database cannot be reached or cannot take writes now: connection refused, reset or timed out,
+ * The database cannot be reached or cannot take writes now: connection refused, reset or timed out
+ * (or, over a unix-domain socket, the socket file gone),
  * a connection terminated under us (the server restarted: 57P01 admin shutdown, 57P02, 57P03
  * starting up), any 08xxx connection exception, or 25006 (a read-only transaction: we reached a
  * standby), or a query the server never answered (node-postgres's `query_timeout`: the connection
@@ -21,6 +22,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = codeOf(e);
     if (code.startsWith("08") || ["57P01", "57P02", "57P03", "25006"].includes(code)) return true;
     if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"].includes(code)) return true;
+    // A unix-domain socket whose server is down: PostgreSQL removed the socket file as it stopped.
+    if (code === "ENOENT" && (e as { syscall?: unknown }).syscall === "connect") return true;
     const message = e instanceof Error ? e.message : "";
     return /Connection terminated|connection timeout|timeout exceeded when trying to connect|^timeout expired$|Client has encountered a connection error|Connection ended unexpectedly|Client was closed and is not queryable|Query read timeout/i.test(
       message,
