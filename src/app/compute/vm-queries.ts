@@ -12,6 +12,7 @@ import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
 import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
+import { requireMaintainerRead } from "../maintainers/access.js";
 import { type listResourceMaintainers, maintainersOf } from "../maintainers/assignments.js";
 import { mapRow, readBound, readRowById } from "../../persistence/reads.js";
 
@@ -138,6 +139,7 @@ const detailSql = `select vm.*, t.name as rel_tenant, s.name as rel_specificatio
  * trip; the maintainers are returned only once the VM is known to be the reader's to see). */
 export async function getVirtualMachineDetail(db: Database, ctx: CallContext, id: string): Promise<VirtualMachineDetail> {
   requireRole(ctx.principal, vmUsers, "read virtual machines");
+  requireMaintainerRead(ctx.principal);
   const em = db.em();
   const [[row], maintainers] = await Promise.all([
     readBound<Record<string, unknown>>(em, detailSql, [id]),
