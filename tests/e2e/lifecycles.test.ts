@@ -18,6 +18,7 @@ import {
   ServiceMeshRole,
   ServiceMeshType,
 } from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import { expireLeases } from "../../src/app/agents/leases.js";
 import { lifecycles } from "../../src/app/lifecycles.js";
 import type { Lifecycle } from "../../src/app/operations/lifecycle.js";
 import { buildCloud, finishOperation, reservationDrift } from "../support/compute.js";
@@ -152,6 +153,28 @@ const scenarios: Record<string, (t: TestServer) => Promise<void>> = {
     for (const nodeOperation of await waited(teardown.operation!.id)) await finishOperation(t, nodeOperation);
     await finishOperation(t, teardown.operation!.id);
     expect((await k8s.getKubernetesCluster({ id: broken.cluster!.id })).cluster!.status).toBe(KubernetesClusterStatus.DELETED);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // A node that fails while its bootstrap's job is locked elsewhere leaves the bootstrap waiting
+    // (settleWaiters skips locked jobs); the lease sweep's safety net fails it (failStrandedWaiters).
+    const stranded = await create("lk-four");
+    const [strandedNode, ...otherNodes] = await waited(stranded.operation!.id);
+    await t.server.db.em().transactional(async (em) => {
+      await em.execute("select id from job where operation_id = ? for update", [stranded.operation!.id]);
+      await finishOperation(t, strandedNode!, {
+        succeeded: false,
+        error: { code: "FAILED_PRECONDITION", reason: "AGENT_FAILED", message: "image missing", metadata: {} },
+      });
+    });
+    const operations = t.operations();
+    expect((await operations.getOperation({ id: stranded.operation!.id })).operation!.state).not.toBe(OperationState.FAILED);
+    await expireLeases(t.server.db);
+    const swept = (await operations.getOperation({ id: stranded.operation!.id })).operation!;
+    expect(swept.state).toBe(OperationState.FAILED);
+    expect(swept.error).toMatchObject({ reason: "PREREQUISITE_FAILED", metadata: { operation_id: strandedNode } });
+    for (const nodeOperation of otherNodes) await finishOperation(t, nodeOperation);
+    const strandedTeardown = await k8s.deleteKubernetesCluster({ id: stranded.cluster!.id });
+    for (const nodeOperation of await waited(strandedTeardown.operation!.id)) await finishOperation(t, nodeOperation);
+    await finishOperation(t, strandedTeardown.operation!.id);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
   },
 
