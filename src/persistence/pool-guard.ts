@@ -128,6 +128,24 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
   };
 }
 
+/**
+ * The read pool's share of the guard (reads.ts, `openReadPool`): a connection that dies while
+ * checked out goes back to the pool destroyed. pg-pool listens for a connection's errors only while
+ * it is idle, so without this a replica that went away under a read crashed the process with an
+ * unheard 'error' event. A read pool's server may be a standby by design: nothing checks for one.
+ */
+export function readPoolGuard(): { onConnect(client: pg.PoolClient): void; onPoolCreated(pool: pg.Pool): void } {
+  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
+  return {
+    onConnect: (client) => guardClient(client, counts),
+    onPoolCreated(pool) {
+      stats.set(pool, counts);
+      // An idle connection whose server went away: the pool has dropped it already.
+      pool.on("error", () => counts.idleErrors++);
+    },
+  };
+}
+
 /** A connection class whose connect gives up after `connectMs`, whatever the pool's own wait. */
 export function connectingWithin(connectMs: number): typeof pg.Client {
   return class extends pg.Client {

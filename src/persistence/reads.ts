@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import type { EntityManager, EntityName, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import { executeBound } from "./bound.js";
-import { boundEnd, connectingWithin, idleTimeoutMillis, keepAlive, poolTimeouts } from "./pool-guard.js";
+import { boundEnd, connectingWithin, idleTimeoutMillis, keepAlive, poolTimeouts, readPoolGuard } from "./pool-guard.js";
 import { connectionSettings } from "./connection-settings.js";
 import { tracePool } from "./pool-trace.js";
 
@@ -180,12 +180,13 @@ export function readPoolOf(primary: pg.Pool): pg.Pool | undefined {
 
 /**
  * Opens the read pool beside `orm`'s (primary) pool on `readUrl`: `size` connections with the
- * primary's type parsers (rows map the same) and its bounds on every wait (pool-guard.ts), but no
- * check that the server takes writes. Returns the function that closes it.
+ * primary's type parsers (rows map the same), its bounds on every wait and its handling of a
+ * connection that dies while checked out (pool-guard.ts), but no check that the server takes writes. Returns the function that closes it.
  */
 export async function openReadPool(orm: MikroORM, readUrl: string, size: number): Promise<() => Promise<void>> {
   const primary = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
   const timeouts = poolTimeouts(connectionSettings(readUrl));
+  const guard = readPoolGuard();
   const replica = new pg.Pool({
     connectionString: readUrl,
     max: size,
@@ -195,10 +196,12 @@ export async function openReadPool(orm: MikroORM, readUrl: string, size: number)
     query_timeout: timeouts.queryMs,
     ...keepAlive,
     idleTimeoutMillis,
-    onConnect: (client: pg.Client) => boundEnd(client, timeouts.connectMs),
+    onConnect: (client: pg.PoolClient) => {
+      boundEnd(client, timeouts.connectMs);
+      guard.onConnect(client);
+    },
   } as unknown as pg.PoolConfig);
-  // An idle connection whose server went away: the pool has dropped it already.
-  replica.on("error", () => undefined);
+  guard.onPoolCreated(replica);
   tracePool(replica);
   readPools.set(primary, replica);
   return async () => {

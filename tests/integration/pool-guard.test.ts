@@ -11,8 +11,10 @@ import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { isDatabaseUnavailable } from "../../src/app/database-errors.js";
 import { openDatabase } from "../../src/persistence/orm.js";
 import { poolGuardStats } from "../../src/persistence/pool-guard.js";
+import { openReadPool, readBound, readPoolOf, withReplicaReads } from "../../src/persistence/reads.js";
 import { poolSnapshot } from "../../src/persistence/pool-trace.js";
 import { freshDatabaseUrl } from "../support/database.js";
+import { startSilentProxy } from "../support/silent-proxy.js";
 import { withDatabase } from "../support/global-setup.js";
 
 let url = "";
@@ -75,6 +77,27 @@ it("gives back a connection whose server went away inside a MikroORM transaction
   // All four slots are free: four connections at once.
   const clients = await Promise.all(Array.from({ length: 4 }, () => pool.connect()));
   for (const client of clients) client.release();
+});
+
+it("gives back, destroyed, a read-pool connection whose server went away under a read, without crashing", async () => {
+  // pg-pool hears a connection's errors only while it is idle. A connection cut without a word from
+  // the server (a killed primary, a proxy's cut) raises 'error' before its read fails, while the read
+  // still holds it: unheard, that ends a Node process (a replica crashed so in test:ha).
+  const proxy = await startSilentProxy(url);
+  const close = await openReadPool(orm, proxy.url, 2);
+  try {
+    const em = orm.em.fork();
+    const read = withReplicaReads(() => readBound(em, "select pg_sleep(1) as slept", []));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await proxy.close();
+    // The read itself is served: a replica that cannot answer falls back to the primary.
+    expect(await read).toEqual([{ slept: "" }]);
+    const replica = readPoolOf(pool)!;
+    expect(poolGuardStats(replica).lostInUse).toBe(1);
+    expect(replica.totalCount - replica.idleCount).toBe(0);
+  } finally {
+    await close();
+  }
 });
 
 it("traces the connections held, with their last statement and whether it still runs", async () => {
