@@ -181,7 +181,8 @@ export function readPoolOf(primary: pg.Pool): pg.Pool | undefined {
 /**
  * Opens the read pool beside `orm`'s (primary) pool on `readUrl`: `size` connections with the
  * primary's type parsers (rows map the same), its bounds on every wait and its handling of a
- * connection that dies while checked out (pool-guard.ts), but no check that the server takes writes. Returns the function that closes it.
+ * connection that dies while checked out (pool-guard.ts), but no check that the server takes
+ * writes. Returns the function that closes it.
  */
 export async function openReadPool(orm: MikroORM, readUrl: string, size: number): Promise<() => Promise<void>> {
   const primary = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
