@@ -13,7 +13,7 @@ import type { Database } from "../database.js";
 import { enumValues } from "../../domain/filter-schema.js";
 import { listPage, type ListRequest, type Page } from "../list.js";
 import { requireMaintainerRead } from "../maintainers/access.js";
-import { type listResourceMaintainers, maintainersOf } from "../maintainers/assignments.js";
+import { maintainersOf, type ResponsibleMaintainer } from "../maintainers/assignments.js";
 import { mapRow, readBound, readRowById } from "../../persistence/reads.js";
 
 /** Who may read and operate VMs (tenant principals: their own tenant's). */
@@ -80,7 +80,7 @@ export interface VirtualMachineDetail {
     readonly datacenter: Named;
     readonly region: Named;
   };
-  readonly maintainers: Awaited<ReturnType<typeof listResourceMaintainers>>["items"];
+  readonly maintainers: readonly ResponsibleMaintainer[];
   /** The Kubernetes cluster and node pool it is a node of, if any. */
   readonly cluster: Named | undefined;
   readonly nodePool: Named | undefined;

@@ -6,7 +6,8 @@
 import { p } from "@mikro-orm/postgresql";
 import type { ObservedKind } from "../../domain/observations.js";
 
-// Process-wide, not per server: the formula's SQL comes from entity metadata every ORM in the process shares, cached by query-shapes.ts.
+// Process-wide, not per server: the formula's SQL comes from entity metadata every ORM in the
+// process shares, and query-shapes.ts caches it per process.
 let staleSeconds = 300;
 
 /** Sets the age after which an observation reads as health UNKNOWN in filters. */
