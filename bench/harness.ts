@@ -65,6 +65,8 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
       ...profile,
       "--enable-source-maps",
       "--max-semi-space-size=16",
+      // BENCH_NODE_FLAGS: more V8 or Node flags for the server, e.g. --trace-gc to see its collections.
+      ...(process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
       "dist/src/main.js",
       "--listen",
       `127.0.0.1:${port}`,
@@ -506,4 +508,36 @@ export async function overcommitCheck(databaseUrl: string) {
   } finally {
     await client.end();
   }
+}
+
+/** How a server grouped VM creations into transactions (creation-batch.ts): its /metrics counters. */
+export interface CreationBatching {
+  /** Transactions that held more than one creation. */
+  readonly batches: number;
+  /** Creations committed in those. */
+  readonly batched: number;
+  /** Creations a batch handed on to run alone. */
+  readonly handedOn: number;
+  readonly failedBatches: number;
+}
+
+export async function creationBatching(serverUrl: string): Promise<CreationBatching> {
+  const metrics = await (await fetch(`${serverUrl}/metrics`)).text();
+  const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+  return {
+    batches: counter("rackplane_vm_creation_batches_total"),
+    batched: counter("rackplane_vm_creations_batched_total"),
+    handedOn: counter("rackplane_vm_creations_handed_on_total"),
+    failedBatches: counter("rackplane_vm_creation_batches_failed_total"),
+  };
+}
+
+/** The counters since `before` (or since the server started), as a line. */
+export function describeBatching(now: CreationBatching, before?: CreationBatching): string {
+  const since = (key: keyof CreationBatching) => now[key] - (before?.[key] ?? 0);
+  const batches = since("batches");
+  return (
+    `batches: ${batches} holding ${since("batched")} creations (${batches ? (since("batched") / batches).toFixed(1) : "0"} per batch); ` +
+    `handed on to run alone: ${since("handedOn")}; failed batches: ${since("failedBatches")}`
+  );
 }

@@ -7,7 +7,18 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
-import { cpuMeter, hostsSql, leanClient, overcommitCheck, printResults, runLoad, runPaced, startBenchServer } from "./harness.js";
+import {
+  cpuMeter,
+  creationBatching,
+  describeBatching,
+  hostsSql,
+  leanClient,
+  overcommitCheck,
+  printResults,
+  runLoad,
+  runPaced,
+  startBenchServer,
+} from "./harness.js";
 
 const hostCount = Number(process.env.BENCH_HOSTS ?? 10_000);
 const tenantCount = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -56,15 +67,7 @@ try {
     `\nplacements/s: ${saturated.perSecond.toFixed(0)} (target ≥ 500); offered ${targetRate}/s: p50 ${paced.p50Ms.toFixed(1)} ms, p99 ${paced.p99Ms.toFixed(1)} ms (target at 500/s: p99 ≤ 100 ms); refused: ${refused}`,
   );
   console.log(`zero-overcommit check: ${JSON.stringify(await overcommitCheck(server.databaseUrl))}`);
-  // How the server grouped the creations into transactions (creation-batch.ts).
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
-  const batches = counter("rackplane_vm_creation_batches_total");
-  const batched = counter("rackplane_vm_creations_batched_total");
-  console.log(
-    `batches: ${batches} holding ${batched} creations (${batches ? (batched / batches).toFixed(1) : "0"} per batch); ` +
-      `handed on to run alone: ${counter("rackplane_vm_creations_handed_on_total")}; failed batches: ${counter("rackplane_vm_creation_batches_failed_total")}`,
-  );
+  console.log(describeBatching(await creationBatching(server.url)));
   lean.close();
 } finally {
   await server.stop();
