@@ -4,8 +4,9 @@
 // plane first); surge refused up front with nothing reserved; a failed step stops the workflow with
 // the agent's message and keeps every reservation; a later batch with no room for its surge node
 // stops clearly and resumes on retry; a control-plane surge node stays off the control plane's
-// hosts; and an upgrade that survives its server: the server goes away mid-upgrade and another one
-// on the same database finishes it.
+// hosts; an upgrade that survives its server: the server goes away mid-upgrade and another one
+// on the same database finishes it; and a cluster creation whose bootstrap failed, retried with a
+// stale etag (refused, nothing changed) and then to the end.
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -492,5 +493,55 @@ describe("updating a cluster", () => {
     ]);
     expect(await settled((await k8s().deleteKubernetesCluster({ id: cluster.id })).operation!.id)).toBe(OperationState.SUCCEEDED);
     await builder.stop();
+  });
+});
+
+describe("retrying a cluster's failed creation", () => {
+  it("refuses a stale etag changing nothing, then runs the failed bootstrap again to ACTIVE with the same reservations", async () => {
+    const before = await cpuUsed();
+    const failing = await startAgent(t, "boot-failing", {
+      CREATE_KUBERNETES_CLUSTER: async () => {
+        throw new JobError("kubeadm init: port 6443 is in use", { agentCode: "KUBEADM", permanent: true });
+      },
+    });
+    const created = await k8s().createKubernetesCluster({
+      cluster: {
+        name: "boot",
+        tenantId: cloud.tenantId,
+        version: "1.31.4",
+        controlPlane: { count: 1, ...node() },
+        nodePools: [{ name: "web", nodeCount: 2, ...node() }],
+      },
+    });
+    const clusterId = created.cluster!.id;
+    expect(await settled(created.operation!.id)).toBe(OperationState.FAILED);
+    await failing.stop();
+    const broken = (await k8s().getKubernetesCluster({ id: clusterId })).cluster!;
+    expect(broken.status).toBe(KubernetesClusterStatus.ERROR);
+    expect(broken.statusReason).toContain("port 6443");
+    // Its three nodes of 2 vCPU stay reserved while it waits for the retry.
+    expect(await cpuUsed()).toBe(before + 6);
+
+    // An etag read before the cluster changed: refused, and the workflow stays as it stopped.
+    const stale = `"${Number(broken.etag.replaceAll('"', "")) - 1}"`;
+    expect(await failure(k8s().retryKubernetesClusterOperation({ clusterId, etag: stale }))).toMatchObject({
+      code: Code.Aborted,
+      reason: "ETAG_MISMATCH",
+    });
+    expect((await t.operations().getOperation({ id: created.operation!.id })).operation!.state).toBe(OperationState.FAILED);
+    expect((await k8s().getKubernetesCluster({ id: clusterId })).cluster!.etag).toBe(broken.etag);
+
+    const fixed = await startAgent(t, "boot-fixed");
+    const retried = await k8s().retryKubernetesClusterOperation({ clusterId, etag: broken.etag });
+    expect(retried.operation!.id).toBe(created.operation!.id);
+    expect(await settled(created.operation!.id)).toBe(OperationState.SUCCEEDED);
+    const view = await k8s().getKubernetesCluster({ id: clusterId });
+    expect(view.cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
+    expect(view.nodes).toHaveLength(3);
+    expect(await cpuUsed()).toBe(before + 6);
+    expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    expect(await settled((await k8s().deleteKubernetesCluster({ id: clusterId })).operation!.id)).toBe(OperationState.SUCCEEDED);
+    expect(await cpuUsed()).toBe(before);
+    await fixed.stop();
   });
 });

@@ -45,8 +45,8 @@ export async function retryClusterOperation(db: Database, ctx: CallContext, clus
   await mutate(db, ctx, async (em) => {
     ctx.audit.resourceType = CLUSTER;
     ctx.audit.resourceId = clusterId;
-    // Jobs and operations come before the cluster in the lock order: the cluster is read unlocked
-    // first, and checked again once locked.
+    // Jobs and operations come before the cluster in the lock order (docs/compute.md, "Lock
+    // order"): the cluster is read unlocked first, and checked again once locked.
     const [seen] = await em.execute<{ tenant_id: string; status: KubernetesClusterStatus }[]>(
       "select tenant_id, status from kubernetes_cluster where id = ?",
       [clusterId],
@@ -71,21 +71,25 @@ export async function retryClusterOperation(db: Database, ctx: CallContext, clus
       );
     }
     workflowId = last.id;
+    const isUpgrade = last.kind === "UPGRADE_KUBERNETES_CLUSTER";
+    // The failed step's job, then the upgrade's own operation, then the cluster.
+    const step = isUpgrade ? last.error_metadata?.step_operation_id : last.id;
+    const job = step ? await lockJob(em, step) : undefined;
+    if (isUpgrade) await reopen(em, last.id, "RUNNING", `retried by ${ctx.principal.name}`);
     const cluster = await lockClusterForRetry(em, clusterId, etag);
-    if (last.kind !== "UPGRADE_KUBERNETES_CLUSTER") {
+    if (!isUpgrade) {
       ctx.audit.detail = `retried ${last.kind} ${last.id}`;
-      await requeue(em, ctx, last.id, cluster);
+      await requeue(em, ctx, last.id, job!, cluster);
       await setClusterStatus(em, clusterId, during, "", last.id);
       return;
     }
-    await reopen(em, last.id, "RUNNING", `retried by ${ctx.principal.name}`);
-    const step = last.error_metadata?.step_operation_id;
     if (step) {
       ctx.audit.detail = `retried step ${step} of upgrade ${last.id}`;
-      await requeue(em, ctx, step, cluster);
+      await requeue(em, ctx, step, job!, cluster);
     } else {
       // The upgrade stopped between steps (no room for a batch's surge nodes): decide the next
-      // step again from the last that succeeded.
+      // step again from the last that succeeded. Its placement locks quota rows and hosts after the
+      // cluster, against the lock order: the one path that does (docs/compute.md, "Lock order").
       const [done] = await em.execute<{ id: string; kind: JobKind }[]>(
         `select o.id, o.kind from operation o join job j on j.operation_id = o.id
           where j.payload->>'upgradeOperationId' = ? and o.state = 'SUCCEEDED' order by o.create_time desc, o.id desc limit 1`,
@@ -119,17 +123,33 @@ async function lockClusterForRetry(
   return { id, tenantId: row.tenant_id, status: row.status };
 }
 
-/**
- * The operation's job queued again with fresh attempts, the operation PENDING with its error
- * cleared. A node deletion it waited for that failed is started again (the node is still reserved);
- * a node creation that failed cannot be (its reservation went with it): delete the pool or cluster.
- */
-async function requeue(em: EntityManager, ctx: CallContext, operationId: string, cluster: { id: string; tenantId: string }): Promise<void> {
-  const [job] = await em.execute<{ id: string; wait_for_operation_ids: string[] }[]>(
-    "select id, wait_for_operation_ids from job where operation_id = ? for update",
-    [operationId],
-  );
+interface LockedJob {
+  readonly id: string;
+  readonly wait_for_operation_ids: string[] | null;
+}
+
+/** The operation's job, locked. */
+async function lockJob(em: EntityManager, operationId: string): Promise<LockedJob> {
+  const [job] = await em.execute<LockedJob[]>("select id, wait_for_operation_ids from job where operation_id = ? for update", [
+    operationId,
+  ]);
   if (!job) throw new Error(`operation ${operationId} has no job to run again`);
+  return job;
+}
+
+/**
+ * The operation's job (locked by the caller) queued again with fresh attempts, the operation
+ * PENDING with its error cleared. A node deletion it waited for that failed is started again (the
+ * node is still reserved); a node creation that failed cannot be (its reservation went with it):
+ * delete the pool or cluster.
+ */
+async function requeue(
+  em: EntityManager,
+  ctx: CallContext,
+  operationId: string,
+  job: LockedJob,
+  cluster: { id: string; tenantId: string },
+): Promise<void> {
   const waited = job.wait_for_operation_ids ?? [];
   const failed =
     waited.length === 0
