@@ -1,7 +1,8 @@
 // Issue 5's targets: dispatch latency (job committed → agent received) p50 / p99 with 100 agents
-// connected (target p99 ≤ 50 ms), jobs completed end to end per second, and the server's memory
-// with 10,000 idle agent streams open (issue 17's target: ≤ 1 GiB RSS; BENCH_IDLE_AGENTS changes the
-// count).
+// connected (target p99 ≤ 50 ms), jobs completed end to end per second with the CPU each took (the
+// server, PostgreSQL, and this process: the clients and the 100 agents), and the server's memory
+// and CPU with 10,000 idle agent streams open (issue 17's target: ≤ 1 GiB RSS; BENCH_IDLE_AGENTS
+// changes the count).
 import { readFileSync } from "node:fs";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -11,7 +12,7 @@ import { AgentService } from "../gen/es/rackplane/v1/agent_pb.js";
 import { ComputeService } from "../gen/es/rackplane/v1/compute_pb.js";
 import { IdentityService, Role } from "../gen/es/rackplane/v1/identity_pb.js";
 import { Agent } from "../src/agent-sdk/index.js";
-import { startBenchServer } from "./harness.js";
+import { cpuMeter, cpuPer, startBenchServer } from "./harness.js";
 
 const server = await startBenchServer();
 const admin = { authorization: `Bearer ${server.adminToken}` };
@@ -75,6 +76,8 @@ try {
   );
 
   // 2. Jobs completed end to end per second: 2,000 creates in flight at once, 100 agents.
+  const cpu = cpuMeter(server.pid);
+  const cpuBefore = cpu();
   const started = performance.now();
   const operations = (await Promise.all(Array.from({ length: 2000 }, () => create()))).map((result) => result.operation!.id);
   while (operations.some((id) => !received.has(id))) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -91,7 +94,8 @@ try {
   await db.end();
   const seconds = (performance.now() - started) / 1000;
   console.log(
-    `jobs completed end to end: ${operations.length} in ${seconds.toFixed(1)} s = ${(operations.length / seconds).toFixed(0)} jobs/s (placement included)`,
+    `jobs completed end to end: ${operations.length} in ${seconds.toFixed(1)} s = ${(operations.length / seconds).toFixed(0)} jobs/s (placement included); ` +
+      `CPU ms per job, server / PostgreSQL / clients and agents: ${cpuPer(cpuBefore, cpu(), operations.length)}`,
   );
   await Promise.all(agents.map((agent) => agent.stop({ graceMs: 1_000 })));
 } finally {
@@ -151,6 +155,12 @@ try {
   console.log(
     `server memory with ${agentsConnected} idle agent streams (opened in ${openSeconds.toFixed(1)} s): ${rss.toFixed(0)} MiB RSS, ${before.toFixed(0)} MiB before they opened (target ≤ 1,024 MiB)`,
   );
+  // What holding them costs while nothing happens: the lease sweep, keep-alives, the agents' rows.
+  const idleCpu = cpuMeter(idle.pid);
+  const idleBefore = idleCpu();
+  const idleSeconds = 5;
+  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  console.log(`CPU ms per second with them idle, server / PostgreSQL / this process: ${cpuPer(idleBefore, idleCpu(), idleSeconds)}`);
   streams.abort();
 } finally {
   await idle.stop();

@@ -1,6 +1,7 @@
 // Issue 16's figures for rackctl: start-up of `rackctl get racks` (to the first byte of the table
 // and to exit; target ≤ 300 ms to first byte), beside a bare `node -e ''` for the floor, and the
-// host import rate through `rackctl import hosts` (BENCH_CLI_HOSTS rows, default 20,000).
+// host import rate through `rackctl import hosts` (BENCH_CLI_HOSTS rows, default 20,000); each with
+// the CPU it took of the server, PostgreSQL and rackctl's own process.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "../gen/es/rackplane/v1/inventory_pb.js";
-import { startBenchServer } from "./harness.js";
+import { cpuMeter, cpuPer, reapedChildrenCpuMs, startBenchServer } from "./harness.js";
 
 const runs = Number(process.env.BENCH_CLI_RUNS ?? 15);
 const hostCount = Number(process.env.BENCH_CLI_HOSTS ?? 20_000);
@@ -53,13 +54,18 @@ try {
     RACKPLANE_CONFIG: join(dir, "none.yaml"),
   };
 
+  // rackctl's CPU is its finished process's, which this one reaped.
+  const cpu = cpuMeter(server.pid, reapedChildrenCpuMs);
   const floor: number[] = [];
   const first: number[] = [];
   const exit: number[] = [];
+  let getCpu = "";
   for (let i = 0; i < runs; i++) {
     floor.push((await timed(["-e", "process.stdout.write('x')"], env)).firstByteMs);
+    const before = cpu();
     const run = await timed(["src/cli/rackctl.mjs", "get", "racks", "--limit", "50"], env);
     if (run.code !== 0) throw new Error(`rackctl get racks exited ${run.code}`);
+    if (i === runs - 1) getCpu = cpuPer(before, cpu(), 1);
     first.push(run.firstByteMs);
     exit.push(run.exitMs);
   }
@@ -67,16 +73,20 @@ try {
   console.log(`  node -e '' to first byte        ${median(floor).toFixed(0)} ms (the floor)`);
   console.log(`  rackctl get racks, first byte   ${median(first).toFixed(0)} ms (target ≤ 300 ms)`);
   console.log(`  rackctl get racks, exit         ${median(exit).toFixed(0)} ms`);
+  console.log(`  rackctl get racks, first byte against the floor: ${(median(first) / median(floor)).toFixed(1)}×`);
+  console.log(`  CPU ms of the last run, server / PostgreSQL / rackctl: ${getCpu}`);
 
   let csv = "name,serial_number,group,datacenter,room,rack,first_position,height_units,cpu_cores,memory_mib,storage_gib,description\n";
   for (let n = 0; n < hostCount; n++) {
     csv += `h${n},S${n},bench-group,bench-dc,bench-room,r${Math.floor(n / hostsPerRack)},${(n % hostsPerRack) + 1},1,32,131072,1000,\n`;
   }
   writeFileSync(join(dir, "hosts.csv"), csv);
+  const importBefore = cpu();
   const imported = await timed(["src/cli/rackctl.mjs", "import", "hosts", join(dir, "hosts.csv")], env);
   if (imported.code !== 0) throw new Error(`rackctl import exited ${imported.code}`);
   console.log(
-    `rackctl import hosts: ${hostCount} rows in ${(imported.exitMs / 1000).toFixed(1)} s = ${Math.round(hostCount / (imported.exitMs / 1000))} hosts/s`,
+    `rackctl import hosts: ${hostCount} rows in ${(imported.exitMs / 1000).toFixed(1)} s = ${Math.round(hostCount / (imported.exitMs / 1000))} hosts/s; ` +
+      `CPU ms per host, server / PostgreSQL / rackctl: ${cpuPer(importBefore, cpu(), hostCount)}`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

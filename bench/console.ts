@@ -1,10 +1,11 @@
 // Issue 15's browser figures for the console, in Debian's chromium against the compiled server with
 // the demo cloud: a 42U rack elevation drawn after its response (budget 100 ms) and a page of 50
-// hosts (budget 150 ms), median of BENCH_CONSOLE_RUNS loads; and the first load's compressed
-// JavaScript (budget 300 KB).
+// hosts (budget 150 ms), median of BENCH_CONSOLE_RUNS loads, with the CPU a load of both pages took
+// of the server, PostgreSQL and the browser; and the first load's compressed JavaScript (budget
+// 300 KB).
 import { execFileSync } from "node:child_process";
 import { afterResponse, consoleContext, launchChromium, signIn } from "../tests/support/browser.js";
-import { startBenchServer } from "./harness.js";
+import { cpuMeter, cpuPer, processesCpuMs, startBenchServer } from "./harness.js";
 
 const runs = Number(process.env.BENCH_CONSOLE_RUNS ?? 9);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -26,6 +27,8 @@ try {
   }
   const elevation: number[] = [];
   const hosts: number[] = [];
+  const cpu = cpuMeter(server.pid, processesCpuMs(/^(chromium|chrome)/));
+  const cpuBefore = cpu();
   for (let run = 0; run < runs; run++) {
     const context = await consoleContext(browser);
     const page = await signIn(context, server.url, server.adminToken);
@@ -41,6 +44,9 @@ try {
   console.log("| --- | --- | --- |");
   console.log(`| 42U elevation drawn after its response | ${median(elevation).toFixed(1)} ms | 100 ms |`);
   console.log(`| 50 hosts drawn after their response | ${median(hosts).toFixed(1)} ms | 150 ms |`);
+  console.log(
+    `\nCPU ms per run (sign-in, the elevation, 50 hosts), server / PostgreSQL / browser: ${cpuPer(cpuBefore, cpu(), runs)} (the server's and PostgreSQL's include the demo's simulated agent at work beside)`,
+  );
   execFileSync(process.execPath, ["scripts/build-web.ts", "--report"], { stdio: "inherit" });
 } finally {
   await browser.close();

@@ -147,38 +147,74 @@ export interface CpuSplit {
 
 /**
  * CPU time (user + system) taken so far by the server process, by every PostgreSQL process, and by
- * this process (the load generator), read from /proc. Two readings' difference over a phase's
- * requests says where each request's CPU went, which a profile of one process cannot.
+ * the client side — this process (the load generator) unless `client` says otherwise (rackctl's
+ * processes, a browser's) — read from /proc. Two readings' difference over a phase's requests says
+ * where each request's CPU went, which a profile of one process cannot.
  */
-export function cpuMeter(serverPid: number): () => CpuSplit {
-  const msPerTick = 10; // USER_HZ is 100 on Linux
-  const ticksOf = (pid: string) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // utime + stime, and cutime + cstime: the postmaster's exited children (autovacuum workers).
-      return {
-        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
-      };
-    } catch {
-      return undefined; // the process exited between listing and reading
-    }
-  };
+export function cpuMeter(serverPid: number, client: () => number = ownCpuMs): () => CpuSplit {
   return () => {
     let postgres = 0;
     for (const pid of readdirSync("/proc")) {
       if (!/^\d+$/.test(pid)) continue;
       const found = ticksOf(pid);
-      if (found?.comm === "postgres") postgres += found.ticks;
+      if (found?.comm === "postgres") postgres += found.ticks + found.reapedTicks;
     }
-    const self = process.cpuUsage();
+    const server = ticksOf(String(serverPid));
     return {
-      server: (ticksOf(String(serverPid))?.ticks ?? 0) * msPerTick,
+      server: (server?.ticks ?? 0) * msPerTick,
       postgres: postgres * msPerTick,
-      loadGenerator: (self.user + self.system) / 1000,
+      loadGenerator: client(),
     };
   };
+}
+
+/** This process's CPU milliseconds. */
+export function ownCpuMs(): number {
+  const self = process.cpuUsage();
+  return (self.user + self.system) / 1000;
+}
+
+/** CPU milliseconds of the child processes this one has run to their end (each rackctl run). */
+export function reapedChildrenCpuMs(): number {
+  return (ticksOf("self")?.reapedTicks ?? 0) * msPerTick;
+}
+
+/** CPU milliseconds of every process whose command name matches, with the children each has
+ * reaped (a browser's processes). */
+export function processesCpuMs(comm: RegExp): () => number {
+  return () => {
+    let ticks = 0;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const found = ticksOf(pid);
+      if (found && comm.test(found.comm)) ticks += found.ticks + found.reapedTicks;
+    }
+    return ticks * msPerTick;
+  };
+}
+
+const msPerTick = 10; // USER_HZ is 100 on Linux
+
+/** A process's name, its own CPU ticks (utime + stime) and its reaped children's (cutime + cstime:
+ * the postmaster's exited backends and autovacuum workers, a parent's finished runs). */
+function ticksOf(pid: string): { comm: string; ticks: number; reapedTicks: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return {
+      comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      reapedTicks: Number(fields[13]) + Number(fields[14]),
+    };
+  } catch {
+    return undefined; // the process exited between listing and reading
+  }
+}
+
+/** What a meter's readings before and after `count` units of work say per unit, as
+ * "server / PostgreSQL / client" milliseconds. */
+export function cpuPer(before: CpuSplit, after: CpuSplit, count: number): string {
+  return (["server", "postgres", "loadGenerator"] as const).map((key) => ((after[key] - before[key]) / count).toFixed(2)).join(" / ");
 }
 
 /** Runs `call` from `concurrency` workers in a closed loop for `seconds` after a short warm-up. */
