@@ -29,6 +29,14 @@ import {
   RoomSchema,
 } from "../../gen/es/rackplane/v1/inventory_pb.js";
 import {
+  KubernetesAddonService,
+  NodePoolScalingEventSchema,
+  NodePoolScalingOutcome,
+  NodePoolScalingReason,
+} from "../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
+import {
+  KubernetesClusterSchema,
+  KubernetesClusterStatus,
   KubernetesClusterTemplateSchema,
   KubernetesService,
   KubernetesVersionSchema,
@@ -68,6 +76,8 @@ export interface Kind {
   readonly scope?: Scope;
   /** Referenced ids whose names the table shows. */
   readonly refs?: readonly { kind: string; id: (row: Row) => string }[];
+  /** Names of parts a row of this kind carries (a cluster's node pools), learnt when it is read as a reference. */
+  readonly partNames?: (row: Row) => readonly (readonly [string, string])[];
   readonly columns: (names: RefNames) => Column<Row>[];
   readonly wide: (names: RefNames) => Column<Row>[];
   /** Whether List takes a filter. */
@@ -88,6 +98,12 @@ const created = col("CREATED", (row) => time(row.createTime));
 const resources = (r: Row) => (r ? `${r.cpuCores}c/${r.memoryMib}Mi/${r.storageGib}Gi` : "-");
 const quotaLimit = (limit: Row) =>
   limit?.kind?.case === "absolute" ? String(limit.kind.value) : limit?.kind?.case === "percent" ? `${limit.kind.value}%` : "-";
+/** A cluster's health in a cell: ready nodes of all, or "stale" when its agent stopped reporting. */
+const healthCell = (health: Row) =>
+  health ? `${health.readyNodeCount}/${health.readyNodeCount + health.notReadyNodeCount} ready${health.stale ? " (stale)" : ""}` : "";
+/** "up 2 -> 3", "down 4 -> 2". */
+export const scalingChange = (e: Row) =>
+  `${e.toNodeCount > e.fromNodeCount ? "up" : e.toNodeCount < e.fromNodeCount ? "down" : "none"} ${e.fromNodeCount} -> ${e.toNodeCount}`;
 const standard = (service: DescService, singular: string, plural: string) => ({
   list: `list${plural}`,
   get: `get${singular}`,
@@ -424,6 +440,55 @@ export const kinds: readonly Kind[] = [
       col("REVISION", (r) => r.revision),
     ],
     wide: () => [idColumn],
+  }),
+  kind({
+    name: "clusters",
+    aliases: ["cluster", "kubernetesclusters", "kubernetescluster", "k8sclusters", "k8scluster"],
+    schema: KubernetesClusterSchema,
+    field: "cluster",
+    listField: "clusters",
+    methods: { service: KubernetesService, list: "listKubernetesClusters", get: "getKubernetesCluster" },
+    nameField: "name",
+    scope: { flag: "tenant", kind: "tenants", filterField: "tenant_id" },
+    refs: [{ kind: "tenants", id: (r) => r.tenantId }],
+    partNames: (r) => r.nodePools.map((p: Row) => [p.id, p.name] as const),
+    columns: (n) => [
+      col("NAME", (r) => r.name),
+      col("TENANT", (r) => ref(n, r.tenantId)),
+      col("VERSION", (r) => r.version),
+      col("STATUS", (r) => KubernetesClusterStatus[r.status]),
+      col("POOLS", (r) => r.nodePools.map((p: Row) => `${p.name}x${p.nodeCount}`).join(",")),
+      col("HEALTH", (r) => healthCell(r.health)),
+    ],
+    wide: () => [col("ENDPOINT", (r) => r.endpoint), idColumn, created],
+  }),
+  kind({
+    name: "scalingevents",
+    aliases: ["scalingevent", "scaling-events", "scaling-event", "nodepoolscalingevents"],
+    schema: NodePoolScalingEventSchema,
+    field: "event",
+    listField: "events",
+    methods: { service: KubernetesAddonService, list: "listNodePoolScalingEvents" },
+    scope: { flag: "cluster", kind: "clusters", filterField: "cluster_id" },
+    refs: [{ kind: "clusters", id: (r) => r.clusterId }],
+    columns: (n) => [
+      col("TIME", (r) => time(r.createTime)),
+      col("CLUSTER", (r) => ref(n, r.clusterId)),
+      col("POOL", (r) => ref(n, r.nodePoolId)),
+      col("NODES", scalingChange),
+      col("REASON", (r) => NodePoolScalingReason[r.reason]),
+      col("PODS", (r) => r.unschedulablePodCount),
+      col("REMOVED", (r) => r.removedNodeIds.length),
+      col("OUTCOME", (r) =>
+        r.outcome === NodePoolScalingOutcome.REFUSED ? `REFUSED ${r.refusedReason}` : NodePoolScalingOutcome[r.outcome],
+      ),
+    ],
+    wide: () => [
+      col("OBSERVED", (r) => time(r.observeTime)),
+      col("OPERATION", (r) => r.operationId),
+      col("MESSAGE", (r) => r.message),
+      idColumn,
+    ],
   }),
 ];
 

@@ -8,7 +8,8 @@ const scopeFlags = (command: Command) =>
     .option("--region <region>", "scope names to this region (datacenters)")
     .option("--datacenter <datacenter>", "scope names to this datacenter (rooms)")
     .option("--room <room>", "scope names to this room (racks)")
-    .option("--tenant <tenant>", "scope names to this tenant (vms, quotas)");
+    .option("--tenant <tenant>", "scope names to this tenant (vms, quotas, clusters)")
+    .option("--cluster <cluster>", "scope to this cluster (scalingevents; the cluster named within --tenant)");
 const outputFlag = () => new Option("-o, --output <format>", "table, wide, json, yaml or name").default("table");
 const examples = (text: string) => `\nExamples:\n${text.replace(/^/gm, "  ")}\n`;
 
@@ -53,17 +54,18 @@ rackctl create vm --tenant payments --group general --spec s1.small --image ubun
       .description("list resources of a kind, or the named ones (names or ids)")
       .argument(
         "<kind>",
-        "regions, datacenters, rooms, racks, hosts, hostgroups, tenants, quotas, specifications, images, vms, operations, maintainers, maintainergroups, tokens, agents, auditevents, kubernetesversions, clustertemplates",
+        "regions, datacenters, rooms, racks, hosts, hostgroups, tenants, quotas, specifications, images, vms, operations, maintainers, maintainergroups, tokens, agents, auditevents, kubernetesversions, clustertemplates, clusters, scalingevents",
       )
       .argument("[names...]", "names or ids")
       .option("--filter <filter>", "AIP-160 filter, e.g. 'status = RACK_STATUS_ACTIVE AND asn >= 65000'")
+      .option("--node-pool <pool>", "scalingevents of this node pool: its id, or its name with --cluster")
       .option("--limit <n>", "at most this many rows (all pages by default)", (v) => Number.parseInt(v, 10))
       .addOption(outputFlag()),
   )
     .addHelpText(
       "after",
       examples(
-        `rackctl get racks\nrackctl get racks a01 --room hall-a -o yaml\nrackctl get hosts --filter 'free_cpu >= 16' --limit 20 -o wide\nrackctl get vms --tenant payments -o name`,
+        `rackctl get racks\nrackctl get racks a01 --room hall-a -o yaml\nrackctl get hosts --filter 'free_cpu >= 16' --limit 20 -o wide\nrackctl get vms --tenant payments -o name\nrackctl get scalingevents --node-pool workers --cluster storefront --tenant web`,
       ),
     )
     .action(run(() => import("./commands/get.js")));
@@ -71,12 +73,19 @@ rackctl create vm --tenant payments --group general --spec s1.small --image ubun
   scopeFlags(
     root
       .command("describe")
-      .description("one resource in detail: a VM with its host, rack, cluster, maintainers and scheduling record; a rack as an elevation")
+      .description(
+        "one resource in detail: a VM with its host, rack, cluster, maintainers and scheduling record; a rack as an elevation; a cluster with its pools, health and nodes",
+      )
       .argument("<kind>", "a kind, as for get")
       .argument("<name>", "name or id")
       .addOption(outputFlag()),
   )
-    .addHelpText("after", examples("rackctl describe rack a01 --room hall-a\nrackctl describe vm payments-vm-001 --tenant payments"))
+    .addHelpText(
+      "after",
+      examples(
+        "rackctl describe rack a01 --room hall-a\nrackctl describe vm payments-vm-001 --tenant payments\nrackctl describe cluster storefront --tenant web",
+      ),
+    )
     .action(run(() => import("./commands/describe.js")));
 
   scopeFlags(

@@ -84,7 +84,8 @@ export async function resolveId(connection: Connection, kind: Kind, reference: s
   return isId(reference) ? reference : (await resolveOne(connection, kind, reference, options)).id;
 }
 
-/** The names of every resource the rows refer to, fetched once per distinct id. */
+/** The names of every resource the rows refer to, fetched once per distinct id (with the names of
+ * their parts, such as a cluster's node pools). */
 export async function referencedNames(connection: Connection, kind: Kind, rows: readonly any[]): Promise<Map<string, string>> {
   const names = new Map<string, string>();
   for (const reference of kind.refs ?? []) {
@@ -92,7 +93,10 @@ export async function referencedNames(connection: Connection, kind: Kind, rows: 
     const ids = [...new Set(rows.map(reference.id).filter(Boolean))].filter((id) => !names.has(id));
     // Few distinct ids: one Get each, eight at a time; many: one paged List of the whole kind.
     if (ids.length > 50 || !target.methods.get) {
-      for (const row of await listAll(connection, target, "")) names.set(row.id, row[target.nameField ?? "id"]);
+      for (const row of await listAll(connection, target, "")) {
+        names.set(row.id, row[target.nameField ?? "id"]);
+        for (const [id, name] of target.partNames?.(row) ?? []) names.set(id, name);
+      }
       continue;
     }
     for (let i = 0; i < ids.length; i += 8) {
@@ -101,6 +105,7 @@ export async function referencedNames(connection: Connection, kind: Kind, rows: 
           try {
             const row = (await call(connection, target, target.methods.get, { id }))[target.field];
             names.set(id, row[target.nameField ?? "id"]);
+            for (const [part, name] of target.partNames?.(row) ?? []) names.set(part, name);
           } catch {
             // A reference we may not read (or that is gone) stays an id.
           }

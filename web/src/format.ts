@@ -26,3 +26,15 @@ export function quote(value: string): string {
 export function shortId(id: string): string {
   return id.length > 12 ? `…${id.slice(-8)}` : id;
 }
+
+/** Bytes per second in the largest unit that keeps a figure of at least 1 (decimal units). */
+export function perSecond(bytes: bigint | number): string {
+  let n = Number(bytes);
+  const units = ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"];
+  let unit = 0;
+  while (n >= 1000 && unit < units.length - 1) {
+    n /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? n : n.toFixed(1)} ${units[unit]}`;
+}

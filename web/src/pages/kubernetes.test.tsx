@@ -1,7 +1,8 @@
 // The cluster pages over an in-memory router transport: the filter and create request the forms
 // stand for, and a cluster's detail from one GetKubernetesCluster call with its scale, status-mark
-// and kubeconfig actions sending what the API expects (the etag it read, the field mask).
-import { create } from "@bufbuild/protobuf";
+// and kubeconfig actions sending what the API expects (the etag it read, the field mask), its health
+// report (present, stale, absent) and each pool's scaling events a page at a time.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createRouterTransport } from "@connectrpc/connect";
 import { TransportProvider } from "@connectrpc/connect-query";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
@@ -10,6 +11,14 @@ import type { ReactNode } from "react";
 import { afterEach, expect, it } from "vitest";
 import { VirtualMachineState } from "../../../gen/es/rackplane/v1/compute_pb.js";
 import { GetCallerIdentityResponseSchema, Role } from "../../../gen/es/rackplane/v1/identity_pb.js";
+import {
+  KubernetesAddonService,
+  type KubernetesClusterHealthSchema,
+  type ListNodePoolScalingEventsRequest,
+  type ListNodePoolScalingEventsResponseSchema,
+  NodePoolScalingOutcome,
+  NodePoolScalingReason,
+} from "../../../gen/es/rackplane/v1/kubernetes_addons_pb.js";
 import {
   type IssueKubeconfigRequest,
   KubernetesClusterStatus,
@@ -73,11 +82,17 @@ it("compares versions as numbers", () => {
 
 const clusterId = "0193a000-0000-7000-8000-000000000001";
 
-function renderDetail(calls: {
-  scale: UpdateNodePoolRequest[];
-  marks: SetKubernetesClusterStatusRequest[];
-  kubeconfigs: IssueKubeconfigRequest[];
-}) {
+function renderDetail(
+  calls: {
+    scale: UpdateNodePoolRequest[];
+    marks: SetKubernetesClusterStatusRequest[];
+    kubeconfigs: IssueKubeconfigRequest[];
+  },
+  more: {
+    health?: MessageInitShape<typeof KubernetesClusterHealthSchema>;
+    events?: (request: ListNodePoolScalingEventsRequest) => MessageInitShape<typeof ListNodePoolScalingEventsResponseSchema>;
+  } = {},
+) {
   const transport = createRouterTransport(({ service }) => {
     service(KubernetesService, {
       getKubernetesCluster: () => ({
@@ -89,6 +104,7 @@ function renderDetail(calls: {
           etag: "7",
           controlPlane: { count: 1 },
           nodePools: [{ id: "pool-1", name: "web", nodeCount: 1, etag: "3" }],
+          health: more.health,
         },
         tenant: { id: "t-1", name: "payments" },
         nodes: [
@@ -123,6 +139,9 @@ function renderDetail(calls: {
         calls.kubeconfigs.push(request);
         return { kubeconfig: "apiVersion: v1\n", serialNumber: "0a1b" };
       },
+    });
+    service(KubernetesAddonService, {
+      listNodePoolScalingEvents: (request) => more.events?.(request) ?? { events: [] },
     });
     service(OperationService, {
       async *watchOperation(request) {
@@ -181,4 +200,118 @@ it("lets a platform admin mark the status with a reason, and asks for a kubeconf
   expect(await screen.findByText(/its certificate \(0a1b\) expires/)).toBeTruthy();
   expect(calls.kubeconfigs[0]?.clusterId).toBe(clusterId);
   await expect.poll(() => saved).toEqual(["apiVersion: v1\n"]);
+});
+
+const at = (iso: string) => ({ seconds: BigInt(Date.parse(iso) / 1000), nanos: 0 });
+const noCalls = () => ({ scale: [], marks: [], kubeconfigs: [] }) as Parameters<typeof renderDetail>[0];
+
+it("shows the cluster's health report: counts, traffic, pools and when it was observed", async () => {
+  renderDetail(noCalls(), {
+    health: {
+      observeTime: at("2026-12-03T06:00:00Z"),
+      receiveTime: at("2026-12-03T06:00:02Z"),
+      readyNodeCount: 4,
+      notReadyNodeCount: 1,
+      runningPodCount: 37,
+      pendingPodCount: 3,
+      failedPodCount: 2,
+      traffic: { requestsPerSecond: 120.5, ingressBytesPerSecond: 2_500_000n, egressBytesPerSecond: 900n },
+      nodePools: [
+        {
+          nodePoolId: "pool-1",
+          unschedulablePodCount: 3,
+          emptyNodes: [
+            { virtualMachineId: "vm-3", emptySinceTime: at("2026-12-03T05:50:00Z") },
+            { virtualMachineId: "vm-4", emptySinceTime: at("2026-12-03T05:40:00Z") },
+          ],
+        },
+      ],
+    },
+  });
+  const health = within((await screen.findByRole("heading", { name: "Health" })).closest("section")!);
+  expect(health.getByTestId("health-nodes").textContent).toBe("4 ready, 1 not ready");
+  expect(health.getByTestId("health-pods").textContent).toBe("37 running, 3 pending, 2 failed");
+  expect(health.getByTestId("health-traffic").textContent).toBe("120.5 requests/s, 2.5 MB/s in, 900 B/s out");
+  expect(health.getByTestId("health-observed").textContent).toBe("2026-12-03 06:00:00 UTC, received 2026-12-03 06:00:02 UTC");
+  expect(health.queryByTestId("health-stale")).toBeNull();
+  expect(
+    within(health.getByRole("table", { name: "Health per node pool" }))
+      .getAllByRole("row")
+      .map((row) => row.textContent),
+  ).toEqual(["PoolUnschedulable podsEmpty nodesEmpty since (longest)", "web322026-12-03 05:40:00 UTC"]);
+});
+
+it("marks a stale report as stale, keeping its figures, and says when there is none", async () => {
+  renderDetail(noCalls(), {
+    health: { observeTime: at("2026-12-03T05:00:00Z"), readyNodeCount: 2, runningPodCount: 9, stale: true },
+  });
+  const stale = await screen.findByTestId("health-stale");
+  expect(stale.textContent).toContain("Stale");
+  expect(stale.textContent).toContain("2026-12-03 05:00:00 UTC");
+  expect(screen.getByTestId("health-observed").textContent).toContain("(stale)");
+  expect(screen.getByTestId("health-nodes").textContent).toBe("2 ready, 0 not ready");
+  expect(screen.queryByTestId("health-traffic")).toBeNull();
+  cleanup();
+  renderDetail(noCalls());
+  expect((await screen.findByTestId("health-absent")).textContent).toContain("No health report yet");
+  expect(screen.queryByTestId("health-nodes")).toBeNull();
+});
+
+it("lists a pool's scaling events 20 a page and reads the next page on More", async () => {
+  const requests: ListNodePoolScalingEventsRequest[] = [];
+  const event = (n: number) => ({
+    id: `ev-${n}`,
+    nodePoolId: "pool-1",
+    fromNodeCount: n,
+    toNodeCount: n + 1,
+    reason: NodePoolScalingReason.UNSCHEDULABLE_PODS,
+    unschedulablePodCount: 4,
+    observeTime: at("2026-12-03T05:00:00Z"),
+    createTime: at(`2026-12-03T05:${String(n).padStart(2, "0")}:00Z`),
+    outcome: NodePoolScalingOutcome.STARTED,
+    operationId: "0193a000-0000-7000-8000-00000000abcd",
+  });
+  renderDetail(noCalls(), {
+    events: (request) => {
+      requests.push(request);
+      if (request.pageToken === "") return { events: Array.from({ length: 20 }, (_, i) => event(i)), nextPageToken: "page-2" };
+      return {
+        events: [
+          {
+            id: "ev-down",
+            nodePoolId: "pool-1",
+            fromNodeCount: 4,
+            toNodeCount: 2,
+            reason: NodePoolScalingReason.EMPTY_NODES,
+            removedNodeIds: ["vm-3", "vm-4"],
+            observeTime: at("2026-12-03T05:55:00Z"),
+            createTime: at("2026-12-03T05:55:01Z"),
+            outcome: NodePoolScalingOutcome.REFUSED,
+            refusedReason: "QUOTA_EXCEEDED",
+            message: "tenant over quota",
+          },
+        ],
+      };
+    },
+  });
+  const table = await screen.findByRole("table", { name: "Scaling events of pool web, oldest first" });
+  expect(requests[0]).toMatchObject({ pageSize: 20, pageToken: "", filter: 'node_pool_id = "pool-1"' });
+  const rows = () => within(table).getAllByRole("row");
+  expect(rows()).toHaveLength(21);
+  expect(rows()[1]!.textContent).toBe(
+    "2026-12-03 05:00:00up 0 → 1UNSCHEDULABLE_PODS4 unschedulable pods, observed 2026-12-03 05:00:00STARTED (operation …0000abcd)",
+  );
+  fireEvent.click(screen.getByRole("button", { name: "More events of web" }));
+  await expect.poll(() => rows().length).toBe(22);
+  expect(requests.at(-1)).toMatchObject({ pageSize: 20, pageToken: "page-2", filter: 'node_pool_id = "pool-1"' });
+  expect(rows()[21]!.textContent).toBe(
+    "2026-12-03 05:55:01down 4 → 2EMPTY_NODES2 empty nodes removed, observed 2026-12-03 05:55:00REFUSED QUOTA_EXCEEDED: tenant over quota",
+  );
+  expect(screen.queryByRole("button", { name: "More events of web" })).toBeNull();
+});
+
+it("says when a pool has no scaling events", async () => {
+  renderDetail(noCalls());
+  expect(await screen.findByText(/No scaling events/)).toBeTruthy();
+  expect(screen.queryByRole("button", { name: /More events/ })).toBeNull();
 });

@@ -1,7 +1,8 @@
 // Kubernetes clusters: a list with the server's filters; create from a template or custom; a
 // cluster's detail from one GetKubernetesCluster call (pools, nodes with their hosts and states),
 // its status marks (platform admins), pool scaling, upgrade, kubeconfig download and delete, with the live
-// progress of the cluster's operation as on a VM's page.
+// progress of the cluster's operation as on a VM's page; its agent's health report and each pool's
+// autoscaler decisions.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
@@ -16,6 +17,7 @@ import {
   type NodePool,
 } from "../../../gen/es/rackplane/v1/kubernetes_pb.js";
 import { TenantService } from "../../../gen/es/rackplane/v1/tenant_pb.js";
+import { ClusterHealth, ScalingEvents } from "../components/cluster-health";
 import { Field } from "../components/field";
 import { OperationProgress } from "../components/operation-progress";
 import { PagerControls, usePager } from "../components/pager";
@@ -386,6 +388,7 @@ export function ClusterDetail({ id, operationId }: { id: string; operationId: st
       <OperationProgress operation={operation} />
       <UpgradeCluster cluster={c} onOperation={setWatching} />
       {isPlatformAdmin(caller) && <StatusMark cluster={c} />}
+      <ClusterHealth health={c.health} pools={c.nodePools} />
       <h2>Node pools</h2>
       <div className="table-wrap">
         <table>
@@ -412,6 +415,14 @@ export function ClusterDetail({ id, operationId }: { id: string; operationId: st
           </tbody>
         </table>
       </div>
+      {c.nodePools.length > 0 && (
+        <section aria-labelledby="scaling-events">
+          <h2 id="scaling-events">Scaling events</h2>
+          {c.nodePools.map((pool) => (
+            <ScalingEvents key={pool.id} pool={pool} />
+          ))}
+        </section>
+      )}
       <h2>Nodes</h2>
       <div className="table-wrap">
         <table>
