@@ -164,7 +164,7 @@ export function kubernetesAddonService(
       return { accepted: result.accepted, health: clusterHealthMessage(result.health) };
     },
     async listNodePoolScalingEvents(req, ctx) {
-      const page = await autoscaler.listScalingEvents(db, callContext(ctx), listRequest(req));
+      const page = await autoscaler.listScalingEvents(db, callContext(ctx), { ...listRequest(req), orderBy: req.orderBy });
       return { events: page.items.map(scalingEventMessage), nextPageToken: page.nextPageToken };
     },
   };

@@ -3,7 +3,7 @@
 // down to min by draining and removing the nodes reported empty long enough; nothing while the
 // cluster is marked; a decision quota refuses recorded with its reason and not retried before the
 // cool-down; reports for one pool racing on both servers make exactly one decision.
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -267,5 +267,24 @@ describe("the autoscaler", () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(6);
     expect(rest.nextPageToken).toBe("");
+  });
+
+  it("lists newest first with order_by create_time desc, pages in that order, and refuses another order", async () => {
+    const oldestFirst = (await addons().listNodePoolScalingEvents({ pageSize: 100 })).events.map((event) => event.id);
+    const first = await addons().listNodePoolScalingEvents({ pageSize: 4, orderBy: "create_time desc" });
+    const rest = await addons().listNodePoolScalingEvents({ pageSize: 100, orderBy: "create_time desc", pageToken: first.nextPageToken });
+    const newestFirst = [...first.events, ...rest.events];
+    expect(newestFirst.map((event) => event.id).sort()).toEqual([...oldestFirst].sort());
+    const times = newestFirst.map((event) => timestampMs(event.createTime!));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(times[0]).toBeGreaterThan(times.at(-1)!);
+    // A token holds to the order it was made with.
+    expect(
+      await failure(addons().listNodePoolScalingEvents({ pageSize: 100, orderBy: "create_time", pageToken: first.nextPageToken })),
+    ).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_PAGE_TOKEN" });
+    expect(await failure(addons().listNodePoolScalingEvents({ orderBy: "reason desc" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "INVALID_ORDER_BY",
+    });
   });
 });

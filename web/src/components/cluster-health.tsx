@@ -108,13 +108,13 @@ function figures(event: NodePoolScalingEvent): string {
 }
 
 /**
- * A pool's scaling events in the order the API lists them (oldest first), 20 a page; "More events"
- * reads the next page while there is one.
+ * A pool's scaling events, newest first (order_by `create_time desc`), 20 a page; "More events"
+ * reads older ones while there are.
  */
 export function ScalingEvents({ pool }: { pool: NodePool }) {
   const events = useInfiniteQuery(
     KubernetesAddonService.method.listNodePoolScalingEvents,
-    { pageSize: scalingEventsPageSize, filter: `node_pool_id = ${quote(pool.id)}`, pageToken: "" },
+    { pageSize: scalingEventsPageSize, filter: `node_pool_id = ${quote(pool.id)}`, orderBy: "create_time desc", pageToken: "" },
     { pageParamKey: "pageToken", getNextPageParam: (page) => page.nextPageToken || undefined },
   );
   const rows = events.data?.pages.flatMap((page) => page.events) ?? [];
@@ -130,7 +130,7 @@ export function ScalingEvents({ pool }: { pool: NodePool }) {
       ) : (
         <div className="table-wrap">
           <table>
-            <caption className="visually-hidden">Scaling events of pool {pool.name}, oldest first</caption>
+            <caption className="visually-hidden">Scaling events of pool {pool.name}, newest first</caption>
             <thead>
               <tr>
                 <th scope="col">Decided</th>

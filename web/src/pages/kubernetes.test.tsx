@@ -294,8 +294,8 @@ it("lists a pool's scaling events 20 a page and reads the next page on More", as
       };
     },
   });
-  const table = await screen.findByRole("table", { name: "Scaling events of pool web, oldest first" });
-  expect(requests[0]).toMatchObject({ pageSize: 20, pageToken: "", filter: 'node_pool_id = "pool-1"' });
+  const table = await screen.findByRole("table", { name: "Scaling events of pool web, newest first" });
+  expect(requests[0]).toMatchObject({ pageSize: 20, pageToken: "", filter: 'node_pool_id = "pool-1"', orderBy: "create_time desc" });
   const rows = () => within(table).getAllByRole("row");
   expect(rows()).toHaveLength(21);
   expect(rows()[1]!.textContent).toBe(
@@ -303,7 +303,12 @@ it("lists a pool's scaling events 20 a page and reads the next page on More", as
   );
   fireEvent.click(screen.getByRole("button", { name: "More events of web" }));
   await expect.poll(() => rows().length).toBe(22);
-  expect(requests.at(-1)).toMatchObject({ pageSize: 20, pageToken: "page-2", filter: 'node_pool_id = "pool-1"' });
+  expect(requests.at(-1)).toMatchObject({
+    pageSize: 20,
+    pageToken: "page-2",
+    filter: 'node_pool_id = "pool-1"',
+    orderBy: "create_time desc",
+  });
   expect(rows()[21]!.textContent).toBe(
     "2026-12-03 05:55:01down 4 → 2EMPTY_NODES2 empty nodes removed, observed 2026-12-03 05:55:00REFUSED QUOTA_EXCEEDED: tenant over quota",
   );

@@ -1079,11 +1079,17 @@ export interface ListNodePoolScalingEventsRequest {
    * `node_pool_id = "…" AND outcome = NODE_POOL_SCALING_OUTCOME_REFUSED`.
    */
   filter: string;
+  /**
+   * AIP-132 order: `create_time` (the default, oldest first) or `create_time desc` (newest first,
+   * as a console shows a log); anything else is INVALID_ARGUMENT `INVALID_ORDER_BY`. A page token
+   * holds to the order it was made with.
+   */
+  orderBy: string;
 }
 
 /** Response of KubernetesAddonService.ListNodePoolScalingEvents. */
 export interface ListNodePoolScalingEventsResponse {
-  /** The events of this page, oldest first. */
+  /** The events of this page, in the order asked for. */
   events: NodePoolScalingEvent[];
   /** Pass as page_token to get the next page; empty on the last page. */
   nextPageToken: string;
@@ -7617,7 +7623,7 @@ export const NodePoolScalingEvent: MessageFns<NodePoolScalingEvent> = {
 };
 
 function createBaseListNodePoolScalingEventsRequest(): ListNodePoolScalingEventsRequest {
-  return { pageSize: 0, pageToken: "", filter: "" };
+  return { pageSize: 0, pageToken: "", filter: "", orderBy: "" };
 }
 
 export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEventsRequest> = {
@@ -7630,6 +7636,9 @@ export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEve
     }
     if (message.filter !== "") {
       writer.uint32(26).string(message.filter);
+    }
+    if (message.orderBy !== "") {
+      writer.uint32(34).string(message.orderBy);
     }
     return writer;
   },
@@ -7671,6 +7680,14 @@ export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEve
             message.filter = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.orderBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7696,6 +7713,11 @@ export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEve
         ? globalThis.String(object.page_token)
         : "",
       filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      orderBy: isSet(object.orderBy)
+        ? globalThis.String(object.orderBy)
+        : isSet(object.order_by)
+        ? globalThis.String(object.order_by)
+        : "",
     };
   },
 
@@ -7709,6 +7731,9 @@ export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEve
     }
     if (message.filter !== "") {
       obj.filter = message.filter;
+    }
+    if (message.orderBy !== "") {
+      obj.orderBy = message.orderBy;
     }
     return obj;
   },
@@ -7725,6 +7750,7 @@ export const ListNodePoolScalingEventsRequest: MessageFns<ListNodePoolScalingEve
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.filter = object.filter ?? "";
+    message.orderBy = object.orderBy ?? "";
     return message;
   },
 };
@@ -8177,9 +8203,9 @@ export const KubernetesAddonServiceService = {
       ReportKubernetesClusterHealthResponse.decode(value),
   },
   /**
-   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
-   * to another, why, the reported figures it acted on, and whether it started or was refused. A
-   * pool's with `node_pool_id = "…"`.
+   * Lists the autoscaler's decisions (K8S-5), oldest first unless order_by says `create_time desc`:
+   * each pool's scaling from one node count to another, why, the reported figures it acted on, and
+   * whether it started or was refused. A pool's with `node_pool_id = "…"`.
    */
   listNodePoolScalingEvents: {
     path: "/rackplane.v1.KubernetesAddonService/ListNodePoolScalingEvents" as const,
@@ -8297,9 +8323,9 @@ export interface KubernetesAddonServiceServer extends UntypedServiceImplementati
     ReportKubernetesClusterHealthResponse
   >;
   /**
-   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
-   * to another, why, the reported figures it acted on, and whether it started or was refused. A
-   * pool's with `node_pool_id = "…"`.
+   * Lists the autoscaler's decisions (K8S-5), oldest first unless order_by says `create_time desc`:
+   * each pool's scaling from one node count to another, why, the reported figures it acted on, and
+   * whether it started or was refused. A pool's with `node_pool_id = "…"`.
    */
   listNodePoolScalingEvents: handleUnaryCall<ListNodePoolScalingEventsRequest, ListNodePoolScalingEventsResponse>;
 }
@@ -8717,9 +8743,9 @@ export interface KubernetesAddonServiceClient extends Client {
     callback: (error: ServiceError | null, response: ReportKubernetesClusterHealthResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Lists the autoscaler's decisions (K8S-5), oldest first: each pool's scaling from one node count
-   * to another, why, the reported figures it acted on, and whether it started or was refused. A
-   * pool's with `node_pool_id = "…"`.
+   * Lists the autoscaler's decisions (K8S-5), oldest first unless order_by says `create_time desc`:
+   * each pool's scaling from one node count to another, why, the reported figures it acted on, and
+   * whether it started or was refused. A pool's with `node_pool_id = "…"`.
    */
   listNodePoolScalingEvents(
     request: ListNodePoolScalingEventsRequest,

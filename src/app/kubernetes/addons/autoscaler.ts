@@ -19,6 +19,7 @@ import type { ClusterHealthReport, NodePoolHealth } from "../../../domain/cluste
 import { DomainError } from "../../../domain/errors.js";
 import { field, resourceTimes } from "../../../domain/filter-schema.js";
 import { newId } from "../../../domain/ids.js";
+import type { SortSchema } from "../../../domain/order-by.js";
 import { isTenantRole, requireRole } from "../../../domain/principal.js";
 import { KubernetesNodePoolScalingEvent } from "../../../persistence/entities/index.js";
 import type { CallContext } from "../../context.js";
@@ -84,11 +85,15 @@ export function reportHealthAndAutoscale(
   });
 }
 
+/** What ListNodePoolScalingEvents sorts by (AIP-132 order_by): oldest first by default, newest first
+ * as a log is read. */
+const scalingEventSort: SortSchema = { create_time: { property: "createTime", kind: "timestamp" } };
+
 /** Tenant principals see their own tenant's events. */
 export async function listScalingEvents(db: Database, ctx: CallContext, request: ListRequest): Promise<Page<ScalingEvent>> {
   requireRole(ctx.principal, clusterUsers, "read node pool scaling events");
   const scope = isTenantRole(ctx.principal.role) ? { scope: { tenantId: ctx.principal.tenantId ?? "" } } : {};
-  const page = await listPage(db.em(), KubernetesNodePoolScalingEvent, request, scalingEventFilter, scope);
+  const page = await listPage(db.em(), KubernetesNodePoolScalingEvent, request, scalingEventFilter, { sort: scalingEventSort, ...scope });
   return page as unknown as Page<ScalingEvent>;
 }
 
