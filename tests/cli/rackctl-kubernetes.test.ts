@@ -3,8 +3,7 @@
 // agent). `describe cluster` prints the agent's latest health report (none yet, stale, fresh), and
 // `get scalingevents` lists the autoscaler's decision that a fresh report with unschedulable pods
 // caused, as a table (golden, times and ids masked), JSON and YAML.
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -17,29 +16,14 @@ import type { Agent } from "../../src/agent-sdk/index.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { demoAgentToken, loadDemo, loadDemoCluster } from "../../src/demo.js";
 import { bearer, startTestServer, type TestServer } from "../support/server.js";
+import { golden, rackctlIn } from "../support/rackctl.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rackctl-k8s-"));
 let t: TestServer;
 let agent: Agent;
 let agentToken: string;
 
-function rackctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["src/cli/rackctl.mjs", ...args],
-      { env: { ...process.env, RACKPLANE_CONFIG: join(dir, "config.yaml") }, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-/** Compares with tests/cli/golden/<name>; RACKCTL_UPDATE_GOLDEN=1 rewrites the file. */
-function golden(name: string, text: string): void {
-  const path = join("tests/cli/golden", name);
-  if (process.env.RACKCTL_UPDATE_GOLDEN === "1") writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, "utf8"));
-}
+const rackctl = rackctlIn(dir);
 
 /** Times and ids vary from run to run: golden files hold placeholders. */
 const masked = (text: string) =>

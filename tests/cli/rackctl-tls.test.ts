@@ -1,6 +1,5 @@
 // rackctl against a TLS server: login with --ca-file stores it in the context and every later call
 // trusts that CA; without it the server's certificate is refused.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,22 +9,14 @@ import { bootstrapAdminToken } from "../../src/app/identity.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { createTestCa, type TestCa } from "../support/certificates.js";
 import { freshDatabaseUrl } from "../support/database.js";
+import { rackctlIn } from "../support/rackctl.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rackctl-tls-"));
 let ca: TestCa;
 let server: RunningServer;
 let url: string;
 
-function rackctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["src/cli/rackctl.mjs", ...args],
-      { env: { ...process.env, RACKPLANE_CONFIG: join(dir, "config.yaml") } },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const rackctl = rackctlIn(dir);
 
 beforeAll(async () => {
   ca = createTestCa();

@@ -1,8 +1,8 @@
 // rackctl end to end: the real bin in its own process against a real server over the demo cloud
 // (with a simulated agent, so VMs reach RUNNING), tables compared with golden files, JSON parsed,
 // exit codes per error class, and a 10,000-row host import that writes nothing while a row is bad.
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,28 +10,13 @@ import type { Agent } from "../../src/agent-sdk/index.js";
 import { createSimulatedAgent } from "../../src/agent/simulator.js";
 import { demoAgentToken, loadDemo } from "../../src/demo.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { golden, rackctlIn } from "../support/rackctl.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rackctl-"));
 let t: TestServer;
 let agent: Agent;
 
-function rackctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["src/cli/rackctl.mjs", ...args],
-      { env: { ...process.env, RACKPLANE_CONFIG: join(dir, "config.yaml"), ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-/** Compares with tests/cli/golden/<name>; RACKCTL_UPDATE_GOLDEN=1 rewrites the file. */
-function golden(name: string, text: string): void {
-  const path = join("tests/cli/golden", name);
-  if (process.env.RACKCTL_UPDATE_GOLDEN === "1") writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, "utf8"));
-}
+const rackctl = rackctlIn(dir);
 
 const count = async (sql: string) => (await t.server.db.em().execute<{ n: number }[]>(sql))[0]!.n;
 
