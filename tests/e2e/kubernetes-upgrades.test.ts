@@ -427,13 +427,15 @@ describe("upgrading a cluster", () => {
     t = await startTestServer(databaseUrl, { leaseMillis: 1_500 });
     const [mid] = await t.server.db.em().execute<{ state: string }[]>("select state from operation where id = ?", [operation!.id]);
     expect(mid!.state).toBe("RUNNING");
-    await startAgent(t, "up-restart-2");
+    const second = await startAgent(t, "up-restart-2");
     expect(await settled(operation!.id)).toBe(OperationState.SUCCEEDED);
     const view = await k8s().getKubernetesCluster({ id: cluster.id });
     expect(view.cluster!.status).toBe(KubernetesClusterStatus.ACTIVE);
     expect(view.cluster!.version).toBe("1.32.0");
     expect(view.nodes.map((n) => n.version)).toEqual(["1.32.0", "1.32.0", "1.32.0", "1.32.0"]);
     expect(await reservationDrift(t)).toEqual({ hosts: [], quotas: [], overcommitted: [], overQuota: [] });
+    // Stopped so that no later test's jobs land on a working agent it did not start.
+    await second.stop();
   });
 });
 
