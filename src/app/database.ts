@@ -1,18 +1,23 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
-import { poolGuardStats, timedQuery } from "../persistence/pool-guard.js";
+import { poolGuardStats } from "../persistence/pool-guard.js";
+import { ProbeConnection } from "../persistence/probe-connection.js";
 import { poolSnapshot, type PoolSnapshot } from "../persistence/pool-trace.js";
 import { readPoolOf } from "../persistence/reads.js";
 
 /** The pool's counts: connections open and idle, callers waiting, and what the pool guard dropped. */
 export interface PoolState {
   readonly total: number;
+  /** The most it opens. */
+  readonly max: number;
   readonly idle: number;
   readonly waiting: number;
   readonly idleErrors: number;
   readonly droppedReadOnly: number;
   readonly timedOut: number;
   readonly lostInUse: number;
+  /** Connections handed out since it was made. */
+  readonly checkouts: number;
 }
 
 /** The one handle use cases get to the database: every call works on its own forked EntityManager
@@ -24,21 +29,24 @@ export class Database {
     return this.orm.em.fork();
   }
 
-  /** Asks a pooled connection, past the ORM (and its query log), whether the server it reached
-   * takes writes: the readiness probe's question. Throws when it does not answer within
-   * `timeoutMs` once it has a connection (the connection is then destroyed, not pooled again), or
-   * reached a standby. Getting a connection is bounded by the pool (persistence/pool-guard.ts). */
-  async ping(timeoutMs = 2_000): Promise<void> {
+  /** A connection of its own, outside the pool, for the readiness probe to ask the primary whether
+   * it answers and takes writes (persistence/probe-connection.ts). The caller closes it. */
+  async probeConnection(): Promise<ProbeConnection> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
-    const { rows } = await pool.query<{ standby: boolean }>(timedQuery("select pg_is_in_recovery() as standby", timeoutMs));
-    if (rows[0]?.standby) throw new Error("the database is a read-only standby, not a primary");
+    return new ProbeConnection(pool.options);
   }
 
   /** The pool's counts, for metrics: connections open and idle, callers waiting, and what the pool
    * guard dropped (persistence/pool-guard.ts). */
   async poolState(): Promise<PoolState> {
     const pool = (await this.orm.em.getConnection().getNativeClient()) as pg.Pool;
-    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, ...poolGuardStats(pool) };
+    return {
+      total: pool.totalCount,
+      max: pool.options.max ?? 10,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      ...poolGuardStats(pool),
+    };
   }
 
   /** What the primary pool and the read pool (when there is one) are doing now, with the

@@ -30,6 +30,8 @@ export interface PoolGuardStats {
   timedOut: number;
   /** Connections that died while checked out, given back to the pool (destroyed) by the guard. */
   lostInUse: number;
+  /** Connections handed out since the pool was made: whether a full pool is making progress. */
+  checkouts: number;
 }
 
 /** The waits on the database, in milliseconds. */
@@ -86,7 +88,7 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
   onConnect(client: pg.PoolClient): Promise<void>;
   onPoolCreated(pool: pg.Pool): void;
 } {
-  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
+  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0, checkouts: 0 };
   return {
     // node-postgres's pool uses one option for both waits: the checkout's here, the connect's in
     // each connection it opens.
@@ -123,6 +125,7 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
     onPoolCreated(pool) {
       stats.set(pool, counts);
       pool.on("error", () => counts.idleErrors++);
+      pool.on("acquire", () => counts.checkouts++);
       tracePool(pool);
     },
   };
@@ -135,13 +138,14 @@ export function poolGuardOptions(timeouts: PoolTimeouts = poolTimeouts()): {
  * unheard 'error' event. A read pool's server may be a standby by design: nothing checks for one.
  */
 export function readPoolGuard(): { onConnect(client: pg.PoolClient): void; onPoolCreated(pool: pg.Pool): void } {
-  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
+  const counts: PoolGuardStats = { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0, checkouts: 0 };
   return {
     onConnect: (client) => guardClient(client, counts),
     onPoolCreated(pool) {
       stats.set(pool, counts);
       // An idle connection whose server went away: the pool has dropped it already.
       pool.on("error", () => counts.idleErrors++);
+      pool.on("acquire", () => counts.checkouts++);
     },
   };
 }
@@ -164,7 +168,7 @@ export function connectingWithin(connectMs: number): typeof pg.Client {
 
 /** The guard's counts for `pool`, zero when it has none. */
 export function poolGuardStats(pool: pg.Pool): PoolGuardStats {
-  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0 };
+  return stats.get(pool) ?? { droppedReadOnly: 0, idleErrors: 0, timedOut: 0, lostInUse: 0, checkouts: 0 };
 }
 
 /** A query with its own `query_timeout` (node-postgres reads it per query; its types omit it). */
@@ -178,7 +182,7 @@ export function isReadTimeout(error: unknown): boolean {
 }
 
 /** The socket under a node-postgres client (not part of its typed interface). */
-function destroySocket(client: pg.ClientBase): void {
+export function destroySocket(client: pg.ClientBase): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 

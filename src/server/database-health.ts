@@ -2,7 +2,15 @@
 // says NOT_SERVING (grpc.health.v1) until a probe gets through again, and load balancers send the
 // calls elsewhere. The pool recovers by itself: a connection that broke is dropped and a new one
 // opened on the next checkout, so nothing here reconnects anything.
-import type { Database } from "../app/database.js";
+//
+// Two questions, kept apart. Does the database answer and take writes? Asked on a connection of the
+// probe's own (persistence/probe-connection.ts), so a busy pool does not make a healthy database look
+// down. Is this replica's pool making progress? Judged from its counts: every connection held and
+// none handed out for `timeoutMs` is a wedged pool (connections leaked, or all stuck on a silent
+// server or a lock), and calls would wait on it for nothing. A full pool that keeps handing out
+// connections — thousands of agents reconnecting at once — is busy, not broken, and stays SERVING:
+// taking every replica out of rotation at once during such a burst would leave nowhere to go.
+import type { Database, PoolState } from "../app/database.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import type { HealthStatus } from "./health.js";
 import { errorFields, log } from "../log.js";
@@ -10,69 +18,107 @@ import { errorFields, log } from "../log.js";
 export interface DatabaseProbeOptions {
   /** How often the database is asked (default 1 s). */
   readonly intervalMs?: number;
-  /** A probe that takes longer than this counts as failed (default 2 s). */
+  /** A probe that takes longer than this counts as failed, and a full pool that handed out nothing
+   * for this long counts as wedged (default 2 s). */
   readonly timeoutMs?: number;
 }
 
-/** Probes the database with `select 1` and sets every service's health from the answer. Returns a
- * function that stops probing. */
+export interface DatabaseWatch {
+  /** Why the replica is not serving, while it is not; undefined while it is. */
+  reason(): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Probes the database with `pg_is_in_recovery()` and watches the pool, and sets every service's
+ * health from the answers. */
 export function watchDatabase(
   db: Database,
   health: HealthStatus,
   services: readonly string[],
   options: DatabaseProbeOptions = {},
-): () => void {
+): DatabaseWatch {
   const intervalMs = options.intervalMs ?? 1_000;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  let serving = true;
-  let running = false;
+  const connection = db.probeConnection();
+  let reason: string | undefined;
+  let running: Promise<void> | undefined;
   let lastReport = 0;
+  // The last time the pool had room or handed out a connection, and how many it had handed out.
+  let progress = { at: Date.now(), checkouts: -1 };
   const probe = async () => {
-    if (running) return;
-    running = true;
     let timer: NodeJS.Timeout | undefined;
-    // The probe's own query is bounded (db.ping), and the next probe waits until it has settled:
-    // a probe never queues behind another for a pool connection, however long the database is
-    // silent. NOT_SERVING does not wait for it: past `timeoutMs` the replica is not ready.
-    const ping = db.ping(timeoutMs);
+    // The probe's own query is bounded (askPrimary), and the next probe waits until it has settled:
+    // probes never pile up, however long the database is silent. NOT_SERVING does not wait for it:
+    // past `timeoutMs` the replica is not ready.
+    const asked = connection.then((c) => c.askPrimary(timeoutMs));
     try {
-      await Promise.race([
-        ping,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`database probe took longer than ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-      if (!serving) log("info", "database reachable again; serving", { pool: await db.poolState() });
-      set(true);
-    } catch (error) {
-      // The pool's counts tell a database that is down (connections failing, none held) from a pool
-      // that is wedged (connections held or callers waiting while the database answers others).
-      if (serving || Date.now() - lastReport >= 10_000) {
-        lastReport = Date.now();
-        log(
-          serving ? "error" : "warn",
-          serving ? "database unreachable; not serving until it answers again" : "database still unreachable",
-          {
-            ...errorFields(error),
-            pool: await db.poolState(),
-            // Which connections are held, and on what statement.
-            pools: await db.poolTrace().catch(() => undefined),
-          },
-        );
+      try {
+        await Promise.race([
+          asked,
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`database probe took longer than ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+      } catch (error) {
+        // The pool's progress is judged afresh once the database answers again.
+        progress = { at: Date.now(), checkouts: -1 };
+        return await fail("database unreachable", "database still unreachable", error);
       }
-      set(false);
+      const pool = await db.poolState();
+      if (!wedged(pool)) return set(undefined, pool);
+      await fail(
+        "database pool wedged",
+        "database pool still wedged",
+        new Error(
+          `all ${pool.total} connections held and none handed out for ${Date.now() - progress.at} ms (${pool.waiting} callers waiting)`,
+        ),
+        pool,
+      );
     } finally {
       clearTimeout(timer);
-      await ping.catch(() => undefined);
-      running = false;
+      await asked.catch(() => undefined);
     }
   };
-  const set = (up: boolean) => {
-    serving = up;
-    const status = up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  const wedged = (pool: PoolState): boolean => {
+    const now = Date.now();
+    if (pool.idle > 0 || pool.total < pool.max || pool.checkouts !== progress.checkouts) progress = { at: now, checkouts: pool.checkouts };
+    return now - progress.at >= timeoutMs;
+  };
+  const fail = async (what: string, stillWhat: string, error: unknown, known?: PoolState) => {
+    const first = !reason?.startsWith(what);
+    if (first || Date.now() - lastReport >= 10_000) {
+      lastReport = Date.now();
+      // The pool's counts tell a database that is down (connections failing, none held) from a pool
+      // that is wedged (connections held or callers waiting while the database answers others).
+      log(first ? "error" : "warn", first ? `${what}; not serving until it recovers` : stillWhat, {
+        ...errorFields(error),
+        pool: known ?? (await db.poolState()),
+        // Which connections are held, and on what statement.
+        pools: await db.poolTrace().catch(() => undefined),
+      });
+    }
+    set(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  };
+  const set = (why: string | undefined, pool?: PoolState) => {
+    if (reason !== undefined && why === undefined) log("info", "database reachable and pool moving again; serving", { pool });
+    reason = why;
+    const status = why === undefined ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     for (const service of ["", ...services]) if (health.get(service) !== status) health.set(service, status);
   };
-  const interval = setInterval(() => void probe(), intervalMs);
+  const interval = setInterval(() => {
+    running ??= probe()
+      .catch((error: unknown) => log("warn", "readiness probe failed", errorFields(error)))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
   interval.unref();
-  return () => clearInterval(interval);
+  return {
+    reason: () => reason,
+    async stop() {
+      clearInterval(interval);
+      await running;
+      await (await connection).close();
+    },
+  };
 }

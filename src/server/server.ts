@@ -11,7 +11,7 @@ import { RateLimiter, type RateLimit } from "../domain/rate-limit.js";
 import { openDatabase } from "../persistence/orm.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { rollUpPeriodically } from "./observation-rollups.js";
-import { watchDatabase } from "./database-health.js";
+import { type DatabaseWatch, watchDatabase } from "./database-health.js";
 import { HealthStatus } from "./health.js";
 import { callGate, callInterceptor } from "./interceptor.js";
 import { listen } from "./listen.js";
@@ -104,6 +104,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const callers = options.oidc ? new OidcAuthenticator(db, authenticator, options.oidc) : authenticator;
   const metrics = new RpcMetrics();
   const health = new HealthStatus([["", ServingStatus.NOT_SERVING]]);
+  // Set once the server listens; /readyz reads why it is not ready from it.
+  let databaseWatch: DatabaseWatch | undefined;
   const shutdown = new AbortController();
   const pendingAudits = new Set<Promise<void>>();
   const notifications = new Notifications(options.databaseUrl, (error) =>
@@ -173,7 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           )
           .then((pool) => {
             res.writeHead(503, { "content-type": "text/plain" });
-            res.end(`not ready: no writable database (pool: ${pool})\n`);
+            res.end(`not ready: ${databaseWatch?.reason() ?? "starting or shutting down"} (pool: ${pool})\n`);
           });
         return;
       }
@@ -204,7 +206,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   health.set("", ServingStatus.SERVING);
   for (const name of serviceNames) health.set(name, ServingStatus.SERVING);
-  const stopProbing = watchDatabase(db, health, serviceNames);
+  databaseWatch = watchDatabase(db, health, serviceNames);
   const stopTracing = tracePoolsPeriodically(db, options.poolTraceMillis);
   const stopRollingUp = rollUpPeriodically(db, options.observationRollupMillis ?? 300_000);
   metrics.observe({
@@ -242,7 +244,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     close() {
       closing ??= (async () => {
-        stopProbing();
+        const stopProbing = databaseWatch?.stop();
         stopTracing();
         health.shutdown();
         shutdown.abort();
@@ -250,6 +252,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await dispatcher.stop();
         await stopRollingUp();
         await Promise.all(pendingAudits);
+        await stopProbing;
         await notifications.close();
         await closeReadPool();
         await orm.close();

@@ -107,19 +107,24 @@ it("gives a new connection's slot back when its first question gets no answer, a
 
 it("keeps probing readiness without piling up on a silent database, and is ready once it answers", async () => {
   const health = new HealthStatus();
-  const stop = watchDatabase(new Database(orm), health, [], { intervalMs: 100, timeoutMs: 300 });
+  const watch = watchDatabase(new Database(orm), health, [], { intervalMs: 100, timeoutMs: 300 });
   try {
+    await until("the first probe", slack, () => proxy.connections > pool.totalCount);
     proxy.mode = "silent";
     await until("NOT_SERVING", 2_000 + slack, () => health.get("") === ServingStatus.NOT_SERVING);
-    // Many probe intervals of silence: one probe at a time holds or waits for a connection.
+    expect(watch.reason()).toMatch(/^database unreachable: /);
+    // Many probe intervals of silence: the probe holds one connection of its own at most, dropped
+    // and opened again on each probe, and takes nothing from the pool.
     for (let i = 0; i < 30; i++) {
-      expect(pool.totalCount + pool.waitingCount).toBeLessThanOrEqual(1);
+      expect(proxy.connections - pool.totalCount).toBeLessThanOrEqual(1);
+      expect(pool.waitingCount).toBe(0);
       await sleep(100);
     }
     proxy.mode = "open";
     await until("SERVING again", connectMs + 2_000 + slack, () => health.get("") === ServingStatus.SERVING);
+    expect(watch.reason()).toBeUndefined();
   } finally {
-    stop();
+    await watch.stop();
     proxy.mode = "open";
   }
 });

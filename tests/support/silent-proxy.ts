@@ -14,15 +14,21 @@ export interface SilentProxy {
   /** `databaseUrl` with its host and port replaced by the relay's. */
   readonly url: string;
   mode: SilentProxyMode;
+  /** Connections from clients open through it now. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
 export async function startSilentProxy(databaseUrl: string): Promise<SilentProxy> {
   const target = new URL(databaseUrl);
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   const proxy: SilentProxy & { url: string } = {
     url: "",
     mode: "open",
+    get connections() {
+      return clients.size;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -34,6 +40,8 @@ export async function startSilentProxy(databaseUrl: string): Promise<SilentProxy
     const port = Number(target.port || 5432);
     const upstream = host.startsWith("/") ? createConnection(join(host, `.s.PGSQL.${port}`)) : createConnection(port, host);
     sockets.add(client).add(upstream);
+    clients.add(client);
+    client.on("close", () => clients.delete(client));
     for (const socket of [client, upstream]) {
       socket.on("error", () => undefined);
       socket.on("close", () => {
