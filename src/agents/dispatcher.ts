@@ -4,7 +4,7 @@
 // gets which job (claims use FOR UPDATE SKIP LOCKED), so replicas need no coordination of their own.
 import { hostname } from "node:os";
 import { connectAgent, disconnectAgent, touchAgents, type AgentDeclaration } from "../app/agents/agents.js";
-import { claimJobs, expireLeases, jobsHeld, type ClaimedJob } from "../app/agents/leases.js";
+import { claimJobs, expireLeases, lookForJobs, type ClaimedJob } from "../app/agents/leases.js";
 import type { CallContext } from "../app/context.js";
 import type { Database } from "../app/database.js";
 import { isRetryableConflict } from "../app/database-errors.js";
@@ -146,7 +146,9 @@ export class Dispatcher {
           this.bookkeeping.run(async () => {
             // A stream that ended while it waited its turn must not take jobs it could not deliver.
             if (signal.aborted || this.stopped) return undefined;
-            const free = declaration.maxConcurrentJobs - (await jobsHeld(this.db.em(), declaration.agentId));
+            const { held, ready } = await lookForJobs(this.db, declaration.agentId, declaration.scope, ctx.principal.agentScope);
+            const free = declaration.maxConcurrentJobs - held;
+            if (!ready) return { free, jobs: [] };
             const jobs = await claimJobs(
               this.db,
               declaration.agentId,

@@ -3,8 +3,9 @@
 // for work never block on each other nor take the same job, and never a job whose resource has an
 // earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create) — and
 // never one that waits for an operation that has not succeeded (a cluster's bootstrap, for its nodes).
-import type { EntityManager } from "@mikro-orm/postgresql";
 import type { AgentTokenScope } from "../../domain/principal.js";
+import { executeBound } from "../../persistence/bound.js";
+import { readBound } from "../../persistence/reads.js";
 import type { Database } from "../database.js";
 import { completeOperation, failStrandedWaiters, startJob } from "../operations/completion.js";
 import { lifecycleOf, type OpenSecrets } from "../operations/lifecycle.js";
@@ -41,63 +42,30 @@ export async function claimJobs(
   secrets?: OpenSecrets,
 ): Promise<ClaimedJob[]> {
   if (limit <= 0) return [];
-  const conditions = ["j.state = 'QUEUED'"];
-  const parameters: unknown[] = [];
-  if (scope.jobKinds.length > 0) {
-    conditions.push("j.kind = any(array[?]::text[])");
-    parameters.push(scope.jobKinds);
-  }
-  const places: string[] = [];
-  if (scope.groupIds.length > 0) {
-    places.push("j.group_id = any(array[?]::uuid[])");
-    parameters.push(scope.groupIds);
-  }
-  if (scope.baremetalIds.length > 0) {
-    places.push("j.baremetal_id = any(array[?]::uuid[])");
-    parameters.push(scope.baremetalIds);
-  }
-  if (places.length > 0) conditions.push(`(${places.join(" or ")})`);
-  // The token's scope: every non-empty list restricts (domain/agent-scope.ts).
-  if (confinement && confinement.jobKinds.length > 0) {
-    conditions.push("j.kind = any(array[?]::text[])");
-    parameters.push(confinement.jobKinds);
-  }
-  if (confinement && confinement.groupIds.length > 0) {
-    conditions.push("j.group_id = any(array[?]::uuid[])");
-    parameters.push(confinement.groupIds);
-  }
-  if (confinement && confinement.datacenterIds.length > 0) {
-    conditions.push("exists (select 1 from baremetal b where b.id = j.baremetal_id and b.datacenter_id = any(array[?]::uuid[]))");
-    parameters.push(confinement.datacenterIds);
-  }
+  const ready = readyJobs(scope, confinement);
   return db.em().transactional(async (em) => {
-    const rows = await em.execute<
-      {
-        id: string;
-        kind: string;
-        resource_type: string;
-        resource_id: string;
-        baremetal_id: string | null;
-        operation_id: string;
-        payload: Record<string, unknown>;
-        attempt: number;
-        lease_token: string;
-        lease_expire_time: Date;
-      }[]
-    >(
+    const rows = await executeBound<{
+      id: string;
+      kind: string;
+      resource_type: string;
+      resource_id: string;
+      baremetal_id: string | null;
+      operation_id: string;
+      payload: Record<string, unknown>;
+      attempt: number;
+      lease_token: string;
+      lease_expire_time: Date;
+    }>(
+      em,
       `with ready as (
-         select j.id from job j
-          where ${conditions.join(" and ")}
-            and not exists (select 1 from job e where e.resource_type = j.resource_type and e.resource_id = j.resource_id
-                              and e.id < j.id and e.state in ('QUEUED', 'LEASED'))
-            and not exists (select 1 from operation w where w.id = any(j.wait_for_operation_ids::uuid[]) and w.state <> 'SUCCEEDED')
+         select j.id from job j where ${ready.where}
           order by j.id limit ? for update skip locked)
        update job set state = 'LEASED', attempt = job.attempt + 1, agent_id = ?, lease_token = gen_random_uuid()::text,
                       lease_expire_time = now() + ? * interval '1 millisecond', update_time = now()
          from ready where job.id = ready.id
        returning job.id, job.kind, job.resource_type, job.resource_id, job.baremetal_id, job.operation_id, job.payload, job.attempt,
                  job.lease_token, job.lease_expire_time`,
-      [...parameters, limit, agentId, leaseMillis],
+      [...ready.params, limit, agentId, leaseMillis],
     );
     for (const row of rows) await startJob(em, row.operation_id);
     // Secrets a kind needs join its payload here, on the way out: the job row never holds them.
@@ -121,10 +89,72 @@ export async function claimJobs(
   });
 }
 
-/** Jobs the agent holds now (on any replica). */
-export async function jobsHeld(em: EntityManager, agentId: string): Promise<number> {
-  const [row] = await em.execute<{ n: number }[]>("select count(*)::int as n from job where state = 'LEASED' and agent_id = ?", [agentId]);
-  return row?.n ?? 0;
+/**
+ * What a stream's look for work starts with, in one prepared read: how many jobs the agent holds
+ * now (on any replica) and whether any job is ready for the stream. Only then does it claim, in a
+ * transaction: most looks find nothing (more agents than work, or a look woken by a job another
+ * agent took), and each of those used to cost a count, BEGIN, the claim and COMMIT, every one
+ * planned afresh. A job that becomes ready just after this read announces itself and wakes the
+ * stream again; one taken by another stream in between leaves the claim empty, as before.
+ */
+export async function lookForJobs(
+  db: Database,
+  agentId: string,
+  scope: AgentScope,
+  confinement?: AgentTokenScope,
+): Promise<{ held: number; ready: boolean }> {
+  const ready = readyJobs(scope, confinement);
+  const [row] = await readBound<{ held: number; ready: boolean }>(
+    db.em(),
+    `select (select count(*)::int from job where state = 'LEASED' and agent_id = ?) as held,
+            exists (select 1 from job j where ${ready.where}) as ready`,
+    [agentId, ...ready.params],
+  );
+  return { held: row?.held ?? 0, ready: row?.ready ?? false };
+}
+
+/**
+ * The condition (on `job j`) that a job is ready for a stream: queued, in the stream's scope and
+ * inside its token's (every non-empty list restricts: domain/agent-scope.ts), no earlier job of its
+ * resource unfinished, and every operation it waits for succeeded. Its arrays are bound parameters,
+ * one each (executeBound, readBound).
+ */
+function readyJobs(scope: AgentScope, confinement: AgentTokenScope | undefined): { where: string; params: unknown[] } {
+  const any = (type: string) => `any(?::${type}[])`;
+  const conditions = ["j.state = 'QUEUED'"];
+  const params: unknown[] = [];
+  if (scope.jobKinds.length > 0) {
+    conditions.push(`j.kind = ${any("text")}`);
+    params.push(scope.jobKinds);
+  }
+  const places: string[] = [];
+  if (scope.groupIds.length > 0) {
+    places.push(`j.group_id = ${any("uuid")}`);
+    params.push(scope.groupIds);
+  }
+  if (scope.baremetalIds.length > 0) {
+    places.push(`j.baremetal_id = ${any("uuid")}`);
+    params.push(scope.baremetalIds);
+  }
+  if (places.length > 0) conditions.push(`(${places.join(" or ")})`);
+  if (confinement && confinement.jobKinds.length > 0) {
+    conditions.push(`j.kind = ${any("text")}`);
+    params.push(confinement.jobKinds);
+  }
+  if (confinement && confinement.groupIds.length > 0) {
+    conditions.push(`j.group_id = ${any("uuid")}`);
+    params.push(confinement.groupIds);
+  }
+  if (confinement && confinement.datacenterIds.length > 0) {
+    conditions.push(`exists (select 1 from baremetal b where b.id = j.baremetal_id and b.datacenter_id = ${any("uuid")})`);
+    params.push(confinement.datacenterIds);
+  }
+  conditions.push(
+    `not exists (select 1 from job e where e.resource_type = j.resource_type and e.resource_id = j.resource_id
+                   and e.id < j.id and e.state in ('QUEUED', 'LEASED'))`,
+    "not exists (select 1 from operation w where w.id = any(j.wait_for_operation_ids::uuid[]) and w.state <> 'SUCCEEDED')",
+  );
+  return { where: conditions.join("\n and "), params };
 }
 
 /**
