@@ -9,7 +9,7 @@ import { AntiAffinityScope, VirtualMachineRole, VirtualMachineState } from "../.
 import { Role } from "../../gen/es/rackplane/v1/identity_pb.js";
 import { MaintainerRole, MaintainerService } from "../../gen/es/rackplane/v1/maintainer_pb.js";
 import { OperationState } from "../../gen/es/rackplane/v1/operation_pb.js";
-import { buildCloud, finishOperation, reservationDrift, type Cloud } from "../support/compute.js";
+import { buildCloud, finishOperation, reservationDrift, startOperation, type Cloud } from "../support/compute.js";
 import { failure } from "../support/failure.js";
 import { startTestServer, type TestServer, bearer } from "../support/server.js";
 
@@ -261,8 +261,7 @@ describe("the lifecycle", () => {
 
     const second = await create();
     await t.server.db.em().transactional(async (em) => {
-      const { startJob } = await import("../../src/app/operations/completion.js");
-      await startJob(em, second.operation!.id);
+      await startOperation(em, second.operation!.id);
     });
     expect(await failure(t.operations().cancelOperation({ id: second.operation!.id }))).toMatchObject({ reason: "OPERATION_STARTED" });
     expect((await t.compute().getVirtualMachine({ id: second.virtualMachine!.id })).virtualMachine?.state).toBe(

@@ -3,7 +3,9 @@
 // (complete or fail an operation as an agent's report would).
 import { Architecture } from "../../gen/es/rackplane/v1/compute_pb.js";
 import { PlacementPolicy } from "../../gen/es/rackplane/v1/inventory_pb.js";
-import { completeOperation, startJob, type Outcome } from "../../src/app/operations/completion.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { JobKind } from "../../src/domain/operations.js";
+import { completeOperation, operationStarted, type Outcome } from "../../src/app/operations/completion.js";
 import type { TestServer } from "./server.js";
 
 export interface Cloud {
@@ -99,6 +101,24 @@ export async function tenantsWithQuota(t: TestServer, cloud: Cloud, prefix: stri
   );
 }
 
+/** Plays an agent taking the operation's job, as a claim does: the operation RUNNING (if it was
+ * PENDING), and its resource told. */
+export async function startOperation(em: EntityManager, operationId: string): Promise<void> {
+  const [started] = await em.execute<{ id: string; kind: JobKind; resource_type: string; resource_id: string; previous_state: string }[]>(
+    `update operation set state = 'RUNNING', update_time = now() where id = ? and state = 'PENDING'
+     returning id, kind, resource_type, resource_id, previous_state`,
+    [operationId],
+  );
+  if (started)
+    await operationStarted(em, {
+      id: started.id,
+      kind: started.kind,
+      resourceType: started.resource_type,
+      resourceId: started.resource_id,
+      previousState: started.previous_state,
+    });
+}
+
 /** Plays the agent: takes the operation's job and reports the outcome. */
 export async function finishOperation(
   t: TestServer,
@@ -106,7 +126,7 @@ export async function finishOperation(
   outcome: Outcome = { succeeded: true, facts: {} },
 ): Promise<void> {
   await t.server.db.em().transactional(async (em) => {
-    await startJob(em, operationId);
+    await startOperation(em, operationId);
     await completeOperation(em, operationId, outcome);
   });
 }

@@ -3,11 +3,12 @@
 // for work never block on each other nor take the same job, and never a job whose resource has an
 // earlier job unfinished — a resource's jobs run in order (a stop never overtakes its create) — and
 // never one that waits for an operation that has not succeeded (a cluster's bootstrap, for its nodes).
+import type { JobKind } from "../../domain/operations.js";
 import type { AgentTokenScope } from "../../domain/principal.js";
 import { executeBound } from "../../persistence/bound.js";
 import { readBound } from "../../persistence/reads.js";
 import type { Database } from "../database.js";
-import { completeOperation, failStrandedWaiters, startJob } from "../operations/completion.js";
+import { completeOperation, failStrandedWaiters, operationStarted } from "../operations/completion.js";
 import { lifecycleOf, type OpenSecrets } from "../operations/lifecycle.js";
 
 export interface AgentScope {
@@ -44,6 +45,8 @@ export async function claimJobs(
   if (limit <= 0) return [];
   const ready = readyJobs(scope, confinement);
   return db.em().transactional(async (em) => {
+    // The claim also starts each claimed job's operation that is still PENDING (a redelivered job's
+    // runs already), in the same statement: job rows, then operation rows, the lock order.
     const rows = await executeBound<{
       id: string;
       kind: string;
@@ -55,19 +58,39 @@ export async function claimJobs(
       attempt: number;
       lease_token: string;
       lease_expire_time: Date;
+      started_kind: JobKind | null;
+      previous_state: string | null;
     }>(
       em,
       `with ready as (
          select j.id from job j where ${ready.where}
-          order by j.id limit ? for update skip locked)
-       update job set state = 'LEASED', attempt = job.attempt + 1, agent_id = ?, lease_token = gen_random_uuid()::text,
-                      lease_expire_time = now() + ? * interval '1 millisecond', update_time = now()
-         from ready where job.id = ready.id
-       returning job.id, job.kind, job.resource_type, job.resource_id, job.baremetal_id, job.operation_id, job.payload, job.attempt,
-                 job.lease_token, job.lease_expire_time`,
+          order by j.id limit ? for update skip locked),
+       claimed as (
+         update job set state = 'LEASED', attempt = job.attempt + 1, agent_id = ?, lease_token = gen_random_uuid()::text,
+                        lease_expire_time = now() + ? * interval '1 millisecond', update_time = now()
+           from ready where job.id = ready.id
+         returning job.id, job.kind, job.resource_type, job.resource_id, job.baremetal_id, job.operation_id, job.payload, job.attempt,
+                   job.lease_token, job.lease_expire_time),
+       started as (
+         update operation o set state = 'RUNNING', update_time = now()
+           from (select distinct operation_id from claimed) c
+          where o.id = c.operation_id and o.state = 'PENDING'
+         returning o.id, o.kind, o.previous_state)
+       select c.*, s.kind as started_kind, s.previous_state from claimed c left join started s on s.id = c.operation_id order by c.id`,
       [...ready.params, limit, agentId, leaseMillis],
     );
-    for (const row of rows) await startJob(em, row.operation_id);
+    const started = new Set<string>();
+    for (const row of rows) {
+      if (row.started_kind === null || started.has(row.operation_id)) continue;
+      started.add(row.operation_id);
+      await operationStarted(em, {
+        id: row.operation_id,
+        kind: row.started_kind,
+        resourceType: row.resource_type,
+        resourceId: row.resource_id,
+        previousState: row.previous_state ?? "",
+      });
+    }
     // Secrets a kind needs join its payload here, on the way out: the job row never holds them.
     for (const row of rows) {
       const deliver = lifecycleOf(row.resource_type).deliveredSecrets;

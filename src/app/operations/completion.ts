@@ -18,14 +18,11 @@ export type Outcome =
       };
     };
 
-/** An agent took the job: the operation runs, and the resource shows it (a VM is PROVISIONING). */
-export async function startJob(em: EntityManager, operationId: string): Promise<void> {
-  const operation = await lockOperation(em, operationId);
-  if (operation.state !== "PENDING") return;
-  operation.state = "RUNNING";
-  await em.flush();
-  await lifecycleOf(operation.resourceType).markStarted(em, operation as OperationView);
-  await notify(em, "rackplane_operation", operationId);
+/** An agent took the job and its operation now runs (the claim set it RUNNING): the resource shows
+ * it (a VM is PROVISIONING), and watchers of the operation hear of it. */
+export async function operationStarted(em: EntityManager, operation: OperationView): Promise<void> {
+  await lifecycleOf(operation.resourceType).markStarted(em, operation);
+  await notify(em, "rackplane_operation", operation.id);
 }
 
 /** Records the outcome once: a second report of a finished operation changes nothing. */
