@@ -1,10 +1,8 @@
 // What agents tell the server (API-3): job progress and outcomes under a lease, and states they
 // observe outside any job. Each report is one transaction that moves the job, the operation and the
 // resource together, audited with the agent as the principal.
-import { LockMode } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
 import { requireRole } from "../../domain/principal.js";
-import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
 import { notify } from "../../persistence/notifications.js";
 import type { CallContext } from "../context.js";
 import type { Database } from "../database.js";
@@ -27,6 +25,20 @@ export type JobReport =
   | { readonly state: "SUCCEEDED"; readonly message: string; readonly facts: Facts }
   | { readonly state: "FAILED"; readonly message: string; readonly error: AgentError };
 
+/** The job as a report reads it. */
+interface JobRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly state: string;
+  readonly agent_id: string;
+  readonly lease_token: string;
+  readonly attempt: number;
+  readonly max_attempts: number;
+  readonly operation_id: string;
+  readonly group_id: string | null;
+  readonly baremetal_id: string | null;
+}
+
 export interface ReportResult {
   /** When the lease now ends, for progress reports. */
   readonly leaseExpireTime: Date | undefined;
@@ -47,11 +59,18 @@ export async function reportJob(
   const result = await mutate(db, ctx, async (em): Promise<ReportResult> => {
     ctx.audit.resourceType = "job";
     ctx.audit.resourceId = jobId;
-    const job = await em.findOne(Job, { id: jobId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!job) throw new NotFoundError("job", jobId);
+    // Plain SQL rather than entities: the report is the hottest write an agent makes, and it
+    // touches each row once.
+    const [row] = await em.execute<JobRow[]>(
+      `select id, kind, state, agent_id, lease_token, attempt, max_attempts, operation_id, group_id, baremetal_id
+         from job where id = ? for update`,
+      [jobId],
+    );
+    if (!row) throw new NotFoundError("job", jobId);
+    const job = { ...row, groupId: row.group_id, baremetalId: row.baremetal_id };
     await requireJobInScope(em, ctx.principal, job);
-    agentId = job.agentId;
-    if (job.leaseToken !== leaseToken) {
+    agentId = job.agent_id;
+    if (job.lease_token !== leaseToken) {
       throw new FailedPreconditionError(
         "LEASE_LOST",
         `the lease on job ${jobId} is no longer yours: it expired or the job was given to another agent; abandon it`,
@@ -61,39 +80,39 @@ export async function reportJob(
     if (job.state !== "LEASED") return { leaseExpireTime: undefined, applied: false };
     ctx.audit.detail = `${report.state}${report.message ? `: ${report.message}` : ""}`;
     if (report.state === "IN_PROGRESS") {
-      const leaseExpireTime = new Date(Date.now() + leaseMillis);
-      em.assign(job, { leaseExpireTime, updateTime: new Date() });
-      await em.nativeUpdate(
-        OperationEntity,
-        { id: job.operationId },
-        { progressPercent: report.progressPercent, message: report.message, updateTime: new Date() },
+      const [renewed] = await em.execute<{ lease_expire_time: Date }[]>(
+        `with renewed as (update job set lease_expire_time = now() + ? * interval '1 millisecond', update_time = now() where id = ?
+                          returning lease_expire_time),
+              progress as (update operation set progress_percent = ?, message = ?, update_time = now() where id = ?)
+         select lease_expire_time, pg_notify('rackplane_operation', ?) from renewed`,
+        [leaseMillis, jobId, report.progressPercent, report.message, job.operation_id, job.operation_id],
       );
-      await notify(em, "rackplane_operation", job.operationId);
-      return { leaseExpireTime, applied: true };
+      return { leaseExpireTime: new Date(renewed!.lease_expire_time), applied: true };
     }
-    if (report.state === "FAILED" && !report.error.permanent && job.attempt < job.maxAttempts) {
+    if (report.state === "FAILED" && !report.error.permanent && job.attempt < job.max_attempts) {
       // Another attempt, possibly by another agent; the holder's token no longer counts.
-      em.assign(job, { state: "QUEUED", agentId: "", leaseToken: "", leaseExpireTime: null, updateTime: new Date() });
-      await em.nativeUpdate(
-        OperationEntity,
-        { id: job.operationId },
-        { message: `attempt ${job.attempt} failed: ${report.error.message}`, updateTime: new Date() },
+      await em.execute(
+        `with requeued as (update job set state = 'QUEUED', agent_id = '', lease_token = '', lease_expire_time = null, update_time = now()
+                            where id = ?),
+              noted as (update operation set message = ?, update_time = now() where id = ?)
+         select pg_notify('rackplane_job', ?), pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)`,
+        [
+          jobId,
+          `attempt ${job.attempt} failed: ${report.error.message}`,
+          job.operation_id,
+          job.group_id ?? "",
+          `agent:${job.agent_id}`,
+          job.operation_id,
+        ],
       );
-      await em.flush();
-      await em.execute("select pg_notify('rackplane_job', ?), pg_notify('rackplane_job', ?), pg_notify('rackplane_operation', ?)", [
-        job.groupId ?? "",
-        `agent:${job.agentId}`,
-        job.operationId,
-      ]);
       return { leaseExpireTime: undefined, applied: true };
     }
-    await em.flush();
     await completeOperation(
       em,
-      job.operationId,
+      job.operation_id,
       report.state === "SUCCEEDED"
         ? { succeeded: true, facts: report.facts }
-        : { succeeded: false, error: translate(report.error, job.agentId, job.kind, job.attempt) },
+        : { succeeded: false, error: translate(report.error, job.agent_id, job.kind, job.attempt) },
     );
     await notify(em, "rackplane_job", `agent:${agentId}`);
     return { leaseExpireTime: undefined, applied: true };

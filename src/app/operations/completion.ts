@@ -1,8 +1,8 @@
 // Finishing an operation: its job, the operation and the resource move together in the caller's
 // transaction. Agents' reports (ReportJob) end here; so do tests that play an agent's part.
-import { LockMode, type EntityManager } from "@mikro-orm/postgresql";
+import type { EntityManager } from "@mikro-orm/postgresql";
 import { FailedPreconditionError, NotFoundError } from "../../domain/errors.js";
-import { Job, Operation as OperationEntity } from "../../persistence/entities/index.js";
+import type { JobKind } from "../../domain/operations.js";
 import { notify } from "../../persistence/notifications.js";
 import { type Facts, lifecycleOf, type OperationView } from "./lifecycle.js";
 
@@ -27,34 +27,42 @@ export async function operationStarted(em: EntityManager, operation: OperationVi
 
 /** Records the outcome once: a second report of a finished operation changes nothing. */
 export async function completeOperation(em: EntityManager, operationId: string, outcome: Outcome): Promise<void> {
-  const operation = await lockOperation(em, operationId);
-  if (operation.state === "SUCCEEDED" || operation.state === "FAILED") return;
-  if (operation.state === "CANCELLED") {
+  const [row] = await em.execute<{ state: string; kind: JobKind; resource_type: string; resource_id: string; previous_state: string }[]>(
+    "select state, kind, resource_type, resource_id, previous_state from operation where id = ? for update",
+    [operationId],
+  );
+  if (!row) throw new NotFoundError("operation", operationId);
+  if (row.state === "SUCCEEDED" || row.state === "FAILED") return;
+  if (row.state === "CANCELLED") {
     throw new FailedPreconditionError("OPERATION_CANCELLED", `operation ${operationId} was cancelled`, { operation_id: operationId });
   }
-  const now = new Date();
-  if (outcome.succeeded) {
-    em.assign(operation, { state: "SUCCEEDED", progressPercent: 100, doneTime: now });
-  } else {
-    em.assign(operation, {
-      state: "FAILED",
-      doneTime: now,
-      errorCode: outcome.error.code,
-      errorReason: outcome.error.reason,
-      errorMessage: outcome.error.message,
-      errorMetadata: outcome.error.metadata,
-    });
-  }
+  const operation: OperationView = {
+    id: operationId,
+    kind: row.kind,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    previousState: row.previous_state,
+  };
   // The lease token stays: a repeated final report under it is recognised as a repeat.
-  await em.nativeUpdate(
-    Job,
-    { operationId },
-    { state: outcome.succeeded ? "SUCCEEDED" : "FAILED", updateTime: now, leaseExpireTime: null },
-  );
-  await em.flush();
+  if (outcome.succeeded) {
+    await em.execute(
+      `with done as (update job set state = 'SUCCEEDED', update_time = now(), lease_expire_time = null where operation_id = ?)
+       update operation set state = 'SUCCEEDED', progress_percent = 100, done_time = clock_timestamp(), update_time = now() where id = ?`,
+      [operationId, operationId],
+    );
+  } else {
+    const { code, reason, message, metadata } = outcome.error;
+    await em.execute(
+      `with done as (update job set state = 'FAILED', update_time = now(), lease_expire_time = null where operation_id = ?)
+       update operation set state = 'FAILED', done_time = clock_timestamp(), update_time = now(),
+                            error_code = ?, error_reason = ?, error_message = ?, error_metadata = ?::jsonb
+        where id = ?`,
+      [operationId, code, reason, message, JSON.stringify(metadata), operationId],
+    );
+  }
   const lifecycle = lifecycleOf(operation.resourceType);
-  if (outcome.succeeded) await lifecycle.applySuccess(em, operation as OperationView, outcome.facts);
-  else await lifecycle.applyFailure(em, operation as OperationView);
+  if (outcome.succeeded) await lifecycle.applySuccess(em, operation, outcome.facts);
+  else await lifecycle.applyFailure(em, operation);
   await notify(em, "rackplane_operation", operationId);
   await settleWaiters(em, operationId, outcome.succeeded ? "SUCCEEDED" : "FAILED");
 }
@@ -118,10 +126,4 @@ function prerequisiteFailed(operationId: string, outcome: "FAILED" | "CANCELLED"
       metadata: { operation_id: operationId },
     },
   };
-}
-
-async function lockOperation(em: EntityManager, id: string) {
-  const operation = await em.findOne(OperationEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-  if (!operation) throw new NotFoundError("operation", id);
-  return operation;
 }
