@@ -25,15 +25,27 @@ export interface DispatcherOptions {
   readonly secrets?: OpenSecrets;
 }
 
-interface Session {
-  readonly declaration: AgentDeclaration;
+/** A stream as the wake-up choice sees it. */
+export interface WakeCandidate {
+  readonly declaration: Pick<AgentDeclaration, "scope">;
+  /** What limits the jobs it can take beyond a notice's group, as a key: the job kinds and hosts it
+   * declared, and the kinds, groups and datacenters of its token. Streams with the same key can take
+   * the same jobs. */
+  readonly kinds: string;
   /** Free slots after its last look, to wake streams that can take work first. */
+  readonly free: number;
+}
+
+interface Session extends WakeCandidate {
+  readonly declaration: AgentDeclaration;
   free: number;
   wake(): void;
 }
 
-/** Streams woken per new job: enough that one with room takes it at once, few enough that a
- * hundred idle agents do not all query for the same job. The sweep wakes the rest. */
+/** Streams woken per new job, at most: one for each different scope among the streams with room
+ * (`Session.kinds`), so that the job reaches a stream that can take it without every idle agent
+ * querying for it (each woken stream looks, and all but one would find it taken). A fleet of alike
+ * agents wakes one stream a job. The sweep wakes the rest. */
 const wakePerJob = 4;
 
 /** Runs at most `limit` tasks at once; the others wait in line, holding nothing but their turn. */
@@ -126,6 +138,15 @@ export class Dispatcher {
     const session: Session = {
       declaration,
       free: declaration.maxConcurrentJobs,
+      kinds: [
+        declaration.scope.jobKinds,
+        declaration.scope.baremetalIds,
+        ctx.principal.agentScope?.jobKinds ?? [],
+        ctx.principal.agentScope?.groupIds ?? [],
+        ctx.principal.agentScope?.datacenterIds ?? [],
+      ]
+        .map((list) => [...list].sort().join(","))
+        .join("|"),
       wake() {
         pending = true;
         resume?.();
@@ -205,17 +226,7 @@ export class Dispatcher {
       for (const session of this.sessions) if (session.declaration.agentId === agentId) session.wake();
       return;
     }
-    const serving = [...this.sessions].filter((session) => {
-      const { groupIds, baremetalIds } = session.declaration.scope;
-      return (
-        payload === "" || (groupIds.length === 0 && baremetalIds.length === 0) || groupIds.includes(payload) || baremetalIds.length > 0
-      );
-    });
-    if (serving.length === 0) return;
-    // Round-robin over the streams with room, so work spreads over agents.
-    const start = this.rotation++ % serving.length;
-    const ordered = [...serving.slice(start), ...serving.slice(0, start)].sort((a, b) => Number(b.free > 0) - Number(a.free > 0));
-    for (const session of ordered.slice(0, wakePerJob)) session.wake();
+    for (const session of streamsToWake([...this.sessions], payload, this.rotation++)) session.wake();
   }
 
   private async anyJobQueued(): Promise<boolean> {
@@ -241,4 +252,28 @@ export class Dispatcher {
       this.options.onError(error);
     }
   }
+}
+
+/**
+ * The streams to wake for a job announced in a group ("" = anywhere): those whose scope may hold it,
+ * taken round-robin from `rotation` so work spreads over agents, streams with room first, one per
+ * different scope (`kinds`), at most `wakePerJob`.
+ */
+export function streamsToWake<S extends WakeCandidate>(sessions: readonly S[], group: string, rotation: number): S[] {
+  const serving = sessions.filter((session) => {
+    const { groupIds, baremetalIds } = session.declaration.scope;
+    return group === "" || (groupIds.length === 0 && baremetalIds.length === 0) || groupIds.includes(group) || baremetalIds.length > 0;
+  });
+  if (serving.length === 0) return [];
+  const start = rotation % serving.length;
+  const ordered = [...serving.slice(start), ...serving.slice(0, start)].sort((a, b) => Number(b.free > 0) - Number(a.free > 0));
+  const kinds = new Set<string>();
+  const chosen: S[] = [];
+  for (const session of ordered) {
+    if (kinds.has(session.kinds)) continue;
+    kinds.add(session.kinds);
+    chosen.push(session);
+    if (chosen.length === wakePerJob) break;
+  }
+  return chosen;
 }
