@@ -9,7 +9,10 @@
 // none handed out for `timeoutMs` is a wedged pool (connections leaked, or all stuck on a silent
 // server or a lock), and calls would wait on it for nothing. A full pool that keeps handing out
 // connections — thousands of agents reconnecting at once — is busy, not broken, and stays SERVING:
-// taking every replica out of rotation at once during such a burst would leave nowhere to go.
+// taking every replica out of rotation at once during such a burst would leave nowhere to go. A
+// probe that fails while this process's own event loop was held up says so ("replica overloaded"):
+// the answer may have been waiting to be read.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Database, PoolState } from "../app/database.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/es/grpc/health/v1/health_pb.js";
 import type { HealthStatus } from "./health.js";
@@ -43,25 +46,46 @@ export function watchDatabase(
   let reason: string | undefined;
   let running: Promise<void> | undefined;
   let lastReport = 0;
+  // How late this process's timers ran during each probe.
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
   // The last time the pool had room or handed out a connection, and how many it had handed out.
   let progress = { at: Date.now(), checkouts: -1 };
   const probe = async () => {
     let timer: NodeJS.Timeout | undefined;
+    let late = 0;
     // The probe's own query is bounded (askPrimary), and the next probe waits until it has settled:
     // probes never pile up, however long the database is silent. NOT_SERVING does not wait for it:
     // past `timeoutMs` the replica is not ready.
+    loop.reset();
     const asked = connection.then((c) => c.askPrimary(timeoutMs));
     try {
       try {
         await Promise.race([
           asked,
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`database probe took longer than ${timeoutMs} ms`)), timeoutMs);
+            const due = Date.now() + timeoutMs;
+            timer = setTimeout(() => {
+              late = Date.now() - due;
+              reject(new Error(`database probe took longer than ${timeoutMs} ms`));
+            }, timeoutMs);
           }),
         ]);
       } catch (error) {
         // The pool's progress is judged afresh once the database answers again.
         progress = { at: Date.now(), checkouts: -1 };
+        // An answer can be late because this process could not read it: its event loop held up
+        // (thousands of agent streams opening at once). Not ready either way, but said as it is.
+        // The loop's delays as measured so far, and how late the probe's own timer ran: a loop held
+        // up just now shows in the timer before the measurement records it.
+        const heldUpMs = Math.max(Math.round(loop.max / 1e6), late);
+        if (heldUpMs >= timeoutMs / 2) {
+          return await fail(
+            "replica overloaded",
+            "replica still overloaded",
+            new Error(`its event loop was held up for ${heldUpMs} ms; ${error instanceof Error ? error.message : String(error)}`),
+          );
+        }
         return await fail("database unreachable", "database still unreachable", error);
       }
       const pool = await db.poolState();
@@ -117,6 +141,7 @@ export function watchDatabase(
     reason: () => reason,
     async stop() {
       clearInterval(interval);
+      loop.disable();
       await running;
       await (await connection).close();
     },

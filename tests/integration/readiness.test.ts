@@ -86,3 +86,38 @@ it("goes NOT_SERVING, saying why, when every connection is held and none handed 
     await watch.stop();
   }
 });
+
+it("says the replica is overloaded, not the database unreachable, when its own event loop held the answer up", async () => {
+  const health = new HealthStatus();
+  const db = new Database(orm);
+  // Once the probe has sent its question, the process stays busy for three of its timeouts: the
+  // answer arrives, but nothing reads it in time.
+  let holdUp = false;
+  const open = db.probeConnection.bind(db);
+  db.probeConnection = async () => {
+    const connection = await open();
+    const ask = connection.askPrimary.bind(connection);
+    connection.askPrimary = (ms: number) => {
+      const asked = ask(ms);
+      if (holdUp) {
+        holdUp = false;
+        const until = Date.now() + 3 * timeoutMs;
+        while (Date.now() < until) {
+          // the event loop is held
+        }
+      }
+      return asked;
+    };
+    return connection;
+  };
+  const watch = watchDatabase(db, health, [], { intervalMs: 50, timeoutMs });
+  try {
+    await until("the first probe", slack, () => health.get("") === ServingStatus.SERVING);
+    holdUp = true;
+    await until("NOT_SERVING", slack, () => health.get("") === ServingStatus.NOT_SERVING);
+    expect(watch.reason()).toMatch(/^replica overloaded: its event loop was held up for \d+ ms; database probe took longer than 300 ms$/);
+    await until("SERVING again", slack, () => health.get("") === ServingStatus.SERVING);
+  } finally {
+    await watch.stop();
+  }
+});
