@@ -7,6 +7,7 @@ import { connectAgent, disconnectAgent, touchAgents, type AgentDeclaration } fro
 import { claimJobs, expireLeases, lookForJobs, type ClaimedJob } from "../app/agents/leases.js";
 import type { CallContext } from "../app/context.js";
 import type { Database } from "../app/database.js";
+import type { AgentTokenScope } from "../domain/principal.js";
 import { isRetryableConflict } from "../app/database-errors.js";
 import type { OpenSecrets } from "../app/operations/lifecycle.js";
 import type { Notifications } from "../persistence/notifications.js";
@@ -28,10 +29,9 @@ export interface DispatcherOptions {
 /** A stream as the wake-up choice sees it. */
 export interface WakeCandidate {
   readonly declaration: Pick<AgentDeclaration, "scope">;
-  /** What limits the jobs it can take beyond a notice's group, as a key: the job kinds and hosts it
-   * declared, and the kinds, groups and datacenters of its token. Streams with the same key can take
-   * the same jobs. */
-  readonly kinds: string;
+  /** What limits the jobs it can take beyond a notice's group (`scopeKey`): streams with the same
+   * key can take the same jobs. */
+  readonly scopeKey: string;
   /** Free slots after its last look, to wake streams that can take work first. */
   readonly free: number;
 }
@@ -43,7 +43,7 @@ interface Session extends WakeCandidate {
 }
 
 /** Streams woken per new job, at most: one for each different scope among the streams with room
- * (`Session.kinds`), so that the job reaches a stream that can take it without every idle agent
+ * (`scopeKey`), so that the job reaches a stream that can take it without every idle agent
  * querying for it (each woken stream looks, and all but one would find it taken). A fleet of alike
  * agents wakes one stream a job. The sweep wakes the rest. */
 const wakePerJob = 4;
@@ -138,15 +138,7 @@ export class Dispatcher {
     const session: Session = {
       declaration,
       free: declaration.maxConcurrentJobs,
-      kinds: [
-        declaration.scope.jobKinds,
-        declaration.scope.baremetalIds,
-        ctx.principal.agentScope?.jobKinds ?? [],
-        ctx.principal.agentScope?.groupIds ?? [],
-        ctx.principal.agentScope?.datacenterIds ?? [],
-      ]
-        .map((list) => [...list].sort().join(","))
-        .join("|"),
+      scopeKey: scopeKey(declaration.scope, ctx.principal.agentScope),
       wake() {
         pending = true;
         resume?.();
@@ -257,7 +249,7 @@ export class Dispatcher {
 /**
  * The streams to wake for a job announced in a group ("" = anywhere): those whose scope may hold it,
  * taken round-robin from `rotation` so work spreads over agents, streams with room first, one per
- * different scope (`kinds`), at most `wakePerJob`.
+ * different scope (`scopeKey`), at most `wakePerJob`.
  */
 export function streamsToWake<S extends WakeCandidate>(sessions: readonly S[], group: string, rotation: number): S[] {
   const serving = sessions.filter((session) => {
@@ -267,13 +259,21 @@ export function streamsToWake<S extends WakeCandidate>(sessions: readonly S[], g
   if (serving.length === 0) return [];
   const start = rotation % serving.length;
   const ordered = [...serving.slice(start), ...serving.slice(0, start)].sort((a, b) => Number(b.free > 0) - Number(a.free > 0));
-  const kinds = new Set<string>();
+  const scopes = new Set<string>();
   const chosen: S[] = [];
   for (const session of ordered) {
-    if (kinds.has(session.kinds)) continue;
-    kinds.add(session.kinds);
+    if (scopes.has(session.scopeKey)) continue;
+    scopes.add(session.scopeKey);
     chosen.push(session);
     if (chosen.length === wakePerJob) break;
   }
   return chosen;
+}
+
+/** What limits the jobs a stream can take beyond a notice's group, as one string: the job kinds and
+ * hosts it declared, and the job kinds, groups and datacenters of its token. */
+export function scopeKey(declared: AgentDeclaration["scope"], token: AgentTokenScope | undefined): string {
+  return [declared.jobKinds, declared.baremetalIds, token?.jobKinds ?? [], token?.groupIds ?? [], token?.datacenterIds ?? []]
+    .map((list) => [...list].sort().join(","))
+    .join("|");
 }

@@ -30,20 +30,16 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, ms: number, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** Waits until the overall health is `status`. */
+const healthIs = (health: HealthStatus, status: ServingStatus, timeout: number) =>
+  expect.poll(() => health.get(""), { timeout, interval: 20 }).toBe(status);
 
 it("stays SERVING while a full pool keeps handing out connections to a queue longer than the probe's timeout", async () => {
   const health = new HealthStatus();
   const watch = watchDatabase(new Database(orm), health, ["rackplane.v1.Example"], { intervalMs: 50, timeoutMs: busyTimeoutMs });
   try {
     const serving = () => health.get("") === ServingStatus.SERVING && health.get("rackplane.v1.Example") === ServingStatus.SERVING;
-    await until("the first probe", slack, serving);
+    await expect.poll(serving, { timeout: slack, interval: 20 }).toBe(true);
     // Forty callers, each taking a connection for 60 ms, on a pool of two: the last in the queue
     // waits about 40 × 60 / 2 = 1,200 ms, half again the probe's timeout, all through.
     let busy = true;
@@ -75,11 +71,11 @@ it("goes NOT_SERVING, saying why, when every connection is held and none handed 
   // A caller queued behind them: the calls a wedged replica would keep taking.
   const queued = orm.em.fork().execute("select 1 as one");
   try {
-    await until("NOT_SERVING", timeoutMs + slack, () => health.get("") === ServingStatus.NOT_SERVING);
+    await healthIs(health, ServingStatus.NOT_SERVING, timeoutMs + slack);
     expect(watch.reason()).toMatch(/^database pool wedged: all 2 connections held and none handed out for \d+ ms \(1 callers waiting\)$/);
     held.pop()!.release();
     expect(await queued).toEqual([{ one: 1 }]);
-    await until("SERVING again", timeoutMs + slack, () => health.get("") === ServingStatus.SERVING);
+    await healthIs(health, ServingStatus.SERVING, timeoutMs + slack);
     expect(watch.reason()).toBeUndefined();
   } finally {
     for (const client of held) client.release();
@@ -112,11 +108,11 @@ it("says the replica is overloaded, not the database unreachable, when its own e
   };
   const watch = watchDatabase(db, health, [], { intervalMs: 50, timeoutMs });
   try {
-    await until("the first probe", slack, () => health.get("") === ServingStatus.SERVING);
+    await healthIs(health, ServingStatus.SERVING, slack);
     holdUp = true;
-    await until("NOT_SERVING", slack, () => health.get("") === ServingStatus.NOT_SERVING);
+    await healthIs(health, ServingStatus.NOT_SERVING, slack);
     expect(watch.reason()).toMatch(/^replica overloaded: its event loop was held up for \d+ ms; database probe took longer than 300 ms$/);
-    await until("SERVING again", slack, () => health.get("") === ServingStatus.SERVING);
+    await healthIs(health, ServingStatus.SERVING, slack);
   } finally {
     await watch.stop();
   }

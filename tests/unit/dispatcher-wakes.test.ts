@@ -1,16 +1,17 @@
 // Which agent streams a new job wakes (agents/dispatcher.ts, streamsToWake): enough that one able to
 // take it looks at once, few enough that a fleet of idle agents does not all query for one job.
 import { describe, expect, it } from "vitest";
-import { streamsToWake, type WakeCandidate } from "../../src/agents/dispatcher.js";
+import { scopeKey, streamsToWake, type WakeCandidate } from "../../src/agents/dispatcher.js";
 
 const group = "00000000-0000-7000-8000-000000000001";
 const other = "00000000-0000-7000-8000-000000000002";
 
-function stream(name: string, options: { kinds?: string; free?: number; groups?: string[]; hosts?: string[] } = {}) {
+function stream(name: string, options: { kinds?: string[]; free?: number; groups?: string[]; hosts?: string[] } = {}) {
+  const scope = { jobKinds: options.kinds ?? [], groupIds: options.groups ?? [], baremetalIds: options.hosts ?? [] };
   return {
     name,
-    declaration: { scope: { jobKinds: [], groupIds: options.groups ?? [], baremetalIds: options.hosts ?? [] } },
-    kinds: options.kinds ?? "",
+    declaration: { scope },
+    scopeKey: scopeKey(scope, undefined),
     free: options.free ?? 4,
   } satisfies WakeCandidate & { name: string };
 }
@@ -27,10 +28,10 @@ describe("streams woken for a new job", () => {
 
   it("wakes one stream of each different scope, so a job reaches one that can take its kind", () => {
     const fleet = [
-      stream("vm-1", { kinds: "CREATE_VIRTUAL_MACHINE,DELETE_VIRTUAL_MACHINE" }),
-      stream("vm-2", { kinds: "CREATE_VIRTUAL_MACHINE,DELETE_VIRTUAL_MACHINE" }),
-      stream("k8s-1", { kinds: "CREATE_KUBERNETES_CLUSTER" }),
-      stream("k8s-2", { kinds: "CREATE_KUBERNETES_CLUSTER" }),
+      stream("vm-1", { kinds: ["DELETE_VIRTUAL_MACHINE", "CREATE_VIRTUAL_MACHINE"] }),
+      stream("vm-2", { kinds: ["CREATE_VIRTUAL_MACHINE", "DELETE_VIRTUAL_MACHINE"] }),
+      stream("k8s-1", { kinds: ["CREATE_KUBERNETES_CLUSTER"] }),
+      stream("k8s-2", { kinds: ["CREATE_KUBERNETES_CLUSTER"] }),
       stream("any-1"),
     ];
     expect(names(streamsToWake(fleet, group, 0))).toEqual(["vm-1", "k8s-1", "any-1"]);
@@ -40,7 +41,7 @@ describe("streams woken for a new job", () => {
     const fleet = [
       stream("full", { free: 0 }),
       stream("room", { free: 1 }),
-      ...Array.from({ length: 6 }, (_, i) => stream(`host-${i}`, { hosts: [`h${i}`], kinds: `|h${i}` })),
+      ...Array.from({ length: 6 }, (_, i) => stream(`host-${i}`, { hosts: [`h${i}`] })),
     ];
     const woken = names(streamsToWake(fleet, group, 0));
     expect(woken[0]).toBe("room");
